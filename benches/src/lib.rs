@@ -1,1 +1,2 @@
-//! Shared data generators for the benches.
+//! Shared, seeded data generators for the criterion benches and the peer-tool scripts.
+pub mod footprints;
