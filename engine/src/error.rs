@@ -1,0 +1,56 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the engine. User-facing variants name the file, the record
+/// and the reason, so the CLI can print them on one line.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown coordinate reference system '{crs}'{}: {reason}", source_hint(.path))]
+    UnknownCrs {
+        crs: String,
+        reason: String,
+        path: Option<PathBuf>,
+    },
+    #[error("coordinate transform failed for point ({x}, {y}): {reason}")]
+    Transform { x: f64, y: f64, reason: String },
+    #[error("the project CRS must be projected in metres, got {crs}")]
+    NotProjected { crs: String },
+    #[error("invalid date '{text}': expected YYYY-MM-DD")]
+    InvalidDate { text: String },
+    #[error("invalid city code '{text}': {reason}")]
+    InvalidCityCode { text: String, reason: String },
+    #[error("{path}: not a cim project: {reason}")]
+    NotAProject { path: PathBuf, reason: String },
+    #[error("{path}: project already exists")]
+    ProjectExists { path: PathBuf },
+    #[error("layer '{layer}' not found")]
+    LayerNotFound { layer: String },
+    #[error("layer '{layer}': {reason}")]
+    Layer { layer: String, reason: String },
+    #[error("feature {code} not found")]
+    FeatureNotFound { code: String },
+    #[error("terrain '{name}': {reason}")]
+    Terrain { name: String, reason: String },
+    #[error("invalid geometry: {reason}")]
+    Geometry { reason: String },
+    #[error("{path}: database error: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn source_hint(path: &Option<PathBuf>) -> String {
+    match path {
+        Some(p) => format!(" in {}", p.display()),
+        None => String::new(),
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

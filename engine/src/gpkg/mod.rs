@@ -1,0 +1,1 @@
+//! GeoPackage geometry blobs (GP header + ISO WKB) (in progress).

@@ -1,0 +1,1 @@
+//! GeoPackage project store (in progress).
