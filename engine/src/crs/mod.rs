@@ -170,14 +170,6 @@ impl Transform {
         if self.identity {
             return Ok(());
         }
-        let mut err = None;
-        g.map_coords_in_place(|c| match self.apply(c.x, c.y) {
-            Ok((x, y)) => geo::Coord { x, y },
-            Err(e) => {
-                err.get_or_insert(e);
-                c
-            }
-        });
-        err.map_or(Ok(()), Err)
+        g.try_map_coords_in_place(|c| self.apply(c.x, c.y).map(|(x, y)| geo::Coord { x, y }))
     }
 }
