@@ -170,6 +170,21 @@ impl Transform {
         if self.identity {
             return Ok(());
         }
-        g.try_map_coords_in_place(|c| self.apply(c.x, c.y).map(|(x, y)| geo::Coord { x, y }))
+        // `map_coords_in_place` wants a `Fn + Copy` closure: record the first failure in a Cell.
+        let failed: std::cell::Cell<Option<(f64, f64)>> = std::cell::Cell::new(None);
+        let failed_ref = &failed;
+        g.map_coords_in_place(move |c| match self.apply(c.x, c.y) {
+            Ok((x, y)) => geo::Coord { x, y },
+            Err(_) => {
+                if failed_ref.get().is_none() {
+                    failed_ref.set(Some((c.x, c.y)));
+                }
+                c
+            }
+        });
+        match failed.get() {
+            Some((x, y)) => self.apply(x, y).map(|_| ()),
+            None => Ok(()),
+        }
     }
 }
