@@ -1,2 +1,3 @@
 //! Shared, seeded data generators for the criterion benches and the peer-tool scripts.
 pub mod footprints;
+pub mod gpkg_gen;
