@@ -5,7 +5,11 @@
 //! them, derives heights and city codes, and writes them to the project in one transaction.
 
 mod error;
+pub mod osm;
 mod source;
+pub mod terrain;
 
 pub use error::{ImportError, Result, Warning};
+pub use osm::{read_osm, OsmOptions};
 pub use source::{HeightHint, SourceFeature, VectorSource};
+pub use terrain::{read_geotiff, reproject_dem, Dem};
