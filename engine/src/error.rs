@@ -4,7 +4,10 @@ use std::path::PathBuf;
 /// and the reason, so the CLI can print them on one line.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("unknown coordinate reference system '{crs}'{}: {reason}", source_hint(.path))]
+    #[error(
+        "unknown coordinate reference system '{crs}'{}: {reason}; give the source CRS with --src-crs (e.g. --src-crs EPSG:4547)",
+        source_hint(.path)
+    )]
     UnknownCrs {
         crs: String,
         reason: String,
@@ -32,6 +35,20 @@ pub enum EngineError {
     Terrain { name: String, reason: String },
     #[error("invalid geometry: {reason}")]
     Geometry { reason: String },
+    #[error("city code {code} in layer '{layer}' already belongs to layer '{existing_layer}'")]
+    DuplicateCode {
+        code: String,
+        layer: String,
+        existing_layer: String,
+    },
+    #[error("{path}: layer '{layer}' fid {fid}: unreadable geometry: {source}")]
+    StoredGeometry {
+        layer: String,
+        fid: i64,
+        #[source]
+        source: crate::gpkg::GpkgError,
+        path: PathBuf,
+    },
     #[error("{path}: database error: {source}")]
     Sqlite {
         path: PathBuf,

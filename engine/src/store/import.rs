@@ -1,0 +1,382 @@
+//! Writing: one import is one SQLite transaction.
+
+use super::layer::{self, GeometryType, LayerMeta, LayerSpec};
+use super::schema::q;
+use super::{ProjectMeta, SqlContext};
+use crate::error::{EngineError, Result};
+use crate::feature::{AttrValue, Feature};
+use crate::raster::Raster;
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{params, Connection, OptionalExtension, Statement, Transaction, TransactionBehavior};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What [`ImportTx::write`] did with a feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// A new code: a new row.
+    Inserted,
+    /// The code was already in the layer: its row was replaced, keeping its fid.
+    Replaced,
+}
+
+/// Totals of one import.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportStats {
+    pub inserted: u64,
+    pub replaced: u64,
+}
+
+/// An import in progress: one transaction holding the project's write lock. Dropping it
+/// without [`commit`](ImportTx::commit) rolls back every change.
+pub struct ImportTx<'p> {
+    tx: Transaction<'p>,
+    meta: &'p ProjectMeta,
+    layers: HashMap<String, LayerState>,
+    stats: ImportStats,
+    blob: Vec<u8>,
+}
+
+/// A layer written in this import, with the SQL prepared for it.
+struct LayerState {
+    meta: LayerMeta,
+    /// Field name → index into `meta.columns`.
+    field_index: HashMap<String, usize>,
+    insert_sql: String,
+    update_sql: String,
+    rtree_upsert_sql: String,
+    rtree_delete_sql: String,
+    /// Whether the R-tree triggers are dropped for this import (put back by `commit`).
+    triggers_dropped: bool,
+    /// Union of the envelopes written in this import.
+    extent: Option<[f64; 4]>,
+}
+
+/// Parameters before the attribute columns: geom + the nine `cim_*` columns.
+const FIXED_PARAMS: usize = 10;
+
+impl LayerState {
+    fn new(meta: LayerMeta) -> LayerState {
+        let t = q(&meta.name);
+        let mut cols: Vec<String> = vec!["geom".into()];
+        cols.extend(layer::CIM_COLUMNS.iter().map(|s| s.to_string()));
+        cols.extend(meta.columns.iter().map(|c| q(&c.column)));
+        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+        let insert_sql = format!(
+            "INSERT INTO {t} ({}) VALUES ({})",
+            cols.join(", "),
+            marks.join(", ")
+        );
+        let sets: Vec<String> = cols
+            .iter()
+            .zip(&marks)
+            .map(|(c, m)| format!("{c} = {m}"))
+            .collect();
+        let update_sql = format!(
+            "UPDATE {t} SET {} WHERE fid = ?{}",
+            sets.join(", "),
+            cols.len() + 1
+        );
+        let r = q(&meta.rtree());
+        LayerState {
+            field_index: meta
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.clone(), i))
+                .collect(),
+            insert_sql,
+            update_sql,
+            rtree_upsert_sql: format!("INSERT OR REPLACE INTO {r} VALUES (?1, ?2, ?3, ?4, ?5)"),
+            rtree_delete_sql: format!("DELETE FROM {r} WHERE id = ?1"),
+            triggers_dropped: false,
+            extent: None,
+            meta,
+        }
+    }
+}
+
+impl<'p> ImportTx<'p> {
+    pub(super) fn begin(conn: &'p mut Connection, meta: &'p ProjectMeta) -> Result<ImportTx<'p>> {
+        let tx = Transaction::new(conn, TransactionBehavior::Immediate).ctx(&meta.path)?;
+        Ok(ImportTx {
+            tx,
+            meta,
+            layers: HashMap::new(),
+            stats: ImportStats::default(),
+            blob: Vec::with_capacity(4096),
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.meta.path
+    }
+
+    /// Creates the layer, or brings an existing one up to `spec` (see the type docs): the kind
+    /// must match, new fields are added as columns, a new geometry type widens it to GEOMETRY.
+    pub fn ensure_layer(&mut self, spec: &LayerSpec) -> Result<()> {
+        let path = &self.meta.path;
+        if let Some(st) = self.layers.get_mut(&spec.name) {
+            let mut m = st.meta.clone();
+            if layer::extend(&self.tx, path, &mut m, spec)? {
+                // Columns may have changed: rebuild the SQL, keep the import's progress.
+                let mut fresh = LayerState::new(m);
+                fresh.triggers_dropped = st.triggers_dropped;
+                fresh.extent = st.extent;
+                *st = fresh;
+            }
+            return Ok(());
+        }
+        let m = match layer::find(&self.tx, path, &spec.name)? {
+            Some(mut m) => {
+                layer::extend(&self.tx, path, &mut m, spec)?;
+                m
+            }
+            None => layer::create(&self.tx, path, spec, self.meta.srs_id)?,
+        };
+        self.layers.insert(spec.name.clone(), LayerState::new(m));
+        Ok(())
+    }
+
+    fn state(&mut self, layer_name: &str) -> Result<&mut LayerState> {
+        if !self.layers.contains_key(layer_name) {
+            let m = layer::load(&self.tx, &self.meta.path, layer_name)?;
+            self.layers.insert(layer_name.to_string(), LayerState::new(m));
+        }
+        self.layers
+            .get_mut(layer_name)
+            .ok_or_else(|| EngineError::LayerNotFound {
+                layer: layer_name.to_string(),
+            })
+    }
+
+    /// Writes one feature: a new code inserts a row; a code already in this layer replaces
+    /// that row (same fid); a code in another layer is an [`EngineError::DuplicateCode`].
+    /// The geometry must already be in the project CRS.
+    pub fn write(&mut self, layer_name: &str, f: &Feature) -> Result<Written> {
+        self.state(layer_name)?;
+        let ImportTx {
+            tx,
+            meta,
+            layers,
+            stats,
+            blob,
+        } = self;
+        let path = meta.path.as_path();
+        let st = layers
+            .get_mut(layer_name)
+            .ok_or_else(|| EngineError::LayerNotFound {
+                layer: layer_name.to_string(),
+            })?;
+        let env = crate::gpkg::encode_geometry_into(&f.geometry, meta.srs_id, blob);
+        if env.is_some() {
+            let gt = GeometryType::of(&f.geometry);
+            if !st.meta.geometry_type.accepts(gt) {
+                layer::set_geometry_type(tx, path, &mut st.meta, GeometryType::Geometry)?;
+            }
+        }
+        if !st.triggers_dropped {
+            layer::drop_rtree_triggers(tx, path, layer_name)?;
+            st.triggers_dropped = true;
+        }
+        let code = f.code.as_str();
+        let known: Option<(String, i64)> = tx
+            .prepare_cached("SELECT layer, fid FROM cim_codes WHERE code = ?1")
+            .ctx(path)?
+            .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .ctx(path)?;
+        let mut existing_fid = None;
+        match known {
+            Some((l, fid)) if l == layer_name => existing_fid = Some(fid),
+            Some((other, fid)) => {
+                if still_there(tx, path, &other, fid, code)? {
+                    return Err(EngineError::DuplicateCode {
+                        code: code.to_string(),
+                        layer: layer_name.to_string(),
+                        existing_layer: other,
+                    });
+                }
+                // The row was deleted by another tool; forget the stale entry.
+                tx.prepare_cached("DELETE FROM cim_codes WHERE code = ?1")
+                    .ctx(path)?
+                    .execute([code])
+                    .ctx(path)?;
+            }
+            None => {}
+        }
+        let mut written = Written::Inserted;
+        let mut fid = 0;
+        if let Some(old) = existing_fid {
+            let mut stmt = tx.prepare_cached(&st.update_sql).ctx(path)?;
+            bind_feature(&mut stmt, st, f, blob)?;
+            stmt.raw_bind_parameter(FIXED_PARAMS + st.meta.columns.len() + 1, old)
+                .ctx(path)?;
+            if stmt.raw_execute().ctx(path)? == 1 {
+                written = Written::Replaced;
+                fid = old;
+            }
+        }
+        if written == Written::Inserted {
+            let mut stmt = tx.prepare_cached(&st.insert_sql).ctx(path)?;
+            bind_feature(&mut stmt, st, f, blob)?;
+            stmt.raw_execute()
+                .map_err(|e| unique_violation(e, path, layer_name, code))?;
+            fid = tx.last_insert_rowid();
+            tx.prepare_cached("INSERT OR REPLACE INTO cim_codes (code, layer, fid) VALUES (?1, ?2, ?3)")
+                .ctx(path)?
+                .execute(params![code, layer_name, fid])
+                .ctx(path)?;
+        }
+        match env {
+            Some([minx, miny, maxx, maxy]) => {
+                tx.prepare_cached(&st.rtree_upsert_sql)
+                    .ctx(path)?
+                    .execute(params![fid, minx, maxx, miny, maxy])
+                    .ctx(path)?;
+                st.extent = Some(match st.extent {
+                    None => [minx, miny, maxx, maxy],
+                    Some(e) => [e[0].min(minx), e[1].min(miny), e[2].max(maxx), e[3].max(maxy)],
+                });
+            }
+            None if written == Written::Replaced => {
+                tx.prepare_cached(&st.rtree_delete_sql)
+                    .ctx(path)?
+                    .execute([fid])
+                    .ctx(path)?;
+            }
+            None => {}
+        }
+        match written {
+            Written::Inserted => stats.inserted += 1,
+            Written::Replaced => stats.replaced += 1,
+        }
+        Ok(written)
+    }
+
+    /// Stores a terrain grid (in the project CRS), replacing one of the same name.
+    pub fn put_terrain(&mut self, name: &str, raster: &Raster, source: &str) -> Result<()> {
+        super::terrain::put(&self.tx, &self.meta.path, name, raster, source)
+    }
+
+    /// Puts the R-tree triggers back, updates layer extents in `gpkg_contents` and commits.
+    pub fn commit(self) -> Result<ImportStats> {
+        let path = self.path().to_path_buf();
+        let mut names: Vec<&String> = self.layers.keys().collect();
+        names.sort();
+        for name in names {
+            let st = &self.layers[name];
+            if st.triggers_dropped {
+                self.tx
+                    .execute_batch(&layer::rtree_triggers_sql(name))
+                    .ctx(&path)?;
+            }
+            if let Some([minx, miny, maxx, maxy]) = st.extent {
+                self.tx
+                    .execute(
+                        "UPDATE gpkg_contents SET
+                           min_x = min(coalesce(min_x, ?2), ?2), min_y = min(coalesce(min_y, ?3), ?3),
+                           max_x = max(coalesce(max_x, ?4), ?4), max_y = max(coalesce(max_y, ?5), ?5),
+                           last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                         WHERE table_name = ?1",
+                        params![name, minx, miny, maxx, maxy],
+                    )
+                    .ctx(&path)?;
+            }
+        }
+        let stats = self.stats;
+        self.tx.commit().ctx(&path)?;
+        Ok(stats)
+    }
+
+    /// Totals so far.
+    pub fn stats(&self) -> ImportStats {
+        self.stats
+    }
+}
+
+/// Whether `layer` still has row `fid` with `code` (guards against stale `cim_codes` rows
+/// left by other tools deleting features).
+fn still_there(tx: &Connection, path: &Path, layer_name: &str, fid: i64, code: &str) -> Result<bool> {
+    let sql = format!("SELECT 1 FROM {} WHERE fid = ?1 AND cim_code = ?2", q(layer_name));
+    let hit: Option<i64> = match tx.prepare_cached(&sql) {
+        Ok(mut s) => s
+            .query_row(params![fid, code], |r| r.get(0))
+            .optional()
+            .ctx(path)?,
+        // The layer table is gone: the entry is stale.
+        Err(_) => None,
+    };
+    Ok(hit.is_some())
+}
+
+fn unique_violation(e: rusqlite::Error, path: &Path, layer_name: &str, code: &str) -> EngineError {
+    if let rusqlite::Error::SqliteFailure(err, _) = &e {
+        if err.code == rusqlite::ErrorCode::ConstraintViolation {
+            return EngineError::Layer {
+                layer: layer_name.to_string(),
+                reason: format!(
+                    "city code {code} is already in the table but not in cim_codes (written by another tool?)"
+                ),
+            };
+        }
+    }
+    EngineError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+/// Binds geometry, the `cim_*` columns and the attributes (parameters 1..=FIXED_PARAMS+n).
+fn bind_feature(stmt: &mut Statement<'_>, st: &LayerState, f: &Feature, blob: &[u8]) -> Result<()> {
+    let m = &st.meta;
+    stmt.clear_bindings();
+    let sql = |e: rusqlite::Error| EngineError::Layer {
+        layer: m.name.clone(),
+        reason: format!("feature {}: {e}", f.code),
+    };
+    stmt.raw_bind_parameter(1, blob).map_err(sql)?;
+    stmt.raw_bind_parameter(2, f.code.as_str()).map_err(sql)?;
+    stmt.raw_bind_parameter(3, f.kind.name()).map_err(sql)?;
+    // A feature is never less restricted than its layer; the layer's level is stored as NULL.
+    let class = f.classification.max(m.classification);
+    stmt.raw_bind_parameter(4, (class != m.classification).then(|| class.name()))
+        .map_err(sql)?;
+    stmt.raw_bind_parameter(5, f.validity.from.map(|d| d.to_string()))
+        .map_err(sql)?;
+    stmt.raw_bind_parameter(6, f.validity.to.map(|d| d.to_string()))
+        .map_err(sql)?;
+    if let Some(l) = &f.lod1 {
+        stmt.raw_bind_parameter(7, l.base_m).map_err(sql)?;
+        stmt.raw_bind_parameter(8, l.height_m).map_err(sql)?;
+        stmt.raw_bind_parameter(9, l.height_source.to_string())
+            .map_err(sql)?;
+    }
+    stmt.raw_bind_parameter(10, f.source_key.as_str()).map_err(sql)?;
+    for (name, value) in &f.attributes {
+        let Some(&i) = st.field_index.get(name) else {
+            return Err(EngineError::Layer {
+                layer: m.name.clone(),
+                reason: format!(
+                    "feature {}: attribute '{name}' is not a field of the layer",
+                    f.code
+                ),
+            });
+        };
+        let out = attr_sql(value);
+        stmt.raw_bind_parameter(FIXED_PARAMS + 1 + i, out).map_err(sql)?;
+    }
+    Ok(())
+}
+
+/// The SQL value of an attribute: booleans as 0/1, dates as `YYYY-MM-DD` text.
+fn attr_sql(v: &AttrValue) -> ToSqlOutput<'_> {
+    match v {
+        AttrValue::Null => ToSqlOutput::Owned(Value::Null),
+        AttrValue::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
+        AttrValue::Int(i) => ToSqlOutput::Owned(Value::Integer(*i)),
+        AttrValue::Real(r) => ToSqlOutput::Owned(Value::Real(*r)),
+        AttrValue::Text(t) => ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(t.as_bytes())),
+        AttrValue::Date(d) => ToSqlOutput::Owned(Value::Text(d.to_string())),
+    }
+}

@@ -1,0 +1,844 @@
+//! The project store end to end: create/open, import transactions, queries, terrain, GDAL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use cim_engine::{
+    AttrValue, Attributes, CityCode, Classification, Crs, Date, EngineError, Feature, FeatureFilter,
+    FeatureKind, FieldDef, FieldType, GeometryType, HeightSource, LayerSpec, Lod1, Project, Raster,
+    StoredFeature, Validity, Written,
+};
+use geo::{line_string, polygon, Geometry};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const REGION: &str = "110105";
+
+fn crs() -> Crs {
+    Crs::from_epsg(4547).unwrap()
+}
+
+fn new_project(dir: &Path) -> (PathBuf, Project) {
+    let path = dir.join("city.cim.gpkg");
+    let p = Project::create(&path, &crs(), REGION).unwrap();
+    (path, p)
+}
+
+fn d(s: &str) -> Date {
+    Date::parse(s).unwrap()
+}
+
+fn square(x: f64, y: f64, size: f64) -> Geometry<f64> {
+    polygon![(x: x, y: y), (x: x + size, y: y), (x: x + size, y: y + size), (x: x, y: y + size), (x: x, y: y)]
+        .into()
+}
+
+fn fields() -> Vec<FieldDef> {
+    [
+        ("name", FieldType::Text),
+        ("floors", FieldType::Int),
+        ("area", FieldType::Real),
+        ("listed", FieldType::Bool),
+        ("built", FieldType::Date),
+    ]
+    .into_iter()
+    .map(|(n, t)| FieldDef {
+        name: n.into(),
+        field_type: t,
+    })
+    .collect()
+}
+
+fn spec(name: &str, kind: FeatureKind, geometry_type: GeometryType) -> LayerSpec {
+    LayerSpec {
+        name: name.into(),
+        kind,
+        classification: Classification::Public,
+        geometry_type,
+        fields: fields(),
+        source: format!("test:{name}"),
+    }
+}
+
+fn feature(layer: &str, kind: FeatureKind, key: &str, geometry: Geometry<f64>) -> Feature {
+    Feature {
+        code: CityCode::derive(REGION, kind, layer, key),
+        kind,
+        geometry,
+        lod1: None,
+        attributes: Attributes::new(),
+        validity: Validity::default(),
+        classification: Classification::Public,
+        source_key: key.into(),
+    }
+}
+
+fn rich_building(i: usize) -> Feature {
+    let mut f = feature(
+        "buildings",
+        FeatureKind::Building,
+        &format!("fid:{i}"),
+        square(500_000.0 + i as f64 * 20.0, 4_400_000.0, 10.0),
+    );
+    f.lod1 = Some(Lod1 {
+        base_m: 42.5,
+        height_m: 3.0 * (i + 1) as f64,
+        height_source: HeightSource::Floors {
+            name: "floors".into(),
+            storey_m: 3.0,
+        },
+    });
+    f.attributes
+        .insert("name".into(), AttrValue::Text(format!("楼 {i} \"quoted\"")));
+    f.attributes.insert("floors".into(), AttrValue::Int(i as i64 + 1));
+    f.attributes
+        .insert("area".into(), AttrValue::Real(100.25 + i as f64));
+    f.attributes.insert("listed".into(), AttrValue::Bool(i % 2 == 0));
+    f.attributes
+        .insert("built".into(), AttrValue::Date(d("1987-03-04")));
+    f.validity = Validity {
+        from: Some(d("1990-01-01")),
+        to: (i % 3 == 0).then(|| d("2030-12-31")),
+    };
+    f.classification = if i % 4 == 0 {
+        Classification::Restricted
+    } else {
+        Classification::Public
+    };
+    f
+}
+
+/// Everything a query can see: layer → (fid, feature) sorted, plus terrain names.
+fn snapshot(p: &Project) -> (Vec<(String, u64)>, Vec<StoredFeature>, Vec<String>) {
+    let layers = p
+        .layers()
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.name, l.feature_count))
+        .collect();
+    let features = p.features(&FeatureFilter::default()).unwrap();
+    let terrains = p.terrains().unwrap().into_iter().map(|t| t.name).collect();
+    (layers, features, terrains)
+}
+
+#[test]
+fn create_open_round_trips_every_kind_of_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    assert_eq!(p.srs_id(), 4547);
+    let written: Vec<Feature> = (0..10).map(rich_building).collect();
+    let mut road = feature(
+        "roads",
+        FeatureKind::Road,
+        "osm:way/1",
+        line_string![(x: 1.0, y: 2.0), (x: 3.0, y: 4.0)].into(),
+    );
+    road.attributes
+        .insert("name".into(), AttrValue::Text("长安街".into()));
+    {
+        let mut tx = p.import().unwrap();
+        let mut b = spec("buildings", FeatureKind::Building, GeometryType::Polygon);
+        b.classification = Classification::Internal;
+        tx.ensure_layer(&b).unwrap();
+        tx.ensure_layer(&spec("roads", FeatureKind::Road, GeometryType::LineString))
+            .unwrap();
+        for f in &written {
+            assert_eq!(tx.write("buildings", f).unwrap(), Written::Inserted);
+        }
+        tx.write("roads", &road).unwrap();
+        let stats = tx.commit().unwrap();
+        assert_eq!((stats.inserted, stats.replaced), (11, 0));
+    }
+    drop(p);
+    let p = Project::open(&path).unwrap();
+    p.integrity_check().unwrap();
+    assert_eq!(p.crs(), &crs());
+    assert_eq!(p.region_code(), REGION);
+    let layers = p.layers().unwrap();
+    assert_eq!(
+        layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+        ["buildings", "roads"]
+    );
+    let b = &layers[0];
+    assert_eq!(
+        (b.kind, b.classification, b.geometry_type, b.feature_count),
+        (
+            FeatureKind::Building,
+            Classification::Internal,
+            GeometryType::Polygon,
+            10
+        )
+    );
+    assert_eq!(b.fields, fields());
+    assert_eq!(
+        b.extent,
+        Some([500_000.0, 4_400_000.0, 500_000.0 + 9.0 * 20.0 + 10.0, 4_400_010.0])
+    );
+    assert_eq!(b.source, "test:buildings");
+    for (i, want) in written.iter().enumerate() {
+        let got = p.feature(&want.code).unwrap().unwrap();
+        assert_eq!(got.layer, "buildings");
+        assert_eq!(got.fid, i as i64 + 1);
+        let mut want = want.clone();
+        // A feature is never less classified than its layer.
+        want.classification = want.classification.max(Classification::Internal);
+        assert_eq!(got.feature, want);
+    }
+    let r = p.feature(&road.code).unwrap().unwrap();
+    assert_eq!(r.feature, road, "absent attributes stay absent");
+    assert!(p
+        .feature(&CityCode::derive(REGION, FeatureKind::Road, "roads", "nope"))
+        .unwrap()
+        .is_none());
+    assert!(matches!(p.layer("nope"), Err(EngineError::LayerNotFound { .. })));
+}
+
+#[test]
+fn upsert_replaces_in_place_and_keeps_the_fid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut p) = new_project(dir.path());
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("buildings", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    for i in 0..5 {
+        tx.write("buildings", &rich_building(i)).unwrap();
+    }
+    tx.commit().unwrap();
+
+    let mut changed = rich_building(2);
+    changed.geometry = square(0.0, 0.0, 1.0);
+    changed.attributes.insert("floors".into(), AttrValue::Int(99));
+    changed.attributes.remove("name");
+    let mut tx = p.import().unwrap();
+    assert_eq!(tx.write("buildings", &changed).unwrap(), Written::Replaced);
+    assert_eq!(
+        tx.write("buildings", &rich_building(7)).unwrap(),
+        Written::Inserted
+    );
+    let stats = tx.commit().unwrap();
+    assert_eq!((stats.inserted, stats.replaced), (1, 1));
+
+    assert_eq!(p.count(&FeatureFilter::default()).unwrap(), 6);
+    let got = p.feature(&changed.code).unwrap().unwrap();
+    assert_eq!(got.fid, 3);
+    assert_eq!(got.feature, changed);
+    // The R-tree follows the new geometry.
+    let near_origin = FeatureFilter {
+        bbox: Some([-1.0, -1.0, 2.0, 2.0]),
+        ..Default::default()
+    };
+    assert_eq!(
+        p.features(&near_origin)
+            .unwrap()
+            .iter()
+            .map(|f| f.fid)
+            .collect::<Vec<_>>(),
+        [3]
+    );
+    let old_place = FeatureFilter {
+        bbox: Some([500_040.0, 4_400_000.0, 500_050.0, 4_400_010.0]),
+        ..Default::default()
+    };
+    assert_eq!(p.count(&old_place).unwrap(), 0);
+    p.integrity_check().unwrap();
+}
+
+#[test]
+fn a_code_in_another_layer_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut p) = new_project(dir.path());
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("a", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    tx.ensure_layer(&spec("b", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    let f = feature("a", FeatureKind::Building, "k1", square(0.0, 0.0, 1.0));
+    tx.write("a", &f).unwrap();
+    let e = tx.write("b", &f).unwrap_err();
+    assert!(
+        matches!(&e, EngineError::DuplicateCode { layer, existing_layer, .. } if layer == "b" && existing_layer == "a"),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("'a'") && msg.contains("'b'") && msg.contains(f.code.as_str()),
+        "{msg}"
+    );
+    let e = tx.write("missing", &f).unwrap_err();
+    assert!(matches!(e, EngineError::LayerNotFound { .. }));
+    tx.commit().unwrap();
+    assert_eq!(p.count(&FeatureFilter::default()).unwrap(), 1);
+}
+
+#[test]
+fn ensure_layer_checks_kind_adds_fields_and_widens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let mut tx = p.import().unwrap();
+    let mut s = spec("parcels", FeatureKind::Parcel, GeometryType::Polygon);
+    s.fields = vec![
+        FieldDef {
+            name: "fid".into(),
+            field_type: FieldType::Int,
+        },
+        FieldDef {
+            name: "cim_code".into(),
+            field_type: FieldType::Text,
+        },
+        FieldDef {
+            name: "Name".into(),
+            field_type: FieldType::Text,
+        },
+        FieldDef {
+            name: "NAME".into(),
+            field_type: FieldType::Text,
+        },
+    ];
+    tx.ensure_layer(&s).unwrap();
+    let mut f = feature("parcels", FeatureKind::Parcel, "1", square(0.0, 0.0, 5.0));
+    for (k, v) in [
+        ("fid", AttrValue::Int(7)),
+        ("cim_code", AttrValue::Text("X".into())),
+        ("Name", AttrValue::Text("a".into())),
+        ("NAME", AttrValue::Text("b".into())),
+    ] {
+        f.attributes.insert(k.into(), v);
+    }
+    tx.write("parcels", &f).unwrap();
+    tx.commit().unwrap();
+
+    let mut tx = p.import().unwrap();
+    let wrong = spec("parcels", FeatureKind::Building, GeometryType::Polygon);
+    let e = tx.ensure_layer(&wrong).unwrap_err();
+    assert!(e.to_string().contains("parcel"), "{e}");
+    s.fields.push(FieldDef {
+        name: "zone".into(),
+        field_type: FieldType::Text,
+    });
+    s.geometry_type = GeometryType::MultiPolygon;
+    tx.ensure_layer(&s).unwrap();
+    let mut g = feature(
+        "parcels",
+        FeatureKind::Parcel,
+        "2",
+        geo::MultiPolygon(vec![]).into(),
+    );
+    g.attributes.insert("zone".into(), AttrValue::Text("R2".into()));
+    tx.write("parcels", &g).unwrap();
+    let mut bad = feature("parcels", FeatureKind::Parcel, "3", square(0.0, 0.0, 1.0));
+    bad.attributes.insert("unknown".into(), AttrValue::Int(1));
+    assert!(tx
+        .write("parcels", &bad)
+        .unwrap_err()
+        .to_string()
+        .contains("unknown"));
+    tx.commit().unwrap();
+    drop(p);
+
+    let p = Project::open(&path).unwrap();
+    let l = p.layer("parcels").unwrap();
+    assert_eq!(l.geometry_type, GeometryType::Geometry);
+    assert_eq!(
+        l.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["fid", "cim_code", "Name", "NAME", "zone"]
+    );
+    assert_eq!(p.feature(&f.code).unwrap().unwrap().feature, f);
+    let got_g = p.feature(&g.code).unwrap().unwrap().feature;
+    assert_eq!(got_g.attributes, g.attributes);
+    // An empty geometry reads back as an empty collection.
+    assert_eq!(
+        got_g.geometry,
+        Geometry::GeometryCollection(geo::GeometryCollection(vec![]))
+    );
+    p.integrity_check().unwrap();
+}
+
+#[test]
+fn a_dropped_or_failed_import_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("buildings", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    for i in 0..20 {
+        tx.write("buildings", &rich_building(i)).unwrap();
+    }
+    tx.put_terrain("dem", &Raster::empty(3, 3, 0.0, 3.0, 1.0, 1.0), "x")
+        .unwrap();
+    tx.commit().unwrap();
+    let before = snapshot(&p);
+    let bytes_before = std::fs::metadata(&path).unwrap().len();
+
+    {
+        let mut tx = p.import().unwrap();
+        tx.ensure_layer(&spec("roads", FeatureKind::Road, GeometryType::LineString))
+            .unwrap();
+        let mut more = spec("buildings", FeatureKind::Building, GeometryType::MultiPolygon);
+        more.fields.push(FieldDef {
+            name: "extra".into(),
+            field_type: FieldType::Int,
+        });
+        tx.ensure_layer(&more).unwrap();
+        for i in 10..500 {
+            tx.write("buildings", &rich_building(i)).unwrap();
+        }
+        tx.put_terrain("dem", &Raster::empty(600, 600, 0.0, 3.0, 1.0, 1.0), "y")
+            .unwrap();
+        tx.put_terrain("dem2", &Raster::empty(2, 2, 0.0, 3.0, 1.0, 1.0), "y")
+            .unwrap();
+        // dropped here without commit
+    }
+    assert_eq!(snapshot(&p), before);
+    let mut tx = p.import().unwrap();
+    tx.write("buildings", &rich_building(600)).unwrap();
+    let e = tx.write("roads", &rich_building(601));
+    assert!(e.is_err());
+    drop(tx);
+    drop(p);
+    let p = Project::open(&path).unwrap();
+    assert_eq!(snapshot(&p), before);
+    assert_eq!(p.layer("buildings").unwrap().geometry_type, GeometryType::Polygon);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), bytes_before);
+    p.integrity_check().unwrap();
+}
+
+/// Run as a child process by `a_killed_import_changes_nothing`: imports until killed.
+#[test]
+#[ignore = "helper: run by a_killed_import_changes_nothing"]
+fn child_imports_until_killed() {
+    let Ok(path) = std::env::var("CIM_STORE_KILL_TEST") else {
+        return;
+    };
+    let mut p = Project::open(Path::new(&path)).unwrap();
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("roads", FeatureKind::Road, GeometryType::LineString))
+        .unwrap();
+    tx.put_terrain("dem", &Raster::empty(300, 300, 0.0, 3.0, 1.0, 1.0), "y")
+        .unwrap();
+    let ready = PathBuf::from(format!("{path}.ready"));
+    for i in 0usize.. {
+        tx.write("buildings", &rich_building(i + 1000)).unwrap();
+        if i == 20_000 {
+            std::fs::write(&ready, b"1").unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_killed_import_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("buildings", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    for i in 0..50 {
+        tx.write("buildings", &rich_building(i)).unwrap();
+    }
+    tx.put_terrain("dem", &Raster::empty(3, 3, 0.0, 3.0, 1.0, 1.0), "x")
+        .unwrap();
+    tx.commit().unwrap();
+    let before = snapshot(&p);
+    drop(p);
+
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_imports_until_killed",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("CIM_STORE_KILL_TEST", &path)
+        .spawn()
+        .unwrap();
+    let ready = PathBuf::from(format!("{}.ready", path.display()));
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(start.elapsed().as_secs() < 120, "child never got going");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("child exited early: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let p = Project::open(&path).unwrap();
+    assert_eq!(snapshot(&p), before);
+    p.integrity_check().unwrap();
+}
+
+fn random_feature(rng: &mut ChaCha8Rng, layer: &str, kind: FeatureKind, i: usize) -> Feature {
+    let (x, y, s) = (
+        rng.random_range(0.0..1000.0),
+        rng.random_range(0.0..1000.0),
+        rng.random_range(0.5..30.0),
+    );
+    let mut f = feature(layer, kind, &format!("k{i}"), square(x, y, s));
+    if rng.random_bool(0.1) {
+        f.geometry = geo::Point::new(x, y).into();
+    }
+    let year = |rng: &mut ChaCha8Rng| {
+        Date::from_ymd(rng.random_range(1990..2030), rng.random_range(1..=12), 1).unwrap()
+    };
+    f.validity = Validity {
+        from: rng.random_bool(0.6).then(|| year(rng)),
+        to: rng.random_bool(0.4).then(|| year(rng)),
+    };
+    f.classification = [
+        Classification::Public,
+        Classification::Internal,
+        Classification::Restricted,
+    ][rng.random_range(0..3)];
+    if rng.random_bool(0.2) {
+        f.kind = FeatureKind::Other;
+    }
+    f
+}
+
+fn envelope(g: &Geometry<f64>) -> [f64; 4] {
+    cim_engine::gpkg::geometry_envelope(g).unwrap()
+}
+
+#[test]
+fn filters_agree_with_a_brute_force_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut p) = new_project(dir.path());
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let layers = [
+        ("b", FeatureKind::Building, Classification::Public),
+        ("p", FeatureKind::Parcel, Classification::Internal),
+        ("w", FeatureKind::Water, Classification::Public),
+    ];
+    let mut all: BTreeMap<(String, i64), Feature> = BTreeMap::new();
+    let mut tx = p.import().unwrap();
+    for (name, kind, class) in layers {
+        let mut s = spec(name, kind, GeometryType::Geometry);
+        s.classification = class;
+        tx.ensure_layer(&s).unwrap();
+        for i in 0..700 {
+            let mut f = random_feature(&mut rng, name, kind, i);
+            tx.write(name, &f).unwrap();
+            f.classification = f.classification.max(class);
+            all.insert((name.to_string(), i as i64 + 1), f);
+        }
+    }
+    tx.commit().unwrap();
+    for round in 0..200 {
+        let bx = rng.random_range(-50.0..1000.0);
+        let by = rng.random_range(-50.0..1000.0);
+        let filter = FeatureFilter {
+            layers: rng
+                .random_bool(0.3)
+                .then(|| vec!["p".to_string(), "b".to_string()]),
+            bbox: rng.random_bool(0.6).then(|| {
+                [
+                    bx,
+                    by,
+                    bx + rng.random_range(0.0..300.0),
+                    by + rng.random_range(0.0..300.0),
+                ]
+            }),
+            as_of: rng
+                .random_bool(0.5)
+                .then(|| Date::from_ymd(rng.random_range(1985..2035), 6, 15).unwrap()),
+            max_classification: rng.random_bool(0.5).then(|| {
+                [
+                    Classification::Public,
+                    Classification::Internal,
+                    Classification::Restricted,
+                ][rng.random_range(0..3)]
+            }),
+            kinds: rng
+                .random_bool(0.3)
+                .then(|| vec![FeatureKind::Other, FeatureKind::Water]),
+            limit: rng.random_bool(0.2).then(|| rng.random_range(0..50)),
+        };
+        let want: Vec<(String, i64)> = all
+            .iter()
+            .filter(|((layer, _), f)| {
+                filter.layers.as_ref().is_none_or(|ls| ls.contains(layer))
+                    && filter.bbox.is_none_or(|[a, b, c, d]| {
+                        let e = envelope(&f.geometry);
+                        e[0] <= c && e[2] >= a && e[1] <= d && e[3] >= b
+                    })
+                    && filter.as_of.is_none_or(|t| f.validity.contains(t))
+                    && filter.max_classification.is_none_or(|m| f.classification <= m)
+                    && filter.kinds.as_ref().is_none_or(|k| k.contains(&f.kind))
+            })
+            .map(|(k, _)| k.clone())
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .collect();
+        let got = p.features(&filter).unwrap();
+        let got_keys: Vec<(String, i64)> = got.iter().map(|s| (s.layer.clone(), s.fid)).collect();
+        assert_eq!(got_keys, want, "round {round}: {filter:?}");
+        for s in &got {
+            assert_eq!(&s.feature, &all[&(s.layer.clone(), s.fid)]);
+        }
+        assert_eq!(
+            p.count(&filter).unwrap(),
+            want.len() as u64,
+            "count, round {round}"
+        );
+    }
+    let e = p
+        .features(&FeatureFilter {
+            layers: Some(vec!["zz".into()]),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(e, EngineError::LayerNotFound { .. }));
+}
+
+#[test]
+fn terrain_round_trips_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (w, h) = (300, 517);
+    let mut r = Raster::empty(w, h, 500_000.0, 4_401_000.0, 0.5, 2.0);
+    for (i, v) in r.data.iter_mut().enumerate() {
+        *v = match i % 7 {
+            0 => f32::NAN,
+            1 => f32::from_bits(0x7fc0_1234), // a NaN with a payload
+            _ => rng.random_range(-20.0f32..900.0),
+        };
+    }
+    let mut tx = p.import().unwrap();
+    tx.put_terrain("dem", &Raster::empty(2, 2, 0.0, 0.0, 1.0, 1.0), "old")
+        .unwrap();
+    tx.put_terrain("dem", &r, "survey.tif").unwrap();
+    tx.put_terrain(
+        "a-small",
+        &Raster {
+            width: 1,
+            height: 1,
+            origin_x: 0.0,
+            origin_y: 1.0,
+            cell_w: 1.0,
+            cell_h: 1.0,
+            data: vec![5.0],
+        },
+        "x",
+    )
+    .unwrap();
+    assert!(tx
+        .put_terrain(
+            "bad",
+            &Raster {
+                width: 2,
+                height: 2,
+                origin_x: 0.0,
+                origin_y: 0.0,
+                cell_w: 1.0,
+                cell_h: 1.0,
+                data: vec![1.0]
+            },
+            "x"
+        )
+        .is_err());
+    tx.commit().unwrap();
+    drop(p);
+    let p = Project::open(&path).unwrap();
+    let got = p.terrain("dem").unwrap();
+    assert_eq!(
+        (
+            got.width,
+            got.height,
+            got.origin_x,
+            got.origin_y,
+            got.cell_w,
+            got.cell_h
+        ),
+        (w, h, r.origin_x, r.origin_y, r.cell_w, r.cell_h)
+    );
+    let bits = |r: &Raster| r.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&got), bits(&r));
+    let infos = p.terrains().unwrap();
+    assert_eq!(
+        infos.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["a-small", "dem"]
+    );
+    let t = &infos[1];
+    let (lo, hi) = r.min_max().unwrap();
+    assert_eq!(
+        (t.min_m, t.max_m, t.valid_cells, t.source.as_str()),
+        (Some(lo), Some(hi), r.valid_count() as u64, "survey.tif")
+    );
+    assert_eq!(t.extent, r.extent());
+    assert!(matches!(p.terrain("nope"), Err(EngineError::Terrain { .. })));
+}
+
+fn assert_not_a_project(path: &Path) {
+    match Project::open(path) {
+        Err(e @ EngineError::NotAProject { .. }) => {
+            assert!(e.to_string().contains(&path.display().to_string()), "{e}")
+        }
+        other => panic!("{}: expected NotAProject, got {other:?}", path.display()),
+    }
+}
+
+#[test]
+fn foreign_files_are_not_projects() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.cim.gpkg");
+    std::fs::write(&garbage, vec![0x5a; 10_000]).unwrap();
+    assert_not_a_project(&garbage);
+    assert_eq!(
+        std::fs::read(&garbage).unwrap(),
+        vec![0x5a; 10_000],
+        "left untouched"
+    );
+
+    let plain = dir.path().join("plain.sqlite");
+    rusqlite::Connection::open(&plain)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    assert_not_a_project(&plain);
+
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/vector/bubenec.gpkg");
+    if fixture.exists() {
+        let copy = dir.path().join("bubenec.gpkg");
+        std::fs::copy(&fixture, &copy).unwrap();
+        assert_not_a_project(&copy);
+    }
+
+    let (path, p) = new_project(dir.path());
+    drop(p);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE cim_project SET value = '99' WHERE key = 'format_version'",
+            [],
+        )
+        .unwrap();
+    assert_not_a_project(&path);
+    assert!(matches!(
+        Project::open(&dir.path().join("missing.cim.gpkg")),
+        Err(EngineError::Io { .. })
+    ));
+}
+
+#[test]
+fn create_never_clobbers_and_cleans_up_after_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("taken.cim.gpkg");
+    std::fs::write(&existing, b"precious").unwrap();
+    let e = Project::create(&existing, &crs(), REGION).unwrap_err();
+    assert!(matches!(e, EngineError::ProjectExists { .. }), "{e}");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"precious");
+
+    let geographic = Crs::from_epsg(4490).unwrap();
+    let e = Project::create(&dir.path().join("geo.cim.gpkg"), &geographic, REGION).unwrap_err();
+    assert!(matches!(e, EngineError::NotProjected { .. }), "{e}");
+    let e = Project::create(&dir.path().join("x.cim.gpkg"), &crs(), "bad region!").unwrap_err();
+    assert!(matches!(e, EngineError::InvalidCityCode { .. }), "{e}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("taken.cim.gpkg")]);
+
+    let (path, p) = new_project(dir.path());
+    drop(p);
+    assert!(matches!(
+        Project::create(&path, &crs(), REGION),
+        Err(EngineError::ProjectExists { .. })
+    ));
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["city.cim.gpkg", "taken.cim.gpkg"]);
+}
+
+#[test]
+fn gdal_reads_the_project() {
+    let Ok(out) = std::process::Command::new("ogrinfo").arg("--version").output() else {
+        eprintln!("note: ogrinfo not found; skipping the GDAL check (apt-get install gdal-bin)");
+        return;
+    };
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("buildings", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    tx.ensure_layer(&spec("roads", FeatureKind::Road, GeometryType::LineString))
+        .unwrap();
+    for i in 0..25 {
+        tx.write("buildings", &rich_building(i)).unwrap();
+    }
+    for i in 0..3 {
+        let f = feature(
+            "roads",
+            FeatureKind::Road,
+            &i.to_string(),
+            line_string![(x: 500_000.0, y: 4_400_000.0 + i as f64), (x: 500_100.0, y: 4_400_050.0)].into(),
+        );
+        tx.write("roads", &f).unwrap();
+    }
+    tx.put_terrain("dem", &Raster::empty(5, 5, 500_000.0, 4_400_000.0, 1.0, 1.0), "x")
+        .unwrap();
+    tx.commit().unwrap();
+    drop(p);
+
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("ogrinfo").args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "ogrinfo {args:?}: {text}");
+        text
+    };
+    let path_s = path.to_str().unwrap();
+    let listing = run(&["-ro", "-q", path_s]);
+    assert!(
+        listing.contains("buildings (Polygon)") && listing.contains("roads (Line String)"),
+        "{listing}"
+    );
+    // Only the project's key/value table shows; codes, layers and terrain stay internal.
+    assert!(listing.contains("cim_project (None)"), "{listing}");
+    assert_eq!(listing.matches("cim_").count(), 1, "{listing}");
+    let summary = run(&["-ro", "-so", path_s, "buildings"]);
+    assert!(summary.contains("Feature Count: 25"), "{summary}");
+    assert!(
+        summary.contains("Extent: (500000.000000, 4400000.000000) - (500490.000000, 4400010.000000)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("4547") || summary.contains("CGCS2000"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("floors: Integer64")
+            && summary.contains("built: Date")
+            && summary.contains("listed: Integer(Boolean)"),
+        "{summary}"
+    );
+    assert!(!summary.to_lowercase().contains("warning"), "{summary}");
+    let roads = run(&["-ro", "-so", path_s, "roads"]);
+    assert!(roads.contains("Feature Count: 3"), "{roads}");
+    // A spatial filter goes through the R-tree.
+    let hits = run(&[
+        "-ro",
+        "-q",
+        "-spat",
+        "500000",
+        "4400000",
+        "500015",
+        "4400005",
+        path_s,
+        "buildings",
+        "-fid",
+        "1",
+    ]);
+    assert!(hits.contains("OGRFeature(buildings):1"), "{hits}");
+    let validate = run(&[
+        "-ro",
+        "-q",
+        path_s,
+        "-sql",
+        "SELECT count(*) AS n FROM rtree_buildings_geom",
+    ]);
+    assert!(validate.contains("n (Integer) = 25"), "{validate}");
+}
