@@ -1,0 +1,347 @@
+//! Roads and buildings from parsed OSM data.
+
+use super::data::{tag, MemberKind, OsmData, Relation, Way};
+use super::rings::{assemble, join_rings};
+use super::tags::{parse_flag, parse_int, parse_length_m, parse_levels, parse_maxspeed_kmh, parse_oneway};
+use crate::error::Warning;
+use crate::source::{HeightHint, SourceFeature};
+use cim_engine::{AttrValue, Attributes, FeatureKind, FieldDef, FieldType};
+use geo::{Coord, Geometry, LineString, Polygon};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Storey height used for the provisional metres of a `building:levels` hint; the pipeline
+/// recomputes it from the floors with the project's storey height.
+pub const DEFAULT_STOREY_M: f64 = 3.0;
+
+/// Features and warnings of one layer.
+#[derive(Default)]
+pub(crate) struct Layer {
+    pub features: Vec<SourceFeature>,
+    pub warnings: Vec<Warning>,
+}
+
+fn field(name: &str, field_type: FieldType) -> FieldDef {
+    FieldDef {
+        name: name.to_string(),
+        field_type,
+    }
+}
+
+pub(crate) fn road_fields() -> Vec<FieldDef> {
+    use FieldType::*;
+    [
+        ("osm_id", Int),
+        ("highway", Text),
+        ("name", Text),
+        ("name:zh", Text),
+        ("name:en", Text),
+        ("ref", Text),
+        ("lanes", Int),
+        ("maxspeed", Real),
+        ("maxspeed_raw", Text),
+        ("oneway", Bool),
+        ("bridge", Bool),
+        ("tunnel", Bool),
+        ("layer", Int),
+    ]
+    .into_iter()
+    .map(|(n, t)| field(n, t))
+    .collect()
+}
+
+pub(crate) fn building_fields() -> Vec<FieldDef> {
+    use FieldType::*;
+    [
+        ("osm_id", Int),
+        ("building", Text),
+        ("name", Text),
+        ("name:zh", Text),
+        ("name:en", Text),
+        ("height", Real),
+        ("building:levels", Real),
+        ("min_height", Real),
+    ]
+    .into_iter()
+    .map(|(n, t)| field(n, t))
+    .collect()
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    data: &'a OsmData,
+}
+
+impl Ctx<'_> {
+    fn warn(&self, layer: &mut Layer, record: u64, message: String) {
+        layer.warnings.push(Warning {
+            path: self.path.to_path_buf(),
+            record: Some(record),
+            message,
+        });
+    }
+
+    /// The way's coordinates, or a message naming the first missing node.
+    fn coords(&self, way: &Way) -> Result<Vec<Coord>, String> {
+        let mut missing = way.refs.iter().filter(|&&n| self.data.node(n).is_none());
+        if let Some(first) = missing.next() {
+            return Err(format!(
+                "way {}: {} of its {} nodes are not in the file (first: node {first}); skipped",
+                way.id,
+                1 + missing.count(),
+                way.refs.len()
+            ));
+        }
+        Ok(way
+            .refs
+            .iter()
+            .filter_map(|&n| self.data.node(n))
+            .map(|p| {
+                let (x, y) = p.lon_lat();
+                Coord { x, y }
+            })
+            .collect())
+    }
+}
+
+fn text(tags: &[(String, String)], key: &str) -> AttrValue {
+    tag(tags, key).map_or(AttrValue::Null, |v| AttrValue::Text(v.to_string()))
+}
+
+fn typed<T>(
+    tags: &[(String, String)],
+    key: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    wrap: impl Fn(T) -> AttrValue,
+) -> AttrValue {
+    tag(tags, key).and_then(parse).map_or(AttrValue::Null, wrap)
+}
+
+/// Roads: ways with `highway=*`, except areas (`area=yes`) and roads that do not exist
+/// (`highway=proposed|abandoned|razed`).
+pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
+    let cx = Ctx { path, data };
+    let mut layer = Layer::default();
+    for way in &data.ways {
+        let Some(highway) = tag(&way.tags, "highway") else {
+            continue;
+        };
+        if tag(&way.tags, "area") == Some("yes") || matches!(highway, "proposed" | "abandoned" | "razed") {
+            continue;
+        }
+        let mut coords = match cx.coords(way) {
+            Ok(c) => c,
+            Err(msg) => {
+                cx.warn(&mut layer, way.record, msg);
+                continue;
+            }
+        };
+        if coords.len() < 2 {
+            let msg = format!(
+                "way {}: a road with {} node(s) in the file; skipped",
+                way.id,
+                coords.len()
+            );
+            cx.warn(&mut layer, way.record, msg);
+            continue;
+        }
+        let t = &way.tags;
+        let oneway = tag(t, "oneway").and_then(parse_oneway).or_else(|| {
+            // A roundabout is one-way without saying so.
+            matches!(tag(t, "junction"), Some("roundabout" | "circular")).then_some((true, false))
+        });
+        if let Some((_, true)) = oneway {
+            coords.reverse();
+        }
+        let maxspeed_raw = tag(t, "maxspeed");
+        let mut a = Attributes::new();
+        a.insert("osm_id".into(), AttrValue::Int(way.id));
+        a.insert("highway".into(), AttrValue::Text(highway.to_string()));
+        for k in ["name", "name:zh", "name:en", "ref"] {
+            a.insert(k.into(), text(t, k));
+        }
+        a.insert("lanes".into(), typed(t, "lanes", parse_int, AttrValue::Int));
+        a.insert(
+            "maxspeed".into(),
+            maxspeed_raw
+                .and_then(parse_maxspeed_kmh)
+                .map_or(AttrValue::Null, AttrValue::Real),
+        );
+        a.insert("maxspeed_raw".into(), text(t, "maxspeed"));
+        a.insert(
+            "oneway".into(),
+            oneway.map_or(AttrValue::Null, |(o, _)| AttrValue::Bool(o)),
+        );
+        for k in ["bridge", "tunnel"] {
+            a.insert(k.into(), typed(t, k, |s| Some(parse_flag(s)), AttrValue::Bool));
+        }
+        a.insert("layer".into(), typed(t, "layer", parse_int, AttrValue::Int));
+        layer.features.push(SourceFeature {
+            record: way.record,
+            key: format!("osm:way/{}", way.id),
+            geometry: Some(Geometry::LineString(LineString::new(coords))),
+            attributes: a,
+            kind: Some(FeatureKind::Road),
+            height_hint: None,
+        });
+    }
+    layer
+}
+
+fn is_building(tags: &[(String, String)]) -> bool {
+    tag(tags, "building").is_some_and(|v| v != "no")
+}
+
+fn building_feature(
+    key: String,
+    record: u64,
+    id: i64,
+    tags: &[(String, String)],
+    geometry: Geometry,
+) -> SourceFeature {
+    let mut a = Attributes::new();
+    a.insert("osm_id".into(), AttrValue::Int(id));
+    for k in ["building", "name", "name:zh", "name:en"] {
+        a.insert(k.into(), text(tags, k));
+    }
+    let height = tag(tags, "height").and_then(parse_length_m);
+    let levels = tag(tags, "building:levels").and_then(parse_levels);
+    a.insert("height".into(), height.map_or(AttrValue::Null, AttrValue::Real));
+    a.insert(
+        "building:levels".into(),
+        levels.map_or(AttrValue::Null, AttrValue::Real),
+    );
+    a.insert(
+        "min_height".into(),
+        typed(tags, "min_height", parse_length_m, AttrValue::Real),
+    );
+    let height_hint = match (height, levels) {
+        (Some(h), _) => Some((h, HeightHint::Attribute("height".into()))),
+        (None, Some(floors)) => Some((
+            floors * DEFAULT_STOREY_M,
+            HeightHint::Floors {
+                name: "building:levels".into(),
+                floors,
+            },
+        )),
+        (None, None) => None,
+    };
+    SourceFeature {
+        record,
+        key,
+        geometry: Some(geometry),
+        attributes: a,
+        kind: Some(FeatureKind::Building),
+        height_hint,
+    }
+}
+
+/// Buildings: closed ways with `building=*` (not `no`), then multipolygon relations with
+/// `building=*`.
+pub(crate) fn buildings(path: &Path, data: &OsmData) -> Layer {
+    let cx = Ctx { path, data };
+    let mut layer = Layer::default();
+    for way in data.ways.iter().filter(|w| is_building(&w.tags)) {
+        let coords = match cx.coords(way) {
+            Ok(c) => c,
+            Err(msg) => {
+                cx.warn(&mut layer, way.record, msg);
+                continue;
+            }
+        };
+        if coords.len() < 4 || way.refs.first() != way.refs.last() {
+            let msg = format!(
+                "way {}: a building that is not a closed ring of at least 3 nodes; skipped",
+                way.id
+            );
+            cx.warn(&mut layer, way.record, msg);
+            continue;
+        }
+        let polygon = Polygon::new(LineString::new(coords), vec![]);
+        let f = building_feature(
+            format!("osm:way/{}", way.id),
+            way.record,
+            way.id,
+            &way.tags,
+            polygon.into(),
+        );
+        layer.features.push(f);
+    }
+    let ways_by_id: HashMap<i64, &Way> = if data.relations.is_empty() {
+        HashMap::new()
+    } else {
+        data.ways.iter().map(|w| (w.id, w)).collect()
+    };
+    for rel in &data.relations {
+        match relation_geometry(&cx, &ways_by_id, rel) {
+            Ok((geometry, orphans)) => {
+                if orphans > 0 {
+                    let msg = format!(
+                        "relation {}: {orphans} inner ring(s) outside every outer ring; dropped",
+                        rel.id
+                    );
+                    cx.warn(&mut layer, rel.record, msg);
+                }
+                let key = format!("osm:relation/{}", rel.id);
+                layer
+                    .features
+                    .push(building_feature(key, rel.record, rel.id, &rel.tags, geometry));
+            }
+            Err(msg) => cx.warn(
+                &mut layer,
+                rel.record,
+                format!("relation {}: {msg}; skipped", rel.id),
+            ),
+        }
+    }
+    layer
+}
+
+/// A building multipolygon's geometry: a Polygon for one outer ring, else a MultiPolygon.
+fn relation_geometry(
+    cx: &Ctx,
+    ways_by_id: &HashMap<i64, &Way>,
+    rel: &Relation,
+) -> Result<(Geometry, usize), String> {
+    let mut outer = Vec::new();
+    let mut inner = Vec::new();
+    for m in rel.members.iter().filter(|m| m.kind == MemberKind::Way) {
+        let way = ways_by_id
+            .get(&m.id)
+            .ok_or_else(|| format!("member way {} is not in the file", m.id))?;
+        // Untagged roles are outer by the old convention.
+        match m.role.as_str() {
+            "inner" => inner.push(way.refs.clone()),
+            _ => outer.push(way.refs.clone()),
+        }
+    }
+    if outer.is_empty() {
+        return Err("no outer member way".into());
+    }
+    let to_coords = |rings: Vec<Vec<i64>>| -> Result<Vec<Vec<Coord>>, String> {
+        rings
+            .into_iter()
+            .map(|ring| {
+                ring.iter()
+                    .map(|&n| {
+                        let (x, y) = cx
+                            .data
+                            .node(n)
+                            .ok_or_else(|| format!("node {n} is not in the file"))?
+                            .lon_lat();
+                        Ok(Coord { x, y })
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let outer = to_coords(join_rings(outer)?)?;
+    let inner = to_coords(join_rings(inner)?)?;
+    let (mut mp, orphans) = assemble(outer, inner);
+    let geometry = if mp.0.len() == 1 {
+        Geometry::Polygon(mp.0.remove(0))
+    } else {
+        Geometry::MultiPolygon(mp)
+    };
+    Ok((geometry, orphans))
+}

@@ -1,0 +1,211 @@
+//! OSM XML fixtures: West Oakland (Osmosis, complete ways) and a southern-German extract
+//! (osmconvert, ways clipped at the bounds).
+
+use cim_engine::{AttrValue, FeatureKind};
+use cim_importers::{read_osm, HeightHint, OsmOptions, SourceFeature, VectorSource};
+use geo::BoundingRect;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/osm")
+        .join(name)
+}
+
+struct Read {
+    roads: Vec<SourceFeature>,
+    buildings: Vec<SourceFeature>,
+    road_warnings: Vec<String>,
+    building_warnings: Vec<String>,
+}
+
+fn read(path: &Path) -> Read {
+    let mut sources: Vec<VectorSource> = read_osm(path, &OsmOptions::default()).unwrap();
+    assert_eq!(sources.len(), 2);
+    let take = |s: &mut VectorSource| {
+        assert_eq!(s.crs.as_ref().and_then(|c| c.epsg()), Some(4326));
+        let feats: Vec<SourceFeature> = std::mem::replace(&mut s.features, Box::new(std::iter::empty()))
+            .map(|f| f.unwrap())
+            .collect();
+        let warnings = s.warnings.iter().map(|w| w.to_string()).collect();
+        (feats, warnings)
+    };
+    let (buildings, building_warnings) = take(&mut sources[1]);
+    let (roads, road_warnings) = take(&mut sources[0]);
+    assert_eq!(
+        (sources[0].layer_name.as_str(), sources[1].layer_name.as_str()),
+        ("roads", "buildings")
+    );
+    Read {
+        roads,
+        buildings,
+        road_warnings,
+        building_warnings,
+    }
+}
+
+fn by_key<'a>(feats: &'a [SourceFeature], key: &str) -> &'a SourceFeature {
+    feats
+        .iter()
+        .find(|f| f.key == key)
+        .unwrap_or_else(|| panic!("{key} missing"))
+}
+
+fn attr<'a>(f: &'a SourceFeature, k: &str) -> &'a AttrValue {
+    f.attributes
+        .get(k)
+        .unwrap_or_else(|| panic!("{} has no {k}", f.key))
+}
+
+/// `[minlon, minlat, maxlon, maxlat]` from the file's `<bounds>`.
+fn bounds(path: &Path) -> [f64; 4] {
+    let text = std::fs::read_to_string(path).unwrap();
+    let line = text.lines().find(|l| l.contains("<bounds")).unwrap();
+    let get = |k: &str| -> f64 {
+        let start = line.find(&format!("{k}=\"")).unwrap() + k.len() + 2;
+        line[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    [get("minlon"), get("minlat"), get("maxlon"), get("maxlat")]
+}
+
+/// Every geometry overlaps the bounds and lies inside them grown by `slack` degrees.
+fn assert_within(feats: &[SourceFeature], b: [f64; 4], slack: f64) {
+    for f in feats {
+        let r = f.geometry.as_ref().unwrap().bounding_rect().unwrap();
+        let (lo, hi) = (r.min(), r.max());
+        assert!(
+            lo.x >= b[0] - slack && lo.y >= b[1] - slack && hi.x <= b[2] + slack && hi.y <= b[3] + slack,
+            "{} {r:?} outside {b:?}",
+            f.key
+        );
+        assert!(
+            hi.x >= b[0] && hi.y >= b[1] && lo.x <= b[2] && lo.y <= b[3],
+            "{} {r:?} misses {b:?}",
+            f.key
+        );
+    }
+}
+
+#[test]
+fn west_oakland_roads_and_buildings() {
+    let path = fixture("West-Oakland.osm");
+    let r = read(&path);
+    // 66 ways: 31 with highway=*, 23 with building=*, all complete (every node is in the file).
+    assert_eq!(r.roads.len(), 31);
+    assert_eq!(r.buildings.len(), 23);
+    assert!(
+        r.road_warnings.is_empty() && r.building_warnings.is_empty(),
+        "{:?} {:?}",
+        r.road_warnings,
+        r.building_warnings
+    );
+    assert!(r
+        .roads
+        .iter()
+        .all(|f| f.kind == Some(FeatureKind::Road) && f.key.starts_with("osm:way/")));
+    assert!(r.buildings.iter().all(|f| f.kind == Some(FeatureKind::Building)));
+    assert!(r
+        .roads
+        .iter()
+        .all(|f| matches!(f.geometry, Some(geo::Geometry::LineString(_)))));
+    assert!(r
+        .buildings
+        .iter()
+        .all(|f| matches!(f.geometry, Some(geo::Geometry::Polygon(_)))));
+
+    let seventh = by_key(&r.roads, "osm:way/202455451");
+    assert_eq!(attr(seventh, "name"), &AttrValue::Text("7th Street".into()));
+    assert_eq!(attr(seventh, "highway"), &AttrValue::Text("secondary".into()));
+    assert_eq!(attr(seventh, "lanes"), &AttrValue::Int(2));
+    assert_eq!(attr(seventh, "oneway"), &AttrValue::Bool(true));
+    assert_eq!(attr(seventh, "maxspeed"), &AttrValue::Null);
+    let Some(geo::Geometry::LineString(ls)) = &seventh.geometry else {
+        panic!()
+    };
+    assert_eq!(ls.0.len(), 20);
+    let footway = by_key(&r.roads, "osm:way/142178707");
+    assert_eq!(attr(footway, "name"), &AttrValue::Null);
+    assert_eq!(attr(footway, "oneway"), &AttrValue::Null);
+
+    // Two ways of the post office; the one with building:levels=5 gets a floors hint.
+    let post = by_key(&r.buildings, "osm:way/52538639");
+    assert_eq!(
+        attr(post, "name"),
+        &AttrValue::Text("Oakland Main Post Office".into())
+    );
+    assert_eq!(attr(post, "building:levels"), &AttrValue::Real(5.0));
+    assert_eq!(
+        post.height_hint,
+        Some((
+            15.0,
+            HeightHint::Floors {
+                name: "building:levels".into(),
+                floors: 5.0
+            }
+        ))
+    );
+    let retail = by_key(&r.buildings, "osm:way/310612861");
+    assert_eq!(attr(retail, "building"), &AttrValue::Text("retail".into()));
+    assert_eq!(retail.height_hint, None);
+
+    // Osmosis keeps whole ways, so lines run past the bounds by up to ~0.006°; each still
+    // overlaps them.
+    assert_within(&r.roads, bounds(&path), 0.01);
+    assert_within(&r.buildings, bounds(&path), 0.01);
+}
+
+#[test]
+fn clipped_extract_skips_ways_left_with_one_node() {
+    let path = fixture("osmnx_planet_10.068_48.135_10.071_48.137.osm");
+    let r = read(&path);
+    // 19 highway ways, of which osmconvert clipped 5 to a single node (25129578, 25216934,
+    // 761947188, 761947191, 761947192: one <nd> each in the file): 14 roads and 5 warnings.
+    assert_eq!(r.roads.len(), 14);
+    assert_eq!(r.road_warnings.len(), 5, "{:?}", r.road_warnings);
+    assert!(r.road_warnings.iter().any(|w| w.contains("way 25216934")));
+    // 33 building ways, one clipped to a single node (275490779): 32 buildings. The building
+    // relation 318560 (a Berlin museum whose member ways are not in the extract) is skipped too.
+    assert_eq!(r.buildings.len(), 32);
+    assert_eq!(r.building_warnings.len(), 2, "{:?}", r.building_warnings);
+    assert!(r.building_warnings.iter().any(|w| w.contains("way 275490779")));
+    assert!(r
+        .building_warnings
+        .iter()
+        .any(|w| w.contains("relation 318560") && w.contains("not in the file")));
+
+    let goethe = by_key(&r.roads, "osm:way/25216931");
+    assert_eq!(attr(goethe, "name"), &AttrValue::Text("Goethestraße".into()));
+    assert_eq!(attr(goethe, "maxspeed"), &AttrValue::Real(30.0));
+    assert_eq!(attr(goethe, "maxspeed_raw"), &AttrValue::Text("30".into()));
+    let house = by_key(&r.buildings, "osm:way/275490754");
+    assert_eq!(attr(house, "building:levels"), &AttrValue::Real(2.0));
+    assert_eq!(house.height_hint.as_ref().map(|h| h.0), Some(6.0));
+
+    // This extract is clipped: everything lies inside the bounds.
+    assert_within(&r.roads, bounds(&path), 0.0);
+    assert_within(&r.buildings, bounds(&path), 0.0);
+}
+
+#[test]
+fn options_select_layers() {
+    let path = fixture("West-Oakland.osm");
+    let only_roads = read_osm(
+        &path,
+        &OsmOptions {
+            roads: true,
+            buildings: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(only_roads.len(), 1);
+    assert_eq!(only_roads[0].layer_name, "roads");
+    assert!(read_osm(
+        &path,
+        &OsmOptions {
+            roads: false,
+            buildings: false
+        }
+    )
+    .unwrap()
+    .is_empty());
+}
