@@ -1,1 +1,61 @@
-fn main() {}
+//! `cim` — the command line over the city information model engine.
+//!
+//! Every subcommand prints a human summary by default and JSON with `--json`; progress bars go to
+//! stderr; any error is one line on stderr and a non-zero exit code.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod commands;
+mod output;
+mod progress;
+
+#[derive(Parser)]
+#[command(name = "cim", version, about = "City information model engine: import, store, query and export a city")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an empty project (one GeoPackage file) in a projected CRS.
+    New(commands::new::NewArgs),
+    /// Import a file (GeoJSON, Shapefile, GeoPackage, FlatGeobuf, GeoTIFF DEM, OSM XML/PBF).
+    Import(commands::import::ImportArgs),
+    /// Show a project's CRS, layers, counts, extents, classification and terrain.
+    Info(commands::info::InfoArgs),
+    /// Find features by box, point and radius, polygon, city code, nearest, or as of a date.
+    Query(commands::query::QueryArgs),
+    /// Pick the first building or feature hit along a 3D ray.
+    Pick(commands::pick::PickArgs),
+    /// Export features (GeoJSON, GeoPackage) or terrain (GeoTIFF).
+    Export(commands::export::ExportArgs),
+    /// Build the demo project (Bubeneč, Prague) from assets/ and print what it built.
+    Demo(commands::demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("CIM_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::New(a) => commands::new::run(a),
+        Command::Import(a) => commands::import::run(a),
+        Command::Info(a) => commands::info::run(a),
+        Command::Query(a) => commands::query::run(a),
+        Command::Pick(a) => commands::pick::run(a),
+        Command::Export(a) => commands::export::run(a),
+        Command::Demo(a) => commands::demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes joined by ": ".
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -11,6 +11,7 @@
 //! - **validity**: the dates between which a feature exists; queries "as of" a date use it.
 //! - **project CRS**: the one projected CRS, in metres, that every feature is stored in.
 
+mod city_index;
 mod code;
 pub mod crs;
 mod date;
@@ -20,6 +21,7 @@ pub mod gpkg;
 mod raster;
 mod store;
 
+pub use city_index::{CityIndex, PickHit};
 pub use code::CityCode;
 pub use crs::{Crs, Transform};
 pub use date::Date;

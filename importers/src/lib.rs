@@ -5,11 +5,16 @@
 //! them, derives heights and city codes, and writes them to the project in one transaction.
 
 mod error;
+pub mod export;
 pub mod osm;
+pub mod pipeline;
 mod source;
 pub mod terrain;
+pub mod validate;
+pub mod vector;
 
 pub use error::{ImportError, Result, Warning};
 pub use osm::{read_osm, OsmOptions};
 pub use source::{HeightHint, SourceFeature, VectorSource};
 pub use terrain::{read_geotiff, reproject_dem, Dem};
+pub use vector::{list_layers, open_vector, read_fgb, read_geojson, read_gpkg, read_shapefile, VectorFormat};

@@ -1,0 +1,479 @@
+//! The import pipeline: source features → project CRS → validation → heights and city codes →
+//! one store transaction.
+//!
+//! Everything one `cim import` reads is written in a single transaction: if any step fails
+//! (a bad file, a strict-mode warning, a crash, `kill -9`), the project stays exactly as it was.
+
+use crate::error::{ImportError, Result, Warning};
+use crate::source::{HeightHint, SourceFeature, VectorSource};
+use crate::validate::{check_coordinates, check_shape, Verdict};
+use cim_engine::{
+    AttrValue, CityCode, Classification, Crs, Date, Feature, FeatureKind, GeometryType, HeightSource, LayerSpec,
+    Lod1, Project, Raster, Transform, Validity, Written,
+};
+use std::path::Path;
+
+/// How building heights are found, in this order: `height_attr`, `floors_attr` × `storey_m`,
+/// a height the source states (OSM `height` / `building:levels`), `default_height_m`.
+#[derive(Clone, Debug)]
+pub struct HeightOptions {
+    pub height_attr: Option<String>,
+    pub floors_attr: Option<String>,
+    pub storey_m: f64,
+    pub default_height_m: Option<f64>,
+}
+
+impl Default for HeightOptions {
+    fn default() -> Self {
+        HeightOptions { height_attr: None, floors_attr: None, storey_m: 3.0, default_height_m: None }
+    }
+}
+
+/// Options of one import.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Target layer name; default: the source layer's name.
+    pub layer: Option<String>,
+    /// Kind of every feature; default: what the source states, else guessed from the layer name.
+    pub kind: Option<FeatureKind>,
+    pub classification: Classification,
+    /// Overrides (or supplies) the source CRS.
+    pub src_crs: Option<Crs>,
+    pub heights: HeightOptions,
+    pub valid_from: Option<Date>,
+    pub valid_to: Option<Date>,
+    /// Read validity from these attributes (a date or `YYYY-MM-DD` text) where present.
+    pub valid_from_attr: Option<String>,
+    pub valid_to_attr: Option<String>,
+    /// Any warning aborts the import (and nothing is written).
+    pub strict: bool,
+}
+
+/// What one layer's import did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LayerReport {
+    pub layer: String,
+    pub kind: Option<FeatureKind>,
+    pub read: u64,
+    pub inserted: u64,
+    pub replaced: u64,
+    pub skipped: u64,
+    /// Buildings by where their height came from: (source, count), sorted.
+    pub height_sources: Vec<(String, u64)>,
+    pub without_height: u64,
+}
+
+/// What a whole `cim import` did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportReport {
+    pub layers: Vec<LayerReport>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Guesses a kind from a layer name (English and Chinese), for when neither the user nor the
+/// source says.
+///
+/// # Examples
+/// ```
+/// use cim_engine::FeatureKind;
+/// use cim_importers::pipeline::guess_kind;
+/// assert_eq!(guess_kind("buildings"), FeatureKind::Building);
+/// assert_eq!(guess_kind("宗地"), FeatureKind::Parcel);
+/// assert_eq!(guess_kind("streets"), FeatureKind::Road);
+/// assert_eq!(guess_kind("misc"), FeatureKind::Other);
+/// ```
+pub fn guess_kind(layer: &str) -> FeatureKind {
+    let l = layer.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| l.contains(w));
+    if has(&["build", "bldg", "house", "建筑", "房屋"]) {
+        FeatureKind::Building
+    } else if has(&["parcel", "plot", "cadast", "lot", "宗地", "地块", "地籍"]) {
+        FeatureKind::Parcel
+    } else if has(&["road", "street", "highway", "道路", "街"]) {
+        FeatureKind::Road
+    } else if has(&["water", "river", "lake", "水"]) {
+        FeatureKind::Water
+    } else if has(&["tree", "veget", "park", "green", "绿"]) {
+        FeatureKind::Vegetation
+    } else if has(&["dem", "dtm", "terrain", "地形"]) {
+        FeatureKind::Terrain
+    } else {
+        FeatureKind::Other
+    }
+}
+
+/// Imports vector sources into the project in one transaction. `progress` is called with the
+/// number of records read so far (every few thousand records).
+pub fn import_vectors(
+    project: &mut Project,
+    sources: Vec<VectorSource>,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport> {
+    let project_path = project.path().to_path_buf();
+    let engine_err = |source| ImportError::Engine { path: project_path.clone(), source };
+    let region = project.region_code().to_string();
+    let project_crs = project.crs().clone();
+    let terrain = first_terrain(project)?;
+    let mut report = ImportReport::default();
+    let mut tx = project.import().map_err(engine_err)?;
+    let mut total_read = 0u64;
+    for mut source in sources {
+        let path = source.path.clone();
+        report.warnings.append(&mut source.warnings);
+        let src_crs = match (&opts.src_crs, &source.crs) {
+            (Some(c), _) => c.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => {
+                return Err(ImportError::MissingCrs {
+                    path,
+                    reason: "the file declares none (no .prj, no srs)".into(),
+                })
+            }
+        };
+        let project_from_source = Transform::new(&project_crs, &src_crs);
+        let layer_name = opts.layer.clone().unwrap_or_else(|| source.layer_name.clone());
+        let layer_kind = opts.kind.unwrap_or_else(|| guess_kind(&layer_name));
+        let mut spec = LayerSpec {
+            name: layer_name.clone(),
+            kind: layer_kind,
+            classification: opts.classification,
+            geometry_type: GeometryType::Geometry,
+            fields: source.fields.clone(),
+            source: path.display().to_string(),
+        };
+        let mut layer_ready: Option<GeometryType> = None;
+        let mut lr = LayerReport { layer: layer_name.clone(), kind: Some(layer_kind), ..Default::default() };
+        let mut heights: std::collections::BTreeMap<String, u64> = Default::default();
+        let warn = |warnings: &mut Vec<Warning>, record: Option<u64>, message: String| -> Result<()> {
+            if opts.strict {
+                return Err(match record {
+                    Some(r) => ImportError::record(&path, r, format!("{message} (--strict)")),
+                    None => ImportError::file(&path, format!("{message} (--strict)")),
+                });
+            }
+            warnings.push(Warning { path: path.clone(), record, message });
+            Ok(())
+        };
+        for item in source.features {
+            let sf = item?;
+            lr.read += 1;
+            total_read += 1;
+            if total_read % 4096 == 0 {
+                progress(total_read);
+            }
+            let record = sf.record;
+            let Some(mut geometry) = sf.geometry.clone() else {
+                warn(&mut report.warnings, Some(record), "no geometry; skipped".into())?;
+                lr.skipped += 1;
+                continue;
+            };
+            if let Verdict::Reject(m) = check_coordinates(&geometry, src_crs.is_geographic()) {
+                warn(&mut report.warnings, Some(record), format!("{m}; skipped"))?;
+                lr.skipped += 1;
+                continue;
+            }
+            if let Err(e) = project_from_source.apply_geometry(&mut geometry) {
+                warn(&mut report.warnings, Some(record), format!("{e}; skipped"))?;
+                lr.skipped += 1;
+                continue;
+            }
+            match check_shape(&geometry) {
+                Verdict::Ok => {}
+                Verdict::Warn(m) => warn(&mut report.warnings, Some(record), m)?,
+                Verdict::Reject(m) => {
+                    warn(&mut report.warnings, Some(record), format!("{m}; skipped"))?;
+                    lr.skipped += 1;
+                    continue;
+                }
+            }
+            let kind = opts.kind.or(sf.kind).unwrap_or(layer_kind);
+            let gtype = GeometryType::of(&geometry);
+            match layer_ready {
+                Some(t) if t == gtype || t == GeometryType::Geometry => {}
+                Some(_) => {
+                    spec.geometry_type = GeometryType::Geometry;
+                    tx.ensure_layer(&spec).map_err(engine_err)?;
+                    layer_ready = Some(GeometryType::Geometry);
+                }
+                None => {
+                    spec.geometry_type = gtype;
+                    tx.ensure_layer(&spec).map_err(engine_err)?;
+                    layer_ready = Some(gtype);
+                }
+            }
+            let lod1 = if kind == FeatureKind::Building {
+                let found = building_height(&sf, &opts.heights);
+                match found {
+                    Some((height_m, height_source)) => {
+                        *heights.entry(height_source.to_string()).or_default() += 1;
+                        let base_m = terrain.as_ref().and_then(|t| ground_under(t, &geometry)).unwrap_or(0.0);
+                        Some(Lod1 { base_m, height_m, height_source })
+                    }
+                    None => {
+                        lr.without_height += 1;
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let validity = validity_of(&sf, opts, &mut report.warnings, &path)?;
+            let feature = Feature {
+                code: CityCode::derive(&region, kind, &layer_name, &sf.key),
+                kind,
+                geometry,
+                lod1,
+                attributes: sf.attributes,
+                validity,
+                classification: opts.classification,
+                source_key: sf.key,
+            };
+            match tx.write(&layer_name, &feature).map_err(engine_err)? {
+                Written::Inserted => lr.inserted += 1,
+                Written::Replaced => lr.replaced += 1,
+            }
+        }
+        if layer_ready.is_none() {
+            warn(&mut report.warnings, None, "no features imported (empty source or all skipped)".into())?;
+        }
+        if lr.replaced > 0 {
+            report.warnings.push(Warning {
+                path: path.clone(),
+                record: None,
+                message: format!(
+                    "{} feature(s) were already in layer '{layer_name}' (same source objects): updated in place, city codes kept",
+                    lr.replaced
+                ),
+            });
+        }
+        if lr.without_height > 0 {
+            report.warnings.push(Warning {
+                path: path.clone(),
+                record: None,
+                message: format!(
+                    "{} building(s) have no height (give --height-attr, --floors-attr or --default-height): stored without an LOD1 solid",
+                    lr.without_height
+                ),
+            });
+        }
+        lr.height_sources = heights.into_iter().collect();
+        report.layers.push(lr);
+    }
+    progress(total_read);
+    tx.commit().map_err(engine_err)?;
+    Ok(report)
+}
+
+fn first_terrain(project: &Project) -> Result<Option<Raster>> {
+    let engine_err = |source| ImportError::Engine { path: project.path().to_path_buf(), source };
+    let terrains = project.terrains().map_err(engine_err)?;
+    match terrains.first() {
+        Some(t) => Ok(Some(project.terrain(&t.name).map_err(engine_err)?)),
+        None => Ok(None),
+    }
+}
+
+/// The lowest terrain elevation under a footprint (sampled at its vertices and centroid), where
+/// the building stands.
+fn ground_under(terrain: &Raster, g: &geo::Geometry<f64>) -> Option<f64> {
+    use geo::{Centroid, CoordsIter};
+    let mut lowest: Option<f64> = None;
+    let centroid = g.centroid().map(|p| p.0);
+    for c in g.exterior_coords_iter().chain(centroid) {
+        if let Some(z) = terrain.sample(c.x, c.y) {
+            lowest = Some(lowest.map_or(z, |l: f64| l.min(z)));
+        }
+    }
+    lowest
+}
+
+fn attr_f64(sf: &SourceFeature, name: &str) -> Option<f64> {
+    sf.attributes.get(name).and_then(AttrValue::as_f64).filter(|v| v.is_finite() && *v > 0.0)
+}
+
+/// Plausible building height: above 0 and below the tallest buildings on Earth (with margin).
+const MAX_BUILDING_HEIGHT_M: f64 = 1000.0;
+
+fn building_height(sf: &SourceFeature, h: &HeightOptions) -> Option<(f64, HeightSource)> {
+    let ok = |v: f64| v > 0.0 && v < MAX_BUILDING_HEIGHT_M;
+    if let Some(name) = &h.height_attr {
+        if let Some(v) = attr_f64(sf, name).filter(|v| ok(*v)) {
+            return Some((v, HeightSource::Attribute { name: name.clone() }));
+        }
+    }
+    if let Some(name) = &h.floors_attr {
+        if let Some(f) = attr_f64(sf, name) {
+            let v = f * h.storey_m;
+            if ok(v) {
+                return Some((v, HeightSource::Floors { name: name.clone(), storey_m: h.storey_m }));
+            }
+        }
+    }
+    match &sf.height_hint {
+        Some((v, HeightHint::Attribute(name))) if ok(*v) => {
+            return Some((*v, HeightSource::Attribute { name: name.clone() }));
+        }
+        Some((_, HeightHint::Floors { name, floors })) if ok(floors * h.storey_m) => {
+            return Some((floors * h.storey_m, HeightSource::Floors { name: name.clone(), storey_m: h.storey_m }));
+        }
+        _ => {}
+    }
+    h.default_height_m.filter(|v| ok(*v)).map(|v| (v, HeightSource::Default))
+}
+
+fn validity_of(
+    sf: &SourceFeature,
+    opts: &ImportOptions,
+    warnings: &mut Vec<Warning>,
+    path: &Path,
+) -> Result<Validity> {
+    let mut v = Validity { from: opts.valid_from, to: opts.valid_to };
+    let mut read = |attr: &Option<String>, slot: &mut Option<Date>| -> Result<()> {
+        let Some(name) = attr else { return Ok(()) };
+        match sf.attributes.get(name) {
+            Some(AttrValue::Date(d)) => *slot = Some(*d),
+            Some(AttrValue::Text(t)) if !t.trim().is_empty() => match Date::parse(t) {
+                Ok(d) => *slot = Some(d),
+                Err(e) => {
+                    let message = format!("attribute '{name}': {e}; validity left open");
+                    if opts.strict {
+                        return Err(ImportError::record(path, sf.record, message));
+                    }
+                    warnings.push(Warning { path: path.to_path_buf(), record: Some(sf.record), message });
+                }
+            },
+            _ => {}
+        }
+        Ok(())
+    };
+    read(&opts.valid_from_attr, &mut v.from)?;
+    read(&opts.valid_to_attr, &mut v.to)?;
+    if let (Some(f), Some(t)) = (v.from, v.to) {
+        if t <= f {
+            return Err(ImportError::record(
+                path,
+                sf.record,
+                format!("valid-to {t} is not after valid-from {f}"),
+            ));
+        }
+    }
+    Ok(v)
+}
+
+/// What a terrain import did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TerrainReport {
+    pub name: String,
+    pub width: usize,
+    pub height: usize,
+    pub cell_m: f64,
+    pub min_m: f32,
+    pub max_m: f32,
+    pub valid_cells: usize,
+    pub reprojected: bool,
+}
+
+/// Imports a DEM raster (already read, in `src_crs`) as terrain `name`, reprojected into the
+/// project CRS where needed, in one transaction.
+pub fn import_terrain(
+    project: &mut Project,
+    path: &Path,
+    raster: Raster,
+    src_crs: &Crs,
+    name: &str,
+    cell_m: Option<f64>,
+) -> Result<TerrainReport> {
+    let project_path = project.path().to_path_buf();
+    let engine_err = |source| ImportError::Engine { path: project_path.clone(), source };
+    let project_crs = project.crs().clone();
+    let project_from_source = Transform::new(&project_crs, src_crs);
+    let reprojected = !project_from_source.is_identity() || cell_m.is_some();
+    let grid = if reprojected {
+        let source_from_project = Transform::new(src_crs, &project_crs);
+        crate::terrain::reproject_dem(&raster, &project_from_source, &source_from_project, cell_m)?
+    } else {
+        raster
+    };
+    let Some((min_m, max_m)) = grid.min_max() else {
+        return Err(ImportError::file(path, "contains no valid elevation (all cells are nodata)"));
+    };
+    let report = TerrainReport {
+        name: name.to_string(),
+        width: grid.width,
+        height: grid.height,
+        cell_m: grid.cell_w,
+        min_m,
+        max_m,
+        valid_cells: grid.valid_count(),
+        reprojected,
+    };
+    let mut tx = project.import().map_err(engine_err)?;
+    tx.put_terrain(name, &grid, &path.display().to_string()).map_err(engine_err)?;
+    tx.commit().map_err(engine_err)?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cim_engine::Attributes;
+
+    fn sf(attrs: &[(&str, AttrValue)], hint: Option<(f64, HeightHint)>) -> SourceFeature {
+        let mut attributes = Attributes::new();
+        for (k, v) in attrs {
+            attributes.insert(k.to_string(), v.clone());
+        }
+        SourceFeature {
+            record: 1,
+            key: "rec:1".into(),
+            geometry: None,
+            attributes,
+            kind: None,
+            height_hint: hint,
+        }
+    }
+
+    #[test]
+    fn height_order_is_attr_then_floors_then_source_then_default() {
+        let opts = HeightOptions {
+            height_attr: Some("h".into()),
+            floors_attr: Some("floors".into()),
+            storey_m: 3.0,
+            default_height_m: Some(9.0),
+        };
+        let both = sf(&[("h", AttrValue::Real(12.5)), ("floors", AttrValue::Int(5))], None);
+        assert_eq!(
+            building_height(&both, &opts),
+            Some((12.5, HeightSource::Attribute { name: "h".into() }))
+        );
+        let floors = sf(&[("floors", AttrValue::Text("4".into()))], None);
+        assert_eq!(
+            building_height(&floors, &opts),
+            Some((12.0, HeightSource::Floors { name: "floors".into(), storey_m: 3.0 }))
+        );
+        let osm = sf(&[], Some((7.0, HeightHint::Floors { name: "building:levels".into(), floors: 7.0 })));
+        assert_eq!(building_height(&osm, &opts).map(|h| h.0), Some(21.0));
+        let nothing = sf(&[("h", AttrValue::Real(-3.0))], None);
+        assert_eq!(building_height(&nothing, &opts), Some((9.0, HeightSource::Default)));
+        let no_default = HeightOptions { default_height_m: None, ..opts };
+        assert_eq!(building_height(&nothing, &no_default), None);
+    }
+
+    #[test]
+    fn validity_from_attributes_and_options() {
+        let opts = ImportOptions {
+            valid_from: Date::parse("2000-01-01").ok(),
+            valid_to_attr: Some("demolished".into()),
+            ..Default::default()
+        };
+        let f = sf(&[("demolished", AttrValue::Text("2015-06-30".into()))], None);
+        let mut w = Vec::new();
+        let v = validity_of(&f, &opts, &mut w, Path::new("x.shp")).unwrap();
+        assert_eq!(v.from, Date::parse("2000-01-01").ok());
+        assert_eq!(v.to, Date::parse("2015-06-30").ok());
+        let bad = sf(&[("demolished", AttrValue::Text("1990-01-01".into()))], None);
+        let e = validity_of(&bad, &opts, &mut w, Path::new("x.shp")).unwrap_err();
+        assert!(e.to_string().contains("x.shp: record 1"), "{e}");
+    }
+}

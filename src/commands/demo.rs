@@ -1,0 +1,160 @@
+//! `cim demo`: builds the Bubeneč (Prague) sample district into a ready project.
+
+use anyhow::{bail, Context, Result};
+use cim_engine::{CityIndex, Classification, Crs, FeatureFilter, FeatureKind, Project};
+use cim_importers::pipeline::{self, HeightOptions, ImportOptions};
+use cim_importers::{terrain, vector};
+use clap::Args;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// The demo's project CRS: WGS 84 / UTM 33N, the CRS of the demo DEM.
+const DEMO_EPSG: u32 = 32633;
+/// Prague's municipality code (OBEC_KOD in the demo parcels), used as the city-code region.
+const DEMO_REGION: &str = "554782";
+/// Storey-typical height for the demo buildings, whose source has no height: recorded as
+/// `default` on every building so nobody mistakes it for a measurement.
+const DEMO_BUILDING_HEIGHT_M: f64 = 15.0;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Folder to write the project into.
+    #[arg(long, default_value = "demo")]
+    pub out: PathBuf,
+    /// The assets folder (default: $CIM_ASSETS, ./assets, or the assets/ of this source tree).
+    #[arg(long)]
+    pub assets: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn find_assets(given: &Option<PathBuf>) -> Result<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    candidates.extend(given.clone());
+    candidates.extend(std::env::var_os("CIM_ASSETS").map(PathBuf::from));
+    candidates.push(PathBuf::from("assets"));
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"));
+    for c in &candidates {
+        if c.join("demo/bubenec.gpkg").is_file() {
+            return Ok(c.clone());
+        }
+    }
+    bail!(
+        "demo data not found (looked for demo/bubenec.gpkg in {}); pass --assets DIR",
+        candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
+    )
+}
+
+pub fn run(a: DemoArgs) -> Result<()> {
+    let assets = find_assets(&a.assets)?.join("demo");
+    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let final_path = a.out.join("bubenec.cim.gpkg");
+    let building = a.out.join("bubenec.cim.gpkg.building");
+    if building.exists() {
+        std::fs::remove_file(&building).ok();
+    }
+    let built = build(&assets, &building, a.json);
+    if let Err(e) = built {
+        std::fs::remove_file(&building).ok();
+        return Err(e);
+    }
+    std::fs::rename(&building, &final_path)
+        .with_context(|| format!("cannot move the demo project to {}", final_path.display()))?;
+    summarise(&final_path, a.json)
+}
+
+fn build(assets: &Path, path: &Path, quiet: bool) -> Result<()> {
+    let crs = Crs::from_epsg(DEMO_EPSG)?;
+    let mut project = Project::create(path, &crs, DEMO_REGION)?;
+    let dem_path = assets.join("bubenec_dtm_1m_utm33n.tif");
+    let dem = terrain::read_geotiff(&dem_path)?;
+    let dem_crs = dem.crs.clone().with_context(|| format!("{}: no CRS", dem_path.display()))?;
+    pipeline::import_terrain(&mut project, &dem_path, dem.raster, &dem_crs, "terrain", None)?;
+    let gpkg = assets.join("bubenec.gpkg");
+    let layers: [(&str, &str, FeatureKind); 3] = [
+        ("plots", "parcels", FeatureKind::Parcel),
+        ("buildings", "buildings", FeatureKind::Building),
+        ("streets", "streets", FeatureKind::Road),
+    ];
+    for (source_layer, layer, kind) in layers {
+        let source = vector::open_vector(&gpkg, Some(source_layer))?;
+        let opts = ImportOptions {
+            layer: Some(layer.to_string()),
+            kind: Some(kind),
+            classification: Classification::Public,
+            heights: HeightOptions { default_height_m: Some(DEMO_BUILDING_HEIGHT_M), ..Default::default() },
+            ..Default::default()
+        };
+        let report = pipeline::import_vectors(&mut project, vec![source], &opts, &mut |_| {})?;
+        if !quiet {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn summarise(path: &Path, as_json: bool) -> Result<()> {
+    let project = Project::open(path)?;
+    let layers = project.layers()?;
+    let terrains = project.terrains()?;
+    let buildings = project.features(&FeatureFilter {
+        layers: Some(vec!["buildings".into()]),
+        limit: Some(1),
+        ..Default::default()
+    })?;
+    let index = CityIndex::load(&project, &FeatureFilter::default())?;
+    // Look straight down onto the first building's centroid from 500 m above it.
+    let pick = buildings.first().and_then(|b| {
+        use geo::Centroid;
+        let c = b.feature.geometry.centroid()?;
+        index.pick([c.x(), c.y(), 1000.0], [0.0, 0.0, -1.0])
+    });
+    if as_json {
+        let v = json!({
+            "project": path.display().to_string(),
+            "crs": project.crs().name(),
+            "layers": layers.iter().map(|l| json!({"name": l.name, "kind": l.kind.name(), "features": l.feature_count})).collect::<Vec<_>>(),
+            "terrain": terrains.iter().map(|t| json!({"name": t.name, "width": t.width, "height": t.height, "min_m": t.min_m, "max_m": t.max_m})).collect::<Vec<_>>(),
+            "indexed": index.len(),
+            "pick": pick.as_ref().map(|h| json!({"code": h.code.as_str(), "layer": h.layer, "point": h.point})),
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    println!("Built the demo district Bubeneč, Prague: {}", path.display());
+    println!("  CRS {} · city codes prefixed {}", project.crs().name(), project.region_code());
+    for l in &layers {
+        println!("  {:<10} {:>5} {}", l.name, l.feature_count, l.kind.name());
+    }
+    for t in &terrains {
+        println!(
+            "  terrain    {}×{} cells of {:.0} m, {:.1}–{:.1} m",
+            t.width,
+            t.height,
+            t.cell_w,
+            t.min_m.unwrap_or(f32::NAN),
+            t.max_m.unwrap_or(f32::NAN)
+        );
+    }
+    if let (Some(b), Some(h)) = (buildings.first(), &pick) {
+        println!(
+            "  a ray straight down onto building {} hits {} at z = {:.1} m (roof: ground + {} m, height source: {})",
+            b.feature.code,
+            h.code,
+            h.point[2],
+            b.feature.lod1.as_ref().map(|l| l.height_m).unwrap_or(0.0),
+            b.feature.lod1.as_ref().map(|l| l.height_source.to_string()).unwrap_or_default()
+        );
+    }
+    println!();
+    println!("Try:");
+    println!("  cim info {}", path.display());
+    if let Some(b) = buildings.first() {
+        println!("  cim query {} --code {}", path.display(), b.feature.code);
+    }
+    println!("  cim query {} --point 458300,5552900 --nearest 3", path.display());
+    println!("  cim export {} buildings.geojson --layer buildings --wgs84", path.display());
+    Ok(())
+}

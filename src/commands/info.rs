@@ -1,0 +1,84 @@
+use super::open_project;
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct InfoArgs {
+    pub project: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn extent_text(e: Option<[f64; 4]>) -> String {
+    match e {
+        Some([a, b, c, d]) => format!("{a:.1},{b:.1} .. {c:.1},{d:.1}"),
+        None => "-".into(),
+    }
+}
+
+pub fn run(a: InfoArgs) -> Result<()> {
+    let project = open_project(&a.project)?;
+    let layers = project.layers()?;
+    let terrains = project.terrains()?;
+    let crs = project.crs();
+    if a.json {
+        let v = json!({
+            "project": project.path().display().to_string(),
+            "crs": crs.name(),
+            "epsg": crs.epsg(),
+            "region": project.region_code(),
+            "layers": layers.iter().map(|l| json!({
+                "name": l.name, "kind": l.kind.name(), "classification": l.classification.name(),
+                "geometry_type": l.geometry_type.name(), "features": l.feature_count,
+                "extent": l.extent, "source": l.source,
+                "fields": l.fields.iter().map(|f| json!({"name": f.name, "type": f.field_type.sql()})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "terrain": terrains.iter().map(|t| json!({
+                "name": t.name, "width": t.width, "height": t.height, "cell_w": t.cell_w, "cell_h": t.cell_h,
+                "extent": t.extent, "min_m": t.min_m, "max_m": t.max_m, "valid_cells": t.valid_cells, "source": t.source,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    println!("project  {}", project.path().display());
+    println!("crs      {}", crs.name());
+    println!("region   {}", project.region_code());
+    println!();
+    println!(
+        "{:<16} {:<10} {:<11} {:<16} {:>9}  extent",
+        "layer", "kind", "class", "geometry", "features"
+    );
+    for l in &layers {
+        println!(
+            "{:<16} {:<10} {:<11} {:<16} {:>9}  {}",
+            l.name,
+            l.kind.name(),
+            l.classification.name(),
+            l.geometry_type.name(),
+            l.feature_count,
+            extent_text(l.extent)
+        );
+    }
+    if layers.is_empty() {
+        println!("(no layers yet: cim import {} FILE)", project.path().display());
+    }
+    for t in &terrains {
+        println!();
+        println!(
+            "terrain '{}': {}×{} cells of {:.2}×{:.2} m, elevation {}–{} m, {} cells with data, extent {}",
+            t.name,
+            t.width,
+            t.height,
+            t.cell_w,
+            t.cell_h,
+            t.min_m.map(|v| format!("{v:.1}")).unwrap_or("-".into()),
+            t.max_m.map(|v| format!("{v:.1}")).unwrap_or("-".into()),
+            t.valid_cells,
+            extent_text(Some(t.extent))
+        );
+    }
+    Ok(())
+}
