@@ -244,6 +244,23 @@ fn esri_names_and_parameters_for_web_mercator_utm_and_krovak() {
     assert_eq!(Crs::from_wkt(&utm50).unwrap().epsg(), Some(32650));
     let krovak = r#"PROJCS["S-JTSK_Krovak_East_North",GEOGCS["GCS_S_JTSK",DATUM["D_S_JTSK",SPHEROID["Bessel_1841",6377397.155,299.1528128]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Krovak"],PARAMETER["False_Easting",0.0],PARAMETER["False_Northing",0.0],PARAMETER["Pseudo_Standard_Parallel_1",78.5],PARAMETER["Scale_Factor",0.9999],PARAMETER["Azimuth",30.28813975277778],PARAMETER["Longitude_Of_Center",24.83333333333333],PARAMETER["Latitude_Of_Center",49.5],PARAMETER["X_Scale",-1.0],PARAMETER["Y_Scale",1.0],PARAMETER["XY_Plane_Rotation",90.0],UNIT["Meter",1.0]]"#;
     assert_eq!(Crs::from_wkt(krovak).unwrap().epsg(), Some(5514));
+    // ESRI Krovak without the east-north axis flip: the Czech convention (positive westing,
+    // southing), i.e. the 5514 values negated.
+    let czech = krovak
+        .replace("S-JTSK_Krovak_East_North", "S-JTSK_Krovak")
+        .replace(
+            r#"PARAMETER["X_Scale",-1.0],PARAMETER["Y_Scale",1.0],PARAMETER["XY_Plane_Rotation",90.0],"#,
+            "",
+        );
+    let c = Crs::from_wkt(&czech).unwrap();
+    assert_eq!(c.epsg(), None);
+    assert!(c.proj4().contains("+czech"), "{}", c.proj4());
+    check(
+        &Transform::new(&c, &epsg(4326)),
+        (14.4378, 50.0755),
+        (741_817.819, 1_044_492.539),
+        2e-3,
+    );
 }
 
 #[test]
@@ -276,6 +293,11 @@ fn wkt_without_authority_or_known_family_becomes_a_proj_string() {
     let c = Crs::from_wkt(&city).unwrap();
     assert_eq!(c.epsg(), None);
     assert_eq!(c.display_name(), "Guangzhou_City_Grid");
+    assert!(
+        c.proj4().contains("+lon_0=113.28 ") && c.proj4().contains("+ellps=GRS80"),
+        "{}",
+        c.proj4()
+    );
     assert!(c.is_projected_metres());
     let t = Transform::new(&c, &epsg(4490));
     check(&t, (113.2644, 23.1291), (48_402.173_466, 58_834.832_200), 1e-3);

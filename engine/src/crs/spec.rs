@@ -181,7 +181,8 @@ pub(crate) struct Spec {
     pub esri_aux_sphere: Option<f64>,
     /// Metres per projected unit.
     pub to_meter: f64,
-    pub axis_east_north: bool,
+    /// From AXIS nodes; `None` when the text has none (ESRI).
+    pub axis_east_north: Option<bool>,
     /// Parameters seen but not understood (reported when the CRS cannot be built).
     pub other_params: Vec<String>,
 }
@@ -214,7 +215,7 @@ impl Default for Spec {
             esri_rotation: None,
             esri_aux_sphere: None,
             to_meter: 1.0,
-            axis_east_north: true,
+            axis_east_north: None,
             other_params: Vec::new(),
         }
     }
@@ -267,18 +268,23 @@ impl Spec {
         }
     }
 
-    /// Krovak east-north: WKT axes east/north, or ESRI's `X_Scale=-1` + `XY_Plane_Rotation=90`.
+    /// Krovak east-north: ESRI's `X_Scale=-1` + `XY_Plane_Rotation=90`, or AXIS east/north;
+    /// without either, an ESRI text (datum `D_...`) is east-north only when its name says so
+    /// (`S-JTSK_Krovak` is the Czech south-west convention), and any other text is east-north
+    /// (what PROJ's `+proj=krovak` gives).
     pub fn is_krovak_east_north(&self) -> bool {
-        let esri_en = close(self.esri_x_scale, -1.0) && close(self.esri_rotation, 90.0);
-        let esri_name = self
-            .name
-            .as_deref()
-            .map(|n| norm(n).contains("eastnorth"))
-            .unwrap_or(false);
         if self.esri_x_scale.is_some() || self.esri_rotation.is_some() {
-            return esri_en;
+            return close(self.esri_x_scale, -1.0) && close(self.esri_rotation, 90.0);
         }
-        esri_name || self.axis_east_north
+        if let Some(en) = self.axis_east_north {
+            return en;
+        }
+        let esri = self.datum_name.as_deref().is_some_and(|d| d.starts_with("D_"));
+        !esri
+            || self
+                .name
+                .as_deref()
+                .is_some_and(|n| norm(n).contains("eastnorth"))
     }
 
     fn identify_tm(&self) -> Option<u32> {

@@ -304,7 +304,7 @@ pub(crate) fn to_spec(n: &Node) -> Result<Spec, String> {
         // Units: WKT2 parameters carry their own; WKT1 angles are in the GEOGCS unit and lengths
         // in the PROJCS unit.
         let angle = |v: f64| match p.child(&["ANGLEUNIT", "UNIT"]).and_then(|u| u.num(1)) {
-            Some(f) if wkt2 => v * f.to_degrees(),
+            Some(f) if wkt2 => v * deg_per_unit(f),
             _ => v * spec.angle_to_deg,
         };
         let length = |v: f64| match p.child(&["LENGTHUNIT", "UNIT"]).and_then(|u| u.num(1)) {
@@ -381,28 +381,22 @@ fn fill_geographic(g: &Node, spec: &mut Spec) -> Result<(), String> {
             spec.towgs84 = Some(v);
         }
     }
-    if let Some(pm) = g.child(&["PRIMEM", "PRIMEMERIDIAN"]) {
-        let v = pm.num(1).unwrap_or(0.0);
-        let f = pm
-            .child(&["ANGLEUNIT", "UNIT"])
-            .and_then(|u| u.num(1))
-            .map(f64::to_degrees)
-            .unwrap_or(1.0);
-        spec.pm = v * f;
-    }
     // WKT1/ESRI: the GEOGCS angular unit (degrees almost always; grads in some French data).
     if let Some(f) = g
         .child(&["UNIT", "ANGLEUNIT"])
         .and_then(|u| u.num(1))
         .filter(|f| *f > 0.0)
     {
-        spec.angle_to_deg = f.to_degrees();
+        spec.angle_to_deg = deg_per_unit(f);
     }
-    if let Some(pm_deg) = Some(spec.pm).filter(|p| *p != 0.0) {
-        // PRIMEM in WKT1 is in the GEOGCS angular unit.
-        if g.key == "GEOGCS" {
-            spec.pm = pm_deg * spec.angle_to_deg;
-        }
+    // PRIMEM: WKT2 carries its own ANGLEUNIT; WKT1 uses the GEOGCS unit.
+    if let Some(pm) = g.child(&["PRIMEM", "PRIMEMERIDIAN"]) {
+        let v = pm.num(1).unwrap_or(0.0);
+        spec.pm = match pm.child(&["ANGLEUNIT", "UNIT"]).and_then(|u| u.num(1)) {
+            Some(f) => v * deg_per_unit(f),
+            None if g.key == "GEOGCS" => v * spec.angle_to_deg,
+            None => v,
+        };
     }
     spec.family = DatumFamily::detect(
         [
@@ -415,8 +409,19 @@ fn fill_geographic(g: &Node, spec: &mut Spec) -> Result<(), String> {
     Ok(())
 }
 
-/// True unless the axes say otherwise (e.g. Krovak `SOUTH`/`WEST`).
-fn axis_east_north(n: &Node) -> bool {
+/// Degrees per angular unit given in radians per unit; the usual 0.0174532925199433 gives
+/// exactly 1 (so parameters stay 114, not 113.99999999999999).
+fn deg_per_unit(radians_per_unit: f64) -> f64 {
+    let d = radians_per_unit.to_degrees();
+    if (d - 1.0).abs() < 1e-12 {
+        1.0
+    } else {
+        d
+    }
+}
+
+/// Whether the axes are east/north (`None` without AXIS nodes, as in ESRI texts).
+fn axis_east_north(n: &Node) -> Option<bool> {
     let dirs: Vec<String> = n
         .children()
         .chain(n.child(&["CS"]).into_iter().flat_map(|c| c.children()))
@@ -426,7 +431,7 @@ fn axis_east_north(n: &Node) -> bool {
             _ => None,
         })
         .collect();
-    dirs.is_empty() || dirs.iter().any(|d| d == "east" || d == "north")
+    (!dirs.is_empty()).then(|| dirs.iter().any(|d| d == "east" || d == "north"))
 }
 
 #[cfg(test)]

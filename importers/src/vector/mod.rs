@@ -1,0 +1,174 @@
+//! Vector readers: GeoJSON, Shapefile, GeoPackage and FlatGeobuf files into [`VectorSource`]s.
+//!
+//! Every reader returns features in the source CRS, in source order, with a key that is stable
+//! across reads (`fid:12` for GeoPackage, `id:abc` for GeoJSON features that carry an id,
+//! `rec:7` otherwise). A record that cannot be read becomes an `Err` item naming the file and the
+//! 1-based record; the other records still come through. Problems found while opening (an
+//! unknown text encoding, a missing `.prj`) are [`Warning`]s on the source.
+
+// `ImportError` carries an `EngineError` inline; boxing it is the error type's business.
+#![allow(clippy::result_large_err)]
+
+mod crs;
+mod dbf;
+mod fgb;
+mod geojson;
+mod gpkg;
+mod rings;
+mod shapefile;
+mod shp;
+
+pub use fgb::read_fgb;
+pub use geojson::read_geojson;
+pub use gpkg::read_gpkg;
+pub use shapefile::read_shapefile;
+
+use crate::error::{ImportError, Result, Warning};
+use crate::source::VectorSource;
+use geo::CoordsIter;
+use std::path::Path;
+
+/// The vector formats [`open_vector`] recognises by file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VectorFormat {
+    GeoJson,
+    Shapefile,
+    GeoPackage,
+    FlatGeobuf,
+}
+
+impl VectorFormat {
+    /// The format a path's extension names (`.geojson`/`.json`, `.shp`, `.gpkg`, `.fgb`),
+    /// compared case-insensitively.
+    pub fn from_path(path: &Path) -> Option<VectorFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "geojson" | "json" => Some(VectorFormat::GeoJson),
+            "shp" => Some(VectorFormat::Shapefile),
+            "gpkg" => Some(VectorFormat::GeoPackage),
+            "fgb" => Some(VectorFormat::FlatGeobuf),
+            _ => None,
+        }
+    }
+}
+
+fn format_of(path: &Path) -> Result<VectorFormat> {
+    VectorFormat::from_path(path).ok_or_else(|| {
+        ImportError::file(
+            path,
+            "unknown vector format (expected .geojson, .json, .shp, .gpkg or .fgb)",
+        )
+    })
+}
+
+/// Opens a vector file by its extension. `layer` picks a GeoPackage feature table; a GeoPackage
+/// with several feature tables needs it. For single-layer formats `layer` may be omitted or must
+/// be the file's one layer (its file stem).
+pub fn open_vector(path: &Path, layer: Option<&str>) -> Result<VectorSource> {
+    let format = format_of(path)?;
+    if format == VectorFormat::GeoPackage {
+        return read_gpkg(path, layer);
+    }
+    if let Some(wanted) = layer {
+        let own = layer_name(path);
+        if wanted != own {
+            return Err(ImportError::file(
+                path,
+                format!("no layer '{wanted}'; the only layer is '{own}'"),
+            ));
+        }
+    }
+    match format {
+        VectorFormat::GeoJson => read_geojson(path),
+        VectorFormat::Shapefile => read_shapefile(path),
+        VectorFormat::FlatGeobuf => read_fgb(path),
+        VectorFormat::GeoPackage => read_gpkg(path, layer),
+    }
+}
+
+/// The layers of a vector file, sorted: the feature tables of a GeoPackage, the file stem for
+/// single-layer formats.
+pub fn list_layers(path: &Path) -> Result<Vec<String>> {
+    match format_of(path)? {
+        VectorFormat::GeoPackage => gpkg::list_layers(path),
+        _ => {
+            if !path.is_file() {
+                return Err(ImportError::file(path, "file not found"));
+            }
+            Ok(vec![layer_name(path)])
+        }
+    }
+}
+
+/// The layer name of a single-layer file: its stem.
+fn layer_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Coordinates beyond this magnitude are garbage in any CRS (the largest projected coordinates,
+/// Gauss-Krüger with a zone prefix, stay below 1e8 m).
+const MAX_ABS_COORD: f64 = 1.0e9;
+
+/// Checks that every coordinate is finite and plausible; the reason names the first bad one.
+fn check_coords(g: &geo::Geometry<f64>) -> std::result::Result<(), String> {
+    for c in g.coords_iter() {
+        if !c.x.is_finite() || !c.y.is_finite() {
+            return Err(format!("coordinate ({}, {}) is not a number", c.x, c.y));
+        }
+        if c.x.abs() > MAX_ABS_COORD || c.y.abs() > MAX_ABS_COORD {
+            return Err(format!(
+                "coordinate ({:e}, {:e}) is out of range (|value| > {MAX_ABS_COORD:e})",
+                c.x, c.y
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn warning(path: &Path, record: Option<u64>, message: impl Into<String>) -> Warning {
+    Warning {
+        path: path.to_path_buf(),
+        record,
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_extension_ignore_case() {
+        assert_eq!(
+            VectorFormat::from_path(Path::new("a/b.GeoJSON")),
+            Some(VectorFormat::GeoJson)
+        );
+        assert_eq!(
+            VectorFormat::from_path(Path::new("x.SHP")),
+            Some(VectorFormat::Shapefile)
+        );
+        assert_eq!(
+            VectorFormat::from_path(Path::new("x.gpkg")),
+            Some(VectorFormat::GeoPackage)
+        );
+        assert_eq!(
+            VectorFormat::from_path(Path::new("x.fgb")),
+            Some(VectorFormat::FlatGeobuf)
+        );
+        assert_eq!(VectorFormat::from_path(Path::new("x.tif")), None);
+        assert_eq!(VectorFormat::from_path(Path::new("noext")), None);
+    }
+
+    #[test]
+    fn absurd_and_nan_coordinates_are_rejected() {
+        let ok: geo::Geometry<f64> = geo::point!(x: 500000.0, y: 4.0e6).into();
+        assert!(check_coords(&ok).is_ok());
+        let far: geo::Geometry<f64> = geo::point!(x: 1e308, y: 0.0).into();
+        assert!(check_coords(&far).unwrap_err().contains("out of range"));
+        let nan: geo::Geometry<f64> = geo::point!(x: f64::NAN, y: 0.0).into();
+        assert!(check_coords(&nan).unwrap_err().contains("not a number"));
+    }
+}
