@@ -1,6 +1,8 @@
 //! OSM XML fixtures: West Oakland (Osmosis, complete ways) and a southern-German extract
 //! (osmconvert, ways clipped at the bounds).
 
+#![allow(clippy::unwrap_used)]
+
 use cim_engine::{AttrValue, FeatureKind};
 use cim_importers::{read_osm, HeightHint, OsmOptions, SourceFeature, VectorSource};
 use geo::BoundingRect;

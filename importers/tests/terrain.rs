@@ -2,6 +2,8 @@
 //! encoding the reader must handle. Pixel values of the fixtures were read once with GDAL
 //! (`gdallocationinfo -valonly FILE COL ROW`, `gdalinfo -stats`) and are recorded as literals.
 
+#![allow(clippy::unwrap_used)]
+
 use cim_engine::Raster;
 use cim_importers::{read_geotiff, ImportError};
 use std::io::Write;
@@ -57,7 +59,7 @@ fn osmnx_int16_geographic_dems() {
             24,
             96,
             (10.0, 98.0),
-            -122.409305555555548,
+            -122.409_305_555_555_55,
             [(12, 18, 26.0), (5, 30, 69.0)],
         ),
         (
@@ -65,7 +67,7 @@ fn osmnx_int16_geographic_dems() {
             23,
             23,
             (-35.0, 118.0),
-            -122.402916666666655,
+            -122.402_916_666_666_66,
             [(11, 20, 55.0), (22, 36, 5.0)],
         ),
     ] {
@@ -76,7 +78,7 @@ fn osmnx_int16_geographic_dems() {
         assert_eq!(dem.nodata, Some(-32768.0));
         assert_eq!(r.data.len() - r.valid_count(), num_nodata, "{name}");
         assert_eq!(r.min_max(), Some((lo, hi)), "{name}");
-        assert!((r.origin_x - origin_x).abs() < 1e-9 && (r.origin_y - 37.800416666666671).abs() < 1e-9);
+        assert!((r.origin_x - origin_x).abs() < 1e-9 && (r.origin_y - 37.800_416_666_666_67).abs() < 1e-9);
         assert!((r.cell_w - deg).abs() < 1e-12 && (r.cell_h - deg).abs() < 1e-12);
         assert!(at(r, 0, 0).is_nan(), "{name}: (0,0) is nodata in the file");
         for (c, row, v) in known {

@@ -1,5 +1,7 @@
 //! Warping DEMs into a project CRS.
 
+#![allow(clippy::unwrap_used)]
+
 use cim_engine::{Crs, Raster, Transform};
 use cim_importers::{read_geotiff, reproject_dem};
 use std::path::Path;

@@ -14,6 +14,9 @@
 //! Keys are `osm:way/{id}` and `osm:relation/{id}`; records are 1-based element positions in the
 //! file. Ways with nodes missing from the file, or too few nodes, are skipped with a warning.
 
+// `ImportError::Engine` holds a large `EngineError`; boxing it is up to error.rs, until then:
+#![allow(clippy::result_large_err)]
+
 mod build;
 mod data;
 mod pbf;
@@ -59,7 +62,8 @@ impl Default for OsmOptions {
 pub fn read_osm(path: &Path, opts: &OsmOptions) -> Result<Vec<VectorSource>> {
     let data = if is_xml(path)? {
         let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-        xml::read(path, BufReader::new(file))?
+        let len = file.metadata().map_err(|e| ImportError::io(path, e))?.len();
+        xml::read(path, BufReader::new(file), len)?
     } else {
         pbf::read(path)?
     };

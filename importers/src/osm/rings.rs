@@ -9,10 +9,7 @@ pub(crate) fn join_rings(mut parts: Vec<Vec<i64>>) -> Result<Vec<Vec<i64>>, Stri
     parts.retain(|p| !p.is_empty());
     let mut rings = Vec::new();
     while let Some(mut ring) = parts.pop() {
-        loop {
-            let (Some(&first), Some(&end)) = (ring.first(), ring.last()) else {
-                break;
-            };
+        while let (Some(&first), Some(&end)) = (ring.first(), ring.last()) {
             if ring.len() > 1 && first == end {
                 break;
             }
@@ -63,6 +60,7 @@ pub(crate) fn assemble(outers: Vec<Vec<Coord>>, inners: Vec<Vec<Coord>>) -> (Mul
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

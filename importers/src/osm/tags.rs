@@ -91,6 +91,7 @@ pub(crate) fn parse_flag(s: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

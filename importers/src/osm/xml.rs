@@ -43,7 +43,8 @@ struct Parser {
     osm_closed: bool,
 }
 
-pub(crate) fn read<R: BufRead>(path: &Path, input: R) -> Result<OsmData> {
+/// Reads OSM XML from `input`, `file_len` bytes long (to tell a truncated file from a garbled one).
+pub(crate) fn read<R: BufRead>(path: &Path, input: R, file_len: u64) -> Result<OsmData> {
     let mut reader = Reader::from_reader(input);
     let mut p = Parser {
         data: OsmData::new(),
@@ -56,14 +57,13 @@ pub(crate) fn read<R: BufRead>(path: &Path, input: R) -> Result<OsmData> {
     loop {
         let decoder = reader.decoder();
         let event = reader.read_event_into(&mut buf).map_err(|e| {
-            ImportError::file(
-                path,
-                format!(
-                    "XML error at byte {}{}: {e}",
-                    reader.error_position(),
-                    p.open.describe()
-                ),
-            )
+            let hint = if reader.buffer_position() >= file_len {
+                "; the file is truncated"
+            } else {
+                ""
+            };
+            let (at, within) = (reader.error_position(), p.open.describe());
+            ImportError::file(path, format!("XML error at byte {at}{within}: {e}{hint}"))
         })?;
         let at = reader.buffer_position();
         let result = match event {

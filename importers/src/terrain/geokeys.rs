@@ -111,6 +111,7 @@ impl GeoKeySet {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -309,6 +309,7 @@ fn band_to_f32(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
