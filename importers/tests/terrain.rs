@@ -395,3 +395,23 @@ fn file_without_georeferencing_is_an_error() {
         .unwrap();
     assert!(file_error(&path).contains("no georeferencing"));
 }
+
+#[test]
+fn user_defined_crs_without_parameters_is_a_warning_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nocrs.tif");
+    let spec = Spec {
+        epsg: 32767,
+        ..Spec::default()
+    };
+    write_dem::<colortype::GrayI16>(&path, 3, 3, &[1, 2, 3, 4, 5, 6, 7, 8, 9], &spec);
+    let dem = read_geotiff(&path).unwrap();
+    assert_eq!(dem.crs, None);
+    assert_eq!(dem.warnings.len(), 1);
+    assert!(
+        dem.warnings[0].message.contains("no usable CRS"),
+        "{}",
+        dem.warnings[0]
+    );
+    assert_eq!(dem.raster.valid_count(), 9);
+}

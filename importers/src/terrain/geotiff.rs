@@ -1,8 +1,8 @@
 //! GeoTIFF reader: the first band of the first image as a [`Raster`].
 
-use super::geokeys::GeoKeySet;
 use super::Dem;
 use crate::error::{ImportError, Result, Warning};
+use cim_engine::crs::GeoKeys;
 use cim_engine::{Crs, Raster};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
@@ -54,12 +54,15 @@ fn read_tiff<R: Read + Seek>(path: &Path, reader: R, file_len: u64) -> Result<De
 
     let tags = read_geo_tags(&mut dec).map_err(|e| bad("unreadable GeoTIFF tags", e))?;
     let geokeys = match &tags.geokey_directory {
-        Some(dir) => GeoKeySet::parse(dir, &tags.geo_doubles, &tags.geo_ascii)
-            .map_err(|reason| ImportError::file(path, reason))?,
-        None => GeoKeySet::default(),
+        Some(dir) => Some(
+            GeoKeys::from_tiff_tags(dir, &tags.geo_doubles, &tags.geo_ascii)
+                .map_err(|reason| ImportError::file(path, reason))?,
+        ),
+        None => None,
     };
-    let grid =
-        Grid::from_tags(&tags, geokeys.pixel_is_point()).map_err(|reason| ImportError::file(path, reason))?;
+    // GTRasterTypeGeoKey 2 = RasterPixelIsPoint: the tiepoint names a pixel centre.
+    let pixel_is_point = geokeys.as_ref().is_some_and(|k| k.raster_type == Some(2));
+    let grid = Grid::from_tags(&tags, pixel_is_point).map_err(|reason| ImportError::file(path, reason))?;
 
     let samples_per_pixel = dec
         .find_tag_unsigned::<usize>(Tag::SamplesPerPixel)
@@ -128,16 +131,16 @@ fn read_tiff<R: Read + Seek>(path: &Path, reader: R, file_len: u64) -> Result<De
         ));
     }
 
-    let crs = match geokeys.epsg() {
-        Ok(code) => match Crs::from_epsg(code) {
+    let crs = match &geokeys {
+        Some(keys) => match Crs::from_geokeys(keys) {
             Ok(crs) => Some(crs),
             Err(e) => {
-                warn(format!("CRS EPSG:{code} from the GeoKeys is not usable ({e})"));
+                warn(format!("no usable CRS in the GeoKeys ({e})"));
                 None
             }
         },
-        Err(reason) => {
-            warn(format!("no CRS: {reason}"));
+        None => {
+            warn("no CRS: the file has no GeoKeyDirectory".into());
             None
         }
     };

@@ -9,7 +9,6 @@
 // `ImportError::Engine` holds a large `EngineError`; boxing it is up to error.rs, until then:
 #![allow(clippy::result_large_err)]
 
-mod geokeys;
 mod geotiff;
 mod reproject;
 
