@@ -151,15 +151,17 @@ fn kill_dash_nine_mid_import_leaves_the_project_as_it_was() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the import is writing (its journal has data), then kill it without warning.
-    let journal = |suffix: &str| {
+    // Wait until the import is writing (its journal exists and the file has grown by pages of new
+    // rows that SQLite spilled from its cache), then kill it without warning.
+    let size = |suffix: &str| {
         let mut s = project.as_os_str().to_owned();
         s.push(suffix);
-        std::fs::metadata(std::path::PathBuf::from(s)).map(|m| m.len()).unwrap_or(0)
+        std::fs::metadata(std::path::PathBuf::from(s)).map(|m| m.len()).ok()
     };
+    let initial = size("").unwrap();
     let start = std::time::Instant::now();
-    while journal("-wal") + journal("-journal") < 1_000_000 && start.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    while !(size("-journal").is_some() && size("").unwrap_or(0) > initial + 4_000_000) && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
     child.kill().unwrap();
     let status = child.wait().unwrap();

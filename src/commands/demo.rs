@@ -154,7 +154,13 @@ fn summarise(path: &Path, as_json: bool) -> Result<()> {
     if let Some(b) = buildings.first() {
         println!("  cim query {} --code {}", path.display(), b.feature.code);
     }
-    println!("  cim query {} --point 458300,5552900 --nearest 3", path.display());
+    if let Some(c) = buildings.first().and_then(|b| {
+        use geo::Centroid;
+        b.feature.geometry.centroid()
+    }) {
+        println!("  cim query {} --point {:.0},{:.0} --radius 50 --layer buildings", path.display(), c.x(), c.y());
+        println!("  cim pick {} --from {:.0},{:.0},600 --dir 0,0,-1", path.display(), c.x(), c.y());
+    }
     println!("  cim export {} buildings.geojson --layer buildings --wgs84", path.display());
     Ok(())
 }
