@@ -2,7 +2,7 @@
 
 use super::layer::{self, GeometryType, LayerMeta, LayerSpec};
 use super::schema::q;
-use super::{ProjectMeta, SqlContext};
+use super::{rtree, ProjectMeta, SqlContext};
 use crate::error::{EngineError, Result};
 use crate::feature::{AttrValue, Feature};
 use crate::raster::Raster;
@@ -44,12 +44,14 @@ struct LayerState {
     field_index: HashMap<String, usize>,
     insert_sql: String,
     update_sql: String,
-    rtree_upsert_sql: String,
-    rtree_delete_sql: String,
+    /// R-tree changes, applied by `commit` (in bulk when there are many).
+    rtree_pending: rtree::Pending,
     /// Whether the R-tree triggers are dropped for this import (put back by `commit`).
     triggers_dropped: bool,
     /// Union of the envelopes written in this import.
     extent: Option<[f64; 4]>,
+    /// The fid the next new row gets; 0 until `prepare_layer` looks it up.
+    next_fid: i64,
 }
 
 /// Parameters before the attribute columns: geom + the nine `cim_*` columns.
@@ -63,9 +65,10 @@ impl LayerState {
         cols.extend(meta.columns.iter().map(|c| q(&c.column)));
         let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
         let insert_sql = format!(
-            "INSERT INTO {t} ({}) VALUES ({})",
+            "INSERT INTO {t} ({}, fid) VALUES ({}, ?{})",
             cols.join(", "),
-            marks.join(", ")
+            marks.join(", "),
+            cols.len() + 1
         );
         let sets: Vec<String> = cols
             .iter()
@@ -77,7 +80,6 @@ impl LayerState {
             sets.join(", "),
             cols.len() + 1
         );
-        let r = q(&meta.rtree());
         LayerState {
             field_index: meta
                 .columns
@@ -87,12 +89,17 @@ impl LayerState {
                 .collect(),
             insert_sql,
             update_sql,
-            rtree_upsert_sql: format!("INSERT OR REPLACE INTO {r} VALUES (?1, ?2, ?3, ?4, ?5)"),
-            rtree_delete_sql: format!("DELETE FROM {r} WHERE id = ?1"),
+            rtree_pending: Vec::new(),
             triggers_dropped: false,
             extent: None,
+            next_fid: 0,
             meta,
         }
+    }
+
+    /// The parameter that carries the fid, after the columns (in both insert and update).
+    fn fid_param(&self) -> usize {
+        FIXED_PARAMS + self.meta.columns.len() + 1
     }
 }
 
@@ -123,6 +130,8 @@ impl<'p> ImportTx<'p> {
                 let mut fresh = LayerState::new(m);
                 fresh.triggers_dropped = st.triggers_dropped;
                 fresh.extent = st.extent;
+                fresh.next_fid = st.next_fid;
+                fresh.rtree_pending = std::mem::take(&mut st.rtree_pending);
                 *st = fresh;
             }
             return Ok(());
@@ -169,82 +178,17 @@ impl<'p> ImportTx<'p> {
                 layer: layer_name.to_string(),
             })?;
         let env = crate::gpkg::encode_geometry_into(&f.geometry, meta.srs_id, blob);
-        if env.is_some() {
-            let gt = GeometryType::of(&f.geometry);
-            if !st.meta.geometry_type.accepts(gt) {
-                layer::set_geometry_type(tx, path, &mut st.meta, GeometryType::Geometry)?;
-            }
-        }
-        if !st.triggers_dropped {
-            layer::drop_rtree_triggers(tx, path, layer_name)?;
-            st.triggers_dropped = true;
-        }
-        let code = f.code.as_str();
-        let known: Option<(String, i64)> = tx
-            .prepare_cached("SELECT layer, fid FROM cim_codes WHERE code = ?1")
-            .ctx(path)?
-            .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .ctx(path)?;
-        let mut existing_fid = None;
-        match known {
-            Some((l, fid)) if l == layer_name => existing_fid = Some(fid),
-            Some((other, fid)) => {
-                if still_there(tx, path, &other, fid, code)? {
-                    return Err(EngineError::DuplicateCode {
-                        code: code.to_string(),
-                        layer: layer_name.to_string(),
-                        existing_layer: other,
-                    });
-                }
-                // The row was deleted by another tool; forget the stale entry.
-                tx.prepare_cached("DELETE FROM cim_codes WHERE code = ?1")
-                    .ctx(path)?
-                    .execute([code])
-                    .ctx(path)?;
-            }
-            None => {}
-        }
-        let mut written = Written::Inserted;
-        let mut fid = 0;
-        if let Some(old) = existing_fid {
-            let mut stmt = tx.prepare_cached(&st.update_sql).ctx(path)?;
-            bind_feature(&mut stmt, st, f, blob)?;
-            stmt.raw_bind_parameter(FIXED_PARAMS + st.meta.columns.len() + 1, old)
-                .ctx(path)?;
-            if stmt.raw_execute().ctx(path)? == 1 {
-                written = Written::Replaced;
-                fid = old;
-            }
-        }
-        if written == Written::Inserted {
-            let mut stmt = tx.prepare_cached(&st.insert_sql).ctx(path)?;
-            bind_feature(&mut stmt, st, f, blob)?;
-            stmt.raw_execute()
-                .map_err(|e| unique_violation(e, path, layer_name, code))?;
-            fid = tx.last_insert_rowid();
-            tx.prepare_cached("INSERT OR REPLACE INTO cim_codes (code, layer, fid) VALUES (?1, ?2, ?3)")
-                .ctx(path)?
-                .execute(params![code, layer_name, fid])
-                .ctx(path)?;
-        }
+        prepare_layer(tx, path, st, &f.geometry, env.is_some())?;
+        let (written, fid) = upsert_row(tx, path, st, f, blob)?;
         match env {
-            Some([minx, miny, maxx, maxy]) => {
-                tx.prepare_cached(&st.rtree_upsert_sql)
-                    .ctx(path)?
-                    .execute(params![fid, minx, maxx, miny, maxy])
-                    .ctx(path)?;
+            Some(e @ [minx, miny, maxx, maxy]) => {
+                st.rtree_pending.push((fid, Some(rtree::rtree_box(e))));
                 st.extent = Some(match st.extent {
-                    None => [minx, miny, maxx, maxy],
-                    Some(e) => [e[0].min(minx), e[1].min(miny), e[2].max(maxx), e[3].max(maxy)],
+                    None => e,
+                    Some(x) => [x[0].min(minx), x[1].min(miny), x[2].max(maxx), x[3].max(maxy)],
                 });
             }
-            None if written == Written::Replaced => {
-                tx.prepare_cached(&st.rtree_delete_sql)
-                    .ctx(path)?
-                    .execute([fid])
-                    .ctx(path)?;
-            }
+            None if written == Written::Replaced => st.rtree_pending.push((fid, None)),
             None => {}
         }
         match written {
@@ -266,6 +210,7 @@ impl<'p> ImportTx<'p> {
         names.sort();
         for name in names {
             let st = &self.layers[name];
+            rtree::apply(&self.tx, &path, &st.meta.rtree(), &st.rtree_pending)?;
             if st.triggers_dropped {
                 self.tx
                     .execute_batch(&layer::rtree_triggers_sql(name))
@@ -293,6 +238,105 @@ impl<'p> ImportTx<'p> {
     pub fn stats(&self) -> ImportStats {
         self.stats
     }
+}
+
+/// Once per layer and import: widens the geometry type if this geometry needs it, drops the
+/// R-tree triggers (the import maintains the R-tree itself) and finds the next fid.
+fn prepare_layer(
+    tx: &Connection,
+    path: &Path,
+    st: &mut LayerState,
+    g: &geo::Geometry<f64>,
+    has_coords: bool,
+) -> Result<()> {
+    if has_coords && !st.meta.geometry_type.accepts(GeometryType::of(g)) {
+        layer::set_geometry_type(tx, path, &mut st.meta, GeometryType::Geometry)?;
+    }
+    if !st.triggers_dropped {
+        layer::drop_rtree_triggers(tx, path, &st.meta.name)?;
+        st.triggers_dropped = true;
+    }
+    if st.next_fid == 0 {
+        // AUTOINCREMENT semantics: never reuse a fid, even one of a deleted row.
+        let sql = format!(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0),
+                        coalesce((SELECT max(fid) FROM {}), 0)) + 1",
+            q(&st.meta.name)
+        );
+        st.next_fid = tx.query_row(&sql, [&st.meta.name], |r| r.get(0)).ctx(path)?;
+    }
+    Ok(())
+}
+
+/// Inserts or replaces the feature's row; returns what happened and the row's fid.
+///
+/// The common case, a new code, costs one insert into `cim_codes` (which doubles as the
+/// existence check) and one into the layer, with the fid chosen here.
+fn upsert_row(
+    tx: &Connection,
+    path: &Path,
+    st: &mut LayerState,
+    f: &Feature,
+    blob: &[u8],
+) -> Result<(Written, i64)> {
+    let code = f.code.as_str();
+    let layer_name = st.meta.name.clone();
+    let new_fid = st.next_fid;
+    let claimed = tx
+        .prepare_cached(
+            "INSERT INTO cim_codes (code, layer, fid) VALUES (?1, ?2, ?3) ON CONFLICT(code) DO NOTHING",
+        )
+        .ctx(path)?
+        .execute(params![code, layer_name, new_fid])
+        .ctx(path)?
+        == 1;
+    if claimed {
+        insert_row(tx, path, st, f, blob, new_fid)?;
+        return Ok((Written::Inserted, new_fid));
+    }
+    let (owner, old_fid): (String, i64) = tx
+        .prepare_cached("SELECT layer, fid FROM cim_codes WHERE code = ?1")
+        .ctx(path)?
+        .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ctx(path)?;
+    if owner == layer_name {
+        let mut stmt = tx.prepare_cached(&st.update_sql).ctx(path)?;
+        bind_feature(&mut stmt, st, f, blob)?;
+        stmt.raw_bind_parameter(st.fid_param(), old_fid).ctx(path)?;
+        if stmt.raw_execute().ctx(path)? == 1 {
+            return Ok((Written::Replaced, old_fid));
+        }
+    } else if still_there(tx, path, &owner, old_fid, code)? {
+        return Err(EngineError::DuplicateCode {
+            code: code.to_string(),
+            layer: layer_name,
+            existing_layer: owner,
+        });
+    }
+    // The entry is stale (its row was deleted by another tool): take the code over.
+    tx.prepare_cached("UPDATE cim_codes SET layer = ?2, fid = ?3 WHERE code = ?1")
+        .ctx(path)?
+        .execute(params![code, layer_name, new_fid])
+        .ctx(path)?;
+    insert_row(tx, path, st, f, blob, new_fid)?;
+    Ok((Written::Inserted, new_fid))
+}
+
+fn insert_row(
+    tx: &Connection,
+    path: &Path,
+    st: &mut LayerState,
+    f: &Feature,
+    blob: &[u8],
+    fid: i64,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(&st.insert_sql).ctx(path)?;
+    bind_feature(&mut stmt, st, f, blob)?;
+    stmt.raw_bind_parameter(st.fid_param(), fid).ctx(path)?;
+    stmt.raw_execute()
+        .map_err(|e| unique_violation(e, path, &st.meta.name, f.code.as_str()))?;
+    st.next_fid = fid + 1;
+    Ok(())
 }
 
 /// Whether `layer` still has row `fid` with `code` (guards against stale `cim_codes` rows

@@ -23,6 +23,7 @@
 mod import;
 mod layer;
 mod query;
+mod rtree;
 mod schema;
 mod terrain;
 
@@ -136,9 +137,14 @@ impl Project {
             path: path.to_path_buf(),
             source,
         })?;
-        let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+        // NO_MUTEX: a Connection is not shared between threads (it is not Sync), so SQLite's
+        // per-call locking is pure overhead.
+        let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_READ_WRITE) {
             Ok(c) => c,
-            Err(_) => Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).ctx(path)?,
+            Err(_) => {
+                Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_READ_ONLY).ctx(path)?
+            }
         };
         let meta = schema::read_meta(&conn, path)?;
         schema::configure(&conn, path)?;
@@ -232,22 +238,55 @@ impl Project {
         terrain::read(&self.conn, &self.meta.path, name)
     }
 
-    /// Runs SQLite's `PRAGMA integrity_check`; `Ok(())` when the file is sound, otherwise the
-    /// problems it lists.
+    /// Checks the file: SQLite's `PRAGMA integrity_check`, then each layer's R-tree
+    /// (`rtreecheck`, and one entry per non-empty geometry). `Ok(())` when all is sound.
     pub fn integrity_check(&self) -> Result<()> {
         let path = &self.meta.path;
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check").ctx(path)?;
-        let lines: Vec<String> = stmt
+        let mut problems: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .ctx(path)?
             .query_map([], |r| r.get(0))
             .ctx(path)?
-            .collect::<rusqlite::Result<_>>()
-            .ctx(path)?;
-        if lines == ["ok"] {
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .ctx(path)?
+            .into_iter()
+            .filter(|l| l != "ok")
+            .collect();
+        for m in layer::all(&self.conn, path)? {
+            let rtree = m.rtree();
+            let check: String = self
+                .conn
+                .query_row("SELECT rtreecheck(?1)", [&rtree], |r| r.get(0))
+                .ctx(path)?;
+            if check != "ok" {
+                problems.push(format!("{rtree}: {check}"));
+            }
+            let (indexed, with_geometry): (i64, i64) = self
+                .conn
+                .query_row(
+                    &format!(
+                        "SELECT (SELECT count(*) FROM {}),
+                                (SELECT count(*) FROM {} WHERE geom NOT NULL AND NOT ST_IsEmpty(geom))",
+                        schema::q(&rtree),
+                        schema::q(&m.name)
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .ctx(path)?;
+            if indexed != with_geometry {
+                problems.push(format!(
+                    "{rtree}: {indexed} entries for {with_geometry} geometries"
+                ));
+            }
+        }
+        if problems.is_empty() {
             Ok(())
         } else {
             Err(EngineError::NotAProject {
                 path: path.clone(),
-                reason: format!("integrity check failed: {}", lines.join("; ")),
+                reason: format!("integrity check failed: {}", problems.join("; ")),
             })
         }
     }
