@@ -214,13 +214,11 @@ fn bulk_load(conn: &Connection, path: &Path, rtree: &str, entries: Vec<Entry>) -
     let depth = levels.len() - 1;
 
     // Number nodes top-down: the root is 1, then level by level.
-    let mut numbers: Vec<Vec<i64>> = levels.iter().map(|l| vec![0; l.len()]).collect();
+    let mut numbers: Vec<Vec<i64>> = vec![Vec::new(); levels.len()];
     let mut next = 1i64;
     for (li, level) in levels.iter().enumerate().rev() {
-        for i in 0..level.len() {
-            numbers[li][i] = next;
-            next += 1;
-        }
+        numbers[li] = (next..next + level.len() as i64).collect();
+        next += level.len() as i64;
     }
     let mut write_node = conn
         .prepare(&format!("INSERT INTO {node_t} (nodeno, data) VALUES (?1, ?2)"))
