@@ -34,7 +34,9 @@ fn city() -> &'static City {
 fn bulk_load(c: &mut Criterion) {
     let items: Vec<Item> = lod1_items(&city().footprints);
     let mut g = c.benchmark_group("bulk_load");
-    g.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(BUILDINGS as u64));
     g.bench_function("1M_lod1_prisms", |b| {
         b.iter_batched(|| items.clone(), SpatialIndex::bulk_load, BatchSize::PerIteration)
@@ -58,10 +60,17 @@ fn window(c: &mut Criterion) {
         })
     });
     g.bench_function("window_2d_sorted_vec_10_hits", |b| {
-        b.iter(|| queries.iter().map(|(min, max)| city.index.window_2d(*min, *max).len()).sum::<usize>())
+        b.iter(|| {
+            queries
+                .iter()
+                .map(|(min, max)| city.index.window_2d(*min, *max).len())
+                .sum::<usize>()
+        })
     });
-    let boxes: Vec<Aabb3> =
-        queries.iter().map(|(a, b)| Aabb3::new([a[0], a[1], 20.0], [b[0], b[1], 60.0])).collect();
+    let boxes: Vec<Aabb3> = queries
+        .iter()
+        .map(|(a, b)| Aabb3::new([a[0], a[1], 20.0], [b[0], b[1], 60.0]))
+        .collect();
     g.bench_function("window_3d_z20_60", |b| {
         b.iter(|| boxes.iter().map(|q| city.index.window(q).len()).sum::<usize>())
     });
@@ -82,7 +91,12 @@ fn polygon_query(c: &mut Criterion) {
     g.sample_size(20).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(polys.len() as u64));
     g.bench_function("intersecting_polygon", |b| {
-        b.iter(|| polys.iter().map(|p| city.index.intersecting_polygon(p).len()).sum::<usize>())
+        b.iter(|| {
+            polys
+                .iter()
+                .map(|p| city.index.intersecting_polygon(p).len())
+                .sum::<usize>()
+        })
     });
     g.finish();
 }
@@ -94,7 +108,11 @@ fn ray_pick(c: &mut Criterion) {
     g.sample_size(20).measurement_time(Duration::from_secs(4));
     g.throughput(Throughput::Elements(rays.len() as u64));
     g.bench_function("camera_rays_from_300m", |b| {
-        b.iter(|| rays.iter().filter(|(o, d)| city.index.ray_pick(*o, *d).is_some()).count())
+        b.iter(|| {
+            rays.iter()
+                .filter(|(o, d)| city.index.ray_pick(*o, *d).is_some())
+                .count()
+        })
     });
     g.finish();
 }
@@ -107,7 +125,11 @@ fn knn(c: &mut Criterion) {
     g.throughput(Throughput::Elements(pts.len() as u64));
     for k in [1, 10] {
         g.bench_function(format!("nearest_2d_k{k}"), |b| {
-            b.iter(|| pts.iter().map(|p| city.index.nearest_2d(*p, k).len()).sum::<usize>())
+            b.iter(|| {
+                pts.iter()
+                    .map(|p| city.index.nearest_2d(*p, k).len())
+                    .sum::<usize>()
+            })
         });
     }
     g.finish();

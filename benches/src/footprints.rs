@@ -46,7 +46,14 @@ pub fn synthetic_footprints(n: usize, seed: u64) -> Vec<(Polygon<f64>, f64)> {
             let footprint = if kind < 0.05 && w >= 24.0 && d >= 20.0 {
                 courtyard(x0, y0, w, d)
             } else if kind < 0.25 {
-                l_shape(x0, y0, w, d, rng.random_range(0.3..0.7), rng.random_range(0.3..0.7))
+                l_shape(
+                    x0,
+                    y0,
+                    w,
+                    d,
+                    rng.random_range(0.3..0.7),
+                    rng.random_range(0.3..0.7),
+                )
             } else {
                 rect(x0, y0, w, d)
             };
@@ -72,14 +79,26 @@ fn rect(x: f64, y: f64, w: f64, d: f64) -> Polygon<f64> {
 fn l_shape(x: f64, y: f64, w: f64, d: f64, fw: f64, fd: f64) -> Polygon<f64> {
     let (cw, cd) = (w * fw, d * fd);
     Polygon::new(
-        ring(&[(x, y), (x + w, y), (x + w, y + cd), (x + cw, y + cd), (x + cw, y + d), (x, y + d)]),
+        ring(&[
+            (x, y),
+            (x + w, y),
+            (x + w, y + cd),
+            (x + cw, y + cd),
+            (x + cw, y + d),
+            (x, y + d),
+        ]),
         vec![],
     )
 }
 
 /// A block with a courtyard: 6 m deep wings around an open hole.
 fn courtyard(x: f64, y: f64, w: f64, d: f64) -> Polygon<f64> {
-    let hole = ring(&[(x + 6.0, y + 6.0), (x + 6.0, y + d - 6.0), (x + w - 6.0, y + d - 6.0), (x + w - 6.0, y + 6.0)]);
+    let hole = ring(&[
+        (x + 6.0, y + 6.0),
+        (x + 6.0, y + d - 6.0),
+        (x + w - 6.0, y + d - 6.0),
+        (x + w - 6.0, y + 6.0),
+    ]);
     Polygon::new(rect(x, y, w, d).exterior().clone(), vec![hole])
 }
 
@@ -147,7 +166,11 @@ pub fn rays(n: usize, seed: u64, footprints: &[(Polygon<f64>, f64)]) -> Vec<([f6
             let y = rng.random_range(min[1] + margin..max[1] - margin);
             let heading = rng.random_range(0.0..std::f64::consts::TAU);
             let pitch = rng.random_range(15.0f64..60.0).to_radians();
-            let dir = [heading.cos() * pitch.cos(), heading.sin() * pitch.cos(), -pitch.sin()];
+            let dir = [
+                heading.cos() * pitch.cos(),
+                heading.sin() * pitch.cos(),
+                -pitch.sin(),
+            ];
             ([x, y, 300.0], dir)
         })
         .collect()
@@ -157,7 +180,9 @@ pub fn rays(n: usize, seed: u64, footprints: &[(Polygon<f64>, f64)]) -> Vec<([f6
 pub fn points(n: usize, seed: u64, footprints: &[(Polygon<f64>, f64)]) -> Vec<[f64; 2]> {
     let (min, max) = extent(footprints);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|_| [rng.random_range(min[0]..max[0]), rng.random_range(min[1]..max[1])]).collect()
+    (0..n)
+        .map(|_| [rng.random_range(min[0]..max[0]), rng.random_range(min[1]..max[1])])
+        .collect()
 }
 
 #[cfg(test)]
@@ -172,7 +197,10 @@ mod tests {
         let (w, h) = (max[0] - min[0], max[1] - min[1]);
         assert!((w / h - 1.0).abs() < 0.1, "{w} × {h}");
         let per_building = w * h / city.len() as f64;
-        assert!((800.0..1300.0).contains(&per_building), "{per_building} m² per building");
+        assert!(
+            (800.0..1300.0).contains(&per_building),
+            "{per_building} m² per building"
+        );
         let with_holes = city.iter().filter(|(f, _)| !f.interiors().is_empty()).count();
         assert!(with_holes > 100, "{with_holes} courtyards");
     }
@@ -192,7 +220,10 @@ mod tests {
         let city = synthetic_footprints(40_000, 4);
         let index = SpatialIndex::bulk_load(lod1_items(&city));
         let rs = rays(500, 5, &city);
-        let hits = rs.iter().filter(|(o, d)| index.ray_pick(*o, *d).is_some()).count();
+        let hits = rs
+            .iter()
+            .filter(|(o, d)| index.ray_pick(*o, *d).is_some())
+            .count();
         assert!(hits > 250, "{hits} of 500 rays hit");
     }
 }

@@ -45,13 +45,19 @@ impl Aabb3 {
     }
 
     /// True when the two closed boxes share at least one point. NaN never intersects.
+    #[inline]
     pub fn intersects(&self, other: &Aabb3) -> bool {
-        (0..3).all(|a| self.min[a] <= other.max[a] && self.max[a] >= other.min[a])
+        self.intersects_2d([other.min[0], other.min[1]], [other.max[0], other.max[1]])
+            & (self.min[2] <= other.max[2])
+            & (self.max[2] >= other.min[2])
     }
 
     /// True when the box's footprint (x, y) meets the closed rectangle `min..=max`.
+    #[inline]
     pub fn intersects_2d(&self, min: [f64; 2], max: [f64; 2]) -> bool {
-        self.min[0] <= max[0] && self.max[0] >= min[0] && self.min[1] <= max[1] && self.max[1] >= min[1]
+        // Non-short-circuit `&`: one predictable branch instead of four unpredictable ones
+        // (the hot test of window queries; measured faster).
+        (self.min[0] <= max[0]) & (self.max[0] >= min[0]) & (self.min[1] <= max[1]) & (self.max[1] >= min[1])
     }
 
     /// The smallest box containing both.
@@ -119,6 +125,7 @@ impl Aabb3 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -219,6 +219,7 @@ impl Hasher for IdHasher {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

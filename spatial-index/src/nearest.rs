@@ -113,6 +113,7 @@ impl SpatialIndex {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use crate::{Item, Shape, SpatialIndex};
 

@@ -162,6 +162,7 @@ impl Shape {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use geo::polygon;

@@ -156,14 +156,20 @@ where
     K: Fn(&Aabb3) -> bool,
     F: FnMut(&Leaf),
 {
-    for child in node.children() {
-        match child {
-            RTreeNode::Leaf(leaf) => {
+    // rstar keeps all leaves at one depth, so a node holds only leaves or only parents; one
+    // loop per kind keeps the hot leaf loop tight.
+    let children = node.children();
+    if let Some(RTreeNode::Leaf(_)) = children.first() {
+        for child in children {
+            if let RTreeNode::Leaf(leaf) = child {
                 if keep(&leaf.bounds) {
                     f(leaf);
                 }
             }
-            RTreeNode::Parent(p) => {
+        }
+    } else {
+        for child in children {
+            if let RTreeNode::Parent(p) = child {
                 if keep(&p.envelope().0) {
                     visit(p, keep, f);
                 }
@@ -186,6 +192,7 @@ pub(crate) fn node_bytes(node: &Node) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

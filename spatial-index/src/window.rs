@@ -170,6 +170,7 @@ impl SpatialIndex {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use crate::{Aabb3, Item, ItemId, Shape, SpatialIndex};
     use geo::polygon;

@@ -1,4 +1,5 @@
 //! Every range and nearest query checked against a scan of all items, on seeded random data.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

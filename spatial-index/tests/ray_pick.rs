@@ -1,5 +1,6 @@
 //! Ray picking: hand-computed cases, then every kind of ray against a scan of all items with an
 //! independent exact oracle.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

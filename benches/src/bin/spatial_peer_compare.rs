@@ -13,7 +13,6 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-
 use cim_benches::footprints::{lod1_items, synthetic_footprints, window_queries};
 use cim_spatial_index::{Aabb3, Item, Shape, SpatialIndex};
 
@@ -50,7 +49,10 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let out = Path::new(args.get(1).ok_or("usage: spatial_peer_compare OUT_DIR [N] [QUERIES]")?);
+    let out = Path::new(
+        args.get(1)
+            .ok_or("usage: spatial_peer_compare OUT_DIR [N] [QUERIES]")?,
+    );
     let n: usize = args.get(2).map_or(Ok(1_000_000), |s| s.parse())?;
     let num_queries: usize = args.get(3).map_or(Ok(1_000_000), |s| s.parse())?;
     std::fs::create_dir_all(out)?;
@@ -60,11 +62,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     let items = lod1_items(&city);
     let boxes: Vec<Aabb3> = items.iter().filter_map(|it| it.shape.bounds()).collect();
     drop(city);
-    write_f64s(&out.join("boxes.f64"), boxes.iter().flat_map(|b| [b.min[0], b.min[1], b.max[0], b.max[1]]))?;
-    write_f64s(&out.join("queries.f64"), queries.iter().flat_map(|(a, b)| [a[0], a[1], b[0], b[1]]))?;
+    write_f64s(
+        &out.join("boxes.f64"),
+        boxes
+            .iter()
+            .flat_map(|b| [b.min[0], b.min[1], b.max[0], b.max[1]]),
+    )?;
+    write_f64s(
+        &out.join("queries.f64"),
+        queries.iter().flat_map(|(a, b)| [a[0], a[1], b[0], b[1]]),
+    )?;
 
     // Bulk load of the same boxes shapely gets.
-    let box_items: Vec<Item> = boxes.iter().enumerate().map(|(i, b)| Item::new(i as u64, Shape::Box(*b))).collect();
+    let box_items: Vec<Item> = boxes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Item::new(i as u64, Shape::Box(*b)))
+        .collect();
     let (box_index, bulk_boxes_wall, bulk_boxes_cpu) = timed(|| SpatialIndex::bulk_load(box_items));
     drop(box_index);
 
