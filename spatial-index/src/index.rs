@@ -37,6 +37,15 @@ pub struct SpatialIndex {
     slot_of: HashMap<ItemId, usize, BuildHasherDefault<IdHasher>>,
 }
 
+impl std::fmt::Debug for SpatialIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpatialIndex")
+            .field("len", &self.len())
+            .field("indexed", &self.tree.size())
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) id: ItemId,
@@ -225,6 +234,20 @@ mod tests {
 
     fn point(id: ItemId, x: f64) -> Item {
         Item::new(id, Shape::Point { xyz: [x, 0.0, 0.0] })
+    }
+
+    #[test]
+    fn index_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<SpatialIndex>();
+    }
+
+    #[test]
+    fn bulk_load_skips_unbounded_items_but_keeps_them() {
+        let index = SpatialIndex::bulk_load(vec![point(1, 0.0), point(2, f64::NAN), point(3, 1.0)]);
+        assert_eq!((index.len(), index.tree.size()), (3, 2));
+        assert_eq!(index.window_2d([-5.0; 2], [5.0; 2]), vec![1, 3]);
+        assert!(format!("{index:?}").contains("len: 3"));
     }
 
     #[test]

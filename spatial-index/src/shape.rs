@@ -1,6 +1,6 @@
 //! [`Shape`] and [`Item`]: what is indexed, and the exact 2D tests run on it.
 
-use geo::{BoundingRect, Distance, Euclidean, Intersects};
+use geo::{Distance, Euclidean, Intersects};
 
 use crate::Aabb3;
 
@@ -56,6 +56,20 @@ impl Item {
     }
 }
 
+/// `(min, max)` of x, y over `coords`; `None` if there are none or one is not finite.
+fn rect_of<'a>(coords: impl Iterator<Item = &'a geo::Coord<f64>>) -> Option<([f64; 2], [f64; 2])> {
+    let mut min = [f64::INFINITY; 2];
+    let mut max = [f64::NEG_INFINITY; 2];
+    let mut finite = true;
+    for c in coords {
+        finite &= c.x.is_finite() & c.y.is_finite();
+        min = [min[0].min(c.x), min[1].min(c.y)];
+        max = [max[0].max(c.x), max[1].max(c.y)];
+    }
+    // No coordinates leave min > max, which `is_valid` rejects later; say so here too.
+    (finite && min[0] <= max[0]).then_some((min, max))
+}
+
 impl Shape {
     /// An LOD1 building: `footprint` extruded from `base_z` up to `base_z + height_m`.
     pub fn prism(footprint: geo::Polygon<f64>, base_z: f64, height_m: f64) -> Self {
@@ -88,29 +102,21 @@ impl Shape {
                 footprint,
                 base_z,
                 top_z,
-            } => (footprint.exterior().bounding_rect()?, *base_z, *top_z),
-            Shape::Line { line, z } => (line.bounding_rect()?, *z, *z),
-            Shape::Point { xyz } => {
-                let b = Aabb3::new(*xyz, *xyz);
-                return b.is_valid().then_some(b);
+            } => {
+                // Holes too: for a valid polygon they lie inside, but walls are tested on every
+                // ring, so the box must cover every ring even for invalid data.
+                let rings = std::iter::once(footprint.exterior()).chain(footprint.interiors());
+                (rect_of(rings.flat_map(|r| r.coords()))?, *base_z, *top_z)
             }
+            Shape::Line { line, z } => (rect_of(line.coords())?, *z, *z),
+            Shape::Point { xyz } => (([xyz[0], xyz[1]], [xyz[0], xyz[1]]), xyz[2], xyz[2]),
             Shape::Box(b) => return b.is_valid().then_some(*b),
         };
         let b = Aabb3::new(
-            [rect.min().x, rect.min().y, z_lo.min(z_hi)],
-            [rect.max().x, rect.max().y, z_lo.max(z_hi)],
+            [rect.0[0], rect.0[1], z_lo.min(z_hi)],
+            [rect.1[0], rect.1[1], z_lo.max(z_hi)],
         );
-        // A NaN coordinate can hide inside `bounding_rect`'s min/max; check every one.
-        let all_finite = match self {
-            Shape::Prism { footprint, .. } => footprint
-                .exterior()
-                .coords()
-                .chain(footprint.interiors().iter().flat_map(|r| r.coords()))
-                .all(|c| c.x.is_finite() && c.y.is_finite()),
-            Shape::Line { line, .. } => line.coords().all(|c| c.x.is_finite() && c.y.is_finite()),
-            _ => true,
-        };
-        (all_finite && b.is_valid()).then_some(b)
+        b.is_valid().then_some(b)
     }
 
     /// Exact 2D distance from `xy` to the shape's footprint (0 inside a polygon or box).
