@@ -6,6 +6,7 @@
 //! rest. This keeps garbled files from causing huge allocations or out-of-bounds panics.
 
 use super::crs::{crs_from_code, crs_from_name, crs_from_wkt};
+use super::prefetch::prefetch;
 use super::{check_coords, layer_name, warning};
 use crate::error::{ImportError, Result, Warning};
 use crate::source::{SourceFeature, VectorSource};
@@ -92,16 +93,19 @@ pub fn read_fgb(path: &Path) -> Result<VectorSource> {
         layer_name: layer,
         crs,
         fields,
-        features: Box::new(FgbFeatures {
-            path: path.to_path_buf(),
-            reader: r,
-            remaining: file_len - data_start - index,
-            geometry_type,
-            columns,
-            record: 0,
-            buf: Vec::new(),
-            done: false,
-        }),
+        features: prefetch(
+            path,
+            FgbFeatures {
+                path: path.to_path_buf(),
+                reader: r,
+                remaining: file_len - data_start - index,
+                geometry_type,
+                columns,
+                record: 0,
+                buf: Vec::new(),
+                done: false,
+            },
+        ),
         warnings,
     })
 }

@@ -5,6 +5,7 @@
 //! one at a time as the iterator is consumed, each freeing its JSON as it goes.
 
 use super::crs::crs_from_name;
+use super::prefetch::prefetch;
 use super::{check_coords, layer_name, warning};
 use crate::error::{ImportError, Result, Warning};
 use crate::source::{SourceFeature, VectorSource};
@@ -79,7 +80,7 @@ pub fn read_geojson(path: &Path) -> Result<VectorSource> {
         layer_name: layer_name(path),
         crs,
         fields,
-        features: Box::new(iter),
+        features: prefetch(path, iter),
         warnings,
     })
 }

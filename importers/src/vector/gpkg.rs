@@ -6,6 +6,7 @@
 //! million-row table is never in memory and the order is the fid order on every read.
 
 use super::crs::crs_from_gpkg;
+use super::prefetch::prefetch;
 use super::{check_coords, warning};
 use crate::error::{ImportError, Result, Warning};
 use crate::source::{SourceFeature, VectorSource};
@@ -105,16 +106,19 @@ pub fn read_gpkg(path: &Path, layer: Option<&str>) -> Result<VectorSource> {
         layer_name: table,
         crs,
         fields: columns.clone(),
-        features: Box::new(GpkgFeatures {
-            path: path.to_path_buf(),
-            conn,
-            sql,
-            columns,
-            last_fid: i64::MIN,
-            record: 0,
-            chunk: Vec::new().into_iter(),
-            done: false,
-        }),
+        features: prefetch(
+            path,
+            GpkgFeatures {
+                path: path.to_path_buf(),
+                conn,
+                sql,
+                columns,
+                last_fid: i64::MIN,
+                record: 0,
+                chunk: Vec::new().into_iter(),
+                done: false,
+            },
+        ),
         warnings,
     })
 }

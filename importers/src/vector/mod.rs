@@ -14,6 +14,7 @@ mod dbf;
 mod fgb;
 mod geojson;
 mod gpkg;
+mod prefetch;
 mod rings;
 mod shapefile;
 mod shp;

@@ -6,6 +6,7 @@
 
 use super::crs::crs_from_wkt;
 use super::dbf::{DbfReader, DbfRow};
+use super::prefetch::prefetch;
 use super::shp::{self, ShpRecord};
 use super::{check_coords, layer_name, warning};
 use crate::error::{ImportError, Result};
@@ -86,14 +87,17 @@ pub fn read_shapefile(path: &Path) -> Result<VectorSource> {
         layer_name: layer_name(path),
         crs,
         fields,
-        features: Box::new(ShapefileFeatures {
-            path: path.to_path_buf(),
-            shp,
-            remaining: data_end - shp::HEADER_LEN,
-            dbf,
-            record: 0,
-            done: false,
-        }),
+        features: prefetch(
+            path,
+            ShapefileFeatures {
+                path: path.to_path_buf(),
+                shp,
+                remaining: data_end - shp::HEADER_LEN,
+                dbf,
+                record: 0,
+                done: false,
+            },
+        ),
         warnings,
     })
 }
