@@ -104,3 +104,90 @@ fn sf_soho_buildings_single_layer_opens_without_a_name() {
         .iter()
         .all(|f| matches!(f.geometry, Some(Geometry::Polygon(_) | Geometry::MultiPolygon(_)))));
 }
+
+/// A small GeoPackage with one good row, a garbled geometry blob, a NULL geometry, an absurd
+/// coordinate, an undefined CRS (srs_id 0) and no INTEGER PRIMARY KEY (so fids are rowids).
+fn write_awkward_gpkg(path: &std::path::Path) {
+    use cim_engine::gpkg::encode_geometry;
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT, srs_id INTEGER PRIMARY KEY, organization TEXT,
+           organization_coordsys_id INTEGER, definition TEXT);
+         INSERT INTO gpkg_spatial_ref_sys VALUES ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined');
+         CREATE TABLE gpkg_contents (table_name TEXT PRIMARY KEY, data_type TEXT, srs_id INTEGER);
+         INSERT INTO gpkg_contents VALUES ('parcels', 'features', 0), ('tiles', 'tiles', 0);
+         CREATE TABLE gpkg_geometry_columns (table_name TEXT, column_name TEXT, geometry_type_name TEXT,
+           srs_id INTEGER, z TINYINT, m TINYINT);
+         INSERT INTO gpkg_geometry_columns VALUES ('parcels', 'shape', 'POINT', 0, 0, 0);
+         CREATE TABLE parcels (shape POINT, 名称 TEXT, valid BOOLEAN, since DATE, photo BLOB);",
+    )
+    .unwrap();
+    let good = encode_geometry(&geo::Geometry::Point(geo::point!(x: 116.4, y: 39.9)), 0);
+    let far = encode_geometry(&geo::Geometry::Point(geo::point!(x: 1e300, y: 39.9)), 0);
+    let mut ins = conn
+        .prepare("INSERT INTO parcels VALUES (?1, ?2, ?3, ?4, NULL)")
+        .unwrap();
+    ins.execute(rusqlite::params![good, "天安门", 1, "2020-05-01"])
+        .unwrap();
+    ins.execute(rusqlite::params![vec![b'G', b'P', 0, 1, 9, 9], "坏", 0, "x"])
+        .unwrap();
+    ins.execute(rusqlite::params![
+        rusqlite::types::Null,
+        "无",
+        rusqlite::types::Null,
+        rusqlite::types::Null
+    ])
+    .unwrap();
+    ins.execute(rusqlite::params![far, "远", 1, "2021-01-01"])
+        .unwrap();
+}
+
+#[test]
+fn bad_rows_are_record_errors_naming_the_file_record_and_fid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("awkward.gpkg");
+    write_awkward_gpkg(&path);
+    assert_eq!(list_layers(&path).unwrap(), ["parcels"]);
+    let src = read_gpkg(&path, None).unwrap();
+    assert!(src.crs.is_none());
+    let ws: Vec<String> = src.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        ws.iter()
+            .any(|w| w.contains("awkward.gpkg") && w.contains("undefined CRS")),
+        "{ws:?}"
+    );
+    assert!(
+        ws.iter().any(|w| w.contains("'photo'") && w.contains("BLOB")),
+        "{ws:?}"
+    );
+    let types: Vec<_> = src
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.field_type))
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("名称", FieldType::Text),
+            ("valid", FieldType::Bool),
+            ("since", FieldType::Date)
+        ]
+    );
+    let rows: Vec<_> = src.features.collect();
+    assert_eq!(rows.len(), 4);
+    let first = rows[0].as_ref().unwrap();
+    assert_eq!(first.key, "fid:1");
+    assert_eq!(first.attributes["名称"], AttrValue::Text("天安门".into()));
+    assert_eq!(first.attributes["valid"], AttrValue::Bool(true));
+    assert_eq!(
+        first.attributes["since"],
+        AttrValue::Date(cim_engine::Date::from_ymd(2020, 5, 1).unwrap())
+    );
+    let bad = rows[1].as_ref().unwrap_err().to_string();
+    assert!(bad.contains("awkward.gpkg: record 2: fid 2:"), "{bad}");
+    let empty = rows[2].as_ref().unwrap();
+    assert!(empty.geometry.is_none());
+    assert_eq!(empty.attributes["valid"], AttrValue::Null);
+    let far = rows[3].as_ref().unwrap_err().to_string();
+    assert!(far.contains("record 4") && far.contains("out of range"), "{far}");
+}
