@@ -1,0 +1,107 @@
+//! Geometry checks run on every imported feature, in the source CRS and again in the project CRS.
+
+use geo::{Area, Geometry, Validation};
+
+/// What is wrong with a geometry, if anything.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    Ok,
+    /// Imported, with a warning (e.g. a self-intersecting ring kept as is).
+    Warn(String),
+    /// Skipped, with a warning (or an error under `--strict`).
+    Reject(String),
+}
+
+/// Largest coordinate magnitude accepted in a projected CRS (metres): beyond this, the value is
+/// almost certainly a unit or CRS mistake (the Earth's circumference is 4×10⁷ m).
+pub const MAX_PROJECTED_ABS_M: f64 = 1.0e8;
+
+/// Checks coordinates: finite everywhere and inside the CRS's plausible range.
+///
+/// # Examples
+/// ```
+/// use cim_importers::validate::{check_coordinates, Verdict};
+/// let p: geo::Geometry<f64> = geo::Point::new(116.4, 39.9).into();
+/// assert_eq!(check_coordinates(&p, true), Verdict::Ok);
+/// let bad: geo::Geometry<f64> = geo::Point::new(f64::NAN, 39.9).into();
+/// assert!(matches!(check_coordinates(&bad, true), Verdict::Reject(_)));
+/// let far: geo::Geometry<f64> = geo::Point::new(500.0, 39.9).into();
+/// assert!(matches!(check_coordinates(&far, true), Verdict::Reject(_)));
+/// ```
+pub fn check_coordinates(g: &Geometry<f64>, geographic: bool) -> Verdict {
+    use geo::CoordsIter;
+    for c in g.coords_iter() {
+        if !c.x.is_finite() || !c.y.is_finite() {
+            return Verdict::Reject(format!("coordinate ({}, {}) is not a finite number", c.x, c.y));
+        }
+        let ok = if geographic {
+            (-180.0..=360.0).contains(&c.x) && (-90.0..=90.0).contains(&c.y)
+        } else {
+            c.x.abs() <= MAX_PROJECTED_ABS_M && c.y.abs() <= MAX_PROJECTED_ABS_M
+        };
+        if !ok {
+            let what = if geographic {
+                "outside longitude/latitude range (is the CRS right?)"
+            } else {
+                "absurdly large for a projected CRS in metres (is the CRS right?)"
+            };
+            return Verdict::Reject(format!("coordinate ({}, {}) is {what}", c.x, c.y));
+        }
+    }
+    if g.coords_count() == 0 {
+        return Verdict::Reject("empty geometry".into());
+    }
+    Verdict::Ok
+}
+
+/// Checks polygon shape in the project CRS: zero-area polygons are rejected (a parcel must have
+/// an area); self-intersections and other OGC validity problems are kept with a warning, so no
+/// data is lost and the planner can fix them.
+pub fn check_shape(g: &Geometry<f64>) -> Verdict {
+    match g {
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) => {
+            let area = g.unsigned_area();
+            if area <= 1e-6 {
+                return Verdict::Reject(format!("polygon has zero area ({area:.3e} m²)"));
+            }
+            match g.check_validation() {
+                Ok(()) => Verdict::Ok,
+                Err(e) => Verdict::Warn(format!("invalid polygon kept as is: {e}")),
+            }
+        }
+        Geometry::LineString(l) if l.0.len() < 2 => Verdict::Reject("line has fewer than 2 points".into()),
+        _ => Verdict::Ok,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    #[test]
+    fn zero_area_parcel_is_rejected() {
+        let p: Geometry<f64> = polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 2.0, y: 0.0)].into();
+        assert!(matches!(check_shape(&p), Verdict::Reject(m) if m.contains("zero area")));
+    }
+
+    #[test]
+    fn bow_tie_is_kept_with_warning() {
+        let p: Geometry<f64> =
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 10.0), (x: 10.0, y: 0.0), (x: 0.0, y: 10.0)].into();
+        assert!(matches!(check_shape(&p), Verdict::Warn(m) if m.contains("invalid polygon")));
+    }
+
+    #[test]
+    fn a_square_is_fine() {
+        let p: Geometry<f64> =
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)].into();
+        assert_eq!(check_shape(&p), Verdict::Ok);
+    }
+
+    #[test]
+    fn absurd_projected_coordinates_are_rejected() {
+        let p: Geometry<f64> = geo::Point::new(1e300, 0.0).into();
+        assert!(matches!(check_coordinates(&p, false), Verdict::Reject(_)));
+    }
+}
