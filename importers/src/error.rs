@@ -23,8 +23,9 @@ pub enum ImportError {
     #[error("{path}: {source}", path = .path.display())]
     Engine {
         path: PathBuf,
+        /// Boxed: `EngineError` is large, and this keeps every `Result` small.
         #[source]
-        source: cim_engine::EngineError,
+        source: Box<cim_engine::EngineError>,
     },
 }
 
@@ -41,6 +42,9 @@ impl ImportError {
             path: path.into(),
             reason: reason.into(),
         }
+    }
+    pub fn engine(path: impl Into<PathBuf>, source: cim_engine::EngineError) -> Self {
+        ImportError::Engine { path: path.into(), source: Box::new(source) }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ImportError::Io {

@@ -111,7 +111,7 @@ pub fn import_vectors(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport> {
     let project_path = project.path().to_path_buf();
-    let engine_err = |source| ImportError::Engine { path: project_path.clone(), source };
+    let engine_err = |source| ImportError::engine(project_path.clone(), source);
     let region = project.region_code().to_string();
     let project_crs = project.crs().clone();
     let terrain = first_terrain(project)?;
@@ -266,7 +266,7 @@ pub fn import_vectors(
 }
 
 fn first_terrain(project: &Project) -> Result<Option<Raster>> {
-    let engine_err = |source| ImportError::Engine { path: project.path().to_path_buf(), source };
+    let engine_err = |source| ImportError::engine(project.path(), source);
     let terrains = project.terrains().map_err(engine_err)?;
     match terrains.first() {
         Some(t) => Ok(Some(project.terrain(&t.name).map_err(engine_err)?)),
@@ -385,7 +385,7 @@ pub fn import_terrain(
     cell_m: Option<f64>,
 ) -> Result<TerrainReport> {
     let project_path = project.path().to_path_buf();
-    let engine_err = |source| ImportError::Engine { path: project_path.clone(), source };
+    let engine_err = |source| ImportError::engine(project_path.clone(), source);
     let project_crs = project.crs().clone();
     let project_from_source = Transform::new(&project_crs, src_crs);
     let reprojected = !project_from_source.is_identity() || cell_m.is_some();

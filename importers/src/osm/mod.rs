@@ -14,8 +14,6 @@
 //! Keys are `osm:way/{id}` and `osm:relation/{id}`; records are 1-based element positions in the
 //! file. Ways with nodes missing from the file, or too few nodes, are skipped with a warning.
 
-// `ImportError::Engine` holds a large `EngineError`; boxing it is up to error.rs, until then:
-#![allow(clippy::result_large_err)]
 
 mod build;
 mod data;
@@ -67,10 +65,7 @@ pub fn read_osm(path: &Path, opts: &OsmOptions) -> Result<Vec<VectorSource>> {
     } else {
         pbf::read(path)?
     };
-    let wgs84 = Crs::from_epsg(4326).map_err(|source| ImportError::Engine {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let wgs84 = Crs::from_epsg(4326).map_err(|source| ImportError::engine(path, source))?;
     let mut sources = Vec::new();
     if opts.roads {
         let layer = build::roads(path, &data);

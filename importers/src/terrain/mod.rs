@@ -6,8 +6,6 @@
 //!   PixelIsPoint), nodata (GDAL_NODATA) and CRS (GeoKeys).
 //! - [`reproject_dem`]: the DEM resampled (bilinear) onto a north-up grid in another CRS.
 
-// `ImportError::Engine` holds a large `EngineError`; boxing it is up to error.rs, until then:
-#![allow(clippy::result_large_err)]
 
 mod geotiff;
 mod reproject;
