@@ -1,9 +1,10 @@
 //! k-nearest neighbours by exact 2D distance to the shape.
 //!
-//! Best-first search: a min-heap of tree nodes keyed by the distance to their box, and of
-//! leaves keyed first by box distance (a lower bound) and then, once popped, by their exact
-//! distance. An exact entry popped from the heap is final, because everything left in the heap
-//! is at least as far.
+//! Best-first search: a min-heap of tree nodes keyed by the distance to their box, and a
+//! sorted list of the best `k` found so far. A leaf-level node's items get their exact
+//! distance on the spot, nearest box first and only while their box is within the current
+//! k-th distance; the search ends when the nearest unexplored node is farther than the k-th
+//! result.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -13,33 +14,52 @@ use rstar::RTreeNode;
 use crate::tree::{Leaf, Node};
 use crate::{ItemId, SpatialIndex};
 
-enum Pending<'a> {
-    Node(&'a Node),
-    /// A leaf whose exact distance is not computed yet.
-    Leaf(&'a Leaf),
-    Exact(ItemId),
-}
+/// A node queued by the distance to its box, ordered so that `BinaryHeap` pops the nearest.
+struct ByDist<'a>(f64, &'a Node);
 
-/// Heap entry ordered so that `BinaryHeap` pops the smallest distance first.
-struct Queued<'a> {
-    dist: f64,
-    what: Pending<'a>,
-}
-
-impl PartialEq for Queued<'_> {
+impl PartialEq for ByDist<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for Queued<'_> {}
-impl PartialOrd for Queued<'_> {
+impl Eq for ByDist<'_> {}
+impl PartialOrd for ByDist<'_> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Queued<'_> {
+impl Ord for ByDist<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.dist.total_cmp(&self.dist)
+        other.0.total_cmp(&self.0)
+    }
+}
+
+/// The best `k` so far, ascending by (distance, id).
+struct Best {
+    k: usize,
+    found: Vec<(ItemId, f64)>,
+}
+
+impl Best {
+    /// Distance beyond which nothing can enter; infinite until `k` are found.
+    fn bound(&self) -> f64 {
+        if self.found.len() < self.k {
+            f64::INFINITY
+        } else {
+            self.found[self.k - 1].1
+        }
+    }
+
+    fn offer(&mut self, id: ItemId, dist: f64) {
+        let key = |e: &(ItemId, f64)| (e.1, e.0);
+        let before = |a: (f64, ItemId), b: (f64, ItemId)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        let at = self
+            .found
+            .partition_point(|e| before(key(e), (dist, id)) == Ordering::Less);
+        if at < self.k {
+            self.found.insert(at, (id, dist));
+            self.found.truncate(self.k);
+        }
     }
 }
 
@@ -65,50 +85,53 @@ impl SpatialIndex {
     /// assert_eq!(index.nearest_2d([46.0, 20.0], 2), vec![(2, 1.0), (3, 1.0)]); // tie → id order
     /// ```
     pub fn nearest_2d(&self, xy: [f64; 2], k: usize) -> Vec<(ItemId, f64)> {
-        let mut found: Vec<(ItemId, f64)> = Vec::new();
+        let mut best = Best {
+            k,
+            found: Vec::with_capacity(k.min(1024) + 1),
+        };
         let root = self.tree.root();
         if k == 0 || !(xy[0].is_finite() && xy[1].is_finite()) || root.children().is_empty() {
-            return found;
+            return best.found;
         }
         let mut heap = BinaryHeap::new();
-        heap.push(Queued {
-            dist: 0.0,
-            what: Pending::Node(root),
-        });
-        while let Some(Queued { dist, what }) = heap.pop() {
-            // Once k are found, stop at the first entry strictly farther than the k-th: entries
-            // at an equal distance must still be seen to break ties by id.
-            if found.len() >= k && dist > found[k - 1].1 {
+        heap.push(ByDist(0.0, root));
+        // A leaf-level node's items, nearest box first, so that exact distances (the costly
+        // part) stop as soon as boxes are beyond the k-th result.
+        let mut leaves: Vec<(f64, &Leaf)> = Vec::new();
+        // `>` rather than `>=` throughout: items at exactly the k-th distance can still win
+        // on id.
+        while let Some(ByDist(d, node)) = heap.pop() {
+            if d > best.bound() {
                 break;
             }
-            match what {
-                Pending::Exact(id) => found.push((id, dist)),
-                Pending::Leaf(leaf) => {
-                    if let Some(shape) = self.shape_at(leaf.slot) {
-                        let exact = shape.distance_2d(xy);
-                        heap.push(Queued {
-                            dist: exact,
-                            what: Pending::Exact(leaf.id),
-                        });
+            leaves.clear();
+            for child in node.children() {
+                match child {
+                    RTreeNode::Leaf(leaf) => {
+                        let d = leaf.bounds.distance_2d_squared(xy).sqrt();
+                        if d <= best.bound() {
+                            leaves.push((d, leaf));
+                        }
                     }
-                }
-                Pending::Node(node) => {
-                    for child in node.children() {
-                        let (bounds, what) = match child {
-                            RTreeNode::Leaf(l) => (l.bounds, Pending::Leaf(l)),
-                            RTreeNode::Parent(p) => (p.envelope().0, Pending::Node(p)),
-                        };
-                        let d = bounds.distance_2d_squared(xy).sqrt();
-                        if found.len() < k || d <= found[k - 1].1 {
-                            heap.push(Queued { dist: d, what });
+                    RTreeNode::Parent(p) => {
+                        let d = p.envelope().0.distance_2d_squared(xy).sqrt();
+                        if d <= best.bound() {
+                            heap.push(ByDist(d, p));
                         }
                     }
                 }
             }
+            leaves.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            for &(d, leaf) in &leaves {
+                if d > best.bound() {
+                    break;
+                }
+                if let Some(shape) = self.shape_at(leaf.slot) {
+                    best.offer(leaf.id, shape.distance_2d(xy));
+                }
+            }
         }
-        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        found.truncate(k);
-        found
+        best.found
     }
 }
 
