@@ -6,9 +6,6 @@
 //! 1-based record; the other records still come through. Problems found while opening (an
 //! unknown text encoding, a missing `.prj`) are [`Warning`]s on the source.
 
-// `ImportError` carries an `EngineError` inline; boxing it is the error type's business.
-#![allow(clippy::result_large_err)]
-
 mod crs;
 mod dbf;
 mod fgb;
