@@ -93,14 +93,15 @@ fn rich_building(i: usize) -> Feature {
     f.attributes.insert("floors".into(), AttrValue::Int(i as i64 + 1));
     f.attributes
         .insert("area".into(), AttrValue::Real(100.25 + i as f64));
-    f.attributes.insert("listed".into(), AttrValue::Bool(i % 2 == 0));
+    f.attributes
+        .insert("listed".into(), AttrValue::Bool(i.is_multiple_of(2)));
     f.attributes
         .insert("built".into(), AttrValue::Date(d("1987-03-04")));
     f.validity = Validity {
         from: Some(d("1990-01-01")),
-        to: (i % 3 == 0).then(|| d("2030-12-31")),
+        to: i.is_multiple_of(3).then(|| d("2030-12-31")),
     };
-    f.classification = if i % 4 == 0 {
+    f.classification = if i.is_multiple_of(4) {
         Classification::Restricted
     } else {
         Classification::Public
@@ -843,4 +844,76 @@ fn gdal_reads_the_project() {
         "SELECT count(*) AS n FROM rtree_buildings_geom",
     ]);
     assert!(validate.contains("n (Integer) = 2500"), "{validate}");
+}
+
+#[test]
+fn a_large_import_keeps_codes_unique_and_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let n = 6_000; // past the point where the import builds the code index at commit
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("a", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    tx.ensure_layer(&spec("b", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    let fs: Vec<Feature> = (0..n)
+        .map(|i| {
+            feature(
+                "a",
+                FeatureKind::Building,
+                &i.to_string(),
+                square(i as f64, 0.0, 1.0),
+            )
+        })
+        .collect();
+    for f in &fs {
+        assert_eq!(tx.write("a", f).unwrap(), Written::Inserted);
+    }
+    let e = tx.write("b", &fs[17]).unwrap_err();
+    assert!(matches!(e, EngineError::DuplicateCode { .. }), "{e}");
+    let mut moved = fs[5_999].clone();
+    moved.geometry = square(-100.0, -100.0, 1.0);
+    assert_eq!(tx.write("a", &moved).unwrap(), Written::Replaced);
+    let stats = tx.commit().unwrap();
+    assert_eq!((stats.inserted, stats.replaced), (n as u64, 1));
+    drop(p);
+
+    let mut p = Project::open(&path).unwrap();
+    p.integrity_check().unwrap();
+    assert_eq!(p.count(&FeatureFilter::default()).unwrap(), n as u64);
+    for (i, f) in fs.iter().enumerate().step_by(499) {
+        assert_eq!(p.feature(&f.code).unwrap().unwrap().fid, i as i64 + 1);
+    }
+    let at = |b: [f64; 4]| {
+        p.features(&FeatureFilter {
+            bbox: Some(b),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        at([-101.0, -101.0, -99.5, -99.5])
+            .iter()
+            .map(|s| s.fid)
+            .collect::<Vec<_>>(),
+        [6_000]
+    );
+    let mut tx = p.import().unwrap();
+    assert!(matches!(
+        tx.write("b", &fs[3]).unwrap_err(),
+        EngineError::DuplicateCode { .. }
+    ));
+    assert_eq!(tx.write("a", &fs[3]).unwrap(), Written::Replaced);
+    tx.commit().unwrap();
+    // The unique index is back: another tool cannot add a second row with a code.
+    drop(p);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let unique: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_index_list('a') WHERE \"unique\" = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unique, 1);
 }

@@ -69,7 +69,8 @@ const ENVELOPE_XY: u8 = 1;
 /// # Examples
 /// ```
 /// use cim_engine::gpkg::{decode_geometry, encode_geometry, envelope};
-/// let g: geo::Geometry<f64> = geo::line_string![(x: 1.0, y: 2.0), (x: 3.0, y: -4.0)].into();
+/// use geo::line_string;
+/// let g: geo::Geometry<f64> = line_string![(x: 1.0, y: 2.0), (x: 3.0, y: -4.0)].into();
 /// let blob = encode_geometry(&g, 4547);
 /// assert_eq!(&blob[..2], b"GP");
 /// assert_eq!(envelope(&blob), Some([1.0, -4.0, 3.0, 2.0]));

@@ -9,6 +9,7 @@ use crate::raster::Raster;
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{params, Connection, OptionalExtension, Statement, Transaction, TransactionBehavior};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 /// What [`ImportTx::write`] did with a feature.
@@ -35,6 +36,58 @@ pub struct ImportTx<'p> {
     layers: HashMap<String, LayerState>,
     stats: ImportStats,
     blob: Vec<u8>,
+    codes: NewCodes,
+}
+
+/// The codes this import adds, kept in memory and written to `cim_codes` by `commit` in key
+/// order: a million random-order inserts into that index cost more than the rest of the row.
+#[derive(Default)]
+struct NewCodes {
+    /// code → (index into `layers`, fid)
+    index: HashMap<Box<str>, (u32, i64), BuildHasherDefault<CodeHasher>>,
+    layers: Vec<String>,
+}
+
+/// A fast multiplicative hash (FxHash-style) for city codes: their last twelve characters
+/// are already a hash, and the input is local data, so SipHash's flooding resistance buys
+/// nothing here.
+#[derive(Default)]
+struct CodeHasher(u64);
+
+impl Hasher for CodeHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl NewCodes {
+    fn layer_id(&mut self, name: &str) -> u32 {
+        match self.layers.iter().position(|l| l == name) {
+            Some(i) => i as u32,
+            None => {
+                self.layers.push(name.to_string());
+                (self.layers.len() - 1) as u32
+            }
+        }
+    }
+
+    fn get(&self, code: &str) -> Option<(&str, i64)> {
+        self.index
+            .get(code)
+            .map(|&(l, fid)| (self.layers[l as usize].as_str(), fid))
+    }
+
+    fn insert(&mut self, code: &str, layer: &str, fid: i64) {
+        let l = self.layer_id(layer);
+        self.index.insert(code.into(), (l, fid));
+    }
 }
 
 /// A layer written in this import, with the SQL prepared for it.
@@ -52,6 +105,11 @@ struct LayerState {
     extent: Option<[f64; 4]>,
     /// The fid the next new row gets; 0 until `prepare_layer` looks it up.
     next_fid: i64,
+    /// Rows in the layer when this import first wrote to it, and rows inserted since.
+    rows_before: u64,
+    inserted: u64,
+    /// Whether the `cim_code` unique index is dropped for this import (rebuilt by `commit`).
+    code_index_dropped: bool,
 }
 
 /// Parameters before the attribute columns: geom + the nine `cim_*` columns.
@@ -93,6 +151,9 @@ impl LayerState {
             triggers_dropped: false,
             extent: None,
             next_fid: 0,
+            rows_before: 0,
+            inserted: 0,
+            code_index_dropped: false,
             meta,
         }
     }
@@ -112,6 +173,7 @@ impl<'p> ImportTx<'p> {
             layers: HashMap::new(),
             stats: ImportStats::default(),
             blob: Vec::with_capacity(4096),
+            codes: NewCodes::default(),
         })
     }
 
@@ -131,6 +193,9 @@ impl<'p> ImportTx<'p> {
                 fresh.triggers_dropped = st.triggers_dropped;
                 fresh.extent = st.extent;
                 fresh.next_fid = st.next_fid;
+                fresh.rows_before = st.rows_before;
+                fresh.inserted = st.inserted;
+                fresh.code_index_dropped = st.code_index_dropped;
                 fresh.rtree_pending = std::mem::take(&mut st.rtree_pending);
                 *st = fresh;
             }
@@ -170,6 +235,7 @@ impl<'p> ImportTx<'p> {
             layers,
             stats,
             blob,
+            codes,
         } = self;
         let path = meta.path.as_path();
         let st = layers
@@ -179,7 +245,7 @@ impl<'p> ImportTx<'p> {
             })?;
         let env = crate::gpkg::encode_geometry_into(&f.geometry, meta.srs_id, blob);
         prepare_layer(tx, path, st, &f.geometry, env.is_some())?;
-        let (written, fid) = upsert_row(tx, path, st, f, blob)?;
+        let (written, fid) = upsert_row(tx, path, st, codes, f, blob)?;
         match env {
             Some(e @ [minx, miny, maxx, maxy]) => {
                 st.rtree_pending.push((fid, Some(rtree::rtree_box(e))));
@@ -211,6 +277,25 @@ impl<'p> ImportTx<'p> {
         for name in names {
             let st = &self.layers[name];
             rtree::apply(&self.tx, &path, &st.meta.rtree(), &st.rtree_pending)?;
+            if st.code_index_dropped {
+                self.tx
+                    .execute_batch(&layer::create_code_index_sql(name))
+                    .map_err(|e| match e {
+                        rusqlite::Error::SqliteFailure(err, _)
+                            if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+                        {
+                            EngineError::Layer {
+                                layer: name.to_string(),
+                                reason: "the table holds city codes twice (rows written by another tool?)"
+                                    .into(),
+                            }
+                        }
+                        e => EngineError::Sqlite {
+                            path: path.clone(),
+                            source: e,
+                        },
+                    })?;
+            }
             if st.triggers_dropped {
                 self.tx
                     .execute_batch(&layer::rtree_triggers_sql(name))
@@ -229,6 +314,7 @@ impl<'p> ImportTx<'p> {
                     .ctx(&path)?;
             }
         }
+        write_codes(&self.tx, &path, &self.codes)?;
         let stats = self.stats;
         self.tx.commit().ctx(&path)?;
         Ok(stats)
@@ -238,6 +324,20 @@ impl<'p> ImportTx<'p> {
     pub fn stats(&self) -> ImportStats {
         self.stats
     }
+}
+
+/// Adds this import's new codes to `cim_codes`, in key order.
+fn write_codes(tx: &Connection, path: &Path, codes: &NewCodes) -> Result<()> {
+    let mut sorted: Vec<(&str, u32, i64)> = codes.index.iter().map(|(c, &(l, fid))| (&**c, l, fid)).collect();
+    sorted.sort_unstable();
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO cim_codes (code, layer, fid) VALUES (?1, ?2, ?3)")
+        .ctx(path)?;
+    for (code, l, fid) in sorted {
+        stmt.execute(params![code, codes.layers[l as usize], fid])
+            .ctx(path)?;
+    }
+    Ok(())
 }
 
 /// Once per layer and import: widens the geometry type if this geometry needs it, drops the
@@ -269,57 +369,72 @@ fn prepare_layer(
 }
 
 /// Inserts or replaces the feature's row; returns what happened and the row's fid.
-///
-/// The common case, a new code, costs one insert into `cim_codes` (which doubles as the
-/// existence check) and one into the layer, with the fid chosen here.
 fn upsert_row(
     tx: &Connection,
     path: &Path,
     st: &mut LayerState,
+    codes: &mut NewCodes,
     f: &Feature,
     blob: &[u8],
 ) -> Result<(Written, i64)> {
     let code = f.code.as_str();
     let layer_name = st.meta.name.clone();
-    let new_fid = st.next_fid;
-    let claimed = tx
-        .prepare_cached(
-            "INSERT INTO cim_codes (code, layer, fid) VALUES (?1, ?2, ?3) ON CONFLICT(code) DO NOTHING",
-        )
-        .ctx(path)?
-        .execute(params![code, layer_name, new_fid])
-        .ctx(path)?
-        == 1;
-    if claimed {
-        insert_row(tx, path, st, f, blob, new_fid)?;
-        return Ok((Written::Inserted, new_fid));
+    // Written earlier in this import?
+    if let Some((owner, fid)) = codes.get(code) {
+        if owner != layer_name {
+            return Err(duplicate(code, &layer_name, owner));
+        }
+        update_row(tx, path, st, f, blob, fid)?;
+        return Ok((Written::Replaced, fid));
     }
-    let (owner, old_fid): (String, i64) = tx
+    // Written by an earlier import?
+    let known: Option<(String, i64)> = tx
         .prepare_cached("SELECT layer, fid FROM cim_codes WHERE code = ?1")
         .ctx(path)?
         .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
         .ctx(path)?;
-    if owner == layer_name {
-        let mut stmt = tx.prepare_cached(&st.update_sql).ctx(path)?;
-        bind_feature(&mut stmt, st, f, blob)?;
-        stmt.raw_bind_parameter(st.fid_param(), old_fid).ctx(path)?;
-        if stmt.raw_execute().ctx(path)? == 1 {
-            return Ok((Written::Replaced, old_fid));
+    if let Some((owner, old_fid)) = known {
+        if owner == layer_name {
+            if update_row(tx, path, st, f, blob, old_fid)? {
+                return Ok((Written::Replaced, old_fid));
+            }
+        } else if still_there(tx, path, &owner, old_fid, code)? {
+            return Err(duplicate(code, &layer_name, &owner));
         }
-    } else if still_there(tx, path, &owner, old_fid, code)? {
-        return Err(EngineError::DuplicateCode {
-            code: code.to_string(),
-            layer: layer_name,
-            existing_layer: owner,
-        });
+        // The entry is stale (its row was deleted by another tool): drop it.
+        tx.prepare_cached("DELETE FROM cim_codes WHERE code = ?1")
+            .ctx(path)?
+            .execute([code])
+            .ctx(path)?;
     }
-    // The entry is stale (its row was deleted by another tool): take the code over.
-    tx.prepare_cached("UPDATE cim_codes SET layer = ?2, fid = ?3 WHERE code = ?1")
-        .ctx(path)?
-        .execute(params![code, layer_name, new_fid])
-        .ctx(path)?;
-    insert_row(tx, path, st, f, blob, new_fid)?;
-    Ok((Written::Inserted, new_fid))
+    let fid = st.next_fid;
+    insert_row(tx, path, st, f, blob, fid)?;
+    codes.insert(code, &layer_name, fid);
+    Ok((Written::Inserted, fid))
+}
+
+fn duplicate(code: &str, layer: &str, existing_layer: &str) -> EngineError {
+    EngineError::DuplicateCode {
+        code: code.to_string(),
+        layer: layer.to_string(),
+        existing_layer: existing_layer.to_string(),
+    }
+}
+
+/// Replaces row `fid`; `false` if there is no such row.
+fn update_row(
+    tx: &Connection,
+    path: &Path,
+    st: &LayerState,
+    f: &Feature,
+    blob: &[u8],
+    fid: i64,
+) -> Result<bool> {
+    let mut stmt = tx.prepare_cached(&st.update_sql).ctx(path)?;
+    bind_feature(&mut stmt, st, f, blob)?;
+    stmt.raw_bind_parameter(st.fid_param(), fid).ctx(path)?;
+    Ok(stmt.raw_execute().ctx(path)? == 1)
 }
 
 fn insert_row(
@@ -336,6 +451,17 @@ fn insert_row(
     stmt.raw_execute()
         .map_err(|e| unique_violation(e, path, &st.meta.name, f.code.as_str()))?;
     st.next_fid = fid + 1;
+    st.inserted += 1;
+    // Once an import is large next to the layer, maintaining the code index row by row (random
+    // keys) costs more than building it once at commit.
+    if !st.code_index_dropped && st.inserted >= (st.rows_before / 4).max(5_000) {
+        tx.execute_batch(&format!(
+            "DROP INDEX IF EXISTS {}",
+            q(&layer::code_index_name(&st.meta.name))
+        ))
+        .ctx(path)?;
+        st.code_index_dropped = true;
+    }
     Ok(())
 }
 

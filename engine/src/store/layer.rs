@@ -348,7 +348,7 @@ pub(crate) fn create(conn: &Connection, path: &Path, spec: &LayerSpec, srs_id: i
     }
     let mut ddl = format!(
         "CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {}, \
-         cim_code TEXT NOT NULL UNIQUE, cim_kind TEXT, cim_class TEXT, cim_valid_from DATE, \
+         cim_code TEXT NOT NULL, cim_kind TEXT, cim_class TEXT, cim_valid_from DATE, \
          cim_valid_to DATE, cim_base_m REAL, cim_height_m REAL, cim_height_src TEXT, \
          cim_source_key TEXT",
         q(&spec.name),
@@ -359,6 +359,7 @@ pub(crate) fn create(conn: &Connection, path: &Path, spec: &LayerSpec, srs_id: i
     }
     ddl.push(')');
     conn.execute_batch(&ddl).ctx(path)?;
+    conn.execute_batch(&create_code_index_sql(&spec.name)).ctx(path)?;
     conn.execute(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
          VALUES (?1, 'features', ?1, ?2, ?3)",
@@ -462,6 +463,21 @@ pub(crate) fn set_geometry_type(
     .ctx(path)?;
     m.geometry_type = t;
     save_meta(conn, path, m)
+}
+
+/// The unique index on `cim_code` (a named index rather than a column constraint, so a large
+/// import can drop it and build it once, sorted, at commit). Its `cim_` prefix cannot clash
+/// with a layer name.
+pub(crate) fn code_index_name(t: &str) -> String {
+    format!("cim_{t}_code")
+}
+
+pub(crate) fn create_code_index_sql(t: &str) -> String {
+    format!(
+        "CREATE UNIQUE INDEX {} ON {} (cim_code)",
+        q(&code_index_name(t)),
+        q(t)
+    )
 }
 
 const TRIGGERS: [&str; 7] = [
