@@ -4,12 +4,14 @@ use std::path::PathBuf;
 /// (1-based, in the source's own order) and the reason.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// One record is unusable (garbled geometry, impossible coordinates) but the records after
+    /// it can be read: the pipeline skips it with a warning (or stops under `--strict`).
     #[error("{path}: record {record}: {reason}", path = .path.display())]
-    Record {
-        path: PathBuf,
-        record: u64,
-        reason: String,
-    },
+    Record { path: PathBuf, record: u64, reason: String },
+    /// The file is damaged at this record (truncated, broken framing): nothing after it can be
+    /// read, so the import stops and writes nothing.
+    #[error("{path}: record {record}: {reason}", path = .path.display())]
+    Damaged { path: PathBuf, record: u64, reason: String },
     #[error("{path}: {reason}", path = .path.display())]
     File { path: PathBuf, reason: String },
     #[error("{path}: no coordinate reference system found ({reason}); pass --src-crs EPSG:xxxx", path = .path.display())]
@@ -36,6 +38,9 @@ impl ImportError {
             record,
             reason: reason.into(),
         }
+    }
+    pub fn damaged(path: impl Into<PathBuf>, record: u64, reason: impl Into<String>) -> Self {
+        ImportError::Damaged { path: path.into(), record, reason: reason.into() }
     }
     pub fn file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         ImportError::File {

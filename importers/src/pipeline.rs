@@ -156,7 +156,18 @@ pub fn import_vectors(
             Ok(())
         };
         for item in source.features {
-            let sf = item?;
+            let sf = match item {
+                Ok(sf) => sf,
+                // One unusable record: skip it, keep reading (ogr2ogr -skipfailures, but said).
+                Err(ImportError::Record { record, reason, .. }) => {
+                    lr.read += 1;
+                    total_read += 1;
+                    warn(&mut report.warnings, Some(record), format!("{reason}; skipped"))?;
+                    lr.skipped += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             lr.read += 1;
             total_read += 1;
             if total_read % 4096 == 0 {

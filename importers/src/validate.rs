@@ -1,6 +1,6 @@
 //! Geometry checks run on every imported feature, in the source CRS and again in the project CRS.
 
-use geo::{Area, Geometry, Validation};
+use geo::{Geometry, Validation};
 
 /// What is wrong with a geometry, if anything.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,9 +60,11 @@ pub fn check_coordinates(g: &Geometry<f64>, geographic: bool) -> Verdict {
 pub fn check_shape(g: &Geometry<f64>) -> Verdict {
     match g {
         Geometry::Polygon(_) | Geometry::MultiPolygon(_) => {
-            let area = g.unsigned_area();
-            if area <= 1e-6 {
-                return Verdict::Reject(format!("polygon has zero area ({area:.3e} m²)"));
+            // The shoelace area of a bow-tie cancels to zero, so "zero area" is judged on the
+            // summed absolute triangle-fan area, which is zero only for truly degenerate rings.
+            let spread = exterior_fan_area(g);
+            if spread <= 1e-6 {
+                return Verdict::Reject(format!("polygon has zero area ({spread:.3e} m²)"));
             }
             match g.check_validation() {
                 Ok(()) => Verdict::Ok,
@@ -71,6 +73,23 @@ pub fn check_shape(g: &Geometry<f64>) -> Verdict {
         }
         Geometry::LineString(l) if l.0.len() < 2 => Verdict::Reject("line has fewer than 2 points".into()),
         _ => Verdict::Ok,
+    }
+}
+
+/// Σ |triangle-fan area| over the exterior rings: zero only when every ring is degenerate
+/// (all points collinear or coincident).
+fn exterior_fan_area(g: &Geometry<f64>) -> f64 {
+    let ring_spread = |ring: &geo::LineString<f64>| {
+        let Some(p0) = ring.0.first() else { return 0.0 };
+        ring.0
+            .windows(2)
+            .map(|w| ((w[0].x - p0.x) * (w[1].y - p0.y) - (w[1].x - p0.x) * (w[0].y - p0.y)).abs() / 2.0)
+            .sum::<f64>()
+    };
+    match g {
+        Geometry::Polygon(p) => ring_spread(p.exterior()),
+        Geometry::MultiPolygon(m) => m.0.iter().map(|p| ring_spread(p.exterior())).sum(),
+        _ => 0.0,
     }
 }
 

@@ -193,7 +193,11 @@ impl Iterator for FgbFeatures {
             Ok(f) => Some(check_coords_of(f).map_err(|reason| ImportError::record(&self.path, n, reason))),
             Err((reason, fatal)) => {
                 self.done |= fatal;
-                Some(Err(ImportError::record(&self.path, n, reason)))
+                Some(Err(if fatal {
+                    ImportError::damaged(&self.path, n, reason)
+                } else {
+                    ImportError::record(&self.path, n, reason)
+                }))
             }
         }
     }

@@ -124,7 +124,7 @@ struct ShapefileFeatures {
 impl ShapefileFeatures {
     fn fail(&mut self, path: PathBuf, reason: String) -> Option<Result<SourceFeature>> {
         self.done = true;
-        Some(Err(ImportError::Record {
+        Some(Err(ImportError::Damaged {
             path,
             record: self.record,
             reason,

@@ -19,7 +19,7 @@ fn file_error(path: &Path) -> String {
             }
         }
         Err(e) => {
-            assert!(!matches!(e, ImportError::Record { .. }), "{e}");
+            assert!(!matches!(e, ImportError::Record { .. } | ImportError::Damaged { .. }), "{e}");
             e.to_string()
         }
     }

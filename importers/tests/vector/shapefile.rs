@@ -171,7 +171,7 @@ fn truncated_shp_fails_on_the_cut_record_naming_the_file() {
     assert!(src.features.next().unwrap().is_ok());
     assert!(src.features.next().unwrap().is_ok());
     let err = src.features.next().unwrap().unwrap_err();
-    assert!(matches!(err, ImportError::Record { record: 3, .. }), "{err}");
+    assert!(matches!(err, ImportError::Damaged { record: 3, .. }), "{err}");
     let msg = err.to_string();
     assert!(
         msg.contains("truncated_shp.shp") && msg.contains("record 3") && msg.contains("truncated"),
