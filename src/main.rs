@@ -11,7 +11,11 @@ mod output;
 mod progress;
 
 #[derive(Parser)]
-#[command(name = "cim", version, about = "City information model engine: import, store, query and export a city")]
+#[command(
+    name = "cim",
+    version,
+    about = "City information model engine: import, store, query and export a city"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

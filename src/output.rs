@@ -39,7 +39,10 @@ pub fn print_import_report(r: &ImportReport, as_json: bool) {
         eprintln!("warning: {w}");
     }
     if r.warnings.len() > MAX_LISTED_WARNINGS {
-        eprintln!("warning: ... and {} more (use --json for all)", r.warnings.len() - MAX_LISTED_WARNINGS);
+        eprintln!(
+            "warning: ... and {} more (use --json for all)",
+            r.warnings.len() - MAX_LISTED_WARNINGS
+        );
     }
 }
 
@@ -50,7 +53,10 @@ pub fn feature_properties(layer: &str, f: &Feature) -> Map<String, Value> {
     p.insert("cim_layer".into(), layer.into());
     p.insert("cim_kind".into(), f.kind.name().into());
     p.insert("cim_class".into(), f.classification.name().into());
-    p.insert("cim_valid_from".into(), f.validity.from.map(|d| d.to_string()).into());
+    p.insert(
+        "cim_valid_from".into(),
+        f.validity.from.map(|d| d.to_string()).into(),
+    );
     p.insert("cim_valid_to".into(), f.validity.to.map(|d| d.to_string()).into());
     if let Some(l) = &f.lod1 {
         p.insert("cim_base_m".into(), json!(l.base_m));
@@ -81,7 +87,12 @@ fn line(l: &geo::LineString<f64>) -> Value {
 }
 
 fn polygon(p: &geo::Polygon<f64>) -> Value {
-    Value::Array(std::iter::once(p.exterior()).chain(p.interiors()).map(line).collect())
+    Value::Array(
+        std::iter::once(p.exterior())
+            .chain(p.interiors())
+            .map(line)
+            .collect(),
+    )
 }
 
 fn geometry_value(g: &geo::Geometry<f64>) -> Value {
@@ -126,7 +137,8 @@ pub fn feature_collection(
     let mut fc = json!({"type": "FeatureCollection", "features": out});
     if to_wgs84.is_none() {
         if let Some(code) = project_epsg {
-            fc["crs"] = json!({"type": "name", "properties": {"name": format!("urn:ogc:def:crs:EPSG::{code}")}});
+            fc["crs"] =
+                json!({"type": "name", "properties": {"name": format!("urn:ogc:def:crs:EPSG::{code}")}});
         }
     }
     Ok(fc)
@@ -145,7 +157,11 @@ pub fn print_table(features: &[StoredFeature]) {
             f.validity.from.map(|d| d.to_string()).unwrap_or_default(),
             f.validity.to.map(|d| d.to_string()).unwrap_or_default()
         );
-        let height = f.lod1.as_ref().map(|l| format!("{:.1}", l.height_m)).unwrap_or_default();
+        let height = f
+            .lod1
+            .as_ref()
+            .map(|l| format!("{:.1}", l.height_m))
+            .unwrap_or_default();
         let attrs: Vec<String> = f
             .attributes
             .iter()

@@ -1,5 +1,7 @@
 //! The CLI end to end on real fixtures: new, import, info, re-import, export, demo.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 use common::*;
 
@@ -12,16 +14,31 @@ fn demo_builds_the_district_and_picks_a_building() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["name"].as_str().unwrap().to_string(), l["features"].as_u64().unwrap()))
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap().to_string(),
+                l["features"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         layers,
-        vec![("buildings".to_string(), 144), ("parcels".to_string(), 407), ("streets".to_string(), 35)]
+        vec![
+            ("buildings".to_string(), 144),
+            ("parcels".to_string(), 407),
+            ("streets".to_string(), 35)
+        ]
     );
     let t = &v["terrain"][0];
-    assert_eq!((t["width"].as_u64(), t["height"].as_u64()), (Some(670), Some(718)));
+    assert_eq!(
+        (t["width"].as_u64(), t["height"].as_u64()),
+        (Some(670), Some(718))
+    );
     let (lo, hi) = (t["min_m"].as_f64().unwrap(), t["max_m"].as_f64().unwrap());
-    assert!((185.0..195.0).contains(&lo) && (215.0..225.0).contains(&hi), "{lo}..{hi}");
+    assert!(
+        (185.0..195.0).contains(&lo) && (215.0..225.0).contains(&hi),
+        "{lo}..{hi}"
+    );
     // The ray from above hits a building roof: ground (188–222 m) + 15 m default height.
     let z = v["pick"]["point"][2].as_f64().unwrap();
     assert!((200.0..240.0).contains(&z), "roof at {z}");
@@ -40,7 +57,10 @@ fn shapefile_parcels_reprojected_with_prj() {
     let r = cim_json(&["import", p(&project), p(&shp), "--kind", "parcel", "--json"]);
     let l = &r["layers"][0];
     assert_eq!(l["layer"], "farms_33S");
-    assert_eq!(l["inserted"].as_u64().unwrap() + l["skipped"].as_u64().unwrap(), 2008);
+    assert_eq!(
+        l["inserted"].as_u64().unwrap() + l["skipped"].as_u64().unwrap(),
+        2008
+    );
     assert!(l["inserted"].as_u64().unwrap() >= 2000);
     let info = cim_json(&["info", p(&project), "--json"]);
     let ext = info["layers"][0]["extent"].as_array().unwrap();
@@ -54,7 +74,16 @@ fn reimport_keeps_codes_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let project = new_project(dir.path(), 32633);
     let gpkg = fixtures().join("vector/bubenec.gpkg");
-    let args = ["import", p(&project), p(&gpkg), "--source-layer", "buildings", "--default-height", "12", "--json"];
+    let args = [
+        "import",
+        p(&project),
+        p(&gpkg),
+        "--source-layer",
+        "buildings",
+        "--default-height",
+        "12",
+        "--json",
+    ];
     let first = cim_json(&args);
     assert_eq!(first["layers"][0]["inserted"], 144);
     let codes_before = cim_json(&["query", p(&project), "--layer", "buildings", "--json"]);
@@ -64,7 +93,12 @@ fn reimport_keeps_codes_and_counts() {
     assert!(second["warnings"].to_string().contains("already in layer"));
     let codes_after = cim_json(&["query", p(&project), "--layer", "buildings", "--json"]);
     let ids = |v: &serde_json::Value| -> Vec<String> {
-        v["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(ids(&codes_before), ids(&codes_after));
     assert_eq!(layer_counts(&project), vec![("buildings".to_string(), 144)]);
@@ -80,14 +114,29 @@ fn geopackage_all_layers_guess_kinds() {
     let dir = tempfile::tempdir().unwrap();
     let project = new_project(dir.path(), 32633);
     let gpkg = fixtures().join("vector/bubenec.gpkg");
-    let r = cim_json(&["import", p(&project), p(&gpkg), "--default-height", "10", "--json"]);
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&gpkg),
+        "--default-height",
+        "10",
+        "--json",
+    ]);
     let kinds: Vec<(String, String)> = r["layers"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["layer"].as_str().unwrap().to_string(), l["kind"].as_str().unwrap().to_string()))
+        .map(|l| {
+            (
+                l["layer"].as_str().unwrap().to_string(),
+                l["kind"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert!(kinds.contains(&("buildings".into(), "building".into())), "{kinds:?}");
+    assert!(
+        kinds.contains(&("buildings".into(), "building".into())),
+        "{kinds:?}"
+    );
     assert!(kinds.contains(&("plots".into(), "parcel".into())), "{kinds:?}");
     assert!(kinds.contains(&("streets".into(), "road".into())), "{kinds:?}");
     let counts = layer_counts(&project);
@@ -100,7 +149,10 @@ fn terrain_export_and_reimport_round_trip() {
     let project = new_project(dir.path(), 32633);
     let dem = fixtures().join("dem/bubenec_dtm_1m_utm33n.tif");
     let r = cim_json(&["import", p(&project), p(&dem), "--json"]);
-    assert_eq!((r["width"].as_u64(), r["height"].as_u64()), (Some(670), Some(718)));
+    assert_eq!(
+        (r["width"].as_u64(), r["height"].as_u64()),
+        (Some(670), Some(718))
+    );
     assert_eq!(r["reprojected"], false);
     let tif = dir.path().join("out.tif");
     cim_json(&["export", p(&project), p(&tif), "--json"]);
@@ -120,7 +172,10 @@ fn osm_roads_and_buildings_with_heights() {
     let r = cim_json(&["import", p(&project), p(&osm), "--json"]);
     let layers = r["layers"].as_array().unwrap();
     let road = layers.iter().find(|l| l["kind"] == "road").expect("roads");
-    let bld = layers.iter().find(|l| l["kind"] == "building").expect("buildings");
+    let bld = layers
+        .iter()
+        .find(|l| l["kind"] == "building")
+        .expect("buildings");
     assert!(road["inserted"].as_u64().unwrap() >= 25, "{road}");
     assert!(bld["inserted"].as_u64().unwrap() >= 20, "{bld}");
 }
@@ -130,7 +185,14 @@ fn exported_geojson_in_wgs84_is_near_prague() {
     let dir = tempfile::tempdir().unwrap();
     let project = new_project(dir.path(), 32633);
     let gpkg = fixtures().join("vector/bubenec.gpkg");
-    cim_json(&["import", p(&project), p(&gpkg), "--source-layer", "streets", "--json"]);
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&gpkg),
+        "--source-layer",
+        "streets",
+        "--json",
+    ]);
     let out = dir.path().join("streets.geojson");
     cim_json(&["export", p(&project), p(&out), "--wgs84", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
@@ -138,7 +200,10 @@ fn exported_geojson_in_wgs84_is_near_prague() {
     assert_eq!(f.len(), 35);
     let c = &f[0]["geometry"]["coordinates"][0];
     let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
-    assert!((14.38..14.42).contains(&lon) && (50.09..50.12).contains(&lat), "{lon},{lat}");
+    assert!(
+        (14.38..14.42).contains(&lon) && (50.09..50.12).contains(&lat),
+        "{lon},{lat}"
+    );
     // Exporting over an existing file needs --force.
     let e = cim_err(&["export", p(&project), p(&out)]);
     assert!(e.contains("already exists"), "{e}");
@@ -146,17 +211,39 @@ fn exported_geojson_in_wgs84_is_near_prague() {
 
 #[test]
 fn project_opens_in_gdal() {
-    if std::process::Command::new("ogrinfo").arg("--version").output().is_err() {
-        eprintln!("note: ogrinfo not installed; GDAL interoperability not checked here (.ci/test installs it)");
+    if std::process::Command::new("ogrinfo")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "note: ogrinfo not installed; GDAL interoperability not checked here (.ci/test installs it)"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let project = new_project(dir.path(), 32633);
     let gpkg = fixtures().join("vector/bubenec.gpkg");
-    cim_json(&["import", p(&project), p(&gpkg), "--source-layer", "plots", "--layer", "parcels", "--json"]);
-    let o = std::process::Command::new("ogrinfo").args(["-so", p(&project), "parcels"]).output().unwrap();
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&gpkg),
+        "--source-layer",
+        "plots",
+        "--layer",
+        "parcels",
+        "--json",
+    ]);
+    let o = std::process::Command::new("ogrinfo")
+        .args(["-so", p(&project), "parcels"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{text} {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(text.contains("Feature Count: 407"), "{text}");
     assert!(text.contains("cim_code"), "{text}");
 }

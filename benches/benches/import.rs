@@ -10,13 +10,20 @@ use std::time::Duration;
 
 fn bench_import(c: &mut Criterion) {
     // `cargo bench` measures 1M; `cargo test --benches` (CI) runs a small case once.
-    let n: usize = if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 2_000 };
+    let n: usize = if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        2_000
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let src = dir.path().join("buildings.gpkg");
     write_buildings_gpkg(&src, n, 7).expect("generate input");
     let crs = Crs::from_epsg(32650).expect("EPSG:32650");
     let mut group = c.benchmark_group("import");
-    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(n as u64));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(n as u64));
     let mut round = 0u32;
     group.bench_function(format!("gpkg_{n}_polygons"), |b| {
         b.iter(|| {
@@ -25,7 +32,10 @@ fn bench_import(c: &mut Criterion) {
             let mut project = Project::create(&path, &crs, "000000").expect("create");
             let source = cim_importers::vector::open_vector(&src, Some("buildings")).expect("open");
             let opts = ImportOptions {
-                heights: HeightOptions { height_attr: Some("height_m".into()), ..Default::default() },
+                heights: HeightOptions {
+                    height_attr: Some("height_m".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let report = import_vectors(&mut project, vec![source], &opts, &mut |_| {}).expect("import");

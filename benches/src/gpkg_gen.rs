@@ -46,7 +46,9 @@ pub fn write_buildings_gpkg(path: &Path, n: usize, seed: u64) -> rusqlite::Resul
     let tx = conn.transaction()?;
     let mut ext = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
     {
-        let mut insert = tx.prepare("INSERT INTO buildings (fid, geom, name, floors, height_m) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut insert = tx.prepare(
+            "INSERT INTO buildings (fid, geom, name, floors, height_m) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
         let mut rtree = tx.prepare("INSERT INTO rtree_buildings_geom VALUES (?1, ?2, ?3, ?4, ?5)")?;
         for (i, (poly, height_m)) in footprints.iter().enumerate() {
             let fid = i as i64 + 1;
@@ -56,7 +58,12 @@ pub fn write_buildings_gpkg(path: &Path, n: usize, seed: u64) -> rusqlite::Resul
             insert.execute(params![fid, blob, format!("B{fid}"), floors, height_m])?;
             if let Some([minx, miny, maxx, maxy]) = cim_engine::gpkg::geometry_envelope(&g) {
                 rtree.execute(params![fid, minx, maxx, miny, maxy])?;
-                ext = [ext[0].min(minx), ext[1].min(miny), ext[2].max(maxx), ext[3].max(maxy)];
+                ext = [
+                    ext[0].min(minx),
+                    ext[1].min(miny),
+                    ext[2].max(maxx),
+                    ext[3].max(maxy),
+                ];
             }
         }
     }

@@ -39,7 +39,10 @@ pub struct CityIndex {
 fn ground_z(terrain: Option<&Raster>, g: &geo::Geometry<f64>) -> f64 {
     use geo::CoordsIter;
     let Some(t) = terrain else { return 0.0 };
-    g.coords_iter().next().and_then(|c| t.sample(c.x, c.y)).unwrap_or(0.0)
+    g.coords_iter()
+        .next()
+        .and_then(|c| t.sample(c.x, c.y))
+        .unwrap_or(0.0)
 }
 
 impl CityIndex {
@@ -73,10 +76,19 @@ impl CityIndex {
             };
             push_shapes(&mut items, &f.geometry, base_z, top_z);
             item_entry.resize(items.len(), entry);
-            entries.push(Entry { code: f.code, layer: layer as u16, kind: f.kind });
+            entries.push(Entry {
+                code: f.code,
+                layer: layer as u16,
+                kind: f.kind,
+            });
             Ok(())
         })?;
-        Ok(CityIndex { index: SpatialIndex::bulk_load(items), entries, item_entry, layers })
+        Ok(CityIndex {
+            index: SpatialIndex::bulk_load(items),
+            entries,
+            item_entry,
+            layers,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -123,22 +135,58 @@ fn push_shapes(items: &mut Vec<Item>, g: &geo::Geometry<f64>, base_z: f64, top_z
         items.push(Item { id, shape });
     };
     match g {
-        G::Polygon(p) => push(items, Shape::Prism { footprint: p.clone(), base_z, top_z }),
+        G::Polygon(p) => push(
+            items,
+            Shape::Prism {
+                footprint: p.clone(),
+                base_z,
+                top_z,
+            },
+        ),
         G::MultiPolygon(m) => {
             for p in &m.0 {
-                push(items, Shape::Prism { footprint: p.clone(), base_z, top_z });
+                push(
+                    items,
+                    Shape::Prism {
+                        footprint: p.clone(),
+                        base_z,
+                        top_z,
+                    },
+                );
             }
         }
-        G::LineString(l) => push(items, Shape::Line { line: l.clone(), z: base_z }),
+        G::LineString(l) => push(
+            items,
+            Shape::Line {
+                line: l.clone(),
+                z: base_z,
+            },
+        ),
         G::MultiLineString(m) => {
             for l in &m.0 {
-                push(items, Shape::Line { line: l.clone(), z: base_z });
+                push(
+                    items,
+                    Shape::Line {
+                        line: l.clone(),
+                        z: base_z,
+                    },
+                );
             }
         }
-        G::Point(p) => push(items, Shape::Point { xyz: [p.x(), p.y(), base_z] }),
+        G::Point(p) => push(
+            items,
+            Shape::Point {
+                xyz: [p.x(), p.y(), base_z],
+            },
+        ),
         G::MultiPoint(m) => {
             for p in &m.0 {
-                push(items, Shape::Point { xyz: [p.x(), p.y(), base_z] });
+                push(
+                    items,
+                    Shape::Point {
+                        xyz: [p.x(), p.y(), base_z],
+                    },
+                );
             }
         }
         G::GeometryCollection(c) => {
@@ -148,6 +196,11 @@ fn push_shapes(items: &mut Vec<Item>, g: &geo::Geometry<f64>, base_z: f64, top_z
         }
         G::Rect(r) => push_shapes(items, &G::Polygon(r.to_polygon()), base_z, top_z),
         G::Triangle(t) => push_shapes(items, &G::Polygon(t.to_polygon()), base_z, top_z),
-        G::Line(l) => push_shapes(items, &G::LineString(geo::LineString(vec![l.start, l.end])), base_z, top_z),
+        G::Line(l) => push_shapes(
+            items,
+            &G::LineString(geo::LineString(vec![l.start, l.end])),
+            base_z,
+            top_z,
+        ),
     }
 }

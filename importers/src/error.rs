@@ -7,11 +7,19 @@ pub enum ImportError {
     /// One record is unusable (garbled geometry, impossible coordinates) but the records after
     /// it can be read: the pipeline skips it with a warning (or stops under `--strict`).
     #[error("{path}: record {record}: {reason}", path = .path.display())]
-    Record { path: PathBuf, record: u64, reason: String },
+    Record {
+        path: PathBuf,
+        record: u64,
+        reason: String,
+    },
     /// The file is damaged at this record (truncated, broken framing): nothing after it can be
     /// read, so the import stops and writes nothing.
     #[error("{path}: record {record}: {reason}", path = .path.display())]
-    Damaged { path: PathBuf, record: u64, reason: String },
+    Damaged {
+        path: PathBuf,
+        record: u64,
+        reason: String,
+    },
     #[error("{path}: {reason}", path = .path.display())]
     File { path: PathBuf, reason: String },
     #[error("{path}: no coordinate reference system found ({reason}); pass --src-crs EPSG:xxxx", path = .path.display())]
@@ -40,7 +48,11 @@ impl ImportError {
         }
     }
     pub fn damaged(path: impl Into<PathBuf>, record: u64, reason: impl Into<String>) -> Self {
-        ImportError::Damaged { path: path.into(), record, reason: reason.into() }
+        ImportError::Damaged {
+            path: path.into(),
+            record,
+            reason: reason.into(),
+        }
     }
     pub fn file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         ImportError::File {
@@ -49,7 +61,10 @@ impl ImportError {
         }
     }
     pub fn engine(path: impl Into<PathBuf>, source: cim_engine::EngineError) -> Self {
-        ImportError::Engine { path: path.into(), source: Box::new(source) }
+        ImportError::Engine {
+            path: path.into(),
+            source: Box::new(source),
+        }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ImportError::Io {

@@ -38,7 +38,11 @@ pub fn write_geotiff(path: &Path, raster: &Raster, crs: &Crs) -> Result<()> {
         u32::try_from(raster.width).map_err(|_| ImportError::file(path, "raster too wide for TIFF"))?,
         u32::try_from(raster.height).map_err(|_| ImportError::file(path, "raster too tall for TIFF"))?,
     );
-    let data: Vec<f32> = raster.data.iter().map(|v| if v.is_nan() { GEOTIFF_NODATA } else { *v }).collect();
+    let data: Vec<f32> = raster
+        .data
+        .iter()
+        .map(|v| if v.is_nan() { GEOTIFF_NODATA } else { *v })
+        .collect();
     let tmp = path.with_extension("tif.partial");
     let file = std::fs::File::create(&tmp).map_err(|e| ImportError::io(&tmp, e))?;
     let write = || -> Result<()> {
@@ -47,11 +51,20 @@ pub fn write_geotiff(path: &Path, raster: &Raster, crs: &Crs) -> Result<()> {
             .with_compression(Compression::Deflate(DeflateLevel::Balanced));
         let mut image = enc.new_image::<colortype::Gray32Float>(w, h).map_err(err)?;
         let d = image.encoder();
-        d.write_tag(Tag::Unknown(MODEL_PIXEL_SCALE), &[raster.cell_w, raster.cell_h, 0.0][..]).map_err(err)?;
-        d.write_tag(Tag::Unknown(MODEL_TIEPOINT), &[0.0, 0.0, 0.0, raster.origin_x, raster.origin_y, 0.0][..])
+        d.write_tag(
+            Tag::Unknown(MODEL_PIXEL_SCALE),
+            &[raster.cell_w, raster.cell_h, 0.0][..],
+        )
+        .map_err(err)?;
+        d.write_tag(
+            Tag::Unknown(MODEL_TIEPOINT),
+            &[0.0, 0.0, 0.0, raster.origin_x, raster.origin_y, 0.0][..],
+        )
+        .map_err(err)?;
+        d.write_tag(Tag::Unknown(GEO_KEY_DIRECTORY), &geokeys(crs)[..])
             .map_err(err)?;
-        d.write_tag(Tag::Unknown(GEO_KEY_DIRECTORY), &geokeys(crs)[..]).map_err(err)?;
-        d.write_tag(Tag::Unknown(GDAL_NODATA), &*format!("{GEOTIFF_NODATA}")).map_err(err)?;
+        d.write_tag(Tag::Unknown(GDAL_NODATA), &*format!("{GEOTIFF_NODATA}"))
+            .map_err(err)?;
         image.write_data(&data).map_err(err)?;
         Ok(())
     };

@@ -8,8 +8,8 @@ use crate::error::{ImportError, Result, Warning};
 use crate::source::{HeightHint, SourceFeature, VectorSource};
 use crate::validate::{check_coordinates, check_shape, Verdict};
 use cim_engine::{
-    AttrValue, CityCode, Classification, Crs, Date, Feature, FeatureKind, GeometryType, HeightSource, LayerSpec,
-    Lod1, Project, Raster, Transform, Validity, Written,
+    AttrValue, CityCode, Classification, Crs, Date, Feature, FeatureKind, GeometryType, HeightSource,
+    LayerSpec, Lod1, Project, Raster, Transform, Validity, Written,
 };
 use std::path::Path;
 
@@ -25,7 +25,12 @@ pub struct HeightOptions {
 
 impl Default for HeightOptions {
     fn default() -> Self {
-        HeightOptions { height_attr: None, floors_attr: None, storey_m: 3.0, default_height_m: None }
+        HeightOptions {
+            height_attr: None,
+            floors_attr: None,
+            storey_m: 3.0,
+            default_height_m: None,
+        }
     }
 }
 
@@ -143,7 +148,11 @@ pub fn import_vectors(
             source: path.display().to_string(),
         };
         let mut layer_ready: Option<GeometryType> = None;
-        let mut lr = LayerReport { layer: layer_name.clone(), kind: Some(layer_kind), ..Default::default() };
+        let mut lr = LayerReport {
+            layer: layer_name.clone(),
+            kind: Some(layer_kind),
+            ..Default::default()
+        };
         let mut heights: std::collections::BTreeMap<String, u64> = Default::default();
         let warn = |warnings: &mut Vec<Warning>, record: Option<u64>, message: String| -> Result<()> {
             if opts.strict {
@@ -152,7 +161,11 @@ pub fn import_vectors(
                     None => ImportError::file(&path, format!("{message} (--strict)")),
                 });
             }
-            warnings.push(Warning { path: path.clone(), record, message });
+            warnings.push(Warning {
+                path: path.clone(),
+                record,
+                message,
+            });
             Ok(())
         };
         for item in source.features {
@@ -170,7 +183,7 @@ pub fn import_vectors(
             };
             lr.read += 1;
             total_read += 1;
-            if total_read % 4096 == 0 {
+            if total_read.is_multiple_of(4096) {
                 progress(total_read);
             }
             let record = sf.record;
@@ -218,8 +231,15 @@ pub fn import_vectors(
                 match found {
                     Some((height_m, height_source)) => {
                         *heights.entry(height_source.to_string()).or_default() += 1;
-                        let base_m = terrain.as_ref().and_then(|t| ground_under(t, &geometry)).unwrap_or(0.0);
-                        Some(Lod1 { base_m, height_m, height_source })
+                        let base_m = terrain
+                            .as_ref()
+                            .and_then(|t| ground_under(t, &geometry))
+                            .unwrap_or(0.0);
+                        Some(Lod1 {
+                            base_m,
+                            height_m,
+                            height_source,
+                        })
                     }
                     None => {
                         lr.without_height += 1;
@@ -246,7 +266,11 @@ pub fn import_vectors(
             }
         }
         if layer_ready.is_none() {
-            warn(&mut report.warnings, None, "no features imported (empty source or all skipped)".into())?;
+            warn(
+                &mut report.warnings,
+                None,
+                "no features imported (empty source or all skipped)".into(),
+            )?;
         }
         if lr.replaced > 0 {
             report.warnings.push(Warning {
@@ -300,7 +324,10 @@ fn ground_under(terrain: &Raster, g: &geo::Geometry<f64>) -> Option<f64> {
 }
 
 fn attr_f64(sf: &SourceFeature, name: &str) -> Option<f64> {
-    sf.attributes.get(name).and_then(AttrValue::as_f64).filter(|v| v.is_finite() && *v > 0.0)
+    sf.attributes
+        .get(name)
+        .and_then(AttrValue::as_f64)
+        .filter(|v| v.is_finite() && *v > 0.0)
 }
 
 /// Plausible building height: above 0 and below the tallest buildings on Earth (with margin).
@@ -317,7 +344,13 @@ fn building_height(sf: &SourceFeature, h: &HeightOptions) -> Option<(f64, Height
         if let Some(f) = attr_f64(sf, name) {
             let v = f * h.storey_m;
             if ok(v) {
-                return Some((v, HeightSource::Floors { name: name.clone(), storey_m: h.storey_m }));
+                return Some((
+                    v,
+                    HeightSource::Floors {
+                        name: name.clone(),
+                        storey_m: h.storey_m,
+                    },
+                ));
             }
         }
     }
@@ -326,11 +359,19 @@ fn building_height(sf: &SourceFeature, h: &HeightOptions) -> Option<(f64, Height
             return Some((*v, HeightSource::Attribute { name: name.clone() }));
         }
         Some((_, HeightHint::Floors { name, floors })) if ok(floors * h.storey_m) => {
-            return Some((floors * h.storey_m, HeightSource::Floors { name: name.clone(), storey_m: h.storey_m }));
+            return Some((
+                floors * h.storey_m,
+                HeightSource::Floors {
+                    name: name.clone(),
+                    storey_m: h.storey_m,
+                },
+            ));
         }
         _ => {}
     }
-    h.default_height_m.filter(|v| ok(*v)).map(|v| (v, HeightSource::Default))
+    h.default_height_m
+        .filter(|v| ok(*v))
+        .map(|v| (v, HeightSource::Default))
 }
 
 fn validity_of(
@@ -339,7 +380,10 @@ fn validity_of(
     warnings: &mut Vec<Warning>,
     path: &Path,
 ) -> Result<Validity> {
-    let mut v = Validity { from: opts.valid_from, to: opts.valid_to };
+    let mut v = Validity {
+        from: opts.valid_from,
+        to: opts.valid_to,
+    };
     let mut read = |attr: &Option<String>, slot: &mut Option<Date>| -> Result<()> {
         let Some(name) = attr else { return Ok(()) };
         match sf.attributes.get(name) {
@@ -351,7 +395,11 @@ fn validity_of(
                     if opts.strict {
                         return Err(ImportError::record(path, sf.record, message));
                     }
-                    warnings.push(Warning { path: path.to_path_buf(), record: Some(sf.record), message });
+                    warnings.push(Warning {
+                        path: path.to_path_buf(),
+                        record: Some(sf.record),
+                        message,
+                    });
                 }
             },
             _ => {}
@@ -407,7 +455,10 @@ pub fn import_terrain(
         raster
     };
     let Some((min_m, max_m)) = grid.min_max() else {
-        return Err(ImportError::file(path, "contains no valid elevation (all cells are nodata)"));
+        return Err(ImportError::file(
+            path,
+            "contains no valid elevation (all cells are nodata)",
+        ));
     };
     let report = TerrainReport {
         name: name.to_string(),
@@ -420,7 +471,8 @@ pub fn import_terrain(
         reprojected,
     };
     let mut tx = project.import().map_err(engine_err)?;
-    tx.put_terrain(name, &grid, &path.display().to_string()).map_err(engine_err)?;
+    tx.put_terrain(name, &grid, &path.display().to_string())
+        .map_err(engine_err)?;
     tx.commit().map_err(engine_err)?;
     Ok(report)
 }
@@ -453,7 +505,10 @@ mod tests {
             storey_m: 3.0,
             default_height_m: Some(9.0),
         };
-        let both = sf(&[("h", AttrValue::Real(12.5)), ("floors", AttrValue::Int(5))], None);
+        let both = sf(
+            &[("h", AttrValue::Real(12.5)), ("floors", AttrValue::Int(5))],
+            None,
+        );
         assert_eq!(
             building_height(&both, &opts),
             Some((12.5, HeightSource::Attribute { name: "h".into() }))
@@ -461,13 +516,34 @@ mod tests {
         let floors = sf(&[("floors", AttrValue::Text("4".into()))], None);
         assert_eq!(
             building_height(&floors, &opts),
-            Some((12.0, HeightSource::Floors { name: "floors".into(), storey_m: 3.0 }))
+            Some((
+                12.0,
+                HeightSource::Floors {
+                    name: "floors".into(),
+                    storey_m: 3.0
+                }
+            ))
         );
-        let osm = sf(&[], Some((7.0, HeightHint::Floors { name: "building:levels".into(), floors: 7.0 })));
+        let osm = sf(
+            &[],
+            Some((
+                7.0,
+                HeightHint::Floors {
+                    name: "building:levels".into(),
+                    floors: 7.0,
+                },
+            )),
+        );
         assert_eq!(building_height(&osm, &opts).map(|h| h.0), Some(21.0));
         let nothing = sf(&[("h", AttrValue::Real(-3.0))], None);
-        assert_eq!(building_height(&nothing, &opts), Some((9.0, HeightSource::Default)));
-        let no_default = HeightOptions { default_height_m: None, ..opts };
+        assert_eq!(
+            building_height(&nothing, &opts),
+            Some((9.0, HeightSource::Default))
+        );
+        let no_default = HeightOptions {
+            default_height_m: None,
+            ..opts
+        };
         assert_eq!(building_height(&nothing, &no_default), None);
     }
 

@@ -41,7 +41,11 @@ fn find_assets(given: &Option<PathBuf>) -> Result<PathBuf> {
     }
     bail!(
         "demo data not found (looked for demo/bubenec.gpkg in {}); pass --assets DIR",
-        candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
+        candidates
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -68,7 +72,10 @@ fn build(assets: &Path, path: &Path, quiet: bool) -> Result<()> {
     let mut project = Project::create(path, &crs, DEMO_REGION)?;
     let dem_path = assets.join("bubenec_dtm_1m_utm33n.tif");
     let dem = terrain::read_geotiff(&dem_path)?;
-    let dem_crs = dem.crs.clone().with_context(|| format!("{}: no CRS", dem_path.display()))?;
+    let dem_crs = dem
+        .crs
+        .clone()
+        .with_context(|| format!("{}: no CRS", dem_path.display()))?;
     pipeline::import_terrain(&mut project, &dem_path, dem.raster, &dem_crs, "terrain", None)?;
     let gpkg = assets.join("bubenec.gpkg");
     let layers: [(&str, &str, FeatureKind); 3] = [
@@ -82,7 +89,10 @@ fn build(assets: &Path, path: &Path, quiet: bool) -> Result<()> {
             layer: Some(layer.to_string()),
             kind: Some(kind),
             classification: Classification::Public,
-            heights: HeightOptions { default_height_m: Some(DEMO_BUILDING_HEIGHT_M), ..Default::default() },
+            heights: HeightOptions {
+                default_height_m: Some(DEMO_BUILDING_HEIGHT_M),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let report = pipeline::import_vectors(&mut project, vec![source], &opts, &mut |_| {})?;
@@ -124,7 +134,11 @@ fn summarise(path: &Path, as_json: bool) -> Result<()> {
         return Ok(());
     }
     println!("Built the demo district Bubeneč, Prague: {}", path.display());
-    println!("  CRS {} · city codes prefixed {}", project.crs().name(), project.region_code());
+    println!(
+        "  CRS {} · city codes prefixed {}",
+        project.crs().name(),
+        project.region_code()
+    );
     for l in &layers {
         println!("  {:<10} {:>5} {}", l.name, l.feature_count, l.kind.name());
     }
@@ -158,9 +172,22 @@ fn summarise(path: &Path, as_json: bool) -> Result<()> {
         use geo::Centroid;
         b.feature.geometry.centroid()
     }) {
-        println!("  cim query {} --point {:.0},{:.0} --radius 50 --layer buildings", path.display(), c.x(), c.y());
-        println!("  cim pick {} --from {:.0},{:.0},600 --dir 0,0,-1", path.display(), c.x(), c.y());
+        println!(
+            "  cim query {} --point {:.0},{:.0} --radius 50 --layer buildings",
+            path.display(),
+            c.x(),
+            c.y()
+        );
+        println!(
+            "  cim pick {} --from {:.0},{:.0},600 --dir 0,0,-1",
+            path.display(),
+            c.x(),
+            c.y()
+        );
     }
-    println!("  cim export {} buildings.geojson --layer buildings --wgs84", path.display());
+    println!(
+        "  cim export {} buildings.geojson --layer buildings --wgs84",
+        path.display()
+    );
     Ok(())
 }

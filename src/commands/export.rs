@@ -45,10 +45,18 @@ pub fn run(a: ExportArgs) -> Result<()> {
             project.layer(l)?;
         }
     }
-    let name = a.out.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = a
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     let (what, count) = if name.ends_with(".geojson") || name.ends_with(".json") {
         let features = project.features(&filter)?;
-        let to_wgs84 = if a.wgs84 { Some(Transform::new(&Crs::from_epsg(4326)?, project.crs())) } else { None };
+        let to_wgs84 = if a.wgs84 {
+            Some(Transform::new(&Crs::from_epsg(4326)?, project.crs()))
+        } else {
+            None
+        };
         let fc = feature_collection(&features, project.crs().epsg(), to_wgs84.as_ref())?;
         write_atomically(&a.out, fc.to_string().as_bytes())?;
         ("features", features.len())
@@ -60,7 +68,10 @@ pub fn run(a: ExportArgs) -> Result<()> {
             Some(n) => n.clone(),
             None => match terrains.first() {
                 Some(t) => t.name.clone(),
-                None => bail!("{}: the project has no terrain to export", project.path().display()),
+                None => bail!(
+                    "{}: the project has no terrain to export",
+                    project.path().display()
+                ),
             },
         };
         let raster = project.terrain(&terrain_name)?;
@@ -70,10 +81,16 @@ pub fn run(a: ExportArgs) -> Result<()> {
         cim_importers::export::write_geotiff(&a.out, &raster, project.crs())?;
         ("terrain cells", raster.width * raster.height)
     } else {
-        bail!("{}: unknown output format (use .geojson, .gpkg or .tif)", a.out.display());
+        bail!(
+            "{}: unknown output format (use .geojson, .gpkg or .tif)",
+            a.out.display()
+        );
     };
     if a.json {
-        println!("{}", serde_json::json!({"out": a.out.display().to_string(), "what": what, "count": count}));
+        println!(
+            "{}",
+            serde_json::json!({"out": a.out.display().to_string(), "what": what, "count": count})
+        );
     } else {
         println!("wrote {count} {what} to {}", a.out.display());
     }
@@ -110,7 +127,10 @@ fn export_gpkg(project: &Project, filter: &FeatureFilter, a: &ExportArgs) -> Res
                 fields: l.fields.clone(),
                 source: format!("{} (exported)", project.path().display()),
             })?;
-            let f = FeatureFilter { layers: Some(vec![l.name.clone()]), ..filter.clone() };
+            let f = FeatureFilter {
+                layers: Some(vec![l.name.clone()]),
+                ..filter.clone()
+            };
             project.for_each_feature(&f, |s| {
                 tx.write(&s.layer, &s.feature)?;
                 n += 1;

@@ -70,7 +70,10 @@ enum SourceKind {
 }
 
 fn source_kind(path: &Path) -> SourceKind {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     if name.ends_with(".tif") || name.ends_with(".tiff") {
         SourceKind::Terrain
     } else if name.ends_with(".osm") || name.ends_with(".pbf") {
@@ -185,7 +188,11 @@ fn import_dem(project: &mut cim_engine::Project, a: &ImportArgs, src_crs: Option
             r.min_m,
             r.max_m,
             r.valid_cells,
-            if r.reprojected { " (reprojected into the project CRS)" } else { "" }
+            if r.reprojected {
+                " (reprojected into the project CRS)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

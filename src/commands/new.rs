@@ -32,7 +32,12 @@ pub fn run(a: NewArgs) -> Result<()> {
         });
         println!("{v}");
     } else {
-        println!("created {} (CRS {}, region {})", project.path().display(), crs.name(), a.region);
+        println!(
+            "created {} (CRS {}, region {})",
+            project.path().display(),
+            crs.name(),
+            a.region
+        );
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 use super::{open_project, parse_date};
 use crate::output::{feature_collection, print_table};
 use anyhow::{bail, Context, Result};
-use cim_engine::{CityCode, Classification, Crs, FeatureFilter, FeatureKind, Project, StoredFeature, Transform};
+use cim_engine::{
+    CityCode, Classification, Crs, FeatureFilter, FeatureKind, Project, StoredFeature, Transform,
+};
 use clap::{Args, ValueEnum};
 use geo::{Distance, Euclidean, Intersects};
 use std::path::PathBuf;
@@ -83,7 +85,10 @@ enum Region {
 
 fn region(a: &QueryArgs, project: &Project) -> Result<Region> {
     let to_project = match &a.query_crs {
-        Some(c) => Some(Transform::new(project.crs(), &Crs::parse(c).with_context(|| format!("--query-crs {c}"))?)),
+        Some(c) => Some(Transform::new(
+            project.crs(),
+            &Crs::parse(c).with_context(|| format!("--query-crs {c}"))?,
+        )),
         None => None,
     };
     let tr = |x: f64, y: f64| -> Result<[f64; 2]> {
@@ -92,7 +97,10 @@ fn region(a: &QueryArgs, project: &Project) -> Result<Region> {
             None => Ok([x, y]),
         }
     };
-    let given = [a.bbox.is_some(), a.point.is_some(), a.polygon.is_some()].iter().filter(|b| **b).count();
+    let given = [a.bbox.is_some(), a.point.is_some(), a.polygon.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
     if given > 1 {
         bail!("give only one of --bbox, --point, --polygon");
     }
@@ -102,7 +110,12 @@ fn region(a: &QueryArgs, project: &Project) -> Result<Region> {
         if v[0] > v[2] || v[1] > v[3] {
             bail!("--bbox '{b}': expected minx,miny,maxx,maxy with min ≤ max");
         }
-        return Ok(Region::Bbox([p[0].min(q[0]), p[1].min(q[1]), p[0].max(q[0]), p[1].max(q[1])]));
+        return Ok(Region::Bbox([
+            p[0].min(q[0]),
+            p[1].min(q[1]),
+            p[0].max(q[0]),
+            p[1].max(q[1]),
+        ]));
     }
     if let Some(p) = &a.point {
         let v = numbers(p, 2, "--point")?;
@@ -148,7 +161,9 @@ pub fn run(a: QueryArgs) -> Result<()> {
     let features = if let Some(code) = &a.code {
         let code = CityCode::parse(code)?;
         let found = project.feature(&code)?;
-        let Some(f) = found else { bail!("no feature with city code {code}") };
+        let Some(f) = found else {
+            bail!("no feature with city code {code}")
+        };
         let as_of_ok = filter.as_of.is_none_or(|d| f.feature.validity.contains(d));
         if as_of_ok {
             vec![f]
@@ -180,10 +195,15 @@ pub fn run(a: QueryArgs) -> Result<()> {
             }
             Region::Polygon(poly) => {
                 use geo::BoundingRect;
-                let Some(r) = poly.bounding_rect() else { bail!("--polygon is empty") };
+                let Some(r) = poly.bounding_rect() else {
+                    bail!("--polygon is empty")
+                };
                 filter.bbox = Some([r.min().x, r.min().y, r.max().x, r.max().y]);
-                let mut v: Vec<StoredFeature> =
-                    project.features(&filter)?.into_iter().filter(|s| poly.intersects(&s.feature.geometry)).collect();
+                let mut v: Vec<StoredFeature> = project
+                    .features(&filter)?
+                    .into_iter()
+                    .filter(|s| poly.intersects(&s.feature.geometry))
+                    .collect();
                 v.truncate(a.limit.unwrap_or(usize::MAX));
                 v
             }
@@ -192,7 +212,11 @@ pub fn run(a: QueryArgs) -> Result<()> {
     };
     match (a.json, a.format) {
         (true, _) | (_, Format::Geojson) => {
-            let to_wgs84 = if a.wgs84 { Some(Transform::new(&Crs::from_epsg(4326)?, project.crs())) } else { None };
+            let to_wgs84 = if a.wgs84 {
+                Some(Transform::new(&Crs::from_epsg(4326)?, project.crs()))
+            } else {
+                None
+            };
             let fc = feature_collection(&features, project.crs().epsg(), to_wgs84.as_ref())?;
             println!("{fc}");
         }
@@ -211,10 +235,19 @@ fn nearest(project: &Project, base: &FeatureFilter, c: [f64; 2], k: usize) -> Re
     let total = project.count(base)?;
     let mut r = 50.0;
     loop {
-        let filter = FeatureFilter { bbox: Some([c[0] - r, c[1] - r, c[0] + r, c[1] + r]), ..base.clone() };
-        let mut v: Vec<(f64, StoredFeature)> =
-            project.features(&filter)?.into_iter().map(|s| (Euclidean.distance(&p, &s.feature.geometry), s)).collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.feature.code.cmp(&b.1.feature.code)));
+        let filter = FeatureFilter {
+            bbox: Some([c[0] - r, c[1] - r, c[0] + r, c[1] + r]),
+            ..base.clone()
+        };
+        let mut v: Vec<(f64, StoredFeature)> = project
+            .features(&filter)?
+            .into_iter()
+            .map(|s| (Euclidean.distance(&p, &s.feature.geometry), s))
+            .collect();
+        v.sort_by(|a, b| {
+            a.0.total_cmp(&b.0)
+                .then_with(|| a.1.feature.code.cmp(&b.1.feature.code))
+        });
         let enough = v.len() >= k && v[k - 1].0 <= r;
         if enough || v.len() as u64 >= total || r > 1.0e8 {
             v.truncate(k);

@@ -13,7 +13,10 @@ pub fn assets() -> PathBuf {
 }
 
 pub fn cim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cim")).args(args).output().expect("run cim")
+    Command::new(env!("CARGO_BIN_EXE_cim"))
+        .args(args)
+        .output()
+        .expect("run cim")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -28,13 +31,18 @@ pub fn stderr(o: &Output) -> String {
 pub fn cim_json(args: &[&str]) -> serde_json::Value {
     let o = cim(args);
     assert!(o.status.success(), "cim {args:?} failed: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("cim {args:?}: not JSON ({e}): {}", stdout(&o)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("cim {args:?}: not JSON ({e}): {}", stdout(&o)))
 }
 
 /// Runs cim, asserts failure with a one-line error on stderr, and returns that line.
 pub fn cim_err(args: &[&str]) -> String {
     let o = cim(args);
-    assert!(!o.status.success(), "cim {args:?} should have failed; stdout: {}", stdout(&o));
+    assert!(
+        !o.status.success(),
+        "cim {args:?} should have failed; stdout: {}",
+        stdout(&o)
+    );
     let err = stderr(&o);
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
@@ -61,7 +69,12 @@ pub fn layer_counts(project: &Path) -> Vec<(String, u64)> {
         .as_array()
         .expect("layers")
         .iter()
-        .map(|l| (l["name"].as_str().expect("name").to_string(), l["features"].as_u64().expect("count")))
+        .map(|l| {
+            (
+                l["name"].as_str().expect("name").to_string(),
+                l["features"].as_u64().expect("count"),
+            )
+        })
         .collect();
     v.sort();
     v

@@ -14,7 +14,6 @@
 //! Keys are `osm:way/{id}` and `osm:relation/{id}`; records are 1-based element positions in the
 //! file. Ways with nodes missing from the file, or too few nodes, are skipped with a warning.
 
-
 mod build;
 mod data;
 mod pbf;

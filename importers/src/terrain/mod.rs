@@ -6,7 +6,6 @@
 //!   PixelIsPoint), nodata (GDAL_NODATA) and CRS (GeoKeys).
 //! - [`reproject_dem`]: the DEM resampled (bilinear) onto a north-up grid in another CRS.
 
-
 mod geotiff;
 mod reproject;
 

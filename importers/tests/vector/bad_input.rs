@@ -6,9 +6,9 @@ use std::path::Path;
 
 fn file_error(path: &Path) -> String {
     match open_vector(path, None) {
-        Ok(src) => {
+        Ok(mut src) => {
             // Some formats only find out on the first record; that must be an error too.
-            let first = src.features.into_iter().next();
+            let first = src.features.next();
             match first {
                 Some(Err(e)) => e.to_string(),
                 other => panic!(
@@ -19,7 +19,10 @@ fn file_error(path: &Path) -> String {
             }
         }
         Err(e) => {
-            assert!(!matches!(e, ImportError::Record { .. } | ImportError::Damaged { .. }), "{e}");
+            assert!(
+                !matches!(e, ImportError::Record { .. } | ImportError::Damaged { .. }),
+                "{e}"
+            );
             e.to_string()
         }
     }

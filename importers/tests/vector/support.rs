@@ -251,14 +251,17 @@ pub fn parcel_records() -> Vec<Rec> {
 
 pub const CGCS2000_GK39_PRJ: &str = r#"PROJCS["CGCS2000 / 3-degree Gauss-Kruger zone 39",GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",6378137,298.257222101,AUTHORITY["EPSG","1024"]],AUTHORITY["EPSG","1043"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4490"]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",117],PARAMETER["scale_factor",1],PARAMETER["false_easting",39500000],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AUTHORITY["EPSG","4527"]]"#;
 
-/// (file stem, LDID, encoding, .cpg, .prj) of each generated shapefile in `tests/data/`.
-pub fn shapefile_sets() -> Vec<(
+/// (file stem, LDID, encoding, .cpg, .prj) of a generated shapefile.
+pub type ShapefileSet = (
     &'static str,
     u8,
     &'static encoding_rs::Encoding,
     Option<&'static str>,
     Option<&'static str>,
-)> {
+);
+
+/// (file stem, LDID, encoding, .cpg, .prj) of each generated shapefile in `tests/data/`.
+pub fn shapefile_sets() -> Vec<ShapefileSet> {
     vec![
         (
             "parcels_gbk_cpg",
