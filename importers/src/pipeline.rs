@@ -197,11 +197,6 @@ pub fn import_vectors(
                 lr.skipped += 1;
                 continue;
             }
-            if let Err(e) = project_from_source.apply_geometry(&mut geometry) {
-                warn(&mut report.warnings, Some(record), format!("{e}; skipped"))?;
-                lr.skipped += 1;
-                continue;
-            }
             match check_shape(&geometry) {
                 Verdict::Ok => {}
                 Verdict::Warn(m) => warn(&mut report.warnings, Some(record), m)?,
@@ -210,6 +205,11 @@ pub fn import_vectors(
                     lr.skipped += 1;
                     continue;
                 }
+            }
+            if let Err(e) = project_from_source.apply_geometry(&mut geometry) {
+                warn(&mut report.warnings, Some(record), format!("{e}; skipped"))?;
+                lr.skipped += 1;
+                continue;
             }
             let kind = opts.kind.or(sf.kind).unwrap_or(layer_kind);
             let gtype = GeometryType::of(&geometry);

@@ -1,6 +1,6 @@
 //! Geometry checks run on every imported feature, in the source CRS and again in the project CRS.
 
-use geo::{Geometry, Validation};
+use geo::{BoundingRect, Geometry, Validation};
 
 /// What is wrong with a geometry, if anything.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,7 +54,7 @@ pub fn check_coordinates(g: &Geometry<f64>, geographic: bool) -> Verdict {
     Verdict::Ok
 }
 
-/// Checks polygon shape in the project CRS: zero-area polygons are rejected (a parcel must have
+/// Checks polygon shape (run in the source CRS, where degenerate input is exactly degenerate): zero-area polygons are rejected (a parcel must have
 /// an area); self-intersections and other OGC validity problems are kept with a warning, so no
 /// data is lost and the planner can fix them.
 pub fn check_shape(g: &Geometry<f64>) -> Verdict {
@@ -62,9 +62,13 @@ pub fn check_shape(g: &Geometry<f64>) -> Verdict {
         Geometry::Polygon(_) | Geometry::MultiPolygon(_) => {
             // The shoelace area of a bow-tie cancels to zero, so "zero area" is judged on the
             // summed absolute triangle-fan area, which is zero only for truly degenerate rings.
+            // Relative to the extent, so it means the same in degrees and in metres.
             let spread = exterior_fan_area(g);
-            if spread <= 1e-6 {
-                return Verdict::Reject(format!("polygon has zero area ({spread:.3e} m²)"));
+            let diag2 = g
+                .bounding_rect()
+                .map_or(0.0, |r| r.width().powi(2) + r.height().powi(2));
+            if spread <= 1e-9 * diag2 || spread == 0.0 {
+                return Verdict::Reject("polygon has zero area (all its points are on one line)".into());
             }
             match g.check_validation() {
                 Ok(()) => Verdict::Ok,
