@@ -136,7 +136,7 @@ fn summarise(path: &Path, as_json: bool) -> Result<()> {
     println!("Built the demo district Bubeneč, Prague: {}", path.display());
     println!(
         "  CRS {} · city codes prefixed {}",
-        project.crs().name(),
+        project.crs().display_name(),
         project.region_code()
     );
     for l in &layers {

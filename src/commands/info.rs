@@ -27,6 +27,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
         let v = json!({
             "project": project.path().display().to_string(),
             "crs": crs.name(),
+            "crs_name": crs.display_name(),
             "epsg": crs.epsg(),
             "region": project.region_code(),
             "layers": layers.iter().map(|l| json!({
@@ -44,7 +45,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
         return Ok(());
     }
     println!("project  {}", project.path().display());
-    println!("crs      {}", crs.name());
+    println!("crs      {} ({})", crs.name(), crs.display_name());
     println!("region   {}", project.region_code());
     println!();
     println!(

@@ -27,15 +27,17 @@ pub fn run(a: NewArgs) -> Result<()> {
         let v = serde_json::json!({
             "project": project.path().display().to_string(),
             "crs": crs.name(),
+            "crs_name": crs.display_name(),
             "epsg": crs.epsg(),
             "region": a.region,
         });
         println!("{v}");
     } else {
         println!(
-            "created {} (CRS {}, region {})",
+            "created {} (CRS {} {}, region {})",
             project.path().display(),
             crs.name(),
+            crs.display_name(),
             a.region
         );
     }
