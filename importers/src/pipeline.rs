@@ -138,6 +138,7 @@ pub fn import_vectors(
         };
         let project_from_source = Transform::new(&project_crs, &src_crs);
         let layer_name = opts.layer.clone().unwrap_or_else(|| source.layer_name.clone());
+        let source_label = source_label(&path, &source.layer_name);
         let layer_kind = opts.kind.unwrap_or_else(|| guess_kind(&layer_name));
         let mut spec = LayerSpec {
             name: layer_name.clone(),
@@ -251,14 +252,14 @@ pub fn import_vectors(
             };
             let validity = validity_of(&sf, opts, &mut report.warnings, &path)?;
             let feature = Feature {
-                code: CityCode::derive(&region, kind, &layer_name, &sf.key),
+                code: CityCode::derive(&region, kind, &layer_name, &qualified_key(&source_label, &sf.key)),
                 kind,
                 geometry,
                 lod1,
                 attributes: sf.attributes,
                 validity,
                 classification: opts.classification,
-                source_key: sf.key,
+                source_key: qualified_key(&source_label, &sf.key),
             };
             match tx.write(&layer_name, &feature).map_err(engine_err)? {
                 Written::Inserted => lr.inserted += 1,
@@ -298,6 +299,37 @@ pub fn import_vectors(
     progress(total_read);
     tx.commit().map_err(engine_err)?;
     Ok(report)
+}
+
+/// Names a source for its keys: the file name, plus the layer where a file holds several
+/// (`city.gpkg:plots`). Directories are left out so that importing the same file from another
+/// folder gives the same codes.
+fn source_label(path: &Path, layer: &str) -> String {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if layer.is_empty() || layer == stem {
+        file
+    } else {
+        format!("{file}:{layer}")
+    }
+}
+
+/// The key a city code is derived from. Record numbers and fids only mean something within
+/// their file, so they are qualified by the source (two parcel files imported into one layer
+/// must not overwrite each other); OSM ids are global and stay as they are, so an updated
+/// extract keeps every object's code.
+fn qualified_key(source_label: &str, key: &str) -> String {
+    if key.starts_with("osm:") {
+        key.to_string()
+    } else {
+        format!("{source_label}#{key}")
+    }
 }
 
 fn first_terrain(project: &Project) -> Result<Option<Raster>> {
@@ -495,6 +527,16 @@ mod tests {
             kind: None,
             height_hint: hint,
         }
+    }
+
+    #[test]
+    fn keys_are_qualified_by_source_except_osm() {
+        let shp = source_label(Path::new("/data/a/parcels.shp"), "parcels");
+        assert_eq!(shp, "parcels.shp");
+        assert_eq!(source_label(Path::new("x/city.gpkg"), "plots"), "city.gpkg:plots");
+        assert_eq!(qualified_key(&shp, "rec:3"), "parcels.shp#rec:3");
+        assert_ne!(qualified_key("a.shp", "rec:3"), qualified_key("b.shp", "rec:3"));
+        assert_eq!(qualified_key("berlin.osm.pbf", "osm:way/42"), "osm:way/42");
     }
 
     #[test]
