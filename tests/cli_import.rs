@@ -247,3 +247,54 @@ fn project_opens_in_gdal() {
     assert!(text.contains("Feature Count: 407"), "{text}");
     assert!(text.contains("cim_code"), "{text}");
 }
+
+#[test]
+fn two_files_into_one_layer_add_up_and_osm_ids_stay_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    let a = fixtures().join("vector/roads-seoul.geojson");
+    let b = dir.path().join("roads-copy.geojson");
+    std::fs::copy(&a, &b).unwrap();
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&a),
+        "--layer",
+        "roads",
+        "--kind",
+        "road",
+        "--json",
+    ]);
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&b),
+        "--layer",
+        "roads",
+        "--kind",
+        "road",
+        "--json",
+    ]);
+    assert_eq!(
+        r["layers"][0]["inserted"], 94,
+        "a different file must not overwrite: {r}"
+    );
+    assert_eq!(layer_counts(&project), vec![("roads".to_string(), 188)]);
+    // OSM ids are global: the same extract under another name updates the same features.
+    let osm = fixtures().join("osm/West-Oakland.osm");
+    let renamed = dir.path().join("oakland-2026.osm");
+    std::fs::copy(&osm, &renamed).unwrap();
+    let project2 = dir.path().join("osm.cim.gpkg");
+    cim_json(&["new", p(&project2), "--crs", "EPSG:32610", "--json"]);
+    let first = cim_json(&["import", p(&project2), p(&osm), "--json"]);
+    let second = cim_json(&["import", p(&project2), p(&renamed), "--json"]);
+    for (f, s) in first["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(second["layers"].as_array().unwrap())
+    {
+        assert_eq!(f["inserted"], s["replaced"], "{first} {second}");
+        assert_eq!(s["inserted"], 0);
+    }
+}
