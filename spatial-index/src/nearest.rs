@@ -1,7 +1,7 @@
 //! k-nearest neighbours by exact 2D distance to the shape.
 //!
 //! Best-first search: a min-heap of tree nodes keyed by the distance to their box, and a
-//! sorted list of the best `k` found so far. A leaf-level node's items get their exact
+//! max-heap of the best `k` found so far. A leaf-level node's items get their exact
 //! distance on the spot, nearest box first and only while their box is within the current
 //! k-th distance; the search ends when the nearest unexplored node is farther than the k-th
 //! result.
@@ -34,32 +34,55 @@ impl Ord for ByDist<'_> {
     }
 }
 
-/// The best `k` so far, ascending by (distance, id).
+/// A found item, ordered by (distance, id).
+#[derive(Clone, Copy)]
+struct Found(f64, ItemId);
+
+impl PartialEq for Found {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Found {}
+impl PartialOrd for Found {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Found {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+/// The best `k` so far: a max-heap, so the worst of them is at hand (O(log k) per offer).
 struct Best {
     k: usize,
-    found: Vec<(ItemId, f64)>,
+    heap: BinaryHeap<Found>,
 }
 
 impl Best {
     /// Distance beyond which nothing can enter; infinite until `k` are found.
     fn bound(&self) -> f64 {
-        if self.found.len() < self.k {
-            f64::INFINITY
-        } else {
-            self.found[self.k - 1].1
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() >= self.k => worst.0,
+            _ => f64::INFINITY,
         }
     }
 
     fn offer(&mut self, id: ItemId, dist: f64) {
-        let key = |e: &(ItemId, f64)| (e.1, e.0);
-        let before = |a: (f64, ItemId), b: (f64, ItemId)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-        let at = self
-            .found
-            .partition_point(|e| before(key(e), (dist, id)) == Ordering::Less);
-        if at < self.k {
-            self.found.insert(at, (id, dist));
-            self.found.truncate(self.k);
+        self.heap.push(Found(dist, id));
+        if self.heap.len() > self.k {
+            self.heap.pop();
         }
+    }
+
+    fn into_sorted(self) -> Vec<(ItemId, f64)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Found(d, id)| (id, d))
+            .collect()
     }
 }
 
@@ -87,11 +110,11 @@ impl SpatialIndex {
     pub fn nearest_2d(&self, xy: [f64; 2], k: usize) -> Vec<(ItemId, f64)> {
         let mut best = Best {
             k,
-            found: Vec::with_capacity(k.min(1024) + 1),
+            heap: BinaryHeap::new(),
         };
         let root = self.tree.root();
         if k == 0 || !(xy[0].is_finite() && xy[1].is_finite()) || root.children().is_empty() {
-            return best.found;
+            return Vec::new();
         }
         let mut heap = BinaryHeap::new();
         heap.push(ByDist(0.0, root));
@@ -131,7 +154,7 @@ impl SpatialIndex {
                 }
             }
         }
-        best.found
+        best.into_sorted()
     }
 }
 

@@ -165,6 +165,9 @@ fn knn_matches_brute_force() {
         let k = [1, 2, 5, 10, 50][i % 5];
         assert_knn_eq(index.nearest_2d(xy, k), brute_knn(&items, xy, k));
     }
+    // k = everything: the whole index, sorted by distance.
+    let xy = random_point(&mut rng);
+    assert_knn_eq(index.nearest_2d(xy, N), brute_knn(&items, xy, N));
     // k beyond the number of items returns all indexed ones.
     let small = SpatialIndex::bulk_load(items[..7].to_vec());
     assert_knn_eq(small.nearest_2d(ORIGIN, 100), brute_knn(&items[..7], ORIGIN, 100));
