@@ -37,30 +37,52 @@ pub struct ImportTx<'p> {
     stats: ImportStats,
     blob: Vec<u8>,
     codes: NewCodes,
+    /// Whether `cim_codes` had any row when the import began (if not, no lookups are needed:
+    /// the table gets this import's codes only at commit).
+    codes_known: bool,
 }
 
-/// The codes this import adds, kept in memory and written to `cim_codes` by `commit` in key
-/// order: a million random-order inserts into that index cost more than the rest of the row.
+/// The codes this import inserts, kept in memory to find a code written twice in one import
+/// (`cim_codes` is filled by `commit`, from each layer's code index, in key order: a million
+/// random-order inserts into that index cost more than the rest of the row).
+///
+/// Keys are 64-bit hashes of the codes, so a million entries need no allocation each; a hit is
+/// confirmed against the code stored in the row, and a different code with the same hash goes
+/// to `spill`.
 #[derive(Default)]
 struct NewCodes {
-    /// code → (index into `layers`, fid)
-    index: HashMap<Box<str>, (u32, i64), BuildHasherDefault<CodeHasher>>,
+    /// hash of the code → (index into `layers`, fid)
+    index: HashMap<u64, (u32, i64), BuildHasherDefault<IdHasher>>,
+    /// Codes whose hash is already taken by another code of this import.
+    spill: HashMap<Box<str>, (u32, i64)>,
     layers: Vec<String>,
 }
 
 /// A fast multiplicative hash (FxHash-style) for city codes: their last twelve characters
 /// are already a hash, and the input is local data, so SipHash's flooding resistance buys
 /// nothing here.
-#[derive(Default)]
-struct CodeHasher(u64);
+fn code_hash(code: &str) -> u64 {
+    let mut h = 0u64;
+    for chunk in code.as_bytes().chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    h
+}
 
-impl Hasher for CodeHasher {
+/// The identity hasher for keys that are already hashes.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
     fn finish(&self) -> u64 {
         self.0
@@ -78,15 +100,38 @@ impl NewCodes {
         }
     }
 
-    fn get(&self, code: &str) -> Option<(&str, i64)> {
-        self.index
+    /// The layer and fid of `code` if this import inserted it.
+    fn get(&self, tx: &Connection, path: &Path, code: &str) -> Result<Option<(&str, i64)>> {
+        let Some(&(l, fid)) = self.index.get(&code_hash(code)) else {
+            return Ok(None);
+        };
+        let layer_name = self.layers[l as usize].as_str();
+        let stored: Option<String> = tx
+            .prepare_cached(&format!("SELECT cim_code FROM {} WHERE fid = ?1", q(layer_name)))
+            .ctx(path)?
+            .query_row([fid], |r| r.get(0))
+            .optional()
+            .ctx(path)?;
+        if stored.as_deref() == Some(code) {
+            return Ok(Some((layer_name, fid)));
+        }
+        Ok(self
+            .spill
             .get(code)
-            .map(|&(l, fid)| (self.layers[l as usize].as_str(), fid))
+            .map(|&(l, fid)| (self.layers[l as usize].as_str(), fid)))
     }
 
+    /// Records a code that [`get`](NewCodes::get) did not find.
     fn insert(&mut self, code: &str, layer: &str, fid: i64) {
         let l = self.layer_id(layer);
-        self.index.insert(code.into(), (l, fid));
+        match self.index.entry(code_hash(code)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((l, fid));
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.spill.insert(code.into(), (l, fid));
+            }
+        }
     }
 }
 
@@ -105,6 +150,8 @@ struct LayerState {
     extent: Option<[f64; 4]>,
     /// The fid the next new row gets; 0 until `prepare_layer` looks it up.
     next_fid: i64,
+    /// The first fid this import gives a new row: the rows from there on are its inserts.
+    first_fid: i64,
     /// Rows in the layer when this import first wrote to it, and rows inserted since.
     rows_before: u64,
     inserted: u64,
@@ -151,6 +198,7 @@ impl LayerState {
             triggers_dropped: false,
             extent: None,
             next_fid: 0,
+            first_fid: 0,
             rows_before: 0,
             inserted: 0,
             code_index_dropped: false,
@@ -167,7 +215,11 @@ impl LayerState {
 impl<'p> ImportTx<'p> {
     pub(super) fn begin(conn: &'p mut Connection, meta: &'p ProjectMeta) -> Result<ImportTx<'p>> {
         let tx = Transaction::new(conn, TransactionBehavior::Immediate).ctx(&meta.path)?;
+        let codes_known: bool = tx
+            .query_row("SELECT EXISTS (SELECT 1 FROM cim_codes)", [], |r| r.get(0))
+            .ctx(&meta.path)?;
         Ok(ImportTx {
+            codes_known,
             tx,
             meta,
             layers: HashMap::new(),
@@ -193,6 +245,7 @@ impl<'p> ImportTx<'p> {
                 fresh.triggers_dropped = st.triggers_dropped;
                 fresh.extent = st.extent;
                 fresh.next_fid = st.next_fid;
+                fresh.first_fid = st.first_fid;
                 fresh.rows_before = st.rows_before;
                 fresh.inserted = st.inserted;
                 fresh.code_index_dropped = st.code_index_dropped;
@@ -236,6 +289,7 @@ impl<'p> ImportTx<'p> {
             stats,
             blob,
             codes,
+            codes_known,
         } = self;
         let path = meta.path.as_path();
         let st = layers
@@ -245,7 +299,7 @@ impl<'p> ImportTx<'p> {
             })?;
         let env = crate::gpkg::encode_geometry_into(&f.geometry, meta.srs_id, blob);
         prepare_layer(tx, path, st, &f.geometry, env.is_some())?;
-        let (written, fid) = upsert_row(tx, path, st, codes, f, blob)?;
+        let (written, fid) = upsert_row(tx, path, st, codes, *codes_known, f, blob)?;
         match env {
             Some(e @ [minx, miny, maxx, maxy]) => {
                 st.rtree_pending.push((fid, Some(rtree::rtree_box(e))));
@@ -314,7 +368,11 @@ impl<'p> ImportTx<'p> {
                     .ctx(&path)?;
             }
         }
-        write_codes(&self.tx, &path, &self.codes)?;
+        let mut names: Vec<&String> = self.layers.keys().collect();
+        names.sort();
+        for name in names {
+            write_codes(&self.tx, &path, name, &self.layers[name])?;
+        }
         let stats = self.stats;
         self.tx.commit().ctx(&path)?;
         Ok(stats)
@@ -326,17 +384,34 @@ impl<'p> ImportTx<'p> {
     }
 }
 
-/// Adds this import's new codes to `cim_codes`, in key order.
-fn write_codes(tx: &Connection, path: &Path, codes: &NewCodes) -> Result<()> {
-    let mut sorted: Vec<(&str, u32, i64)> = codes.index.iter().map(|(c, &(l, fid))| (&**c, l, fid)).collect();
-    sorted.sort_unstable();
-    let mut stmt = tx
-        .prepare_cached("INSERT INTO cim_codes (code, layer, fid) VALUES (?1, ?2, ?3)")
-        .ctx(path)?;
-    for (code, l, fid) in sorted {
-        stmt.execute(params![code, codes.layers[l as usize], fid])
-            .ctx(path)?;
+/// Adds the codes of the rows this import inserted into a layer to `cim_codes`, in key order
+/// (read from the layer's code index, which `commit` has just rebuilt where it was dropped).
+fn write_codes(tx: &Connection, path: &Path, name: &str, st: &LayerState) -> Result<()> {
+    if st.inserted == 0 {
+        return Ok(());
     }
+    let index = layer::code_index_name(name);
+    let has_index: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1)",
+            [&index],
+            |r| r.get(0),
+        )
+        .ctx(path)?;
+    let indexed_by = if has_index {
+        format!("INDEXED BY {}", q(&index))
+    } else {
+        String::new()
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO cim_codes (code, layer, fid)
+             SELECT cim_code, ?1, fid FROM {} {indexed_by} WHERE fid >= ?2 ORDER BY cim_code",
+            q(name)
+        ),
+        params![name, st.first_fid],
+    )
+    .ctx(path)?;
     Ok(())
 }
 
@@ -364,6 +439,7 @@ fn prepare_layer(
             q(&st.meta.name)
         );
         st.next_fid = tx.query_row(&sql, [&st.meta.name], |r| r.get(0)).ctx(path)?;
+        st.first_fid = st.next_fid;
     }
     Ok(())
 }
@@ -374,19 +450,26 @@ fn upsert_row(
     path: &Path,
     st: &mut LayerState,
     codes: &mut NewCodes,
+    codes_known: bool,
     f: &Feature,
     blob: &[u8],
 ) -> Result<(Written, i64)> {
     let code = f.code.as_str();
-    let layer_name = st.meta.name.clone();
     // Written earlier in this import?
-    if let Some((owner, fid)) = codes.get(code) {
-        if owner != layer_name {
-            return Err(duplicate(code, &layer_name, owner));
+    if let Some((owner, fid)) = codes.get(tx, path, code)? {
+        if owner != st.meta.name {
+            return Err(duplicate(code, &st.meta.name, owner));
         }
         update_row(tx, path, st, f, blob, fid)?;
         return Ok((Written::Replaced, fid));
     }
+    let fid = st.next_fid;
+    if !codes_known {
+        insert_row(tx, path, st, f, blob, fid)?;
+        codes.insert(code, &st.meta.name, fid);
+        return Ok((Written::Inserted, fid));
+    }
+    let layer_name = st.meta.name.clone();
     // Written by an earlier import?
     let known: Option<(String, i64)> = tx
         .prepare_cached("SELECT layer, fid FROM cim_codes WHERE code = ?1")
@@ -408,7 +491,6 @@ fn upsert_row(
             .execute([code])
             .ctx(path)?;
     }
-    let fid = st.next_fid;
     insert_row(tx, path, st, f, blob, fid)?;
     codes.insert(code, &layer_name, fid);
     Ok((Written::Inserted, fid))
