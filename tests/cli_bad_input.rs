@@ -123,6 +123,30 @@ fn bad_records_are_skipped_with_their_record_number() {
 }
 
 #[test]
+fn an_unclosed_ring_is_closed_and_reported_with_its_record_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    // Record 2's ring does not end where it starts: geo would close it silently; cim says so.
+    let geojson = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","properties":{"n":1},"geometry":{"type":"Polygon","coordinates":[[[14.40,50.10],[14.401,50.10],[14.401,50.101],[14.40,50.101],[14.40,50.10]]]}},
+      {"type":"Feature","properties":{"n":2},"geometry":{"type":"Polygon","coordinates":[[[14.41,50.10],[14.411,50.10],[14.411,50.101],[14.41,50.101]]]}}
+    ]}"#;
+    let file = write(dir.path(), "open_rings.geojson", geojson.as_bytes());
+    let r = cim_json(&["import", p(&project), p(&file), "--kind", "parcel", "--json"]);
+    assert_eq!(r["layers"][0]["inserted"], 2, "{r}");
+    let w = r["warnings"].to_string();
+    assert!(
+        w.contains("open_rings.geojson: record 2: ring 1 of polygon was not closed; closed it"),
+        "{w}"
+    );
+    let project2 = dir.path().join("strict.cim.gpkg");
+    cim_json(&["new", p(&project2), "--crs", "EPSG:32633", "--json"]);
+    let e = cim_err(&["import", p(&project2), p(&file), "--strict"]);
+    assert!(e.contains("record 2") && e.contains("not closed"), "{e}");
+    assert!(layer_counts(&project2).is_empty());
+}
+
+#[test]
 fn missing_prj_and_unknown_crs_suggest_src_crs() {
     let dir = tempfile::tempdir().unwrap();
     let project = new_project(dir.path(), 32733);

@@ -188,6 +188,9 @@ pub fn import_vectors(
                 progress(total_read);
             }
             let record = sf.record;
+            for message in &sf.warnings {
+                warn(&mut report.warnings, Some(record), message.clone())?;
+            }
             let Some(mut geometry) = sf.geometry.clone() else {
                 warn(&mut report.warnings, Some(record), "no geometry; skipped".into())?;
                 lr.skipped += 1;
@@ -526,6 +529,7 @@ mod tests {
             attributes,
             kind: None,
             height_hint: hint,
+            warnings: Vec::new(),
         }
     }
 

@@ -19,6 +19,9 @@ pub struct SourceFeature {
     pub kind: Option<FeatureKind>,
     /// A height in metres the source itself states, with the tag it came from (OSM `height`).
     pub height_hint: Option<(f64, HeightHint)>,
+    /// Problems the reader found and repaired in this record (an unclosed ring it closed); the
+    /// pipeline reports each as a [`Warning`] naming the file and this record.
+    pub warnings: Vec<String>,
 }
 
 /// How a source-stated height was derived.

@@ -183,6 +183,7 @@ pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
             attributes: a,
             kind: Some(FeatureKind::Road),
             height_hint: None,
+            warnings: Vec::new(),
         });
     }
     layer
@@ -233,6 +234,7 @@ fn building_feature(
         attributes: a,
         kind: Some(FeatureKind::Building),
         height_hint,
+        warnings: Vec::new(),
     }
 }
 

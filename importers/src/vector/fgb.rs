@@ -258,6 +258,7 @@ impl FgbFeatures {
             attributes,
             kind: None,
             height_hint: None,
+            warnings: Vec::new(),
         })
     }
 }

@@ -6,7 +6,7 @@
 
 use super::crs::crs_from_name;
 use super::prefetch::prefetch;
-use super::{check_coords, layer_name, warning};
+use super::{check_coords, close_ring, layer_name, warning};
 use crate::error::{ImportError, Result, Warning};
 use crate::source::{SourceFeature, VectorSource};
 use cim_engine::{AttrValue, Attributes, Crs, FieldDef, FieldType};
@@ -222,9 +222,10 @@ fn feature(
         (true, Some(id)) => format!("id:{id}"),
         _ => format!("rec:{n}"),
     };
+    let mut warnings = Vec::new();
     let geometry = match f.remove("geometry") {
         None | Some(Value::Null) => None,
-        Some(g) => geometry(&g).map_err(|e| format!("invalid geometry: {e}"))?,
+        Some(g) => geometry(&g, &mut warnings).map_err(|e| format!("invalid geometry: {e}"))?,
     };
     if let Some(g) = &geometry {
         check_coords(g)?;
@@ -243,6 +244,7 @@ fn feature(
         attributes,
         kind: None,
         height_hint: None,
+        warnings,
     })
 }
 
@@ -258,7 +260,8 @@ fn attr(v: Value, t: FieldType) -> AttrValue {
     }
 }
 
-fn geometry(g: &Value) -> std::result::Result<Option<Geometry<f64>>, String> {
+/// A GeoJSON geometry; rings that were not closed are closed, each with a message in `warnings`.
+fn geometry(g: &Value, warnings: &mut Vec<String>) -> std::result::Result<Option<Geometry<f64>>, String> {
     let t = g
         .get("type")
         .and_then(Value::as_str)
@@ -270,7 +273,7 @@ fn geometry(g: &Value) -> std::result::Result<Option<Geometry<f64>>, String> {
             .ok_or("a GeometryCollection without \"geometries\"")?;
         let mut out = Vec::with_capacity(members.len());
         for m in members {
-            if let Some(geom) = geometry(m)? {
+            if let Some(geom) = geometry(m, warnings)? {
                 out.push(geom);
             }
         }
@@ -287,11 +290,12 @@ fn geometry(g: &Value) -> std::result::Result<Option<Geometry<f64>>, String> {
         "MultiPoint" => MultiPoint::new(coords(c)?.into_iter().map(Point::from).collect()).into(),
         "LineString" => LineString::new(coords(c)?).into(),
         "MultiLineString" => MultiLineString::new(lines(c)?).into(),
-        "Polygon" => polygon(c)?.into(),
+        "Polygon" => polygon(c, None, warnings)?.into(),
         "MultiPolygon" => MultiPolygon::new(
             array(c)?
                 .iter()
-                .map(polygon)
+                .enumerate()
+                .map(|(i, p)| polygon(p, Some(i + 1), warnings))
                 .collect::<std::result::Result<_, _>>()?,
         )
         .into(),
@@ -330,8 +334,26 @@ fn lines(v: &Value) -> std::result::Result<Vec<LineString<f64>>, String> {
     array(v)?.iter().map(|l| coords(l).map(LineString::new)).collect()
 }
 
-fn polygon(v: &Value) -> std::result::Result<Polygon<f64>, String> {
-    let mut rings = lines(v)?.into_iter();
+/// A polygon's rings. `Polygon::new` would close an open ring silently; RFC 7946 requires
+/// closed rings, so an open one is closed here and said (`member` numbers the polygons of a
+/// MultiPolygon, from 1).
+fn polygon(
+    v: &Value,
+    member: Option<usize>,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<Polygon<f64>, String> {
+    let mut rings = Vec::new();
+    for (i, r) in array(v)?.iter().enumerate() {
+        let mut ring = coords(r)?;
+        if close_ring(&mut ring) {
+            warnings.push(match member {
+                None => format!("ring {} of polygon was not closed; closed it", i + 1),
+                Some(m) => format!("ring {} of polygon {m} was not closed; closed it", i + 1),
+            });
+        }
+        rings.push(LineString::new(ring));
+    }
+    let mut rings = rings.into_iter();
     let exterior = rings.next().unwrap_or_else(|| LineString::new(vec![]));
     Ok(Polygon::new(exterior, rings.collect()))
 }
@@ -369,18 +391,57 @@ mod tests {
         );
     }
 
+    fn geometry_of(g: &Value) -> std::result::Result<Option<Geometry<f64>>, String> {
+        let mut warnings = Vec::new();
+        let out = geometry(g, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        out
+    }
+
+    #[test]
+    fn unclosed_rings_are_closed_and_said() {
+        let mut w = Vec::new();
+        let g = geometry(
+            &json!({"type":"MultiPolygon","coordinates":[
+                [[[0,0],[1,0],[1,1],[0,0]]],
+                [[[5,5],[6,5],[6,6]],[[5.1,5.1],[5.2,5.1],[5.2,5.2]]]
+            ]}),
+            &mut w,
+        )
+        .unwrap();
+        let Some(Geometry::MultiPolygon(mp)) = g else {
+            panic!("{g:?}");
+        };
+        assert_eq!(mp.0[1].exterior().0.len(), 4);
+        assert_eq!(mp.0[1].exterior().0[3], Coord { x: 5.0, y: 5.0 });
+        assert_eq!(
+            w,
+            vec![
+                "ring 1 of polygon 2 was not closed; closed it".to_string(),
+                "ring 2 of polygon 2 was not closed; closed it".to_string(),
+            ]
+        );
+        let mut w = Vec::new();
+        geometry(
+            &json!({"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}),
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(w, vec!["ring 1 of polygon was not closed; closed it".to_string()]);
+    }
+
     #[test]
     fn geometries_parse() {
-        let g = geometry(&json!({"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]],[[0.1,0.1],[0.2,0.1],[0.2,0.2],[0.1,0.1]]]})).unwrap();
+        let g = geometry_of(&json!({"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]],[[0.1,0.1],[0.2,0.1],[0.2,0.2],[0.1,0.1]]]})).unwrap();
         assert!(matches!(g, Some(Geometry::Polygon(p)) if p.interiors().len() == 1));
-        assert!(geometry(&json!({"type":"Point","coordinates":[]}))
+        assert!(geometry_of(&json!({"type":"Point","coordinates":[]}))
             .unwrap()
             .is_none());
-        assert!(geometry(&json!({"type":"Point","coordinates":["a", 1]}))
+        assert!(geometry_of(&json!({"type":"Point","coordinates":["a", 1]}))
             .unwrap_err()
             .contains("two numbers"));
-        assert!(geometry(&json!({"type":"Curve","coordinates":[1, 2]})).is_err());
-        let gc = geometry(
+        assert!(geometry_of(&json!({"type":"Curve","coordinates":[1, 2]})).is_err());
+        let gc = geometry_of(
             &json!({"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2,3]}]}),
         )
         .unwrap();

@@ -354,6 +354,7 @@ fn build(
         attributes,
         kind: None,
         height_hint: None,
+        warnings: Vec::new(),
     })
 }
 

@@ -125,6 +125,18 @@ fn check_coords(g: &geo::Geometry<f64>) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Closes a ring whose last position differs from its first, returning whether it had to: geo
+/// closes rings silently, and a reader must say so (the record gets a warning).
+fn close_ring(ring: &mut Vec<geo::Coord<f64>>) -> bool {
+    match (ring.first(), ring.last()) {
+        (Some(&first), Some(&last)) if ring.len() > 1 && first != last => {
+            ring.push(first);
+            true
+        }
+        _ => false,
+    }
+}
+
 fn warning(path: &Path, record: Option<u64>, message: impl Into<String>) -> Warning {
     Warning {
         path: path.to_path_buf(),

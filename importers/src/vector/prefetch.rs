@@ -119,6 +119,7 @@ mod tests {
             attributes: Default::default(),
             kind: None,
             height_hint: None,
+            warnings: Vec::new(),
         })
     }
 

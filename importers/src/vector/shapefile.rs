@@ -142,8 +142,8 @@ impl Iterator for ShapefileFeatures {
             }
             self.record += 1;
             let n = self.record;
-            let geometry = match shp::read_record(&mut self.shp, &mut self.remaining) {
-                Ok(ShpRecord::Shape(g)) => g,
+            let (geometry, repairs) = match shp::read_record(&mut self.shp, &mut self.remaining) {
+                Ok(ShpRecord::Shape(g, repairs)) => (g, repairs),
                 Ok(ShpRecord::End) => {
                     self.done = true;
                     let dbf = self.dbf.as_ref()?;
@@ -185,6 +185,7 @@ impl Iterator for ShapefileFeatures {
                 attributes,
                 kind: None,
                 height_hint: None,
+                warnings: repairs,
             }));
         }
     }

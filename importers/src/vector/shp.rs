@@ -4,6 +4,7 @@
 //! Every count in a record is checked against the record's own length before anything is
 //! allocated, so garbled counts give an error instead of a huge allocation or a panic.
 
+use super::close_ring;
 use super::rings::polygon_from_rings;
 use geo::{Coord, Geometry, LineString, MultiLineString, MultiPoint, Point};
 use std::io::{self, Read};
@@ -73,8 +74,9 @@ pub(super) fn read_header(r: &mut impl Read, actual_len: u64) -> Result<ShpHeade
 
 /// One record's outcome.
 pub(super) enum ShpRecord {
-    /// The next record's geometry (`None` for a Null shape).
-    Shape(Option<Geometry<f64>>),
+    /// The next record's geometry (`None` for a Null shape), and what was repaired in it
+    /// (rings that were not closed).
+    Shape(Option<Geometry<f64>>, Vec<String>),
     /// The end of the file was reached cleanly, between records.
     End,
 }
@@ -106,7 +108,9 @@ pub(super) fn read_record(r: &mut impl Read, remaining: &mut u64) -> Result<ShpR
     let mut content = vec![0u8; len as usize];
     read_exact(r, &mut content, "record content")?;
     *remaining -= len;
-    parse_shape(&content).map(ShpRecord::Shape)
+    let mut repairs = Vec::new();
+    let shape = parse_shape(&content, &mut repairs)?;
+    Ok(ShpRecord::Shape(shape, repairs))
 }
 
 fn read_exact(r: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), String> {
@@ -176,8 +180,9 @@ impl Cursor<'_> {
     }
 }
 
-/// Parses one record's content (shape type + shape). Z and M values are dropped.
-fn parse_shape(content: &[u8]) -> Result<Option<Geometry<f64>>, String> {
+/// Parses one record's content (shape type + shape). Z and M values are dropped. A polygon ring
+/// whose last point is not its first is closed, with a message in `repairs`.
+fn parse_shape(content: &[u8], repairs: &mut Vec<String>) -> Result<Option<Geometry<f64>>, String> {
     let mut c = Cursor { buf: content, at: 0 };
     let st = c.i32()?;
     if st == NULL {
@@ -207,8 +212,13 @@ fn parse_shape(content: &[u8]) -> Result<Option<Geometry<f64>>, String> {
             .filter(|n| n.saturating_mul(16) <= c.left())
             .ok_or_else(|| format!("point count {num_points} does not fit in the record"))?;
         let coords = c.coords(num_points)?;
-        let parts = split_parts(coords, &starts)?;
+        let mut parts = split_parts(coords, &starts)?;
         if POLYGON.contains(&st) {
+            for (i, ring) in parts.iter_mut().enumerate() {
+                if close_ring(ring) {
+                    repairs.push(format!("ring {} of polygon was not closed; closed it", i + 1));
+                }
+            }
             return Ok(polygon_from_rings(parts));
         }
         let mut lines: Vec<LineString<f64>> = parts.into_iter().map(LineString::new).collect();
@@ -267,10 +277,46 @@ mod tests {
         b
     }
 
+    fn parse(content: &[u8]) -> Result<Option<Geometry<f64>>, String> {
+        let mut repairs = Vec::new();
+        let out = parse_shape(content, &mut repairs);
+        assert!(repairs.is_empty(), "{repairs:?}");
+        out
+    }
+
+    #[test]
+    fn open_polygon_rings_are_closed_and_said() {
+        let mut c = polyline_content(
+            &[0, 4],
+            &[
+                (0., 0.),
+                (0., 4.),
+                (4., 4.),
+                (0., 0.),
+                (0.5, 2.),
+                (1., 2.),
+                (1., 3.),
+            ],
+        );
+        c[0..4].copy_from_slice(&5i32.to_le_bytes());
+        let mut repairs = Vec::new();
+        match parse_shape(&c, &mut repairs).unwrap() {
+            Some(Geometry::Polygon(p)) => {
+                assert_eq!(p.interiors().len(), 1);
+                assert_eq!(p.interiors()[0].0.len(), 4);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            repairs,
+            vec!["ring 2 of polygon was not closed; closed it".to_string()]
+        );
+    }
+
     #[test]
     fn polyline_with_two_parts_is_a_multilinestring() {
         let c = polyline_content(&[0, 2], &[(0., 0.), (1., 0.), (5., 5.), (6., 6.)]);
-        match parse_shape(&c).unwrap() {
+        match parse(&c).unwrap() {
             Some(Geometry::MultiLineString(m)) => {
                 assert_eq!(m.0.len(), 2);
                 assert_eq!(m.0[1].0[1], Coord { x: 6., y: 6. });
@@ -284,18 +330,18 @@ mod tests {
         let mut c = polyline_content(&[0], &[(0., 0.), (1., 0.)]);
         // num_points = i32::MAX
         c[40..44].copy_from_slice(&i32::MAX.to_le_bytes());
-        assert!(parse_shape(&c).unwrap_err().contains("does not fit"));
+        assert!(parse(&c).unwrap_err().contains("does not fit"));
         let mut c = polyline_content(&[0], &[(0., 0.), (1., 0.)]);
         c[36..40].copy_from_slice(&(-5i32).to_le_bytes());
-        assert!(parse_shape(&c).unwrap_err().contains("negative part count"));
+        assert!(parse(&c).unwrap_err().contains("negative part count"));
         let mut c = polyline_content(&[0, 2], &[(0., 0.), (1., 0.), (2., 2.)]);
         c[48..52].copy_from_slice(&7i32.to_le_bytes()); // second part starts past the end
-        assert!(parse_shape(&c).unwrap_err().contains("invalid"));
+        assert!(parse(&c).unwrap_err().contains("invalid"));
     }
 
     #[test]
     fn truncated_content_is_an_error() {
         let c = polyline_content(&[0], &[(0., 0.), (1., 0.)]);
-        assert!(parse_shape(&c[..c.len() - 4]).is_err());
+        assert!(parse(&c[..c.len() - 4]).is_err());
     }
 }

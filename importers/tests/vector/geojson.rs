@@ -160,3 +160,66 @@ fn nan_literal_is_a_file_error_with_the_line() {
         "{msg}"
     );
 }
+
+#[test]
+fn an_unclosed_ring_is_closed_with_a_warning_naming_file_and_record() {
+    use cim_engine::{Crs, Project};
+    use cim_importers::pipeline::{import_vectors, ImportOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("open_ring.geojson");
+    // Record 2's ring stops one vertex short of its start (RFC 7946 requires closed rings).
+    std::fs::write(
+        &path,
+        r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"n":1},"geometry":{"type":"Polygon","coordinates":[[[14.40,50.10],[14.401,50.10],[14.401,50.101],[14.40,50.10]]]}},
+          {"type":"Feature","properties":{"n":2},"geometry":{"type":"Polygon","coordinates":[[[14.40,50.10],[14.401,50.10],[14.401,50.101],[14.40,50.101]]]}}
+        ]}"#,
+    )
+    .unwrap();
+    let feats = all_ok(read_geojson(&path).unwrap());
+    assert!(feats[0].warnings.is_empty());
+    assert_eq!(
+        feats[1].warnings,
+        vec!["ring 1 of polygon was not closed; closed it".to_string()]
+    );
+    let Some(Geometry::Polygon(p)) = &feats[1].geometry else {
+        panic!("{:?}", feats[1].geometry);
+    };
+    assert_eq!(p.exterior().0.len(), 5);
+    assert_eq!(p.exterior().0.first(), p.exterior().0.last());
+
+    let crs = Crs::from_epsg(32633).unwrap();
+    let mut project = Project::create(&dir.path().join("p.cim.gpkg"), &crs, "000000").unwrap();
+    let report = import_vectors(
+        &mut project,
+        vec![read_geojson(&path).unwrap()],
+        &ImportOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.layers[0].inserted, 2, "{report:?}");
+    let w: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        w.iter()
+            .any(|w| w.contains("open_ring.geojson: record 2: ring 1 of polygon was not closed")),
+        "{w:?}"
+    );
+    // --strict: the warning is fatal.
+    let mut strict = Project::create(&dir.path().join("s.cim.gpkg"), &crs, "000000").unwrap();
+    let opts = ImportOptions {
+        strict: true,
+        ..Default::default()
+    };
+    let e = import_vectors(
+        &mut strict,
+        vec![read_geojson(&path).unwrap()],
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("record 2") && e.contains("not closed") && e.contains("--strict"),
+        "{e}"
+    );
+}
