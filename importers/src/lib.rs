@@ -17,4 +17,6 @@ pub use error::{ImportError, Result, Warning};
 pub use osm::{read_osm, OsmOptions};
 pub use source::{HeightHint, SourceFeature, VectorSource};
 pub use terrain::{read_geotiff, reproject_dem, Dem};
+#[cfg(feature = "gdal")]
+pub use vector::read_gdal;
 pub use vector::{list_layers, open_vector, read_fgb, read_geojson, read_gpkg, read_shapefile, VectorFormat};

@@ -1,4 +1,5 @@
-//! Vector readers: GeoJSON, Shapefile, GeoPackage and FlatGeobuf files into [`VectorSource`]s.
+//! Vector readers: GeoJSON, Shapefile, GeoPackage and FlatGeobuf files into [`VectorSource`]s;
+//! with the `gdal` feature, any other vector format GDAL reads.
 //!
 //! Every reader returns features in the source CRS, in source order, with a key that is stable
 //! across reads (`fid:12` for GeoPackage, `id:abc` for GeoJSON features that carry an id,
@@ -9,6 +10,8 @@
 mod crs;
 mod dbf;
 mod fgb;
+#[cfg(feature = "gdal")]
+mod gdal;
 mod geojson;
 mod gpkg;
 mod prefetch;
@@ -17,6 +20,8 @@ mod shapefile;
 mod shp;
 
 pub use fgb::read_fgb;
+#[cfg(feature = "gdal")]
+pub use gdal::{list_gdal_layers, read_gdal};
 pub use geojson::read_geojson;
 pub use gpkg::read_gpkg;
 pub use shapefile::read_shapefile;
@@ -50,20 +55,27 @@ impl VectorFormat {
     }
 }
 
-fn format_of(path: &Path) -> Result<VectorFormat> {
-    VectorFormat::from_path(path).ok_or_else(|| {
-        ImportError::file(
-            path,
-            "unknown vector format (expected .geojson, .json, .shp, .gpkg or .fgb)",
-        )
-    })
+/// The error for an extension none of the native readers knows (without the `gdal` feature).
+#[cfg(not(feature = "gdal"))]
+fn unknown_format(path: &Path) -> ImportError {
+    ImportError::file(
+        path,
+        "unknown vector format (expected .geojson, .json, .shp, .gpkg or .fgb; \
+         build with --features gdal to read it through GDAL)",
+    )
 }
 
 /// Opens a vector file by its extension. `layer` picks a GeoPackage feature table; a GeoPackage
 /// with several feature tables needs it. For single-layer formats `layer` may be omitted or must
-/// be the file's one layer (its file stem).
+/// be the file's one layer (its file stem). Other extensions go to GDAL where the `gdal` feature
+/// is on (`layer` then picks one of the layers GDAL lists).
 pub fn open_vector(path: &Path, layer: Option<&str>) -> Result<VectorSource> {
-    let format = format_of(path)?;
+    let Some(format) = VectorFormat::from_path(path) else {
+        #[cfg(feature = "gdal")]
+        return read_gdal(path, layer);
+        #[cfg(not(feature = "gdal"))]
+        return Err(unknown_format(path));
+    };
     if format == VectorFormat::GeoPackage {
         return read_gpkg(path, layer);
     }
@@ -85,9 +97,15 @@ pub fn open_vector(path: &Path, layer: Option<&str>) -> Result<VectorSource> {
 }
 
 /// The layers of a vector file, sorted: the feature tables of a GeoPackage, the file stem for
-/// single-layer formats.
+/// single-layer formats, what GDAL lists for other formats (with the `gdal` feature).
 pub fn list_layers(path: &Path) -> Result<Vec<String>> {
-    match format_of(path)? {
+    let Some(format) = VectorFormat::from_path(path) else {
+        #[cfg(feature = "gdal")]
+        return list_gdal_layers(path);
+        #[cfg(not(feature = "gdal"))]
+        return Err(unknown_format(path));
+    };
+    match format {
         VectorFormat::GeoPackage => gpkg::list_layers(path),
         _ => {
             if !path.is_file() {
