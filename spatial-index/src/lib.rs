@@ -14,9 +14,14 @@
 //! unsorted, allocation-free variant for hot loops. Queries never panic: an empty index, or a
 //! query with NaN in it, simply finds nothing.
 //!
-//! How it is laid out: the tree is organised on x, y (city data is 2.5D) but every node box
-//! also carries its z range (see `tree.rs` for why). Leaves hold the exact `f64` box, the id
-//! and a slot in a shape arena; exact tests read the shape from the arena.
+//! How it is laid out: [`SpatialIndex::bulk_load`] builds a packed static R-tree in flat
+//! arrays (`packed.rs`: Hilbert order, nodes of 16, structure-of-arrays chunks, exact `f64`
+//! item boxes, node boxes rounded outwards to `f32`); items inserted later go into an rstar
+//! tree beside it (`tree.rs`), removed packed items get a tombstone, and once the changes
+//! exceed a quarter of the packed tree everything is repacked. Every query visits both trees.
+//! Both are organised on x, y (city data is 2.5D) but every node box also carries its z
+//! range. Items are numbered by their slot in a shape arena (packed items: slot = packed
+//! position); exact tests read the shape from the arena.
 //!
 //! # Glossary
 //!
@@ -28,11 +33,12 @@
 //! - **window query**: all items whose box meets a query box.
 //! - **ray pick**: the first solid along a ray from the camera, as when clicking in a 3D view.
 //! - **kNN**: the k nearest neighbours.
-//! - **bulk load**: building the tree from all items at once (OMT), instead of one insert each.
+//! - **bulk load**: building the tree from all items at once, instead of one insert each.
 
 mod aabb;
 mod index;
 mod nearest;
+mod packed;
 mod ray;
 mod shape;
 mod tree;

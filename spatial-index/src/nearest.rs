@@ -11,24 +11,24 @@ use std::collections::BinaryHeap;
 
 use rstar::RTreeNode;
 
-use crate::tree::{Leaf, Node};
+use crate::packed::NodeRef;
 use crate::{ItemId, SpatialIndex};
 
 /// A node queued by the distance to its box, ordered so that `BinaryHeap` pops the nearest.
-struct ByDist<'a>(f64, &'a Node);
+struct ByDist<T>(f64, T);
 
-impl PartialEq for ByDist<'_> {
+impl<T> PartialEq for ByDist<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for ByDist<'_> {}
-impl PartialOrd for ByDist<'_> {
+impl<T> Eq for ByDist<T> {}
+impl<T> PartialOrd for ByDist<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for ByDist<'_> {
+impl<T> Ord for ByDist<T> {
     fn cmp(&self, other: &Self) -> Ordering {
         other.0.total_cmp(&self.0)
     }
@@ -108,32 +108,82 @@ impl SpatialIndex {
     /// assert_eq!(index.nearest_2d([46.0, 20.0], 2), vec![(2, 1.0), (3, 1.0)]); // tie → id order
     /// ```
     pub fn nearest_2d(&self, xy: [f64; 2], k: usize) -> Vec<(ItemId, f64)> {
+        if k == 0 || !(xy[0].is_finite() && xy[1].is_finite()) {
+            return Vec::new();
+        }
         let mut best = Best {
             k,
             heap: BinaryHeap::new(),
         };
-        let root = self.tree.root();
-        if k == 0 || !(xy[0].is_finite() && xy[1].is_finite()) || root.children().is_empty() {
-            return Vec::new();
+        // One search per tree, the second starting with the first's k-th distance as bound.
+        let mut leaves = Vec::new();
+        self.nearest_packed(xy, &mut best, &mut leaves);
+        self.nearest_dynamic(xy, &mut best, &mut leaves);
+        best.into_sorted()
+    }
+
+    /// A leaf-level node's items as `(box distance, id, slot)`, tested nearest box first, so
+    /// that exact distances (the costly part) stop as soon as boxes are beyond the k-th result.
+    fn offer_leaves(&self, xy: [f64; 2], leaves: &mut Vec<(f64, ItemId, usize)>, best: &mut Best) {
+        leaves.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        for &(d, id, slot) in leaves.iter() {
+            if d > best.bound() {
+                break;
+            }
+            if let Some(shape) = self.shape_at(slot) {
+                best.offer(id, shape.distance_2d(xy));
+            }
         }
-        let mut heap = BinaryHeap::new();
-        heap.push(ByDist(0.0, root));
-        // A leaf-level node's items, nearest box first, so that exact distances (the costly
-        // part) stop as soon as boxes are beyond the k-th result.
-        let mut leaves: Vec<(f64, &Leaf)> = Vec::new();
+        leaves.clear();
+    }
+
+    fn nearest_packed(&self, xy: [f64; 2], best: &mut Best, leaves: &mut Vec<(f64, ItemId, usize)>) {
+        let packed = &self.tree.packed;
+        let mut heap: BinaryHeap<ByDist<NodeRef>> = BinaryHeap::new();
+        let mut expand = |nodes: &mut dyn Iterator<Item = NodeRef>,
+                          heap: &mut BinaryHeap<ByDist<NodeRef>>,
+                          best: &mut Best| {
+            for c in nodes {
+                let d = packed.entry_box(c.level, c.index).distance_2d_squared(xy).sqrt();
+                if d > best.bound() {
+                    continue;
+                }
+                if c.level == 0 {
+                    leaves.extend(packed.id(c.index).map(|id| (d, id, c.index)));
+                } else {
+                    heap.push(ByDist(d, c));
+                }
+            }
+            self.offer_leaves(xy, leaves, best);
+        };
+        expand(&mut packed.roots(), &mut heap, best);
         // `>` rather than `>=` throughout: items at exactly the k-th distance can still win
         // on id.
         while let Some(ByDist(d, node)) = heap.pop() {
             if d > best.bound() {
                 break;
             }
-            leaves.clear();
+            expand(&mut packed.children(node), &mut heap, best);
+        }
+    }
+
+    fn nearest_dynamic(&self, xy: [f64; 2], best: &mut Best, leaves: &mut Vec<(f64, ItemId, usize)>) {
+        let root = self.tree.dynamic.root();
+        if root.children().is_empty() {
+            return;
+        }
+        let mut heap = BinaryHeap::new();
+        heap.push(ByDist(0.0, root));
+        while let Some(ByDist(d, node)) = heap.pop() {
+            if d > best.bound() {
+                break;
+            }
             for child in node.children() {
                 match child {
                     RTreeNode::Leaf(leaf) => {
                         let d = leaf.bounds.distance_2d_squared(xy).sqrt();
                         if d <= best.bound() {
-                            leaves.push((d, leaf));
+                            leaves.push((d, leaf.id, leaf.slot));
                         }
                     }
                     RTreeNode::Parent(p) => {
@@ -144,17 +194,8 @@ impl SpatialIndex {
                     }
                 }
             }
-            leaves.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-            for &(d, leaf) in &leaves {
-                if d > best.bound() {
-                    break;
-                }
-                if let Some(shape) = self.shape_at(leaf.slot) {
-                    best.offer(leaf.id, shape.distance_2d(xy));
-                }
-            }
+            self.offer_leaves(xy, leaves, best);
         }
-        best.into_sorted()
     }
 }
 

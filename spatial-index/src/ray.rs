@@ -17,7 +17,7 @@ use std::collections::BinaryHeap;
 use geo::Intersects;
 use rstar::RTreeNode;
 
-use crate::tree::Node;
+use crate::packed::NodeRef;
 use crate::{Aabb3, ItemId, Shape, SpatialIndex};
 
 /// Relative slack for box pruning, so rays that graze a box within rounding error are kept.
@@ -213,22 +213,51 @@ fn prism_hit(ray: &Ray, footprint: &geo::Polygon<f64>, base_z: f64, top_z: f64) 
 }
 
 /// A tree node queued by the ray parameter at which its box is entered; min-first.
-struct ByEntry<'a>(f64, &'a Node);
+struct ByEntry<T>(f64, T);
 
-impl PartialEq for ByEntry<'_> {
+impl<T> PartialEq for ByEntry<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for ByEntry<'_> {}
-impl PartialOrd for ByEntry<'_> {
+impl<T> Eq for ByEntry<T> {}
+impl<T> PartialOrd for ByEntry<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for ByEntry<'_> {
+impl<T> Ord for ByEntry<T> {
     fn cmp(&self, other: &Self) -> Ordering {
         other.0.total_cmp(&self.0)
+    }
+}
+
+/// The nearest hit so far, shared by the walks of both trees.
+struct Nearest {
+    best: Option<Hit>,
+    best_t: f64,
+}
+
+impl Nearest {
+    /// Tests the item if its box is entered no later than the best hit so far.
+    fn offer(&mut self, ray: &Ray, bounds: &Aabb3, id: ItemId, shape: Option<&Shape>) {
+        if ray.enters(bounds).is_none_or(|t| t > self.best_t) {
+            return;
+        }
+        let Some(h) = shape.and_then(|s| s.hit(ray)) else {
+            return;
+        };
+        let better =
+            h.distance < self.best_t || (h.distance == self.best_t && self.best.is_some_and(|b| id < b.id));
+        if better {
+            self.best_t = h.distance;
+            self.best = Some(Hit {
+                id,
+                distance: h.distance,
+                point: h.point,
+                normal: h.normal,
+            });
+        }
     }
 }
 
@@ -260,47 +289,67 @@ impl SpatialIndex {
     /// ```
     pub fn ray_pick(&self, origin: [f64; 3], dir: [f64; 3]) -> Option<Hit> {
         let ray = Ray::new(origin, dir)?;
-        let root = self.tree.root();
-        if root.children().is_empty() {
-            return None;
-        }
-        let mut best: Option<Hit> = None;
-        let mut best_t = f64::INFINITY;
-        let mut heap = BinaryHeap::new();
-        heap.push(ByEntry(ray.enters(&root.envelope().0)?, root));
+        let mut near = Nearest {
+            best: None,
+            best_t: f64::INFINITY,
+        };
+        self.ray_packed(&ray, &mut near);
+        self.ray_dynamic(&ray, &mut near);
+        near.best
+    }
+
+    fn ray_packed(&self, ray: &Ray, near: &mut Nearest) {
+        let packed = &self.tree.packed;
+        let mut heap: BinaryHeap<ByEntry<NodeRef>> = BinaryHeap::new();
+        let expand = |nodes: &mut dyn Iterator<Item = NodeRef>,
+                      heap: &mut BinaryHeap<ByEntry<NodeRef>>,
+                      near: &mut Nearest| {
+            for c in nodes {
+                let b = packed.entry_box(c.level, c.index);
+                if c.level == 0 {
+                    if let Some(id) = packed.id(c.index) {
+                        near.offer(ray, &b, id, self.shape_at(c.index));
+                    }
+                } else if let Some(t) = ray.enters(&b).filter(|&t| t <= near.best_t) {
+                    heap.push(ByEntry(t, c));
+                }
+            }
+        };
+        expand(&mut packed.roots(), &mut heap, near);
         while let Some(ByEntry(t_node, node)) = heap.pop() {
-            if t_node > best_t {
+            if t_node > near.best_t {
+                break;
+            }
+            expand(&mut packed.children(node), &mut heap, near);
+        }
+    }
+
+    fn ray_dynamic(&self, ray: &Ray, near: &mut Nearest) {
+        let root = self.tree.dynamic.root();
+        if root.children().is_empty() {
+            return;
+        }
+        let mut heap = BinaryHeap::new();
+        let Some(t_root) = ray.enters(&root.envelope().0) else {
+            return;
+        };
+        heap.push(ByEntry(t_root, root));
+        while let Some(ByEntry(t_node, node)) = heap.pop() {
+            if t_node > near.best_t {
                 break;
             }
             for child in node.children() {
                 match child {
                     RTreeNode::Parent(p) => {
-                        if let Some(t) = ray.enters(&p.envelope().0).filter(|&t| t <= best_t) {
+                        if let Some(t) = ray.enters(&p.envelope().0).filter(|&t| t <= near.best_t) {
                             heap.push(ByEntry(t, p));
                         }
                     }
                     RTreeNode::Leaf(leaf) => {
-                        if ray.enters(&leaf.bounds).is_none_or(|t| t > best_t) {
-                            continue;
-                        }
-                        let Some(h) = self.shape_at(leaf.slot).and_then(|s| s.hit(&ray)) else {
-                            continue;
-                        };
-                        let better = h.distance < best_t
-                            || (h.distance == best_t && best.is_some_and(|b| leaf.id < b.id));
-                        if better {
-                            best_t = h.distance;
-                            best = Some(Hit {
-                                id: leaf.id,
-                                distance: h.distance,
-                                point: h.point,
-                                normal: h.normal,
-                            });
-                        }
+                        near.offer(ray, &leaf.bounds, leaf.id, self.shape_at(leaf.slot));
                     }
                 }
             }
         }
-        best
     }
 }

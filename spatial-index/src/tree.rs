@@ -10,6 +10,7 @@
 
 use rstar::{Envelope, ParentNode, RStarInsertionStrategy, RTreeNode, RTreeObject, RTreeParams};
 
+use crate::packed::Packed;
 use crate::{Aabb3, ItemId};
 
 /// A 3D node box whose tree geometry (area, centre, distance) is that of its x, y footprint.
@@ -52,6 +53,21 @@ impl RTreeParams for TreeParams {
 
 pub(crate) type Tree = rstar::RTree<Leaf, TreeParams>;
 pub(crate) type Node = ParentNode<Leaf>;
+
+/// Both trees of the index: the packed one from the last bulk load (or rebuild) and the rstar
+/// one for items inserted since. Every query visits both.
+#[derive(Default)]
+pub(crate) struct Trees {
+    pub(crate) packed: Packed,
+    pub(crate) dynamic: Tree,
+}
+
+impl Trees {
+    /// Items indexed (stored with finite bounds, not removed).
+    pub(crate) fn size(&self) -> usize {
+        self.packed.live() + self.dynamic.size()
+    }
+}
 
 fn xy_area(b: &Aabb3) -> f64 {
     (b.max[0] - b.min[0]).max(0.0) * (b.max[1] - b.min[1]).max(0.0)

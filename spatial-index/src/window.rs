@@ -5,6 +5,7 @@
 
 use geo::BoundingRect;
 
+use crate::packed::Window;
 use crate::tree::visit;
 use crate::{Aabb3, ItemId, SpatialIndex};
 
@@ -34,9 +35,13 @@ impl SpatialIndex {
     pub fn window(&self, bbox: &Aabb3) -> Vec<ItemId> {
         let mut out = Vec::new();
         if !bbox.min.iter().chain(&bbox.max).any(|v| v.is_nan()) {
-            visit(self.tree.root(), &|b: &Aabb3| b.intersects(bbox), &mut |l| {
-                out.push(l.id)
-            });
+            let w = Window::new(bbox.min, bbox.max);
+            self.tree.packed.walk::<true, _>(&w, &mut |_, id| out.push(id));
+            visit(
+                self.tree.dynamic.root(),
+                &|b: &Aabb3| b.intersects(bbox),
+                &mut |l| out.push(l.id),
+            );
         }
         out.sort_unstable();
         out
@@ -82,8 +87,10 @@ impl SpatialIndex {
         if min.iter().chain(&max).any(|v| v.is_nan()) {
             return;
         }
+        let w = Window::new([min[0], min[1], 0.0], [max[0], max[1], 0.0]);
+        self.tree.packed.walk::<false, _>(&w, &mut |_, id| f(id));
         visit(
-            self.tree.root(),
+            self.tree.dynamic.root(),
             &|b: &Aabb3| b.intersects_2d(min, max),
             &mut |l| f(l.id),
         );
@@ -117,14 +124,17 @@ impl SpatialIndex {
         };
         let (min, max) = ([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
         let mut out = Vec::new();
+        let mut test = |id: ItemId, slot: usize| {
+            if self.shape_at(slot).is_some_and(|s| s.intersects_polygon(poly)) {
+                out.push(id);
+            }
+        };
+        let w = Window::new([min[0], min[1], 0.0], [max[0], max[1], 0.0]);
+        self.tree.packed.walk::<false, _>(&w, &mut |i, id| test(id, i));
         visit(
-            self.tree.root(),
+            self.tree.dynamic.root(),
             &|b: &Aabb3| b.intersects_2d(min, max),
-            &mut |l| {
-                if self.shape_at(l.slot).is_some_and(|s| s.intersects_polygon(poly)) {
-                    out.push(l.id);
-                }
-            },
+            &mut |l| test(l.id, l.slot),
         );
         out.sort_unstable();
         out
@@ -152,18 +162,14 @@ impl SpatialIndex {
         let min = [xy[0] - radius_m, xy[1] - radius_m];
         let max = [xy[0] + radius_m, xy[1] + radius_m];
         let r2 = radius_m * radius_m;
-        visit(
-            self.tree.root(),
-            &|b: &Aabb3| b.intersects_2d(min, max) && b.distance_2d_squared(xy) <= r2,
-            &mut |l| {
-                if self
-                    .shape_at(l.slot)
-                    .is_some_and(|s| s.distance_2d(xy) <= radius_m)
-                {
-                    out.push(l.id);
-                }
-            },
-        );
+        let keep = |b: &Aabb3| b.intersects_2d(min, max) && b.distance_2d_squared(xy) <= r2;
+        let mut test = |id: ItemId, slot: usize| {
+            if self.shape_at(slot).is_some_and(|s| s.distance_2d(xy) <= radius_m) {
+                out.push(id);
+            }
+        };
+        self.tree.packed.visit(&keep, &mut |i, id| test(id, i));
+        visit(self.tree.dynamic.root(), &keep, &mut |l| test(l.id, l.slot));
         out.sort_unstable();
         out
     }
