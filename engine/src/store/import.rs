@@ -7,7 +7,7 @@ use crate::error::{EngineError, Result};
 use crate::feature::{AttrValue, Feature};
 use crate::raster::Raster;
 use rusqlite::types::{ToSqlOutput, Value};
-use rusqlite::{params, Connection, OptionalExtension, Statement, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Statement};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
@@ -31,9 +31,12 @@ pub struct ImportStats {
 /// An import in progress: one transaction holding the project's write lock. Dropping it
 /// without [`commit`](ImportTx::commit) rolls back every change.
 pub struct ImportTx<'p> {
-    tx: Transaction<'p>,
+    /// The connection, inside `BEGIN IMMEDIATE` until `commit`; `Drop` rolls back otherwise.
+    /// (A plain reference rather than a `rusqlite::Transaction`, so that prepared statements
+    /// borrowing it can live in [`LayerState`] for the whole import.)
+    tx: &'p Connection,
     meta: &'p ProjectMeta,
-    layers: HashMap<String, LayerState>,
+    layers: HashMap<String, LayerState<'p>>,
     stats: ImportStats,
     blob: Vec<u8>,
     codes: NewCodes,
@@ -68,7 +71,11 @@ fn code_hash(code: &str) -> u64 {
         word[..chunk.len()].copy_from_slice(chunk);
         h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
-    h
+    // The table takes its bucket from the low bits, which a multiply alone mixes poorly: finish
+    // with splitmix64's finaliser.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 /// The identity hasher for keys that are already hashes.
@@ -136,12 +143,15 @@ impl NewCodes {
 }
 
 /// A layer written in this import, with the SQL prepared for it.
-struct LayerState {
+struct LayerState<'p> {
     meta: LayerMeta,
-    /// Field name → index into `meta.columns`.
-    field_index: HashMap<String, usize>,
+    /// (field name, index into `meta.columns`), sorted by name like a feature's attributes.
+    field_index: Vec<(String, usize)>,
     insert_sql: String,
     update_sql: String,
+    /// The statements of `insert_sql` and `update_sql`, prepared on first use.
+    insert: Option<Statement<'p>>,
+    update: Option<Statement<'p>>,
     /// R-tree changes, applied by `commit` (in bulk when there are many).
     rtree_pending: rtree::Pending,
     /// Whether the R-tree triggers are dropped for this import (put back by `commit`).
@@ -162,8 +172,8 @@ struct LayerState {
 /// Parameters before the attribute columns: geom + the nine `cim_*` columns.
 const FIXED_PARAMS: usize = 10;
 
-impl LayerState {
-    fn new(meta: LayerMeta) -> LayerState {
+impl<'p> LayerState<'p> {
+    fn new(meta: LayerMeta) -> LayerState<'p> {
         let t = q(&meta.name);
         let mut cols: Vec<String> = vec!["geom".into()];
         cols.extend(layer::CIM_COLUMNS.iter().map(|s| s.to_string()));
@@ -185,15 +195,19 @@ impl LayerState {
             sets.join(", "),
             cols.len() + 1
         );
+        let mut field_index: Vec<(String, usize)> = meta
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+        field_index.sort();
         LayerState {
-            field_index: meta
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.name.clone(), i))
-                .collect(),
+            field_index,
             insert_sql,
             update_sql,
+            insert: None,
+            update: None,
             rtree_pending: Vec::new(),
             triggers_dropped: false,
             extent: None,
@@ -214,7 +228,8 @@ impl LayerState {
 
 impl<'p> ImportTx<'p> {
     pub(super) fn begin(conn: &'p mut Connection, meta: &'p ProjectMeta) -> Result<ImportTx<'p>> {
-        let tx = Transaction::new(conn, TransactionBehavior::Immediate).ctx(&meta.path)?;
+        let tx: &'p Connection = conn;
+        tx.execute_batch("BEGIN IMMEDIATE").ctx(&meta.path)?;
         let codes_known: bool = tx
             .query_row("SELECT EXISTS (SELECT 1 FROM cim_codes)", [], |r| r.get(0))
             .ctx(&meta.path)?;
@@ -265,7 +280,7 @@ impl<'p> ImportTx<'p> {
         Ok(())
     }
 
-    fn state(&mut self, layer_name: &str) -> Result<&mut LayerState> {
+    fn state(&mut self, layer_name: &str) -> Result<&mut LayerState<'p>> {
         if !self.layers.contains_key(layer_name) {
             let m = layer::load(&self.tx, &self.meta.path, layer_name)?;
             self.layers.insert(layer_name.to_string(), LayerState::new(m));
@@ -281,15 +296,33 @@ impl<'p> ImportTx<'p> {
     /// that row (same fid); a code in another layer is an [`EngineError::DuplicateCode`].
     /// The geometry must already be in the project CRS.
     pub fn write(&mut self, layer_name: &str, f: &Feature) -> Result<Written> {
+        let mut blob = std::mem::take(&mut self.blob);
+        let env = crate::gpkg::encode_geometry_into(&f.geometry, self.meta.srs_id, &mut blob);
+        let written = self.write_encoded(layer_name, f, &blob, env);
+        self.blob = blob;
+        written
+    }
+
+    /// [`write`](ImportTx::write) with the geometry already encoded, so that callers can encode
+    /// on another thread: `blob` and `envelope` must be what
+    /// [`encode_geometry_into`](crate::gpkg::encode_geometry_into) gives for `f.geometry` and
+    /// the project's [`srs_id`](super::Project::srs_id).
+    pub fn write_encoded(
+        &mut self,
+        layer_name: &str,
+        f: &Feature,
+        blob: &[u8],
+        envelope: Option<[f64; 4]>,
+    ) -> Result<Written> {
         self.state(layer_name)?;
         let ImportTx {
             tx,
             meta,
             layers,
             stats,
-            blob,
             codes,
             codes_known,
+            ..
         } = self;
         let path = meta.path.as_path();
         let st = layers
@@ -297,10 +330,9 @@ impl<'p> ImportTx<'p> {
             .ok_or_else(|| EngineError::LayerNotFound {
                 layer: layer_name.to_string(),
             })?;
-        let env = crate::gpkg::encode_geometry_into(&f.geometry, meta.srs_id, blob);
-        prepare_layer(tx, path, st, &f.geometry, env.is_some())?;
+        prepare_layer(tx, path, st, &f.geometry, envelope.is_some())?;
         let (written, fid) = upsert_row(tx, path, st, codes, *codes_known, f, blob)?;
-        match env {
+        match envelope {
             Some(e @ [minx, miny, maxx, maxy]) => {
                 st.rtree_pending.push((fid, Some(rtree::rtree_box(e))));
                 st.extent = Some(match st.extent {
@@ -374,7 +406,7 @@ impl<'p> ImportTx<'p> {
             write_codes(&self.tx, &path, name, &self.layers[name])?;
         }
         let stats = self.stats;
-        self.tx.commit().ctx(&path)?;
+        self.tx.execute_batch("COMMIT").ctx(&path)?;
         Ok(stats)
     }
 
@@ -384,9 +416,19 @@ impl<'p> ImportTx<'p> {
     }
 }
 
+impl Drop for ImportTx<'_> {
+    fn drop(&mut self) {
+        // Not committed (an error, or dropped on purpose): undo everything. A failed COMMIT
+        // may have left the transaction open too.
+        if !self.tx.is_autocommit() {
+            let _ = self.tx.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// Adds the codes of the rows this import inserted into a layer to `cim_codes`, in key order
 /// (read from the layer's code index, which `commit` has just rebuilt where it was dropped).
-fn write_codes(tx: &Connection, path: &Path, name: &str, st: &LayerState) -> Result<()> {
+fn write_codes(tx: &Connection, path: &Path, name: &str, st: &LayerState<'_>) -> Result<()> {
     if st.inserted == 0 {
         return Ok(());
     }
@@ -420,7 +462,7 @@ fn write_codes(tx: &Connection, path: &Path, name: &str, st: &LayerState) -> Res
 fn prepare_layer(
     tx: &Connection,
     path: &Path,
-    st: &mut LayerState,
+    st: &mut LayerState<'_>,
     g: &geo::Geometry<f64>,
     has_coords: bool,
 ) -> Result<()> {
@@ -445,10 +487,10 @@ fn prepare_layer(
 }
 
 /// Inserts or replaces the feature's row; returns what happened and the row's fid.
-fn upsert_row(
-    tx: &Connection,
+fn upsert_row<'p>(
+    tx: &'p Connection,
     path: &Path,
-    st: &mut LayerState,
+    st: &mut LayerState<'p>,
     codes: &mut NewCodes,
     codes_known: bool,
     f: &Feature,
@@ -505,33 +547,45 @@ fn duplicate(code: &str, layer: &str, existing_layer: &str) -> EngineError {
 }
 
 /// Replaces row `fid`; `false` if there is no such row.
-fn update_row(
-    tx: &Connection,
+fn update_row<'p>(
+    tx: &'p Connection,
     path: &Path,
-    st: &LayerState,
+    st: &mut LayerState<'p>,
     f: &Feature,
     blob: &[u8],
     fid: i64,
 ) -> Result<bool> {
-    let mut stmt = tx.prepare_cached(&st.update_sql).ctx(path)?;
-    bind_feature(&mut stmt, st, f, blob)?;
-    stmt.raw_bind_parameter(st.fid_param(), fid).ctx(path)?;
-    Ok(stmt.raw_execute().ctx(path)? == 1)
+    let mut stmt = match st.update.take() {
+        Some(s) => s,
+        None => tx.prepare(&st.update_sql).ctx(path)?,
+    };
+    let done = bind_feature(&mut stmt, st, f, blob)
+        .and_then(|()| stmt.raw_bind_parameter(st.fid_param(), fid).ctx(path))
+        .and_then(|()| stmt.raw_execute().ctx(path));
+    st.update = Some(stmt);
+    Ok(done? == 1)
 }
 
-fn insert_row(
-    tx: &Connection,
+fn insert_row<'p>(
+    tx: &'p Connection,
     path: &Path,
-    st: &mut LayerState,
+    st: &mut LayerState<'p>,
     f: &Feature,
     blob: &[u8],
     fid: i64,
 ) -> Result<()> {
-    let mut stmt = tx.prepare_cached(&st.insert_sql).ctx(path)?;
-    bind_feature(&mut stmt, st, f, blob)?;
-    stmt.raw_bind_parameter(st.fid_param(), fid).ctx(path)?;
-    stmt.raw_execute()
-        .map_err(|e| unique_violation(e, path, &st.meta.name, f.code.as_str()))?;
+    let mut stmt = match st.insert.take() {
+        Some(s) => s,
+        None => tx.prepare(&st.insert_sql).ctx(path)?,
+    };
+    let done = bind_feature(&mut stmt, st, f, blob)
+        .and_then(|()| stmt.raw_bind_parameter(st.fid_param(), fid).ctx(path))
+        .and_then(|()| {
+            stmt.raw_execute()
+                .map_err(|e| unique_violation(e, path, &st.meta.name, f.code.as_str()))
+        });
+    st.insert = Some(stmt);
+    done?;
     st.next_fid = fid + 1;
     st.inserted += 1;
     // Once an import is large next to the layer, maintaining the code index row by row (random
@@ -580,7 +634,7 @@ fn unique_violation(e: rusqlite::Error, path: &Path, layer_name: &str, code: &st
 }
 
 /// Binds geometry, the `cim_*` columns and the attributes (parameters 1..=FIXED_PARAMS+n).
-fn bind_feature(stmt: &mut Statement<'_>, st: &LayerState, f: &Feature, blob: &[u8]) -> Result<()> {
+fn bind_feature(stmt: &mut Statement<'_>, st: &LayerState<'_>, f: &Feature, blob: &[u8]) -> Result<()> {
     let m = &st.meta;
     stmt.clear_bindings();
     let sql = |e: rusqlite::Error| EngineError::Layer {
@@ -605,8 +659,14 @@ fn bind_feature(stmt: &mut Statement<'_>, st: &LayerState, f: &Feature, blob: &[
             .map_err(sql)?;
     }
     stmt.raw_bind_parameter(10, f.source_key.as_str()).map_err(sql)?;
+    // Both are sorted by name: one forward walk finds every attribute's column.
+    let fields = &st.field_index;
+    let mut j = 0;
     for (name, value) in &f.attributes {
-        let Some(&i) = st.field_index.get(name) else {
+        while fields.get(j).is_some_and(|(n, _)| n < name) {
+            j += 1;
+        }
+        let Some(&(_, i)) = fields.get(j).filter(|(n, _)| n == name) else {
             return Err(EngineError::Layer {
                 layer: m.name.clone(),
                 reason: format!(
