@@ -254,7 +254,7 @@ impl<'p> ImportTx<'p> {
         let path = &self.meta.path;
         if let Some(st) = self.layers.get_mut(&spec.name) {
             let mut m = st.meta.clone();
-            if layer::extend(&self.tx, path, &mut m, spec)? {
+            if layer::extend(self.tx, path, &mut m, spec)? {
                 // Columns may have changed: rebuild the SQL, keep the import's progress.
                 let mut fresh = LayerState::new(m);
                 fresh.triggers_dropped = st.triggers_dropped;
@@ -269,12 +269,12 @@ impl<'p> ImportTx<'p> {
             }
             return Ok(());
         }
-        let m = match layer::find(&self.tx, path, &spec.name)? {
+        let m = match layer::find(self.tx, path, &spec.name)? {
             Some(mut m) => {
-                layer::extend(&self.tx, path, &mut m, spec)?;
+                layer::extend(self.tx, path, &mut m, spec)?;
                 m
             }
-            None => layer::create(&self.tx, path, spec, self.meta.srs_id)?,
+            None => layer::create(self.tx, path, spec, self.meta.srs_id)?,
         };
         self.layers.insert(spec.name.clone(), LayerState::new(m));
         Ok(())
@@ -282,7 +282,7 @@ impl<'p> ImportTx<'p> {
 
     fn state(&mut self, layer_name: &str) -> Result<&mut LayerState<'p>> {
         if !self.layers.contains_key(layer_name) {
-            let m = layer::load(&self.tx, &self.meta.path, layer_name)?;
+            let m = layer::load(self.tx, &self.meta.path, layer_name)?;
             self.layers.insert(layer_name.to_string(), LayerState::new(m));
         }
         self.layers
@@ -352,7 +352,7 @@ impl<'p> ImportTx<'p> {
 
     /// Stores a terrain grid (in the project CRS), replacing one of the same name.
     pub fn put_terrain(&mut self, name: &str, raster: &Raster, source: &str) -> Result<()> {
-        super::terrain::put(&self.tx, &self.meta.path, name, raster, source)
+        super::terrain::put(self.tx, &self.meta.path, name, raster, source)
     }
 
     /// Puts the R-tree triggers back, updates layer extents in `gpkg_contents` and commits.
@@ -362,7 +362,7 @@ impl<'p> ImportTx<'p> {
         names.sort();
         for name in names {
             let st = &self.layers[name];
-            rtree::apply(&self.tx, &path, &st.meta.rtree(), &st.rtree_pending)?;
+            rtree::apply(self.tx, &path, &st.meta.rtree(), &st.rtree_pending)?;
             if st.code_index_dropped {
                 self.tx
                     .execute_batch(&layer::create_code_index_sql(name))
@@ -403,7 +403,7 @@ impl<'p> ImportTx<'p> {
         let mut names: Vec<&String> = self.layers.keys().collect();
         names.sort();
         for name in names {
-            write_codes(&self.tx, &path, name, &self.layers[name])?;
+            write_codes(self.tx, &path, name, &self.layers[name])?;
         }
         let stats = self.stats;
         self.tx.execute_batch("COMMIT").ctx(&path)?;
