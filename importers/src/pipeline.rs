@@ -11,7 +11,10 @@ use cim_engine::{
     AttrValue, CityCode, Classification, Crs, Date, Feature, FeatureKind, GeometryType, HeightSource,
     LayerSpec, Lod1, Project, Raster, Transform, Validity, Written,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::{Scope, ScopedJoinHandle};
 
 /// How building heights are found, in this order: `height_attr`, `floors_attr` × `storey_m`,
 /// a height the source states (OSM `height` / `building:levels`), `default_height_m`.
@@ -119,6 +122,7 @@ pub fn import_vectors(
     let engine_err = |source| ImportError::engine(project_path.clone(), source);
     let region = project.region_code().to_string();
     let project_crs = project.crs().clone();
+    let srs_id = project.srs_id();
     let terrain = first_terrain(project)?;
     let mut report = ImportReport::default();
     let mut tx = project.import().map_err(engine_err)?;
@@ -154,7 +158,8 @@ pub fn import_vectors(
             kind: Some(layer_kind),
             ..Default::default()
         };
-        let mut heights: std::collections::BTreeMap<String, u64> = Default::default();
+        // Few distinct sources: a short list, turned into sorted names at the end.
+        let mut heights: Vec<(HeightSource, u64)> = Vec::new();
         let warn = |warnings: &mut Vec<Warning>, record: Option<u64>, message: String| -> Result<()> {
             if opts.strict {
                 return Err(match record {
@@ -169,106 +174,128 @@ pub fn import_vectors(
             });
             Ok(())
         };
-        for item in source.features {
-            let sf = match item {
-                Ok(sf) => sf,
-                // One unusable record: skip it, keep reading (ogr2ogr -skipfailures, but said).
-                Err(ImportError::Record { record, reason, .. }) => {
+        let prep = Prep {
+            transform: project_from_source.clone(),
+            geographic: src_crs.is_geographic(),
+            region: region.clone(),
+            layer_name: layer_name.clone(),
+            source_label,
+            kind: opts.kind,
+            layer_kind,
+            srs_id,
+        };
+        let features = source.features;
+        std::thread::scope(|scope| -> Result<()> {
+            let mut stage = Stage::start(scope, &path, features, prep);
+            while let Some(PreparedBatch { items, blobs }) = stage.next_batch()? {
+                let mut written = Vec::with_capacity(items.len());
+                for prepared in items {
+                    let (sf, shape_warning, outcome) = match prepared {
+                        Prepared::Record {
+                            sf,
+                            shape_warning,
+                            outcome,
+                        } => (sf, shape_warning, outcome),
+                        // One unusable record: skip it, keep reading (ogr2ogr -skipfailures, but said).
+                        Prepared::Unreadable(ImportError::Record { record, reason, .. }) => {
+                            lr.read += 1;
+                            total_read += 1;
+                            warn(&mut report.warnings, Some(record), format!("{reason}; skipped"))?;
+                            lr.skipped += 1;
+                            continue;
+                        }
+                        Prepared::Unreadable(e) => return Err(e),
+                    };
                     lr.read += 1;
                     total_read += 1;
-                    warn(&mut report.warnings, Some(record), format!("{reason}; skipped"))?;
-                    lr.skipped += 1;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            lr.read += 1;
-            total_read += 1;
-            if total_read.is_multiple_of(4096) {
-                progress(total_read);
-            }
-            let record = sf.record;
-            for message in &sf.warnings {
-                warn(&mut report.warnings, Some(record), message.clone())?;
-            }
-            let Some(mut geometry) = sf.geometry.clone() else {
-                warn(&mut report.warnings, Some(record), "no geometry; skipped".into())?;
-                lr.skipped += 1;
-                continue;
-            };
-            if let Verdict::Reject(m) = check_coordinates(&geometry, src_crs.is_geographic()) {
-                warn(&mut report.warnings, Some(record), format!("{m}; skipped"))?;
-                lr.skipped += 1;
-                continue;
-            }
-            match check_shape(&geometry) {
-                Verdict::Ok => {}
-                Verdict::Warn(m) => warn(&mut report.warnings, Some(record), m)?,
-                Verdict::Reject(m) => {
-                    warn(&mut report.warnings, Some(record), format!("{m}; skipped"))?;
-                    lr.skipped += 1;
-                    continue;
-                }
-            }
-            if let Err(e) = project_from_source.apply_geometry(&mut geometry) {
-                warn(&mut report.warnings, Some(record), format!("{e}; skipped"))?;
-                lr.skipped += 1;
-                continue;
-            }
-            let kind = opts.kind.or(sf.kind).unwrap_or(layer_kind);
-            let gtype = GeometryType::of(&geometry);
-            match layer_ready {
-                Some(t) if t == gtype || t == GeometryType::Geometry => {}
-                Some(_) => {
-                    spec.geometry_type = GeometryType::Geometry;
-                    tx.ensure_layer(&spec).map_err(engine_err)?;
-                    layer_ready = Some(GeometryType::Geometry);
-                }
-                None => {
-                    spec.geometry_type = gtype;
-                    tx.ensure_layer(&spec).map_err(engine_err)?;
-                    layer_ready = Some(gtype);
-                }
-            }
-            let lod1 = if kind == FeatureKind::Building {
-                let found = building_height(&sf, &opts.heights);
-                match found {
-                    Some((height_m, height_source)) => {
-                        *heights.entry(height_source.to_string()).or_default() += 1;
-                        let base_m = terrain
-                            .as_ref()
-                            .and_then(|t| ground_under(t, &geometry))
-                            .unwrap_or(0.0);
-                        Some(Lod1 {
-                            base_m,
-                            height_m,
-                            height_source,
-                        })
+                    if total_read.is_multiple_of(4096) {
+                        progress(total_read);
                     }
-                    None => {
-                        lr.without_height += 1;
+                    let record = sf.record;
+                    for message in &sf.warnings {
+                        warn(&mut report.warnings, Some(record), message.clone())?;
+                    }
+                    if let Some(m) = shape_warning {
+                        warn(&mut report.warnings, Some(record), m)?;
+                    }
+                    let Ready {
+                        geometry,
+                        kind,
+                        code,
+                        source_key,
+                        gtype,
+                        blob,
+                        envelope,
+                    } = match outcome {
+                        Ok(ready) => ready,
+                        Err(skipped) => {
+                            warn(&mut report.warnings, Some(record), skipped)?;
+                            lr.skipped += 1;
+                            continue;
+                        }
+                    };
+                    match layer_ready {
+                        Some(t) if t == gtype || t == GeometryType::Geometry => {}
+                        Some(_) => {
+                            spec.geometry_type = GeometryType::Geometry;
+                            tx.ensure_layer(&spec).map_err(engine_err)?;
+                            layer_ready = Some(GeometryType::Geometry);
+                        }
+                        None => {
+                            spec.geometry_type = gtype;
+                            tx.ensure_layer(&spec).map_err(engine_err)?;
+                            layer_ready = Some(gtype);
+                        }
+                    }
+                    let lod1 = if kind == FeatureKind::Building {
+                        match building_height(&sf, &opts.heights) {
+                            Some((height_m, height_source)) => {
+                                match heights.iter_mut().find(|(s, _)| *s == height_source) {
+                                    Some((_, n)) => *n += 1,
+                                    None => heights.push((height_source.clone(), 1)),
+                                }
+                                let base_m = terrain
+                                    .as_ref()
+                                    .and_then(|t| ground_under(t, &geometry))
+                                    .unwrap_or(0.0);
+                                Some(Lod1 {
+                                    base_m,
+                                    height_m,
+                                    height_source,
+                                })
+                            }
+                            None => {
+                                lr.without_height += 1;
+                                None
+                            }
+                        }
+                    } else {
                         None
+                    };
+                    let validity = validity_of(&sf, opts, &mut report.warnings, &path)?;
+                    let feature = Feature {
+                        code,
+                        kind,
+                        geometry,
+                        lod1,
+                        attributes: sf.attributes,
+                        validity,
+                        classification: opts.classification,
+                        source_key,
+                    };
+                    match tx
+                        .write_encoded(&layer_name, &feature, &blobs[blob], envelope)
+                        .map_err(engine_err)?
+                    {
+                        Written::Inserted => lr.inserted += 1,
+                        Written::Replaced => lr.replaced += 1,
                     }
+                    written.push(feature);
                 }
-            } else {
-                None
-            };
-            let validity = validity_of(&sf, opts, &mut report.warnings, &path)?;
-            let feature = Feature {
-                code: CityCode::derive(&region, kind, &layer_name, &qualified_key(&source_label, &sf.key)),
-                kind,
-                geometry,
-                lod1,
-                attributes: sf.attributes,
-                validity,
-                classification: opts.classification,
-                source_key: qualified_key(&source_label, &sf.key),
-            };
-            match tx.write(&layer_name, &feature).map_err(engine_err)? {
-                Written::Inserted => lr.inserted += 1,
-                Written::Replaced => lr.replaced += 1,
+                stage.discard(written, blobs);
             }
-        }
+            stage.finish()
+        })?;
         if layer_ready.is_none() {
             warn(
                 &mut report.warnings,
@@ -296,7 +323,11 @@ pub fn import_vectors(
                 ),
             });
         }
-        lr.height_sources = heights.into_iter().collect();
+        let mut by_name: std::collections::BTreeMap<String, u64> = Default::default();
+        for (source, n) in heights {
+            *by_name.entry(source.to_string()).or_default() += n;
+        }
+        lr.height_sources = by_name.into_iter().collect();
         report.layers.push(lr);
     }
     progress(total_read);
@@ -332,6 +363,291 @@ fn qualified_key(source_label: &str, key: &str) -> String {
         key.to_string()
     } else {
         format!("{source_label}#{key}")
+    }
+}
+
+/// Records per batch handed to the preparing thread.
+const PREP_BATCH: usize = 1024;
+/// Batches in flight between the main thread and the preparing thread.
+const PREP_DEPTH: usize = 4;
+
+/// What the preparing thread needs to know about a source. The per-record work that does not
+/// touch the project (checks, CRS transform, kind, city code, geometry encoding) runs there,
+/// overlapping with the store writes on the main thread; the results come back in source
+/// order, so the output does not depend on thread timing.
+struct Prep {
+    transform: Transform,
+    geographic: bool,
+    region: String,
+    layer_name: String,
+    source_label: String,
+    kind: Option<FeatureKind>,
+    layer_kind: FeatureKind,
+    srs_id: i32,
+}
+
+/// A record after the preparing thread. Nearly every item is a `Record`, stored inline in its
+/// batch: boxing it would cost an allocation per feature to save space on rare errors.
+#[allow(clippy::large_enum_variant)]
+enum Prepared {
+    /// The reader could not read it (an `Err` item of the source).
+    Unreadable(ImportError),
+    Record {
+        /// The record, its geometry moved into `outcome`.
+        sf: SourceFeature,
+        /// An OGC validity problem: warned, and the feature is kept.
+        shape_warning: Option<String>,
+        /// Ready to write, or the warning saying why it is skipped.
+        outcome: std::result::Result<Ready, String>,
+    },
+}
+
+/// A feature ready to write: its geometry in the project CRS, and encoded.
+struct Ready {
+    geometry: geo::Geometry<f64>,
+    kind: FeatureKind,
+    code: CityCode,
+    /// The source key qualified by the source (see [`qualified_key`]).
+    source_key: String,
+    gtype: GeometryType,
+    /// The GeoPackage blob's range in its batch's `blobs`.
+    blob: std::ops::Range<usize>,
+    envelope: Option<[f64; 4]>,
+}
+
+struct PreparedBatch {
+    items: Vec<Prepared>,
+    blobs: Vec<u8>,
+}
+
+impl Prep {
+    fn batch(&self, items: Vec<Result<SourceFeature>>) -> PreparedBatch {
+        let mut blobs = Vec::with_capacity(items.len() * 160);
+        let mut scratch = Vec::with_capacity(1024);
+        let items = items
+            .into_iter()
+            .map(|item| match item {
+                Ok(mut sf) => {
+                    let mut shape_warning = None;
+                    let outcome = match sf.geometry.take() {
+                        None => Err("no geometry; skipped".to_string()),
+                        Some(g) => self.ready(&mut sf, g, &mut shape_warning, &mut scratch, &mut blobs),
+                    };
+                    Prepared::Record {
+                        sf,
+                        shape_warning,
+                        outcome,
+                    }
+                }
+                Err(e) => Prepared::Unreadable(e),
+            })
+            .collect();
+        PreparedBatch { items, blobs }
+    }
+
+    fn ready(
+        &self,
+        sf: &mut SourceFeature,
+        mut geometry: geo::Geometry<f64>,
+        shape_warning: &mut Option<String>,
+        scratch: &mut Vec<u8>,
+        blobs: &mut Vec<u8>,
+    ) -> std::result::Result<Ready, String> {
+        if let Verdict::Reject(m) = check_coordinates(&geometry, self.geographic) {
+            return Err(format!("{m}; skipped"));
+        }
+        match check_shape(&geometry) {
+            Verdict::Ok => {}
+            Verdict::Warn(m) => *shape_warning = Some(m),
+            Verdict::Reject(m) => return Err(format!("{m}; skipped")),
+        }
+        if let Err(e) = self.transform.apply_geometry(&mut geometry) {
+            return Err(format!("{e}; skipped"));
+        }
+        let kind = self.kind.or(sf.kind).unwrap_or(self.layer_kind);
+        let envelope = cim_engine::gpkg::encode_geometry_into(&geometry, self.srs_id, scratch);
+        let start = blobs.len();
+        blobs.extend_from_slice(scratch);
+        let source_key = qualified_key(&self.source_label, &std::mem::take(&mut sf.key));
+        Ok(Ready {
+            code: CityCode::derive(&self.region, kind, &self.layer_name, &source_key),
+            source_key,
+            gtype: GeometryType::of(&geometry),
+            geometry,
+            kind,
+            blob: start..blobs.len(),
+            envelope,
+        })
+    }
+}
+
+type RawBatch = Vec<Result<SourceFeature>>;
+
+/// What the main thread sends the preparing thread.
+enum ToWorker {
+    Prepare(RawBatch),
+    /// Written features, to be freed there: that thread allocated most of their memory, and
+    /// the main thread is the busier one.
+    Discard(Vec<Feature>, Vec<u8>),
+}
+
+/// The preparing thread and the batches in flight to and from it. The main thread pulls the
+/// source (its iterator need not be `Send`) and hands the records over in batches; they come
+/// back prepared, in the same order. Where no thread can be started, batches are prepared
+/// inline.
+struct Stage<'scope> {
+    path: PathBuf,
+    source: Box<dyn Iterator<Item = Result<SourceFeature>>>,
+    source_done: bool,
+    worker: Option<Worker<'scope>>,
+    inline: Option<Prep>,
+}
+
+struct Worker<'scope> {
+    to: Option<SyncSender<ToWorker>>,
+    from: Receiver<PreparedBatch>,
+    handle: Option<ScopedJoinHandle<'scope, ()>>,
+    in_flight: usize,
+}
+
+impl<'scope> Stage<'scope> {
+    fn start<'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        path: &Path,
+        source: Box<dyn Iterator<Item = Result<SourceFeature>>>,
+        prep: Prep,
+    ) -> Stage<'scope> {
+        let (to, worker_in) = sync_channel::<ToWorker>(2 * PREP_DEPTH);
+        let (worker_out, from) = sync_channel::<PreparedBatch>(PREP_DEPTH);
+        // `prep` moves into the thread; if the thread cannot start we get it back via `slot`.
+        let slot = Arc::new(Mutex::new(Some(prep)));
+        let in_thread = Arc::clone(&slot);
+        let spawned = std::thread::Builder::new()
+            .name("cim-import-prep".into())
+            .spawn_scoped(scope, move || {
+                let Some(prep) = in_thread.lock().ok().and_then(|mut p| p.take()) else {
+                    return;
+                };
+                for message in worker_in {
+                    match message {
+                        ToWorker::Prepare(batch) => {
+                            if worker_out.send(prep.batch(batch)).is_err() {
+                                return; // the main thread stopped early
+                            }
+                        }
+                        ToWorker::Discard(features, blobs) => drop((features, blobs)),
+                    }
+                }
+            });
+        let (worker, inline) = match spawned {
+            Ok(handle) => (
+                Some(Worker {
+                    to: Some(to),
+                    from,
+                    handle: Some(handle),
+                    in_flight: 0,
+                }),
+                None,
+            ),
+            Err(_) => (None, slot.lock().ok().and_then(|mut p| p.take())),
+        };
+        Stage {
+            path: path.to_path_buf(),
+            source,
+            source_done: false,
+            worker,
+            inline,
+        }
+    }
+
+    fn pull(&mut self) -> Option<RawBatch> {
+        if self.source_done {
+            return None;
+        }
+        let batch: RawBatch = self.source.by_ref().take(PREP_BATCH).collect();
+        if batch.len() < PREP_BATCH {
+            self.source_done = true;
+        }
+        (!batch.is_empty()).then_some(batch)
+    }
+
+    /// The next prepared batch, `None` at the end of the source.
+    fn next_batch(&mut self) -> Result<Option<PreparedBatch>> {
+        if self.worker.is_none() {
+            let batch = self.pull();
+            return match &self.inline {
+                Some(prep) => Ok(batch.map(|b| prep.batch(b))),
+                None => Err(self.failed()),
+            };
+        }
+        // Keep the worker fed: up to PREP_DEPTH batches ahead of the one written now.
+        while self.worker.as_ref().is_some_and(|w| w.in_flight < PREP_DEPTH) {
+            let Some(batch) = self.pull() else { break };
+            let sent = self
+                .worker
+                .as_mut()
+                .and_then(|w| {
+                    w.to.as_ref()
+                        .map(|to| to.send(ToWorker::Prepare(batch)).is_ok())
+                        .map(|ok| (w, ok))
+                })
+                .map(|(w, ok)| {
+                    w.in_flight += usize::from(ok);
+                    ok
+                });
+            if sent != Some(true) {
+                return Err(self.failed());
+            }
+        }
+        let Some(w) = self.worker.as_mut() else {
+            return Err(self.failed());
+        };
+        if w.in_flight == 0 {
+            return Ok(None);
+        }
+        match w.from.recv() {
+            Ok(batch) => {
+                w.in_flight -= 1;
+                Ok(Some(batch))
+            }
+            Err(_) => Err(self.failed()),
+        }
+    }
+
+    /// Hands written features to the worker to free (or frees them here without one).
+    fn discard(&mut self, features: Vec<Feature>, blobs: Vec<u8>) {
+        if let Some(to) = self.worker.as_ref().and_then(|w| w.to.as_ref()) {
+            // If the worker is gone the message comes back in the error and is dropped here;
+            // the next `next_batch` reports the failure.
+            let _ = to.send(ToWorker::Discard(features, blobs));
+        }
+    }
+
+    /// Stops the worker (joining it, so that a panic there is reported as an error here).
+    fn failed(&mut self) -> ImportError {
+        if let Some(mut w) = self.worker.take() {
+            w.to = None;
+            if let Some(h) = w.handle.take() {
+                let _ = h.join();
+            }
+        }
+        ImportError::file(
+            &self.path,
+            "the import's preparing thread failed (internal error)",
+        )
+    }
+
+    /// Ends a source read to its end: the worker must have stopped cleanly.
+    fn finish(mut self) -> Result<()> {
+        if let Some(mut w) = self.worker.take() {
+            w.to = None;
+            if let Some(h) = w.handle.take() {
+                if h.join().is_err() {
+                    return Err(self.failed());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
