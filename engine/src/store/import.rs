@@ -362,26 +362,32 @@ impl<'p> ImportTx<'p> {
         names.sort();
         for name in names {
             let st = &self.layers[name];
-            rtree::apply(self.tx, &path, &st.meta.rtree(), &st.rtree_pending)?;
-            if st.code_index_dropped {
-                self.tx
-                    .execute_batch(&layer::create_code_index_sql(name))
-                    .map_err(|e| match e {
-                        rusqlite::Error::SqliteFailure(err, _)
-                            if err.code == rusqlite::ErrorCode::ConstraintViolation =>
-                        {
-                            EngineError::Layer {
-                                layer: name.to_string(),
-                                reason: "the table holds city codes twice (rows written by another tool?)"
-                                    .into(),
-                            }
-                        }
-                        e => EngineError::Sqlite {
-                            path: path.clone(),
-                            source: e,
-                        },
-                    })?;
-            }
+            let rtree_name = st.meta.rtree();
+            let pending = &st.rtree_pending;
+            let plan = rtree::plan(self.tx, &path, &rtree_name, pending)?;
+            // Packing the R-tree is plain computation: it runs on another thread while SQLite
+            // builds the code index here.
+            let packed = std::thread::scope(|s| -> Result<Option<rtree::Packed>> {
+                let plan = &plan;
+                let packing = std::thread::Builder::new()
+                    .name("cim-rtree-pack".into())
+                    .spawn_scoped(s, move || plan.pack(pending));
+                let built = if st.code_index_dropped {
+                    create_code_index(self.tx, &path, name)
+                } else {
+                    Ok(())
+                };
+                let packed = match packing {
+                    Ok(h) => h.join().map_err(|_| EngineError::Layer {
+                        layer: name.to_string(),
+                        reason: "packing the R-tree failed (internal error)".into(),
+                    }),
+                    Err(_) => Ok(plan.pack(pending)),
+                };
+                built?;
+                packed
+            })?;
+            plan.write(self.tx, &path, &rtree_name, pending, packed)?;
             if st.triggers_dropped {
                 self.tx
                     .execute_batch(&layer::rtree_triggers_sql(name))
@@ -424,6 +430,25 @@ impl Drop for ImportTx<'_> {
             let _ = self.tx.execute_batch("ROLLBACK");
         }
     }
+}
+
+/// Rebuilds a layer's unique code index (dropped for a large import).
+fn create_code_index(tx: &Connection, path: &Path, name: &str) -> Result<()> {
+    tx.execute_batch(&layer::create_code_index_sql(name))
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(err, _)
+                if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                EngineError::Layer {
+                    layer: name.to_string(),
+                    reason: "the table holds city codes twice (rows written by another tool?)".into(),
+                }
+            }
+            e => EngineError::Sqlite {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        })
 }
 
 /// Adds the codes of the rows this import inserted into a layer to `cim_codes`, in key order

@@ -60,9 +60,32 @@ pub(crate) fn rtree_box(env: [f64; 4]) -> [f32; 4] {
 pub(crate) type Pending = Vec<(i64, Option<[f32; 4]>)>;
 
 /// Applies `pending` (in order; the last change of an id wins) to the R-tree `rtree`.
+#[cfg(test)]
 pub(crate) fn apply(conn: &Connection, path: &Path, rtree: &str, pending: &Pending) -> Result<()> {
+    let plan = plan(conn, path, rtree, pending)?;
+    let packed = plan.pack(pending);
+    plan.write(conn, path, rtree, pending, packed)
+}
+
+/// How `pending` goes into a tree: decided, and the database read, on the connection's thread;
+/// the packing itself ([`Plan::pack`]) may run on another thread meanwhile.
+pub(crate) enum Plan {
+    Nothing,
+    /// Few changes: through the virtual table, row by row.
+    Rows,
+    /// Rebuild the whole tree from the existing entries and the changes.
+    Bulk {
+        existing: Vec<Entry>,
+        node_size: usize,
+    },
+}
+
+/// Nodes level by level, bottom-up (level 0 holds the entries).
+pub(crate) struct Packed(Vec<Vec<Node>>);
+
+pub(crate) fn plan(conn: &Connection, path: &Path, rtree: &str, pending: &Pending) -> Result<Plan> {
     if pending.is_empty() {
-        return Ok(());
+        return Ok(Plan::Nothing);
     }
     let existing: i64 = conn
         .query_row(
@@ -73,9 +96,9 @@ pub(crate) fn apply(conn: &Connection, path: &Path, rtree: &str, pending: &Pendi
         .ctx(path)?;
     let existing = usize::try_from(existing).unwrap_or(usize::MAX);
     if pending.len() < 2_000 || pending.len() < existing / 4 {
-        return apply_rows(conn, path, rtree, pending);
+        return Ok(Plan::Rows);
     }
-    let mut all: HashMap<i64, [f32; 4]> = HashMap::with_capacity(existing + pending.len());
+    let mut all = Vec::with_capacity(existing);
     {
         let mut stmt = conn
             .prepare(&format!("SELECT id, minx, maxx, miny, maxy FROM {}", q(rtree)))
@@ -89,17 +112,59 @@ pub(crate) fn apply(conn: &Connection, path: &Path, rtree: &str, pending: &Pendi
                 r.get::<_, f64>(3).ctx(path)? as f32,
                 r.get::<_, f64>(4).ctx(path)? as f32,
             ];
-            all.insert(r.get(0).ctx(path)?, b);
+            all.push(Entry {
+                id: r.get(0).ctx(path)?,
+                b,
+            });
         }
     }
-    for (id, b) in pending {
-        match b {
-            Some(b) => all.insert(*id, *b),
-            None => all.remove(id),
+    Ok(Plan::Bulk {
+        existing: all,
+        node_size: node_size(conn, path, rtree)?,
+    })
+}
+
+impl Plan {
+    /// The packed tree for a bulk plan (pure computation: any thread).
+    pub(crate) fn pack(&self, pending: &Pending) -> Option<Packed> {
+        let Plan::Bulk { existing, node_size } = self else {
+            return None;
         };
+        let entries = if existing.is_empty() && pending.windows(2).all(|w| w[0].0 < w[1].0) {
+            // A fresh tree from new rows only (fids ascending, so each id once).
+            pending
+                .iter()
+                .filter_map(|&(id, b)| b.map(|b| Entry { id, b }))
+                .collect()
+        } else {
+            let mut all: HashMap<i64, [f32; 4]> = HashMap::with_capacity(existing.len() + pending.len());
+            all.extend(existing.iter().map(|e| (e.id, e.b)));
+            for (id, b) in pending {
+                match b {
+                    Some(b) => all.insert(*id, *b),
+                    None => all.remove(id),
+                };
+            }
+            all.into_iter().map(|(id, b)| Entry { id, b }).collect()
+        };
+        Some(pack(entries, cells_per_node(*node_size)))
     }
-    let entries: Vec<Entry> = all.into_iter().map(|(id, b)| Entry { id, b }).collect();
-    bulk_load(conn, path, rtree, entries)
+
+    /// Writes the changes: row by row, or the packed tree.
+    pub(crate) fn write(
+        &self,
+        conn: &Connection,
+        path: &Path,
+        rtree: &str,
+        pending: &Pending,
+        packed: Option<Packed>,
+    ) -> Result<()> {
+        match (self, packed) {
+            (Plan::Nothing, _) => Ok(()),
+            (Plan::Bulk { node_size, .. }, Some(p)) => write_packed(conn, path, rtree, *node_size, p),
+            _ => apply_rows(conn, path, rtree, pending),
+        }
+    }
 }
 
 fn apply_rows(conn: &Connection, path: &Path, rtree: &str, pending: &Pending) -> Result<()> {
@@ -120,7 +185,7 @@ fn apply_rows(conn: &Connection, path: &Path, rtree: &str, pending: &Pending) ->
 }
 
 /// A node being built: its box and its cells (entries, or child nodes one level down).
-struct Node {
+pub(crate) struct Node {
     b: [f32; 4],
     cells: Vec<Entry>,
 }
@@ -159,28 +224,35 @@ fn str_pack(mut items: Vec<Entry>, m: usize) -> Vec<Vec<Entry>> {
     out
 }
 
-/// Replaces the whole tree with one packed from `entries`.
-fn bulk_load(conn: &Connection, path: &Path, rtree: &str, entries: Vec<Entry>) -> Result<()> {
-    let (node_t, rowid_t, parent_t) = (
-        q(&format!("{rtree}_node")),
-        q(&format!("{rtree}_rowid")),
-        q(&format!("{rtree}_parent")),
-    );
-    // Keep the node size the tree was created with (it follows the page size).
+/// The node size the tree was created with (it follows the page size).
+fn node_size(conn: &Connection, path: &Path, rtree: &str) -> Result<usize> {
     let node_size: i64 = conn
         .query_row(
-            &format!("SELECT length(data) FROM {node_t} WHERE nodeno = 1"),
+            &format!(
+                "SELECT length(data) FROM {} WHERE nodeno = 1",
+                q(&format!("{rtree}_node"))
+            ),
             [],
             |r| r.get(0),
         )
         .ctx(path)?;
-    let node_size = usize::try_from(node_size).unwrap_or(0).max(4 + CELL_BYTES);
-    let m = ((node_size - 4) / CELL_BYTES).clamp(2, MAX_CELLS);
-    conn.execute_batch(&format!(
-        "DELETE FROM {node_t}; DELETE FROM {rowid_t}; DELETE FROM {parent_t};"
-    ))
-    .ctx(path)?;
+    Ok(usize::try_from(node_size).unwrap_or(0).max(4 + CELL_BYTES))
+}
 
+fn cells_per_node(node_size: usize) -> usize {
+    ((node_size - 4) / CELL_BYTES).clamp(2, MAX_CELLS)
+}
+
+/// Replaces the whole tree with one packed from `entries`.
+#[cfg(test)]
+fn bulk_load(conn: &Connection, path: &Path, rtree: &str, entries: Vec<Entry>) -> Result<()> {
+    let node_size = node_size(conn, path, rtree)?;
+    let packed = pack(entries, cells_per_node(node_size));
+    write_packed(conn, path, rtree, node_size, packed)
+}
+
+/// Packs `entries` into a tree of nodes of at most `m` cells.
+fn pack(entries: Vec<Entry>, m: usize) -> Packed {
     // Levels bottom-up; level 0 holds the entries.
     let mut levels: Vec<Vec<Node>> = Vec::new();
     let mut items = entries;
@@ -211,6 +283,21 @@ fn bulk_load(conn: &Connection, path: &Path, rtree: &str, entries: Vec<Entry>) -
             .collect();
         levels.push(nodes);
     }
+    Packed(levels)
+}
+
+/// Replaces the tree's shadow tables with `packed`.
+fn write_packed(conn: &Connection, path: &Path, rtree: &str, node_size: usize, packed: Packed) -> Result<()> {
+    let (node_t, rowid_t, parent_t) = (
+        q(&format!("{rtree}_node")),
+        q(&format!("{rtree}_rowid")),
+        q(&format!("{rtree}_parent")),
+    );
+    conn.execute_batch(&format!(
+        "DELETE FROM {node_t}; DELETE FROM {rowid_t}; DELETE FROM {parent_t};"
+    ))
+    .ctx(path)?;
+    let levels = packed.0;
     let depth = levels.len() - 1;
 
     // Number nodes top-down: the root is 1, then level by level.
