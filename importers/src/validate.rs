@@ -70,6 +70,14 @@ pub fn check_shape(g: &Geometry<f64>) -> Verdict {
             if spread <= 1e-9 * diag2 || spread == 0.0 {
                 return Verdict::Reject("polygon has zero area (all its points are on one line)".into());
             }
+            // Most footprints are simple rings without holes: settle those without geo's
+            // general (allocating) validation; anything else, or any doubt, goes to geo, which
+            // also words the warning.
+            if let Geometry::Polygon(p) = g {
+                if p.interiors().is_empty() && simple_ring_is_valid(p.exterior()) {
+                    return Verdict::Ok;
+                }
+            }
             match g.check_validation() {
                 Ok(()) => Verdict::Ok,
                 Err(e) => Verdict::Warn(format!("invalid polygon kept as is: {e}")),
@@ -78,6 +86,45 @@ pub fn check_shape(g: &Geometry<f64>) -> Verdict {
         Geometry::LineString(l) if l.0.len() < 2 => Verdict::Reject("line has fewer than 2 points".into()),
         _ => Verdict::Ok,
     }
+}
+
+/// Whether a polygon with this exterior and no holes passes geo's `Validation`, by the same
+/// tests (finite coordinates; at least four points once consecutive repeats are dropped; no
+/// two edges intersecting other than where consecutive edges meet), without allocating, and
+/// skipping edge pairs whose boxes are apart (such edges cannot intersect).
+fn simple_ring_is_valid(ring: &geo::LineString<f64>) -> bool {
+    use geo::Intersects;
+    let pts = &ring.0;
+    if pts.is_empty() {
+        return true; // geo skips empty rings
+    }
+    if pts.iter().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
+        return false;
+    }
+    let distinct = 1 + pts.windows(2).filter(|w| w[0] != w[1]).count();
+    if distinct < 4 {
+        return false;
+    }
+    let edges = pts.len() - 1;
+    for i in 0..edges {
+        let (a0, a1) = (pts[i], pts[i + 1]);
+        let (ax0, ax1) = (a0.x.min(a1.x), a0.x.max(a1.x));
+        let (ay0, ay1) = (a0.y.min(a1.y), a0.y.max(a1.y));
+        for j in i + 1..edges {
+            let (b0, b1) = (pts[j], pts[j + 1]);
+            // geo ignores a pair that meets end to start (either way round).
+            if a0 == b1 || a1 == b0 {
+                continue;
+            }
+            if b0.x.max(b1.x) < ax0 || b0.x.min(b1.x) > ax1 || b0.y.max(b1.y) < ay0 || b0.y.min(b1.y) > ay1 {
+                continue;
+            }
+            if geo::Line::new(a0, a1).intersects(&geo::Line::new(b0, b1)) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Σ |triangle-fan area| over the exterior rings: zero only when every ring is degenerate
@@ -120,6 +167,63 @@ mod tests {
         let p: Geometry<f64> =
             polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)].into();
         assert_eq!(check_shape(&p), Verdict::Ok);
+    }
+
+    #[test]
+    fn the_ring_fast_path_agrees_with_geo() {
+        use geo::Validation;
+        let rings: Vec<Vec<(f64, f64)>> = vec![
+            vec![(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (0.0, 0.0)],
+            vec![(0.0, 0.0), (10.0, 10.0), (10.0, 0.0), (0.0, 10.0), (0.0, 0.0)],
+            vec![(0.0, 0.0), (10.0, 0.0), (10.0, 0.0), (0.0, 10.0), (0.0, 0.0)],
+            vec![(0.0, 0.0), (10.0, 0.0), (0.0, 0.0)],
+            // A spike back along an edge, a ring touching itself at a vertex, a figure eight.
+            vec![(0.0, 0.0), (10.0, 0.0), (5.0, 0.0), (5.0, 5.0), (0.0, 0.0)],
+            vec![
+                (0.0, 0.0),
+                (4.0, 0.0),
+                (2.0, 2.0),
+                (4.0, 4.0),
+                (0.0, 4.0),
+                (2.0, 2.0),
+                (0.0, 0.0),
+            ],
+            vec![
+                (0.0, 0.0),
+                (2.0, 2.0),
+                (4.0, 0.0),
+                (4.0, 4.0),
+                (2.0, 2.0),
+                (0.0, 4.0),
+                (0.0, 0.0),
+            ],
+            vec![(0.0, 0.0), (5.0, 0.0), (10.0, 0.0), (10.0, 5.0), (0.0, 0.0)],
+        ];
+        for r in rings {
+            let ring = geo::LineString::from(r.clone());
+            let p = geo::Polygon::new(ring.clone(), vec![]);
+            assert_eq!(simple_ring_is_valid(&ring), p.is_valid(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn the_ring_fast_path_agrees_with_geo_on_random_small_rings() {
+        use geo::Validation;
+        // Coordinates on a 4×4 grid: plenty of repeats, collinear edges and touching vertices.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 4) as f64
+        };
+        for _ in 0..20_000 {
+            let n = 3 + (next() as usize) + (next() as usize);
+            let pts: Vec<(f64, f64)> = (0..n).map(|_| (next(), next())).collect();
+            let ring = geo::LineString::from(pts.clone());
+            let p = geo::Polygon::new(ring, vec![]);
+            assert_eq!(simple_ring_is_valid(p.exterior()), p.is_valid(), "{pts:?}");
+        }
     }
 
     #[test]
