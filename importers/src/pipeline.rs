@@ -182,6 +182,7 @@ pub fn import_vectors(
             source_label,
             kind: opts.kind,
             layer_kind,
+            heights: opts.heights.clone(),
             srs_id,
         };
         let features = source.features;
@@ -223,6 +224,7 @@ pub fn import_vectors(
                         kind,
                         code,
                         source_key,
+                        height,
                         gtype,
                         blob,
                         envelope,
@@ -248,7 +250,7 @@ pub fn import_vectors(
                         }
                     }
                     let lod1 = if kind == FeatureKind::Building {
-                        match building_height(&sf, &opts.heights) {
+                        match height {
                             Some((height_m, height_source)) => {
                                 match heights.iter_mut().find(|(s, _)| *s == height_source) {
                                     Some((_, n)) => *n += 1,
@@ -383,6 +385,7 @@ struct Prep {
     source_label: String,
     kind: Option<FeatureKind>,
     layer_kind: FeatureKind,
+    heights: HeightOptions,
     srs_id: i32,
 }
 
@@ -409,6 +412,8 @@ struct Ready {
     code: CityCode,
     /// The source key qualified by the source (see [`qualified_key`]).
     source_key: String,
+    /// A building's height and where it came from ([`building_height`]).
+    height: Option<(f64, HeightSource)>,
     gtype: GeometryType,
     /// The GeoPackage blob's range in its batch's `blobs`.
     blob: std::ops::Range<usize>,
@@ -469,9 +474,15 @@ impl Prep {
         let start = blobs.len();
         blobs.extend_from_slice(scratch);
         let source_key = qualified_key(&self.source_label, &std::mem::take(&mut sf.key));
+        let height = if kind == FeatureKind::Building {
+            building_height(sf, &self.heights)
+        } else {
+            None
+        };
         Ok(Ready {
             code: CityCode::derive(&self.region, kind, &self.layer_name, &source_key),
             source_key,
+            height,
             gtype: GeometryType::of(&geometry),
             geometry,
             kind,

@@ -4,7 +4,7 @@ use super::layer::{self, GeometryType, LayerMeta, LayerSpec};
 use super::schema::q;
 use super::{rtree, ProjectMeta, SqlContext};
 use crate::error::{EngineError, Result};
-use crate::feature::{AttrValue, Feature};
+use crate::feature::{AttrValue, Feature, HeightSource};
 use crate::raster::Raster;
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{params, Connection, OptionalExtension, Statement};
@@ -152,6 +152,8 @@ struct LayerState<'p> {
     /// The statements of `insert_sql` and `update_sql`, prepared on first use.
     insert: Option<Statement<'p>>,
     update: Option<Statement<'p>>,
+    /// The last height source written and its text (nearly every row repeats it).
+    height_source: std::cell::RefCell<Option<(HeightSource, String)>>,
     /// R-tree changes, applied by `commit` (in bulk when there are many).
     rtree_pending: rtree::Pending,
     /// Whether the R-tree triggers are dropped for this import (put back by `commit`).
@@ -208,6 +210,7 @@ impl<'p> LayerState<'p> {
             update_sql,
             insert: None,
             update: None,
+            height_source: Default::default(),
             rtree_pending: Vec::new(),
             triggers_dropped: false,
             extent: None,
@@ -680,8 +683,13 @@ fn bind_feature(stmt: &mut Statement<'_>, st: &LayerState<'_>, f: &Feature, blob
     if let Some(l) = &f.lod1 {
         stmt.raw_bind_parameter(7, l.base_m).map_err(sql)?;
         stmt.raw_bind_parameter(8, l.height_m).map_err(sql)?;
-        stmt.raw_bind_parameter(9, l.height_source.to_string())
-            .map_err(sql)?;
+        let mut last = st.height_source.borrow_mut();
+        if last.as_ref().is_none_or(|(h, _)| *h != l.height_source) {
+            *last = Some((l.height_source.clone(), l.height_source.to_string()));
+        }
+        if let Some((_, text)) = last.as_ref() {
+            stmt.raw_bind_parameter(9, text.as_str()).map_err(sql)?;
+        }
     }
     stmt.raw_bind_parameter(10, f.source_key.as_str()).map_err(sql)?;
     // Both are sorted by name: one forward walk finds every attribute's column.

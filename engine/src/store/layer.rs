@@ -56,7 +56,18 @@ impl GeometryType {
 
     /// The type of one geometry (`Line` is a line string, `Rect`/`Triangle` polygons).
     pub fn of(g: &geo::Geometry<f64>) -> GeometryType {
-        Self::from_name(crate::gpkg::geometry_type_name(g)).unwrap_or(GeometryType::Geometry)
+        // The same as `from_name(gpkg::geometry_type_name(g))`, without the string round trip.
+        match g {
+            geo::Geometry::Point(_) => GeometryType::Point,
+            geo::Geometry::Line(_) | geo::Geometry::LineString(_) => GeometryType::LineString,
+            geo::Geometry::Polygon(_) | geo::Geometry::Rect(_) | geo::Geometry::Triangle(_) => {
+                GeometryType::Polygon
+            }
+            geo::Geometry::MultiPoint(_) => GeometryType::MultiPoint,
+            geo::Geometry::MultiLineString(_) => GeometryType::MultiLineString,
+            geo::Geometry::MultiPolygon(_) => GeometryType::MultiPolygon,
+            geo::Geometry::GeometryCollection(_) => GeometryType::Geometry,
+        }
     }
 
     /// Whether a layer of this type may hold a geometry of type `other`.
