@@ -17,7 +17,7 @@ pub fn write_buildings_gpkg(path: &Path, n: usize, seed: u64) -> rusqlite::Resul
     }
     let mut conn = Connection::open(path)?;
     conn.execute_batch(
-        "PRAGMA application_id = 1196444487; PRAGMA user_version = 10400; PRAGMA journal_mode = OFF;
+        "PRAGMA application_id = 1196444487; PRAGMA user_version = 10301; PRAGMA journal_mode = OFF;
          PRAGMA synchronous = OFF;
          CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
            organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL,
