@@ -5,10 +5,7 @@
 //! the same windows through shapely's STRtree. Throughput is in queries: criterion's
 //! "thrpt" line is queries per second.
 //!
-//! Measured on the shared 2-core dev machine with other builds running (load average 3–4,
-//! so wall times are inflated; see the peer script for CPU-time figures):
-//! bulk load 0.74 s; for_each window 1.74 µs (575k/s); window_2d 1.66 µs; 3D window 1.38 µs;
-//! polygon 7.6 µs; ray pick 3.4 µs; kNN k=1 5.1 µs, k=10 8.9 µs.
+//! Measured figures, with the peer ratios, are recorded in benches/README.md.
 
 use std::hint::black_box;
 use std::sync::OnceLock;
