@@ -6,7 +6,7 @@ use super::{rtree, ProjectMeta, SqlContext};
 use crate::error::{EngineError, Result};
 use crate::feature::{AttrValue, Feature, HeightSource};
 use crate::raster::Raster;
-use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -107,7 +107,12 @@ impl NewCodes {
         }
     }
 
-    /// The layer and fid of `code` if this import inserted it.
+    /// Whether `code` may have been inserted by this import (`false`: certainly not).
+    fn may_have(&self, code: &str) -> bool {
+        self.index.contains_key(&code_hash(code))
+    }
+
+    /// The layer and fid of `code` if this import inserted it (the row must be in the table).
     fn get(&self, tx: &Connection, path: &Path, code: &str) -> Result<Option<(&str, i64)>> {
         let Some(&(l, fid)) = self.index.get(&code_hash(code)) else {
             return Ok(None);
@@ -149,11 +154,19 @@ struct LayerState<'p> {
     field_index: Vec<(String, usize)>,
     insert_sql: String,
     update_sql: String,
+    /// `geom, cim_code, …, fid`: the column list of the multi-row inserts.
+    insert_columns: String,
     /// The statements of `insert_sql` and `update_sql`, prepared on first use.
     insert: Option<Statement<'p>>,
     update: Option<Statement<'p>>,
+    /// Multi-row inserts, by number of rows (index 0 and 1 unused), prepared on first use.
+    insert_many: Vec<Option<Statement<'p>>>,
+    /// New rows not yet inserted (see [`flush`]), at most [`LayerState::batch_rows`].
+    pending: Rows,
+    /// The parameters of one update.
+    scratch: Rows,
     /// The last height source written and its text (nearly every row repeats it).
-    height_source: std::cell::RefCell<Option<(HeightSource, String)>>,
+    height_source: Option<(HeightSource, String)>,
     /// R-tree changes, applied by `commit` (in bulk when there are many).
     rtree_pending: rtree::Pending,
     /// Whether the R-tree triggers are dropped for this import (put back by `commit`).
@@ -181,6 +194,8 @@ impl<'p> LayerState<'p> {
         cols.extend(layer::CIM_COLUMNS.iter().map(|s| s.to_string()));
         cols.extend(meta.columns.iter().map(|c| q(&c.column)));
         let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+        let insert_columns = format!("{}, fid", cols.join(", "));
+        let width = cols.len() + 1;
         let insert_sql = format!(
             "INSERT INTO {t} ({}, fid) VALUES ({}, ?{})",
             cols.join(", "),
@@ -208,9 +223,13 @@ impl<'p> LayerState<'p> {
             field_index,
             insert_sql,
             update_sql,
+            insert_columns,
             insert: None,
             update: None,
-            height_source: Default::default(),
+            insert_many: Vec::new(),
+            pending: Rows::new(width),
+            scratch: Rows::new(width),
+            height_source: None,
             rtree_pending: Vec::new(),
             triggers_dropped: false,
             extent: None,
@@ -226,6 +245,105 @@ impl<'p> LayerState<'p> {
     /// The parameter that carries the fid, after the columns (in both insert and update).
     fn fid_param(&self) -> usize {
         FIXED_PARAMS + self.meta.columns.len() + 1
+    }
+
+    /// Rows per multi-row insert: [`BATCH_ROWS`], fewer where the layer has so many columns
+    /// that the statement would pass SQLite's limit on parameters.
+    fn batch_rows(&self) -> usize {
+        BATCH_ROWS.min(MAX_PARAMS / self.fid_param()).max(1)
+    }
+}
+
+/// Rows per multi-row `INSERT`: one statement per row costs more than binding the row, and
+/// beyond a few dozen rows a statement saves no more.
+const BATCH_ROWS: usize = 64;
+
+/// SQLite's default limit on a statement's parameters (`SQLITE_MAX_VARIABLE_NUMBER`).
+const MAX_PARAMS: usize = 32_766;
+
+/// One parameter of a buffered row; text and blobs are ranges of [`Rows::bytes`].
+#[derive(Clone, Copy, Debug)]
+enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(usize, usize),
+    Blob(usize, usize),
+}
+
+/// Rows of statement parameters (`width` cells each, in parameter order), their text and
+/// blobs in one buffer: buffering a row costs no allocation once the buffers have grown.
+struct Rows {
+    width: usize,
+    cells: Vec<Cell>,
+    bytes: Vec<u8>,
+}
+
+impl Rows {
+    fn new(width: usize) -> Rows {
+        Rows {
+            width,
+            cells: Vec::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.cells.len() / self.width
+    }
+
+    fn clear(&mut self) {
+        self.cells.clear();
+        self.bytes.clear();
+    }
+
+    fn bytes_cell(&mut self, b: &[u8]) -> (usize, usize) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        (start, self.bytes.len())
+    }
+
+    fn text(&mut self, t: &str) -> Cell {
+        let (a, b) = self.bytes_cell(t.as_bytes());
+        Cell::Text(a, b)
+    }
+
+    fn blob(&mut self, t: &[u8]) -> Cell {
+        let (a, b) = self.bytes_cell(t);
+        Cell::Blob(a, b)
+    }
+
+    fn value(&self, cell: Cell) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(match cell {
+            Cell::Null => ValueRef::Null,
+            Cell::Int(i) => ValueRef::Integer(i),
+            Cell::Real(r) => ValueRef::Real(r),
+            Cell::Text(a, b) => ValueRef::Text(&self.bytes[a..b]),
+            Cell::Blob(a, b) => ValueRef::Blob(&self.bytes[a..b]),
+        })
+    }
+
+    /// The city code of row `r` (its second parameter).
+    fn code(&self, r: usize) -> &str {
+        match self.cells.get(r * self.width + 1) {
+            Some(&Cell::Text(a, b)) => std::str::from_utf8(&self.bytes[a..b]).unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    /// Binds rows `rows` to parameters 1.. of `stmt`, row after row.
+    fn bind(&self, stmt: &mut Statement<'_>, layer_name: &str, rows: std::ops::Range<usize>) -> Result<()> {
+        let w = self.width;
+        for (i, r) in rows.enumerate() {
+            for (c, &cell) in self.cells[r * w..(r + 1) * w].iter().enumerate() {
+                stmt.raw_bind_parameter(i * w + c + 1, self.value(cell))
+                    .map_err(|e| EngineError::Layer {
+                        layer: layer_name.to_string(),
+                        reason: format!("feature {}: {e}", self.code(r)),
+                    })?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -256,6 +374,8 @@ impl<'p> ImportTx<'p> {
     pub fn ensure_layer(&mut self, spec: &LayerSpec) -> Result<()> {
         let path = &self.meta.path;
         if let Some(st) = self.layers.get_mut(&spec.name) {
+            // The buffered rows have this layer's columns as they are.
+            flush(self.tx, path, st)?;
             let mut m = st.meta.clone();
             if layer::extend(self.tx, path, &mut m, spec)? {
                 // Columns may have changed: rebuild the SQL, keep the import's progress.
@@ -328,13 +448,15 @@ impl<'p> ImportTx<'p> {
             ..
         } = self;
         let path = meta.path.as_path();
-        let st = layers
-            .get_mut(layer_name)
-            .ok_or_else(|| EngineError::LayerNotFound {
-                layer: layer_name.to_string(),
-            })?;
-        prepare_layer(tx, path, st, &f.geometry, envelope.is_some())?;
-        let (written, fid) = upsert_row(tx, path, st, codes, *codes_known, f, blob)?;
+        prepare_layer(
+            tx,
+            path,
+            layer_mut(layers, layer_name)?,
+            &f.geometry,
+            envelope.is_some(),
+        )?;
+        let (written, fid) = upsert_row(tx, path, layers, layer_name, codes, *codes_known, f, blob)?;
+        let st = layer_mut(layers, layer_name)?;
         match envelope {
             Some(e @ [minx, miny, maxx, maxy]) => {
                 st.rtree_pending.push((fid, Some(rtree::rtree_box(e))));
@@ -355,12 +477,14 @@ impl<'p> ImportTx<'p> {
 
     /// Stores a terrain grid (in the project CRS), replacing one of the same name.
     pub fn put_terrain(&mut self, name: &str, raster: &Raster, source: &str) -> Result<()> {
+        flush_all(self.tx, &self.meta.path, &mut self.layers)?;
         super::terrain::put(self.tx, &self.meta.path, name, raster, source)
     }
 
     /// Puts the R-tree triggers back, updates layer extents in `gpkg_contents` and commits.
-    pub fn commit(self) -> Result<ImportStats> {
+    pub fn commit(mut self) -> Result<ImportStats> {
         let path = self.path().to_path_buf();
+        flush_all(self.tx, &path, &mut self.layers)?;
         let mut names: Vec<&String> = self.layers.keys().collect();
         names.sort();
         for name in names {
@@ -514,55 +638,93 @@ fn prepare_layer(
     Ok(())
 }
 
-/// Inserts or replaces the feature's row; returns what happened and the row's fid.
+/// The layer `name` of this import.
+fn layer_mut<'a, 'p>(
+    layers: &'a mut HashMap<String, LayerState<'p>>,
+    name: &str,
+) -> Result<&'a mut LayerState<'p>> {
+    layers.get_mut(name).ok_or_else(|| EngineError::LayerNotFound {
+        layer: name.to_string(),
+    })
+}
+
+/// Inserts the buffered rows of every layer (before anything reads or updates a layer table).
+fn flush_all<'p>(
+    tx: &'p Connection,
+    path: &Path,
+    layers: &mut HashMap<String, LayerState<'p>>,
+) -> Result<()> {
+    let mut names: Vec<&String> = layers
+        .iter()
+        .filter(|(_, st)| st.pending.len() > 0)
+        .map(|(n, _)| n)
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    names.sort();
+    let names: Vec<String> = names.into_iter().cloned().collect();
+    for name in names {
+        flush(tx, path, layer_mut(layers, &name)?)?;
+    }
+    Ok(())
+}
+
+/// Inserts or replaces the feature's row; returns what happened and the row's fid. A new row
+/// may stay buffered in its layer until [`flush`].
+#[allow(clippy::too_many_arguments)]
 fn upsert_row<'p>(
     tx: &'p Connection,
     path: &Path,
-    st: &mut LayerState<'p>,
+    layers: &mut HashMap<String, LayerState<'p>>,
+    layer_name: &str,
     codes: &mut NewCodes,
     codes_known: bool,
     f: &Feature,
     blob: &[u8],
 ) -> Result<(Written, i64)> {
     let code = f.code.as_str();
-    // Written earlier in this import?
-    if let Some((owner, fid)) = codes.get(tx, path, code)? {
-        if owner != st.meta.name {
-            return Err(duplicate(code, &st.meta.name, owner));
-        }
-        update_row(tx, path, st, f, blob, fid)?;
-        return Ok((Written::Replaced, fid));
-    }
-    let fid = st.next_fid;
-    if !codes_known {
-        insert_row(tx, path, st, f, blob, fid)?;
-        codes.insert(code, &st.meta.name, fid);
-        return Ok((Written::Inserted, fid));
-    }
-    let layer_name = st.meta.name.clone();
-    // Written by an earlier import?
-    let known: Option<(String, i64)> = tx
-        .prepare_cached("SELECT layer, fid FROM cim_codes WHERE code = ?1")
-        .ctx(path)?
-        .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
-        .ctx(path)?;
-    if let Some((owner, old_fid)) = known {
-        if owner == layer_name {
-            if update_row(tx, path, st, f, blob, old_fid)? {
-                return Ok((Written::Replaced, old_fid));
+    // Written earlier in this import? (The lookup reads the row back: flush first.)
+    if codes.may_have(code) {
+        flush_all(tx, path, layers)?;
+        if let Some((owner, fid)) = codes.get(tx, path, code)? {
+            let st = layer_mut(layers, layer_name)?;
+            if owner != st.meta.name {
+                return Err(duplicate(code, &st.meta.name, owner));
             }
-        } else if still_there(tx, path, &owner, old_fid, code)? {
-            return Err(duplicate(code, &layer_name, &owner));
+            update_row(tx, path, st, f, blob, fid)?;
+            return Ok((Written::Replaced, fid));
         }
-        // The entry is stale (its row was deleted by another tool): drop it.
-        tx.prepare_cached("DELETE FROM cim_codes WHERE code = ?1")
-            .ctx(path)?
-            .execute([code])
-            .ctx(path)?;
     }
+    if codes_known {
+        // Written by an earlier import?
+        let known: Option<(String, i64)> = tx
+            .prepare_cached("SELECT layer, fid FROM cim_codes WHERE code = ?1")
+            .ctx(path)?
+            .query_row([code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .ctx(path)?;
+        if let Some((owner, old_fid)) = known {
+            flush_all(tx, path, layers)?;
+            let st = layer_mut(layers, layer_name)?;
+            if owner == st.meta.name {
+                if update_row(tx, path, st, f, blob, old_fid)? {
+                    return Ok((Written::Replaced, old_fid));
+                }
+            } else if still_there(tx, path, &owner, old_fid, code)? {
+                return Err(duplicate(code, &st.meta.name, &owner));
+            }
+            // The entry is stale (its row was deleted by another tool): drop it.
+            tx.prepare_cached("DELETE FROM cim_codes WHERE code = ?1")
+                .ctx(path)?
+                .execute([code])
+                .ctx(path)?;
+        }
+    }
+    let st = layer_mut(layers, layer_name)?;
+    let fid = st.next_fid;
     insert_row(tx, path, st, f, blob, fid)?;
-    codes.insert(code, &layer_name, fid);
+    codes.insert(code, &st.meta.name, fid);
     Ok((Written::Inserted, fid))
 }
 
@@ -574,7 +736,7 @@ fn duplicate(code: &str, layer: &str, existing_layer: &str) -> EngineError {
     }
 }
 
-/// Replaces row `fid`; `false` if there is no such row.
+/// Replaces row `fid`; `false` if there is no such row. The layer's buffer must be empty.
 fn update_row<'p>(
     tx: &'p Connection,
     path: &Path,
@@ -587,13 +749,23 @@ fn update_row<'p>(
         Some(s) => s,
         None => tx.prepare(&st.update_sql).ctx(path)?,
     };
-    let done = bind_feature(&mut stmt, st, f, blob)
-        .and_then(|()| stmt.raw_bind_parameter(st.fid_param(), fid).ctx(path))
-        .and_then(|()| stmt.raw_execute().ctx(path));
+    st.scratch.clear();
+    let done = encode_row(
+        &mut st.scratch,
+        &st.meta,
+        &st.field_index,
+        &mut st.height_source,
+        f,
+        blob,
+        fid,
+    )
+    .and_then(|()| st.scratch.bind(&mut stmt, &st.meta.name, 0..1))
+    .and_then(|()| stmt.raw_execute().ctx(path));
     st.update = Some(stmt);
     Ok(done? == 1)
 }
 
+/// Buffers a new row, inserting the buffer once it holds a batch.
 fn insert_row<'p>(
     tx: &'p Connection,
     path: &Path,
@@ -602,23 +774,25 @@ fn insert_row<'p>(
     blob: &[u8],
     fid: i64,
 ) -> Result<()> {
-    let mut stmt = match st.insert.take() {
-        Some(s) => s,
-        None => tx.prepare(&st.insert_sql).ctx(path)?,
-    };
-    let done = bind_feature(&mut stmt, st, f, blob)
-        .and_then(|()| stmt.raw_bind_parameter(st.fid_param(), fid).ctx(path))
-        .and_then(|()| {
-            stmt.raw_execute()
-                .map_err(|e| unique_violation(e, path, &st.meta.name, f.code.as_str()))
-        });
-    st.insert = Some(stmt);
-    done?;
+    encode_row(
+        &mut st.pending,
+        &st.meta,
+        &st.field_index,
+        &mut st.height_source,
+        f,
+        blob,
+        fid,
+    )?;
     st.next_fid = fid + 1;
-    st.inserted += 1;
+    let written = st.inserted + st.pending.len() as u64;
     // Once an import is large next to the layer, maintaining the code index row by row (random
-    // keys) costs more than building it once at commit.
-    if !st.code_index_dropped && st.inserted >= (st.rows_before / 4).max(5_000) {
+    // keys) costs more than building it once at commit. (The rows before are inserted first,
+    // so the file does not depend on where batches end.)
+    let drop_index = !st.code_index_dropped && written >= (st.rows_before / 4).max(5_000);
+    if drop_index || st.pending.len() >= st.batch_rows() {
+        flush(tx, path, st)?;
+    }
+    if drop_index {
         tx.execute_batch(&format!(
             "DROP INDEX IF EXISTS {}",
             q(&layer::code_index_name(&st.meta.name))
@@ -627,6 +801,94 @@ fn insert_row<'p>(
         st.code_index_dropped = true;
     }
     Ok(())
+}
+
+/// Inserts a layer's buffered rows: full batches with one multi-row statement each, the rest
+/// with one statement of that many rows. A statement that fails is retried row by row, so the
+/// error names the feature it would have named had every row been inserted alone.
+fn flush<'p>(tx: &'p Connection, path: &Path, st: &mut LayerState<'p>) -> Result<()> {
+    let n = st.pending.len();
+    let batch = st.batch_rows();
+    let mut start = 0;
+    while start < n {
+        let k = (n - start).min(batch);
+        if k > 1 {
+            match insert_many(tx, st, start, k) {
+                Ok(()) => {
+                    start += k;
+                    continue;
+                }
+                // A failed statement changes nothing, but an I/O error may have ended the
+                // transaction: no retry outside it.
+                Err(e) if tx.is_autocommit() => {
+                    return Err(unique_violation(e, path, &st.meta.name, st.pending.code(start)));
+                }
+                Err(_) => {}
+            }
+        }
+        for r in start..start + k {
+            insert_one(tx, path, st, r)?;
+        }
+        start += k;
+    }
+    st.inserted += n as u64;
+    st.pending.clear();
+    Ok(())
+}
+
+/// Inserts buffered rows `start..start + k` with one statement.
+fn insert_many<'p>(
+    tx: &'p Connection,
+    st: &mut LayerState<'p>,
+    start: usize,
+    k: usize,
+) -> rusqlite::Result<()> {
+    if st.insert_many.len() <= k {
+        st.insert_many.resize_with(k + 1, || None);
+    }
+    let mut stmt = match st.insert_many[k].take() {
+        Some(s) => s,
+        None => {
+            let one = format!("({})", vec!["?"; st.pending.width].join(", "));
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                q(&st.meta.name),
+                st.insert_columns,
+                vec![one.as_str(); k].join(", ")
+            );
+            tx.prepare(&sql)?
+        }
+    };
+    let w = st.pending.width;
+    let mut done = Ok(());
+    'rows: for (i, r) in (start..start + k).enumerate() {
+        for (c, &cell) in st.pending.cells[r * w..(r + 1) * w].iter().enumerate() {
+            done = stmt.raw_bind_parameter(i * w + c + 1, st.pending.value(cell));
+            if done.is_err() {
+                break 'rows;
+            }
+        }
+    }
+    let done = done.and_then(|()| stmt.raw_execute());
+    st.insert_many[k] = Some(stmt);
+    done.map(|_| ())
+}
+
+/// Inserts buffered row `r` alone, with the error of a single-row insert.
+fn insert_one<'p>(tx: &'p Connection, path: &Path, st: &mut LayerState<'p>, r: usize) -> Result<()> {
+    let mut stmt = match st.insert.take() {
+        Some(s) => s,
+        None => tx.prepare(&st.insert_sql).ctx(path)?,
+    };
+    let done = st
+        .pending
+        .bind(&mut stmt, &st.meta.name, r..r + 1)
+        .and_then(|()| {
+            stmt.raw_execute()
+                .map_err(|e| unique_violation(e, path, &st.meta.name, st.pending.code(r)))
+        });
+    st.insert = Some(stmt);
+    done.map(|_| ())
 }
 
 /// Whether `layer` still has row `fid` with `code` (guards against stale `cim_codes` rows
@@ -661,39 +923,65 @@ fn unique_violation(e: rusqlite::Error, path: &Path, layer_name: &str, code: &st
     }
 }
 
-/// Binds geometry, the `cim_*` columns and the attributes (parameters 1..=FIXED_PARAMS+n).
-fn bind_feature(stmt: &mut Statement<'_>, st: &LayerState<'_>, f: &Feature, blob: &[u8]) -> Result<()> {
-    let m = &st.meta;
-    stmt.clear_bindings();
-    let sql = |e: rusqlite::Error| EngineError::Layer {
-        layer: m.name.clone(),
-        reason: format!("feature {}: {e}", f.code),
-    };
-    stmt.raw_bind_parameter(1, blob).map_err(sql)?;
-    stmt.raw_bind_parameter(2, f.code.as_str()).map_err(sql)?;
-    stmt.raw_bind_parameter(3, f.kind.name()).map_err(sql)?;
+/// Appends one row of parameters to `out`: geometry, the `cim_*` columns, the attributes
+/// (parameters 1..=FIXED_PARAMS+n), then `fid`. Nothing is appended on error.
+fn encode_row(
+    out: &mut Rows,
+    m: &LayerMeta,
+    fields: &[(String, usize)],
+    height_source: &mut Option<(HeightSource, String)>,
+    f: &Feature,
+    blob: &[u8],
+    fid: i64,
+) -> Result<()> {
+    let (cells, bytes) = (out.cells.len(), out.bytes.len());
+    let done = encode_cells(out, m, fields, height_source, f, blob, fid);
+    if done.is_err() {
+        out.cells.truncate(cells);
+        out.bytes.truncate(bytes);
+    }
+    done
+}
+
+fn encode_cells(
+    out: &mut Rows,
+    m: &LayerMeta,
+    fields: &[(String, usize)],
+    height_source: &mut Option<(HeightSource, String)>,
+    f: &Feature,
+    blob: &[u8],
+    fid: i64,
+) -> Result<()> {
+    let base = out.cells.len();
+    out.cells.resize(base + out.width, Cell::Null);
+    let mut row = [Cell::Null; FIXED_PARAMS];
+    row[0] = out.blob(blob);
+    row[1] = out.text(f.code.as_str());
+    row[2] = out.text(f.kind.name());
     // A feature is never less restricted than its layer; the layer's level is stored as NULL.
     let class = f.classification.max(m.classification);
-    stmt.raw_bind_parameter(4, (class != m.classification).then(|| class.name()))
-        .map_err(sql)?;
-    stmt.raw_bind_parameter(5, f.validity.from.map(|d| d.to_string()))
-        .map_err(sql)?;
-    stmt.raw_bind_parameter(6, f.validity.to.map(|d| d.to_string()))
-        .map_err(sql)?;
+    if class != m.classification {
+        row[3] = out.text(class.name());
+    }
+    if let Some(d) = f.validity.from {
+        row[4] = out.text(&d.to_string());
+    }
+    if let Some(d) = f.validity.to {
+        row[5] = out.text(&d.to_string());
+    }
     if let Some(l) = &f.lod1 {
-        stmt.raw_bind_parameter(7, l.base_m).map_err(sql)?;
-        stmt.raw_bind_parameter(8, l.height_m).map_err(sql)?;
-        let mut last = st.height_source.borrow_mut();
-        if last.as_ref().is_none_or(|(h, _)| *h != l.height_source) {
-            *last = Some((l.height_source.clone(), l.height_source.to_string()));
+        row[6] = Cell::Real(l.base_m);
+        row[7] = Cell::Real(l.height_m);
+        if height_source.as_ref().is_none_or(|(h, _)| *h != l.height_source) {
+            *height_source = Some((l.height_source.clone(), l.height_source.to_string()));
         }
-        if let Some((_, text)) = last.as_ref() {
-            stmt.raw_bind_parameter(9, text.as_str()).map_err(sql)?;
+        if let Some((_, text)) = height_source.as_ref() {
+            row[8] = out.text(text);
         }
     }
-    stmt.raw_bind_parameter(10, f.source_key.as_str()).map_err(sql)?;
+    row[9] = out.text(f.source_key.as_str());
+    out.cells[base..base + FIXED_PARAMS].copy_from_slice(&row);
     // Both are sorted by name: one forward walk finds every attribute's column.
-    let fields = &st.field_index;
     let mut j = 0;
     for (name, value) in &f.attributes {
         while fields.get(j).is_some_and(|(n, _)| n < name) {
@@ -708,20 +996,17 @@ fn bind_feature(stmt: &mut Statement<'_>, st: &LayerState<'_>, f: &Feature, blob
                 ),
             });
         };
-        let out = attr_sql(value);
-        stmt.raw_bind_parameter(FIXED_PARAMS + 1 + i, out).map_err(sql)?;
+        let cell = match value {
+            AttrValue::Null => Cell::Null,
+            AttrValue::Bool(b) => Cell::Int(i64::from(*b)),
+            AttrValue::Int(i) => Cell::Int(*i),
+            AttrValue::Real(r) => Cell::Real(*r),
+            AttrValue::Text(t) => out.text(t),
+            // Dates as `YYYY-MM-DD` text.
+            AttrValue::Date(d) => out.text(&d.to_string()),
+        };
+        out.cells[base + FIXED_PARAMS + i] = cell;
     }
+    out.cells[base + out.width - 1] = Cell::Int(fid);
     Ok(())
-}
-
-/// The SQL value of an attribute: booleans as 0/1, dates as `YYYY-MM-DD` text.
-fn attr_sql(v: &AttrValue) -> ToSqlOutput<'_> {
-    match v {
-        AttrValue::Null => ToSqlOutput::Owned(Value::Null),
-        AttrValue::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
-        AttrValue::Int(i) => ToSqlOutput::Owned(Value::Integer(*i)),
-        AttrValue::Real(r) => ToSqlOutput::Owned(Value::Real(*r)),
-        AttrValue::Text(t) => ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(t.as_bytes())),
-        AttrValue::Date(d) => ToSqlOutput::Owned(Value::Text(d.to_string())),
-    }
 }
