@@ -1,7 +1,12 @@
 //! # cim-scenarios — what-if simulations over a cim project
 //!
-//! This crate will hold the flood model (local inertial 2D shallow water on the project terrain),
-//! traffic, sunlight and planning checks. It depends on `cim-engine` only, never on the viewer,
-//! and hands results to the viewer as render-neutral data.
-//!
-//! Nothing is implemented here yet: the flood issue builds it on the foundation.
+//! Entry points: [`flood`] (a 2D urban flood model on the project terrain: local inertial
+//! shallow water with buildings, rain, inflows, drainage). Traffic, sunlight and planning
+//! checks follow. The crate depends on `cim-engine` only, never on the viewer, and hands results
+//! over as plain arrays and tables.
+
+pub mod flood;
+
+mod error;
+
+pub use error::ScenarioError;
