@@ -46,12 +46,13 @@ pub struct ImportTx<'p> {
 }
 
 /// The codes this import inserts, kept in memory to find a code written twice in one import
-/// (`cim_codes` is filled by `commit`, from each layer's code index, in key order: a million
-/// random-order inserts into that index cost more than the rest of the row).
+/// and to fill `cim_codes` at commit in key order (sorted here, on another thread, while SQLite
+/// writes the R-tree: a million random-order inserts into a B-tree cost more than the rest of
+/// the row, and SQLite's own sort of them more than the sort here).
 ///
-/// Keys are 64-bit hashes of the codes, so a million entries need no allocation each; a hit is
-/// confirmed against the code stored in the row, and a different code with the same hash goes
-/// to `spill`.
+/// Keys of `index` are 64-bit hashes of the codes, so a million entries need no allocation
+/// each; a hit is confirmed against the code stored in the row, and a different code with the
+/// same hash goes to `spill`. The codes themselves sit end to end in `text`.
 #[derive(Default)]
 struct NewCodes {
     /// hash of the code → (index into `layers`, fid)
@@ -59,6 +60,18 @@ struct NewCodes {
     /// Codes whose hash is already taken by another code of this import.
     spill: HashMap<Box<str>, (u32, i64)>,
     layers: Vec<String>,
+    /// Every code inserted, end to end.
+    text: Vec<u8>,
+    /// (start in `text`, length, index into `layers`, fid) of every code inserted.
+    rows: Vec<NewCode>,
+}
+
+#[derive(Clone, Copy)]
+struct NewCode {
+    start: u32,
+    len: u32,
+    layer: u32,
+    fid: i64,
 }
 
 /// A fast multiplicative hash (FxHash-style) for city codes: their last twelve characters
@@ -133,9 +146,28 @@ impl NewCodes {
             .map(|&(l, fid)| (self.layers[l as usize].as_str(), fid)))
     }
 
+    fn code_of(&self, r: &NewCode) -> &[u8] {
+        &self.text[r.start as usize..(r.start + r.len) as usize]
+    }
+
+    /// The inserted codes by layer, each layer's in key order (the order of `cim_codes`'
+    /// primary key).
+    fn sorted(&self) -> Vec<NewCode> {
+        let mut rows = self.rows.clone();
+        rows.sort_unstable_by(|a, b| (a.layer, self.code_of(a)).cmp(&(b.layer, self.code_of(b))));
+        rows
+    }
+
     /// Records a code that [`get`](NewCodes::get) did not find.
     fn insert(&mut self, code: &str, layer: &str, fid: i64) {
         let l = self.layer_id(layer);
+        self.rows.push(NewCode {
+            start: self.text.len() as u32,
+            len: code.len() as u32,
+            layer: l,
+            fid,
+        });
+        self.text.extend_from_slice(code.as_bytes());
         match self.index.entry(code_hash(code)) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert((l, fid));
@@ -175,13 +207,6 @@ struct LayerState<'p> {
     extent: Option<[f64; 4]>,
     /// The fid the next new row gets; 0 until `prepare_layer` looks it up.
     next_fid: i64,
-    /// The first fid this import gives a new row: the rows from there on are its inserts.
-    first_fid: i64,
-    /// Rows in the layer when this import first wrote to it, and rows inserted since.
-    rows_before: u64,
-    inserted: u64,
-    /// Whether the `cim_code` unique index is dropped for this import (rebuilt by `commit`).
-    code_index_dropped: bool,
 }
 
 /// Parameters before the attribute columns: geom + the nine `cim_*` columns.
@@ -234,10 +259,6 @@ impl<'p> LayerState<'p> {
             triggers_dropped: false,
             extent: None,
             next_fid: 0,
-            first_fid: 0,
-            rows_before: 0,
-            inserted: 0,
-            code_index_dropped: false,
             meta,
         }
     }
@@ -383,10 +404,6 @@ impl<'p> ImportTx<'p> {
                 fresh.triggers_dropped = st.triggers_dropped;
                 fresh.extent = st.extent;
                 fresh.next_fid = st.next_fid;
-                fresh.first_fid = st.first_fid;
-                fresh.rows_before = st.rows_before;
-                fresh.inserted = st.inserted;
-                fresh.code_index_dropped = st.code_index_dropped;
                 fresh.rtree_pending = std::mem::take(&mut st.rtree_pending);
                 *st = fresh;
             }
@@ -485,59 +502,42 @@ impl<'p> ImportTx<'p> {
     pub fn commit(mut self) -> Result<ImportStats> {
         let path = self.path().to_path_buf();
         flush_all(self.tx, &path, &mut self.layers)?;
-        let mut names: Vec<&String> = self.layers.keys().collect();
+        let (tx, layers, codes) = (self.tx, &self.layers, &self.codes);
+        let mut names: Vec<&String> = layers.keys().collect();
         names.sort();
-        for name in names {
-            let st = &self.layers[name];
-            let rtree_name = st.meta.rtree();
-            let pending = &st.rtree_pending;
-            let plan = rtree::plan(self.tx, &path, &rtree_name, pending)?;
-            // Packing the R-tree is plain computation: it runs on another thread while SQLite
-            // builds the code index here.
-            let packed = std::thread::scope(|s| -> Result<Option<rtree::Packed>> {
-                let plan = &plan;
-                let packing = std::thread::Builder::new()
-                    .name("cim-rtree-pack".into())
-                    .spawn_scoped(s, move || plan.pack(pending));
-                let built = if st.code_index_dropped {
-                    create_code_index(self.tx, &path, name)
-                } else {
-                    Ok(())
-                };
-                let packed = match packing {
-                    Ok(h) => h.join().map_err(|_| EngineError::Layer {
-                        layer: name.to_string(),
-                        reason: "packing the R-tree failed (internal error)".into(),
-                    }),
-                    Err(_) => Ok(plan.pack(pending)),
-                };
-                built?;
-                packed
-            })?;
-            plan.write(self.tx, &path, &rtree_name, pending, packed)?;
-            if st.triggers_dropped {
-                self.tx
-                    .execute_batch(&layer::rtree_triggers_sql(name))
-                    .ctx(&path)?;
-            }
-            if let Some([minx, miny, maxx, maxy]) = st.extent {
-                self.tx
-                    .execute(
-                        "UPDATE gpkg_contents SET
-                           min_x = min(coalesce(min_x, ?2), ?2), min_y = min(coalesce(min_y, ?3), ?3),
-                           max_x = max(coalesce(max_x, ?4), ?4), max_y = max(coalesce(max_y, ?5), ?5),
-                           last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-                         WHERE table_name = ?1",
-                        params![name, minx, miny, maxx, maxy],
-                    )
-                    .ctx(&path)?;
-            }
+        // Sorting the new codes and packing the R-trees are plain computation: they run on
+        // other threads while SQLite writes here (first the codes, then the R-trees).
+        let mut plans = Vec::with_capacity(names.len());
+        for &name in &names {
+            let st = &layers[name];
+            plans.push((
+                name,
+                st,
+                rtree::plan(tx, &path, &st.meta.rtree(), &st.rtree_pending)?,
+            ));
         }
-        let mut names: Vec<&String> = self.layers.keys().collect();
-        names.sort();
-        for name in names {
-            write_codes(self.tx, &path, name, &self.layers[name])?;
-        }
+        std::thread::scope(|s| -> Result<()> {
+            let sorting = s.spawn(|| codes.sorted());
+            let packing: Vec<_> = plans
+                .iter()
+                .map(|(_, st, plan)| {
+                    let pending = &st.rtree_pending;
+                    s.spawn(move || plan.pack(pending))
+                })
+                .collect();
+            let internal = |what: &str| EngineError::Layer {
+                layer: String::new(),
+                reason: format!("{what} failed (internal error)"),
+            };
+            let sorted = sorting.join().map_err(|_| internal("sorting the city codes"))?;
+            write_codes(tx, &path, codes, &sorted)?;
+            for ((name, st, plan), packed) in plans.iter().zip(packing) {
+                let packed = packed.join().map_err(|_| internal("packing the R-tree"))?;
+                plan.write(tx, &path, &st.meta.rtree(), &st.rtree_pending, packed)?;
+                finish_layer(tx, &path, name, st)?;
+            }
+            Ok(())
+        })?;
         let stats = self.stats;
         self.tx.execute_batch("COMMIT").ctx(&path)?;
         Ok(stats)
@@ -547,6 +547,26 @@ impl<'p> ImportTx<'p> {
     pub fn stats(&self) -> ImportStats {
         self.stats
     }
+}
+
+/// Puts back a layer's triggers and widens its extent in `gpkg_contents`.
+fn finish_layer(tx: &Connection, path: &Path, name: &str, st: &LayerState<'_>) -> Result<()> {
+    if st.triggers_dropped {
+        tx.execute_batch(&layer::rtree_triggers_sql(name)).ctx(path)?;
+    }
+    tx.execute_batch(&layer::code_triggers_sql(name)).ctx(path)?;
+    if let Some([minx, miny, maxx, maxy]) = st.extent {
+        tx.execute(
+            "UPDATE gpkg_contents SET
+               min_x = min(coalesce(min_x, ?2), ?2), min_y = min(coalesce(min_y, ?3), ?3),
+               max_x = max(coalesce(max_x, ?4), ?4), max_y = max(coalesce(max_y, ?5), ?5),
+               last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+             WHERE table_name = ?1",
+            params![name, minx, miny, maxx, maxy],
+        )
+        .ctx(path)?;
+    }
+    Ok(())
 }
 
 impl Drop for ImportTx<'_> {
@@ -559,53 +579,56 @@ impl Drop for ImportTx<'_> {
     }
 }
 
-/// Rebuilds a layer's unique code index (dropped for a large import).
-fn create_code_index(tx: &Connection, path: &Path, name: &str) -> Result<()> {
-    tx.execute_batch(&layer::create_code_index_sql(name))
-        .map_err(|e| match e {
+/// Adds the codes this import inserted to `cim_codes`, each layer's in key order (`sorted`),
+/// many rows a statement.
+fn write_codes(tx: &Connection, path: &Path, codes: &NewCodes, sorted: &[NewCode]) -> Result<()> {
+    const ROWS: usize = 128;
+    // `?1` is the layer; row k binds its code and fid to `?(2k+2)` and `?(2k+3)`.
+    let sql = |n: usize| {
+        let mut sql = String::from("INSERT INTO cim_codes (code, layer, fid) VALUES ");
+        for k in 0..n {
+            let sep = if k == 0 { "" } else { "," };
+            sql.push_str(&format!("{sep}(?{},?1,?{})", 2 * k + 2, 2 * k + 3));
+        }
+        sql
+    };
+    let mut many = tx.prepare(&sql(ROWS)).ctx(path)?;
+    let mut one = tx.prepare(&sql(1)).ctx(path)?;
+    let execute = |stmt: &mut Statement<'_>, rows: &[NewCode]| -> Result<()> {
+        let layer = codes.layers[rows[0].layer as usize].as_str();
+        let failed = |e: rusqlite::Error| match e {
             rusqlite::Error::SqliteFailure(err, _)
                 if err.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
                 EngineError::Layer {
-                    layer: name.to_string(),
-                    reason: "the table holds city codes twice (rows written by another tool?)".into(),
+                    layer: layer.to_string(),
+                    reason: "a city code of this import is already in cim_codes (internal error)".into(),
                 }
             }
             e => EngineError::Sqlite {
                 path: path.to_path_buf(),
                 source: e,
             },
-        })
-}
-
-/// Adds the codes of the rows this import inserted into a layer to `cim_codes`, in key order
-/// (read from the layer's code index, which `commit` has just rebuilt where it was dropped).
-fn write_codes(tx: &Connection, path: &Path, name: &str, st: &LayerState<'_>) -> Result<()> {
-    if st.inserted == 0 {
-        return Ok(());
-    }
-    let index = layer::code_index_name(name);
-    let has_index: bool = tx
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1)",
-            [&index],
-            |r| r.get(0),
-        )
-        .ctx(path)?;
-    let indexed_by = if has_index {
-        format!("INDEXED BY {}", q(&index))
-    } else {
-        String::new()
+        };
+        stmt.raw_bind_parameter(1, layer).map_err(failed)?;
+        for (k, r) in rows.iter().enumerate() {
+            // Codes are pushed from `&str`s, so each slice is UTF-8.
+            let code = String::from_utf8_lossy(codes.code_of(r));
+            stmt.raw_bind_parameter(2 * k + 2, code.as_ref())
+                .map_err(failed)?;
+            stmt.raw_bind_parameter(2 * k + 3, r.fid).map_err(failed)?;
+        }
+        stmt.raw_execute().map(|_| ()).map_err(failed)
     };
-    tx.execute(
-        &format!(
-            "INSERT INTO cim_codes (code, layer, fid)
-             SELECT cim_code, ?1, fid FROM {} {indexed_by} WHERE fid >= ?2 ORDER BY cim_code",
-            q(name)
-        ),
-        params![name, st.first_fid],
-    )
-    .ctx(path)?;
+    for layer_rows in sorted.chunk_by(|a, b| a.layer == b.layer) {
+        let mut chunks = layer_rows.chunks_exact(ROWS);
+        for chunk in &mut chunks {
+            execute(&mut many, chunk)?;
+        }
+        for r in chunks.remainder() {
+            execute(&mut one, std::slice::from_ref(r))?;
+        }
+    }
     Ok(())
 }
 
@@ -623,6 +646,7 @@ fn prepare_layer(
     }
     if !st.triggers_dropped {
         layer::drop_rtree_triggers(tx, path, &st.meta.name)?;
+        layer::drop_code_triggers(tx, path, &st.meta.name)?;
         st.triggers_dropped = true;
     }
     if st.next_fid == 0 {
@@ -633,7 +657,14 @@ fn prepare_layer(
             q(&st.meta.name)
         );
         st.next_fid = tx.query_row(&sql, [&st.meta.name], |r| r.get(0)).ctx(path)?;
-        st.first_fid = st.next_fid;
+        // Projects made before `cim_codes` alone kept codes unique had a unique index on each
+        // layer's `cim_code`; maintaining it row by row (random keys) costs more than the rest
+        // of the row, and nothing reads it.
+        tx.execute_batch(&format!(
+            "DROP INDEX IF EXISTS {}",
+            q(&layer::code_index_name(&st.meta.name))
+        ))
+        .ctx(path)?;
     }
     Ok(())
 }
@@ -784,21 +815,8 @@ fn insert_row<'p>(
         fid,
     )?;
     st.next_fid = fid + 1;
-    let written = st.inserted + st.pending.len() as u64;
-    // Once an import is large next to the layer, maintaining the code index row by row (random
-    // keys) costs more than building it once at commit. (The rows before are inserted first,
-    // so the file does not depend on where batches end.)
-    let drop_index = !st.code_index_dropped && written >= (st.rows_before / 4).max(5_000);
-    if drop_index || st.pending.len() >= st.batch_rows() {
+    if st.pending.len() >= st.batch_rows() {
         flush(tx, path, st)?;
-    }
-    if drop_index {
-        tx.execute_batch(&format!(
-            "DROP INDEX IF EXISTS {}",
-            q(&layer::code_index_name(&st.meta.name))
-        ))
-        .ctx(path)?;
-        st.code_index_dropped = true;
     }
     Ok(())
 }
@@ -831,7 +849,6 @@ fn flush<'p>(tx: &'p Connection, path: &Path, st: &mut LayerState<'p>) -> Result
         }
         start += k;
     }
-    st.inserted += n as u64;
     st.pending.clear();
     Ok(())
 }

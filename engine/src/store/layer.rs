@@ -370,7 +370,6 @@ pub(crate) fn create(conn: &Connection, path: &Path, spec: &LayerSpec, srs_id: i
     }
     ddl.push(')');
     conn.execute_batch(&ddl).ctx(path)?;
-    conn.execute_batch(&create_code_index_sql(&spec.name)).ctx(path)?;
     conn.execute(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
          VALUES (?1, 'features', ?1, ?2, ?3)",
@@ -476,19 +475,10 @@ pub(crate) fn set_geometry_type(
     save_meta(conn, path, m)
 }
 
-/// The unique index on `cim_code` (a named index rather than a column constraint, so a large
-/// import can drop it and build it once, sorted, at commit). Its `cim_` prefix cannot clash
-/// with a layer name.
+/// The unique index on `cim_code` that earlier projects had in each layer (`cim_codes` keeps
+/// codes unique and finds them; the first import into such a layer drops it).
 pub(crate) fn code_index_name(t: &str) -> String {
     format!("cim_{t}_code")
-}
-
-pub(crate) fn create_code_index_sql(t: &str) -> String {
-    format!(
-        "CREATE UNIQUE INDEX {} ON {} (cim_code)",
-        q(&code_index_name(t)),
-        q(t)
-    )
 }
 
 const TRIGGERS: [&str; 7] = [
@@ -537,6 +527,39 @@ pub(crate) fn drop_rtree_triggers(conn: &Connection, path: &Path, t: &str) -> Re
     let sql: String = TRIGGERS
         .iter()
         .map(|s| format!("DROP TRIGGER IF EXISTS {};", q(&format!("rtree_{t}_geom_{s}"))))
+        .collect();
+    conn.execute_batch(&sql).ctx(path)
+}
+
+const CODE_TRIGGERS: [&str; 3] = ["insert", "update", "delete"];
+
+/// Triggers that keep `cim_codes` in step when another tool (QGIS, GDAL, a script) inserts,
+/// re-codes or deletes rows of a layer, so codes stay unique across the project: a row whose
+/// code is taken anywhere fails to insert. An import drops them while it writes (it fills
+/// `cim_codes` itself, sorted, at commit) and puts them back before it commits.
+pub(crate) fn code_triggers_sql(t: &str) -> String {
+    let tq = q(t);
+    let layer = format!("'{}'", t.replace('\'', "''"));
+    let name = |s: &str| q(&format!("cim_{t}_code_{s}"));
+    format!(
+        "CREATE TRIGGER IF NOT EXISTS {insert} AFTER INSERT ON {tq}
+         BEGIN INSERT INTO cim_codes (code, layer, fid) VALUES (NEW.cim_code, {layer}, NEW.fid); END;
+         CREATE TRIGGER IF NOT EXISTS {update} AFTER UPDATE OF cim_code, fid ON {tq}
+         BEGIN DELETE FROM cim_codes WHERE code = OLD.cim_code AND layer = {layer};
+           INSERT INTO cim_codes (code, layer, fid) VALUES (NEW.cim_code, {layer}, NEW.fid); END;
+         CREATE TRIGGER IF NOT EXISTS {delete} AFTER DELETE ON {tq}
+         BEGIN DELETE FROM cim_codes WHERE code = OLD.cim_code AND layer = {layer} AND fid = OLD.fid; END;",
+        insert = name(CODE_TRIGGERS[0]),
+        update = name(CODE_TRIGGERS[1]),
+        delete = name(CODE_TRIGGERS[2]),
+    )
+}
+
+/// Drops the triggers of [`code_triggers_sql`].
+pub(crate) fn drop_code_triggers(conn: &Connection, path: &Path, t: &str) -> Result<()> {
+    let sql: String = CODE_TRIGGERS
+        .iter()
+        .map(|s| format!("DROP TRIGGER IF EXISTS {};", q(&format!("cim_{t}_code_{s}"))))
         .collect();
     conn.execute_batch(&sql).ctx(path)
 }

@@ -246,8 +246,7 @@ pub(super) fn configure(conn: &Connection, path: &Path) -> Result<()> {
     // only grows as pages are used.
     conn.pragma_update(None, "cache_size", -1_048_576).ctx(path)?;
     conn.pragma_update(None, "temp_store", "MEMORY").ctx(path)?;
-    // Lets the sorter behind CREATE INDEX (the code index rebuilt after large imports) use a
-    // second core.
+    // Lets SQLite's sorter (large ORDER BY, CREATE INDEX) use a second core.
     conn.pragma_update(None, "threads", 2).ctx(path)?;
     conn.set_prepared_statement_cache_capacity(64);
     register_functions(conn).ctx(path)
