@@ -35,6 +35,12 @@ enum Command {
     Pick(commands::pick::PickArgs),
     /// Export features (GeoJSON, GeoPackage) or terrain (GeoTIFF).
     Export(commands::export::ExportArgs),
+    /// Run a what-if scenario (flood) on its project and store the run.
+    Run(commands::run::RunArgs),
+    /// List a project's stored runs.
+    Runs(commands::runs::RunsArgs),
+    /// Compare two runs: a difference map and a side-by-side summary.
+    Compare(commands::runs::CompareArgs),
     /// Build the demo project (Bubeneč, Prague) from assets/ and print what it built.
     Demo(commands::demo::DemoArgs),
 }
@@ -52,6 +58,9 @@ fn main() -> ExitCode {
         Command::Query(a) => commands::query::run(a),
         Command::Pick(a) => commands::pick::run(a),
         Command::Export(a) => commands::export::run(a),
+        Command::Run(a) => commands::run::run(a),
+        Command::Runs(a) => commands::runs::list(a),
+        Command::Compare(a) => commands::runs::compare(a),
         Command::Demo(a) => commands::demo::run(a),
     };
     match result {

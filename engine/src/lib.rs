@@ -33,6 +33,6 @@ pub use feature::{
 pub use raster::Raster;
 // store re-exports (owned by the store engineer):
 pub use store::{
-    FeatureFilter, GeometryType, ImportStats, ImportTx, LayerInfo, LayerSpec, Project, StoredFeature,
-    TerrainInfo, Written, FORMAT_VERSION,
+    FeatureFilter, GeometryType, ImportStats, ImportTx, LayerInfo, LayerSpec, Project, RunBuilding,
+    RunRecord, RunRoad, StoredFeature, TerrainInfo, Written, FORMAT_VERSION,
 };

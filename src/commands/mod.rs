@@ -7,6 +7,8 @@ pub mod info;
 pub mod new;
 pub mod pick;
 pub mod query;
+pub mod run;
+pub mod runs;
 
 use anyhow::{Context, Result};
 use cim_engine::{Date, Project};

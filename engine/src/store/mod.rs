@@ -11,6 +11,7 @@
 //! | `cim_layers` | one row per layer: kind, classification, geometry type, source, fields (JSON, with the column each field is stored in) |
 //! | `cim_codes` | every city code → (layer, fid), so codes stay unique across the project |
 //! | `cim_terrain`, `cim_terrain_tiles` | DEMs in the project CRS, as deflated 256×256 `f32` tiles |
+//! | `cim_runs`, `cim_run_buildings`, `cim_run_roads` | simulation runs: scenario, summary, raster folder; per-building and per-road results by city code |
 //!
 //! Each layer table has `fid`, `geom` and the `cim_*` columns (code, kind, classification,
 //! validity, LOD1 heights, source key), then one typed column per attribute field.
@@ -24,12 +25,14 @@ mod import;
 mod layer;
 mod query;
 mod rtree;
+mod runs;
 mod schema;
 mod terrain;
 
 pub use import::{ImportStats, ImportTx, Written};
 pub use layer::{GeometryType, LayerInfo, LayerSpec};
 pub use query::{FeatureFilter, StoredFeature};
+pub use runs::{RunBuilding, RunRecord, RunRoad};
 pub use terrain::TerrainInfo;
 
 use crate::crs::Crs;

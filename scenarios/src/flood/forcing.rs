@@ -88,7 +88,7 @@ impl Forcing {
         }
     }
 
-    pub(crate) fn validate(&self, num_cells: usize) -> Result<(), ScenarioError> {
+    pub fn validate(&self, num_cells: usize) -> Result<(), ScenarioError> {
         if self.rain.mm_per_h.is_empty() || self.rain.mm_per_h.len() > 256 {
             return Err(ScenarioError::invalid("rain needs between 1 and 256 zones"));
         }

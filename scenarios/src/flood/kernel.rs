@@ -65,9 +65,21 @@ pub fn face_flux(
     }
     let q_bar = c.theta * q + 0.5 * (1.0 - c.theta) * (q_before + q_after);
     let num = q_bar - G * h_f * c.dt * (eta_r - eta_l) / d;
-    // h_f^(7/3) = h_f² · ∛h_f
-    let den = 1.0 + G * c.dt * n2 * q.abs() / (h_f * h_f * h_f.cbrt());
-    num / den
+    // num / (1 + g·Δt·n²·|q| / h_f^(7/3)), with one division: h_f^(7/3) = h_f² · ∛h_f.
+    let h73 = h_f * h_f * cbrt(h_f);
+    num * h73 / (h73 + G * c.dt * n2 * q.abs())
+}
+
+/// Cube root of a positive, finite `x` to a relative 1e-4: a bit-level first guess (within
+/// 4 %) and one Halley step (cubic convergence). It only scales the friction term, whose n is
+/// known to a few per cent at best; `f64::cbrt` is a software routine many times slower, and
+/// this runs for every wet face of every step.
+#[inline(always)]
+pub fn cbrt(x: f64) -> f64 {
+    // Dividing the exponent by three: bits/3 plus the bias (1023·2⁵² · 2/3).
+    let y = f64::from_bits(x.to_bits() / 3 + 0x2A9F_7893_782D_A1CE);
+    let y3 = y * y * y;
+    y * (y3 + 2.0 * x) / (2.0 * y3 + x)
 }
 
 /// What happens at the edge of the domain.
@@ -151,8 +163,16 @@ mod tests {
         // den = 1 + 9.81·2·0.0009·0.2 / 0.5^(7/3) = 1 + 0.00353160/0.19843134 = 1.01779776
         let q = face_flux(0.2, 0.1, 0.3, 1.0, 0.5, 0.8, 0.4, 5.0, 0.03 * 0.03, &C);
         let expected = 0.7886 / (1.0 + 9.81 * 2.0 * 0.0009 * 0.2 / 0.5f64.powf(7.0 / 3.0));
-        assert!((q - expected).abs() < 1e-12, "{q} vs {expected}");
+        assert!((q - expected).abs() < 1e-6, "{q} vs {expected}");
         assert!((q - 0.774_813).abs() < 1e-5, "{q}");
+    }
+
+    #[test]
+    fn fast_cube_root_matches_the_library() {
+        for x in [1e-6, 1e-3, 0.0123, 0.5, 1.0, 2.0, 7.77, 123.0, 1e4] {
+            let (a, b) = (cbrt(x), x.cbrt());
+            assert!((a - b).abs() <= 1e-4 * b, "{x}: {a} vs {b}");
+        }
     }
 
     #[test]

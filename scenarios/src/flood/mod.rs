@@ -16,14 +16,22 @@
 //!   or lost.
 //! - **hyetograph**: rain intensity over time (mm/h); **hydrograph**: discharge over time (m³/s).
 
+pub mod config;
 mod forcing;
 mod grid;
 mod kernel;
+mod prepare;
+mod run;
 mod series;
 mod sim;
 
 pub use forcing::{Boundaries, Forcing, Inflow, Inlet, Rain};
 pub use grid::{FloodGrid, Manning};
 pub use kernel::{face_flux, Boundary, FaceConsts, G};
+pub use prepare::{prepare, PreparedFlood, WatchedBuilding, WatchedRoad, BYTES_PER_CELL};
+pub use run::{
+    run_flood, BuildingResult, FloodClass, RoadResult, RunOutput, RunResult, RunSummary, Snapshot,
+    VolumeBalanceSummary, ROAD_CLOSED_M, WATCH_EVERY_S, WET_AT_BUILDING_M,
+};
 pub use series::{Interp, TimeSeries};
 pub use sim::{FloodParams, Simulation, StepInfo, VolumeBalance};

@@ -238,20 +238,20 @@ impl Simulation {
         (&self.qx, &self.qy)
     }
 
-    /// Water speed at every cell centre now, m/s (0 where dry).
+    /// Water speed at every cell centre now, m/s (0 where shallower than [`SPEED_MIN_DEPTH_M`]).
     pub fn speed(&self) -> Vec<f32> {
         let nx = self.nx;
         (0..self.h.len())
             .map(|c| {
                 let (i, j) = (c % nx, c / nx);
-                cell_speed(
+                cell_speed_squared(
                     self.h[c],
                     self.qx[j * (nx + 1) + i],
                     self.qx[j * (nx + 1) + i + 1],
                     self.qy[j * nx + i],
                     self.qy[(j + 1) * nx + i],
-                    self.params.h_dry_m,
-                ) as f32
+                )
+                .sqrt() as f32
             })
             .collect()
     }
@@ -673,10 +673,11 @@ impl Simulation {
                             peak_row[i] = h as f32;
                             t_row[i] = t_code;
                         }
-                        let speed = cell_speed(h, qw, qe, qn, qs, h_dry);
-                        let code = (speed * 100.0).round().min(65535.0) as u16;
-                        if code > v_row[i] {
-                            v_row[i] = code;
+                        // Compared squared; the root only when it is a new peak.
+                        let s2 = cell_speed_squared(h, qw, qe, qn, qs);
+                        let peak = f64::from(v_row[i]) * 0.01 + 0.005;
+                        if s2 > peak * peak {
+                            v_row[i] = (s2.sqrt() * 100.0 + 0.5) as u16;
                         }
                     }
                 }
@@ -742,13 +743,16 @@ fn face_n2(m: &Manning, l: usize, r: usize) -> f64 {
     }
 }
 
-/// Speed at a cell centre from its four face fluxes.
+/// Water shallower than this has no reported speed: q/h of a film is noise, m.
+pub const SPEED_MIN_DEPTH_M: f64 = 0.01;
+
+/// Squared speed at a cell centre from its four face fluxes (0 below [`SPEED_MIN_DEPTH_M`]).
 #[inline(always)]
-fn cell_speed(h: f64, qw: f32, qe: f32, qn: f32, qs: f32, h_dry: f64) -> f64 {
-    if h > h_dry {
+fn cell_speed_squared(h: f64, qw: f32, qe: f32, qn: f32, qs: f32) -> f64 {
+    if h > SPEED_MIN_DEPTH_M {
         let u = 0.5 * (f64::from(qw) + f64::from(qe)) / h;
         let v = 0.5 * (f64::from(qn) + f64::from(qs)) / h;
-        (u * u + v * v).sqrt()
+        u * u + v * v
     } else {
         0.0
     }

@@ -1,0 +1,232 @@
+//! Simulation runs stored with the project: a record per run (the scenario it ran, where its
+//! rasters are, its summary) and per-feature result tables keyed by city code, so a run can be
+//! listed, compared and joined to its layers in QGIS or SQL. Tables are created on the first
+//! saved run.
+
+use super::{Project, SqlContext};
+use crate::error::Result;
+use rusqlite::params;
+
+const RUN_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS cim_runs (
+  name TEXT NOT NULL PRIMARY KEY, model TEXT NOT NULL, scenario TEXT NOT NULL, created TEXT NOT NULL,
+  completed INTEGER NOT NULL, time_reached_s REAL NOT NULL, outputs TEXT NOT NULL, summary TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cim_run_buildings (
+  fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL, max_depth_m REAL NOT NULL,
+  first_wet_s REAL, class TEXT NOT NULL, UNIQUE (run, code));
+CREATE TABLE IF NOT EXISTS cim_run_roads (
+  fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL, length_m REAL NOT NULL,
+  max_depth_m REAL NOT NULL, closed_s REAL, reopened_s REAL, closed_for_s REAL NOT NULL, UNIQUE (run, code));
+";
+
+/// One stored run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    pub name: String,
+    pub model: String,
+    /// The scenario as run (TOML, with its baseline merged in).
+    pub scenario: String,
+    /// ISO 8601, UTC (empty when saving: now).
+    pub created: String,
+    /// Whether it reached its end (a stopped run keeps what it had).
+    pub completed: bool,
+    pub time_reached_s: f64,
+    /// The folder of its rasters, relative to the project file's folder.
+    pub outputs: String,
+    pub summary: serde_json::Value,
+}
+
+/// A building's result in a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunBuilding {
+    pub code: String,
+    pub max_depth_m: f64,
+    pub first_wet_s: Option<f64>,
+    pub class: String,
+}
+
+/// A road's result in a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRoad {
+    pub code: String,
+    pub length_m: f64,
+    pub max_depth_m: f64,
+    pub closed_s: Option<f64>,
+    pub reopened_s: Option<f64>,
+    pub closed_for_s: f64,
+}
+
+impl Project {
+    /// Stores a run, replacing one of the same name, in one transaction.
+    pub fn save_run(&mut self, run: &RunRecord, buildings: &[RunBuilding], roads: &[RunRoad]) -> Result<()> {
+        let path = self.meta.path.clone();
+        let tx = self.conn.transaction().ctx(&path)?;
+        tx.execute_batch(RUN_TABLES).ctx(&path)?;
+        for table in ["cim_runs", "cim_run_buildings", "cim_run_roads"] {
+            let key = if table == "cim_runs" { "name" } else { "run" };
+            tx.execute(&format!("DELETE FROM {table} WHERE {key} = ?1"), [&run.name])
+                .ctx(&path)?;
+        }
+        tx.execute(
+            "INSERT INTO cim_runs (name, model, scenario, created, completed, time_reached_s, outputs, summary)
+             VALUES (?1, ?2, ?3, coalesce(nullif(?4, ''), strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), ?5, ?6, ?7, ?8)",
+            params![
+                run.name,
+                run.model,
+                run.scenario,
+                run.created,
+                run.completed,
+                run.time_reached_s,
+                run.outputs,
+                run.summary.to_string()
+            ],
+        )
+        .ctx(&path)?;
+        {
+            let mut b = tx
+                .prepare(
+                    "INSERT INTO cim_run_buildings (run, code, max_depth_m, first_wet_s, class)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .ctx(&path)?;
+            for r in buildings {
+                b.execute(params![run.name, r.code, r.max_depth_m, r.first_wet_s, r.class])
+                    .ctx(&path)?;
+            }
+            let mut s = tx
+                .prepare(
+                    "INSERT INTO cim_run_roads (run, code, length_m, max_depth_m, closed_s, reopened_s, closed_for_s)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .ctx(&path)?;
+            for r in roads {
+                s.execute(params![
+                    run.name,
+                    r.code,
+                    r.length_m,
+                    r.max_depth_m,
+                    r.closed_s,
+                    r.reopened_s,
+                    r.closed_for_s
+                ])
+                .ctx(&path)?;
+            }
+        }
+        tx.commit().ctx(&path)
+    }
+
+    fn has_runs(&self) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cim_runs')",
+                [],
+                |r| r.get(0),
+            )
+            .ctx(&self.meta.path)
+    }
+
+    /// Every stored run, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunRecord>> {
+        if !self.has_runs()? {
+            return Ok(Vec::new());
+        }
+        let path = &self.meta.path;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, model, scenario, created, completed, time_reached_s, outputs, summary
+                 FROM cim_runs ORDER BY created, name",
+            )
+            .ctx(path)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let summary: String = r.get(7)?;
+                Ok(RunRecord {
+                    name: r.get(0)?,
+                    model: r.get(1)?,
+                    scenario: r.get(2)?,
+                    created: r.get(3)?,
+                    completed: r.get(4)?,
+                    time_reached_s: r.get(5)?,
+                    outputs: r.get(6)?,
+                    summary: serde_json::from_str(&summary).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .ctx(path)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(path)
+    }
+
+    /// The run of that name, if stored.
+    pub fn run(&self, name: &str) -> Result<Option<RunRecord>> {
+        Ok(self.runs()?.into_iter().find(|r| r.name == name))
+    }
+
+    /// A run's buildings, by code.
+    pub fn run_buildings(&self, name: &str) -> Result<Vec<RunBuilding>> {
+        if !self.has_runs()? {
+            return Ok(Vec::new());
+        }
+        let path = &self.meta.path;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT code, max_depth_m, first_wet_s, class FROM cim_run_buildings WHERE run = ?1 ORDER BY code")
+            .ctx(path)?;
+        let rows = stmt
+            .query_map([name], |r| {
+                Ok(RunBuilding {
+                    code: r.get(0)?,
+                    max_depth_m: r.get(1)?,
+                    first_wet_s: r.get(2)?,
+                    class: r.get(3)?,
+                })
+            })
+            .ctx(path)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(path)
+    }
+
+    /// A run's roads, by code.
+    pub fn run_roads(&self, name: &str) -> Result<Vec<RunRoad>> {
+        if !self.has_runs()? {
+            return Ok(Vec::new());
+        }
+        let path = &self.meta.path;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT code, length_m, max_depth_m, closed_s, reopened_s, closed_for_s
+                 FROM cim_run_roads WHERE run = ?1 ORDER BY code",
+            )
+            .ctx(path)?;
+        let rows = stmt
+            .query_map([name], |r| {
+                Ok(RunRoad {
+                    code: r.get(0)?,
+                    length_m: r.get(1)?,
+                    max_depth_m: r.get(2)?,
+                    closed_s: r.get(3)?,
+                    reopened_s: r.get(4)?,
+                    closed_for_s: r.get(5)?,
+                })
+            })
+            .ctx(path)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(path)
+    }
+
+    /// Removes a stored run's records (its raster folder is the caller's); `false` if none.
+    pub fn delete_run(&mut self, name: &str) -> Result<bool> {
+        if !self.has_runs()? {
+            return Ok(false);
+        }
+        let path = self.meta.path.clone();
+        let tx = self.conn.transaction().ctx(&path)?;
+        let n = tx
+            .execute("DELETE FROM cim_runs WHERE name = ?1", [name])
+            .ctx(&path)?;
+        tx.execute("DELETE FROM cim_run_buildings WHERE run = ?1", [name])
+            .ctx(&path)?;
+        tx.execute("DELETE FROM cim_run_roads WHERE run = ?1", [name])
+            .ctx(&path)?;
+        tx.commit().ctx(&path)?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,481 @@
+//! The flood scenario file (TOML): what to simulate, where, for how long, driven by what, and
+//! the what-if modifications. See `scenarios/README.md` for the format with examples.
+//!
+//! A variant names its baseline with `extends = "baseline.toml"`: the baseline's tables are
+//! merged under the variant's (a key the variant sets wins; `[[modify]]` entries add up), so a
+//! variant file holds only what differs.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Interp, TimeSeries};
+use crate::ScenarioError;
+
+/// A scenario as written in its file, with `extends` resolved.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    /// A short name; runs are stored under it.
+    pub name: String,
+    /// The project file, relative to the scenario file.
+    pub project: PathBuf,
+    /// Which model: only `"flood"` so far.
+    #[serde(default = "flood")]
+    pub model: String,
+    /// The baseline this file varies (already merged in; kept for the record).
+    #[serde(default)]
+    pub extends: Option<PathBuf>,
+    #[serde(default)]
+    pub description: String,
+    /// Kept for the scenario convention: the flood model draws no random numbers.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub domain: DomainConfig,
+    pub time: TimeConfig,
+    #[serde(default)]
+    pub parameters: ParametersConfig,
+    #[serde(default)]
+    pub rain: Option<RainConfig>,
+    #[serde(default)]
+    pub inflow: Vec<InflowConfig>,
+    #[serde(default)]
+    pub drainage: DrainageConfig,
+    #[serde(default)]
+    pub boundary: BoundaryConfig,
+    #[serde(default)]
+    pub modify: Vec<Modification>,
+}
+
+fn flood() -> String {
+    "flood".into()
+}
+
+/// Where: a terrain of the project, optionally cut to a box and resampled.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// The project terrain (default: the only one).
+    pub terrain: Option<String>,
+    /// `[min_x, min_y, max_x, max_y]` in the project CRS (default: the whole terrain).
+    pub bbox: Option<[f64; 4]>,
+    /// Cell size, m (default: the terrain's).
+    pub resolution_m: Option<f64>,
+    /// Layers whose footprints block the flow (default: every layer of kind building).
+    pub building_layers: Option<Vec<String>>,
+    /// Layers whose lines are reported as roads (default: every layer of kind road).
+    pub road_layers: Option<Vec<String>>,
+    /// The city as of this date (features' validity), e.g. "2024-06-01".
+    pub as_of: Option<String>,
+}
+
+/// When.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    pub duration_min: f64,
+    /// Depth and velocity are written every this many minutes (default: 10, and the end).
+    #[serde(default = "ten")]
+    pub output_interval_min: f64,
+}
+
+fn ten() -> f64 {
+    10.0
+}
+
+/// Numerical and physical parameters.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParametersConfig {
+    /// Manning's n where no layer gives one.
+    pub manning_n: f64,
+    /// n from polygons: the layer and its numeric attribute.
+    pub manning_layer: Option<String>,
+    pub manning_attribute: Option<String>,
+    pub alpha: f64,
+    pub theta: f64,
+    pub dt_max_s: f64,
+    pub wet_dry_m: f64,
+    /// 0: all cores. The results do not depend on it.
+    pub threads: usize,
+}
+
+impl Default for ParametersConfig {
+    fn default() -> Self {
+        let p = super::FloodParams::default();
+        ParametersConfig {
+            manning_n: 0.03,
+            manning_layer: None,
+            manning_attribute: None,
+            alpha: p.alpha,
+            theta: p.theta,
+            dt_max_s: p.dt_max_s,
+            wet_dry_m: p.h_dry_m,
+            threads: 0,
+        }
+    }
+}
+
+/// A value over time: a constant, or `[[minute, value], ...]` points.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum SeriesConfig {
+    Constant(f64),
+    Points(Vec<[f64; 2]>),
+}
+
+impl SeriesConfig {
+    /// The series in seconds.
+    pub fn to_series(&self, interp: Interp, what: &str) -> Result<TimeSeries, ScenarioError> {
+        match self {
+            SeriesConfig::Constant(v) => TimeSeries::new(vec![(0.0, *v)], interp),
+            SeriesConfig::Points(p) => {
+                TimeSeries::new(p.iter().map(|[t, v]| (t * 60.0, *v)).collect(), interp)
+            }
+        }
+        .map_err(|e| ScenarioError::invalid(format!("{what}: {e}")))
+    }
+}
+
+/// Rain: a hyetograph (mm/h; held until the next point) everywhere, and zones that differ.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RainConfig {
+    pub mm_per_h: SeriesConfig,
+    #[serde(default)]
+    pub zone: Vec<RainZoneConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RainZoneConfig {
+    pub name: String,
+    /// WKT polygon in the project CRS.
+    pub polygon: String,
+    pub mm_per_h: SeriesConfig,
+}
+
+/// Water entering the domain (m³/s; straight lines between points) at a point or along a line.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InflowConfig {
+    pub name: String,
+    pub point: Option<[f64; 2]>,
+    pub line: Option<Vec<[f64; 2]>>,
+    pub m3_per_s: SeriesConfig,
+}
+
+/// Drainage: a capacity over the ground (mm/h) and inlets with their own capacity.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DrainageConfig {
+    #[serde(default)]
+    pub capacity_mm_per_h: f64,
+    #[serde(default)]
+    pub inlet: Vec<InletConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InletConfig {
+    pub name: String,
+    pub point: [f64; 2],
+    pub capacity_m3_per_s: f64,
+}
+
+/// The edges: `"closed"`, `"free"` or `{ level = [[minute, m], ...] }`, for all or per edge.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BoundaryConfig {
+    #[serde(default = "closed")]
+    pub default: EdgeConfig,
+    pub north: Option<EdgeConfig>,
+    pub south: Option<EdgeConfig>,
+    pub east: Option<EdgeConfig>,
+    pub west: Option<EdgeConfig>,
+    /// Water-surface slope beyond a free edge (m/m).
+    #[serde(default = "free_slope")]
+    pub free_slope: f64,
+}
+
+impl Default for BoundaryConfig {
+    fn default() -> Self {
+        BoundaryConfig {
+            default: closed(),
+            north: None,
+            south: None,
+            east: None,
+            west: None,
+            free_slope: free_slope(),
+        }
+    }
+}
+
+fn closed() -> EdgeConfig {
+    EdgeConfig::Named("closed".into())
+}
+
+fn free_slope() -> f64 {
+    0.001
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum EdgeConfig {
+    Named(String),
+    Level { level: SeriesConfig },
+}
+
+/// A what-if change to the city before the run.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Modification {
+    /// Raise (or, negative, lower) the ground along a line by `raise_m`, or up to `crest_m`.
+    Levee {
+        line: Vec<[f64; 2]>,
+        #[serde(default = "one_cell")]
+        width_m: f64,
+        raise_m: Option<f64>,
+        crest_m: Option<f64>,
+    },
+    /// Dig a polygon (WKT) `depth_m` deep, or down to `bottom_m`.
+    Pond {
+        polygon: String,
+        depth_m: Option<f64>,
+        bottom_m: Option<f64>,
+    },
+    /// A new building (WKT footprint) that blocks the flow.
+    AddBuilding { polygon: String },
+    /// Take a building out, by its city code.
+    RemoveBuilding { code: String },
+    /// Set the drainage capacity over the ground, mm/h.
+    Drainage { capacity_mm_per_h: f64 },
+}
+
+fn one_cell() -> f64 {
+    0.0
+}
+
+impl ScenarioConfig {
+    /// Reads a scenario file, merging the baseline it `extends`.
+    pub fn load(path: &Path) -> Result<ScenarioConfig, ScenarioError> {
+        let table = load_table(path, 0)?;
+        let config: ScenarioConfig = table.try_into().map_err(|e: toml::de::Error| {
+            ScenarioError::invalid(format!("{}: {}", path.display(), e.message()))
+        })?;
+        config
+            .check()
+            .map_err(|e| ScenarioError::invalid(format!("{}: {e}", path.display())))?;
+        Ok(config)
+    }
+
+    /// Reads a scenario from TOML text (`extends` is not followed).
+    pub fn from_toml(text: &str) -> Result<ScenarioConfig, ScenarioError> {
+        let config: ScenarioConfig =
+            toml::from_str(text).map_err(|e| ScenarioError::invalid(e.message().to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The checks that need no project.
+    fn check(&self) -> Result<(), ScenarioError> {
+        if self.model != "flood" {
+            return Err(ScenarioError::invalid(format!(
+                "model '{}' is not known (known: flood)",
+                self.model
+            )));
+        }
+        if self.name.trim().is_empty() || self.name.contains(['/', '\\']) {
+            return Err(ScenarioError::invalid(format!(
+                "name '{}' must be non-empty and without slashes",
+                self.name
+            )));
+        }
+        let t = &self.time;
+        if !(t.duration_min > 0.0 && t.duration_min.is_finite()) {
+            return Err(ScenarioError::invalid(format!(
+                "time.duration_min {} must be positive",
+                t.duration_min
+            )));
+        }
+        if !(t.output_interval_min > 0.0 && t.output_interval_min.is_finite()) {
+            return Err(ScenarioError::invalid(format!(
+                "time.output_interval_min {} must be positive",
+                t.output_interval_min
+            )));
+        }
+        if let Some(r) = self.domain.resolution_m {
+            if !(r > 0.0 && r.is_finite()) {
+                return Err(ScenarioError::invalid(format!(
+                    "domain.resolution_m {r} must be positive"
+                )));
+            }
+        }
+        if let Some(b) = self.domain.bbox {
+            if !(b.iter().all(|v| v.is_finite()) && b[0] < b[2] && b[1] < b[3]) {
+                return Err(ScenarioError::invalid(format!(
+                    "domain.bbox {b:?} must be [min_x, min_y, max_x, max_y]"
+                )));
+            }
+        }
+        if self.parameters.manning_layer.is_some() != self.parameters.manning_attribute.is_some() {
+            return Err(ScenarioError::invalid(
+                "parameters.manning_layer and parameters.manning_attribute go together",
+            ));
+        }
+        for m in &self.modify {
+            match m {
+                Modification::Levee {
+                    line,
+                    raise_m,
+                    crest_m,
+                    ..
+                } => {
+                    if line.len() < 2 {
+                        return Err(ScenarioError::invalid(
+                            "a levee needs a line of at least two points",
+                        ));
+                    }
+                    if raise_m.is_some() == crest_m.is_some() {
+                        return Err(ScenarioError::invalid("a levee needs one of raise_m or crest_m"));
+                    }
+                }
+                Modification::Pond {
+                    depth_m, bottom_m, ..
+                } if depth_m.is_some() == bottom_m.is_some() => {
+                    return Err(ScenarioError::invalid("a pond needs one of depth_m or bottom_m"));
+                }
+                Modification::Drainage { capacity_mm_per_h } if *capacity_mm_per_h < 0.0 => {
+                    return Err(ScenarioError::invalid(format!(
+                        "drainage capacity {capacity_mm_per_h} mm/h must be zero or more"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The file's table with its baseline merged under it; `project` and `extends` paths are made
+/// relative to the current directory.
+fn load_table(path: &Path, depth: usize) -> Result<toml::Table, ScenarioError> {
+    if depth > 8 {
+        return Err(ScenarioError::invalid(format!(
+            "{}: `extends` goes more than 8 files deep (a loop?)",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::invalid(format!("{}: cannot read: {e}", path.display())))?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ScenarioError::invalid(format!("{}: {}", path.display(), e)))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    for key in ["project", "extends"] {
+        if let Some(toml::Value::String(p)) = table.get(key) {
+            let joined = dir.join(p);
+            table.insert(
+                key.into(),
+                toml::Value::String(joined.to_string_lossy().into_owned()),
+            );
+        }
+    }
+    let Some(toml::Value::String(base)) = table.get("extends").cloned() else {
+        return Ok(table);
+    };
+    let mut merged = load_table(Path::new(&base), depth + 1)?;
+    merge(&mut merged, table);
+    Ok(merged)
+}
+
+/// `over` on top of `base`: tables merge key by key, `modify` lists add up, anything else in
+/// `over` replaces what `base` had.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Array(b)), toml::Value::Array(o)) if k == "modify" => b.extend(o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+        name = "storm"
+        project = "city.cim.gpkg"
+        [time]
+        duration_min = 60
+        [rain]
+        mm_per_h = [[0, 100], [60, 0]]
+        [drainage]
+        capacity_mm_per_h = 20
+        [boundary]
+        default = "free"
+        north = { level = [[0, 12.5], [60, 13.0]] }
+    "#;
+
+    #[test]
+    fn a_scenario_reads_with_defaults() {
+        let c = ScenarioConfig::from_toml(BASE).unwrap();
+        assert_eq!(c.model, "flood");
+        assert_eq!(c.time.output_interval_min, 10.0);
+        assert_eq!(c.parameters.manning_n, 0.03);
+        assert_eq!(c.boundary.default, EdgeConfig::Named("free".into()));
+        assert!(matches!(c.boundary.north, Some(EdgeConfig::Level { .. })));
+        let rain = c.rain.unwrap().mm_per_h.to_series(Interp::Step, "rain").unwrap();
+        assert_eq!(rain.value_at(30.0 * 60.0), 100.0);
+        assert_eq!(rain.value_at(61.0 * 60.0), 0.0);
+    }
+
+    #[test]
+    fn a_variant_extends_its_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("base.toml"), BASE).unwrap();
+        std::fs::write(
+            dir.path().join("levee.toml"),
+            r#"
+            name = "storm-levee"
+            extends = "base.toml"
+            [drainage]
+            capacity_mm_per_h = 40
+            [[modify]]
+            type = "levee"
+            line = [[0, 0], [100, 0]]
+            raise_m = 1.5
+            "#,
+        )
+        .unwrap();
+        let c = ScenarioConfig::load(&dir.path().join("levee.toml")).unwrap();
+        assert_eq!(c.name, "storm-levee");
+        assert_eq!(c.drainage.capacity_mm_per_h, 40.0);
+        assert_eq!(c.time.duration_min, 60.0);
+        assert_eq!(c.project, dir.path().join("city.cim.gpkg"));
+        assert_eq!(c.modify.len(), 1);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let e = ScenarioConfig::from_toml(&BASE.replace("duration_min = 60", "duration_min = -5"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("duration_min"), "{e}");
+        let e = ScenarioConfig::from_toml(&BASE.replace("[drainage]", "[drainage]\ncapacity = 3"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("capacity"), "{e}");
+        let e = ScenarioConfig::from_toml(&format!(
+            "{BASE}\n[[modify]]\ntype = \"pond\"\npolygon = \"POLYGON((0 0,1 0,1 1,0 0))\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("depth_m"), "{e}");
+    }
+}

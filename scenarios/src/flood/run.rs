@@ -1,0 +1,359 @@
+//! A whole flood run: the simulation stepped to its outputs, with buildings and roads watched
+//! along the way, and the summary that answers "what floods, what closes".
+
+use serde::Serialize;
+
+use super::{PreparedFlood, Simulation, StepInfo, VolumeBalance};
+use crate::ScenarioError;
+
+/// Water shallower than this at a building counts as dry, m.
+pub const WET_AT_BUILDING_M: f64 = 0.01;
+/// A road is closed while water on it is deeper than this, m.
+pub const ROAD_CLOSED_M: f64 = 0.3;
+/// Buildings and roads are checked every this many simulated seconds (and at every output).
+pub const WATCH_EVERY_S: f64 = 10.0;
+
+/// How badly a building floods: by the deepest water beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FloodClass {
+    /// Under 1 cm.
+    Dry,
+    /// Up to 15 cm.
+    Shallow,
+    /// 15–50 cm.
+    Moderate,
+    /// Over 50 cm.
+    Deep,
+}
+
+impl FloodClass {
+    pub fn of_depth(m: f64) -> FloodClass {
+        if m < WET_AT_BUILDING_M {
+            FloodClass::Dry
+        } else if m < 0.15 {
+            FloodClass::Shallow
+        } else if m <= 0.5 {
+            FloodClass::Moderate
+        } else {
+            FloodClass::Deep
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FloodClass::Dry => "dry",
+            FloodClass::Shallow => "<0.15 m",
+            FloodClass::Moderate => "0.15-0.5 m",
+            FloodClass::Deep => ">0.5 m",
+        }
+    }
+
+    pub const ALL: [FloodClass; 4] = [
+        FloodClass::Dry,
+        FloodClass::Shallow,
+        FloodClass::Moderate,
+        FloodClass::Deep,
+    ];
+}
+
+/// One building's result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BuildingResult {
+    pub code: String,
+    pub max_depth_m: f64,
+    pub first_wet_s: Option<f64>,
+    pub class: FloodClass,
+}
+
+/// One road's result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoadResult {
+    pub code: String,
+    pub length_m: f64,
+    pub max_depth_m: f64,
+    /// When it first closed (water deeper than 0.3 m), and when it last reopened (`None`
+    /// while still closed at the end).
+    pub closed_s: Option<f64>,
+    pub reopened_s: Option<f64>,
+    pub closed_for_s: f64,
+}
+
+/// The state of the city at one output time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub time_s: f64,
+    pub max_depth_m: f64,
+    pub wet_cells: u64,
+    /// Buildings by class now (dry, shallow, moderate, deep).
+    pub buildings_by_class: [u64; 4],
+    pub roads_closed: u64,
+    pub road_closed_length_m: f64,
+    /// Rain fallen so far, spread over the domain, mm.
+    pub rain_mm: f64,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Whether it reached the scenario's end (a stopped run keeps what it had).
+    pub completed: bool,
+    pub time_reached_s: f64,
+    pub duration_s: f64,
+    pub steps: u64,
+    pub cells: u64,
+    pub cell_size_m: f64,
+    pub balance: VolumeBalanceSummary,
+    pub max_depth_m: f64,
+    pub max_speed_m_per_s: f64,
+    pub buildings_by_class: [u64; 4],
+    pub roads_closed: u64,
+    pub road_closed_length_m: f64,
+    pub snapshots: Vec<Snapshot>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct VolumeBalanceSummary {
+    pub initial_m3: f64,
+    pub rain_m3: f64,
+    pub inflow_m3: f64,
+    pub boundary_in_m3: f64,
+    pub boundary_out_m3: f64,
+    pub drained_m3: f64,
+    pub stored_m3: f64,
+    pub error_m3: f64,
+    pub relative_error: f64,
+}
+
+impl From<VolumeBalance> for VolumeBalanceSummary {
+    fn from(b: VolumeBalance) -> Self {
+        VolumeBalanceSummary {
+            initial_m3: b.initial_m3,
+            rain_m3: b.rain_m3,
+            inflow_m3: b.inflow_m3,
+            boundary_in_m3: b.boundary_in_m3,
+            boundary_out_m3: b.boundary_out_m3,
+            drained_m3: b.drained_m3,
+            stored_m3: b.stored_m3,
+            error_m3: b.error_m3(),
+            relative_error: b.relative_error(),
+        }
+    }
+}
+
+/// Everything a run leaves: the summary, per-feature tables and the peak rasters.
+pub struct RunResult {
+    pub summary: RunSummary,
+    pub buildings: Vec<BuildingResult>,
+    pub roads: Vec<RoadResult>,
+    pub max_depth_m: Vec<f32>,
+    pub max_speed_m_per_s: Vec<f32>,
+    /// NaN where a cell never got wet.
+    pub time_of_max_depth_s: Vec<f32>,
+}
+
+/// Where a run's depth and speed go at each output time (files, a store, a test's memory).
+pub trait RunOutput {
+    fn write_step(
+        &mut self,
+        time_s: f64,
+        depth_m: &[f32],
+        speed_m_per_s: &[f32],
+    ) -> Result<(), ScenarioError>;
+}
+
+/// Runs a prepared flood to its end, or until `on_step` returns `false` (Ctrl-C): then the
+/// result holds everything up to that time and `completed` is false. An unstable run is an
+/// error naming the time and cell.
+pub fn run_flood(
+    prepared: &PreparedFlood,
+    output: &mut dyn RunOutput,
+    mut on_step: impl FnMut(&StepInfo) -> bool,
+) -> Result<RunResult, ScenarioError> {
+    let mut sim = Simulation::new(
+        prepared.grid.clone(),
+        prepared.forcing.clone(),
+        prepared.params.clone(),
+        prepared.duration_s,
+    )?;
+    let mut watch = Watch::new(prepared);
+    let mut snapshots = Vec::new();
+    let mut steps = 0u64;
+    let mut stopped = false;
+    let mut last = StepInfo {
+        time_s: 0.0,
+        dt_s: 0.0,
+        wet_cells: 0,
+        max_depth_m: 0.0,
+    };
+    'outputs: for &t_out in &prepared.output_times_s {
+        while sim.time_s() < t_out {
+            let next_watch = ((sim.time_s() / WATCH_EVERY_S).floor() + 1.0) * WATCH_EVERY_S;
+            let until = next_watch.min(t_out);
+            let mut go_on = true;
+            sim.run_until(until, |info| {
+                steps += 1;
+                last = *info;
+                go_on = on_step(info);
+                go_on
+            })?;
+            watch.check(&sim);
+            if !go_on {
+                stopped = true;
+                break 'outputs;
+            }
+        }
+        snapshots.push(watch.snapshot(&sim, &last, prepared));
+        let depth: Vec<f32> = sim.depth().iter().map(|&h| h as f32).collect();
+        output.write_step(t_out, &depth, &sim.speed())?;
+    }
+    if stopped {
+        // Keep the state reached as a last output.
+        snapshots.push(watch.snapshot(&sim, &last, prepared));
+        let depth: Vec<f32> = sim.depth().iter().map(|&h| h as f32).collect();
+        output.write_step(sim.time_s(), &depth, &sim.speed())?;
+    }
+    let end = sim.time_s();
+    let buildings = watch.building_results(&sim);
+    let roads = watch.road_results(end);
+    let mut by_class = [0u64; 4];
+    for b in &buildings {
+        by_class[b.class as usize] += 1;
+    }
+    let closed: Vec<&RoadResult> = roads.iter().filter(|r| r.closed_s.is_some()).collect();
+    let max_speed = sim.max_speed();
+    let summary = RunSummary {
+        completed: !stopped,
+        time_reached_s: end,
+        duration_s: prepared.duration_s,
+        steps,
+        cells: prepared.grid.num_cells() as u64,
+        cell_size_m: prepared.grid.dx,
+        balance: sim.balance().into(),
+        max_depth_m: sim.max_depth().iter().copied().fold(0.0f32, f32::max).into(),
+        max_speed_m_per_s: max_speed.iter().copied().fold(0.0f32, f32::max).into(),
+        buildings_by_class: by_class,
+        roads_closed: closed.len() as u64,
+        road_closed_length_m: closed.iter().map(|r| r.length_m).sum(),
+        snapshots,
+    };
+    Ok(RunResult {
+        summary,
+        buildings,
+        roads,
+        max_depth_m: sim.max_depth().to_vec(),
+        max_speed_m_per_s: max_speed,
+        time_of_max_depth_s: sim.time_of_max_depth(),
+    })
+}
+
+/// Buildings and roads followed through a run.
+struct Watch<'a> {
+    prepared: &'a PreparedFlood,
+    first_wet: Vec<Option<f64>>,
+    road_max: Vec<f64>,
+    road_closed: Vec<Option<f64>>,
+    road_reopened: Vec<Option<f64>>,
+    road_closed_for: Vec<f64>,
+    /// When each currently closed road closed this time.
+    road_closed_since: Vec<Option<f64>>,
+}
+
+impl<'a> Watch<'a> {
+    fn new(prepared: &'a PreparedFlood) -> Watch<'a> {
+        let nr = prepared.roads.len();
+        Watch {
+            prepared,
+            first_wet: vec![None; prepared.buildings.len()],
+            road_max: vec![0.0; nr],
+            road_closed: vec![None; nr],
+            road_reopened: vec![None; nr],
+            road_closed_for: vec![0.0; nr],
+            road_closed_since: vec![None; nr],
+        }
+    }
+
+    fn check(&mut self, sim: &Simulation) {
+        let (h, t) = (sim.depth(), sim.time_s());
+        let deepest = |cells: &[usize]| cells.iter().map(|&c| h[c]).fold(0.0, f64::max);
+        for (b, first) in self.prepared.buildings.iter().zip(&mut self.first_wet) {
+            if first.is_none() && deepest(&b.cells) >= WET_AT_BUILDING_M {
+                *first = Some(t);
+            }
+        }
+        for (k, r) in self.prepared.roads.iter().enumerate() {
+            let d = deepest(&r.cells);
+            self.road_max[k] = self.road_max[k].max(d);
+            let closed = d > ROAD_CLOSED_M;
+            match (closed, self.road_closed_since[k]) {
+                (true, None) => {
+                    self.road_closed_since[k] = Some(t);
+                    self.road_closed[k].get_or_insert(t);
+                    self.road_reopened[k] = None;
+                }
+                (false, Some(since)) => {
+                    self.road_closed_for[k] += t - since;
+                    self.road_closed_since[k] = None;
+                    self.road_reopened[k] = Some(t);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn snapshot(&self, sim: &Simulation, last: &StepInfo, prepared: &PreparedFlood) -> Snapshot {
+        let h = sim.depth();
+        let mut by_class = [0u64; 4];
+        for b in &prepared.buildings {
+            let d = b.cells.iter().map(|&c| h[c]).fold(0.0, f64::max);
+            by_class[FloodClass::of_depth(d) as usize] += 1;
+        }
+        let closed: Vec<usize> = (0..prepared.roads.len())
+            .filter(|&k| self.road_closed_since[k].is_some())
+            .collect();
+        let area = prepared.grid.num_cells() as f64 * prepared.grid.cell_area();
+        Snapshot {
+            time_s: sim.time_s(),
+            max_depth_m: last.max_depth_m,
+            wet_cells: last.wet_cells,
+            buildings_by_class: by_class,
+            roads_closed: closed.len() as u64,
+            road_closed_length_m: closed.iter().map(|&k| prepared.roads[k].length_m).sum(),
+            rain_mm: sim.balance().rain_m3 / area * 1000.0,
+        }
+    }
+
+    fn building_results(&self, sim: &Simulation) -> Vec<BuildingResult> {
+        let peak = sim.max_depth();
+        self.prepared
+            .buildings
+            .iter()
+            .zip(&self.first_wet)
+            .map(|(b, first)| {
+                let d = b.cells.iter().map(|&c| f64::from(peak[c])).fold(0.0, f64::max);
+                BuildingResult {
+                    code: b.code.clone(),
+                    max_depth_m: d,
+                    first_wet_s: *first,
+                    class: FloodClass::of_depth(d),
+                }
+            })
+            .collect()
+    }
+
+    fn road_results(&self, end: f64) -> Vec<RoadResult> {
+        self.prepared
+            .roads
+            .iter()
+            .enumerate()
+            .map(|(k, r)| RoadResult {
+                code: r.code.clone(),
+                length_m: r.length_m,
+                max_depth_m: self.road_max[k],
+                closed_s: self.road_closed[k],
+                reopened_s: self.road_reopened[k],
+                closed_for_s: self.road_closed_for[k] + self.road_closed_since[k].map_or(0.0, |s| end - s),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,250 @@
+//! `cim runs PROJECT` and `cim compare PROJECT RUN_A RUN_B`.
+
+use super::open_project;
+use super::run::require_run;
+use anyhow::{bail, Context, Result};
+use cim_engine::{Project, Raster, RunRecord};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RunsArgs {
+    pub project: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    pub project: PathBuf,
+    /// The baseline run.
+    pub run_a: String,
+    /// The variant run.
+    pub run_b: String,
+    /// Where to write the difference of maximum depth, B − A (GeoTIFF; default: in B's folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+const CLASSES: [&str; 4] = ["dry", "<0.15 m", "0.15-0.5 m", ">0.5 m"];
+
+/// The numbers a run is compared by.
+struct Kpis {
+    by_class: [u64; 4],
+    roads_closed: u64,
+    road_closed_m: f64,
+    max_depth_m: f64,
+    stored_m3: f64,
+    out_m3: f64,
+    completed: bool,
+}
+
+fn kpis(r: &RunRecord) -> Kpis {
+    let s = &r.summary["run"];
+    let f = |k: &str| s[k].as_f64().unwrap_or(0.0);
+    let mut by_class = [0u64; 4];
+    for (k, v) in by_class.iter_mut().enumerate() {
+        *v = s["buildings_by_class"][k].as_u64().unwrap_or(0);
+    }
+    Kpis {
+        by_class,
+        roads_closed: s["roads_closed"].as_u64().unwrap_or(0),
+        road_closed_m: f("road_closed_length_m"),
+        max_depth_m: f("max_depth_m"),
+        stored_m3: s["balance"]["stored_m3"].as_f64().unwrap_or(0.0),
+        out_m3: s["balance"]["boundary_out_m3"].as_f64().unwrap_or(0.0),
+        completed: r.completed,
+    }
+}
+
+pub fn list(a: RunsArgs) -> Result<()> {
+    let project = open_project(&a.project)?;
+    let runs = project.runs()?;
+    if a.json {
+        let v: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name, "model": r.model, "created": r.created, "completed": r.completed,
+                    "time_reached_s": r.time_reached_s, "outputs": r.outputs, "summary": r.summary,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!(
+            "no runs in {} (cim run SCENARIO.toml makes one)",
+            a.project.display()
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<20} {:>9} {:>9}  {:>22}  {:>14}  outputs",
+        "run", "created", "time", "max m", "buildings dry/<.15/.15-.5/>.5", "roads closed"
+    );
+    for r in &runs {
+        let k = kpis(r);
+        let time = if k.completed {
+            format!("{:.0} s", r.time_reached_s)
+        } else {
+            format!("{:.0} s*", r.time_reached_s)
+        };
+        println!(
+            "{:<24} {:<20} {:>9} {:>9.2}  {:>22}  {:>5} {:>6.0} m  {}",
+            r.name,
+            r.created,
+            time,
+            k.max_depth_m,
+            format!(
+                "{}/{}/{}/{}",
+                k.by_class[0], k.by_class[1], k.by_class[2], k.by_class[3]
+            ),
+            k.roads_closed,
+            k.road_closed_m,
+            r.outputs
+        );
+    }
+    if runs.iter().any(|r| !r.completed) {
+        println!("* stopped before its end (results up to that time)");
+    }
+    Ok(())
+}
+
+fn read_max_depth(project: &Project, r: &RunRecord) -> Result<Raster> {
+    let dir = project.path().parent().map(PathBuf::from).unwrap_or_default();
+    let path = dir.join(&r.outputs).join("max_depth.tif");
+    let dem = cim_importers::read_geotiff(&path).with_context(|| format!("run '{}'", r.name))?;
+    Ok(dem.raster)
+}
+
+pub fn compare(a: CompareArgs) -> Result<()> {
+    let project = open_project(&a.project)?;
+    let (ra, rb) = (require_run(&project, &a.run_a)?, require_run(&project, &a.run_b)?);
+    let (da, db) = (read_max_depth(&project, &ra)?, read_max_depth(&project, &rb)?);
+    if (da.width, da.height) != (db.width, db.height)
+        || (da.origin_x - db.origin_x).abs() > 1e-6
+        || (da.origin_y - db.origin_y).abs() > 1e-6
+        || (da.cell_w - db.cell_w).abs() > 1e-9
+    {
+        bail!(
+            "runs '{}' and '{}' are on different grids ({}×{} vs {}×{} cells); compare runs of the same domain and resolution",
+            ra.name, rb.name, da.width, da.height, db.width, db.height
+        );
+    }
+    let diff: Vec<f32> = da
+        .data
+        .iter()
+        .zip(&db.data)
+        .map(|(x, y)| if x.is_nan() || y.is_nan() { f32::NAN } else { y - x })
+        .collect();
+    let (wetter, drier) = diff.iter().fold((0u64, 0u64), |(w, d), &v| {
+        (w + u64::from(v > 0.01), d + u64::from(v < -0.01))
+    });
+    let out = match &a.out {
+        Some(p) => p.clone(),
+        None => {
+            let dir = project.path().parent().map(PathBuf::from).unwrap_or_default();
+            dir.join(&rb.outputs)
+                .join(format!("max_depth_minus_{}.tif", ra.name))
+        }
+    };
+    let raster = Raster {
+        data: diff,
+        ..db.clone()
+    };
+    cim_importers::export::write_geotiff(&out, &raster, project.crs())?;
+
+    // Buildings that change class.
+    let classes_a: BTreeMap<String, String> = project
+        .run_buildings(&ra.name)?
+        .into_iter()
+        .map(|b| (b.code, b.class))
+        .collect();
+    let rank = |c: &str| CLASSES.iter().position(|x| *x == c).unwrap_or(0);
+    let (mut worse, mut better) = (0u64, 0u64);
+    for b in project.run_buildings(&rb.name)? {
+        if let Some(ca) = classes_a.get(&b.code) {
+            match rank(&b.class).cmp(&rank(ca)) {
+                std::cmp::Ordering::Greater => worse += 1,
+                std::cmp::Ordering::Less => better += 1,
+                std::cmp::Ordering::Equal => {}
+            }
+        }
+    }
+    let (ka, kb) = (kpis(&ra), kpis(&rb));
+    if a.json {
+        let side = |k: &Kpis| {
+            serde_json::json!({
+                "buildings_by_class": k.by_class, "roads_closed": k.roads_closed,
+                "road_closed_length_m": k.road_closed_m, "max_depth_m": k.max_depth_m,
+                "stored_m3": k.stored_m3, "boundary_out_m3": k.out_m3, "completed": k.completed,
+            })
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "a": ra.name, "b": rb.name, "summary_a": side(&ka), "summary_b": side(&kb),
+                "buildings_worse": worse, "buildings_better": better,
+                "cells_deeper_by_1cm": wetter, "cells_shallower_by_1cm": drier,
+                "difference_map": out,
+            }))?
+        );
+        return Ok(());
+    }
+    println!("{:<34} {:>14} {:>14} {:>10}", "", ra.name, rb.name, "change");
+    for (k, label) in CLASSES.iter().enumerate() {
+        let (x, y) = (ka.by_class[k], kb.by_class[k]);
+        println!(
+            "{:<34} {:>14} {:>14} {:>+10}",
+            format!("buildings {label}"),
+            x,
+            y,
+            y as i64 - x as i64
+        );
+    }
+    println!(
+        "{:<34} {:>14} {:>14} {:>+10}",
+        "roads closed (> 0.3 m)",
+        ka.roads_closed,
+        kb.roads_closed,
+        kb.roads_closed as i64 - ka.roads_closed as i64
+    );
+    println!(
+        "{:<34} {:>14.0} {:>14.0} {:>+10.0}",
+        "closed road length, m",
+        ka.road_closed_m,
+        kb.road_closed_m,
+        kb.road_closed_m - ka.road_closed_m
+    );
+    println!(
+        "{:<34} {:>14.2} {:>14.2} {:>+10.2}",
+        "max depth, m",
+        ka.max_depth_m,
+        kb.max_depth_m,
+        kb.max_depth_m - ka.max_depth_m
+    );
+    println!(
+        "{:<34} {:>14.0} {:>14.0} {:>+10.0}",
+        "water left in the domain, m³",
+        ka.stored_m3,
+        kb.stored_m3,
+        kb.stored_m3 - ka.stored_m3
+    );
+    println!("buildings in a worse class: {worse}, in a better class: {better}");
+    println!("cells at least 1 cm deeper: {wetter}, at least 1 cm shallower: {drier}");
+    println!(
+        "difference map (max depth {} − {}): {}",
+        rb.name,
+        ra.name,
+        out.display()
+    );
+    if !(ka.completed && kb.completed) {
+        println!("note: a run was stopped before its end; its figures cover the time it reached");
+    }
+    Ok(())
+}
