@@ -24,6 +24,9 @@ pub struct DemoArgs {
     /// The assets folder (default: $CIM_ASSETS, ./assets, or the assets/ of this source tree).
     #[arg(long)]
     pub assets: Option<PathBuf>,
+    /// Skip the flood runs (storm and what-if) that the demo adds to the project.
+    #[arg(long)]
+    pub no_flood: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -64,7 +67,54 @@ pub fn run(a: DemoArgs) -> Result<()> {
     }
     std::fs::rename(&building, &final_path)
         .with_context(|| format!("cannot move the demo project to {}", final_path.display()))?;
-    summarise(&final_path, a.json)
+    summarise(&final_path, a.json)?;
+    if !a.no_flood {
+        flood(&assets, &final_path, a.json)?;
+    }
+    Ok(())
+}
+
+/// The demo storm and its what-if variant (scenarios/demo-storm*.toml), run on the demo project
+/// and compared.
+fn flood(assets: &Path, project: &Path, json: bool) -> Result<()> {
+    use cim_scenarios::flood::config::ScenarioConfig;
+    let dir = assets
+        .parent()
+        .and_then(Path::parent)
+        .map(|root| root.join("scenarios"))
+        .filter(|d| d.join("demo-storm.toml").is_file())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"));
+    let mut names = Vec::new();
+    for file in ["demo-storm.toml", "demo-storm-pond.toml"] {
+        let path = dir.join(file);
+        let mut config = ScenarioConfig::load(&path)?;
+        config.project = project.to_path_buf();
+        if !json {
+            println!();
+            println!("Running {} ({}) ...", config.name, path.display());
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let done = super::run::execute(&config, text, json)
+            .with_context(|| format!("scenario {}", path.display()))?;
+        if json {
+            println!("{}", serde_json::to_string(&done.summary)?);
+        } else {
+            super::run::print_summary(&config.name, &done.result, &done.folder, done.wall_s, done.cells);
+        }
+        names.push(config.name);
+    }
+    if !json {
+        println!();
+        println!("What if? {} against {}:", names[1], names[0]);
+    }
+    super::runs::compare_runs(project, &names[0], &names[1], None, json)?;
+    if !json {
+        println!();
+        println!("Try:");
+        println!("  cim runs {}", project.display());
+        println!("  cim run scenarios/demo-storm.toml        (edit it, or write a variant with `extends`)");
+    }
+    Ok(())
 }
 
 fn build(assets: &Path, path: &Path, quiet: bool) -> Result<()> {

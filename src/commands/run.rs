@@ -10,7 +10,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Args)]
@@ -29,22 +28,45 @@ pub fn run(a: RunArgs) -> Result<()> {
     if let Some(t) = a.threads {
         config.parameters.threads = t;
     }
-    let mut project =
-        open_project(&config.project).with_context(|| format!("scenario {}", a.scenario.display()))?;
-    let prepared = flood::prepare(&config, &project, available_memory())
-        .with_context(|| format!("scenario {}", a.scenario.display()))?;
+    let text = std::fs::read_to_string(&a.scenario).unwrap_or_default();
+    let done =
+        execute(&config, text, a.json).with_context(|| format!("scenario {}", a.scenario.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&done.summary)?);
+    } else {
+        print_summary(&config.name, &done.result, &done.folder, done.wall_s, done.cells);
+    }
+    Ok(())
+}
+
+/// A finished (or stopped) run, stored in its project.
+pub struct Done {
+    pub result: RunResult,
+    pub folder: PathBuf,
+    pub summary: serde_json::Value,
+    pub wall_s: f64,
+    pub cells: f64,
+}
+
+/// Prepares, runs and stores a scenario; `scenario_text` is kept with the run.
+pub fn execute(config: &ScenarioConfig, scenario_text: String, quiet: bool) -> Result<Done> {
+    let mut project = open_project(&config.project)?;
+    let prepared = flood::prepare(config, &project, available_memory())?;
     let (folder, folder_rel) = run_folder(&config.project, &config.name);
     let partial = folder.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // A second handler cannot be set (a test harness, an embedding): then Ctrl-C just kills.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
-    let bar = progress_bar(prepared.duration_s, a.json);
+    // Ctrl-C stops the run at the end of the current step; what it reached is kept.
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    // Where a handler cannot be set (an embedding that has its own), Ctrl-C just ends the process.
+    HANDLER.call_once(|| {
+        let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+    });
+    STOP.store(false, Ordering::SeqCst);
+    let stop = &STOP;
+    let bar = progress_bar(prepared.duration_s, quiet);
     let mut writer = TiffSteps {
         dir: partial.clone(),
         grid: &prepared,
@@ -72,16 +94,15 @@ pub fn run(a: RunArgs) -> Result<()> {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
-            return Err(e).with_context(|| format!("scenario {}", a.scenario.display()));
+            return Err(e.into());
         }
     };
-    let wall = started.elapsed().as_secs_f64();
+    let wall_s = started.elapsed().as_secs_f64();
     write_peaks(&partial, &prepared, &result, project.crs())?;
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::rename(&partial, &folder)
         .with_context(|| format!("cannot move outputs to {}", folder.display()))?;
 
-    let scenario_text = std::fs::read_to_string(&a.scenario).unwrap_or_default();
     let summary = serde_json::json!({
         "run": result.summary,
         "grid": {
@@ -91,8 +112,9 @@ pub fn run(a: RunArgs) -> Result<()> {
             "origin": [prepared.grid.origin_x, prepared.grid.origin_y],
             "cell_m": prepared.grid.dx,
         },
-        "wall_s": wall,
-        "cell_updates_per_s": cells * result.summary.steps as f64 / wall.max(1e-9),
+        "outputs": folder.display().to_string(),
+        "wall_s": wall_s,
+        "cell_updates_per_s": cells * result.summary.steps as f64 / wall_s.max(1e-9),
     });
     let record = RunRecord {
         name: config.name.clone(),
@@ -101,7 +123,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         created: String::new(),
         completed: result.summary.completed,
         time_reached_s: result.summary.time_reached_s,
-        outputs: folder_rel.clone(),
+        outputs: folder_rel,
         summary: summary.clone(),
     };
     let buildings: Vec<RunBuilding> = result
@@ -127,13 +149,13 @@ pub fn run(a: RunArgs) -> Result<()> {
         })
         .collect();
     project.save_run(&record, &buildings, &roads)?;
-
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print_summary(&config.name, &result, &folder, wall, cells);
-    }
-    Ok(())
+    Ok(Done {
+        result,
+        folder,
+        summary,
+        wall_s,
+        cells,
+    })
 }
 
 /// `<project folder>/<project file name>.runs/<run name>`, and the same relative to the project's folder.
@@ -245,7 +267,7 @@ fn write_peaks(dir: &Path, p: &PreparedFlood, r: &RunResult, crs: &Crs) -> Resul
     Ok(())
 }
 
-fn print_summary(name: &str, r: &RunResult, folder: &Path, wall: f64, cells: f64) {
+pub fn print_summary(name: &str, r: &RunResult, folder: &Path, wall: f64, cells: f64) {
     let s = &r.summary;
     let state = if s.completed {
         "complete".to_string()

@@ -52,7 +52,7 @@ fn kpis(r: &RunRecord) -> Kpis {
     Kpis {
         by_class,
         roads_closed: s["roads_closed"].as_u64().unwrap_or(0),
-        road_closed_m: f("road_closed_length_m"),
+        road_closed_m: f("road_closed_length_m") + 0.0,
         max_depth_m: f("max_depth_m"),
         stored_m3: s["balance"]["stored_m3"].as_f64().unwrap_or(0.0),
         out_m3: s["balance"]["boundary_out_m3"].as_f64().unwrap_or(0.0),
@@ -123,6 +123,24 @@ fn read_max_depth(project: &Project, r: &RunRecord) -> Result<Raster> {
 }
 
 pub fn compare(a: CompareArgs) -> Result<()> {
+    compare_runs(&a.project, &a.run_a, &a.run_b, a.out.clone(), a.json)
+}
+
+/// Writes the difference map of two stored runs and prints their side-by-side summary.
+pub fn compare_runs(
+    project: &std::path::Path,
+    run_a: &str,
+    run_b: &str,
+    out: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    let a = CompareArgs {
+        project: project.to_path_buf(),
+        run_a: run_a.to_string(),
+        run_b: run_b.to_string(),
+        out,
+        json,
+    };
     let project = open_project(&a.project)?;
     let (ra, rb) = (require_run(&project, &a.run_a)?, require_run(&project, &a.run_b)?);
     let (da, db) = (read_max_depth(&project, &ra)?, read_max_depth(&project, &rb)?);

@@ -16,7 +16,7 @@
 use rayon::prelude::*;
 
 use super::grid::{FloodGrid, Manning};
-use super::kernel::{boundary_flux, face_flux, FaceConsts, G};
+use super::kernel::{boundary_flux, face_flux_per_d, FaceConsts, G};
 use super::{Boundary, Forcing};
 use crate::ScenarioError;
 
@@ -122,8 +122,9 @@ pub struct Simulation {
     v_peak: Vec<u16>,
     manning: Manning,
     forcing: Forcing,
-    /// Rain falling on roofs, sent to the nearest open cell: (target cell, rain zone, roof cells).
-    roof_runoff: Vec<(usize, u8, u32)>,
+    /// Rain falling on roofs, spread over the open cells around each building: (target cell,
+    /// rain zone, roof cells' worth of rain).
+    roof_runoff: Vec<(usize, u8, f64)>,
     params: FloodParams,
     duration_s: f64,
     time_s: f64,
@@ -340,8 +341,6 @@ impl Simulation {
             h_dry: self.params.h_dry_m,
         };
         self.sweep_fluxes(&consts, t0);
-        self.sweep_supply_share(dt);
-        self.sweep_scale_fluxes();
         self.boundary_volumes(dt);
         let sums = self.sweep_continuity(t0, t1, dt);
 
@@ -401,7 +400,7 @@ impl Simulation {
                 .map(|s| s.mean(t0, t1) / 3.6e6)
                 .collect();
             for &(c, zone, roofs) in &self.roof_runoff {
-                let depth = rates[usize::from(zone)] * dt * f64::from(roofs);
+                let depth = rates[usize::from(zone)] * dt * roofs;
                 self.h[c] += depth;
                 self.balance.rain_m3 += depth * area;
             }
@@ -418,170 +417,112 @@ impl Simulation {
         }
     }
 
-    /// Sweep 1: new face fluxes.
+    /// Sweep 1: new face fluxes and, a row behind, the cells whose water cannot supply their
+    /// outflow; then those cells' outgoing faces scaled by their supply share.
     fn sweep_fluxes(&mut self, c: &FaceConsts, t: f64) {
-        let (nx, ny, dx, dy) = (self.nx, self.ny, self.dx, self.dy);
-        let (z, h, qy_old, manning) = (&self.z, &self.h, &self.qy, &self.manning);
+        let (nx, ny) = (self.nx, self.ny);
         let b = &self.forcing.boundaries;
         let level = |bc: &Boundary| match bc {
             Boundary::Level(s) => s.value_at(t),
             _ => 0.0,
         };
-        let (lw, le, ln, ls) = (level(&b.west), level(&b.east), level(&b.north), level(&b.south));
-        self.qx
-            .par_chunks_mut(nx + 1)
-            .zip(self.scratch[..nx * ny].par_chunks_mut(nx))
+        let ctx = FluxRows {
+            nx,
+            dx: self.dx,
+            dy: self.dy,
+            z: &self.z,
+            h: &self.h,
+            qy_old: &self.qy,
+            manning: &self.manning,
+            boundaries: b,
+            levels: [level(&b.west), level(&b.east), level(&b.north)],
+            c,
+        };
+        // Blocks of rows: within a block, a row's supply shares follow once the faces south of
+        // it are known; each block's last row waits for the next block (done after).
+        let mut limited: Vec<(usize, f32)> = self
+            .qx
+            .par_chunks_mut(BLOCK_ROWS * (nx + 1))
+            .zip(self.scratch[..nx * ny].par_chunks_mut(BLOCK_ROWS * nx))
             .enumerate()
-            .for_each(|(j, (qx_row, qy_new_row))| {
-                let row = j * nx;
-                // x faces inside the row; the old value of the face before is carried along.
-                let mut before_old = qx_row[0];
-                for i in 1..nx {
-                    let (l, r) = (row + i - 1, row + i);
-                    let q = qx_row[i];
-                    let new = face_flux(
-                        f64::from(q),
-                        f64::from(before_old),
-                        f64::from(qx_row[i + 1]),
-                        f64::from(z[l]),
-                        h[l],
-                        f64::from(z[r]),
-                        h[r],
-                        dx,
-                        face_n2(manning, l, r),
-                        c,
+            .map(|(k, (qx_block, qy_block))| {
+                let r0 = k * BLOCK_ROWS;
+                let rows = qy_block.len() / nx;
+                let mut limited = Vec::new();
+                for jj in 0..rows {
+                    let j = r0 + jj;
+                    ctx.row(
+                        j,
+                        &mut qx_block[jj * (nx + 1)..(jj + 1) * (nx + 1)],
+                        &mut qy_block[jj * nx..(jj + 1) * nx],
                     );
-                    before_old = q;
-                    qx_row[i] = new as f32;
-                }
-                qx_row[0] = boundary_flux(
-                    &b.west,
-                    f64::from(qx_row[0]),
-                    f64::from(z[row]),
-                    h[row],
-                    false,
-                    dx,
-                    cell_n2(manning, row),
-                    lw,
-                    c,
-                ) as f32;
-                let last = row + nx - 1;
-                qx_row[nx] = boundary_flux(
-                    &b.east,
-                    f64::from(qx_row[nx]),
-                    f64::from(z[last]),
-                    h[last],
-                    true,
-                    dx,
-                    cell_n2(manning, last),
-                    le,
-                    c,
-                ) as f32;
-                // y faces north of this row.
-                if j == 0 {
-                    for i in 0..nx {
-                        qy_new_row[i] = boundary_flux(
-                            &b.north,
-                            f64::from(qy_old[i]),
-                            f64::from(z[i]),
-                            h[i],
-                            false,
-                            dy,
-                            cell_n2(manning, i),
-                            ln,
-                            c,
-                        ) as f32;
-                    }
-                } else {
-                    let (up_faces, faces, down_faces) = (
-                        &qy_old[(j - 1) * nx..j * nx],
-                        &qy_old[j * nx..(j + 1) * nx],
-                        &qy_old[(j + 1) * nx..(j + 2) * nx],
-                    );
-                    for i in 0..nx {
-                        let (l, r) = (row - nx + i, row + i);
-                        qy_new_row[i] = face_flux(
-                            f64::from(faces[i]),
-                            f64::from(up_faces[i]),
-                            f64::from(down_faces[i]),
-                            f64::from(z[l]),
-                            h[l],
-                            f64::from(z[r]),
-                            h[r],
-                            dy,
-                            face_n2(manning, l, r),
-                            c,
-                        ) as f32;
+                    if jj > 0 {
+                        ctx.shares(
+                            j - 1,
+                            &qx_block[(jj - 1) * (nx + 1)..jj * (nx + 1)],
+                            &qy_block[(jj - 1) * nx..jj * nx],
+                            &qy_block[jj * nx..(jj + 1) * nx],
+                            &mut limited,
+                        );
                     }
                 }
+                limited
+            })
+            .reduce(Vec::new, |mut a, b| {
+                a.extend(b);
+                a
             });
         // y faces south of the last row.
-        let row = (ny - 1) * nx;
-        for i in 0..nx {
-            let cell = row + i;
-            self.scratch[ny * nx + i] = boundary_flux(
-                &b.south,
-                f64::from(qy_old[ny * nx + i]),
-                f64::from(z[cell]),
-                h[cell],
-                true,
-                dy,
-                cell_n2(manning, cell),
-                ls,
-                c,
-            ) as f32;
+        let last = (ny - 1) * nx;
+        let south: Vec<f32> = (0..nx)
+            .map(|i| {
+                let cell = last + i;
+                boundary_flux(
+                    &b.south,
+                    f64::from(self.qy[ny * nx + i]),
+                    f64::from(self.z[cell]),
+                    self.h[cell],
+                    true,
+                    self.dy,
+                    cell_n2(&self.manning, cell),
+                    level(&b.south),
+                    c,
+                ) as f32
+            })
+            .collect();
+        self.scratch[ny * nx..].copy_from_slice(&south);
+        // The last row of each block.
+        for k in 0..ny.div_ceil(BLOCK_ROWS) {
+            let j = ((k + 1) * BLOCK_ROWS).min(ny) - 1;
+            ctx.shares(
+                j,
+                &self.qx[j * (nx + 1)..(j + 1) * (nx + 1)],
+                &self.scratch[j * nx..(j + 1) * nx],
+                &self.scratch[(j + 1) * nx..(j + 2) * nx],
+                &mut limited,
+            );
         }
         std::mem::swap(&mut self.qy, &mut self.scratch);
-    }
-
-    /// Sweep 2: the share of each cell's outflow that its water can supply this step.
-    fn sweep_supply_share(&mut self, dt: f64) {
-        let (nx, ny, dx, dy) = (self.nx, self.ny, self.dx, self.dy);
-        let (h, qx, qy) = (&self.h, &self.qx, &self.qy);
-        self.scratch[..nx * ny]
-            .par_chunks_mut(nx)
-            .enumerate()
-            .for_each(|(j, share_row)| {
-                let xf = &qx[j * (nx + 1)..(j + 1) * (nx + 1)];
-                let (north, south) = (&qy[j * nx..(j + 1) * nx], &qy[(j + 1) * nx..(j + 2) * nx]);
-                for i in 0..nx {
-                    let out_m3_per_s = (f64::from(xf[i + 1].max(0.0)) - f64::from(xf[i].min(0.0))) * dy
-                        + (f64::from(south[i].max(0.0)) - f64::from(north[i].min(0.0))) * dx;
-                    let have_m3_per_s = h[j * nx + i] * dx * dy / dt;
-                    share_row[i] = if out_m3_per_s > have_m3_per_s {
-                        round_down_f32(have_m3_per_s / out_m3_per_s)
-                    } else {
-                        1.0
-                    };
-                }
-            });
-    }
-
-    /// Sweep 3: each face's flux times the supply share of the cell it leaves.
-    fn sweep_scale_fluxes(&mut self) {
-        let (nx, ny) = (self.nx, self.ny);
-        let share = &self.scratch[..nx * ny];
-        self.qx.par_chunks_mut(nx + 1).enumerate().for_each(|(j, row)| {
-            let s = &share[j * nx..(j + 1) * nx];
-            for i in 0..=nx {
-                let q = row[i];
-                if q > 0.0 && i > 0 {
-                    row[i] = scale_toward_zero(q, s[i - 1]);
-                } else if q < 0.0 && i < nx {
-                    row[i] = scale_toward_zero(q, s[i]);
-                }
+        // Each face has one upstream cell, so no face is scaled twice.
+        for &(cell, share) in &limited {
+            let (i, j) = (cell % nx, cell / nx);
+            let w = &mut self.qx[j * (nx + 1) + i];
+            if *w < 0.0 {
+                *w = scale_toward_zero(*w, share);
             }
-        });
-        self.qy.par_chunks_mut(nx).enumerate().for_each(|(j, row)| {
-            for i in 0..nx {
-                let q = row[i];
-                if q > 0.0 && j > 0 {
-                    row[i] = scale_toward_zero(q, share[(j - 1) * nx + i]);
-                } else if q < 0.0 && j < ny {
-                    row[i] = scale_toward_zero(q, share[j * nx + i]);
-                }
+            let e = &mut self.qx[j * (nx + 1) + i + 1];
+            if *e > 0.0 {
+                *e = scale_toward_zero(*e, share);
             }
-        });
+            let n = &mut self.qy[j * nx + i];
+            if *n < 0.0 {
+                *n = scale_toward_zero(*n, share);
+            }
+            let s = &mut self.qy[(j + 1) * nx + i];
+            if *s > 0.0 {
+                *s = scale_toward_zero(*s, share);
+            }
+        }
     }
 
     /// Water through the domain's edges this step.
@@ -624,6 +565,7 @@ impl Simulation {
         let drain_depth = self.forcing.drainage_mm_per_h / 3.6e6 * dt;
         let t_code = ((t1 / self.duration_s) * 65535.0).round().clamp(0.0, 65535.0) as u16;
         let (z, qx, qy) = (&self.z, &self.qx, &self.qy);
+        let (dt_dx, dt_dy) = (dt / dx, dt / dy);
         self.h
             .par_chunks_mut(nx)
             .zip(self.h_peak.par_chunks_mut(nx))
@@ -641,8 +583,8 @@ impl Simulation {
                     }
                     let (qw, qe, qn, qs) = (xf[i], xf[i + 1], north[i], south[i]);
                     let mut h = h_row[i]
-                        + dt * (f64::from(qw) - f64::from(qe)) / dx
-                        + dt * (f64::from(qn) - f64::from(qs)) / dy;
+                        + dt_dx * (f64::from(qw) - f64::from(qe))
+                        + dt_dy * (f64::from(qn) - f64::from(qs));
                     if h < 0.0 {
                         if h < -1e-6 {
                             // Not round-off: a flux ran away.
@@ -684,6 +626,128 @@ impl Simulation {
                 s
             })
             .collect()
+    }
+}
+
+/// Rows per block of the flux sweep (fixed, so nothing depends on the number of threads).
+const BLOCK_ROWS: usize = 16;
+
+/// What the flux sweep reads.
+struct FluxRows<'a> {
+    nx: usize,
+    dx: f64,
+    dy: f64,
+    z: &'a [f32],
+    h: &'a [f64],
+    qy_old: &'a [f32],
+    manning: &'a Manning,
+    boundaries: &'a super::Boundaries,
+    /// Levels now at the west, east and north edges (the south edge is done apart).
+    levels: [f64; 3],
+    c: &'a FaceConsts,
+}
+
+impl FluxRows<'_> {
+    /// New fluxes of row `j`'s x faces (in place; the old value of the face before is carried
+    /// along) and of the y faces north of it (into `qy_new_row`).
+    fn row(&self, j: usize, qx_row: &mut [f32], qy_new_row: &mut [f32]) {
+        let (nx, z, h, m, c, b) = (self.nx, self.z, self.h, self.manning, self.c, self.boundaries);
+        let row = j * nx;
+        let (inv_dx, inv_dy) = (1.0 / self.dx, 1.0 / self.dy);
+        let mut before_old = qx_row[0];
+        for i in 1..nx {
+            let (l, r) = (row + i - 1, row + i);
+            let q = qx_row[i];
+            let new = face_flux_per_d(
+                f64::from(q),
+                f64::from(before_old),
+                f64::from(qx_row[i + 1]),
+                f64::from(z[l]),
+                h[l],
+                f64::from(z[r]),
+                h[r],
+                inv_dx,
+                face_n2(m, l, r),
+                c,
+            );
+            before_old = q;
+            qx_row[i] = new as f32;
+        }
+        qx_row[0] = boundary_flux(
+            &b.west,
+            f64::from(qx_row[0]),
+            f64::from(z[row]),
+            h[row],
+            false,
+            self.dx,
+            cell_n2(m, row),
+            self.levels[0],
+            c,
+        ) as f32;
+        let last = row + nx - 1;
+        qx_row[nx] = boundary_flux(
+            &b.east,
+            f64::from(qx_row[nx]),
+            f64::from(z[last]),
+            h[last],
+            true,
+            self.dx,
+            cell_n2(m, last),
+            self.levels[1],
+            c,
+        ) as f32;
+        let qy_old = self.qy_old;
+        if j == 0 {
+            for i in 0..nx {
+                qy_new_row[i] = boundary_flux(
+                    &b.north,
+                    f64::from(qy_old[i]),
+                    f64::from(z[i]),
+                    h[i],
+                    false,
+                    self.dy,
+                    cell_n2(m, i),
+                    self.levels[2],
+                    c,
+                ) as f32;
+            }
+        } else {
+            let (up_faces, faces, down_faces) = (
+                &qy_old[(j - 1) * nx..j * nx],
+                &qy_old[j * nx..(j + 1) * nx],
+                &qy_old[(j + 1) * nx..(j + 2) * nx],
+            );
+            for i in 0..nx {
+                let (l, r) = (row - nx + i, row + i);
+                qy_new_row[i] = face_flux_per_d(
+                    f64::from(faces[i]),
+                    f64::from(up_faces[i]),
+                    f64::from(down_faces[i]),
+                    f64::from(z[l]),
+                    h[l],
+                    f64::from(z[r]),
+                    h[r],
+                    inv_dy,
+                    face_n2(m, l, r),
+                    c,
+                ) as f32;
+            }
+        }
+    }
+
+    /// The cells of row `j` whose water cannot supply their outflow this step, with the share
+    /// it can (rounded down).
+    fn shares(&self, j: usize, qx_row: &[f32], north: &[f32], south: &[f32], out: &mut Vec<(usize, f32)>) {
+        let (nx, dx, dy) = (self.nx, self.dx, self.dy);
+        let per_depth = dx * dy / self.c.dt;
+        for i in 0..nx {
+            let out_m3_per_s = (f64::from(qx_row[i + 1].max(0.0)) - f64::from(qx_row[i].min(0.0))) * dy
+                + (f64::from(south[i].max(0.0)) - f64::from(north[i].min(0.0))) * dx;
+            let have_m3_per_s = self.h[j * nx + i] * per_depth;
+            if out_m3_per_s > have_m3_per_s {
+                out.push((j * nx + i, round_down_f32(have_m3_per_s / out_m3_per_s)));
+            }
+        }
     }
 }
 
@@ -783,48 +847,53 @@ fn round_down_f32(x: f64) -> f32 {
     }
 }
 
-/// For every building cell, the nearest open cell (4-connected, found breadth-first from all
-/// open cells at once, ties broken by scan order), grouped as (target, rain zone, roof cells).
-fn roof_runoff_targets(grid: &FloodGrid, zones: Option<&[u8]>) -> Vec<(usize, u8, u32)> {
+/// Where roof rain goes: each building (4-connected group of building cells) spreads the rain
+/// on its roof evenly over the open cells along its walls, as downpipes do, so a courtyard gets
+/// its share and the street side the rest. Grouped as (target, rain zone, roof cells' worth).
+fn roof_runoff_targets(grid: &FloodGrid, zones: Option<&[u8]>) -> Vec<(usize, u8, f64)> {
     let (nx, ny) = (grid.width, grid.height);
-    if !grid.blocked.iter().any(|&b| b) {
-        return Vec::new();
-    }
-    const NONE: u32 = u32::MAX;
-    let mut target = vec![NONE; nx * ny];
-    let mut queue = std::collections::VecDeque::new();
-    for (c, t) in target.iter_mut().enumerate() {
-        if !grid.blocked[c] {
-            *t = c as u32;
-            queue.push_back(c);
-        }
-    }
-    while let Some(c) = queue.pop_front() {
+    let mut seen = vec![false; nx * ny];
+    let mut groups = std::collections::BTreeMap::<(usize, u8), f64>::new();
+    let neighbours = |c: usize| {
         let (i, j) = (c % nx, c / nx);
-        let mut visit = |n: usize| {
-            if target[n] == NONE {
-                target[n] = target[c];
-                queue.push_back(n);
+        [
+            (j > 0).then(|| c - nx),
+            (i > 0).then(|| c - 1),
+            (i + 1 < nx).then(|| c + 1),
+            (j + 1 < ny).then(|| c + nx),
+        ]
+        .into_iter()
+        .flatten()
+    };
+    let mut stack = Vec::new();
+    for start in 0..nx * ny {
+        if !grid.blocked[start] || seen[start] {
+            continue;
+        }
+        // One building: its cells (by zone) and the open cells along its walls.
+        let mut roofs_by_zone = std::collections::BTreeMap::<u8, u32>::new();
+        let mut ring = Vec::new();
+        seen[start] = true;
+        stack.push(start);
+        while let Some(c) = stack.pop() {
+            *roofs_by_zone.entry(zones.map_or(0, |z| z[c])).or_default() += 1;
+            for n in neighbours(c) {
+                if !grid.blocked[n] {
+                    ring.push(n);
+                } else if !seen[n] {
+                    seen[n] = true;
+                    stack.push(n);
+                }
             }
-        };
-        if j > 0 {
-            visit(c - nx);
         }
-        if i > 0 {
-            visit(c - 1);
-        }
-        if i + 1 < nx {
-            visit(c + 1);
-        }
-        if j + 1 < ny {
-            visit(c + nx);
-        }
-    }
-    let mut groups = std::collections::BTreeMap::<(usize, u8), u32>::new();
-    for c in 0..nx * ny {
-        if grid.blocked[c] && target[c] != NONE {
-            let zone = zones.map_or(0, |z| z[c]);
-            *groups.entry((target[c] as usize, zone)).or_default() += 1;
+        ring.sort_unstable();
+        ring.dedup();
+        // `validate` refuses a grid that is all buildings, so a building has a wall somewhere.
+        let share = 1.0 / ring.len().max(1) as f64;
+        for (&zone, &roofs) in &roofs_by_zone {
+            for &t in &ring {
+                *groups.entry((t, zone)).or_default() += f64::from(roofs) * share;
+            }
         }
     }
     groups.into_iter().map(|((t, z), n)| (t, z, n)).collect()
@@ -860,16 +929,16 @@ mod tests {
     }
 
     #[test]
-    fn roof_rain_goes_to_the_nearest_open_cell() {
-        // 4×1 row: open, roof, roof, open — each roof cell drains to its own side.
-        let mut g = FloodGrid::new(4, 2, (0.0, 2.0), (1.0, 1.0), vec![0.0; 8], 0.03);
-        g.blocked[1] = true;
-        g.blocked[2] = true;
+    fn roof_rain_is_spread_along_the_walls() {
+        // 4×3 grid with a 2×1 building in the middle row: its ring is the 6 open cells around.
+        let mut g = FloodGrid::new(4, 3, (0.0, 3.0), (1.0, 1.0), vec![0.0; 12], 0.03);
+        g.blocked[5] = true;
+        g.blocked[6] = true;
         let t = roof_runoff_targets(&g, None);
-        // Cell 1 → 0 (west, found first), cell 2 → 3 (east) or 6 (below); both at distance 1,
-        // the breadth-first order from the scan picks the lower index first.
-        let total: u32 = t.iter().map(|x| x.2).sum();
-        assert_eq!(total, 2);
-        assert!(t.iter().all(|&(c, _, _)| !g.blocked[c]));
+        let total: f64 = t.iter().map(|x| x.2).sum();
+        assert!((total - 2.0).abs() < 1e-12);
+        let targets: Vec<usize> = t.iter().map(|x| x.0).collect();
+        assert_eq!(targets, [1, 2, 4, 7, 9, 10]);
+        assert!(t.iter().all(|&(_, _, w)| (w - 2.0 / 6.0).abs() < 1e-12));
     }
 }
