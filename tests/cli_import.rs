@@ -9,7 +9,15 @@ use common::*;
 fn demo_builds_the_district_and_picks_a_building() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let v = cim_json(&["demo", "--out", p(&out), "--assets", p(&assets()), "--json"]);
+    let v = cim_json(&[
+        "demo",
+        "--out",
+        p(&out),
+        "--assets",
+        p(&assets()),
+        "--no-flood",
+        "--json",
+    ]);
     let layers: Vec<(String, u64)> = v["layers"]
         .as_array()
         .unwrap()
@@ -45,7 +53,15 @@ fn demo_builds_the_district_and_picks_a_building() {
     assert!(v["pick"]["code"].as_str().unwrap().starts_with("554782-BU-"));
     assert!(out.join("bubenec.cim.gpkg").is_file());
     // Building the demo again replaces it cleanly.
-    cim_json(&["demo", "--out", p(&out), "--assets", p(&assets()), "--json"]);
+    cim_json(&[
+        "demo",
+        "--out",
+        p(&out),
+        "--assets",
+        p(&assets()),
+        "--no-flood",
+        "--json",
+    ]);
     assert_eq!(layer_counts(&out.join("bubenec.cim.gpkg")).len(), 3);
 }
 

@@ -67,16 +67,19 @@ pub fn run(a: DemoArgs) -> Result<()> {
     }
     std::fs::rename(&building, &final_path)
         .with_context(|| format!("cannot move the demo project to {}", final_path.display()))?;
-    summarise(&final_path, a.json)?;
+    let mut v = summarise(&final_path, a.json)?;
     if !a.no_flood {
-        flood(&assets, &final_path, a.json)?;
+        v["flood"] = flood(&assets, &final_path, a.json)?;
+    }
+    if a.json {
+        println!("{v}");
     }
     Ok(())
 }
 
 /// The demo storm and its what-if variant (scenarios/demo-storm*.toml), run on the demo project
 /// and compared.
-fn flood(assets: &Path, project: &Path, json: bool) -> Result<()> {
+fn flood(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value> {
     use cim_scenarios::flood::config::ScenarioConfig;
     let dir = assets
         .parent()
@@ -85,6 +88,7 @@ fn flood(assets: &Path, project: &Path, json: bool) -> Result<()> {
         .filter(|d| d.join("demo-storm.toml").is_file())
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"));
     let mut names = Vec::new();
+    let mut runs = Vec::new();
     for file in ["demo-storm.toml", "demo-storm-pond.toml"] {
         let path = dir.join(file);
         let mut config = ScenarioConfig::load(&path)?;
@@ -96,25 +100,24 @@ fn flood(assets: &Path, project: &Path, json: bool) -> Result<()> {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let done = super::run::execute(&config, text, json)
             .with_context(|| format!("scenario {}", path.display()))?;
-        if json {
-            println!("{}", serde_json::to_string(&done.summary)?);
-        } else {
+        if !json {
             super::run::print_summary(&config.name, &done.result, &done.folder, done.wall_s, done.cells);
         }
+        runs.push(json!({"name": config.name, "summary": done.summary}));
         names.push(config.name);
     }
     if !json {
         println!();
         println!("What if? {} against {}:", names[1], names[0]);
     }
-    super::runs::compare_runs(project, &names[0], &names[1], None, json)?;
+    let comparison = super::runs::compare_runs(project, &names[0], &names[1], None, json)?;
     if !json {
         println!();
         println!("Try:");
         println!("  cim runs {}", project.display());
         println!("  cim run scenarios/demo-storm.toml        (edit it, or write a variant with `extends`)");
     }
-    Ok(())
+    Ok(json!({"runs": runs, "comparison": comparison}))
 }
 
 fn build(assets: &Path, path: &Path, quiet: bool) -> Result<()> {
@@ -155,7 +158,7 @@ fn build(assets: &Path, path: &Path, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn summarise(path: &Path, as_json: bool) -> Result<()> {
+fn summarise(path: &Path, as_json: bool) -> Result<serde_json::Value> {
     let project = Project::open(path)?;
     let layers = project.layers()?;
     let terrains = project.terrains()?;
@@ -180,8 +183,7 @@ fn summarise(path: &Path, as_json: bool) -> Result<()> {
             "indexed": index.len(),
             "pick": pick.as_ref().map(|h| json!({"code": h.code.as_str(), "layer": h.layer, "point": h.point})),
         });
-        println!("{v}");
-        return Ok(());
+        return Ok(v);
     }
     println!("Built the demo district Bubeneč, Prague: {}", path.display());
     println!(
@@ -239,5 +241,5 @@ fn summarise(path: &Path, as_json: bool) -> Result<()> {
         "  cim export {} buildings.geojson --layer buildings --wgs84",
         path.display()
     );
-    Ok(())
+    Ok(serde_json::Value::Object(Default::default()))
 }

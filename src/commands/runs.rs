@@ -123,17 +123,22 @@ fn read_max_depth(project: &Project, r: &RunRecord) -> Result<Raster> {
 }
 
 pub fn compare(a: CompareArgs) -> Result<()> {
-    compare_runs(&a.project, &a.run_a, &a.run_b, a.out.clone(), a.json)
+    let v = compare_runs(&a.project, &a.run_a, &a.run_b, a.out.clone(), a.json)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(())
 }
 
-/// Writes the difference map of two stored runs and prints their side-by-side summary.
+/// Writes the difference map of two stored runs; prints their side-by-side summary unless
+/// `json`, and returns it as JSON.
 pub fn compare_runs(
     project: &std::path::Path,
     run_a: &str,
     run_b: &str,
     out: Option<PathBuf>,
     json: bool,
-) -> Result<()> {
+) -> Result<serde_json::Value> {
     let a = CompareArgs {
         project: project.to_path_buf(),
         run_a: run_a.to_string(),
@@ -195,24 +200,21 @@ pub fn compare_runs(
         }
     }
     let (ka, kb) = (kpis(&ra), kpis(&rb));
+    let side = |k: &Kpis| {
+        serde_json::json!({
+            "buildings_by_class": k.by_class, "roads_closed": k.roads_closed,
+            "road_closed_length_m": k.road_closed_m, "max_depth_m": k.max_depth_m,
+            "stored_m3": k.stored_m3, "boundary_out_m3": k.out_m3, "completed": k.completed,
+        })
+    };
+    let v = serde_json::json!({
+        "a": ra.name, "b": rb.name, "summary_a": side(&ka), "summary_b": side(&kb),
+        "buildings_worse": worse, "buildings_better": better,
+        "cells_deeper_by_1cm": wetter, "cells_shallower_by_1cm": drier,
+        "difference_map": out,
+    });
     if a.json {
-        let side = |k: &Kpis| {
-            serde_json::json!({
-                "buildings_by_class": k.by_class, "roads_closed": k.roads_closed,
-                "road_closed_length_m": k.road_closed_m, "max_depth_m": k.max_depth_m,
-                "stored_m3": k.stored_m3, "boundary_out_m3": k.out_m3, "completed": k.completed,
-            })
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "a": ra.name, "b": rb.name, "summary_a": side(&ka), "summary_b": side(&kb),
-                "buildings_worse": worse, "buildings_better": better,
-                "cells_deeper_by_1cm": wetter, "cells_shallower_by_1cm": drier,
-                "difference_map": out,
-            }))?
-        );
-        return Ok(());
+        return Ok(v);
     }
     println!("{:<34} {:>14} {:>14} {:>10}", "", ra.name, rb.name, "change");
     for (k, label) in CLASSES.iter().enumerate() {
@@ -264,5 +266,5 @@ pub fn compare_runs(
     if !(ka.completed && kb.completed) {
         println!("note: a run was stopped before its end; its figures cover the time it reached");
     }
-    Ok(())
+    Ok(v)
 }

@@ -1,0 +1,186 @@
+//! `cim run`, `cim runs`, `cim compare` end to end on the demo district (a small box of it, so
+//! the test stays quick), and the scenario mistakes that must stop before a run starts.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+use std::path::Path;
+
+/// A 100 m box in the middle of the demo, with buildings and a street.
+const BBOX: &str = "[457150.0, 5550250.0, 457250.0, 5550350.0]";
+
+fn scenario(dir: &Path, name: &str, extra: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+name = "{name}"
+project = "demo/bubenec.cim.gpkg"
+[domain]
+bbox = {BBOX}
+resolution_m = 4.0
+[time]
+duration_min = 10
+output_interval_min = 5
+[rain]
+mm_per_h = [[0, 120], [6, 0]]
+[boundary]
+default = "free"
+{extra}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn demo(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("demo");
+    cim_json(&[
+        "demo",
+        "--out",
+        p(&out),
+        "--assets",
+        p(&assets()),
+        "--no-flood",
+        "--json",
+    ]);
+    out.join("bubenec.cim.gpkg")
+}
+
+#[test]
+fn a_storm_and_a_what_if_are_run_stored_listed_and_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = demo(dir.path());
+    let base = scenario(dir.path(), "storm", "");
+    let v = cim_json(&["run", p(&base), "--json"]);
+    let run = &v["run"];
+    assert_eq!(run["completed"], true);
+    assert_eq!(run["cells"].as_u64(), Some(25 * 25));
+    // 120 mm/h for 6 minutes on 100 m × 100 m: 120 m³, all accounted for.
+    let b = &run["balance"];
+    assert!((b["rain_m3"].as_f64().unwrap() - 120.0).abs() < 1e-6, "{b}");
+    assert!(b["relative_error"].as_f64().unwrap() < 1e-6, "{b}");
+    let classes: u64 = run["buildings_by_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert!(classes > 0, "no buildings watched: {run}");
+    let outputs = dir.path().join("demo/bubenec.cim.runs/storm");
+    for f in [
+        "depth_t000300.tif",
+        "depth_t000600.tif",
+        "speed_t000600.tif",
+        "max_depth.tif",
+        "max_speed.tif",
+        "time_of_max_depth.tif",
+        "buildings.csv",
+        "roads.csv",
+    ] {
+        assert!(outputs.join(f).is_file(), "{f} missing");
+    }
+    assert_eq!(run["snapshots"].as_array().unwrap().len(), 2);
+
+    // The variant: a pond, a new building, more drainage; `extends` takes the rest.
+    let variant = dir.path().join("pond.toml");
+    std::fs::write(
+        &variant,
+        r#"
+name = "pond"
+extends = "storm.toml"
+[drainage]
+capacity_mm_per_h = 60
+[[modify]]
+type = "pond"
+polygon = "POLYGON((457160 5550260, 457180 5550260, 457180 5550280, 457160 5550280, 457160 5550260))"
+depth_m = 1.0
+[[modify]]
+type = "add_building"
+polygon = "POLYGON((457220 5550320, 457240 5550320, 457240 5550340, 457220 5550340, 457220 5550320))"
+"#,
+    )
+    .unwrap();
+    let v = cim_json(&["run", p(&variant), "--json"]);
+    assert!(v["run"]["balance"]["drained_m3"].as_f64().unwrap() > 0.0);
+
+    let runs = cim_json(&["runs", p(&project), "--json"]);
+    let names: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"storm") && names.contains(&"pond"));
+
+    let c = cim_json(&["compare", p(&project), "storm", "pond", "--json"]);
+    assert!(c["cells_shallower_by_1cm"].as_u64().unwrap() > 0, "{c}");
+    // Drainage and a pond take water off the surface: less is left.
+    assert!(
+        c["summary_b"]["stored_m3"].as_f64().unwrap() < c["summary_a"]["stored_m3"].as_f64().unwrap(),
+        "{c}"
+    );
+    assert!(Path::new(c["difference_map"].as_str().unwrap()).is_file());
+
+    // A run name that is not there is named with the ones that are.
+    let e = cim_err(&["compare", p(&project), "storm", "nope"]);
+    assert!(e.contains("nope") && e.contains("storm"), "{e}");
+}
+
+#[test]
+fn scenario_mistakes_stop_before_the_run_with_a_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = demo(dir.path());
+    let cases: [(&str, &str, &[&str]); 6] = [
+        ("layer", "[domain.x]\n", &["unknown field"]),
+        ("missing", "", &["building_layers", "nope"]),
+        ("fine", "", &["would need", "GiB"]),
+        ("negative", "", &["negative"]),
+        (
+            "outside",
+            "[[inflow]]\nname = \"river\"\npoint = [0.0, 0.0]\nm3_per_s = 5.0\n",
+            &["river", "outside the domain"],
+        ),
+        ("nodata", "", &["no data", "bbox"]),
+    ];
+    for (name, extra, words) in cases {
+        let path = scenario(dir.path(), name, extra);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        match name {
+            "missing" => {
+                text = text.replace(
+                    "resolution_m = 4.0",
+                    "resolution_m = 4.0\nbuilding_layers = [\"nope\"]",
+                )
+            }
+            "fine" => text = text.replace("resolution_m = 4.0", "resolution_m = 0.0001"),
+            "negative" => text = text.replace("[[0, 120], [6, 0]]", "[[0, 120], [6, -3]]"),
+            // The DEM's north-west corner has no data.
+            "nodata" => text = text.replace(BBOX, "[456967.0, 5550491.0, 457067.0, 5550591.0]"),
+            _ => {}
+        }
+        std::fs::write(&path, text).unwrap();
+        let e = cim_err(&["run", p(&path)]);
+        for w in words {
+            assert!(e.contains(w), "{name}: '{w}' not in: {e}");
+        }
+        assert!(
+            e.contains(&format!("{name}.toml")),
+            "{name}: the file is not named: {e}"
+        );
+    }
+    // Nothing was stored.
+    let runs = cim_json(&["runs", p(&project), "--json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 0);
+    assert!(
+        !dir.path().join("demo/bubenec.cim.runs").exists()
+            || std::fs::read_dir(dir.path().join("demo/bubenec.cim.runs"))
+                .unwrap()
+                .count()
+                == 0
+    );
+}
