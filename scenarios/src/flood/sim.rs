@@ -16,7 +16,7 @@
 use rayon::prelude::*;
 
 use super::grid::{FloodGrid, Manning};
-use super::kernel::{boundary_flux, face_flux_per_d, FaceConsts, G};
+use super::kernel::{boundary_flux, face_flux_lanes, FaceConsts, G};
 use super::{Boundary, Forcing};
 use crate::ScenarioError;
 
@@ -93,10 +93,7 @@ pub struct StepInfo {
 /// Per-row results of the continuity sweep, added in row order.
 #[derive(Clone, Copy, Default)]
 struct RowSums {
-    depth: f64,
-    rain: f64,
     drained: f64,
-    clamped: f64,
     wet: u64,
     h_max: f64,
     bad: Option<usize>,
@@ -125,6 +122,8 @@ pub struct Simulation {
     /// Rain falling on roofs, spread over the open cells around each building: (target cell,
     /// rain zone, roof cells' worth of rain).
     roof_runoff: Vec<(usize, u8, f64)>,
+    /// Open (non-building) cells in each rain zone: rain on them is rate × count.
+    open_cells_by_zone: Vec<u64>,
     params: FloodParams,
     duration_s: f64,
     time_s: f64,
@@ -147,6 +146,17 @@ impl Simulation {
         check_params(&params, duration_s)?;
         let (nx, ny) = (grid.width, grid.height);
         let roof_runoff = roof_runoff_targets(&grid, forcing.rain.zone_of_cell.as_deref());
+        let mut open_cells_by_zone = vec![0u64; forcing.rain.mm_per_h.len()];
+        for (c, &b) in grid.blocked.iter().enumerate() {
+            if !b {
+                let zone = forcing
+                    .rain
+                    .zone_of_cell
+                    .as_ref()
+                    .map_or(0, |z| usize::from(z[c]));
+                open_cells_by_zone[zone] += 1;
+            }
+        }
         let z: Vec<f32> = grid
             .z
             .iter()
@@ -182,6 +192,7 @@ impl Simulation {
             manning: grid.manning,
             forcing,
             roof_runoff,
+            open_cells_by_zone,
             params,
             duration_s,
             time_s: 0.0,
@@ -226,8 +237,12 @@ impl Simulation {
     pub fn time_s(&self) -> f64 {
         self.time_s
     }
+    /// The volume balance now (the water stored is summed over the grid on each call).
     pub fn balance(&self) -> VolumeBalance {
-        self.balance
+        VolumeBalance {
+            stored_m3: self.h.iter().sum::<f64>() * self.dx * self.dy,
+            ..self.balance
+        }
     }
     /// Depth of every cell now, m.
     pub fn depth(&self) -> &[f64] {
@@ -347,10 +362,7 @@ impl Simulation {
         let area = self.dx * self.dy;
         let mut total = RowSums::default();
         for s in &sums {
-            total.depth += s.depth;
-            total.rain += s.rain;
             total.drained += s.drained;
-            total.clamped += s.clamped;
             total.wet += s.wet;
             total.h_max = total.h_max.max(s.h_max);
             if total.bad.is_none() {
@@ -365,9 +377,16 @@ impl Simulation {
                 depth_m: self.h[c],
             });
         }
-        self.balance.rain_m3 += total.rain * area;
+        let rain: f64 = self
+            .forcing
+            .rain
+            .mm_per_h
+            .iter()
+            .zip(&self.open_cells_by_zone)
+            .map(|(series, &n)| series.mean(t0, t1) / 3.6e6 * dt * n as f64)
+            .sum();
+        self.balance.rain_m3 += rain * area;
         self.balance.drained_m3 += total.drained * area;
-        self.balance.stored_m3 = total.depth * area;
         self.h_max = total.h_max;
         self.time_s = t1;
         Ok(StepInfo {
@@ -449,12 +468,14 @@ impl Simulation {
                 let r0 = k * BLOCK_ROWS;
                 let rows = qy_block.len() / nx;
                 let mut limited = Vec::new();
+                let mut old = Vec::with_capacity(nx + 1);
                 for jj in 0..rows {
                     let j = r0 + jj;
                     ctx.row(
                         j,
                         &mut qx_block[jj * (nx + 1)..(jj + 1) * (nx + 1)],
                         &mut qy_block[jj * nx..(jj + 1) * nx],
+                        &mut old,
                     );
                     if jj > 0 {
                         ctx.shares(
@@ -550,7 +571,8 @@ impl Simulation {
         self.balance.boundary_out_m3 += outflow;
     }
 
-    /// Sweep 4: continuity, rain, drainage, maxima.
+    /// Sweep 2: continuity, rain, drainage, peaks. The loop over a row has no branches, so it
+    /// compiles to vector code; the sums it needs are taken from the row afterwards.
     fn sweep_continuity(&mut self, t0: f64, t1: f64, dt: f64) -> Vec<RowSums> {
         let (nx, dx, dy) = (self.nx, self.dx, self.dy);
         let h_dry = self.params.h_dry_m;
@@ -572,59 +594,64 @@ impl Simulation {
             .zip(self.t_peak.par_chunks_mut(nx))
             .zip(self.v_peak.par_chunks_mut(nx))
             .enumerate()
-            .map(|(j, (((h_row, peak_row), t_row), v_row))| {
-                let mut s = RowSums::default();
-                let xf = &qx[j * (nx + 1)..(j + 1) * (nx + 1)];
-                let (north, south) = (&qy[j * nx..(j + 1) * nx], &qy[(j + 1) * nx..(j + 2) * nx]);
-                for i in 0..nx {
-                    let cell = j * nx + i;
-                    if !z[cell].is_finite() {
-                        continue;
-                    }
-                    let (qw, qe, qn, qs) = (xf[i], xf[i + 1], north[i], south[i]);
-                    let mut h = h_row[i]
-                        + dt_dx * (f64::from(qw) - f64::from(qe))
-                        + dt_dy * (f64::from(qn) - f64::from(qs));
-                    if h < 0.0 {
-                        if h < -1e-6 {
-                            // Not round-off: a flux ran away.
-                            s.bad.get_or_insert(cell);
-                        }
-                        // Round-off of a cell emptied by its outflow (its share was rounded down).
-                        s.clamped -= h;
-                        h = 0.0;
-                    }
-                    let rain = match zones {
-                        Some(zs) => rates[usize::from(zs[cell])],
+            .map_init(
+                || (vec![0.0f64; nx], vec![0.0f64; nx]),
+                |(drained_row, flow_row), (j, (((h_row, peak_row), t_row), v_row))| {
+                    let xf = &qx[j * (nx + 1)..(j + 1) * (nx + 1)];
+                    let (west, east) = (&xf[..nx], &xf[1..]);
+                    let (north, south) = (&qy[j * nx..(j + 1) * nx], &qy[(j + 1) * nx..(j + 2) * nx]);
+                    let z_row = &z[j * nx..(j + 1) * nx];
+                    let rain_of = |i: usize| match zones {
+                        Some(zs) => rates[usize::from(zs[j * nx + i])],
                         None => rates[0],
                     };
-                    h += rain;
-                    s.rain += rain;
-                    let drained = drain_depth.min(h);
-                    h -= drained;
-                    s.drained += drained;
-                    if !(0.0..1e5).contains(&h) {
-                        s.bad.get_or_insert(cell);
+                    let mut wet = 0u64;
+                    let mut suspect = false;
+                    for i in 0..nx {
+                        let (qw, qe, qn, qs) = (west[i], east[i], north[i], south[i]);
+                        let open = z_row[i].is_finite();
+                        let after_flow = h_row[i]
+                            + dt_dx * (f64::from(qw) - f64::from(qe))
+                            + dt_dy * (f64::from(qn) - f64::from(qs));
+                        // Below zero only by round-off of a cell emptied by its outflow (its
+                        // share was rounded down); anything more is a runaway flux.
+                        suspect |= after_flow.is_nan() | (after_flow < -1e-6);
+                        flow_row[i] = after_flow;
+                        let h = after_flow.max(0.0) + if open { rain_of(i) } else { 0.0 };
+                        let drained = drain_depth.min(h);
+                        let h = if open { h - drained } else { 0.0 };
+                        drained_row[i] = if open { drained } else { 0.0 };
+                        suspect |= h.is_nan() | (h >= 1e5);
+                        h_row[i] = h;
+                        let is_wet = h > h_dry;
+                        wet += u64::from(is_wet);
+                        let hf = h as f32;
+                        let new_peak = is_wet & (hf > peak_row[i]);
+                        peak_row[i] = if new_peak { hf } else { peak_row[i] };
+                        t_row[i] = if new_peak { t_code } else { t_row[i] };
+                        let speed_code =
+                            (cell_speed_squared(h, qw, qe, qn, qs).sqrt() * 100.0 + 0.5).min(65535.0) as u16;
+                        v_row[i] = v_row[i].max(if is_wet { speed_code } else { 0 });
                     }
-                    h_row[i] = h;
-                    s.depth += h;
-                    s.h_max = s.h_max.max(h);
-                    if h > h_dry {
-                        s.wet += 1;
-                        if h as f32 > peak_row[i] {
-                            peak_row[i] = h as f32;
-                            t_row[i] = t_code;
-                        }
-                        // Compared squared; the root only when it is a new peak.
-                        let s2 = cell_speed_squared(h, qw, qe, qn, qs);
-                        let peak = f64::from(v_row[i]) * 0.01 + 0.005;
-                        if s2 > peak * peak {
-                            v_row[i] = (s2.sqrt() * 100.0 + 0.5) as u16;
-                        }
+                    let mut s = RowSums {
+                        wet,
+                        ..RowSums::default()
+                    };
+                    if drain_depth > 0.0 {
+                        s.drained = drained_row.iter().sum();
                     }
-                }
-                s
-            })
+                    s.h_max = h_row.iter().copied().fold(0.0, f64::max);
+                    if suspect {
+                        // The cell: NaN, absurd, or gone below zero by more than round-off.
+                        s.bad = (0..nx)
+                            .find(|&i| {
+                                flow_row[i].is_nan() || flow_row[i] < -1e-6 || !(0.0..1e5).contains(&h_row[i])
+                            })
+                            .map(|i| j * nx + i);
+                    }
+                    s
+                },
+            )
             .collect()
     }
 }
@@ -650,32 +677,55 @@ struct FluxRows<'a> {
 impl FluxRows<'_> {
     /// New fluxes of row `j`'s x faces (in place; the old value of the face before is carried
     /// along) and of the y faces north of it (into `qy_new_row`).
-    fn row(&self, j: usize, qx_row: &mut [f32], qy_new_row: &mut [f32]) {
+    fn row(&self, j: usize, qx_row: &mut [f32], qy_new_row: &mut [f32], old: &mut Vec<f32>) {
+        match self.manning {
+            Manning::Uniform(n) => {
+                let n2 = n * n;
+                self.row_with(j, qx_row, qy_new_row, old, |_, _| n2)
+            }
+            m => self.row_with(j, qx_row, qy_new_row, old, |l, r| face_n2(m, l, r)),
+        }
+    }
+
+    /// [`row`](FluxRows::row) for one way of finding n² at a face (a constant, or per-cell
+    /// classes), so the uniform case compiles to straight vector code.
+    fn row_with(
+        &self,
+        j: usize,
+        qx_row: &mut [f32],
+        qy_new_row: &mut [f32],
+        old: &mut Vec<f32>,
+        n2: impl Fn(usize, usize) -> f64,
+    ) {
         let (nx, z, h, m, c, b) = (self.nx, self.z, self.h, self.manning, self.c, self.boundaries);
         let row = j * nx;
         let (inv_dx, inv_dy) = (1.0 / self.dx, 1.0 / self.dy);
-        let mut before_old = qx_row[0];
-        for i in 1..nx {
-            let (l, r) = (row + i - 1, row + i);
-            let q = qx_row[i];
-            let new = face_flux_per_d(
-                f64::from(q),
-                f64::from(before_old),
-                f64::from(qx_row[i + 1]),
-                f64::from(z[l]),
-                h[l],
-                f64::from(z[r]),
-                h[r],
-                inv_dx,
-                face_n2(m, l, r),
-                c,
-            );
-            before_old = q;
-            qx_row[i] = new as f32;
+        // x faces inside the row, from a copy of the old ones.
+        old.clear();
+        old.extend_from_slice(qx_row);
+        {
+            let (zl, zr) = (&z[row..row + nx - 1], &z[row + 1..row + nx]);
+            let (hl, hr) = (&h[row..row + nx - 1], &h[row + 1..row + nx]);
+            let (qb, q, qa) = (&old[..nx - 1], &old[1..nx], &old[2..nx + 1]);
+            let out = &mut qx_row[1..nx];
+            for k in 0..nx - 1 {
+                out[k] = face_flux_lanes(
+                    f64::from(q[k]),
+                    f64::from(qb[k]),
+                    f64::from(qa[k]),
+                    f64::from(zl[k]),
+                    hl[k],
+                    f64::from(zr[k]),
+                    hr[k],
+                    inv_dx,
+                    n2(row + k, row + k + 1),
+                    c,
+                ) as f32;
+            }
         }
         qx_row[0] = boundary_flux(
             &b.west,
-            f64::from(qx_row[0]),
+            f64::from(old[0]),
             f64::from(z[row]),
             h[row],
             false,
@@ -687,7 +737,7 @@ impl FluxRows<'_> {
         let last = row + nx - 1;
         qx_row[nx] = boundary_flux(
             &b.east,
-            f64::from(qx_row[nx]),
+            f64::from(old[nx]),
             f64::from(z[last]),
             h[last],
             true,
@@ -717,18 +767,20 @@ impl FluxRows<'_> {
                 &qy_old[j * nx..(j + 1) * nx],
                 &qy_old[(j + 1) * nx..(j + 2) * nx],
             );
+            let (zl, zr) = (&z[row - nx..row], &z[row..row + nx]);
+            let (hl, hr) = (&h[row - nx..row], &h[row..row + nx]);
+            let out = &mut qy_new_row[..nx];
             for i in 0..nx {
-                let (l, r) = (row - nx + i, row + i);
-                qy_new_row[i] = face_flux_per_d(
+                out[i] = face_flux_lanes(
                     f64::from(faces[i]),
                     f64::from(up_faces[i]),
                     f64::from(down_faces[i]),
-                    f64::from(z[l]),
-                    h[l],
-                    f64::from(z[r]),
-                    h[r],
+                    f64::from(zl[i]),
+                    hl[i],
+                    f64::from(zr[i]),
+                    hr[i],
                     inv_dy,
-                    face_n2(m, l, r),
+                    n2(row - nx + i, row + i),
                     c,
                 ) as f32;
             }
