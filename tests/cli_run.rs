@@ -184,3 +184,40 @@ fn scenario_mistakes_stop_before_the_run_with_a_clear_line() {
                 == 0
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_run_and_keeps_what_it_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = demo(dir.path());
+    let path = scenario(dir.path(), "long", "");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(BBOX, "[457100.0, 5550100.0, 457500.0, 5550500.0]")
+        .replace("resolution_m = 4.0", "resolution_m = 2.0")
+        .replace("duration_min = 10", "duration_min = 600");
+    std::fs::write(&path, text).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cim"))
+        .args(["run", p(&path), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &v["run"];
+    assert_eq!(run["completed"], false, "{run}");
+    let reached = run["time_reached_s"].as_f64().unwrap();
+    assert!(reached > 0.0 && reached < 36_000.0, "{reached}");
+    assert!(run["balance"]["relative_error"].as_f64().unwrap() < 1e-6);
+    let outputs = dir.path().join("demo/bubenec.cim.runs/long");
+    assert!(outputs.join("max_depth.tif").is_file());
+    let runs = cim_json(&["runs", p(&project), "--json"]);
+    assert_eq!(runs[0]["completed"], false);
+}
