@@ -601,38 +601,42 @@ impl Simulation {
                     let (west, east) = (&xf[..nx], &xf[1..]);
                     let (north, south) = (&qy[j * nx..(j + 1) * nx], &qy[(j + 1) * nx..(j + 2) * nx]);
                     let z_row = &z[j * nx..(j + 1) * nx];
-                    let rain_of = |i: usize| match zones {
-                        Some(zs) => rates[usize::from(zs[j * nx + i])],
-                        None => rates[0],
+                    let flows = RowFlows {
+                        west,
+                        east,
+                        north,
+                        south,
+                        z_row,
+                        dt_dx,
+                        dt_dy,
+                        drain_depth,
                     };
+                    // Depths first (one vector loop), then the peaks from them.
+                    match zones {
+                        None => flows.depths(h_row, flow_row, drained_row, |_| rates[0]),
+                        Some(zs) => {
+                            let zs = &zs[j * nx..(j + 1) * nx];
+                            flows.depths(h_row, flow_row, drained_row, |i| rates[usize::from(zs[i])])
+                        }
+                    }
                     let mut wet = 0u64;
-                    let mut suspect = false;
                     for i in 0..nx {
-                        let (qw, qe, qn, qs) = (west[i], east[i], north[i], south[i]);
-                        let open = z_row[i].is_finite();
-                        let after_flow = h_row[i]
-                            + dt_dx * (f64::from(qw) - f64::from(qe))
-                            + dt_dy * (f64::from(qn) - f64::from(qs));
-                        // Below zero only by round-off of a cell emptied by its outflow (its
-                        // share was rounded down); anything more is a runaway flux.
-                        suspect |= after_flow.is_nan() | (after_flow < -1e-6);
-                        flow_row[i] = after_flow;
-                        let h = after_flow.max(0.0) + if open { rain_of(i) } else { 0.0 };
-                        let drained = drain_depth.min(h);
-                        let h = if open { h - drained } else { 0.0 };
-                        drained_row[i] = if open { drained } else { 0.0 };
-                        suspect |= h.is_nan() | (h >= 1e5);
-                        h_row[i] = h;
+                        let h = h_row[i];
                         let is_wet = h > h_dry;
                         wet += u64::from(is_wet);
                         let hf = h as f32;
                         let new_peak = is_wet & (hf > peak_row[i]);
                         peak_row[i] = if new_peak { hf } else { peak_row[i] };
                         t_row[i] = if new_peak { t_code } else { t_row[i] };
-                        let speed_code =
-                            (cell_speed_squared(h, qw, qe, qn, qs).sqrt() * 100.0 + 0.5).min(65535.0) as u16;
-                        v_row[i] = v_row[i].max(if is_wet { speed_code } else { 0 });
+                        let moving = h > SPEED_MIN_DEPTH_M;
+                        let hs = if moving { h } else { 1.0 };
+                        let u = 0.5 * (f64::from(west[i]) + f64::from(east[i])) / hs;
+                        let v = 0.5 * (f64::from(north[i]) + f64::from(south[i])) / hs;
+                        let code = ((u * u + v * v).sqrt() * 100.0 + 0.5).min(65535.0) as u16;
+                        v_row[i] = v_row[i].max(if moving && is_wet { code } else { 0 });
                     }
+                    let suspect = flow_row.iter().any(|f| f.is_nan() || *f < -1e-6)
+                        || h_row.iter().any(|h| h.is_nan() || *h >= 1e5);
                     let mut s = RowSums {
                         wet,
                         ..RowSums::default()
@@ -653,6 +657,54 @@ impl Simulation {
                 },
             )
             .collect()
+    }
+}
+
+/// One row's face fluxes and what the continuity update needs besides.
+struct RowFlows<'a> {
+    west: &'a [f32],
+    east: &'a [f32],
+    north: &'a [f32],
+    south: &'a [f32],
+    z_row: &'a [f32],
+    dt_dx: f64,
+    dt_dy: f64,
+    drain_depth: f64,
+}
+
+impl RowFlows<'_> {
+    /// New depths of a row: fluxes in and out, rain, drainage; building cells stay dry. Also the
+    /// depth after the fluxes alone (checked for runaways) and what drained from each cell.
+    #[inline(always)]
+    fn depths(
+        &self,
+        h_row: &mut [f64],
+        flow_row: &mut [f64],
+        drained_row: &mut [f64],
+        rain: impl Fn(usize) -> f64,
+    ) {
+        let n = h_row.len();
+        let (west, east, north, south, z_row) = (
+            &self.west[..n],
+            &self.east[..n],
+            &self.north[..n],
+            &self.south[..n],
+            &self.z_row[..n],
+        );
+        let (flow_row, drained_row) = (&mut flow_row[..n], &mut drained_row[..n]);
+        for i in 0..n {
+            let open = z_row[i].is_finite();
+            let after_flow = h_row[i]
+                + self.dt_dx * (f64::from(west[i]) - f64::from(east[i]))
+                + self.dt_dy * (f64::from(north[i]) - f64::from(south[i]));
+            // Below zero only by round-off of a cell emptied by its outflow (its share was
+            // rounded down); anything more is a runaway flux, found by the caller.
+            flow_row[i] = after_flow;
+            let h = after_flow.max(0.0) + if open { rain(i) } else { 0.0 };
+            let drained = self.drain_depth.min(h);
+            h_row[i] = if open { h - drained } else { 0.0 };
+            drained_row[i] = if open { drained } else { 0.0 };
+        }
     }
 }
 
