@@ -222,3 +222,55 @@ fn ctrl_c_stops_a_run_and_keeps_what_it_reached() {
     let runs = cim_json(&["runs", p(&project), "--json"]);
     assert_eq!(runs[0]["completed"], false);
 }
+
+#[test]
+fn roughness_from_a_layer_slows_the_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = demo(dir.path());
+    // A rough polygon (n = 0.15, like dense vegetation) over the western half of the box.
+    let rough = dir.path().join("landuse.geojson");
+    std::fs::write(
+        &rough,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":1,"n":0.15},
+        "geometry":{"type":"Polygon","coordinates":[[[457150,5550250],[457200,5550250],[457200,5550350],[457150,5550350],[457150,5550250]]]}}]}"#,
+    )
+    .unwrap();
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&rough),
+        "--layer",
+        "landuse",
+        "--kind",
+        "vegetation",
+        "--src-crs",
+        "EPSG:32633",
+        "--json",
+    ]);
+    let smooth = scenario(dir.path(), "smooth", "");
+    let rough_run = scenario(dir.path(), "rough", "");
+    let text = std::fs::read_to_string(&rough_run).unwrap().replace(
+        "[time]",
+        "[parameters]\nmanning_layer = \"landuse\"\nmanning_attribute = \"n\"\n[time]",
+    );
+    std::fs::write(&rough_run, text).unwrap();
+    let a = cim_json(&["run", p(&smooth), "--json"]);
+    let b = cim_json(&["run", p(&rough_run), "--json"]);
+    let out = |v: &serde_json::Value| v["run"]["balance"]["boundary_out_m3"].as_f64().unwrap();
+    let stored = |v: &serde_json::Value| v["run"]["balance"]["stored_m3"].as_f64().unwrap();
+    // Rougher ground holds the water back: less leaves the box in the same time, more stays.
+    assert!(out(&b) < out(&a), "{} vs {}", out(&b), out(&a));
+    assert!(stored(&b) > stored(&a), "{} vs {}", stored(&b), stored(&a));
+    // A field the layer does not have is named with the ones it has.
+    let bad = scenario(dir.path(), "bad", "");
+    let text = std::fs::read_to_string(&bad).unwrap().replace(
+        "[time]",
+        "[parameters]\nmanning_layer = \"landuse\"\nmanning_attribute = \"nope\"\n[time]",
+    );
+    std::fs::write(&bad, text).unwrap();
+    let e = cim_err(&["run", p(&bad)]);
+    assert!(
+        e.contains("nope") && e.contains("landuse") && e.contains("n"),
+        "{e}"
+    );
+}

@@ -513,6 +513,17 @@ fn manning_classes(
     default_n: f64,
     filter: &dyn Fn(Vec<String>) -> FeatureFilter,
 ) -> Result<Manning, ScenarioError> {
+    let info = project.layer(layer).map_err(|_| {
+        ScenarioError::invalid(format!(
+            "parameters.manning_layer '{layer}' is not in the project"
+        ))
+    })?;
+    if !info.fields.iter().any(|f| f.name == attr) {
+        return Err(ScenarioError::invalid(format!(
+            "parameters.manning_attribute '{attr}' is not a field of layer '{layer}' (fields: {})",
+            names(info.fields.iter().map(|f| f.name.as_str()))
+        )));
+    }
     let mut n_of_class = vec![default_n];
     let mut class_of_value = BTreeMap::<u64, u8>::new();
     let mut class_of_cell = vec![0u8; grid.num_cells()];
