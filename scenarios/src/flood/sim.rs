@@ -4,14 +4,13 @@
 //! one scratch array (f32), maximum depth (f32), time of maximum depth (u16) and maximum speed
 //! (u16, cm/s): 32 bytes a cell, plus 1 byte a cell for Manning classes or rain zones when used.
 //!
-//! One step is four sweeps over the grid, each parallel over rows and each row a pure function
-//! of the previous sweep's arrays, so results do not depend on the number of threads:
-//! 1. face fluxes (x in place with the old neighbour carried along the row; y into the scratch
-//!    array, then swapped),
-//! 2. for each cell the share of its outflow that its water can supply (< 1 only where a cell
-//!    would run dry) into the scratch array,
-//! 3. each face's flux scaled by the share of the cell it leaves,
-//! 4. continuity, rain and drainage, maxima, per-row sums (added in row order).
+//! One step: sparse sources (inflows, roof runoff, inlets), then two sweeps over the grid,
+//! each parallel over rows, each row a pure function of the arrays the sweep reads, so results
+//! do not depend on the number of threads:
+//! 1. face fluxes, in blocks of rows (x in place from a copy of the old row; y into the scratch
+//!    array, then swapped), and a row behind them the cells whose water cannot supply their
+//!    outflow; those cells' outgoing fluxes are then scaled down (rounding toward zero),
+//! 2. continuity, rain and drainage, then peaks, with per-row sums added in row order.
 
 use rayon::prelude::*;
 
