@@ -53,16 +53,7 @@ fn demo_builds_the_district_and_picks_a_building() {
     assert!(v["pick"]["code"].as_str().unwrap().starts_with("554782-BU-"));
     assert!(out.join("bubenec.cim.gpkg").is_file());
     // Building the demo again replaces it cleanly.
-    cim_json(&[
-        "demo",
-        "--out",
-        p(&out),
-        "--assets",
-        p(&assets()),
-        "--no-flood",
-        "--json",
-    ]);
-    assert_eq!(layer_counts(&out.join("bubenec.cim.gpkg")).len(), 3);
+    assert_eq!(layer_counts(&build_demo(dir.path())).len(), 3);
 }
 
 #[test]

@@ -36,24 +36,10 @@ default = "free"
     path
 }
 
-fn demo(dir: &Path) -> std::path::PathBuf {
-    let out = dir.join("demo");
-    cim_json(&[
-        "demo",
-        "--out",
-        p(&out),
-        "--assets",
-        p(&assets()),
-        "--no-flood",
-        "--json",
-    ]);
-    out.join("bubenec.cim.gpkg")
-}
-
 #[test]
 fn a_storm_and_a_what_if_are_run_stored_listed_and_compared() {
     let dir = tempfile::tempdir().unwrap();
-    let project = demo(dir.path());
+    let project = build_demo(dir.path());
     let base = scenario(dir.path(), "storm", "");
     let v = cim_json(&["run", p(&base), "--json"]);
     let run = &v["run"];
@@ -134,7 +120,7 @@ polygon = "POLYGON((457220 5550320, 457240 5550320, 457240 5550340, 457220 55503
 #[test]
 fn scenario_mistakes_stop_before_the_run_with_a_clear_line() {
     let dir = tempfile::tempdir().unwrap();
-    let project = demo(dir.path());
+    let project = build_demo(dir.path());
     let cases: [(&str, &str, &[&str]); 6] = [
         ("layer", "[domain.x]\n", &["unknown field"]),
         ("missing", "", &["building_layers", "nope"]),
@@ -188,7 +174,7 @@ fn scenario_mistakes_stop_before_the_run_with_a_clear_line() {
 #[test]
 fn ctrl_c_stops_a_run_and_keeps_what_it_reached() {
     let dir = tempfile::tempdir().unwrap();
-    let project = demo(dir.path());
+    let project = build_demo(dir.path());
     let path = scenario(dir.path(), "long", "");
     let text = std::fs::read_to_string(&path)
         .unwrap()
@@ -226,7 +212,7 @@ fn ctrl_c_stops_a_run_and_keeps_what_it_reached() {
 #[test]
 fn roughness_from_a_layer_slows_the_flow() {
     let dir = tempfile::tempdir().unwrap();
-    let project = demo(dir.path());
+    let project = build_demo(dir.path());
     // A rough polygon (n = 0.15, like dense vegetation) over the western half of the box.
     let rough = dir.path().join("landuse.geojson");
     std::fs::write(

@@ -300,14 +300,14 @@ pub fn print_summary(name: &str, r: &RunResult, folder: &Path, wall: f64, cells:
         s.roads_closed,
         s.road_closed_length_m + 0.0
     );
-    let b = &s.balance;
+    let (b, v) = (&s.balance, &s.balance.volumes);
     println!(
         "  volume m³: rain {:.1} · inflow {:.1} · out {:.1} · drained {:.1} · stored {:.1} · error {:.2e} (relative {:.1e})",
-        b.rain_m3,
-        b.inflow_m3 + b.boundary_in_m3,
-        b.boundary_out_m3,
-        b.drained_m3,
-        b.stored_m3,
+        v.rain_m3,
+        v.inflow_m3 + v.boundary_in_m3,
+        v.boundary_out_m3,
+        v.drained_m3,
+        v.stored_m3,
         b.error_m3,
         b.relative_error
     );

@@ -79,3 +79,18 @@ pub fn layer_counts(project: &Path) -> Vec<(String, u64)> {
     v.sort();
     v
 }
+
+/// Builds the demo district (without its flood runs) into `dir/demo` and returns the project.
+pub fn build_demo(dir: &Path) -> PathBuf {
+    let out = dir.join("demo");
+    cim_json(&[
+        "demo",
+        "--out",
+        p(&out),
+        "--assets",
+        p(&assets()),
+        "--no-flood",
+        "--json",
+    ]);
+    out.join("bubenec.cim.gpkg")
+}

@@ -112,15 +112,11 @@ pub struct RunSummary {
     pub snapshots: Vec<Snapshot>,
 }
 
+/// The volume balance with its error, as a run's summary reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct VolumeBalanceSummary {
-    pub initial_m3: f64,
-    pub rain_m3: f64,
-    pub inflow_m3: f64,
-    pub boundary_in_m3: f64,
-    pub boundary_out_m3: f64,
-    pub drained_m3: f64,
-    pub stored_m3: f64,
+    #[serde(flatten)]
+    pub volumes: VolumeBalance,
     pub error_m3: f64,
     pub relative_error: f64,
 }
@@ -128,13 +124,7 @@ pub struct VolumeBalanceSummary {
 impl From<VolumeBalance> for VolumeBalanceSummary {
     fn from(b: VolumeBalance) -> Self {
         VolumeBalanceSummary {
-            initial_m3: b.initial_m3,
-            rain_m3: b.rain_m3,
-            inflow_m3: b.inflow_m3,
-            boundary_in_m3: b.boundary_in_m3,
-            boundary_out_m3: b.boundary_out_m3,
-            drained_m3: b.drained_m3,
-            stored_m3: b.stored_m3,
+            volumes: b,
             error_m3: b.error_m3(),
             relative_error: b.relative_error(),
         }

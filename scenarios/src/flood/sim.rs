@@ -47,7 +47,7 @@ impl Default for FloodParams {
 }
 
 /// Volumes since the start of the run, m³. `error()` is what the model created or lost.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct VolumeBalance {
     pub initial_m3: f64,
     pub rain_m3: f64,
