@@ -20,6 +20,7 @@ pub mod config;
 mod forcing;
 mod grid;
 mod kernel;
+mod lanes;
 mod prepare;
 mod run;
 mod series;
