@@ -144,8 +144,9 @@ twice_compiled! {
         let n = out.len().min(q.len()).min(before.len()).min(after.len()).min(d_eta.len()).min(h_f.len());
         let (out, q, before, after) = (&mut out[..n], &q[..n], &before[..n], &after[..n]);
         let (d_eta, h_f, n2) = (&d_eta[..n], &h_f[..n], n2.first(n));
+        let k = *k;
         for i in 0..n {
-            out[i] = face_flux_f32(q[i], before[i], after[i], d_eta[i], h_f[i], n2.at(i), k);
+            out[i] = face_flux_f32(q[i], before[i], after[i], d_eta[i], h_f[i], n2.at(i), &k);
         }
     }
 }
@@ -185,6 +186,9 @@ twice_compiled! {
         rain: R,
     ) -> (u64, Option<usize>) {
         let n = h_row.len();
+        // Constants in locals: a select between a field behind a reference and an array element
+        // would otherwise become a select of addresses, that is a gather.
+        let ContinuityConsts { dt_dx, dt_dy, drain_depth, h_dry, t_code } = *c;
         let (west, east, north, south, z_row) = (&west[..n], &east[..n], &north[..n], &south[..n], &z_row[..n]);
         let (drained_row, peak, time, speed) = (&mut drained_row[..n], &mut peak[..n], &mut time[..n], &mut speed[..n]);
         let mut wet = 0u32;
@@ -192,22 +196,24 @@ twice_compiled! {
         for i in 0..n {
             let open = z_row[i].is_finite();
             let after_flow = h_row[i]
-                + c.dt_dx * (f64::from(west[i]) - f64::from(east[i]))
-                + c.dt_dy * (f64::from(north[i]) - f64::from(south[i]));
+                + dt_dx * (f64::from(west[i]) - f64::from(east[i]))
+                + dt_dy * (f64::from(north[i]) - f64::from(south[i]));
             let h = after_flow.max(0.0) + if open { rain(i) } else { 0.0 };
-            let drained = c.drain_depth.min(h);
+            let drained = drain_depth.min(h);
             let h = if open { h - drained } else { 0.0 };
             h_row[i] = h;
             drained_row[i] = if open { drained } else { 0.0 };
             let bad = after_flow.is_nan() | (after_flow < -1e-6) | h.is_nan() | (h >= 1e5);
             first_bad = first_bad.min(if bad { i as u32 } else { u32::MAX });
 
-            let is_wet = h > c.h_dry;
+            let is_wet = h > h_dry;
             wet += u32::from(is_wet);
             let hf = h as f32;
             let new_peak = is_wet & (hf > peak[i]);
-            peak[i] = if new_peak { hf } else { peak[i] };
-            time[i] = if new_peak { c.t_code } else { time[i] };
+            // Blends by bit masks: a select here is turned back into a branch or a gather.
+            let (m32, m16) = (u32::from(new_peak).wrapping_neg(), u16::from(new_peak).wrapping_neg());
+            peak[i] = f32::from_bits((hf.to_bits() & m32) | (peak[i].to_bits() & !m32));
+            time[i] = (t_code & m16) | (time[i] & !m16);
             // Speed in f32, kept to the cm/s.
             let moving = is_wet & (h > SPEED_MIN_DEPTH_M);
             let half_inv = if moving { 0.5 / hf } else { 0.0 };
@@ -248,14 +254,43 @@ twice_compiled! {
         }
         let (west, east) = (&west_east[..n], &west_east[1..n + 1]);
         let (north_r, south_r, share) = (&north[..n], &south[..n], &mut share[..n]);
+        let w = *w;
+        let mut limited = 0u32;
         for i in 0..n {
             let out = (f64::from(east[i].max(0.0)) - f64::from(west[i].min(0.0))) * w.x_faces_m
                 + (f64::from(south_r[i].max(0.0)) - f64::from(north_r[i].min(0.0))) * w.y_faces_m;
             let have = h_row[i] * w.m3_per_s_per_m;
-            share[i] = if out > have { round_down_f32(have / out) } else { 1.0 };
+            let short = out > have;
+            limited += u32::from(short);
+            share[i] = if short { round_down_f32(have / out) } else { 1.0 };
         }
-        // x faces: scaled by the cell the water leaves.
-        let faces = &mut west_east[..n + 1];
+        if limited == 0 {
+            return;
+        }
+        let (faces, north, south) = (&mut west_east[..n + 1], &mut north[..n], &mut south[..n]);
+        if (limited as usize) * 8 < n {
+            // Few: the outgoing faces of those cells (each face has one upstream cell, so none
+            // is scaled twice).
+            for i in 0..n {
+                let s = share[i];
+                if s < 1.0 {
+                    if faces[i] < 0.0 {
+                        faces[i] = scale_toward_zero(faces[i], s);
+                    }
+                    if faces[i + 1] > 0.0 {
+                        faces[i + 1] = scale_toward_zero(faces[i + 1], s);
+                    }
+                    if north[i] < 0.0 {
+                        north[i] = scale_toward_zero(north[i], s);
+                    }
+                    if south[i] > 0.0 {
+                        south[i] = scale_toward_zero(south[i], s);
+                    }
+                }
+            }
+            return;
+        }
+        // Many: every face, scaled by the cell the water leaves (by 1 where it has enough).
         faces[0] = scale_toward_zero(faces[0], if faces[0] < 0.0 { share[0] } else { 1.0 });
         faces[n] = scale_toward_zero(faces[n], if faces[n] > 0.0 { share[n - 1] } else { 1.0 });
         let inner = &mut faces[1..n];
@@ -264,7 +299,6 @@ twice_compiled! {
             let q = inner[k];
             inner[k] = scale_toward_zero(q, if q > 0.0 { left[k] } else { right[k] });
         }
-        let (north, south) = (&mut north[..n], &mut south[..n]);
         for i in 0..n {
             north[i] = scale_toward_zero(north[i], if north[i] < 0.0 { share[i] } else { 1.0 });
             south[i] = scale_toward_zero(south[i], if south[i] > 0.0 { share[i] } else { 1.0 });
