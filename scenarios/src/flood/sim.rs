@@ -35,7 +35,8 @@ pub struct FloodParams {
     pub dt_max_s: f64,
     /// Wet/dry threshold, m: faces with less flow depth carry nothing; cells with less are dry.
     pub h_dry_m: f64,
-    /// Worker threads; 0 uses rayon's default. Results are the same for any number.
+    /// Worker threads; 0 uses rayon's default (`RAYON_NUM_THREADS`, else one a core). Results are
+    /// the same for any number.
     pub threads: usize,
 }
 
@@ -169,18 +170,13 @@ impl Simulation {
             .zip(&grid.blocked)
             .map(|(&z, &b)| if b { f32::INFINITY } else { z })
             .collect();
-        let pool = if params.threads > 0 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(params.threads)
-                    .build()
-                    .map_err(|e| {
-                        ScenarioError::invalid(format!("cannot start {} threads: {e}", params.threads))
-                    })?,
-            )
-        } else {
-            None
-        };
+        // A pool of its own even for the default thread count: a step then runs inside a worker,
+        // and its sweeps split without waking threads from outside the pool twice a step.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(params.threads)
+            .build()
+            .map_err(|e| ScenarioError::invalid(format!("cannot start {} threads: {e}", params.threads)))?;
+        let pool = Some(pool);
         let n = nx * ny;
         Ok(Simulation {
             nx,
