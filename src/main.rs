@@ -43,6 +43,10 @@ enum Command {
     Compare(commands::runs::CompareArgs),
     /// Build the demo project (Bubeneč, Prague) from assets/ and print what it built.
     Demo(commands::demo::DemoArgs),
+    /// Open the 3D viewer on a project (terrain, buildings; orbit, pan, zoom).
+    View(commands::view::ViewArgs),
+    /// Render the 3D view of a project to a PNG, offscreen (no display needed).
+    Render(commands::view::RenderArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,8 @@ fn main() -> ExitCode {
         Command::Runs(a) => commands::runs::list(a),
         Command::Compare(a) => commands::runs::compare(a),
         Command::Demo(a) => commands::demo::run(a),
+        Command::View(a) => commands::view::view(a),
+        Command::Render(a) => commands::view::render(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

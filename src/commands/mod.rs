@@ -9,6 +9,7 @@ pub mod pick;
 pub mod query;
 pub mod run;
 pub mod runs;
+pub mod view;
 
 use anyhow::{Context, Result};
 use cim_engine::{Date, Project};

@@ -1,6 +1,23 @@
 //! # cim-viewer — the 3D viewer (Bevy/wgpu)
 //!
-//! The only crate that will depend on bevy, wgpu or winit. It reads `cim-engine` projects and
+//! The only crate that depends on bevy, wgpu or winit. It reads `cim-engine` projects and
 //! scenario results and never the reverse.
 //!
-//! Nothing is implemented here yet: the viewer issue builds it on the foundation.
+//! - [`load`]: what to show, read from a project (plain data, no Bevy).
+//! - [`scene`]: geometry without Bevy: the local frame (no jitter at 5,000,000 m northings),
+//!   terrain chunks with levels of detail, LOD1 buildings merged into tiles.
+//! - [`camera`]: the orbit camera's maths.
+//! - [`app`]: the Bevy plugins, the window (`cim view`) and offscreen rendering (`cim render`).
+
+pub mod app;
+pub mod camera;
+pub mod i18n;
+pub mod load;
+pub mod pick;
+pub mod scene;
+pub mod ui;
+
+pub use app::{find_gpu, render, view, RenderRequest, Rendered};
+pub use bevy::math::Vec3;
+pub use camera::OrbitCamera;
+pub use load::{load_scene, SceneData};

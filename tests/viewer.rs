@@ -1,0 +1,240 @@
+//! The viewer on the demo district: what it loads, and what it renders offscreen (with Mesa's
+//! software Vulkan where there is no GPU).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+#[test]
+fn the_demo_district_loads_as_terrain_and_merged_building_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    let info = cim_json(&["info", p(&project), "--json"]);
+    let layers = info["layers"].as_array().unwrap();
+    let buildings = layers.iter().find(|l| l["name"] == "buildings").unwrap()["features"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(scene.buildings.len() as u64, buildings);
+    assert!(scene.notices.is_empty(), "{:?}", scene.notices);
+    // Every building is in exactly one tile, and tiles are few (one draw call each).
+    let mut ids: Vec<u32> = scene
+        .tiles
+        .iter()
+        .flat_map(|t| t.buildings.iter().map(|b| b.0))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..buildings as u32).collect::<Vec<_>>());
+    assert!(scene.tiles.len() < 40, "{} tiles", scene.tiles.len());
+    // Local coordinates stay small (the district is about 1 km across) and buildings stand on
+    // the terrain: their lowest vertex is within a few metres of the DEM's range.
+    let terrain = scene.terrain.as_ref().unwrap();
+    let (zmin, zmax) = terrain.min_max().unwrap();
+    for t in &scene.tiles {
+        let (lo, hi) = t.mesh.bounds().unwrap();
+        assert!(
+            lo.iter().chain(hi.iter()).all(|v| v.abs() < 3000.0),
+            "{lo:?} {hi:?}"
+        );
+        assert!(
+            lo[1] >= -5.0 && lo[1] <= zmax - zmin + 5.0,
+            "tile floor {}",
+            lo[1]
+        );
+    }
+}
+
+#[test]
+fn a_project_with_nothing_to_show_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("empty.cim.gpkg");
+    cim(&["new", p(&project), "--crs", "EPSG:4547"]);
+    let out = dir.path().join("x.png");
+    let err = cim_err(&["render", p(&project), "--out", p(&out)]);
+    assert!(err.contains("nothing to show"), "{err}");
+    assert!(!out.exists());
+    let err = cim_err(&["render", p(&project), "--out", p(&out), "--size", "12x9000"]);
+    assert!(err.contains("--size"), "{err}");
+}
+
+/// Whether this machine can render; where CI installed a Vulkan driver, it must.
+fn can_render() -> bool {
+    match cim_viewer::find_gpu() {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CIM_REQUIRE_GPU_TESTS").is_none(),
+                "no renderer: {e}"
+            );
+            eprintln!("skipped: {e}");
+            false
+        }
+    }
+}
+
+fn read_png(path: &Path) -> image::RgbaImage {
+    image::open(path).unwrap().to_rgba8()
+}
+
+#[test]
+fn render_draws_the_demo_like_the_reference_image() {
+    if !can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let out = dir.path().join("demo.png");
+    let v = cim_json(&[
+        "render",
+        p(&project),
+        "--size",
+        "320x180",
+        "--out",
+        p(&out),
+        "--json",
+    ]);
+    assert_eq!(v["width"], 320);
+    let img = read_png(&out);
+    assert_eq!(img.dimensions(), (320, 180));
+    // Sky round the edge (blue above red), the district in the middle (not sky).
+    let is_sky = |p: &image::Rgba<u8>| p[2] > p[0] + 20 && p[2] > 150;
+    for (x, y) in [(160, 2), (2, 90), (317, 90)] {
+        assert!(
+            is_sky(img.get_pixel(x, y)),
+            "({x}, {y}): {:?}",
+            img.get_pixel(x, y)
+        );
+    }
+    let middle = (110..210).flat_map(|x| (60..120).map(move |y| (x, y)));
+    let ground = middle.filter(|&(x, y)| !is_sky(img.get_pixel(x, y))).count();
+    assert!(
+        ground > 100 * 60 * 3 / 4,
+        "only {ground} of the 6000 middle pixels show the district"
+    );
+    // Against the stored reference (CIM_UPDATE_REFERENCE=1 rewrites it).
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/render_demo_320x180.png");
+    if std::env::var_os("CIM_UPDATE_REFERENCE").is_some() {
+        std::fs::copy(&out, &reference).unwrap();
+    }
+    let want = read_png(&reference);
+    let (mut sum, mut far) = (0u64, 0usize);
+    for (a, b) in img.pixels().zip(want.pixels()) {
+        let d: u32 = (0..3).map(|k| u32::from(a[k].abs_diff(b[k]))).max().unwrap();
+        sum += u64::from(d);
+        far += usize::from(d > 40);
+    }
+    let mean = sum as f64 / (320.0 * 180.0);
+    assert!(mean < 4.0, "mean difference {mean:.2} from the reference");
+    assert!(
+        far < 320 * 180 / 50,
+        "{far} pixels differ by more than 40 from the reference"
+    );
+}
+
+#[test]
+fn a_selected_building_is_drawn_highlighted() {
+    if !can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    // The building with the most vertices, and where it is.
+    let (tile, (id, range)) = scene
+        .tiles
+        .iter()
+        .flat_map(|t| t.buildings.iter().map(move |b| (t, b.clone())))
+        .max_by_key(|(_, (_, r))| r.end - r.start)
+        .unwrap();
+    let pts = &tile.mesh.positions[range.start as usize..range.end as usize];
+    let mid = |k: usize| pts.iter().map(|p| p[k]).sum::<f32>() / pts.len() as f32;
+    let centre = scene.origin.to_project([mid(0), mid(1), mid(2)]);
+    let code = scene.buildings[id as usize].code.to_string();
+    let camera = format!("{},{},{},20,55,120", centre[0], centre[1], centre[2]);
+    let orange = |path: &Path| {
+        read_png(path)
+            .pixels()
+            .filter(|p| {
+                p[0] > 150 && i32::from(p[0]) > i32::from(p[1]) + 40 && i32::from(p[1]) > i32::from(p[2]) + 30
+            })
+            .count()
+    };
+    let plain = dir.path().join("plain.png");
+    let picked = dir.path().join("picked.png");
+    cim_json(&[
+        "render",
+        p(&project),
+        "--size",
+        "320x180",
+        "--camera",
+        &camera,
+        "--out",
+        p(&plain),
+        "--json",
+    ]);
+    cim_json(&[
+        "render",
+        p(&project),
+        "--size",
+        "320x180",
+        "--camera",
+        &camera,
+        "--select",
+        &code,
+        "--out",
+        p(&picked),
+        "--json",
+    ]);
+    assert_eq!(orange(&plain), 0);
+    assert!(orange(&picked) > 500, "{} orange pixels", orange(&picked));
+    let err = cim_err(&[
+        "render",
+        p(&project),
+        "--out",
+        p(&plain),
+        "--select",
+        "000000-BU-0000000000",
+    ]);
+    assert!(err.contains("--select"), "{err}");
+}
+
+#[test]
+fn a_ray_through_a_building_picks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    let index =
+        cim_engine::CityIndex::load(&cim_engine::Project::open(&project).unwrap(), &Default::default())
+            .unwrap();
+    // Straight down onto the roof centre of a few buildings (roof vertices: the highest ones).
+    let mut checked = 0;
+    for t in scene.tiles.iter().take(5) {
+        let (id, range) = &t.buildings[0];
+        let pts = &t.mesh.positions[range.start as usize..range.end as usize];
+        let top = pts.iter().map(|p| p[1]).fold(f32::MIN, f32::max);
+        let roof: Vec<&[f32; 3]> = pts.iter().filter(|p| p[1] == top).collect();
+        // A roof vertex nudged towards the roof's centroid stays inside a convex-ish footprint.
+        let cx = roof.iter().map(|p| p[0]).sum::<f32>() / roof.len() as f32;
+        let cz = roof.iter().map(|p| p[2]).sum::<f32>() / roof.len() as f32;
+        let from = bevy_vec(cx, top + 50.0, cz);
+        let Some((hit, building)) =
+            cim_viewer::pick::pick_ray(&scene, &index, from, bevy_vec(0.0, -1.0, 0.0))
+        else {
+            continue;
+        };
+        if building == Some(*id) {
+            assert!((hit.distance_m - 50.0).abs() < 0.05, "{}", hit.distance_m);
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 3,
+        "only {checked} of 5 roof centres picked their building"
+    );
+}
+
+fn bevy_vec(x: f32, y: f32, z: f32) -> cim_viewer::Vec3 {
+    cim_viewer::Vec3::new(x, y, z)
+}

@@ -1,0 +1,566 @@
+//! The Bevy side: plugins for the scene (terrain chunks with levels of detail, building tiles),
+//! the camera and the light, run in a window (`cim view`) or offscreen into an image
+//! (`cim render`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bevy::asset::RenderAssetUsages;
+use bevy::camera::RenderTarget;
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
+use bevy::light::CascadeShadowConfigBuilder;
+use bevy::log::LogPlugin;
+use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::pbr::{DistanceFog, FogFalloff};
+use bevy::prelude::*;
+use bevy::render::render_resource::TextureFormat;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::render::RenderPlugin;
+use bevy::window::{ExitCondition, WindowMode};
+use bevy::winit::WinitPlugin;
+
+use crate::camera::OrbitCamera;
+use crate::load::SceneData;
+use crate::scene::{chunk_extent, chunk_grid, chunk_mesh, lod_step, ChunkKey, MeshData};
+
+/// The UI font: Noto Sans SC cut down to Latin and the 3,500 commonest Chinese characters
+/// (SIL Open Font License 1.1, see assets/fonts/).
+pub const UI_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-cim-subset.otf");
+
+/// Vertical field of view of the camera, radians.
+pub const FOV_Y: f32 = 0.7;
+
+/// Terrain vertices may be this many pixels apart on screen.
+const TERRAIN_ERROR_PX: f64 = 2.0;
+
+/// At most this many terrain chunks are re-meshed a frame (nearest first), so moving never stalls.
+const CHUNKS_PER_FRAME: usize = 48;
+
+/// The scene being shown.
+#[derive(Resource, Clone)]
+pub struct Scene(pub Arc<SceneData>);
+
+/// The camera that shows the scene, and where it is.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct ViewCamera(pub OrbitCamera);
+
+/// A terrain chunk and the step its mesh has now (0: none yet).
+#[derive(Component, Debug)]
+pub struct TerrainChunk {
+    pub key: ChunkKey,
+    pub step: usize,
+    /// Centre and radius of the chunk in the local frame.
+    pub centre: Vec3,
+    pub radius: f32,
+}
+
+/// A building tile's mesh entity: index into [`SceneData::tiles`].
+#[derive(Component, Debug)]
+pub struct BuildingTileMesh(pub usize);
+
+/// Height of the view in pixels (for the terrain's level of detail).
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct ViewHeightPx(pub f32);
+
+/// Terrain chunks still waiting for the mesh their distance needs.
+#[derive(Resource, Default, Debug)]
+pub struct TerrainBacklog(pub usize);
+
+/// The scene: terrain, buildings, sun and sky, and the camera's transform following its orbit.
+pub struct ScenePlugin;
+
+impl Plugin for ScenePlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(ClearColor(Color::srgb(0.62, 0.75, 0.88)))
+            .insert_resource(GlobalAmbientLight {
+                color: Color::srgb(0.75, 0.82, 0.95),
+                brightness: 350.0,
+                ..default()
+            })
+            .init_resource::<TerrainBacklog>()
+            .add_systems(Startup, spawn_scene)
+            .add_systems(Update, (apply_orbit, update_terrain_lod).chain());
+    }
+}
+
+/// Mouse navigation: left drag pans, right drag turns and tilts, the wheel (or two-finger
+/// scroll) zooms.
+pub struct NavigationPlugin;
+
+impl Plugin for NavigationPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, navigate.before(apply_orbit));
+    }
+}
+
+/// A [`MeshData`] as a Bevy mesh.
+pub fn to_bevy_mesh(m: &MeshData, usage: RenderAssetUsages) -> Mesh {
+    let mut mesh = Mesh::new(PrimitiveTopology::TriangleList, usage);
+    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, m.positions.clone());
+    mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, m.normals.clone());
+    mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, m.colors.clone());
+    mesh.insert_indices(Indices::U32(m.indices.clone()));
+    mesh
+}
+
+fn spawn_scene(
+    mut commands: Commands,
+    scene: Res<Scene>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    cameras: Query<&ViewCamera>,
+) {
+    let s = &scene.0;
+    let buildings = materials.add(StandardMaterial {
+        base_color: Color::WHITE,
+        perceptual_roughness: 0.9,
+        reflectance: 0.2,
+        ..default()
+    });
+    for (i, tile) in s.tiles.iter().enumerate() {
+        commands.spawn((
+            Mesh3d(meshes.add(to_bevy_mesh(&tile.mesh, RenderAssetUsages::default()))),
+            MeshMaterial3d(buildings.clone()),
+            Transform::IDENTITY,
+            BuildingTileMesh(i),
+        ));
+    }
+    let ground = materials.add(StandardMaterial {
+        base_color: Color::WHITE,
+        perceptual_roughness: 1.0,
+        reflectance: 0.05,
+        ..default()
+    });
+    match &s.terrain {
+        Some(r) => {
+            let (nx, ny) = chunk_grid(r);
+            let mid = 0.5 * (s.ramp.min_m + s.ramp.max_m);
+            for cy in 0..ny {
+                for cx in 0..nx {
+                    let key = ChunkKey { cx, cy };
+                    let e = chunk_extent(r, key);
+                    let c = s
+                        .origin
+                        .to_local(0.5 * (e[0] + e[2]), 0.5 * (e[1] + e[3]), f64::from(mid));
+                    let half = [
+                        0.5 * (e[2] - e[0]),
+                        0.5 * (e[3] - e[1]),
+                        0.5 * f64::from(s.ramp.max_m - s.ramp.min_m),
+                    ];
+                    let radius = (half[0] * half[0] + half[1] * half[1] + half[2] * half[2]).sqrt() as f32;
+                    commands.spawn((
+                        TerrainChunk {
+                            key,
+                            step: 0,
+                            centre: Vec3::from_array(c),
+                            radius,
+                        },
+                        MeshMaterial3d(ground.clone()),
+                        Transform::IDENTITY,
+                        Visibility::default(),
+                    ));
+                }
+            }
+        }
+        None => {
+            // A flat ground under the buildings.
+            let e = s.extent;
+            let size = Vec2::new(
+                (e[2] - e[0]) as f32 * 1.2 + 100.0,
+                (e[3] - e[1]) as f32 * 1.2 + 100.0,
+            );
+            commands.spawn((
+                Mesh3d(meshes.add(Plane3d::default().mesh().size(size.x, size.y))),
+                MeshMaterial3d(materials.add(StandardMaterial {
+                    base_color: Color::srgb(0.35, 0.42, 0.30),
+                    perceptual_roughness: 1.0,
+                    ..default()
+                })),
+                Transform::IDENTITY,
+            ));
+        }
+    }
+    // The sun from the south-south-east, 40° up.
+    let (az, el) = (150f32.to_radians(), 40f32.to_radians());
+    let to_sun = Vec3::new(az.sin() * el.cos(), el.sin(), -az.cos() * el.cos());
+    let span = ((s.extent[2] - s.extent[0]).hypot(s.extent[3] - s.extent[1]) as f32).max(100.0);
+    let reach = cameras
+        .iter()
+        .next()
+        .map_or(span, |c| c.0.distance * 2.0)
+        .max(span);
+    commands.spawn((
+        DirectionalLight {
+            illuminance: 5_000.0,
+            shadow_maps_enabled: true,
+            ..default()
+        },
+        Transform::IDENTITY.looking_to(-to_sun, Vec3::Y),
+        CascadeShadowConfigBuilder {
+            num_cascades: 3,
+            first_cascade_far_bound: reach * 0.15,
+            maximum_distance: reach * 1.5,
+            ..default()
+        }
+        .build(),
+    ));
+}
+
+/// The camera bundle: perspective, haze towards the horizon.
+pub fn camera_bundle(orbit: OrbitCamera, span_m: f32) -> impl Bundle {
+    (
+        Camera3d::default(),
+        Projection::Perspective(PerspectiveProjection {
+            fov: FOV_Y,
+            near: 0.5,
+            far: 1_000_000.0,
+            ..default()
+        }),
+        orbit_transform(&orbit),
+        ViewCamera(orbit),
+        DistanceFog {
+            color: Color::srgba(0.70, 0.78, 0.88, 1.0),
+            falloff: FogFalloff::Linear {
+                start: span_m * 1.5,
+                end: span_m * 6.0,
+            },
+            ..default()
+        },
+    )
+}
+
+fn orbit_transform(o: &OrbitCamera) -> Transform {
+    Transform::from_translation(Vec3::from_array(o.eye())).looking_at(Vec3::from_array(o.focus), Vec3::Y)
+}
+
+fn apply_orbit(mut cameras: Query<(&ViewCamera, &mut Transform), Changed<ViewCamera>>) {
+    for (c, mut t) in &mut cameras {
+        *t = orbit_transform(&c.0);
+    }
+}
+
+fn navigate(
+    buttons: Res<ButtonInput<MouseButton>>,
+    motion: Res<AccumulatedMouseMotion>,
+    scroll: Res<AccumulatedMouseScroll>,
+    windows: Query<&Window>,
+    mut cameras: Query<&mut ViewCamera>,
+) {
+    let height = windows.iter().next().map_or(1080.0, |w| w.height());
+    for mut c in &mut cameras {
+        let d = motion.delta;
+        if buttons.pressed(MouseButton::Left) && d != Vec2::ZERO {
+            c.0.pan(d.x, d.y, height, FOV_Y);
+        }
+        if (buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle)) && d != Vec2::ZERO {
+            c.0.orbit(d.x * 0.005, d.y * 0.005);
+        }
+        if scroll.delta.y != 0.0 {
+            let notches = match scroll.unit {
+                MouseScrollUnit::Line => scroll.delta.y,
+                MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
+            };
+            c.0.zoom(0.85f32.powf(notches));
+        }
+    }
+}
+
+/// Gives each terrain chunk the mesh its distance from the camera needs, nearest first, a few a
+/// frame.
+#[allow(clippy::too_many_arguments)]
+fn update_terrain_lod(
+    mut commands: Commands,
+    scene: Res<Scene>,
+    view_h: Option<Res<ViewHeightPx>>,
+    cameras: Query<&GlobalTransform, With<ViewCamera>>,
+    mut chunks: Query<(Entity, &mut TerrainChunk)>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut backlog: ResMut<TerrainBacklog>,
+    mut cache: Local<HashMap<(ChunkKey, usize), Handle<Mesh>>>,
+) {
+    let Some(raster) = &scene.0.terrain else { return };
+    let Some(eye) = cameras.iter().next().map(|t| t.translation()) else {
+        return;
+    };
+    let height = view_h.map_or(1080.0, |v| f64::from(v.0));
+    let cell = raster.cell_w.min(raster.cell_h);
+    let mut wanted: Vec<(f32, Entity, usize)> = chunks
+        .iter()
+        .filter_map(|(e, c)| {
+            let d = (c.centre.distance(eye) - c.radius).max(1.0);
+            let step = lod_step(f64::from(d), cell, height, f64::from(FOV_Y), TERRAIN_ERROR_PX);
+            (step != c.step).then_some((d, e, step))
+        })
+        .collect();
+    wanted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    backlog.0 = wanted.len().saturating_sub(CHUNKS_PER_FRAME);
+    let s = &scene.0;
+    for &(_, e, step) in wanted.iter().take(CHUNKS_PER_FRAME) {
+        let Ok((_, mut c)) = chunks.get_mut(e) else {
+            continue;
+        };
+        let key = c.key;
+        let handle = cache
+            .entry((key, step))
+            .or_insert_with(|| {
+                let skirt = (step as f64 * cell * 2.0) as f32;
+                let m = chunk_mesh(raster, &s.origin, key, step, &s.ramp, skirt);
+                meshes.add(to_bevy_mesh(&m, RenderAssetUsages::RENDER_WORLD))
+            })
+            .clone();
+        // Only the meshes in use stay cached.
+        if c.step != 0 {
+            cache.remove(&(key, c.step));
+        }
+        c.step = step;
+        commands.entity(e).insert(Mesh3d(handle));
+    }
+}
+
+/// Mesa's Vulkan drivers try Wayland while listing adapters and complain on stderr where
+/// `XDG_RUNTIME_DIR` is not set (a bare server, CI): give them a private empty one.
+fn quiet_wayland_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir().join(format!("cim-runtime-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            // Before any thread of ours reads the environment.
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        }
+    }
+}
+
+/// Whether a GPU (or a software renderer such as Mesa's lavapipe) can render: the adapter's
+/// name, or why not.
+pub fn find_gpu() -> Result<String, String> {
+    quiet_wayland_probe();
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapters = bevy::tasks::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    match adapters.first() {
+        Some(a) => {
+            let info = a.get_info();
+            Ok(format!(
+                "{} ({:?}, {:?})",
+                info.name, info.backend, info.device_type
+            ))
+        }
+        None => Err(
+            "no GPU or software renderer found: install a Vulkan driver (on Debian, \
+                     `apt-get install mesa-vulkan-drivers libvulkan1` gives the lavapipe software renderer)"
+                .to_string(),
+        ),
+    }
+}
+
+/// An image rendered offscreen, and how long its frames took.
+pub struct Rendered {
+    pub width: u32,
+    pub height: u32,
+    /// sRGB RGBA, row-major from the top.
+    pub rgba: Vec<u8>,
+    /// From the start of the app to the frame the image was taken from.
+    pub first_frame: Duration,
+    /// Each frame after the scene had settled (terrain meshed), for frame-time figures.
+    pub frame_times: Vec<Duration>,
+    pub adapter: String,
+}
+
+impl Rendered {
+    /// Writes the image as PNG.
+    pub fn save_png(&self, path: &Path) -> anyhow::Result<()> {
+        let img = image::RgbaImage::from_raw(self.width, self.height, self.rgba.clone())
+            .ok_or_else(|| anyhow::anyhow!("rendered image has the wrong size"))?;
+        img.save_with_format(path, image::ImageFormat::Png)
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the image: {e}", path.display()))
+    }
+}
+
+/// How to render offscreen.
+#[derive(Clone, Debug)]
+pub struct RenderRequest {
+    pub width: u32,
+    pub height: u32,
+    /// Where the camera is; `None` frames the whole scene.
+    pub camera: Option<OrbitCamera>,
+    /// Frames to time after the image (0 for none).
+    pub bench_frames: usize,
+    /// A building to show highlighted, by city code.
+    pub select: Option<cim_engine::CityCode>,
+}
+
+/// Renders the scene offscreen (no window, no display needed).
+pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered> {
+    quiet_wayland_probe();
+    let adapter = find_gpu().map_err(|e| anyhow::anyhow!(e))?;
+    let start = Instant::now();
+    let scene = Arc::new(scene);
+    let span = scene_span(&scene);
+    let orbit = req
+        .camera
+        .unwrap_or_else(|| frame_scene(&scene, req.width as f32 / req.height as f32));
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: None,
+                exit_condition: ExitCondition::DontExit,
+                ..default()
+            })
+            .set(RenderPlugin {
+                synchronous_pipeline_compilation: true,
+                ..default()
+            })
+            .disable::<WinitPlugin>()
+            .disable::<LogPlugin>(),
+    )
+    .insert_resource(Scene(scene.clone()))
+    .insert_resource(ViewHeightPx(req.height as f32))
+    .add_plugins((ScenePlugin, crate::pick::PickPlugin));
+    if let Some(code) = &req.select {
+        let building = scene.building_by_code(code);
+        if building.is_none() {
+            anyhow::bail!("--select {code}: no building with this city code is drawn");
+        }
+        app.insert_resource(crate::pick::Selection { building, hit: None });
+    }
+    let target = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
+    let target = app.world_mut().resource_mut::<Assets<Image>>().add(target);
+    app.world_mut().spawn((
+        camera_bundle(orbit, span),
+        RenderTarget::Image(target.clone().into()),
+    ));
+    app.finish();
+    app.cleanup();
+
+    let shot: Arc<Mutex<Option<Image>>> = Arc::default();
+    let mut requested = false;
+    let mut first_frame = None;
+    let mut frame_times = Vec::new();
+    for frame in 0..600 {
+        let t = Instant::now();
+        app.update();
+        let dt = t.elapsed();
+        if first_frame.is_some() {
+            frame_times.push(dt);
+            if frame_times.len() >= req.bench_frames {
+                break;
+            }
+            continue;
+        }
+        let settled = app.world().resource::<TerrainBacklog>().0 == 0 && frame >= 3;
+        if settled && !requested {
+            let slot = shot.clone();
+            app.world_mut().spawn(Screenshot::image(target.clone())).observe(
+                move |captured: On<ScreenshotCaptured>| {
+                    if let Ok(mut s) = slot.lock() {
+                        *s = Some(captured.image.clone());
+                    }
+                },
+            );
+            requested = true;
+        }
+        if shot.lock().map(|s| s.is_some()).unwrap_or(false) {
+            first_frame = Some(start.elapsed());
+            if req.bench_frames == 0 {
+                break;
+            }
+        }
+    }
+    let image = shot
+        .lock()
+        .ok()
+        .and_then(|mut s| s.take())
+        .ok_or_else(|| anyhow::anyhow!("the renderer gave no image after 600 frames ({adapter})"))?;
+    let rgba = image
+        .try_into_dynamic()
+        .map_err(|e| anyhow::anyhow!("cannot read the rendered image: {e}"))?
+        .to_rgba8()
+        .into_raw();
+    Ok(Rendered {
+        width: req.width,
+        height: req.height,
+        rgba,
+        first_frame: first_frame.unwrap_or_else(|| start.elapsed()),
+        frame_times,
+        adapter,
+    })
+}
+
+/// Opens the viewer window (fullscreen for the command hall); returns when it is closed.
+pub fn view(scene: SceneData, hall: bool) -> anyhow::Result<()> {
+    if cfg!(target_os = "linux")
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        anyhow::bail!(
+            "no display (DISPLAY is not set): `cim render` writes an image of the view without one"
+        );
+    }
+    find_gpu().map_err(|e| anyhow::anyhow!(e))?;
+    let scene = Arc::new(scene);
+    let span = scene_span(&scene);
+    let title = format!("cim — {}", scene.project_path.display());
+    let orbit = frame_scene(&scene, 16.0 / 9.0);
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title,
+                    mode: if hall {
+                        WindowMode::BorderlessFullscreen(MonitorSelection::Primary)
+                    } else {
+                        WindowMode::Windowed
+                    },
+                    ..default()
+                }),
+                ..default()
+            })
+            .disable::<LogPlugin>(),
+    )
+    .insert_resource(Scene(scene.clone()))
+    .insert_resource(crate::pick::Picker(load_picker(&scene)))
+    .insert_resource(UiScale(if hall { 2.0 } else { 1.0 }))
+    .add_plugins((
+        ScenePlugin,
+        NavigationPlugin,
+        crate::pick::PickPlugin,
+        crate::ui::UiPlugin,
+    ));
+    let font = app
+        .world_mut()
+        .resource_mut::<Assets<Font>>()
+        .add(Font::from_bytes(UI_FONT.to_vec()));
+    app.insert_resource(crate::ui::UiFont(font));
+    app.world_mut().spawn(camera_bundle(orbit, span));
+    app.run();
+    Ok(())
+}
+
+/// The spatial index for picking (features of every kind), or `None` with a warning.
+fn load_picker(scene: &SceneData) -> Option<cim_engine::CityIndex> {
+    let loaded = cim_engine::Project::open(&scene.project_path)
+        .and_then(|p| cim_engine::CityIndex::load(&p, &cim_engine::FeatureFilter::default()));
+    match loaded {
+        Ok(i) => Some(i),
+        Err(e) => {
+            eprintln!("warning: picking is off: {e}");
+            None
+        }
+    }
+}
+
+/// The diagonal of the scene's extent, m.
+fn scene_span(scene: &SceneData) -> f32 {
+    let e = scene.extent;
+    ((e[2] - e[0]).hypot(e[3] - e[1]) as f32).max(100.0)
+}
+
+/// A camera that shows the whole scene.
+pub fn frame_scene(scene: &SceneData, aspect: f32) -> OrbitCamera {
+    let e = scene.extent;
+    let lo = scene.origin.to_local(e[0], e[3], f64::from(scene.ramp.min_m));
+    let hi = scene.origin.to_local(e[2], e[1], f64::from(scene.ramp.max_m));
+    OrbitCamera::framing(lo, hi, FOV_Y, aspect)
+}

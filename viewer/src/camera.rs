@@ -1,0 +1,252 @@
+//! The orbit camera: a point it looks at, a heading, a tilt and a distance. Plain maths here
+//! (tested without a window); the Bevy systems that drive it from the mouse are in
+//! [`crate::app`].
+
+use std::f32::consts::FRAC_PI_2;
+
+/// Closest and farthest the camera may be from its focus, m.
+pub const MIN_DISTANCE_M: f32 = 2.0;
+pub const MAX_DISTANCE_M: f32 = 200_000.0;
+/// Lowest and steepest look-down angles (just above the horizon, just short of straight down).
+pub const MIN_PITCH: f32 = 0.03;
+pub const MAX_PITCH: f32 = FRAC_PI_2 - 0.01;
+
+/// Where the camera is, in the viewer's local frame (x east, y up, z south).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrbitCamera {
+    /// The point looked at.
+    pub focus: [f32; 3],
+    /// Heading the camera looks along, radians clockwise from north.
+    pub yaw: f32,
+    /// Angle below the horizon, radians.
+    pub pitch: f32,
+    /// From the eye to the focus, m.
+    pub distance: f32,
+}
+
+impl OrbitCamera {
+    /// The unit vector from the eye towards the focus.
+    pub fn forward(&self) -> [f32; 3] {
+        let (sy, cy) = self.yaw.sin_cos();
+        let (sp, cp) = self.pitch.sin_cos();
+        [sy * cp, -sp, -cy * cp]
+    }
+
+    /// The eye position.
+    pub fn eye(&self) -> [f32; 3] {
+        let f = self.forward();
+        [
+            self.focus[0] - f[0] * self.distance,
+            self.focus[1] - f[1] * self.distance,
+            self.focus[2] - f[2] * self.distance,
+        ]
+    }
+
+    /// Turns round the focus by `d_yaw` and tilts by `d_pitch` (radians), within the limits.
+    pub fn orbit(&mut self, d_yaw: f32, d_pitch: f32) {
+        self.yaw = (self.yaw + d_yaw).rem_euclid(std::f32::consts::TAU);
+        self.pitch = (self.pitch + d_pitch).clamp(MIN_PITCH, MAX_PITCH);
+    }
+
+    /// Moves closer (`factor` < 1) or away, within the limits.
+    pub fn zoom(&mut self, factor: f32) {
+        if factor.is_finite() && factor > 0.0 {
+            self.distance = (self.distance * factor).clamp(MIN_DISTANCE_M, MAX_DISTANCE_M);
+        }
+    }
+
+    /// Drags the ground: the focus moves so the point under the cursor follows it, for a drag of
+    /// `(dx_px, dy_px)` (screen pixels, y down) on a view `viewport_h_px` high with vertical field
+    /// of view `fov_y`. Moves in the horizontal plane only.
+    pub fn pan(&mut self, dx_px: f32, dy_px: f32, viewport_h_px: f32, fov_y: f32) {
+        let m_per_px = 2.0 * self.distance * (0.5 * fov_y).tan() / viewport_h_px.max(1.0);
+        let (sy, cy) = self.yaw.sin_cos();
+        // Screen right on the ground, and screen up projected on the ground (ahead).
+        let right = [cy, 0.0, sy];
+        let ahead = [sy, 0.0, -cy];
+        // Dragging up on a tilted view moves farther: stretch by 1/sin(pitch).
+        let stretch = 1.0 / self.pitch.sin().max(0.2);
+        for k in 0..3 {
+            self.focus[k] += -dx_px * m_per_px * right[k] + dy_px * m_per_px * stretch * ahead[k];
+        }
+    }
+
+    /// A view of a whole box (local frame) from the south-south-west, looking down at 43°, as
+    /// close as it can be with every corner inside the view (`fov_y` vertical, `aspect`
+    /// width/height), with a 5 % margin.
+    pub fn framing(min: [f32; 3], max: [f32; 3], fov_y: f32, aspect: f32) -> Self {
+        let focus = [0.5 * (min[0] + max[0]), min[1], 0.5 * (min[2] + max[2])];
+        let mut c = OrbitCamera {
+            focus,
+            yaw: 0.35,
+            pitch: 0.75,
+            distance: MAX_DISTANCE_M,
+        };
+        let corners: Vec<[f32; 3]> = (0..8)
+            .map(|k| {
+                [
+                    if k & 1 == 0 { min[0] } else { max[0] },
+                    if k & 2 == 0 { min[1] } else { max[1] },
+                    if k & 4 == 0 { min[2] } else { max[2] },
+                ]
+            })
+            .collect();
+        // Bisect on the distance: the nearest at which every corner is in view.
+        let (mut lo, mut hi) = (MIN_DISTANCE_M, MAX_DISTANCE_M);
+        for _ in 0..60 {
+            c.distance = 0.5 * (lo + hi);
+            if corners.iter().all(|p| c.in_view(*p, fov_y, aspect, 0.95)) {
+                hi = c.distance;
+            } else {
+                lo = c.distance;
+            }
+        }
+        c.distance = hi;
+        c
+    }
+
+    /// Whether point `p` is in front of the camera and inside `fraction` of the view's half
+    /// width and half height.
+    pub fn in_view(&self, p: [f32; 3], fov_y: f32, aspect: f32, fraction: f32) -> bool {
+        let f = self.forward();
+        let eye = self.eye();
+        // Camera axes: right = forward × up, up' = right × forward.
+        let right = normalise([-f[2], 0.0, f[0]]);
+        let up = [
+            right[1] * f[2] - right[2] * f[1],
+            right[2] * f[0] - right[0] * f[2],
+            right[0] * f[1] - right[1] * f[0],
+        ];
+        let v = [p[0] - eye[0], p[1] - eye[1], p[2] - eye[2]];
+        let dot = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+        let depth = dot(v, f);
+        if depth <= 0.0 {
+            return false;
+        }
+        let t = (0.5 * fov_y).tan();
+        let (x, y) = (dot(v, right) / (depth * t * aspect), dot(v, up) / (depth * t));
+        x.abs() <= fraction && y.abs() <= fraction
+    }
+}
+
+fn normalise(v: [f32; 3]) -> [f32; 3] {
+    let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().max(1e-12);
+    [v[0] / l, v[1] / l, v[2] / l]
+}
+
+/// Heading (radians clockwise from north) the north arrow points when the camera looks along
+/// `yaw`: north is `−yaw` from screen up.
+pub fn north_arrow_angle(yaw: f32) -> f32 {
+    -yaw
+}
+
+/// A round length for a scale bar at most `max_px` pixels long, given `m_per_px` at the focus:
+/// 1, 2 or 5 × 10ⁿ m, and its length in pixels.
+pub fn scale_bar(m_per_px: f32, max_px: f32) -> (f32, f32) {
+    let max_m = (m_per_px * max_px).max(1e-3);
+    let mag = 10f32.powf(max_m.log10().floor());
+    let m = [5.0, 2.0, 1.0]
+        .iter()
+        .map(|k| k * mag)
+        .find(|&m| m <= max_m)
+        .unwrap_or(mag);
+    (m, m / m_per_px)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: [f32; 3], b: [f32; 3]) -> bool {
+        (0..3).all(|k| (a[k] - b[k]).abs() < 1e-3)
+    }
+
+    #[test]
+    fn looking_north_at_45_degrees_the_eye_is_south_and_up() {
+        let c = OrbitCamera {
+            focus: [0.0, 0.0, 0.0],
+            yaw: 0.0,
+            pitch: std::f32::consts::FRAC_PI_4,
+            distance: 100.0,
+        };
+        // South is +z.
+        assert!(close(c.eye(), [0.0, 70.711, 70.711]), "{:?}", c.eye());
+        // Heading east: the eye is west.
+        let east = OrbitCamera { yaw: FRAC_PI_2, ..c };
+        assert!(close(east.eye(), [-70.711, 70.711, 0.0]), "{:?}", east.eye());
+    }
+
+    #[test]
+    fn orbit_and_zoom_stay_within_limits() {
+        let mut c = OrbitCamera {
+            focus: [1.0, 2.0, 3.0],
+            yaw: 0.0,
+            pitch: 0.5,
+            distance: 100.0,
+        };
+        c.orbit(-0.5, 10.0);
+        assert_eq!(c.pitch, MAX_PITCH);
+        assert!((c.yaw - (std::f32::consts::TAU - 0.5)).abs() < 1e-6);
+        c.zoom(1e-9);
+        assert_eq!(c.distance, MIN_DISTANCE_M);
+        c.zoom(1e12);
+        assert_eq!(c.distance, MAX_DISTANCE_M);
+        c.zoom(f32::NAN);
+        assert_eq!(c.distance, MAX_DISTANCE_M);
+        // The focus never moves by orbiting or zooming.
+        assert_eq!(c.focus, [1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn dragging_right_moves_the_focus_left_on_the_ground() {
+        let mut c = OrbitCamera {
+            focus: [0.0, 0.0, 0.0],
+            yaw: 0.0,
+            pitch: FRAC_PI_2 - 0.01,
+            distance: 1000.0,
+        };
+        let fov = 45f32.to_radians();
+        // Looking straight down from 1 km on a 1000 px view: 0.828 m a pixel.
+        c.pan(100.0, 0.0, 1000.0, fov);
+        assert!((c.focus[0] + 82.84).abs() < 0.1, "{:?}", c.focus);
+        assert_eq!(c.focus[1], 0.0);
+        // Dragging up moves the focus south (towards the viewer: +z when looking north).
+        let mut d = OrbitCamera { focus: [0.0; 3], ..c };
+        d.pan(0.0, -100.0, 1000.0, fov);
+        assert!(d.focus[2] > 80.0, "{:?}", d.focus);
+    }
+
+    #[test]
+    fn framing_shows_the_whole_box_and_no_more_than_needed() {
+        let fov = 45f32.to_radians();
+        let (min, max) = ([-500.0, 0.0, -500.0], [500.0, 50.0, 500.0]);
+        let c = OrbitCamera::framing(min, max, fov, 16.0 / 9.0);
+        let corners = [
+            [-500.0, 0.0, -500.0],
+            [500.0, 0.0, -500.0],
+            [-500.0, 50.0, 500.0],
+            [500.0, 50.0, 500.0],
+        ];
+        assert!(corners.iter().all(|p| c.in_view(*p, fov, 16.0 / 9.0, 0.95)));
+        // 5 % nearer, some corner leaves the view.
+        let nearer = OrbitCamera {
+            distance: c.distance * 0.95,
+            ..c
+        };
+        assert!(!corners.iter().all(|p| nearer.in_view(*p, fov, 16.0 / 9.0, 0.95)));
+        // The focus is dead centre; a point behind the camera is never in view.
+        assert!(c.in_view(c.focus, fov, 1.0, 0.01));
+        let (e, f) = (c.eye(), c.forward());
+        assert!(!c.in_view([e[0] - f[0], e[1] - f[1], e[2] - f[2]], fov, 1.0, 1.0));
+    }
+
+    #[test]
+    fn scale_bars_are_round() {
+        assert_eq!(scale_bar(1.0, 150.0), (100.0, 100.0));
+        let (m, px) = scale_bar(3.7, 150.0);
+        assert_eq!(m, 500.0);
+        assert!((px - 135.1).abs() < 0.1);
+        assert_eq!(scale_bar(0.01, 150.0).0, 1.0);
+        assert_eq!(north_arrow_angle(0.3), -0.3);
+    }
+}

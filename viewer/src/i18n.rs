@@ -1,0 +1,111 @@
+//! The viewer's words in English and Chinese (简体中文). The language comes from the system
+//! locale (`LC_ALL`, `LC_MESSAGES`, `LANG`: `zh…` gives Chinese) and can be switched at run time.
+
+/// A UI language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// The language of a locale name such as `zh_CN.UTF-8` or `en_GB`.
+    pub fn from_locale(locale: &str) -> Lang {
+        if locale.to_ascii_lowercase().starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+
+    /// The system's language: the first of `LC_ALL`, `LC_MESSAGES`, `LANG` that is set.
+    pub fn from_env() -> Lang {
+        ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .find(|v| !v.is_empty())
+            .map_or(Lang::En, |v| Lang::from_locale(&v))
+    }
+
+    /// The other language.
+    pub fn toggled(self) -> Lang {
+        match self {
+            Lang::En => Lang::Zh,
+            Lang::Zh => Lang::En,
+        }
+    }
+
+    /// The text of `key` in this language (the key itself if it has none).
+    pub fn t(self, key: &'static str) -> &'static str {
+        let Some(&(_, en, zh)) = WORDS.iter().find(|w| w.0 == key) else {
+            return key;
+        };
+        match self {
+            Lang::En => en,
+            Lang::Zh => zh,
+        }
+    }
+}
+
+/// (key, English, Chinese).
+const WORDS: &[(&str, &str, &str)] = &[
+    ("city_code", "City code", "城市编码"),
+    ("layer", "Layer", "图层"),
+    ("kind", "Kind", "类型"),
+    ("height", "Height", "高度"),
+    ("height_source", "Height from", "高度来源"),
+    ("classification", "Classification", "密级"),
+    ("valid", "Valid", "有效期"),
+    ("attributes", "Attributes", "属性"),
+    (
+        "nothing_selected",
+        "Click a building to see its attributes",
+        "点击建筑查看属性",
+    ),
+    ("buildings", "Buildings", "建筑"),
+    ("terrain", "Terrain", "地形"),
+    ("north", "N", "北"),
+    ("language", "中文", "English"),
+    ("building", "building", "建筑"),
+    ("parcel", "parcel", "地块"),
+    ("road", "road", "道路"),
+    ("water", "water", "水体"),
+    ("vegetation", "vegetation", "植被"),
+    ("other", "other", "其他"),
+    (
+        "help",
+        "Left drag: pan · right drag: turn and tilt · wheel: zoom · click: pick · L: language",
+        "左键拖动：平移 · 右键拖动：旋转倾斜 · 滚轮：缩放 · 点击：拾取 · L：语言",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_pick_the_language() {
+        assert_eq!(Lang::from_locale("zh_CN.UTF-8"), Lang::Zh);
+        assert_eq!(Lang::from_locale("zh_TW"), Lang::Zh);
+        assert_eq!(Lang::from_locale("en_GB.UTF-8"), Lang::En);
+        assert_eq!(Lang::from_locale("C"), Lang::En);
+        assert_eq!(Lang::Zh.toggled(), Lang::En);
+    }
+
+    #[test]
+    fn every_word_has_both_languages() {
+        for (key, en, zh) in WORDS {
+            assert!(!en.is_empty() && !zh.is_empty(), "{key}");
+            assert_eq!(Lang::En.t(key), *en);
+            assert_eq!(Lang::Zh.t(key), *zh);
+        }
+        assert_eq!(Lang::Zh.t("city_code"), "城市编码");
+        assert_eq!(Lang::En.t("no such key"), "no such key");
+        // Keys are unique.
+        let mut keys: Vec<&str> = WORDS.iter().map(|w| w.0).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), WORDS.len());
+    }
+}

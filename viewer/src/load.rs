@@ -1,0 +1,163 @@
+//! What the viewer shows, read from a project: terrain, buildings, and what could not be shown.
+//! Plain data, built without Bevy, so it is tested without a GPU and an error is reported before
+//! any window opens.
+
+use std::path::Path;
+
+use cim_engine::{CityCode, FeatureFilter, FeatureKind, GeometryType, Project, Raster};
+use geo::{BoundingRect, Geometry, MultiPolygon};
+
+use crate::scene::{build_tiles, BuildingInput, BuildingTile, ElevationRamp, LocalOrigin};
+
+/// Side of a building tile (one mesh, one draw call), m.
+pub const BUILDING_TILE_M: f64 = 256.0;
+
+/// Default building colour (linear RGBA): a light warm grey.
+pub const BUILDING_COLOR: [f32; 4] = [0.62, 0.60, 0.56, 1.0];
+
+/// A building as the viewer keeps it beside its mesh: enough to name it and look it up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildingRecord {
+    pub code: CityCode,
+    /// Index into [`SceneData::layers`].
+    pub layer: u16,
+    /// Index into [`SceneData::tiles`] of the tile holding its mesh (`u32::MAX`: not drawn).
+    pub tile: u32,
+}
+
+/// Everything the viewer draws from a project.
+#[derive(Debug)]
+pub struct SceneData {
+    pub project_path: std::path::PathBuf,
+    /// `[min_x, min_y, max_x, max_y]` of everything shown, project CRS.
+    pub extent: [f64; 4],
+    pub origin: LocalOrigin,
+    pub terrain: Option<Raster>,
+    pub ramp: ElevationRamp,
+    /// Building `id` is its index here.
+    pub buildings: Vec<BuildingRecord>,
+    pub layers: Vec<String>,
+    pub tiles: Vec<BuildingTile>,
+    /// Things that could not be shown, one line each (shown in the UI; never fatal).
+    pub notices: Vec<String>,
+}
+
+/// Reads the scene of the project at `path`.
+pub fn load_scene(path: &Path) -> anyhow::Result<SceneData> {
+    let project = Project::open(path)?;
+    let mut notices = Vec::new();
+    let terrain = match project.terrains()?.first() {
+        Some(t) => Some(project.terrain(&t.name)?),
+        None => {
+            notices.push("no terrain in the project: buildings stand on a flat plane".to_string());
+            None
+        }
+    };
+    let mut layers: Vec<String> = Vec::new();
+    let mut buildings = Vec::new();
+    let mut inputs = Vec::new();
+    let mut extent: Option<[f64; 4]> = terrain.as_ref().map(|t| t.extent());
+    let mut without_height = 0usize;
+    let filter = FeatureFilter {
+        kinds: Some(vec![FeatureKind::Building]),
+        ..FeatureFilter::default()
+    };
+    for info in project.layers()? {
+        let lines_or_points = matches!(
+            info.geometry_type,
+            GeometryType::Point
+                | GeometryType::MultiPoint
+                | GeometryType::LineString
+                | GeometryType::MultiLineString
+        );
+        if info.kind == FeatureKind::Building && info.feature_count > 0 && lines_or_points {
+            notices.push(format!(
+                "layer '{}' has no polygons ({}): not drawn",
+                info.name,
+                info.geometry_type.name()
+            ));
+        }
+    }
+    project.for_each_feature(&filter, |s| {
+        let footprint = match &s.feature.geometry {
+            Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
+            Geometry::MultiPolygon(m) => m.clone(),
+            _ => return Ok(()),
+        };
+        let Some(lod1) = &s.feature.lod1 else {
+            without_height += 1;
+            return Ok(());
+        };
+        if let Some(r) = footprint.bounding_rect() {
+            extent = Some(grow(extent, [r.min().x, r.min().y, r.max().x, r.max().y]));
+        }
+        let layer = match layers.iter().position(|l| *l == s.layer) {
+            Some(i) => i,
+            None => {
+                layers.push(s.layer.clone());
+                layers.len() - 1
+            }
+        };
+        let id = buildings.len() as u32;
+        buildings.push(BuildingRecord {
+            code: s.feature.code.clone(),
+            layer: layer as u16,
+            tile: u32::MAX,
+        });
+        inputs.push(BuildingInput {
+            id,
+            footprint,
+            base_m: lod1.base_m,
+            top_m: lod1.top_m(),
+            color: BUILDING_COLOR,
+        });
+        Ok(())
+    })?;
+    if without_height > 0 {
+        notices.push(format!(
+            "{without_height} buildings have no LOD1 height: not drawn"
+        ));
+    }
+    let Some(extent) = extent else {
+        anyhow::bail!(
+            "{}: nothing to show: the project has no terrain and no buildings (import some with `cim import`)",
+            path.display()
+        );
+    };
+    let (min_m, max_m) = terrain.as_ref().and_then(|t| t.min_max()).unwrap_or((0.0, 0.0));
+    let origin = LocalOrigin::centre_of(extent, f64::from(min_m));
+    let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M);
+    for (t, tile) in tiles.iter().enumerate() {
+        for (id, _) in &tile.buildings {
+            buildings[*id as usize].tile = t as u32;
+        }
+    }
+    Ok(SceneData {
+        project_path: path.to_path_buf(),
+        extent,
+        origin,
+        terrain,
+        ramp: ElevationRamp { min_m, max_m },
+        buildings,
+        layers,
+        tiles,
+        notices,
+    })
+}
+
+fn grow(a: Option<[f64; 4]>, b: [f64; 4]) -> [f64; 4] {
+    match a {
+        None => b,
+        Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+    }
+}
+
+impl SceneData {
+    /// The building with this city code.
+    pub fn building_by_code(&self, code: &CityCode) -> Option<u32> {
+        self.buildings
+            .iter()
+            .position(|b| b.code == *code)
+            .map(|i| i as u32)
+    }
+}

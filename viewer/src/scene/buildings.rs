@@ -1,0 +1,332 @@
+//! LOD1 buildings: footprints extruded from their base to their top, merged into one mesh per
+//! tile (few draw calls), each building keeping the vertex range it owns so it can be
+//! highlighted or recoloured alone.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use geo::{Area, Centroid, LineString, MultiPolygon, Polygon, TriangulateEarcut};
+
+use super::mesh::MeshData;
+use super::LocalOrigin;
+
+/// One building to draw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildingInput {
+    /// Index of the building in the caller's list (what a pick or a highlight refers to).
+    pub id: u32,
+    pub footprint: MultiPolygon<f64>,
+    /// Ground and roof heights in the project's vertical datum, m.
+    pub base_m: f64,
+    pub top_m: f64,
+    /// Linear RGBA.
+    pub color: [f32; 4],
+}
+
+/// The merged mesh of the buildings whose footprint centre falls in one tile.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BuildingTile {
+    /// Tile column and row from the tile grid's origin (south-west).
+    pub key: (i64, i64),
+    pub mesh: MeshData,
+    /// Each building's id and its vertices in `mesh`.
+    pub buildings: Vec<(u32, Range<u32>)>,
+}
+
+impl BuildingTile {
+    /// The vertex range of building `id`, if it is in this tile.
+    pub fn range_of(&self, id: u32) -> Option<Range<u32>> {
+        // Ids are added in increasing order.
+        self.buildings
+            .binary_search_by_key(&id, |(i, _)| *i)
+            .ok()
+            .map(|k| self.buildings[k].1.clone())
+    }
+
+    /// Sets the colour of building `id`'s vertices; false if it is not in this tile.
+    pub fn set_color(&mut self, id: u32, color: [f32; 4]) -> bool {
+        match self.range_of(id) {
+            Some(r) => {
+                for c in &mut self.mesh.colors[r.start as usize..r.end as usize] {
+                    *c = color;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Buildings grouped by the tile (of `tile_m` metres, aligned to multiples of it in the project
+/// CRS) their footprint centre falls in, each tile one mesh. Buildings with no area or no
+/// height are left out. Tiles come in key order and buildings in id order, so the result is
+/// the same on every run.
+pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) -> Vec<BuildingTile> {
+    let mut groups: BTreeMap<(i64, i64), Vec<&BuildingInput>> = BTreeMap::new();
+    for b in inputs {
+        let Some(c) = b.footprint.centroid() else { continue };
+        let key = ((c.x() / tile_m).floor() as i64, (c.y() / tile_m).floor() as i64);
+        groups.entry(key).or_default().push(b);
+    }
+    groups
+        .into_iter()
+        .map(|(key, mut list)| {
+            list.sort_by_key(|b| b.id);
+            let mut tile = BuildingTile {
+                key,
+                ..BuildingTile::default()
+            };
+            for b in list {
+                let start = tile.mesh.vertex_count() as u32;
+                extrude(&b.footprint, b.base_m, b.top_m, b.color, origin, &mut tile.mesh);
+                let end = tile.mesh.vertex_count() as u32;
+                if end > start {
+                    tile.buildings.push((b.id, start..end));
+                }
+            }
+            tile
+        })
+        .filter(|t| !t.buildings.is_empty())
+        .collect()
+}
+
+/// Adds the walls and roof of a footprint extruded from `base_m` to `top_m` to `mesh`: flat
+/// shaded (each wall its own four vertices), walls facing out, the roof up. Nothing for a
+/// footprint without area or a building without height.
+pub fn extrude(
+    footprint: &MultiPolygon<f64>,
+    base_m: f64,
+    top_m: f64,
+    color: [f32; 4],
+    origin: &LocalOrigin,
+    mesh: &mut MeshData,
+) {
+    if !base_m.is_finite() || !top_m.is_finite() || top_m <= base_m {
+        return;
+    }
+    for poly in &footprint.0 {
+        let area = poly.unsigned_area();
+        if area.is_nan() || area <= 0.0 {
+            continue;
+        }
+        // Exterior counter-clockwise, holes clockwise: then outside is on the right of every
+        // edge of every ring.
+        walls(poly.exterior(), true, base_m, top_m, color, origin, mesh);
+        for hole in poly.interiors() {
+            walls(hole, false, base_m, top_m, color, origin, mesh);
+        }
+        roof(poly, top_m, color, origin, mesh);
+    }
+}
+
+fn walls(
+    ring: &LineString<f64>,
+    exterior: bool,
+    base_m: f64,
+    top_m: f64,
+    color: [f32; 4],
+    origin: &LocalOrigin,
+    mesh: &mut MeshData,
+) {
+    let mut pts: Vec<(f64, f64)> = ring.coords().map(|c| (c.x, c.y)).collect();
+    if pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    if pts.len() < 3 {
+        return;
+    }
+    let ccw = signed_area(&pts) > 0.0;
+    if ccw != exterior {
+        pts.reverse();
+    }
+    for k in 0..pts.len() {
+        let (a, b) = (pts[k], pts[(k + 1) % pts.len()]);
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len = dx.hypot(dy);
+        if len.is_nan() || len <= 1e-9 {
+            continue;
+        }
+        // Outward (right of a → b) in map axes, then in viewer axes.
+        let n = LocalOrigin::dir_to_local([dy / len, -dx / len, 0.0]);
+        let ab = mesh.push(origin.to_local(a.0, a.1, base_m), n, color);
+        let bb = mesh.push(origin.to_local(b.0, b.1, base_m), n, color);
+        let bt = mesh.push(origin.to_local(b.0, b.1, top_m), n, color);
+        let at = mesh.push(origin.to_local(a.0, a.1, top_m), n, color);
+        // Seen from outside, a is on the left and b on the right.
+        mesh.indices.extend([ab, bb, bt, ab, bt, at]);
+    }
+}
+
+fn roof(poly: &Polygon<f64>, top_m: f64, color: [f32; 4], origin: &LocalOrigin, mesh: &mut MeshData) {
+    let tri = poly.earcut_triangles_raw();
+    let first = mesh.vertex_count() as u32;
+    for v in &tri.vertices {
+        mesh.push(origin.to_local(v[0], v[1], top_m), [0.0, 1.0, 0.0], color);
+    }
+    for t in tri.triangle_indices.chunks_exact(3) {
+        let [a, b, c] = [t[0], t[1], t[2]];
+        let (pa, pb, pc) = (tri.vertices[a], tri.vertices[b], tri.vertices[c]);
+        let cross = (pb[0] - pa[0]) * (pc[1] - pa[1]) - (pb[1] - pa[1]) * (pc[0] - pa[0]);
+        if cross == 0.0 {
+            continue;
+        }
+        // Counter-clockwise on the map is counter-clockwise seen from above.
+        let (a, b, c) = (first + a as u32, first + b as u32, first + c as u32);
+        if cross > 0.0 {
+            mesh.indices.extend([a, b, c]);
+        } else {
+            mesh.indices.extend([a, c, b]);
+        }
+    }
+}
+
+/// Twice the signed area of a ring (positive counter-clockwise), shoelace formula.
+fn signed_area(pts: &[(f64, f64)]) -> f64 {
+    let n = pts.len();
+    (0..n)
+        .map(|k| {
+            let (a, b) = (pts[k], pts[(k + 1) % n]);
+            a.0 * b.1 - b.0 * a.1
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::mesh::triangle_normal;
+    use super::*;
+    use geo::{polygon, MultiPolygon};
+
+    fn o() -> LocalOrigin {
+        LocalOrigin {
+            x: 500_000.0,
+            y: 2_500_000.0,
+            z: 0.0,
+        }
+    }
+
+    /// A 10 × 20 m box at (x, y), clockwise (to check orientation is fixed).
+    fn box_cw(x: f64, y: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![
+            polygon![(x: x, y: y), (x: x, y: y + 20.0), (x: x + 10.0, y: y + 20.0), (x: x + 10.0, y: y)],
+        ])
+    }
+
+    fn volume(m: &MeshData) -> f64 {
+        // Divergence theorem over the closed surface.
+        m.indices
+            .chunks(3)
+            .map(|t| {
+                let [a, b, c] = [t[0], t[1], t[2]].map(|i| m.positions[i as usize].map(f64::from));
+                (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
+                    + a[2] * (b[0] * c[1] - b[1] * c[0]))
+                    / 6.0
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_box_becomes_a_closed_prism_facing_out() {
+        let mut m = MeshData::default();
+        extrude(&box_cw(500_000.0, 2_500_000.0), 5.0, 17.0, [1.0; 4], &o(), &mut m);
+        // 4 walls of 4 vertices and a roof of 4; 8 wall triangles and 2 roof triangles (no floor).
+        assert_eq!(m.vertex_count(), 20);
+        assert_eq!(m.triangle_count(), 10);
+        let (lo, hi) = m.bounds().unwrap();
+        assert_eq!((lo[1], hi[1]), (5.0, 17.0));
+        // Every triangle faces away from the box's centre, and its stored normal agrees.
+        let centre = [5.0f32, 11.0, -10.0];
+        for t in m.indices.chunks(3) {
+            let [a, b, c] = [t[0], t[1], t[2]].map(|i| m.positions[i as usize]);
+            let n = triangle_normal(a, b, c);
+            let mid = [
+                (a[0] + b[0] + c[0]) / 3.0,
+                (a[1] + b[1] + c[1]) / 3.0,
+                (a[2] + b[2] + c[2]) / 3.0,
+            ];
+            let out = (mid[0] - centre[0]) * n[0] + (mid[1] - centre[1]) * n[1] + (mid[2] - centre[2]) * n[2];
+            assert!(out > 0.0, "triangle {t:?} faces in");
+            let stored = m.normals[t[0] as usize];
+            assert!((stored[0] - n[0]).abs() + (stored[1] - n[1]).abs() + (stored[2] - n[2]).abs() < 1e-5);
+        }
+        // Closed by a floor at y = 5 (which contributes −5 · 200 / 3 to the volume integral), the
+        // surface holds 10 × 20 × 12 m³.
+        assert!(
+            (volume(&m) - 200.0 * 5.0 / 3.0 - 2400.0).abs() < 1e-3,
+            "{}",
+            volume(&m)
+        );
+    }
+
+    #[test]
+    fn a_courtyard_has_inner_walls_facing_the_yard() {
+        let outer = polygon![
+            exterior: [(x: 0.0, y: 0.0), (x: 30.0, y: 0.0), (x: 30.0, y: 30.0), (x: 0.0, y: 30.0)],
+            interiors: [[(x: 10.0, y: 10.0), (x: 20.0, y: 10.0), (x: 20.0, y: 20.0), (x: 10.0, y: 20.0)]],
+        ];
+        let origin = LocalOrigin {
+            x: 15.0,
+            y: 15.0,
+            z: 0.0,
+        };
+        let mut m = MeshData::default();
+        extrude(&MultiPolygon(vec![outer]), 0.0, 10.0, [1.0; 4], &origin, &mut m);
+        assert_eq!(m.vertex_count(), 8 * 4 + 8);
+        // Roof area (sum of roof triangles) is 900 − 100.
+        let roof: f64 = m
+            .indices
+            .chunks(3)
+            .filter(|t| m.normals[t[0] as usize][1] > 0.5)
+            .map(|t| {
+                let [a, b, c] = [t[0], t[1], t[2]].map(|i| m.positions[i as usize]);
+                0.5 * f64::from(((b[0] - a[0]) * (c[2] - a[2]) - (b[2] - a[2]) * (c[0] - a[0])).abs())
+            })
+            .sum();
+        assert!((roof - 800.0).abs() < 1e-6, "{roof}");
+        // The inner walls face the yard's centre (the local origin).
+        for t in m.indices.chunks(3) {
+            let p = m.positions[t[0] as usize];
+            let n = m.normals[t[0] as usize];
+            if n[1].abs() < 0.5 && p[0].abs() <= 5.0 && p[2].abs() <= 5.0 {
+                assert!(p[0] * n[0] + p[2] * n[2] < 0.0, "inner wall at {p:?} faces {n:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tiles_group_by_centre_and_remember_each_building() {
+        let inputs: Vec<BuildingInput> = [(3u32, 500_010.0), (1, 500_020.0), (2, 500_300.0)]
+            .iter()
+            .map(|&(id, x)| BuildingInput {
+                id,
+                footprint: box_cw(x, 2_500_010.0),
+                base_m: 0.0,
+                top_m: 10.0,
+                color: [0.5, 0.5, 0.5, 1.0],
+            })
+            .chain(std::iter::once(BuildingInput {
+                id: 9,
+                footprint: box_cw(500_050.0, 2_500_010.0),
+                base_m: 10.0,
+                top_m: 10.0, // no height: left out
+                color: [1.0; 4],
+            }))
+            .collect();
+        let mut tiles = build_tiles(&inputs, &o(), 256.0);
+        assert_eq!(tiles.len(), 2);
+        assert_eq!(tiles[0].key, (1953, 9765));
+        let ids: Vec<u32> = tiles[0].buildings.iter().map(|b| b.0).collect();
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(tiles[0].range_of(1), Some(0..20));
+        assert_eq!(tiles[0].range_of(3), Some(20..40));
+        assert_eq!(tiles[0].range_of(2), None);
+        assert!(tiles[0].set_color(3, [1.0, 0.0, 0.0, 1.0]));
+        assert!(tiles[0].mesh.colors[20..40]
+            .iter()
+            .all(|c| *c == [1.0, 0.0, 0.0, 1.0]));
+        assert!(tiles[0].mesh.colors[..20]
+            .iter()
+            .all(|c| *c == [0.5, 0.5, 0.5, 1.0]));
+        assert!(!tiles[0].set_color(2, [1.0; 4]));
+    }
+}

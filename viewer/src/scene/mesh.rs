@@ -1,0 +1,97 @@
+//! Triangle meshes in plain arrays, built without Bevy and handed to it as they are.
+
+/// Indexed triangles in the viewer's local frame ([`LocalOrigin`](super::LocalOrigin)),
+/// counter-clockwise seen from the front.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MeshData {
+    pub positions: Vec<[f32; 3]>,
+    pub normals: Vec<[f32; 3]>,
+    /// Linear RGBA.
+    pub colors: Vec<[f32; 4]>,
+    pub indices: Vec<u32>,
+}
+
+impl MeshData {
+    pub fn vertex_count(&self) -> usize {
+        self.positions.len()
+    }
+
+    pub fn triangle_count(&self) -> usize {
+        self.indices.len() / 3
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// Adds a vertex and returns its index.
+    pub fn push(&mut self, p: [f32; 3], n: [f32; 3], c: [f32; 4]) -> u32 {
+        let i = self.positions.len() as u32;
+        self.positions.push(p);
+        self.normals.push(n);
+        self.colors.push(c);
+        i
+    }
+
+    /// Smallest and largest corner of the vertices; `None` without vertices.
+    pub fn bounds(&self) -> Option<([f32; 3], [f32; 3])> {
+        let first = *self.positions.first()?;
+        Some(self.positions.iter().fold((first, first), |(lo, hi), p| {
+            (
+                [lo[0].min(p[0]), lo[1].min(p[1]), lo[2].min(p[2])],
+                [hi[0].max(p[0]), hi[1].max(p[1]), hi[2].max(p[2])],
+            )
+        }))
+    }
+
+    /// Bytes the arrays hold.
+    pub fn heap_bytes(&self) -> usize {
+        self.positions.capacity() * 12
+            + self.normals.capacity() * 12
+            + self.colors.capacity() * 16
+            + self.indices.capacity() * 4
+    }
+}
+
+/// The unit normal of triangle `a, b, c` (counter-clockwise), or up for a degenerate one.
+pub fn triangle_normal(a: [f32; 3], b: [f32; 3], c: [f32; 3]) -> [f32; 3] {
+    let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
+    let v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
+    normalised([
+        u[1] * v[2] - u[2] * v[1],
+        u[2] * v[0] - u[0] * v[2],
+        u[0] * v[1] - u[1] * v[0],
+    ])
+}
+
+/// `v` scaled to length 1, or up for a zero vector.
+pub fn normalised(v: [f32; 3]) -> [f32; 3] {
+    let len = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    if len > 0.0 && len.is_finite() {
+        [v[0] / len, v[1] / len, v[2] / len]
+    } else {
+        [0.0, 1.0, 0.0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_clockwise_from_above_faces_up() {
+        // x east, z south: east, then north (−z) is counter-clockwise seen from +y.
+        let n = triangle_normal([0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]);
+        assert_eq!(n, [0.0, 1.0, 0.0]);
+        assert_eq!(triangle_normal([0.0; 3], [0.0; 3], [0.0; 3]), [0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn bounds_cover_every_vertex() {
+        let mut m = MeshData::default();
+        assert_eq!(m.bounds(), None);
+        m.push([1.0, -2.0, 3.0], [0.0, 1.0, 0.0], [1.0; 4]);
+        m.push([-1.0, 5.0, 0.5], [0.0, 1.0, 0.0], [1.0; 4]);
+        assert_eq!(m.bounds(), Some(([-1.0, -2.0, 0.5], [1.0, 5.0, 3.0])));
+    }
+}
