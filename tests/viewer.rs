@@ -28,6 +28,10 @@ fn the_demo_district_loads_as_terrain_and_merged_building_tiles() {
     ids.sort_unstable();
     assert_eq!(ids, (0..buildings as u32).collect::<Vec<_>>());
     assert!(scene.tiles.len() < 40, "{} tiles", scene.tiles.len());
+    // Streets and parcel boundaries are draped: one mesh a layer, on the ground.
+    let mut layers: Vec<&str> = scene.overlays.iter().map(|o| o.layer.as_str()).collect();
+    layers.sort_unstable();
+    assert_eq!(layers, ["parcels", "streets"]);
     // Local coordinates stay small (the district is about 1 km across) and buildings stand on
     // the terrain: their lowest vertex is within a few metres of the DEM's range.
     let terrain = scene.terrain.as_ref().unwrap();

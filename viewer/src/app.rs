@@ -23,7 +23,7 @@ use bevy::winit::WinitPlugin;
 
 use crate::camera::OrbitCamera;
 use crate::load::SceneData;
-use crate::scene::{chunk_extent, chunk_grid, chunk_mesh, lod_step, ChunkKey, MeshData};
+use crate::scene::{chunk_extent, chunk_grid, chunk_mesh, lod_step_for, step_errors, ChunkKey, MeshData};
 
 /// The UI font: Noto Sans SC cut down to Latin and the 3,500 commonest Chinese characters
 /// (SIL Open Font License 1.1, see assets/fonts/).
@@ -32,8 +32,10 @@ pub const UI_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-cim-sub
 /// Vertical field of view of the camera, radians.
 pub const FOV_Y: f32 = 0.7;
 
-/// Terrain vertices may be this many pixels apart on screen.
+/// The terrain's mesh may stray this many pixels from the DEM on screen…
 const TERRAIN_ERROR_PX: f64 = 2.0;
+/// …and its vertices may be this many pixels apart (so shading and colour stay smooth).
+const TERRAIN_SPACING_PX: f64 = 48.0;
 
 /// At most this many terrain chunks are re-meshed a frame (nearest first), so moving never stalls.
 const CHUNKS_PER_FRAME: usize = 48;
@@ -54,7 +56,13 @@ pub struct TerrainChunk {
     /// Centre and radius of the chunk in the local frame.
     pub centre: Vec3,
     pub radius: f32,
+    /// How far the mesh at each step strays from the DEM, m ([`step_errors`]).
+    pub errors: [f32; 6],
 }
+
+/// A layer of lines draped on the ground (roads, parcel boundaries).
+#[derive(Component, Debug)]
+pub struct OverlayLayer(pub String);
 
 /// A building tile's mesh entity: index into [`SceneData::tiles`].
 #[derive(Component, Debug)]
@@ -127,6 +135,22 @@ fn spawn_scene(
             BuildingTileMesh(i),
         ));
     }
+    // Roads and parcel boundaries, drawn over the ground.
+    for o in &s.overlays {
+        let m = materials.add(StandardMaterial {
+            base_color: Color::WHITE,
+            perceptual_roughness: 1.0,
+            reflectance: 0.05,
+            depth_bias: 10.0,
+            ..default()
+        });
+        commands.spawn((
+            Mesh3d(meshes.add(to_bevy_mesh(&o.mesh, RenderAssetUsages::RENDER_WORLD))),
+            MeshMaterial3d(m),
+            Transform::IDENTITY,
+            OverlayLayer(o.layer.clone()),
+        ));
+    }
     let ground = materials.add(StandardMaterial {
         base_color: Color::WHITE,
         perceptual_roughness: 1.0,
@@ -156,6 +180,7 @@ fn spawn_scene(
                             step: 0,
                             centre: Vec3::from_array(c),
                             radius,
+                            errors: step_errors(r, key),
                         },
                         MeshMaterial3d(ground.clone()),
                         Transform::IDENTITY,
@@ -290,7 +315,15 @@ fn update_terrain_lod(
         .iter()
         .filter_map(|(e, c)| {
             let d = (c.centre.distance(eye) - c.radius).max(1.0);
-            let step = lod_step(f64::from(d), cell, height, f64::from(FOV_Y), TERRAIN_ERROR_PX);
+            let step = lod_step_for(
+                &c.errors,
+                f64::from(d),
+                cell,
+                height,
+                f64::from(FOV_Y),
+                TERRAIN_ERROR_PX,
+                TERRAIN_SPACING_PX,
+            );
             (step != c.step).then_some((d, e, step))
         })
         .collect();

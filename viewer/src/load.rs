@@ -7,7 +7,9 @@ use std::path::Path;
 use cim_engine::{CityCode, FeatureFilter, FeatureKind, GeometryType, Project, Raster};
 use geo::{BoundingRect, Geometry, MultiPolygon};
 
-use crate::scene::{build_tiles, BuildingInput, BuildingTile, ElevationRamp, LocalOrigin};
+use crate::scene::{
+    build_tiles, drape_ribbon, BuildingInput, BuildingTile, ElevationRamp, LocalOrigin, MeshData,
+};
 
 /// Side of a building tile (one mesh, one draw call), m.
 pub const BUILDING_TILE_M: f64 = 256.0;
@@ -38,8 +40,41 @@ pub struct SceneData {
     pub buildings: Vec<BuildingRecord>,
     pub layers: Vec<String>,
     pub tiles: Vec<BuildingTile>,
+    /// Roads and parcel boundaries draped on the terrain: one mesh a layer.
+    pub overlays: Vec<Overlay>,
     /// Things that could not be shown, one line each (shown in the UI; never fatal).
     pub notices: Vec<String>,
+}
+
+/// One layer's lines draped on the ground.
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    pub layer: String,
+    pub kind: FeatureKind,
+    pub mesh: MeshData,
+}
+
+/// Parcel boundaries: width (m) and colour (linear RGBA).
+pub const PARCEL_LINE_M: f64 = 0.6;
+pub const PARCEL_COLOR: [f32; 4] = [0.95, 0.85, 0.35, 1.0];
+/// Roads: default width (m), width a lane, colour.
+pub const ROAD_WIDTH_M: f64 = 6.0;
+pub const LANE_WIDTH_M: f64 = 3.25;
+pub const ROAD_COLOR: [f32; 4] = [0.16, 0.16, 0.18, 1.0];
+
+/// A road's width: its `width` attribute (m), else lanes × [`LANE_WIDTH_M`], else
+/// [`ROAD_WIDTH_M`].
+pub fn road_width_m(attrs: &cim_engine::Attributes) -> f64 {
+    let num = |k: &str| {
+        attrs
+            .get(k)
+            .and_then(|v| v.as_f64())
+            .filter(|w| w.is_finite() && *w > 0.0)
+    };
+    num("width")
+        .filter(|w| *w < 200.0)
+        .or_else(|| num("lanes").map(|l| l.min(16.0) * LANE_WIDTH_M))
+        .unwrap_or(ROAD_WIDTH_M)
 }
 
 /// Reads the scene of the project at `path`.
@@ -127,6 +162,7 @@ pub fn load_scene(path: &Path) -> anyhow::Result<SceneData> {
     let (min_m, max_m) = terrain.as_ref().and_then(|t| t.min_max()).unwrap_or((0.0, 0.0));
     let origin = LocalOrigin::centre_of(extent, f64::from(min_m));
     let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M);
+    let overlays = load_overlays(&project, terrain.as_ref(), &origin, f64::from(min_m))?;
     for (t, tile) in tiles.iter().enumerate() {
         for (id, _) in &tile.buildings {
             buildings[*id as usize].tile = t as u32;
@@ -141,8 +177,61 @@ pub fn load_scene(path: &Path) -> anyhow::Result<SceneData> {
         buildings,
         layers,
         tiles,
+        overlays,
         notices,
     })
+}
+
+/// Parcel boundaries and roads of every layer of those kinds, draped on the terrain.
+fn load_overlays(
+    project: &Project,
+    terrain: Option<&Raster>,
+    origin: &LocalOrigin,
+    fallback_z: f64,
+) -> anyhow::Result<Vec<Overlay>> {
+    let step = terrain.map_or(5.0, |t| t.cell_w.min(t.cell_h).max(0.25));
+    let mut out: Vec<Overlay> = Vec::new();
+    let filter = FeatureFilter {
+        kinds: Some(vec![FeatureKind::Parcel, FeatureKind::Road]),
+        ..FeatureFilter::default()
+    };
+    project.for_each_feature(&filter, |s| {
+        let kind = s.feature.kind;
+        let (width, color) = match kind {
+            FeatureKind::Road => (road_width_m(&s.feature.attributes), ROAD_COLOR),
+            _ => (PARCEL_LINE_M, PARCEL_COLOR),
+        };
+        let k = match out.iter().position(|o| o.layer == s.layer) {
+            Some(k) => k,
+            None => {
+                out.push(Overlay {
+                    layer: s.layer.clone(),
+                    kind,
+                    mesh: MeshData::default(),
+                });
+                out.len() - 1
+            }
+        };
+        let mesh = &mut out[k].mesh;
+        let mut line =
+            |l: &geo::LineString<f64>| drape_ribbon(l, width, step, terrain, fallback_z, color, origin, mesh);
+        match &s.feature.geometry {
+            Geometry::LineString(l) => line(l),
+            Geometry::MultiLineString(m) => m.0.iter().for_each(&mut line),
+            Geometry::Polygon(p) => std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .for_each(&mut line),
+            Geometry::MultiPolygon(m) => m.0.iter().for_each(|p| {
+                std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .for_each(&mut line)
+            }),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    out.retain(|o| !o.mesh.is_empty());
+    Ok(out)
 }
 
 fn grow(a: Option<[f64; 4]>, b: [f64; 4]) -> [f64; 4] {
@@ -159,5 +248,23 @@ impl SceneData {
             .iter()
             .position(|b| b.code == *code)
             .map(|i| i as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cim_engine::{AttrValue, Attributes};
+
+    #[test]
+    fn road_width_from_width_or_lanes() {
+        let mut a = Attributes::new();
+        assert_eq!(road_width_m(&a), ROAD_WIDTH_M);
+        a.insert("lanes".into(), AttrValue::Int(4));
+        assert_eq!(road_width_m(&a), 4.0 * LANE_WIDTH_M);
+        a.insert("width".into(), AttrValue::Text("12.5".into()));
+        assert_eq!(road_width_m(&a), 12.5);
+        a.insert("width".into(), AttrValue::Real(-3.0));
+        assert_eq!(road_width_m(&a), 4.0 * LANE_WIDTH_M);
     }
 }

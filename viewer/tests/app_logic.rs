@@ -21,7 +21,9 @@ fn scene() -> SceneData {
     let mut r = Raster::empty(n, n, 400_000.0, 3_000_640.0, 1.0, 1.0);
     for row in 0..n {
         for col in 0..n {
-            r.data[row * n + col] = 10.0 + 0.01 * col as f32;
+            // Rolling ground with metre-scale bumps, so that coarse meshes miss detail.
+            let (x, y) = (col as f32, row as f32);
+            r.data[row * n + col] = 10.0 + 0.01 * x + 1.5 * (x * 0.9).sin() * (y * 0.7).cos();
         }
     }
     let extent = r.extent();
@@ -54,6 +56,7 @@ fn scene() -> SceneData {
             })
             .collect(),
         layers: vec!["buildings".into()],
+        overlays: vec![],
         notices: vec![],
     }
 }

@@ -1,13 +1,16 @@
 //! Scene geometry built without Bevy: the local frame, terrain chunks, merged building tiles.
 
 mod buildings;
+mod drape;
 mod mesh;
 mod origin;
 mod terrain;
 
 pub use buildings::{build_tiles, extrude, BuildingInput, BuildingTile};
+pub use drape::{drape_ribbon, ground, DRAPE_LIFT_M};
 pub use mesh::{normalised, triangle_normal, MeshData};
 pub use origin::LocalOrigin;
 pub use terrain::{
-    chunk_extent, chunk_grid, chunk_mesh, lod_step, ChunkKey, ElevationRamp, CHUNK_CELLS, MAX_STEP,
+    chunk_extent, chunk_grid, chunk_mesh, lod_step, lod_step_for, step_errors, ChunkKey, ElevationRamp,
+    CHUNK_CELLS, MAX_STEP, STEPS,
 };

@@ -131,8 +131,12 @@ pub fn chunk_mesh(
         let east: Vec<(usize, usize)> = (0..nr).map(|j| (nc - 1, j)).collect();
         let south: Vec<(usize, usize)> = (0..nc).rev().map(|i| (i, nr - 1)).collect();
         let west: Vec<(usize, usize)> = (0..nr).rev().map(|j| (0, j)).collect();
-        for edge in [north, east, south, west] {
-            add_skirt(&mut m, &edge, nc, skirt_m, &valid);
+        // Only where another chunk joins: the DEM's own border has nothing to hide.
+        let joins = [r0 > 0, c1 + 1 < raster.width, r1 + 1 < raster.height, c0 > 0];
+        for (edge, joined) in [north, east, south, west].into_iter().zip(joins) {
+            if joined {
+                add_skirt(&mut m, &edge, nc, skirt_m, &valid);
+            }
         }
     }
     m
@@ -183,6 +187,72 @@ fn grid_normal(raster: &Raster, c: usize, r: usize, step: usize) -> [f32; 3] {
         return [0.0, 1.0, 0.0];
     }
     normalised([-dzdx, 1.0, -dzdz])
+}
+
+/// Steps a chunk can be meshed at: 1, 2, 4, … [`MAX_STEP`].
+pub const STEPS: [usize; 6] = [1, 2, 4, 8, 16, 32];
+
+/// How far (m, vertically) the chunk's mesh at each of [`STEPS`] strays from the DEM: the
+/// largest difference between a cell's height and the coarse mesh under it (bilinear between
+/// the coarse vertices). 0 at step 1.
+pub fn step_errors(raster: &Raster, key: ChunkKey) -> [f32; 6] {
+    let (c0, c1) = span(key.cx, raster.width);
+    let (r0, r1) = span(key.cy, raster.height);
+    let z = |c: usize, r: usize| raster.data[r * raster.width + c];
+    let mut out = [0.0f32; 6];
+    for (k, &step) in STEPS.iter().enumerate().skip(1) {
+        let cols = samples(c0, c1, step);
+        let rows = samples(r0, r1, step);
+        let mut worst = 0.0f32;
+        for j in 0..rows.len().saturating_sub(1) {
+            let (ra, rb) = (rows[j], rows[j + 1]);
+            for i in 0..cols.len().saturating_sub(1) {
+                let (ca, cb) = (cols[i], cols[i + 1]);
+                let (za, zb, zc, zd) = (z(ca, ra), z(cb, ra), z(ca, rb), z(cb, rb));
+                for r in ra..=rb {
+                    let v = (r - ra) as f32 / (rb - ra).max(1) as f32;
+                    for c in ca..=cb {
+                        let u = (c - ca) as f32 / (cb - ca).max(1) as f32;
+                        let mesh = (za * (1.0 - u) + zb * u) * (1.0 - v) + (zc * (1.0 - u) + zd * u) * v;
+                        let d = (z(c, r) - mesh).abs();
+                        // NaN (no data nearby) never counts.
+                        if d > worst {
+                            worst = d;
+                        }
+                    }
+                }
+            }
+        }
+        out[k] = worst.max(out[k - 1]);
+    }
+    out
+}
+
+/// The coarsest of [`STEPS`] whose error (`errors`, from [`step_errors`]) seen from
+/// `distance_m` is at most `max_error_px` pixels on a view `viewport_px` high with vertical
+/// field of view `fov_y_rad`; never coarser than vertices `max_spacing_px` apart on screen
+/// (so silhouettes and colours stay smooth).
+pub fn lod_step_for(
+    errors: &[f32; 6],
+    distance_m: f64,
+    cell_m: f64,
+    viewport_px: f64,
+    fov_y_rad: f64,
+    max_error_px: f64,
+    max_spacing_px: f64,
+) -> usize {
+    let px_per_m = viewport_px / (2.0 * (0.5 * fov_y_rad).tan() * distance_m.max(1e-6));
+    let mut best = 1;
+    for (k, &step) in STEPS.iter().enumerate() {
+        if f64::from(errors[k]) * px_per_m <= max_error_px
+            && step as f64 * cell_m * px_per_m <= max_spacing_px
+        {
+            best = step;
+        } else {
+            break;
+        }
+    }
+    best
 }
 
 /// The step for a chunk seen from `distance_m`, so its vertices are at most `max_error_px`
@@ -273,17 +343,43 @@ mod tests {
         // The 6 triangles touching the missing vertex are gone.
         assert_eq!(m.triangle_count(), 64 * 64 * 2 - 6);
         let s = chunk_mesh(&r, &o, k, 1, &ramp(), 5.0);
-        // Four edges of 65 vertices: 4 × 65 skirt vertices, 4 × 64 quads.
-        assert_eq!(s.vertex_count(), m.vertex_count() + 4 * 65);
-        assert_eq!(s.triangle_count(), m.triangle_count() + 4 * 64 * 2);
+        // Skirts only where chunks join: east and south of the north-west chunk, 65 vertices
+        // and 64 quads each.
+        assert_eq!(s.vertex_count(), m.vertex_count() + 2 * 65);
+        assert_eq!(s.triangle_count(), m.triangle_count() + 2 * 64 * 2);
         assert_eq!(s.bounds().unwrap().0[1], -5.0);
-        // The first skirt quad hangs from the north edge and faces north (−z).
+        // The first skirt quad hangs from the east edge and faces east (+x).
         let first = m.indices.len();
         for t in s.indices[first..first + 6].chunks(3) {
             let [a, b, c] = [t[0], t[1], t[2]].map(|i| s.positions[i as usize]);
             let n = super::super::mesh::triangle_normal(a, b, c);
-            assert!(n[2] < -0.99, "{n:?}");
+            assert!(n[0] > 0.99, "{n:?}");
         }
+    }
+
+    #[test]
+    fn step_errors_measure_how_far_the_coarse_mesh_strays() {
+        // A plane is exact at every step.
+        let r = plane();
+        let e = step_errors(&r, ChunkKey { cx: 0, cy: 0 });
+        assert!(e.iter().all(|&x| x < 1e-3), "{e:?}");
+        // One 3 m spike in the middle of chunk (0, 0) at cell (33, 33): any step that skips it
+        // misses it by 3 m; steps 1 (and none other: 33 is odd) keep it.
+        let mut r = plane();
+        r.data[33 * 130 + 33] += 3.0;
+        let e = step_errors(&r, ChunkKey { cx: 0, cy: 0 });
+        assert_eq!(e[0], 0.0);
+        assert!(e[1..].iter().all(|&x| (x - 3.0).abs() < 1e-3), "{e:?}");
+        // Errors never fall with coarser steps.
+        assert!(e.windows(2).all(|w| w[0] <= w[1]));
+        // Near: the spike must show, step 1; far: it is under a pixel, and the coarsest step
+        // whose vertex spacing still fits 64 px is chosen.
+        let fov = 45f64.to_radians();
+        assert_eq!(lod_step_for(&e, 100.0, 1.0, 1080.0, fov, 2.0, 64.0), 1);
+        assert_eq!(lod_step_for(&e, 5000.0, 1.0, 1080.0, fov, 2.0, 64.0), 32);
+        let flat = [0.0; 6];
+        // Flat ground near the camera: limited by the vertex spacing (1 m at 50 m is 26 px).
+        assert_eq!(lod_step_for(&flat, 50.0, 1.0, 1080.0, fov, 2.0, 64.0), 2);
     }
 
     #[test]
