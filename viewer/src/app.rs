@@ -23,7 +23,9 @@ use bevy::winit::WinitPlugin;
 
 use crate::camera::OrbitCamera;
 use crate::load::SceneData;
-use crate::scene::{chunk_extent, chunk_grid, chunk_mesh, lod_step_for, step_errors, ChunkKey, MeshData};
+use crate::scene::{
+    chunk_extent, chunk_grid, chunk_mesh, lod_step_for, step_errors, ChunkKey, MeshData, STEPS,
+};
 
 /// The UI font: Noto Sans SC cut down to Latin and the 3,500 commonest Chinese characters
 /// (SIL Open Font License 1.1, see assets/fonts/).
@@ -335,10 +337,14 @@ fn update_terrain_lod(
             continue;
         };
         let key = c.key;
+        // A gap to a neighbour at another step is at most both meshes' errors: the skirt hangs
+        // that far (the neighbour is at most one step finer or coarser in practice, so twice
+        // this chunk's own error and half a metre).
+        let level = STEPS.iter().position(|&x| x == step).unwrap_or(0);
+        let skirt = 2.0 * c.errors[level] + 0.5;
         let handle = cache
             .entry((key, step))
             .or_insert_with(|| {
-                let skirt = (step as f64 * cell * 2.0) as f32;
                 let m = chunk_mesh(raster, &s.origin, key, step, &s.ramp, skirt);
                 meshes.add(to_bevy_mesh(&m, RenderAssetUsages::RENDER_WORLD))
             })
