@@ -47,6 +47,8 @@ enum Command {
     View(commands::view::ViewArgs),
     /// Render the 3D view of a project to a PNG, offscreen (no display needed).
     Render(commands::view::RenderArgs),
+    /// Save (--camera), remove (--delete) or list the viewer's saved viewpoints.
+    Viewpoint(commands::view::ViewpointArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => commands::demo::run(a),
         Command::View(a) => commands::view::view(a),
         Command::Render(a) => commands::view::render(a),
+        Command::Viewpoint(a) => commands::view::viewpoint(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -242,3 +242,60 @@ fn a_ray_through_a_building_picks_it() {
 fn bevy_vec(x: f32, y: f32, z: f32) -> cim_viewer::Vec3 {
     cim_viewer::Vec3::new(x, y, z)
 }
+
+#[test]
+fn viewpoints_are_saved_listed_used_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let pr = p(&project);
+    let list = cim_json(&[
+        "viewpoint",
+        pr,
+        "东门",
+        "--camera",
+        "457290,5550250,200,30,45,400",
+        "--json",
+    ]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "东门");
+    assert_eq!(list[0]["distance_m"], 400.0);
+    let list = cim_json(&[
+        "viewpoint",
+        pr,
+        "north",
+        "--camera",
+        "457290,5550400,200,180,60,300",
+        "--json",
+    ]);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["东门", "north"]);
+    let err = cim_err(&["viewpoint", pr, "bad", "--camera", "457290,5550250,200,30,45,0"]);
+    assert!(err.contains("'bad'") && err.contains("distance"), "{err}");
+    let out = dir.path().join("v.png");
+    let err = cim_err(&["render", pr, "--out", p(&out), "--view", "nope"]);
+    assert!(err.contains("东门, north"), "{err}");
+    if can_render() {
+        let v = cim_json(&[
+            "render",
+            pr,
+            "--size",
+            "160x90",
+            "--out",
+            p(&out),
+            "--view",
+            "东门",
+            "--json",
+        ]);
+        assert_eq!(v["height"], 90);
+        assert!(out.exists());
+    }
+    let list = cim_json(&["viewpoint", pr, "东门", "--delete", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let err = cim_err(&["viewpoint", pr, "东门", "--delete"]);
+    assert!(err.contains("no viewpoint"), "{err}");
+}

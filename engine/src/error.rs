@@ -31,6 +31,8 @@ pub enum EngineError {
     Layer { layer: String, reason: String },
     #[error("feature {code} not found")]
     FeatureNotFound { code: String },
+    #[error("viewpoint '{name}': {reason}")]
+    Viewpoint { name: String, reason: String },
     #[error("terrain '{name}': {reason}")]
     Terrain { name: String, reason: String },
     #[error("invalid geometry: {reason}")]

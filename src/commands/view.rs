@@ -14,6 +14,22 @@ pub struct ViewArgs {
 }
 
 #[derive(Args)]
+pub struct ViewpointArgs {
+    pub project: PathBuf,
+    /// The viewpoint's name (none: list them).
+    pub name: Option<String>,
+    /// Camera: focus x,y,z in the project CRS, heading, tilt (degrees) and distance (m), as for
+    /// `cim render --camera`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub camera: Option<String>,
+    /// Remove the viewpoint instead.
+    #[arg(long, conflicts_with = "camera")]
+    pub delete: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
 pub struct RenderArgs {
     pub project: PathBuf,
     /// Image size WIDTHxHEIGHT in pixels.
@@ -25,8 +41,11 @@ pub struct RenderArgs {
     /// Camera: focus x,y,z in the project CRS, heading (degrees clockwise from north), tilt
     /// (degrees below the horizon) and distance (m), e.g. 500100,2500100,20,30,45,800. Default:
     /// the whole scene.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "view")]
     pub camera: Option<String>,
+    /// Camera: a viewpoint saved in the project (with `B` in `cim view`, or `cim viewpoint`).
+    #[arg(long)]
+    pub view: Option<String>,
     /// Show this building (city code) highlighted.
     #[arg(long)]
     pub select: Option<String>,
@@ -93,7 +112,24 @@ pub fn render(a: RenderArgs) -> Result<()> {
     for n in &scene.notices {
         eprintln!("note: {n}");
     }
-    let camera = a.camera.as_deref().map(|c| parse_camera(c, &scene)).transpose()?;
+    let mut camera = a.camera.as_deref().map(|c| parse_camera(c, &scene)).transpose()?;
+    if let Some(name) = &a.view {
+        let project = super::open_project(&a.project)?;
+        let saved = project.viewpoints()?;
+        let Some(v) = saved.iter().find(|v| v.name == *name) else {
+            let names: Vec<&str> = saved.iter().map(|v| v.name.as_str()).collect();
+            bail!(
+                "--view '{name}': no such viewpoint in {} (saved: {})",
+                a.project.display(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+        };
+        camera = Some(cim_viewer::views::camera_of(v, &scene));
+    }
     let select = a
         .select
         .as_deref()
@@ -131,6 +167,62 @@ pub fn render(a: RenderArgs) -> Result<()> {
         );
         if let Some(m) = median {
             println!("{} frames: median {m:.1} ms ({:.1} fps)", times.len(), 1e3 / m);
+        }
+    }
+    Ok(())
+}
+
+/// `cim viewpoint`: saves (with `--camera`), removes (`--delete`) or lists the project's
+/// viewpoints.
+pub fn viewpoint(a: ViewpointArgs) -> Result<()> {
+    let mut project = super::open_project(&a.project)?;
+    let named = || {
+        a.name
+            .clone()
+            .with_context(|| "give the viewpoint's name (cim viewpoint PROJECT NAME ...)".to_string())
+    };
+    if a.delete {
+        let name = named()?;
+        if !project.delete_viewpoint(&name)? {
+            bail!("no viewpoint '{name}' in {}", a.project.display());
+        }
+    } else if let Some(text) = &a.camera {
+        let v: Vec<f64> = text
+            .split(',')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("--camera '{text}': expected x,y,z,heading,tilt,distance"))?;
+        let [x, y, z, heading, tilt, distance] = v.as_slice() else {
+            bail!("--camera '{text}': expected six numbers x,y,z,heading,tilt,distance");
+        };
+        project.save_viewpoint(&cim_engine::Viewpoint {
+            name: named()?,
+            focus: [*x, *y, *z],
+            heading_deg: *heading,
+            tilt_deg: *tilt,
+            distance_m: *distance,
+        })?;
+    }
+    let all = project.viewpoints()?;
+    if a.json {
+        let list: Vec<serde_json::Value> = all
+            .iter()
+            .map(|v| serde_json::json!({"name": v.name, "focus": v.focus, "heading_deg": v.heading_deg, "tilt_deg": v.tilt_deg, "distance_m": v.distance_m}))
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    } else {
+        for (k, v) in all.iter().enumerate() {
+            println!(
+                "{:>2}  {:<20} {:.1},{:.1},{:.1}  heading {:.0}°  tilt {:.0}°  {:.0} m",
+                k + 1,
+                v.name,
+                v.focus[0],
+                v.focus[1],
+                v.focus[2],
+                v.heading_deg,
+                v.tilt_deg,
+                v.distance_m
+            );
         }
     }
     Ok(())

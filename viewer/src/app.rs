@@ -74,9 +74,18 @@ pub struct BuildingTileMesh(pub usize);
 #[derive(Resource, Clone, Copy, Debug)]
 pub struct ViewHeightPx(pub f32);
 
+/// Terrain chunks re-meshed at most a frame (default [`CHUNKS_PER_FRAME`]; an offscreen image
+/// takes them all at once).
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct TerrainBudget(pub usize);
+
 /// Terrain chunks still waiting for the mesh their distance needs.
 #[derive(Resource, Default, Debug)]
 pub struct TerrainBacklog(pub usize);
+
+/// Where the camera's transform is set from its orbit: whatever moves the camera runs before.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApplyOrbit;
 
 /// The scene: terrain, buildings, sun and sky, and the camera's transform following its orbit.
 pub struct ScenePlugin;
@@ -91,7 +100,13 @@ impl Plugin for ScenePlugin {
             })
             .init_resource::<TerrainBacklog>()
             .add_systems(Startup, spawn_scene)
-            .add_systems(Update, (apply_orbit, update_terrain_lod).chain());
+            .add_systems(
+                Update,
+                (
+                    apply_orbit.in_set(ApplyOrbit),
+                    update_terrain_lod.after(ApplyOrbit),
+                ),
+            );
     }
 }
 
@@ -101,7 +116,7 @@ pub struct NavigationPlugin;
 
 impl Plugin for NavigationPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, navigate.before(apply_orbit));
+        app.add_systems(Update, navigate.before(ApplyOrbit));
     }
 }
 
@@ -301,16 +316,19 @@ fn update_terrain_lod(
     mut commands: Commands,
     scene: Res<Scene>,
     view_h: Option<Res<ViewHeightPx>>,
-    cameras: Query<&GlobalTransform, With<ViewCamera>>,
+    budget: Option<Res<TerrainBudget>>,
+    cameras: Query<&ViewCamera>,
     mut chunks: Query<(Entity, &mut TerrainChunk)>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut backlog: ResMut<TerrainBacklog>,
     mut cache: Local<HashMap<(ChunkKey, usize), Handle<Mesh>>>,
 ) {
     let Some(raster) = &scene.0.terrain else { return };
-    let Some(eye) = cameras.iter().next().map(|t| t.translation()) else {
+    // From the orbit itself, so the first frame already has the right eye.
+    let Some(eye) = cameras.iter().next().map(|c| Vec3::from_array(c.0.eye())) else {
         return;
     };
+    let per_frame = budget.map_or(CHUNKS_PER_FRAME, |b| b.0);
     let height = view_h.map_or(1080.0, |v| f64::from(v.0));
     let cell = raster.cell_w.min(raster.cell_h);
     let mut wanted: Vec<(f32, Entity, usize)> = chunks
@@ -330,9 +348,9 @@ fn update_terrain_lod(
         })
         .collect();
     wanted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    backlog.0 = wanted.len().saturating_sub(CHUNKS_PER_FRAME);
+    backlog.0 = wanted.len().saturating_sub(per_frame);
     let s = &scene.0;
-    for &(_, e, step) in wanted.iter().take(CHUNKS_PER_FRAME) {
+    for &(_, e, step) in wanted.iter().take(per_frame) {
         let Ok((_, mut c)) = chunks.get_mut(e) else {
             continue;
         };
@@ -455,6 +473,7 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
     )
     .insert_resource(Scene(scene.clone()))
     .insert_resource(ViewHeightPx(req.height as f32))
+    .insert_resource(TerrainBudget(usize::MAX))
     .add_plugins((ScenePlugin, crate::pick::PickPlugin));
     if let Some(code) = &req.select {
         let building = scene.building_by_code(code);
@@ -487,7 +506,9 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
             }
             continue;
         }
-        let settled = app.world().resource::<TerrainBacklog>().0 == 0 && frame >= 3;
+        // The render world runs a frame behind and the first frames draw nothing yet: take the
+        // image from the third update on, once every terrain chunk has its mesh.
+        let settled = app.world().resource::<TerrainBacklog>().0 == 0 && frame >= 2;
         if settled && !requested {
             let slot = shot.clone();
             app.world_mut().spawn(Screenshot::image(target.clone())).observe(
@@ -540,6 +561,9 @@ pub fn view(scene: SceneData, hall: bool) -> anyhow::Result<()> {
     let scene = Arc::new(scene);
     let span = scene_span(&scene);
     let title = format!("cim — {}", scene.project_path.display());
+    let bookmarks = cim_engine::Project::open(&scene.project_path)
+        .and_then(|p| p.viewpoints())
+        .unwrap_or_default();
     let orbit = frame_scene(&scene, 16.0 / 9.0);
     let mut app = App::new();
     app.add_plugins(
@@ -561,11 +585,17 @@ pub fn view(scene: SceneData, hall: bool) -> anyhow::Result<()> {
     .insert_resource(Scene(scene.clone()))
     .insert_resource(crate::pick::Picker(load_picker(&scene)))
     .insert_resource(UiScale(if hall { 2.0 } else { 1.0 }))
+    .insert_resource(crate::views::Bookmarks(bookmarks))
+    .insert_resource(crate::views::TourState {
+        auto: hall,
+        ..default()
+    })
     .add_plugins((
         ScenePlugin,
         NavigationPlugin,
         crate::pick::PickPlugin,
         crate::ui::UiPlugin,
+        crate::views::ViewsPlugin,
     ));
     let font = app
         .world_mut()

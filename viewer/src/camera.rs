@@ -134,6 +134,84 @@ fn normalise(v: [f32; 3]) -> [f32; 3] {
     [v[0] / l, v[1] / l, v[2] / l]
 }
 
+impl OrbitCamera {
+    /// The camera `t` (0‥1) of the way from `a` to `b`: focus and tilt linearly, heading the
+    /// short way round, distance geometrically (so zooming feels even), eased in and out.
+    pub fn between(a: &OrbitCamera, b: &OrbitCamera, t: f32) -> OrbitCamera {
+        // Exactly at the ends (no round-off through the logarithms).
+        if t.is_nan() || t <= 0.0 {
+            return *a;
+        }
+        if t >= 1.0 {
+            return *b;
+        }
+        let s = t * t * (3.0 - 2.0 * t);
+        let lerp = |x: f32, y: f32| x + (y - x) * s;
+        let tau = std::f32::consts::TAU;
+        let mut d_yaw = (b.yaw - a.yaw).rem_euclid(tau);
+        if d_yaw > std::f32::consts::PI {
+            d_yaw -= tau;
+        }
+        OrbitCamera {
+            focus: [
+                lerp(a.focus[0], b.focus[0]),
+                lerp(a.focus[1], b.focus[1]),
+                lerp(a.focus[2], b.focus[2]),
+            ],
+            yaw: (a.yaw + d_yaw * s).rem_euclid(tau),
+            pitch: lerp(a.pitch, b.pitch),
+            distance: (a.distance.ln() + (b.distance.ln() - a.distance.ln()) * s).exp(),
+        }
+    }
+
+    /// A view of a box (say a building) from `yaw`, tilted 35°, filling about half the view.
+    pub fn looking_at_box(min: [f32; 3], max: [f32; 3], yaw: f32, fov_y: f32) -> OrbitCamera {
+        let size = (0..3).map(|k| max[k] - min[k]).fold(0.0f32, f32::max).max(5.0);
+        OrbitCamera {
+            focus: [
+                0.5 * (min[0] + max[0]),
+                0.5 * (min[1] + max[1]),
+                0.5 * (min[2] + max[2]),
+            ],
+            yaw,
+            pitch: 35f32.to_radians(),
+            distance: (size / (0.5 * fov_y).tan()).clamp(MIN_DISTANCE_M, MAX_DISTANCE_M),
+        }
+    }
+}
+
+/// A tour over saved views (the command hall's idle mode): each view is held for `dwell_s`,
+/// then the camera flies to the next in `travel_s`, round and round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tour {
+    pub stops: Vec<OrbitCamera>,
+    pub dwell_s: f32,
+    pub travel_s: f32,
+}
+
+impl Tour {
+    /// Where the camera is `t_s` seconds into the tour (`None` without stops).
+    pub fn at(&self, t_s: f32) -> Option<OrbitCamera> {
+        let n = self.stops.len();
+        if n == 0 {
+            return None;
+        }
+        if n == 1 {
+            return Some(self.stops[0]);
+        }
+        let leg = (self.dwell_s + self.travel_s).max(1e-3);
+        let t = t_s.max(0.0) % (leg * n as f32);
+        let k = (t / leg) as usize % n;
+        let into = t - k as f32 * leg;
+        let (a, b) = (&self.stops[k], &self.stops[(k + 1) % n]);
+        Some(if into <= self.dwell_s {
+            *a
+        } else {
+            OrbitCamera::between(a, b, (into - self.dwell_s) / self.travel_s.max(1e-3))
+        })
+    }
+}
+
 /// Heading (radians clockwise from north) the north arrow points when the camera looks along
 /// `yaw`: north is `−yaw` from screen up.
 pub fn north_arrow_angle(yaw: f32) -> f32 {
@@ -238,6 +316,64 @@ mod tests {
         assert!(c.in_view(c.focus, fov, 1.0, 0.01));
         let (e, f) = (c.eye(), c.forward());
         assert!(!c.in_view([e[0] - f[0], e[1] - f[1], e[2] - f[2]], fov, 1.0, 1.0));
+    }
+
+    #[test]
+    fn flights_go_the_short_way_and_end_where_asked() {
+        let a = OrbitCamera {
+            focus: [0.0; 3],
+            yaw: 0.2,
+            pitch: 0.5,
+            distance: 100.0,
+        };
+        let b = OrbitCamera {
+            focus: [100.0, 10.0, -50.0],
+            yaw: 6.0,
+            pitch: 1.0,
+            distance: 10_000.0,
+        };
+        assert_eq!(OrbitCamera::between(&a, &b, 0.0), a);
+        let end = OrbitCamera::between(&a, &b, 1.0);
+        assert!(
+            (end.yaw - b.yaw).abs() < 1e-4 && (end.distance - b.distance).abs() < 0.1 && end.focus == b.focus
+        );
+        // Halfway: heading through north (0.2 → 6.0 is −0.48 rad the short way), distance the
+        // geometric mean.
+        let mid = OrbitCamera::between(&a, &b, 0.5);
+        let d = (mid.yaw - (0.2 - 0.2416)).rem_euclid(std::f32::consts::TAU);
+        assert!(!(1e-3..=std::f32::consts::TAU - 1e-3).contains(&d), "{}", mid.yaw);
+        assert!((mid.distance - 1000.0).abs() < 1.0, "{}", mid.distance);
+    }
+
+    #[test]
+    fn a_tour_holds_each_view_then_flies_to_the_next() {
+        let stop = |x: f32| OrbitCamera {
+            focus: [x, 0.0, 0.0],
+            yaw: 0.0,
+            pitch: 0.5,
+            distance: 100.0,
+        };
+        let tour = Tour {
+            stops: vec![stop(0.0), stop(100.0), stop(200.0)],
+            dwell_s: 10.0,
+            travel_s: 5.0,
+        };
+        assert_eq!(tour.at(3.0).unwrap().focus[0], 0.0);
+        assert_eq!(tour.at(10.0).unwrap().focus[0], 0.0);
+        assert!((tour.at(12.5).unwrap().focus[0] - 50.0).abs() < 1e-3);
+        assert_eq!(tour.at(16.0).unwrap().focus[0], 100.0);
+        // After the last stop it flies back to the first, then starts over.
+        assert!((tour.at(42.5).unwrap().focus[0] - 100.0).abs() < 1e-3);
+        assert_eq!(tour.at(45.0 + 3.0).unwrap().focus[0], 0.0);
+        assert_eq!(
+            Tour {
+                stops: vec![],
+                dwell_s: 1.0,
+                travel_s: 1.0
+            }
+            .at(5.0),
+            None
+        );
     }
 
     #[test]

@@ -75,8 +75,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("other", "other", "其他"),
     (
         "help",
-        "Left drag: pan · right drag: turn and tilt · wheel: zoom · click: pick · L: language",
-        "左键拖动：平移 · 右键拖动：旋转倾斜 · 滚轮：缩放 · 点击：拾取 · L：语言",
+        "Left drag: pan · right drag: turn, tilt · wheel: zoom · click: pick · F: fly to it · B: save view · 1–9: saved views · T: tour · L: 中文",
+        "左键拖动：平移 · 右键拖动：旋转倾斜 · 滚轮：缩放 · 点击：拾取 · F：飞至所选 · B：保存视点 · 1–9：视点 · T：巡游 · L：English",
     ),
 ];
 

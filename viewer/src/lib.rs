@@ -16,6 +16,7 @@ pub mod load;
 pub mod pick;
 pub mod scene;
 pub mod ui;
+pub mod views;
 
 pub use app::{find_gpu, render, view, RenderRequest, Rendered};
 pub use bevy::math::Vec3;

@@ -28,12 +28,14 @@ mod rtree;
 mod runs;
 mod schema;
 mod terrain;
+mod viewpoints;
 
 pub use import::{ImportStats, ImportTx, Written};
 pub use layer::{GeometryType, LayerInfo, LayerSpec};
 pub use query::{FeatureFilter, StoredFeature};
 pub use runs::{RunBuilding, RunRecord, RunRoad};
 pub use terrain::TerrainInfo;
+pub use viewpoints::Viewpoint;
 
 use crate::crs::Crs;
 use crate::error::{EngineError, Result};
