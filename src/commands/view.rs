@@ -1,7 +1,9 @@
 //! `cim view` (the 3D viewer window) and `cim render` (the same view as an image, offscreen).
 
 use anyhow::{bail, Context, Result};
-use cim_viewer::{load_scene, OrbitCamera, RenderRequest};
+use cim_engine::Viewpoint;
+use cim_viewer::views::camera_of;
+use cim_viewer::{load_scene, RenderRequest};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -82,7 +84,8 @@ fn parse_size(text: &str) -> Result<(u32, u32)> {
     Ok((w, h))
 }
 
-fn parse_camera(text: &str, scene: &cim_viewer::SceneData) -> Result<OrbitCamera> {
+/// `--camera x,y,z,heading,tilt,distance` as a viewpoint named `name` (checked).
+fn parse_viewpoint(text: &str, name: &str) -> Result<Viewpoint> {
     let v: Vec<f64> = text
         .split(',')
         .map(|s| s.trim().parse::<f64>())
@@ -91,19 +94,15 @@ fn parse_camera(text: &str, scene: &cim_viewer::SceneData) -> Result<OrbitCamera
     let [x, y, z, heading, tilt, distance] = v.as_slice() else {
         bail!("--camera '{text}': expected six numbers x,y,z,heading,tilt,distance");
     };
-    if !v.iter().all(|c| c.is_finite()) || *distance <= 0.0 {
-        bail!("--camera '{text}': numbers must be finite and the distance positive");
-    }
-    let mut c = OrbitCamera {
-        focus: scene.origin.to_local(*x, *y, *z),
-        yaw: heading.to_radians() as f32,
-        pitch: 0.0,
-        distance: *distance as f32,
+    let vp = Viewpoint {
+        name: name.to_string(),
+        focus: [*x, *y, *z],
+        heading_deg: *heading,
+        tilt_deg: *tilt,
+        distance_m: *distance,
     };
-    // Through the setters, so the limits apply.
-    c.orbit(0.0, tilt.to_radians() as f32);
-    c.zoom(1.0);
-    Ok(c)
+    vp.validate().with_context(|| format!("--camera '{text}'"))?;
+    Ok(vp)
 }
 
 pub fn render(a: RenderArgs) -> Result<()> {
@@ -112,7 +111,11 @@ pub fn render(a: RenderArgs) -> Result<()> {
     for n in &scene.notices {
         eprintln!("note: {n}");
     }
-    let mut camera = a.camera.as_deref().map(|c| parse_camera(c, &scene)).transpose()?;
+    let mut camera = a
+        .camera
+        .as_deref()
+        .map(|c| parse_viewpoint(c, "--camera").map(|v| camera_of(&v, &scene)))
+        .transpose()?;
     if let Some(name) = &a.view {
         let project = super::open_project(&a.project)?;
         let saved = project.viewpoints()?;
@@ -128,7 +131,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
                 }
             );
         };
-        camera = Some(cim_viewer::views::camera_of(v, &scene));
+        camera = Some(camera_of(v, &scene));
     }
     let select = a
         .select
@@ -187,21 +190,7 @@ pub fn viewpoint(a: ViewpointArgs) -> Result<()> {
             bail!("no viewpoint '{name}' in {}", a.project.display());
         }
     } else if let Some(text) = &a.camera {
-        let v: Vec<f64> = text
-            .split(',')
-            .map(|s| s.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("--camera '{text}': expected x,y,z,heading,tilt,distance"))?;
-        let [x, y, z, heading, tilt, distance] = v.as_slice() else {
-            bail!("--camera '{text}': expected six numbers x,y,z,heading,tilt,distance");
-        };
-        project.save_viewpoint(&cim_engine::Viewpoint {
-            name: named()?,
-            focus: [*x, *y, *z],
-            heading_deg: *heading,
-            tilt_deg: *tilt,
-            distance_m: *distance,
-        })?;
+        project.save_viewpoint(&parse_viewpoint(text, &named()?)?)?;
     }
     let all = project.viewpoints()?;
     if a.json {
