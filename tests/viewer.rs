@@ -299,3 +299,23 @@ fn viewpoints_are_saved_listed_used_and_removed() {
     let err = cim_err(&["viewpoint", pr, "东门", "--delete"]);
     assert!(err.contains("no viewpoint"), "{err}");
 }
+
+#[test]
+fn view_without_a_display_says_so_and_points_to_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cim"))
+        .args(["view", p(&project)])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("no display") && lines[0].contains("cim render"),
+        "{err}"
+    );
+}
