@@ -319,3 +319,83 @@ fn view_without_a_display_says_so_and_points_to_render() {
         "{err}"
     );
 }
+
+#[test]
+fn a_flood_run_is_drawn_as_water_over_the_district() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    // A quick storm on a 200 m box in the middle of the district.
+    let scenario = dir.path().join("storm.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+name = "storm"
+project = "demo/bubenec.cim.gpkg"
+[domain]
+bbox = [457150.0, 5550200.0, 457350.0, 5550400.0]
+resolution_m = 4.0
+[time]
+duration_min = 10
+output_interval_min = 5
+[rain]
+mm_per_h = [[0, 300]]
+[boundary]
+default = "closed"
+"#,
+    )
+    .unwrap();
+    cim_json(&["run", p(&scenario), "--json"]);
+    let pr = p(&project);
+    let err = cim_err(&[
+        "render",
+        pr,
+        "--out",
+        p(&dir.path().join("x.png")),
+        "--run",
+        "nope",
+    ]);
+    assert!(err.contains("no run 'nope'") && err.contains("storm"), "{err}");
+    if !can_render() {
+        return;
+    }
+    let camera = "457250,5550300,200,0,60,350";
+    let blue = |path: &Path| {
+        read_png(path)
+            .pixels()
+            .filter(|p| {
+                p[2] > 150 && i32::from(p[2]) > i32::from(p[0]) + 80 && i32::from(p[1]) + 20 < i32::from(p[2])
+            })
+            .count()
+    };
+    let dry = dir.path().join("dry.png");
+    let wet = dir.path().join("wet.png");
+    // Looking down (tilt 60°), the sky is out of the picture: blue is water.
+    cim_json(&[
+        "render",
+        pr,
+        "--size",
+        "320x180",
+        "--camera",
+        camera,
+        "--out",
+        p(&dry),
+        "--json",
+    ]);
+    cim_json(&[
+        "render",
+        pr,
+        "--size",
+        "320x180",
+        "--camera",
+        camera,
+        "--run",
+        "storm",
+        "--time",
+        "10min",
+        "--out",
+        p(&wet),
+        "--json",
+    ]);
+    assert!(blue(&dry) < 50, "{} blue pixels without the run", blue(&dry));
+    assert!(blue(&wet) > 500, "{} blue pixels with the run", blue(&wet));
+}

@@ -48,6 +48,12 @@ pub struct RenderArgs {
     /// Camera: a viewpoint saved in the project (with `B` in `cim view`, or `cim viewpoint`).
     #[arg(long)]
     pub view: Option<String>,
+    /// Draw this stored flood run: water depth over the scene and buildings coloured by class.
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Time into the run: minutes, or with a unit (90s, 30min, 1.5h). Default: its end.
+    #[arg(long, requires = "run")]
+    pub time: Option<String>,
     /// Show this building (city code) highlighted.
     #[arg(long)]
     pub select: Option<String>,
@@ -84,6 +90,28 @@ fn parse_size(text: &str) -> Result<(u32, u32)> {
     Ok((w, h))
 }
 
+/// `--time`: minutes, or a number with s, min or h.
+fn parse_minutes(text: &str) -> Result<f64> {
+    let t = text.trim();
+    let (num, per_min) = if let Some(n) = t.strip_suffix("min") {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0 / 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("--time '{text}': expected minutes, or a number with s, min or h"))?;
+    if !v.is_finite() || v < 0.0 {
+        bail!("--time '{text}': must be zero or more");
+    }
+    Ok(v * per_min)
+}
+
 /// `--camera x,y,z,heading,tilt,distance` as a viewpoint named `name` (checked).
 fn parse_viewpoint(text: &str, name: &str) -> Result<Viewpoint> {
     let v: Vec<f64> = text
@@ -107,7 +135,8 @@ fn parse_viewpoint(text: &str, name: &str) -> Result<Viewpoint> {
 
 pub fn render(a: RenderArgs) -> Result<()> {
     let (width, height) = parse_size(&a.size)?;
-    let scene = load_scene(&a.project).with_context(|| format!("cannot render {}", a.project.display()))?;
+    let mut scene =
+        load_scene(&a.project).with_context(|| format!("cannot render {}", a.project.display()))?;
     for n in &scene.notices {
         eprintln!("note: {n}");
     }
@@ -138,6 +167,24 @@ pub fn render(a: RenderArgs) -> Result<()> {
         .as_deref()
         .map(|c| cim_engine::CityCode::parse(c).with_context(|| format!("--select '{c}'")))
         .transpose()?;
+    let mut water = None;
+    if let Some(run) = &a.run {
+        let frames = cim_viewer::flood::RunFrames::load(&a.project, run)?;
+        let t = match &a.time {
+            Some(text) => parse_minutes(text)? * 60.0,
+            None => f64::INFINITY,
+        };
+        let k = frames.index_at(t);
+        let depth = frames.depth(k)?;
+        cim_viewer::flood::color_buildings_by_class(&mut scene, run)?;
+        water = Some(cim_viewer::flood::water_mesh(
+            &depth,
+            scene.terrain.as_ref(),
+            &scene.origin,
+            f64::from(scene.ramp.min_m),
+        ));
+        eprintln!("run '{run}' at {:.0} s", frames.frames[k].0);
+    }
     let (buildings, tiles) = (scene.buildings.len(), scene.tiles.len());
     let shot = cim_viewer::render(
         scene,
@@ -147,6 +194,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
             camera,
             bench_frames: a.bench,
             select,
+            water,
         },
     )?;
     shot.save_png(&a.out)?;

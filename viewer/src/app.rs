@@ -62,6 +62,14 @@ pub struct TerrainChunk {
     pub errors: [f32; 6],
 }
 
+/// A flood run's water surface to draw (translucent, coloured by depth).
+#[derive(Resource, Clone, Debug)]
+pub struct WaterOverlay(pub MeshData);
+
+/// The water surface entity.
+#[derive(Component, Debug)]
+pub struct WaterSurface;
+
 /// A layer of lines draped on the ground (roads, parcel boundaries).
 #[derive(Component, Debug)]
 pub struct OverlayLayer(pub String);
@@ -136,8 +144,24 @@ fn spawn_scene(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     cameras: Query<&ViewCamera>,
+    water: Option<Res<WaterOverlay>>,
 ) {
     let s = &scene.0;
+    if let Some(w) = water.filter(|w| !w.0.is_empty()) {
+        commands.spawn((
+            Mesh3d(meshes.add(to_bevy_mesh(&w.0, RenderAssetUsages::RENDER_WORLD))),
+            MeshMaterial3d(materials.add(StandardMaterial {
+                base_color: Color::WHITE,
+                alpha_mode: AlphaMode::Blend,
+                perceptual_roughness: 0.1,
+                reflectance: 0.5,
+                depth_bias: 20.0,
+                ..default()
+            })),
+            Transform::IDENTITY,
+            WaterSurface,
+        ));
+    }
     let buildings = materials.add(StandardMaterial {
         base_color: Color::WHITE,
         perceptual_roughness: 0.9,
@@ -444,6 +468,8 @@ pub struct RenderRequest {
     pub bench_frames: usize,
     /// A building to show highlighted, by city code.
     pub select: Option<cim_engine::CityCode>,
+    /// A flood's water surface to draw over the scene.
+    pub water: Option<MeshData>,
 }
 
 /// Renders the scene offscreen (no window, no display needed).
@@ -474,6 +500,7 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
     .insert_resource(Scene(scene.clone()))
     .insert_resource(ViewHeightPx(req.height as f32))
     .insert_resource(TerrainBudget(usize::MAX))
+    .insert_resource(WaterOverlay(req.water.clone().unwrap_or_default()))
     .add_plugins((ScenePlugin, crate::pick::PickPlugin));
     if let Some(code) = &req.select {
         let building = scene.building_by_code(code);

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod camera;
+pub mod flood;
 pub mod i18n;
 pub mod load;
 pub mod pick;

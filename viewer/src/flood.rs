@@ -1,0 +1,225 @@
+//! A stored flood run over the city: the water depth at a time as a translucent surface coloured
+//! by depth, and buildings coloured by how deep they flooded. Plain data (read from the run's
+//! GeoTIFFs and tables), so it is tested without a GPU.
+
+use std::path::{Path, PathBuf};
+
+use cim_engine::{Project, Raster};
+
+use crate::load::SceneData;
+use crate::scene::{ground, LocalOrigin, MeshData};
+
+/// Shallower water is not drawn, m.
+pub const MIN_DRAWN_DEPTH_M: f32 = 0.01;
+
+/// A run's depth frames: (time s, GeoTIFF), in time order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunFrames {
+    pub name: String,
+    pub frames: Vec<(f64, PathBuf)>,
+}
+
+impl RunFrames {
+    /// The frames of run `name` of the project at `project_path`: a clear error naming the run
+    /// (and the runs there are) when it is missing or has no depth outputs.
+    pub fn load(project_path: &Path, name: &str) -> anyhow::Result<RunFrames> {
+        let project = Project::open(project_path)?;
+        let Some(run) = project.run(name)? else {
+            let names: Vec<String> = project.runs()?.into_iter().map(|r| r.name).collect();
+            anyhow::bail!(
+                "no run '{name}' in {} (runs: {})",
+                project_path.display(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+        };
+        let dir = project_path.parent().unwrap_or(Path::new("")).join(&run.outputs);
+        let mut frames: Vec<(f64, PathBuf)> = std::fs::read_dir(&dir)
+            .map_err(|e| anyhow::anyhow!("run '{name}': cannot read its outputs {}: {e}", dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let file = e.file_name().to_string_lossy().into_owned();
+                let t = file
+                    .strip_prefix("depth_t")?
+                    .strip_suffix(".tif")?
+                    .parse::<f64>()
+                    .ok()?;
+                Some((t, e.path()))
+            })
+            .collect();
+        frames.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if frames.is_empty() {
+            anyhow::bail!(
+                "run '{name}': no depth outputs (depth_t*.tif) in {}",
+                dir.display()
+            );
+        }
+        Ok(RunFrames {
+            name: name.to_string(),
+            frames,
+        })
+    }
+
+    /// The frame shown at time `t_s`: the last one at or before it (the first before any).
+    pub fn index_at(&self, t_s: f64) -> usize {
+        self.frames.iter().rposition(|f| f.0 <= t_s).unwrap_or(0)
+    }
+
+    /// The depth raster of frame `k`.
+    pub fn depth(&self, k: usize) -> anyhow::Result<Raster> {
+        let (_, path) = self
+            .frames
+            .get(k)
+            .ok_or_else(|| anyhow::anyhow!("run '{}': no frame {k}", self.name))?;
+        Ok(cim_importers::read_geotiff(path)
+            .map_err(|e| anyhow::anyhow!("run '{}': {e}", self.name))?
+            .raster)
+    }
+}
+
+/// Linear RGBA of water `depth_m` deep: light blue when shallow to dark blue past 1 m,
+/// translucent.
+pub fn depth_color(depth_m: f32) -> [f32; 4] {
+    const SHALLOW: [f32; 3] = [0.10, 0.40, 0.95];
+    const DEEP: [f32; 3] = [0.0, 0.04, 0.35];
+    let t = (depth_m / 1.0).clamp(0.0, 1.0).sqrt();
+    [
+        SHALLOW[0] + (DEEP[0] - SHALLOW[0]) * t,
+        SHALLOW[1] + (DEEP[1] - SHALLOW[1]) * t,
+        SHALLOW[2] + (DEEP[2] - SHALLOW[2]) * t,
+        0.7 + 0.25 * t,
+    ]
+}
+
+/// The legend of [`depth_color`]: (label, colour) for a few depths.
+pub fn depth_legend() -> Vec<(String, [f32; 4])> {
+    [0.05f32, 0.15, 0.3, 0.5, 1.0]
+        .iter()
+        .map(|&d| (format!("{d:.2} m"), depth_color(d)))
+        .collect()
+}
+
+/// Linear RGBA of a building by its flood class in a run (`dry`, `<0.15 m`, `0.15-0.5 m`,
+/// `>0.5 m`).
+pub fn class_color(class: &str) -> [f32; 4] {
+    match class {
+        "<0.15 m" => [0.95, 0.85, 0.25, 1.0],
+        "0.15-0.5 m" => [0.95, 0.5, 0.1, 1.0],
+        ">0.5 m" => [0.8, 0.1, 0.1, 1.0],
+        _ => crate::load::BUILDING_COLOR,
+    }
+}
+
+/// The water surface of a depth raster: a quad a wet cell at the ground plus the depth,
+/// coloured by depth. Ground is the terrain at the cell centre (`fallback_z` off it).
+pub fn water_mesh(
+    depth: &Raster,
+    terrain: Option<&Raster>,
+    origin: &LocalOrigin,
+    fallback_z: f64,
+) -> MeshData {
+    let mut m = MeshData::default();
+    let (hw, hh) = (0.5 * depth.cell_w, 0.5 * depth.cell_h);
+    for row in 0..depth.height {
+        for col in 0..depth.width {
+            let d = depth.data[row * depth.width + col];
+            if d.is_nan() || d < MIN_DRAWN_DEPTH_M {
+                continue;
+            }
+            let x = depth.origin_x + (col as f64 + 0.5) * depth.cell_w;
+            let y = depth.origin_y - (row as f64 + 0.5) * depth.cell_h;
+            let z = ground(terrain, x, y, fallback_z) + f64::from(d);
+            let c = depth_color(d);
+            let up = [0.0, 1.0, 0.0];
+            // North-west, south-west, south-east, north-east: counter-clockwise from above.
+            let nw = m.push(origin.to_local(x - hw, y + hh, z), up, c);
+            let sw = m.push(origin.to_local(x - hw, y - hh, z), up, c);
+            let se = m.push(origin.to_local(x + hw, y - hh, z), up, c);
+            let ne = m.push(origin.to_local(x + hw, y + hh, z), up, c);
+            m.indices.extend([nw, sw, se, nw, se, ne]);
+        }
+    }
+    m
+}
+
+/// Colours the scene's buildings by their class in run `name`; returns how many were coloured.
+pub fn color_buildings_by_class(scene: &mut SceneData, name: &str) -> anyhow::Result<usize> {
+    let project = Project::open(&scene.project_path)?;
+    let mut n = 0;
+    for b in project.run_buildings(name)? {
+        let Ok(code) = cim_engine::CityCode::parse(&b.code) else {
+            continue;
+        };
+        let Some(id) = scene.building_by_code(&code) else {
+            continue;
+        };
+        let tile = scene.buildings[id as usize].tile as usize;
+        if let Some(t) = scene.tiles.get_mut(tile) {
+            if t.set_color(id, class_color(&b.class)) {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deeper_water_is_darker_and_more_opaque() {
+        let (a, b) = (depth_color(0.05), depth_color(0.8));
+        assert!(b[0] + b[1] + b[2] < a[0] + a[1] + a[2]);
+        assert!(b[3] > a[3]);
+        assert_eq!(depth_color(5.0), depth_color(1.0));
+        assert_eq!(depth_legend().len(), 5);
+        assert_eq!(class_color("dry"), crate::load::BUILDING_COLOR);
+        assert_ne!(class_color(">0.5 m"), class_color("<0.15 m"));
+    }
+
+    #[test]
+    fn wet_cells_become_quads_at_ground_plus_depth() {
+        let mut d = Raster::empty(3, 2, 100.0, 208.0, 4.0, 4.0);
+        d.data = vec![0.0, 0.5, f32::NAN, 0.005, 1.2, 0.02];
+        let o = LocalOrigin {
+            x: 100.0,
+            y: 200.0,
+            z: 0.0,
+        };
+        let m = water_mesh(&d, None, &o, 10.0);
+        // Wet: 0.5, 1.2, 0.02 (0.005 is under the threshold).
+        assert_eq!(m.vertex_count(), 12);
+        assert_eq!(m.triangle_count(), 6);
+        // The 0.5 m cell (row 0, column 1): x 104..108, y 204..208, at 10.5 m.
+        let q = &m.positions[0..4];
+        assert!(q.iter().all(|p| (p[1] - 10.5).abs() < 1e-6));
+        let xs: Vec<f32> = q.iter().map(|p| p[0]).collect();
+        assert_eq!(
+            (
+                xs.iter().cloned().fold(f32::MAX, f32::min),
+                xs.iter().cloned().fold(f32::MIN, f32::max)
+            ),
+            (4.0, 8.0)
+        );
+        for t in m.indices.chunks(3) {
+            let [a, b, c] = [t[0], t[1], t[2]].map(|i| m.positions[i as usize]);
+            assert!(crate::scene::triangle_normal(a, b, c)[1] > 0.99);
+        }
+    }
+
+    #[test]
+    fn the_frame_shown_is_the_last_at_or_before_the_time() {
+        let f = RunFrames {
+            name: "r".into(),
+            frames: vec![(300.0, "a".into()), (600.0, "b".into()), (900.0, "c".into())],
+        };
+        assert_eq!(f.index_at(0.0), 0);
+        assert_eq!(f.index_at(300.0), 0);
+        assert_eq!(f.index_at(899.0), 1);
+        assert_eq!(f.index_at(5000.0), 2);
+    }
+}
