@@ -13,6 +13,9 @@ pub struct ViewArgs {
     /// Command-hall mode: fullscreen.
     #[arg(long)]
     pub hall: bool,
+    /// Play back this stored flood run.
+    #[arg(long)]
+    pub run: Option<String>,
 }
 
 #[derive(Args)]
@@ -65,11 +68,19 @@ pub struct RenderArgs {
 }
 
 pub fn view(a: ViewArgs) -> Result<()> {
-    let scene = load_scene(&a.project).with_context(|| format!("cannot show {}", a.project.display()))?;
+    let mut scene = load_scene(&a.project).with_context(|| format!("cannot show {}", a.project.display()))?;
     for n in &scene.notices {
         eprintln!("note: {n}");
     }
-    cim_viewer::view(scene, a.hall)
+    let run = a
+        .run
+        .as_deref()
+        .map(|r| cim_viewer::flood::RunFrames::load(&a.project, r))
+        .transpose()?;
+    if let Some(r) = &a.run {
+        cim_viewer::flood::color_buildings_by_class(&mut scene, r)?;
+    }
+    cim_viewer::view(scene, a.hall, run)
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32)> {

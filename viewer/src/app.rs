@@ -149,7 +149,7 @@ fn spawn_scene(
     let s = &scene.0;
     if let Some(w) = water.filter(|w| !w.0.is_empty()) {
         commands.spawn((
-            Mesh3d(meshes.add(to_bevy_mesh(&w.0, RenderAssetUsages::RENDER_WORLD))),
+            Mesh3d(meshes.add(to_bevy_mesh(&w.0, RenderAssetUsages::default()))),
             MeshMaterial3d(materials.add(StandardMaterial {
                 base_color: Color::WHITE,
                 alpha_mode: AlphaMode::Blend,
@@ -575,7 +575,7 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
 }
 
 /// Opens the viewer window (fullscreen for the command hall); returns when it is closed.
-pub fn view(scene: SceneData, hall: bool) -> anyhow::Result<()> {
+pub fn view(scene: SceneData, hall: bool, run: Option<crate::flood::RunFrames>) -> anyhow::Result<()> {
     if cfg!(target_os = "linux")
         && std::env::var_os("DISPLAY").is_none()
         && std::env::var_os("WAYLAND_DISPLAY").is_none()
@@ -623,7 +623,21 @@ pub fn view(scene: SceneData, hall: bool) -> anyhow::Result<()> {
         crate::pick::PickPlugin,
         crate::ui::UiPlugin,
         crate::views::ViewsPlugin,
+        PlaybackPlugin,
     ));
+    if let Some(frames) = run {
+        // An empty surface now, filled by the playback with the first frame.
+        app.insert_resource(WaterOverlay(MeshData {
+            positions: vec![[0.0; 3]; 3],
+            normals: vec![[0.0, 1.0, 0.0]; 3],
+            colors: vec![[0.0; 4]; 3],
+            indices: vec![0, 1, 2],
+        }))
+        .insert_resource(PlaybackState {
+            playback: crate::flood::Playback::new(frames),
+            shown: None,
+        });
+    }
     let font = app
         .world_mut()
         .resource_mut::<Assets<Font>>()
@@ -659,4 +673,69 @@ pub fn frame_scene(scene: &SceneData, aspect: f32) -> OrbitCamera {
     let lo = scene.origin.to_local(e[0], e[3], f64::from(scene.ramp.min_m));
     let hi = scene.origin.to_local(e[2], e[1], f64::from(scene.ramp.max_m));
     OrbitCamera::framing(lo, hi, FOV_Y, aspect)
+}
+
+/// The run being played back in the window, and the frame its water shows now.
+#[derive(Resource, Debug)]
+pub struct PlaybackState {
+    pub playback: crate::flood::Playback,
+    pub shown: Option<usize>,
+}
+
+/// Flood playback in the window: `Space` plays and pauses, arrows step, `+`/`-` set the speed.
+pub struct PlaybackPlugin;
+
+impl Plugin for PlaybackPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, (playback_keys, show_frame).chain());
+    }
+}
+
+fn playback_keys(keys: Res<ButtonInput<KeyCode>>, time: Res<Time>, state: Option<ResMut<PlaybackState>>) {
+    let Some(mut s) = state else { return };
+    let p = &mut s.playback;
+    if keys.just_pressed(KeyCode::Space) {
+        p.toggle();
+    }
+    if keys.just_pressed(KeyCode::ArrowRight) {
+        p.step(1);
+    }
+    if keys.just_pressed(KeyCode::ArrowLeft) {
+        p.step(-1);
+    }
+    if keys.just_pressed(KeyCode::Equal) || keys.just_pressed(KeyCode::NumpadAdd) {
+        p.change_speed(true);
+    }
+    if keys.just_pressed(KeyCode::Minus) || keys.just_pressed(KeyCode::NumpadSubtract) {
+        p.change_speed(false);
+    }
+    p.tick(f64::from(time.delta_secs()));
+}
+
+/// Replaces the water surface when the frame to show changes.
+fn show_frame(
+    scene: Res<Scene>,
+    state: Option<ResMut<PlaybackState>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    water: Query<&Mesh3d, With<WaterSurface>>,
+) {
+    let Some(mut s) = state else { return };
+    let k = s.playback.frames.index_at(s.playback.time_s);
+    if s.shown == Some(k) {
+        return;
+    }
+    s.shown = Some(k);
+    let sd = &scene.0;
+    let mesh = match s.playback.frames.depth(k) {
+        Ok(d) => crate::flood::water_mesh(&d, sd.terrain.as_ref(), &sd.origin, f64::from(sd.ramp.min_m)),
+        Err(e) => {
+            warn!("{e}");
+            return;
+        }
+    };
+    for m in &water {
+        if let Some(mut target) = meshes.get_mut(&m.0) {
+            *target = to_bevy_mesh(&mesh, RenderAssetUsages::default());
+        }
+    }
 }

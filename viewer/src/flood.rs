@@ -223,3 +223,107 @@ mod tests {
         assert_eq!(f.index_at(5000.0), 2);
     }
 }
+
+/// Playing a run back over time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Playback {
+    pub frames: RunFrames,
+    /// Model seconds now.
+    pub time_s: f64,
+    pub playing: bool,
+    /// Model seconds a real second.
+    pub speed: f64,
+}
+
+impl Playback {
+    /// At the first frame, paused, a minute of model time a second.
+    pub fn new(frames: RunFrames) -> Playback {
+        let time_s = frames.frames.first().map_or(0.0, |f| f.0);
+        Playback {
+            frames,
+            time_s,
+            playing: false,
+            speed: 60.0,
+        }
+    }
+
+    fn end_s(&self) -> f64 {
+        self.frames.frames.last().map_or(0.0, |f| f.0)
+    }
+
+    /// Advances `dt_s` real seconds when playing; stops at the end.
+    pub fn tick(&mut self, dt_s: f64) {
+        if self.playing {
+            self.time_s = (self.time_s + dt_s * self.speed).min(self.end_s());
+            if self.time_s >= self.end_s() {
+                self.playing = false;
+            }
+        }
+    }
+
+    /// Jumps `by` frames (negative: back), pausing.
+    pub fn step(&mut self, by: i64) {
+        let n = self.frames.frames.len() as i64;
+        let k = (self.frames.index_at(self.time_s) as i64 + by).clamp(0, n - 1);
+        self.time_s = self.frames.frames[k as usize].0;
+        self.playing = false;
+    }
+
+    /// Plays or pauses; playing from the end starts over.
+    pub fn toggle(&mut self) {
+        if !self.playing && self.time_s >= self.end_s() {
+            self.time_s = self.frames.frames.first().map_or(0.0, |f| f.0);
+        }
+        self.playing = !self.playing;
+    }
+
+    /// Doubles (`faster`) or halves the speed, within 1 s to 1 h of model time a second.
+    pub fn change_speed(&mut self, faster: bool) {
+        self.speed = if faster {
+            self.speed * 2.0
+        } else {
+            self.speed / 2.0
+        }
+        .clamp(1.0, 3600.0);
+    }
+}
+
+#[cfg(test)]
+mod playback_tests {
+    use super::*;
+
+    fn pb() -> Playback {
+        Playback::new(RunFrames {
+            name: "r".into(),
+            frames: vec![(300.0, "a".into()), (600.0, "b".into()), (900.0, "c".into())],
+        })
+    }
+
+    #[test]
+    fn playback_runs_steps_and_stops_at_the_end() {
+        let mut p = pb();
+        assert_eq!((p.time_s, p.playing), (300.0, false));
+        p.tick(10.0);
+        assert_eq!(p.time_s, 300.0);
+        p.toggle();
+        p.tick(5.0);
+        assert_eq!(p.time_s, 600.0);
+        assert_eq!(p.frames.index_at(p.time_s), 1);
+        p.tick(100.0);
+        assert_eq!((p.time_s, p.playing), (900.0, false));
+        p.toggle();
+        assert_eq!((p.time_s, p.playing), (300.0, true));
+        p.step(1);
+        assert_eq!((p.time_s, p.playing), (600.0, false));
+        p.step(-5);
+        assert_eq!(p.time_s, 300.0);
+        p.step(9);
+        assert_eq!(p.time_s, 900.0);
+        for _ in 0..20 {
+            p.change_speed(true);
+        }
+        assert_eq!(p.speed, 3600.0);
+        p.change_speed(false);
+        assert_eq!(p.speed, 1800.0);
+    }
+}

@@ -10,6 +10,7 @@ use cim_viewer::app::{
     camera_bundle, BuildingTileMesh, Scene, ScenePlugin, TerrainBacklog, TerrainChunk, ViewCamera,
     ViewHeightPx,
 };
+use cim_viewer::app::{PlaybackPlugin, PlaybackState, WaterOverlay, WaterSurface};
 use cim_viewer::load::{BuildingRecord, SceneData, BUILDING_COLOR};
 use cim_viewer::scene::{build_tiles, BuildingInput, ElevationRamp, LocalOrigin, MAX_STEP};
 use cim_viewer::OrbitCamera;
@@ -124,4 +125,61 @@ fn near_chunks_get_fine_meshes_and_far_ones_coarse() {
     }
     let s = steps(&mut app);
     assert!(s.iter().all(|&(_, step)| step >= 8), "{s:?}");
+}
+
+#[test]
+fn playback_keys_step_through_the_frames_and_swap_the_water() {
+    // Two depth frames over the middle of the scene: 1 wet cell, then 4.
+    let dir = tempfile::tempdir().unwrap();
+    let crs = cim_engine::Crs::parse("EPSG:32650").unwrap();
+    let mut paths = Vec::new();
+    for (k, wet) in [1usize, 4].iter().enumerate() {
+        let mut r = Raster::empty(4, 4, 400_300.0, 3_000_340.0, 10.0, 10.0);
+        r.data = (0..16).map(|c| if c < *wet { 0.5 } else { 0.0 }).collect();
+        let path = dir.path().join(format!("depth_t{:06}.tif", 300 * (k + 1)));
+        cim_importers::export::write_geotiff(&path, &r, &crs).unwrap();
+        paths.push((300.0 * (k + 1) as f64, path));
+    }
+    let frames = cim_viewer::flood::RunFrames {
+        name: "r".into(),
+        frames: paths,
+    };
+    let mut app = app(OrbitCamera {
+        focus: [0.0; 3],
+        yaw: 0.0,
+        pitch: 0.8,
+        distance: 500.0,
+    });
+    app.init_resource::<ButtonInput<KeyCode>>()
+        .insert_resource(WaterOverlay(cim_viewer::scene::MeshData {
+            positions: vec![[0.0; 3]; 3],
+            normals: vec![[0.0, 1.0, 0.0]; 3],
+            colors: vec![[0.0; 4]; 3],
+            indices: vec![0, 1, 2],
+        }))
+        .insert_resource(PlaybackState {
+            playback: cim_viewer::flood::Playback::new(frames),
+            shown: None,
+        })
+        .add_plugins(PlaybackPlugin);
+    let water_quads = |app: &mut App| {
+        let mut q = app.world_mut().query_filtered::<&Mesh3d, With<WaterSurface>>();
+        let handle = q.single(app.world()).unwrap().0.clone();
+        let meshes = app.world().resource::<Assets<Mesh>>();
+        meshes.get(&handle).unwrap().count_vertices() / 4
+    };
+    app.update();
+    assert_eq!(water_quads(&mut app), 1);
+    app.world_mut()
+        .resource_mut::<ButtonInput<KeyCode>>()
+        .press(KeyCode::ArrowRight);
+    app.update();
+    assert_eq!(app.world().resource::<PlaybackState>().playback.time_s, 600.0);
+    assert_eq!(water_quads(&mut app), 4);
+    let mut keys = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+    keys.release(KeyCode::ArrowRight);
+    keys.clear();
+    keys.press(KeyCode::ArrowLeft);
+    app.update();
+    assert_eq!(water_quads(&mut app), 1);
 }
