@@ -48,6 +48,11 @@ impl Lang {
     }
 }
 
+/// Every key that has words.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    WORDS.iter().map(|w| w.0)
+}
+
 /// (key, English, Chinese).
 const WORDS: &[(&str, &str, &str)] = &[
     ("city_code", "City code", "城市编码"),
@@ -73,6 +78,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("water", "water", "水体"),
     ("vegetation", "vegetation", "植被"),
     ("other", "other", "其他"),
+    ("run", "Run", "模拟"),
+    ("playing", "playing", "播放中"),
+    ("paused", "paused", "暂停"),
+    ("water_depth", "Water depth", "水深"),
+    ("flood_help", "Space: play/pause · ←/→: step · +/-: speed", "空格：播放/暂停 · ←/→：逐帧 · +/-：速度"),
     (
         "help",
         "Left drag: pan · right drag: turn, tilt · wheel: zoom · click: pick · F: fly to it · B: save view · 1–9: saved views · T: tour · L: 中文",

@@ -30,6 +30,8 @@ struct ScaleBarLine;
 struct ScaleBarText;
 #[derive(Component)]
 struct NoticeText;
+#[derive(Component)]
+struct PlaybackText;
 
 /// The panels; needs a window.
 pub struct UiPlugin;
@@ -39,8 +41,10 @@ impl Plugin for UiPlugin {
         if !app.world().contains_resource::<UiLang>() {
             app.insert_resource(UiLang(Lang::from_env()));
         }
-        app.add_systems(Startup, spawn_ui)
-            .add_systems(Update, (switch_language, update_panel, update_compass));
+        app.add_systems(Startup, spawn_ui).add_systems(
+            Update,
+            (switch_language, update_panel, update_compass, update_playback),
+        );
     }
 }
 
@@ -81,7 +85,13 @@ pub fn panel_text(rows: &[(String, String)]) -> String {
         .join("\n")
 }
 
-fn spawn_ui(mut commands: Commands, font: Option<Res<UiFont>>, lang: Res<UiLang>, scene: Res<Scene>) {
+fn spawn_ui(
+    mut commands: Commands,
+    font: Option<Res<UiFont>>,
+    lang: Res<UiLang>,
+    scene: Res<Scene>,
+    playback: Option<Res<crate::app::PlaybackState>>,
+) {
     // Sizes in logical pixels; the command hall scales the whole UI with `UiScale`.
     let k = 1.0;
     let font = font.map(|f| f.0.clone()).unwrap_or_default();
@@ -138,6 +148,59 @@ fn spawn_ui(mut commands: Commands, font: Option<Res<UiFont>>, lang: Res<UiLang>
             },
             NoticeText,
         ));
+    }
+    // Flood playback: time and state, the keys, and the depth legend, bottom centre.
+    if playback.is_some() {
+        commands
+            .spawn((
+                Node {
+                    position_type: PositionType::Absolute,
+                    bottom: Val::Px(34.0 * k),
+                    left: Val::Percent(30.0),
+                    flex_direction: FlexDirection::Column,
+                    padding: UiRect::all(Val::Px(8.0 * k)),
+                    row_gap: Val::Px(4.0 * k),
+                    ..default()
+                },
+                panel_bg,
+            ))
+            .with_children(|p| {
+                p.spawn((
+                    Text::new(""),
+                    text_font(15.0),
+                    TextColor(Color::WHITE),
+                    PlaybackText,
+                ));
+                p.spawn((
+                    Text::new(lang.0.t("flood_help")),
+                    text_font(12.0),
+                    TextColor(Color::srgba(1.0, 1.0, 1.0, 0.8)),
+                ));
+                p.spawn(Node {
+                    flex_direction: FlexDirection::Row,
+                    column_gap: Val::Px(6.0 * k),
+                    align_items: AlignItems::Center,
+                    ..default()
+                })
+                .with_children(|row| {
+                    row.spawn((
+                        Text::new(lang.0.t("water_depth")),
+                        text_font(12.0),
+                        TextColor(Color::WHITE),
+                    ));
+                    for (label, c) in crate::flood::depth_legend() {
+                        row.spawn((
+                            Node {
+                                width: Val::Px(14.0 * k),
+                                height: Val::Px(14.0 * k),
+                                ..default()
+                            },
+                            BackgroundColor(Color::linear_rgb(c[0], c[1], c[2])),
+                        ));
+                        row.spawn((Text::new(label), text_font(12.0), TextColor(Color::WHITE)));
+                    }
+                });
+            });
     }
     // North arrow, top left: an "N" over a bar that turns with the view.
     commands
@@ -207,6 +270,38 @@ fn switch_language(
         lang.0 = lang.0.toggled();
         for mut t in &mut help {
             t.0 = lang.0.t("help").to_string();
+        }
+    }
+}
+
+/// `Run storm · 0:10:00 / 1:00:00 · playing ×60`.
+pub fn playback_line(p: &crate::flood::Playback, lang: Lang) -> String {
+    let hms = |s: f64| {
+        let s = s.max(0.0).round() as u64;
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    };
+    let end = p.frames.frames.last().map_or(0.0, |f| f.0);
+    format!(
+        "{} {} · {} / {} · {} ×{}",
+        lang.t("run"),
+        p.frames.name,
+        hms(p.time_s),
+        hms(end),
+        lang.t(if p.playing { "playing" } else { "paused" }),
+        p.speed
+    )
+}
+
+fn update_playback(
+    state: Option<Res<crate::app::PlaybackState>>,
+    lang: Res<UiLang>,
+    mut text: Query<&mut Text, With<PlaybackText>>,
+) {
+    let Some(s) = state else { return };
+    let line = playback_line(&s.playback, lang.0);
+    for mut t in &mut text {
+        if t.0 != line {
+            t.0.clone_from(&line);
         }
     }
 }
@@ -326,25 +421,28 @@ mod tests {
     }
 
     #[test]
+    fn the_playback_line_gives_run_time_state_and_speed() {
+        let p = crate::flood::Playback::new(crate::flood::RunFrames {
+            name: "storm".into(),
+            frames: vec![(300.0, "a".into()), (3600.0, "b".into())],
+        });
+        assert_eq!(
+            playback_line(&p, Lang::En),
+            "Run storm · 0:05:00 / 1:00:00 · paused ×60"
+        );
+        assert_eq!(
+            playback_line(&p, Lang::Zh),
+            "模拟 storm · 0:05:00 / 1:00:00 · 暂停 ×60"
+        );
+    }
+
+    #[test]
     fn every_character_the_ui_writes_is_in_the_font() {
         // The words table and the demo's text must render: each character has a glyph.
         let font = crate::app::UI_FONT;
         let face = ttf_parser_face(font);
         for lang in [Lang::En, Lang::Zh] {
-            for key in [
-                "city_code",
-                "layer",
-                "kind",
-                "height",
-                "height_source",
-                "classification",
-                "valid",
-                "nothing_selected",
-                "north",
-                "help",
-                "building",
-                "language",
-            ] {
+            for key in crate::i18n::keys() {
                 for ch in lang.t(key).chars() {
                     assert!(face(ch), "'{ch}' of {key} ({lang:?}) is not in the UI font");
                 }
