@@ -399,3 +399,53 @@ default = "closed"
     assert!(blue(&dry) < 50, "{} blue pixels without the run", blue(&dry));
     assert!(blue(&wet) > 500, "{} blue pixels with the run", blue(&wet));
 }
+
+#[test]
+fn the_window_shows_the_city_and_the_panels_under_xvfb() {
+    if !can_render() {
+        return;
+    }
+    if std::process::Command::new("xvfb-run")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CIM_REQUIRE_GPU_TESTS").is_none(),
+            "xvfb-run is missing"
+        );
+        eprintln!("skipped: no xvfb-run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let shot = dir.path().join("window.png");
+    let o = std::process::Command::new("xvfb-run")
+        .args([
+            "-a",
+            "-s",
+            "-screen 0 1280x720x24",
+            env!("CARGO_BIN_EXE_cim"),
+            "view",
+            p(&project),
+            "--screenshot",
+            p(&shot),
+        ])
+        .env("LANG", "zh_CN.UTF-8")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = read_png(&shot);
+    assert_eq!(img.dimensions(), (1280, 720));
+    // The attribute panel (dark, translucent) in the top-right corner; sky in the top middle;
+    // the city in the middle.
+    let panel = img.get_pixel(1262, 16);
+    assert!(panel[0] < 120 && panel[1] < 120, "top right {panel:?}");
+    let sky = img.get_pixel(640, 60);
+    assert!(sky[2] > sky[0] + 20, "top middle {sky:?}");
+    let centre = img.get_pixel(640, 360);
+    assert!(
+        !(centre[2] > centre[0] + 20 && centre[2] > 150),
+        "centre {centre:?}"
+    );
+}

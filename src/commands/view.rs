@@ -16,6 +16,9 @@ pub struct ViewArgs {
     /// Play back this stored flood run.
     #[arg(long)]
     pub run: Option<String>,
+    /// Write the window's image (PNG) once it has settled, then close (for reports and tests).
+    #[arg(long)]
+    pub screenshot: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -80,7 +83,7 @@ pub fn view(a: ViewArgs) -> Result<()> {
     if let Some(r) = &a.run {
         cim_viewer::flood::color_buildings_by_class(&mut scene, r)?;
     }
-    cim_viewer::view(scene, a.hall, run)
+    cim_viewer::view(scene, a.hall, run, a.screenshot)
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32)> {

@@ -575,7 +575,12 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
 }
 
 /// Opens the viewer window (fullscreen for the command hall); returns when it is closed.
-pub fn view(scene: SceneData, hall: bool, run: Option<crate::flood::RunFrames>) -> anyhow::Result<()> {
+pub fn view(
+    scene: SceneData,
+    hall: bool,
+    run: Option<crate::flood::RunFrames>,
+    screenshot: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     if cfg!(target_os = "linux")
         && std::env::var_os("DISPLAY").is_none()
         && std::env::var_os("WAYLAND_DISPLAY").is_none()
@@ -625,6 +630,13 @@ pub fn view(scene: SceneData, hall: bool, run: Option<crate::flood::RunFrames>) 
         crate::views::ViewsPlugin,
         PlaybackPlugin,
     ));
+    if let Some(path) = screenshot {
+        app.insert_resource(ShotThenExit {
+            path,
+            frames_left: 20,
+        })
+        .add_systems(Update, shot_then_exit);
+    }
     if let Some(frames) = run {
         // An empty surface now, filled by the playback with the first frame.
         app.insert_resource(WaterOverlay(MeshData {
@@ -738,4 +750,43 @@ fn show_frame(
             *target = to_bevy_mesh(&mesh, RenderAssetUsages::default());
         }
     }
+}
+
+/// `cim view --screenshot`: the window's image after it has settled, then exit.
+#[derive(Resource, Debug)]
+struct ShotThenExit {
+    path: std::path::PathBuf,
+    frames_left: u32,
+}
+
+fn shot_then_exit(mut commands: Commands, mut shot: ResMut<ShotThenExit>, backlog: Res<TerrainBacklog>) {
+    if shot.frames_left == 0 {
+        return;
+    }
+    if backlog.0 == 0 {
+        shot.frames_left -= 1;
+    }
+    if shot.frames_left > 0 {
+        return;
+    }
+    let path = shot.path.clone();
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+            let saved = captured
+                .image
+                .clone()
+                .try_into_dynamic()
+                .map_err(|e| e.to_string())
+                .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
+            match saved {
+                Ok(()) => {
+                    exit.write(AppExit::Success);
+                }
+                Err(e) => {
+                    error!("cannot write {}: {e}", path.display());
+                    exit.write(AppExit::error());
+                }
+            }
+        },
+    );
 }
