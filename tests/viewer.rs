@@ -449,3 +449,57 @@ fn the_window_shows_the_city_and_the_panels_under_xvfb() {
         "centre {centre:?}"
     );
 }
+
+#[test]
+fn roads_are_marked_closed_only_while_the_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let mut pr = cim_engine::Project::open(&project).unwrap();
+    let street = pr
+        .features(&cim_engine::FeatureFilter {
+            layers: Some(vec!["streets".into()]),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap()
+        .remove(0);
+    let road = |closed_s, reopened_s| cim_engine::RunRoad {
+        code: street.feature.code.to_string(),
+        length_m: 100.0,
+        max_depth_m: 0.4,
+        closed_s,
+        reopened_s,
+        closed_for_s: 400.0,
+    };
+    let record = cim_engine::RunRecord {
+        name: "hand".into(),
+        model: "flood".into(),
+        scenario: String::new(),
+        created: String::new(),
+        completed: true,
+        time_reached_s: 900.0,
+        outputs: "none".into(),
+        summary: serde_json::json!({}),
+    };
+    pr.save_run(&record, &[], &[road(Some(100.0), Some(500.0))])
+        .unwrap();
+    drop(pr);
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    let (mesh, n) = cim_viewer::flood::closed_roads_mesh(&scene, "hand", 300.0).unwrap();
+    assert_eq!(n, 1);
+    // The ribbon follows the street: every vertex within a few metres of its bounding box.
+    let bbox = geo::BoundingRect::bounding_rect(&street.feature.geometry).unwrap();
+    for p in &mesh.positions {
+        let q = scene.origin.to_project(*p);
+        assert!(q[0] > bbox.min().x - 10.0 && q[0] < bbox.max().x + 10.0, "{q:?}");
+        assert!(q[1] > bbox.min().y - 10.0 && q[1] < bbox.max().y + 10.0, "{q:?}");
+    }
+    assert!(mesh.triangle_count() > 0);
+    for t in [50.0, 500.0, 800.0] {
+        assert_eq!(
+            cim_viewer::flood::closed_roads_mesh(&scene, "hand", t).unwrap().1,
+            0,
+            "at {t} s"
+        );
+    }
+}

@@ -197,7 +197,18 @@ pub fn render(a: RenderArgs) -> Result<()> {
             &scene.origin,
             f64::from(scene.ramp.min_m),
         ));
-        eprintln!("run '{run}' at {:.0} s", frames.frames[k].0);
+        let (closed, n_closed) = cim_viewer::flood::closed_roads_mesh(&scene, run, frames.frames[k].0)?;
+        if n_closed > 0 {
+            scene.overlays.push(cim_viewer::load::Overlay {
+                layer: "closed roads".into(),
+                kind: cim_engine::FeatureKind::Road,
+                mesh: closed,
+            });
+        }
+        eprintln!(
+            "run '{run}' at {:.0} s: {n_closed} roads closed",
+            frames.frames[k].0
+        );
     }
     let (buildings, tiles) = (scene.buildings.len(), scene.tiles.len());
     let shot = cim_viewer::render(

@@ -327,3 +327,54 @@ mod playback_tests {
         assert_eq!(p.speed, 1800.0);
     }
 }
+
+/// Linear RGBA of a road closed by water (deeper than 0.3 m on it, as the run's table says).
+pub const CLOSED_ROAD_COLOR: [f32; 4] = [0.9, 0.05, 0.05, 1.0];
+
+/// The roads of run `name` closed at `t_s` (closed at or before it and not yet reopened),
+/// draped as red ribbons a little wider than roads, and how many there are.
+pub fn closed_roads_mesh(scene: &SceneData, name: &str, t_s: f64) -> anyhow::Result<(MeshData, usize)> {
+    let project = Project::open(&scene.project_path)?;
+    let step = scene
+        .terrain
+        .as_ref()
+        .map_or(5.0, |t| t.cell_w.min(t.cell_h).max(0.25));
+    let mut mesh = MeshData::default();
+    let mut n = 0;
+    for r in project.run_roads(name)? {
+        let closed = r.closed_s.is_some_and(|c| c <= t_s) && r.reopened_s.is_none_or(|o| o > t_s);
+        if !closed {
+            continue;
+        }
+        let Ok(code) = cim_engine::CityCode::parse(&r.code) else {
+            continue;
+        };
+        let Some(f) = project.feature(&code)? else {
+            continue;
+        };
+        let width = crate::load::road_width_m(&f.feature.attributes) + 2.0;
+        let lines: Vec<&geo::LineString<f64>> = match &f.feature.geometry {
+            geo::Geometry::LineString(l) => vec![l],
+            geo::Geometry::MultiLineString(m) => m.0.iter().collect(),
+            _ => vec![],
+        };
+        for l in lines {
+            crate::scene::drape_ribbon(
+                l,
+                width,
+                step,
+                scene.terrain.as_ref(),
+                f64::from(scene.ramp.min_m),
+                CLOSED_ROAD_COLOR,
+                &scene.origin,
+                &mut mesh,
+            );
+        }
+        n += 1;
+    }
+    // Over the road's own ribbon.
+    for p in &mut mesh.positions {
+        p[1] += 0.1;
+    }
+    Ok((mesh, n))
+}
