@@ -724,12 +724,19 @@ fn playback_keys(keys: Res<ButtonInput<KeyCode>>, time: Res<Time>, state: Option
     p.tick(f64::from(time.delta_secs()));
 }
 
-/// Replaces the water surface when the frame to show changes.
+/// The roads a played-back run has closed at the time shown.
+#[derive(Component, Debug)]
+pub struct ClosedRoads;
+
+/// Replaces the water surface and the closed roads when the frame to show changes.
 fn show_frame(
+    mut commands: Commands,
     scene: Res<Scene>,
     state: Option<ResMut<PlaybackState>>,
     mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
     water: Query<&Mesh3d, With<WaterSurface>>,
+    closed: Query<Entity, With<ClosedRoads>>,
 ) {
     let Some(mut s) = state else { return };
     let k = s.playback.frames.index_at(s.playback.time_s);
@@ -749,6 +756,27 @@ fn show_frame(
         if let Some(mut target) = meshes.get_mut(&m.0) {
             *target = to_bevy_mesh(&mesh, RenderAssetUsages::default());
         }
+    }
+    for e in &closed {
+        commands.entity(e).despawn();
+    }
+    let t = s.playback.frames.frames[k].0;
+    match crate::flood::closed_roads_mesh(sd, &s.playback.frames.name, t) {
+        Ok((roads, n)) if n > 0 => {
+            commands.spawn((
+                Mesh3d(meshes.add(to_bevy_mesh(&roads, RenderAssetUsages::RENDER_WORLD))),
+                MeshMaterial3d(materials.add(StandardMaterial {
+                    base_color: Color::WHITE,
+                    perceptual_roughness: 1.0,
+                    depth_bias: 15.0,
+                    ..default()
+                })),
+                Transform::IDENTITY,
+                ClosedRoads,
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => warn!("{e}"),
     }
 }
 
