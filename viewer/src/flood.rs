@@ -353,12 +353,7 @@ pub fn closed_roads_mesh(scene: &SceneData, name: &str, t_s: f64) -> anyhow::Res
             continue;
         };
         let width = crate::load::road_width_m(&f.feature.attributes) + 2.0;
-        let lines: Vec<&geo::LineString<f64>> = match &f.feature.geometry {
-            geo::Geometry::LineString(l) => vec![l],
-            geo::Geometry::MultiLineString(m) => m.0.iter().collect(),
-            _ => vec![],
-        };
-        for l in lines {
+        for l in crate::load::lines_of(&f.feature.geometry) {
             crate::scene::drape_ribbon(
                 l,
                 width,

@@ -213,20 +213,8 @@ fn load_overlays(
             }
         };
         let mesh = &mut out[k].mesh;
-        let mut line =
-            |l: &geo::LineString<f64>| drape_ribbon(l, width, step, terrain, fallback_z, color, origin, mesh);
-        match &s.feature.geometry {
-            Geometry::LineString(l) => line(l),
-            Geometry::MultiLineString(m) => m.0.iter().for_each(&mut line),
-            Geometry::Polygon(p) => std::iter::once(p.exterior())
-                .chain(p.interiors())
-                .for_each(&mut line),
-            Geometry::MultiPolygon(m) => m.0.iter().for_each(|p| {
-                std::iter::once(p.exterior())
-                    .chain(p.interiors())
-                    .for_each(&mut line)
-            }),
-            _ => {}
+        for l in lines_of(&s.feature.geometry) {
+            drape_ribbon(l, width, step, terrain, fallback_z, color, origin, mesh);
         }
         Ok(())
     })?;
@@ -248,6 +236,20 @@ impl SceneData {
             .iter()
             .position(|b| b.code == *code)
             .map(|i| i as u32)
+    }
+}
+
+/// The lines of a geometry to drape: line strings as they are, polygons by their rings.
+pub fn lines_of(g: &Geometry<f64>) -> Vec<&geo::LineString<f64>> {
+    fn rings(p: &geo::Polygon<f64>) -> impl Iterator<Item = &geo::LineString<f64>> {
+        std::iter::once(p.exterior()).chain(p.interiors())
+    }
+    match g {
+        Geometry::LineString(l) => vec![l],
+        Geometry::MultiLineString(m) => m.0.iter().collect(),
+        Geometry::Polygon(p) => rings(p).collect(),
+        Geometry::MultiPolygon(m) => m.0.iter().flat_map(rings).collect(),
+        _ => vec![],
     }
 }
 

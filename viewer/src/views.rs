@@ -148,14 +148,7 @@ pub fn building_view(scene: &SceneData, id: u32, yaw: f32) -> Option<OrbitCamera
     let rec = scene.buildings.get(id as usize)?;
     let tile = scene.tiles.get(rec.tile as usize)?;
     let r = tile.range_of(id)?;
-    let pts = &tile.mesh.positions[r.start as usize..r.end as usize];
-    let first = *pts.first()?;
-    let (lo, hi) = pts.iter().fold((first, first), |(lo, hi), p| {
-        (
-            [lo[0].min(p[0]), lo[1].min(p[1]), lo[2].min(p[2])],
-            [hi[0].max(p[0]), hi[1].max(p[1]), hi[2].max(p[2])],
-        )
-    });
+    let (lo, hi) = crate::scene::bounds_of(&tile.mesh.positions[r.start as usize..r.end as usize])?;
     Some(OrbitCamera::looking_at_box(lo, hi, yaw, FOV_Y))
 }
 

@@ -35,13 +35,7 @@ impl MeshData {
 
     /// Smallest and largest corner of the vertices; `None` without vertices.
     pub fn bounds(&self) -> Option<([f32; 3], [f32; 3])> {
-        let first = *self.positions.first()?;
-        Some(self.positions.iter().fold((first, first), |(lo, hi), p| {
-            (
-                [lo[0].min(p[0]), lo[1].min(p[1]), lo[2].min(p[2])],
-                [hi[0].max(p[0]), hi[1].max(p[1]), hi[2].max(p[2])],
-            )
-        }))
+        bounds_of(&self.positions)
     }
 
     /// Bytes the arrays hold.
@@ -51,6 +45,17 @@ impl MeshData {
             + self.colors.capacity() * 16
             + self.indices.capacity() * 4
     }
+}
+
+/// Smallest and largest corner of some points; `None` without points.
+pub fn bounds_of(points: &[[f32; 3]]) -> Option<([f32; 3], [f32; 3])> {
+    let first = *points.first()?;
+    Some(points.iter().fold((first, first), |(lo, hi), p| {
+        (
+            [lo[0].min(p[0]), lo[1].min(p[1]), lo[2].min(p[2])],
+            [hi[0].max(p[0]), hi[1].max(p[1]), hi[2].max(p[2])],
+        )
+    }))
 }
 
 /// The unit normal of triangle `a, b, c` (counter-clockwise), or up for a degenerate one.

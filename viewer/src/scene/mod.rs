@@ -8,7 +8,7 @@ mod terrain;
 
 pub use buildings::{build_tiles, extrude, BuildingInput, BuildingTile};
 pub use drape::{drape_ribbon, ground, DRAPE_LIFT_M};
-pub use mesh::{normalised, triangle_normal, MeshData};
+pub use mesh::{bounds_of, normalised, triangle_normal, MeshData};
 pub use origin::LocalOrigin;
 pub use terrain::{
     chunk_extent, chunk_grid, chunk_mesh, lod_step, lod_step_for, step_errors, ChunkKey, ElevationRamp,

@@ -259,12 +259,16 @@ pub fn lod_step_for(
 /// pixels apart on a screen `viewport_px` high with vertical field of view `fov_y_rad`:
 /// the largest power of two up to [`MAX_STEP`] that keeps the error.
 pub fn lod_step(distance_m: f64, cell_m: f64, viewport_px: f64, fov_y_rad: f64, max_error_px: f64) -> usize {
-    let px_per_m = viewport_px / (2.0 * (0.5 * fov_y_rad).tan() * distance_m.max(1e-6));
-    let mut step = 1;
-    while step < MAX_STEP && (2 * step) as f64 * cell_m * px_per_m <= max_error_px {
-        step *= 2;
-    }
-    step
+    // Spacing alone: [`lod_step_for`] with no vertical error.
+    lod_step_for(
+        &[0.0; 6],
+        distance_m,
+        cell_m,
+        viewport_px,
+        fov_y_rad,
+        f64::INFINITY,
+        max_error_px,
+    )
 }
 
 #[cfg(test)]
