@@ -934,3 +934,63 @@ fn a_large_import_keeps_codes_unique_across_the_project() {
         .unwrap();
     assert_eq!(left, n as i64);
 }
+
+#[test]
+fn search_finds_features_by_code_and_attribute_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut p) = new_project(dir.path());
+    let buildings: Vec<Feature> = (0..12).map(rich_building).collect();
+    let mut road = feature(
+        "roads",
+        FeatureKind::Road,
+        "osm:way/1",
+        line_string![(x: 1.0, y: 2.0), (x: 3.0, y: 4.0)].into(),
+    );
+    road.attributes
+        .insert("name".into(), AttrValue::Text("长安街 50%_off\\".into()));
+    {
+        let mut tx = p.import().unwrap();
+        tx.ensure_layer(&spec("buildings", FeatureKind::Building, GeometryType::Polygon))
+            .unwrap();
+        tx.ensure_layer(&spec("roads", FeatureKind::Road, GeometryType::LineString))
+            .unwrap();
+        for f in &buildings {
+            tx.write("buildings", f).unwrap();
+        }
+        tx.write("roads", &road).unwrap();
+        tx.commit().unwrap();
+    }
+    let codes = |found: Vec<StoredFeature>| -> Vec<String> {
+        found.into_iter().map(|f| f.feature.code.to_string()).collect()
+    };
+    // Chinese text inside a value; the road only.
+    assert_eq!(codes(p.search("长安", 10).unwrap()), vec![road.code.to_string()]);
+    // Text in names: "楼 1 " is in building 1 and 10 and 11 ("楼 1…").
+    let hits = p.search("楼 1", 10).unwrap();
+    assert_eq!(hits.len(), 3);
+    assert!(hits.iter().all(|f| f.layer == "buildings"));
+    // Numbers are searched as text: building 11 has an area of 111.25.
+    let twelve = p.search("111.25", 10).unwrap();
+    assert_eq!(twelve.len(), 1);
+    assert_eq!(twelve[0].feature.code, buildings[11].code);
+    // The limit holds across layers.
+    assert_eq!(p.search("楼", 5).unwrap().len(), 5);
+    // A whole code comes first, found also in lower case.
+    let code = buildings[7].code.to_string();
+    let hits = p.search(&code, 3).unwrap();
+    assert_eq!(hits[0].feature.code, buildings[7].code);
+    assert_eq!(
+        p.search(&code.to_lowercase(), 3).unwrap()[0].feature.code,
+        buildings[7].code
+    );
+    // LIKE's wildcards match only themselves.
+    assert_eq!(
+        codes(p.search("50%_off\\", 10).unwrap()),
+        vec![road.code.to_string()]
+    );
+    assert!(p.search("%", 10).unwrap().len() == 1);
+    assert!(p.search("_", 10).unwrap().len() == 1);
+    // Nothing and blank.
+    assert!(p.search("no such thing", 10).unwrap().is_empty());
+    assert!(p.search("  ", 10).unwrap().is_empty());
+}

@@ -16,6 +16,9 @@ pub struct ViewArgs {
     /// Play back this stored flood run.
     #[arg(long)]
     pub run: Option<String>,
+    /// Show this run beside --run (split screen: baseline and variant, one camera, one time).
+    #[arg(long, requires = "run")]
+    pub compare: Option<String>,
     /// Write the window's image (PNG) once it has settled, then close (for reports and tests).
     #[arg(long)]
     pub screenshot: Option<PathBuf>,
@@ -71,7 +74,7 @@ pub struct RenderArgs {
 }
 
 pub fn view(a: ViewArgs) -> Result<()> {
-    let mut scene = load_scene(&a.project).with_context(|| format!("cannot show {}", a.project.display()))?;
+    let scene = load_scene(&a.project).with_context(|| format!("cannot show {}", a.project.display()))?;
     for n in &scene.notices {
         eprintln!("note: {n}");
     }
@@ -80,10 +83,21 @@ pub fn view(a: ViewArgs) -> Result<()> {
         .as_deref()
         .map(|r| cim_viewer::flood::RunFrames::load(&a.project, r))
         .transpose()?;
-    if let Some(r) = &a.run {
-        cim_viewer::flood::color_buildings_by_class(&mut scene, r)?;
-    }
-    cim_viewer::view(scene, a.hall, run, a.screenshot)
+    let compare = a
+        .compare
+        .as_deref()
+        .map(|r| cim_viewer::flood::RunFrames::load(&a.project, r))
+        .transpose()?;
+    // Buildings take their flood class colour in the window (a choice in its Layers panel).
+    cim_viewer::view(
+        scene,
+        cim_viewer::ViewOptions {
+            hall: a.hall,
+            run,
+            compare,
+            screenshot: a.screenshot,
+        },
+    )
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32)> {

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bevy::asset::RenderAssetUsages;
-use bevy::camera::RenderTarget;
+use bevy::camera::visibility::RenderLayers;
+use bevy::camera::{ClearColorConfig, RenderTarget, Viewport};
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::light::CascadeShadowConfigBuilder;
 use bevy::log::LogPlugin;
@@ -70,6 +71,16 @@ pub struct WaterOverlay(pub MeshData);
 #[derive(Component, Debug)]
 pub struct WaterSurface;
 
+/// Which run an entity belongs to when two are shown side by side: 0 the run (left), 1 the one
+/// it is compared with (right). Cameras, water, closed roads and building tiles carry it.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Side(pub usize);
+
+/// The render layers of side `side` in split screen (layer 0 is shared by both).
+pub fn side_layers(side: usize) -> RenderLayers {
+    RenderLayers::layer(side + 1)
+}
+
 /// A layer of lines draped on the ground (roads, parcel boundaries).
 #[derive(Component, Debug)]
 pub struct OverlayLayer(pub String);
@@ -124,7 +135,10 @@ pub struct NavigationPlugin;
 
 impl Plugin for NavigationPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, navigate.before(ApplyOrbit));
+        app.add_systems(
+            Update,
+            navigate.run_if(crate::panels::pointer_free).before(ApplyOrbit),
+        );
     }
 }
 
@@ -145,22 +159,32 @@ fn spawn_scene(
     mut materials: ResMut<Assets<StandardMaterial>>,
     cameras: Query<&ViewCamera>,
     water: Option<Res<WaterOverlay>>,
+    playback: Option<Res<PlaybackState>>,
 ) {
     let s = &scene.0;
+    // Two runs side by side: water, closed roads and buildings once for each, on its own layer.
+    let split = playback.is_some_and(|p| p.compare.is_some());
+    let sides: &[usize] = if split { &[0, 1] } else { &[0] };
     if let Some(w) = water.filter(|w| !w.0.is_empty()) {
-        commands.spawn((
-            Mesh3d(meshes.add(to_bevy_mesh(&w.0, RenderAssetUsages::default()))),
-            MeshMaterial3d(materials.add(StandardMaterial {
-                base_color: Color::WHITE,
-                alpha_mode: AlphaMode::Blend,
-                perceptual_roughness: 0.1,
-                reflectance: 0.5,
-                depth_bias: 20.0,
-                ..default()
-            })),
-            Transform::IDENTITY,
-            WaterSurface,
-        ));
+        for &side in sides {
+            let mut e = commands.spawn((
+                Mesh3d(meshes.add(to_bevy_mesh(&w.0, RenderAssetUsages::default()))),
+                MeshMaterial3d(materials.add(StandardMaterial {
+                    base_color: Color::WHITE,
+                    alpha_mode: AlphaMode::Blend,
+                    perceptual_roughness: 0.1,
+                    reflectance: 0.5,
+                    depth_bias: 20.0,
+                    ..default()
+                })),
+                Transform::IDENTITY,
+                WaterSurface,
+                Side(side),
+            ));
+            if split {
+                e.insert(side_layers(side));
+            }
+        }
     }
     let buildings = materials.add(StandardMaterial {
         base_color: Color::WHITE,
@@ -169,12 +193,18 @@ fn spawn_scene(
         ..default()
     });
     for (i, tile) in s.tiles.iter().enumerate() {
-        commands.spawn((
-            Mesh3d(meshes.add(to_bevy_mesh(&tile.mesh, RenderAssetUsages::default()))),
-            MeshMaterial3d(buildings.clone()),
-            Transform::IDENTITY,
-            BuildingTileMesh(i),
-        ));
+        for &side in sides {
+            let mut e = commands.spawn((
+                Mesh3d(meshes.add(to_bevy_mesh(&tile.mesh, RenderAssetUsages::default()))),
+                MeshMaterial3d(buildings.clone()),
+                Transform::IDENTITY,
+                BuildingTileMesh(i),
+                Side(side),
+            ));
+            if split {
+                e.insert(side_layers(side));
+            }
+        }
     }
     // Roads and parcel boundaries, drawn over the ground.
     for o in &s.overlays {
@@ -264,6 +294,8 @@ fn spawn_scene(
             ..default()
         },
         Transform::IDENTITY.looking_to(-to_sun, Vec3::Y),
+        // Lights both sides of a split screen.
+        RenderLayers::from_layers(&[0, 1, 2]),
         CascadeShadowConfigBuilder {
             num_cascades: 3,
             first_cascade_far_bound: reach * 0.15,
@@ -501,7 +533,7 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
     .insert_resource(ViewHeightPx(req.height as f32))
     .insert_resource(TerrainBudget(usize::MAX))
     .insert_resource(WaterOverlay(req.water.clone().unwrap_or_default()))
-    .add_plugins((ScenePlugin, crate::pick::PickPlugin));
+    .add_plugins((ScenePlugin, crate::pick::PickPlugin, crate::layers::LayersPlugin));
     if let Some(code) = &req.select {
         let building = scene.building_by_code(code);
         if building.is_none() {
@@ -574,13 +606,27 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
     })
 }
 
+/// What the window shows besides the scene.
+#[derive(Clone, Debug, Default)]
+pub struct ViewOptions {
+    /// Command-hall mode: fullscreen, the UI at double size, the dashboard, the tour.
+    pub hall: bool,
+    /// A flood run to play back.
+    pub run: Option<crate::flood::RunFrames>,
+    /// A second run to show beside it (split screen: baseline and variant).
+    pub compare: Option<crate::flood::RunFrames>,
+    /// Write the window's image here once it has settled, then close.
+    pub screenshot: Option<std::path::PathBuf>,
+}
+
 /// Opens the viewer window (fullscreen for the command hall); returns when it is closed.
-pub fn view(
-    scene: SceneData,
-    hall: bool,
-    run: Option<crate::flood::RunFrames>,
-    screenshot: Option<std::path::PathBuf>,
-) -> anyhow::Result<()> {
+pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
+    let ViewOptions {
+        hall,
+        run,
+        compare,
+        screenshot,
+    } = options;
     if cfg!(target_os = "linux")
         && std::env::var_os("DISPLAY").is_none()
         && std::env::var_os("WAYLAND_DISPLAY").is_none()
@@ -597,6 +643,7 @@ pub fn view(
         .and_then(|p| p.viewpoints())
         .unwrap_or_default();
     let orbit = frame_scene(&scene, 16.0 / 9.0);
+    let lang = crate::i18n::Lang::from_env();
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins
@@ -617,6 +664,8 @@ pub fn view(
     .insert_resource(Scene(scene.clone()))
     .insert_resource(crate::pick::Picker(load_picker(&scene)))
     .insert_resource(UiScale(if hall { 2.0 } else { 1.0 }))
+    .insert_resource(crate::panels::HallMode(hall))
+    .insert_resource(crate::ui::UiLang(lang))
     .insert_resource(crate::views::Bookmarks(bookmarks))
     .insert_resource(crate::views::TourState {
         auto: hall,
@@ -626,7 +675,9 @@ pub fn view(
         ScenePlugin,
         NavigationPlugin,
         crate::pick::PickPlugin,
+        crate::layers::LayersPlugin,
         crate::ui::UiPlugin,
+        crate::panels::PanelsPlugin,
         crate::views::ViewsPlugin,
         PlaybackPlugin,
     ));
@@ -638,6 +689,23 @@ pub fn view(
         .add_systems(Update, shot_then_exit);
     }
     if let Some(frames) = run {
+        // Buildings coloured by how deep they flooded in each run.
+        let mut styling = crate::layers::Styling::new(&scene);
+        styling.color_by = crate::style::ColorBy::FloodClass;
+        let names = [
+            Some(frames.name.clone()),
+            compare.as_ref().map(|c| c.name.clone()),
+        ];
+        crate::layers::recolor(&scene, &mut styling, &names, lang);
+        app.insert_resource(styling);
+        let mut kpis = Vec::new();
+        for name in names.iter().flatten() {
+            match crate::flood::run_kpis(&scene.project_path, name) {
+                Ok(k) => kpis.push((name.clone(), k)),
+                Err(e) => eprintln!("warning: run '{name}': no KPIs: {e}"),
+            }
+        }
+        app.insert_resource(crate::panels::RunKpis(kpis));
         // An empty surface now, filled by the playback with the first frame.
         app.insert_resource(WaterOverlay(MeshData {
             positions: vec![[0.0; 3]; 3],
@@ -647,7 +715,8 @@ pub fn view(
         }))
         .insert_resource(PlaybackState {
             playback: crate::flood::Playback::new(frames),
-            shown: None,
+            shown: [None; 2],
+            compare: compare.clone(),
         });
     }
     let font = app
@@ -655,7 +724,34 @@ pub fn view(
         .resource_mut::<Assets<Font>>()
         .add(Font::from_bytes(UI_FONT.to_vec()));
     app.insert_resource(crate::ui::UiFont(font));
-    app.world_mut().spawn(camera_bundle(orbit, span));
+    if compare.is_some() {
+        // A camera for the panels over the whole window, spawned first so egui takes it; then
+        // one camera a half, moved together.
+        app.world_mut().spawn((
+            Camera2d,
+            Camera {
+                order: 2,
+                clear_color: ClearColorConfig::None,
+                ..default()
+            },
+            RenderLayers::none(),
+            IsDefaultUiCamera,
+        ));
+        for side in 0..2 {
+            app.world_mut().spawn((
+                camera_bundle(orbit, span),
+                Camera {
+                    order: side as isize,
+                    ..default()
+                },
+                Side(side),
+                RenderLayers::from_layers(&[0, side + 1]),
+            ));
+        }
+        app.add_systems(PreUpdate, layout_split);
+    } else {
+        app.world_mut().spawn((camera_bundle(orbit, span), Side(0)));
+    }
     app.run();
     Ok(())
 }
@@ -691,7 +787,10 @@ pub fn frame_scene(scene: &SceneData, aspect: f32) -> OrbitCamera {
 #[derive(Resource, Debug)]
 pub struct PlaybackState {
     pub playback: crate::flood::Playback,
-    pub shown: Option<usize>,
+    /// The frame shown of each side (the run, the one compared).
+    pub shown: [Option<usize>; 2],
+    /// A run shown beside it (split screen), at the same time.
+    pub compare: Option<crate::flood::RunFrames>,
 }
 
 /// Flood playback in the window: `Space` plays and pauses, arrows step, `+`/`-` set the speed.
@@ -699,7 +798,10 @@ pub struct PlaybackPlugin;
 
 impl Plugin for PlaybackPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, (playback_keys, show_frame).chain());
+        app.add_systems(
+            Update,
+            (playback_keys.run_if(crate::panels::keys_free), show_frame).chain(),
+        );
     }
 }
 
@@ -728,55 +830,97 @@ fn playback_keys(keys: Res<ButtonInput<KeyCode>>, time: Res<Time>, state: Option
 #[derive(Component, Debug)]
 pub struct ClosedRoads;
 
-/// Replaces the water surface and the closed roads when the frame to show changes.
+/// Replaces the water surface and the closed roads of each side when its frame to show changes.
 fn show_frame(
     mut commands: Commands,
     scene: Res<Scene>,
     state: Option<ResMut<PlaybackState>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
-    water: Query<&Mesh3d, With<WaterSurface>>,
-    closed: Query<Entity, With<ClosedRoads>>,
+    water: Query<(&Mesh3d, &Side), With<WaterSurface>>,
+    closed: Query<(Entity, &Side), With<ClosedRoads>>,
 ) {
     let Some(mut s) = state else { return };
-    let k = s.playback.frames.index_at(s.playback.time_s);
-    if s.shown == Some(k) {
-        return;
-    }
-    s.shown = Some(k);
+    let split = s.compare.is_some();
+    let t_s = s.playback.time_s;
     let sd = &scene.0;
-    let mesh = match s.playback.frames.depth(k) {
-        Ok(d) => crate::flood::water_mesh(&d, sd.terrain.as_ref(), &sd.origin, f64::from(sd.ramp.min_m)),
-        Err(e) => {
-            warn!("{e}");
-            return;
+    for side in 0..if split { 2 } else { 1 } {
+        let frames = if side == 0 {
+            &s.playback.frames
+        } else {
+            match &s.compare {
+                Some(f) => f,
+                None => continue,
+            }
+        };
+        let k = frames.index_at(t_s);
+        if s.shown[side] == Some(k) {
+            continue;
         }
-    };
-    for m in &water {
-        if let Some(mut target) = meshes.get_mut(&m.0) {
-            *target = to_bevy_mesh(&mesh, RenderAssetUsages::default());
+        let mesh = match frames.depth(k) {
+            Ok(d) => crate::flood::water_mesh(&d, sd.terrain.as_ref(), &sd.origin, f64::from(sd.ramp.min_m)),
+            Err(e) => {
+                warn!("{e}");
+                s.shown[side] = Some(k);
+                continue;
+            }
+        };
+        for (m, _) in water.iter().filter(|(_, w)| w.0 == side) {
+            if let Some(mut target) = meshes.get_mut(&m.0) {
+                *target = to_bevy_mesh(&mesh, RenderAssetUsages::default());
+            }
         }
+        for (e, _) in closed.iter().filter(|(_, c)| c.0 == side) {
+            commands.entity(e).despawn();
+        }
+        let t = frames.frames[k].0;
+        match crate::flood::closed_roads_mesh(sd, &frames.name, t) {
+            Ok((roads, n)) if n > 0 => {
+                let mut e = commands.spawn((
+                    Mesh3d(meshes.add(to_bevy_mesh(&roads, RenderAssetUsages::RENDER_WORLD))),
+                    MeshMaterial3d(materials.add(StandardMaterial {
+                        base_color: Color::WHITE,
+                        perceptual_roughness: 1.0,
+                        depth_bias: 15.0,
+                        ..default()
+                    })),
+                    Transform::IDENTITY,
+                    ClosedRoads,
+                    Side(side),
+                ));
+                if split {
+                    e.insert(side_layers(side));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => warn!("{e}"),
+        }
+        s.shown[side] = Some(k);
     }
-    for e in &closed {
-        commands.entity(e).despawn();
-    }
-    let t = s.playback.frames.frames[k].0;
-    match crate::flood::closed_roads_mesh(sd, &s.playback.frames.name, t) {
-        Ok((roads, n)) if n > 0 => {
-            commands.spawn((
-                Mesh3d(meshes.add(to_bevy_mesh(&roads, RenderAssetUsages::RENDER_WORLD))),
-                MeshMaterial3d(materials.add(StandardMaterial {
-                    base_color: Color::WHITE,
-                    perceptual_roughness: 1.0,
-                    depth_bias: 15.0,
-                    ..default()
-                })),
-                Transform::IDENTITY,
-                ClosedRoads,
-            ));
+}
+
+/// Split screen: the run on the left half of the window, the one compared on the right.
+fn layout_split(windows: Query<&Window>, mut cameras: Query<(&mut Camera, &Side), With<ViewCamera>>) {
+    let Some(w) = windows.iter().next() else { return };
+    let (width, height) = (w.physical_width().max(2), w.physical_height().max(1));
+    let half = width / 2;
+    for (mut c, side) in &mut cameras {
+        let (x, wd) = if side.0 == 0 {
+            (0, half)
+        } else {
+            (half, width - half)
+        };
+        let want = Viewport {
+            physical_position: UVec2::new(x, 0),
+            physical_size: UVec2::new(wd, height),
+            ..default()
+        };
+        let same = c.viewport.as_ref().is_some_and(|v| {
+            v.physical_position == want.physical_position && v.physical_size == want.physical_size
+        });
+        if !same {
+            c.viewport = Some(want);
         }
-        Ok(_) => {}
-        Err(e) => warn!("{e}"),
     }
 }
 

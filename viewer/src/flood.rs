@@ -102,6 +102,9 @@ pub fn depth_legend() -> Vec<(String, [f32; 4])> {
         .collect()
 }
 
+/// The flood classes of buildings in a run's table, dry to deep.
+pub const CLASSES: [&str; 4] = ["dry", "<0.15 m", "0.15-0.5 m", ">0.5 m"];
+
 /// Linear RGBA of a building by its flood class in a run (`dry`, `<0.15 m`, `0.15-0.5 m`,
 /// `>0.5 m`).
 pub fn class_color(class: &str) -> [f32; 4] {
@@ -372,4 +375,119 @@ pub fn closed_roads_mesh(scene: &SceneData, name: &str, t_s: f64) -> anyhow::Res
         p[1] += 0.1;
     }
     Ok((mesh, n))
+}
+
+/// The state of the city at one output time of a run (from the run's stored summary).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Kpi {
+    pub time_s: f64,
+    /// Buildings with water at them (any class but dry), and those deeper than 0.5 m.
+    pub flooded_buildings: u64,
+    pub deep_buildings: u64,
+    pub roads_closed: u64,
+    pub closed_road_m: f64,
+    pub max_depth_m: f64,
+    /// Rain fallen so far over the domain, mm.
+    pub rain_mm: f64,
+}
+
+/// The KPIs of run `name` at each of its output times, in time order (from its summary's
+/// snapshots; empty for a run stored without them).
+pub fn run_kpis(project_path: &Path, name: &str) -> anyhow::Result<Vec<Kpi>> {
+    let project = Project::open(project_path)?;
+    let Some(run) = project.run(name)? else {
+        anyhow::bail!("no run '{name}' in {}", project_path.display());
+    };
+    Ok(kpis_of_summary(&run.summary))
+}
+
+/// [`Kpi`]s from a run summary's `snapshots`.
+pub fn kpis_of_summary(summary: &serde_json::Value) -> Vec<Kpi> {
+    let Some(snaps) = summary.get("snapshots").and_then(|s| s.as_array()) else {
+        return Vec::new();
+    };
+    let f = |s: &serde_json::Value, k: &str| s.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let mut out: Vec<Kpi> = snaps
+        .iter()
+        .map(|s| {
+            let classes: Vec<u64> = s
+                .get("buildings_by_class")
+                .and_then(|c| c.as_array())
+                .map(|c| c.iter().map(|x| x.as_u64().unwrap_or(0)).collect())
+                .unwrap_or_default();
+            Kpi {
+                time_s: f(s, "time_s"),
+                flooded_buildings: classes.iter().skip(1).sum(),
+                deep_buildings: classes.get(3).copied().unwrap_or(0),
+                roads_closed: s.get("roads_closed").and_then(|v| v.as_u64()).unwrap_or(0),
+                closed_road_m: f(s, "road_closed_length_m"),
+                max_depth_m: f(s, "max_depth_m"),
+                rain_mm: f(s, "rain_mm"),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    out
+}
+
+/// The KPIs shown at time `t_s`: the last at or before it.
+pub fn kpi_at(kpis: &[Kpi], t_s: f64) -> Option<&Kpi> {
+    kpis.iter().rev().find(|k| k.time_s <= t_s).or(kpis.first())
+}
+
+/// The alerts the command hall shows for the state `k`, most serious first.
+pub fn alerts(k: &Kpi, lang: crate::i18n::Lang) -> Vec<String> {
+    let mut out = Vec::new();
+    if k.deep_buildings > 0 {
+        out.push(format!("{} {}", k.deep_buildings, lang.t("alert_deep")));
+    }
+    if k.roads_closed > 0 {
+        out.push(format!(
+            "{} {} ({:.1} km)",
+            k.roads_closed,
+            lang.t("alert_roads"),
+            k.closed_road_m / 1000.0
+        ));
+    }
+    if k.max_depth_m > 1.0 {
+        out.push(format!("{}: {:.2} m", lang.t("alert_depth"), k.max_depth_m));
+    }
+    out
+}
+
+#[cfg(test)]
+mod kpi_tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn kpis_come_from_the_summary_snapshots() {
+        let summary = serde_json::json!({
+            "snapshots": [
+                {"time_s": 600.0, "max_depth_m": 1.4, "wet_cells": 10, "buildings_by_class": [5, 2, 1, 3],
+                 "roads_closed": 2, "road_closed_length_m": 1300.0, "rain_mm": 40.0},
+                {"time_s": 300.0, "max_depth_m": 0.2, "wet_cells": 3, "buildings_by_class": [11, 0, 0, 0],
+                 "roads_closed": 0, "road_closed_length_m": 0.0, "rain_mm": 20.0}
+            ]
+        });
+        let k = kpis_of_summary(&summary);
+        assert_eq!(k.len(), 2);
+        assert_eq!(k[0].time_s, 300.0);
+        assert_eq!((k[1].flooded_buildings, k[1].deep_buildings), (6, 3));
+        assert_eq!(kpi_at(&k, 0.0).map(|x| x.time_s), Some(300.0));
+        assert_eq!(kpi_at(&k, 599.0).map(|x| x.time_s), Some(300.0));
+        assert_eq!(kpi_at(&k, 900.0).map(|x| x.time_s), Some(600.0));
+        assert!(kpi_at(&[], 1.0).is_none());
+        assert!(alerts(&k[0], Lang::En).is_empty());
+        assert_eq!(
+            alerts(&k[1], Lang::En),
+            vec![
+                "3 buildings flooded deeper than 0.5 m".to_string(),
+                "2 roads closed (1.3 km)".to_string(),
+                "Water deeper than 1 m: 1.40 m".to_string()
+            ]
+        );
+        assert_eq!(alerts(&k[1], Lang::Zh)[0], "3 栋建筑水深超过 0.5 m");
+        assert!(kpis_of_summary(&serde_json::json!({})).is_empty());
+    }
 }

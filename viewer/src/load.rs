@@ -25,6 +25,17 @@ pub struct BuildingRecord {
     pub layer: u16,
     /// Index into [`SceneData::tiles`] of the tile holding its mesh (`u32::MAX`: not drawn).
     pub tile: u32,
+    /// When it exists: days since 1970-01-01, from (inclusive) and to (exclusive);
+    /// `i32::MIN`/`i32::MAX` where open.
+    pub valid_days: [i32; 2],
+}
+
+impl BuildingRecord {
+    /// Whether it exists on the day `days` since 1970-01-01 (its validity as the engine's
+    /// `Validity::contains`).
+    pub fn exists_on(&self, days: i32) -> bool {
+        self.valid_days[0] <= days && days < self.valid_days[1]
+    }
 }
 
 /// Everything the viewer draws from a project.
@@ -138,6 +149,10 @@ pub fn load_scene(path: &Path) -> anyhow::Result<SceneData> {
             code: s.feature.code.clone(),
             layer: layer as u16,
             tile: u32::MAX,
+            valid_days: [
+                s.feature.validity.from.map_or(i32::MIN, |d| d.days_since_epoch()),
+                s.feature.validity.to.map_or(i32::MAX, |d| d.days_since_epoch()),
+            ],
         });
         inputs.push(BuildingInput {
             id,
@@ -230,6 +245,29 @@ fn grow(a: Option<[f64; 4]>, b: [f64; 4]) -> [f64; 4] {
 }
 
 impl SceneData {
+    /// Building ids by city code (for joining many features at once).
+    pub fn ids_by_code(&self) -> std::collections::HashMap<&CityCode, u32> {
+        self.buildings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (&b.code, i as u32))
+            .collect()
+    }
+
+    /// The earliest and latest day (since 1970-01-01) a building's validity starts or ends on,
+    /// where any has one.
+    pub fn validity_span(&self) -> Option<(i32, i32)> {
+        let days = self
+            .buildings
+            .iter()
+            .flat_map(|b| b.valid_days)
+            .filter(|d| *d != i32::MIN && *d != i32::MAX);
+        days.fold(None, |acc, d| match acc {
+            None => Some((d, d)),
+            Some((a, b)) => Some((a.min(d), b.max(d))),
+        })
+    }
+
     /// The building with this city code.
     pub fn building_by_code(&self, code: &CityCode) -> Option<u32> {
         self.buildings

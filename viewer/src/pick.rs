@@ -1,11 +1,10 @@
 //! Picking: a click casts a ray from the camera through the cursor into the spatial index
-//! (exact against each building's prism), and the building hit is highlighted.
+//! (exact against each building's prism); the building hit is highlighted.
 
-use bevy::mesh::VertexAttributeValues;
 use bevy::prelude::*;
 use cim_engine::{CityIndex, PickHit};
 
-use crate::app::{BuildingTileMesh, Scene, ViewCamera};
+use crate::app::{Scene, ViewCamera};
 use crate::scene::LocalOrigin;
 
 /// Highlight colour of the selected building (linear RGBA): a strong orange.
@@ -26,13 +25,13 @@ pub struct Selection {
     pub hit: Option<PickHit>,
 }
 
-/// Click to pick; the pick highlighted.
+/// Click to pick (the highlight is drawn by [`crate::layers::LayersPlugin`]).
 pub struct PickPlugin;
 
 impl Plugin for PickPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Selection>()
-            .add_systems(Update, (click_to_pick, highlight_selection).chain());
+            .add_systems(Update, click_to_pick.run_if(crate::panels::pointer_free));
     }
 }
 
@@ -89,45 +88,4 @@ fn click_to_pick(
         },
         None => Selection::default(),
     };
-}
-
-/// Recolours the selected building's vertices in its tile's mesh (and restores the previous one).
-fn highlight_selection(
-    selection: Res<Selection>,
-    scene: Res<Scene>,
-    tiles: Query<(&BuildingTileMesh, &Mesh3d)>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut shown: Local<Option<u32>>,
-) {
-    if !selection.is_changed() || *shown == selection.building {
-        return;
-    }
-    let s = &scene.0;
-    let mut paint = |id: u32, highlight: bool| {
-        let Some(rec) = s.buildings.get(id as usize) else {
-            return;
-        };
-        let Some(tile) = s.tiles.get(rec.tile as usize) else {
-            return;
-        };
-        let Some(range) = tile.range_of(id) else { return };
-        let Some((_, mesh3d)) = tiles.iter().find(|(t, _)| t.0 == rec.tile as usize) else {
-            return;
-        };
-        let Some(mut mesh) = meshes.get_mut(&mesh3d.0) else {
-            return;
-        };
-        if let Some(VertexAttributeValues::Float32x4(colors)) = mesh.attribute_mut(Mesh::ATTRIBUTE_COLOR) {
-            for k in range.start as usize..(range.end as usize).min(colors.len()) {
-                colors[k] = if highlight { HIGHLIGHT } else { tile.mesh.colors[k] };
-            }
-        }
-    };
-    if let Some(old) = shown.take() {
-        paint(old, false);
-    }
-    if let Some(new) = selection.building {
-        paint(new, true);
-    }
-    *shown = selection.building;
 }

@@ -1,6 +1,7 @@
-//! The on-screen UI (bevy_ui): the attribute panel of the selected feature, a north arrow, a
-//! scale bar, a help line, in English or Chinese (`L` switches). Text is laid out from plain
-//! functions ([`feature_lines`]) that are tested without a window.
+//! The on-screen overlays (bevy_ui): a north arrow, a scale bar, a help line and notices, in
+//! English or Chinese (`L` switches). The panels are egui ([`crate::panels`]); the text they
+//! show is laid out by plain functions here ([`feature_lines`], [`playback_line`]) that are
+//! tested without a window.
 
 use bevy::prelude::*;
 use cim_engine::{Feature, StoredFeature};
@@ -8,7 +9,6 @@ use cim_engine::{Feature, StoredFeature};
 use crate::app::{Scene, ViewCamera, FOV_Y};
 use crate::camera::{north_arrow_angle, scale_bar};
 use crate::i18n::Lang;
-use crate::pick::Selection;
 
 /// The language shown now.
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +19,6 @@ pub struct UiLang(pub Lang);
 pub struct UiFont(pub Handle<Font>);
 
 #[derive(Component)]
-struct PanelText;
-#[derive(Component)]
 struct HelpText;
 #[derive(Component)]
 struct NorthArrow;
@@ -30,8 +28,6 @@ struct ScaleBarLine;
 struct ScaleBarText;
 #[derive(Component)]
 struct NoticeText;
-#[derive(Component)]
-struct PlaybackText;
 
 /// The panels; needs a window.
 pub struct UiPlugin;
@@ -43,7 +39,7 @@ impl Plugin for UiPlugin {
         }
         app.add_systems(Startup, spawn_ui).add_systems(
             Update,
-            (switch_language, update_panel, update_compass, update_playback),
+            (switch_language.run_if(crate::panels::keys_free), update_compass),
         );
     }
 }
@@ -85,13 +81,7 @@ pub fn panel_text(rows: &[(String, String)]) -> String {
         .join("\n")
 }
 
-fn spawn_ui(
-    mut commands: Commands,
-    font: Option<Res<UiFont>>,
-    lang: Res<UiLang>,
-    scene: Res<Scene>,
-    playback: Option<Res<crate::app::PlaybackState>>,
-) {
+fn spawn_ui(mut commands: Commands, font: Option<Res<UiFont>>, lang: Res<UiLang>, scene: Res<Scene>) {
     // Sizes in logical pixels; the command hall scales the whole UI with `UiScale`.
     let k = 1.0;
     let font = font.map(|f| f.0.clone()).unwrap_or_default();
@@ -100,28 +90,6 @@ fn spawn_ui(
         font_size: (size * k).into(),
         ..default()
     };
-    let panel_bg = BackgroundColor(Color::srgba(0.05, 0.07, 0.10, 0.78));
-    // Attribute panel, top right.
-    commands
-        .spawn((
-            Node {
-                position_type: PositionType::Absolute,
-                top: Val::Px(12.0 * k),
-                right: Val::Px(12.0 * k),
-                max_width: Val::Px(420.0 * k),
-                padding: UiRect::all(Val::Px(10.0 * k)),
-                ..default()
-            },
-            panel_bg,
-        ))
-        .with_children(|p| {
-            p.spawn((
-                Text::new(lang.0.t("nothing_selected")),
-                text_font(15.0),
-                TextColor(Color::WHITE),
-                PanelText,
-            ));
-        });
     // Help line, bottom left; notices above it.
     commands.spawn((
         Text::new(lang.0.t("help")),
@@ -148,59 +116,6 @@ fn spawn_ui(
             },
             NoticeText,
         ));
-    }
-    // Flood playback: time and state, the keys, and the depth legend, bottom centre.
-    if playback.is_some() {
-        commands
-            .spawn((
-                Node {
-                    position_type: PositionType::Absolute,
-                    bottom: Val::Px(34.0 * k),
-                    left: Val::Percent(30.0),
-                    flex_direction: FlexDirection::Column,
-                    padding: UiRect::all(Val::Px(8.0 * k)),
-                    row_gap: Val::Px(4.0 * k),
-                    ..default()
-                },
-                panel_bg,
-            ))
-            .with_children(|p| {
-                p.spawn((
-                    Text::new(""),
-                    text_font(15.0),
-                    TextColor(Color::WHITE),
-                    PlaybackText,
-                ));
-                p.spawn((
-                    Text::new(lang.0.t("flood_help")),
-                    text_font(12.0),
-                    TextColor(Color::srgba(1.0, 1.0, 1.0, 0.8)),
-                ));
-                p.spawn(Node {
-                    flex_direction: FlexDirection::Row,
-                    column_gap: Val::Px(6.0 * k),
-                    align_items: AlignItems::Center,
-                    ..default()
-                })
-                .with_children(|row| {
-                    row.spawn((
-                        Text::new(lang.0.t("water_depth")),
-                        text_font(12.0),
-                        TextColor(Color::WHITE),
-                    ));
-                    for (label, c) in crate::flood::depth_legend() {
-                        row.spawn((
-                            Node {
-                                width: Val::Px(14.0 * k),
-                                height: Val::Px(14.0 * k),
-                                ..default()
-                            },
-                            BackgroundColor(Color::linear_rgb(c[0], c[1], c[2])),
-                        ));
-                        row.spawn((Text::new(label), text_font(12.0), TextColor(Color::WHITE)));
-                    }
-                });
-            });
     }
     // North arrow, top left: an "N" over a bar that turns with the view.
     commands
@@ -290,50 +205,6 @@ pub fn playback_line(p: &crate::flood::Playback, lang: Lang) -> String {
         lang.t(if p.playing { "playing" } else { "paused" }),
         p.speed
     )
-}
-
-fn update_playback(
-    state: Option<Res<crate::app::PlaybackState>>,
-    lang: Res<UiLang>,
-    mut text: Query<&mut Text, With<PlaybackText>>,
-) {
-    let Some(s) = state else { return };
-    let line = playback_line(&s.playback, lang.0);
-    for mut t in &mut text {
-        if t.0 != line {
-            t.0.clone_from(&line);
-        }
-    }
-}
-
-/// The panel shows the selected feature, read from the project when the selection or the
-/// language changes.
-fn update_panel(
-    selection: Res<Selection>,
-    lang: Res<UiLang>,
-    scene: Res<Scene>,
-    mut text: Query<&mut Text, With<PanelText>>,
-    mut project: Local<Option<cim_engine::Project>>,
-) {
-    if !selection.is_changed() && !lang.is_changed() {
-        return;
-    }
-    let body = match &selection.hit {
-        None => lang.0.t("nothing_selected").to_string(),
-        Some(hit) => {
-            if project.is_none() {
-                *project = cim_engine::Project::open(&scene.0.project_path).ok();
-            }
-            match project.as_ref().map(|p| p.feature(&hit.code)) {
-                Some(Ok(Some(f))) => panel_text(&feature_lines(&f, lang.0)),
-                Some(Err(e)) => format!("{}: {e}", hit.code),
-                _ => hit.code.to_string(),
-            }
-        }
-    };
-    for mut t in &mut text {
-        t.0.clone_from(&body);
-    }
 }
 
 fn update_compass(

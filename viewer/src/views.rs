@@ -75,7 +75,9 @@ impl Plugin for ViewsPlugin {
             .init_resource::<TourState>()
             .add_systems(
                 Update,
-                (view_keys, fly, tour).chain().before(crate::app::ApplyOrbit),
+                (view_keys.run_if(crate::panels::keys_free), fly, tour)
+                    .chain()
+                    .before(crate::app::ApplyOrbit),
             );
     }
 }
@@ -150,6 +152,17 @@ pub fn building_view(scene: &SceneData, id: u32, yaw: f32) -> Option<OrbitCamera
     let r = tile.range_of(id)?;
     let (lo, hi) = crate::scene::bounds_of(&tile.mesh.positions[r.start as usize..r.end as usize])?;
     Some(OrbitCamera::looking_at_box(lo, hi, yaw, FOV_Y))
+}
+
+/// A view of a feature with envelope `bbox` (`[min_x, min_y, max_x, max_y]`, project CRS) on
+/// the ground, from heading `yaw`: for roads and parcels, which have no mesh of their own.
+pub fn envelope_view(scene: &SceneData, bbox: [f64; 4], yaw: f32) -> OrbitCamera {
+    let fallback = f64::from(scene.ramp.min_m);
+    let t = scene.terrain.as_ref();
+    let z = crate::scene::ground(t, 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3]), fallback);
+    let lo = scene.origin.to_local(bbox[0], bbox[3], z);
+    let hi = scene.origin.to_local(bbox[2], bbox[1], z + 10.0);
+    OrbitCamera::looking_at_box(lo, hi, yaw, FOV_Y)
 }
 
 fn fly(

@@ -49,14 +49,22 @@ fn scene() -> SceneData {
             min_m: 10.0,
             max_m: 16.4,
         },
+        // Building 1 is in a second layer and stands from 2020 on.
         buildings: (0..2)
-            .map(|_| BuildingRecord {
-                code: cim_engine::CityCode::derive("000000", cim_engine::FeatureKind::Building, "b", "x"),
-                layer: 0,
-                tile: 0,
+            .map(|i| BuildingRecord {
+                code: cim_engine::CityCode::derive(
+                    "000000",
+                    cim_engine::FeatureKind::Building,
+                    "b",
+                    &i.to_string(),
+                ),
+                layer: i,
+                // One tile each (they are 400 m apart).
+                tile: u32::from(i),
+                valid_days: [if i == 1 { 18262 } else { i32::MIN }, i32::MAX],
             })
             .collect(),
-        layers: vec!["buildings".into()],
+        layers: vec!["buildings".into(), "planned".into()],
         overlays: vec![],
         notices: vec![],
     }
@@ -159,7 +167,8 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
         }))
         .insert_resource(PlaybackState {
             playback: cim_viewer::flood::Playback::new(frames),
-            shown: None,
+            shown: [None; 2],
+            compare: None,
         })
         .add_plugins(PlaybackPlugin);
     let water_quads = |app: &mut App| {
@@ -182,4 +191,137 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
     keys.press(KeyCode::ArrowLeft);
     app.update();
     assert_eq!(water_quads(&mut app), 1);
+}
+
+/// Building `id`'s vertex colours and positions as the GPU gets them.
+fn building_vertices(app: &mut App, id: u32) -> (Vec<[f32; 4]>, Vec<[f32; 3]>) {
+    let scene = app.world().resource::<Scene>().0.clone();
+    let tile = scene.buildings[id as usize].tile as usize;
+    let range = scene.tiles[tile].range_of(id).unwrap();
+    let mut q = app.world_mut().query::<(&BuildingTileMesh, &Mesh3d)>();
+    let handle = q
+        .iter(app.world())
+        .find(|(t, _)| t.0 == tile)
+        .map(|(_, m)| m.0.clone())
+        .unwrap();
+    let meshes = app.world().resource::<Assets<Mesh>>();
+    let mesh = meshes.get(&handle).unwrap();
+    let r = range.start as usize..range.end as usize;
+    let colors = match mesh.attribute(Mesh::ATTRIBUTE_COLOR) {
+        Some(bevy::mesh::VertexAttributeValues::Float32x4(c)) => c[r.clone()].to_vec(),
+        _ => panic!("no colours"),
+    };
+    let positions = match mesh.attribute(Mesh::ATTRIBUTE_POSITION) {
+        Some(bevy::mesh::VertexAttributeValues::Float32x3(p)) => p[r].to_vec(),
+        _ => panic!("no positions"),
+    };
+    (colors, positions)
+}
+
+fn collapsed(p: &[[f32; 3]]) -> bool {
+    p.iter().all(|x| *x == p[0])
+}
+
+#[test]
+fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
+    use cim_viewer::layers::{LayersPlugin, Styling};
+    use cim_viewer::pick::{Selection, HIGHLIGHT};
+    use cim_viewer::style::{color_buildings, Classing, ColorBy, LegendWords};
+    let mut app = app(OrbitCamera {
+        focus: [0.0; 3],
+        yaw: 0.0,
+        pitch: 0.8,
+        distance: 500.0,
+    });
+    app.add_plugins(LayersPlugin);
+    app.update();
+    app.update();
+    let (c0, p0) = building_vertices(&mut app, 0);
+    let (_, p1) = building_vertices(&mut app, 1);
+    assert!(c0.iter().all(|c| *c == BUILDING_COLOR));
+    assert!(!collapsed(&p0) && !collapsed(&p1));
+
+    // Hide the second layer: its building collapses, the other stays.
+    app.world_mut().resource_mut::<Styling>().layers.buildings[1].0 = false;
+    app.update();
+    assert!(collapsed(&building_vertices(&mut app, 1).1));
+    assert_eq!(building_vertices(&mut app, 0).1, p0);
+    // Shown again, but as of 2019 it was not built yet; as of 2021 it stands.
+    {
+        let mut s = app.world_mut().resource_mut::<Styling>();
+        s.layers.buildings[1].0 = true;
+        s.layers.as_of = Some(cim_engine::Date::parse("2019-06-01").unwrap().days_since_epoch());
+    }
+    app.update();
+    assert!(collapsed(&building_vertices(&mut app, 1).1));
+    app.world_mut().resource_mut::<Styling>().layers.as_of =
+        Some(cim_engine::Date::parse("2021-06-01").unwrap().days_since_epoch());
+    app.update();
+    assert_eq!(building_vertices(&mut app, 1).1, p1);
+
+    // Half opacity for the first layer: its alpha, blended.
+    app.world_mut().resource_mut::<Styling>().layers.buildings[0].1 = 0.5;
+    app.update();
+    assert!(building_vertices(&mut app, 0).0.iter().all(|c| c[3] == 0.5));
+    assert!(building_vertices(&mut app, 1).0.iter().all(|c| c[3] == 1.0));
+    let mut mats = app
+        .world_mut()
+        .query_filtered::<&MeshMaterial3d<StandardMaterial>, With<BuildingTileMesh>>();
+    let handle = mats.iter(app.world()).next().unwrap().0.clone();
+    let blended = app
+        .world()
+        .resource::<Assets<StandardMaterial>>()
+        .get(&handle)
+        .unwrap()
+        .alpha_mode;
+    assert_eq!(blended, AlphaMode::Blend);
+
+    // Coloured by layer: two colours, as the legend says.
+    let scene = app.world().resource::<Scene>().0.clone();
+    let words = LegendWords {
+        height: "height",
+        layer: "layer",
+        flood_class: "flood class",
+        other: "other",
+        none: "none",
+    };
+    let coloring = color_buildings(&scene, &ColorBy::Layer, Classing::Categorised, None, words)
+        .unwrap()
+        .unwrap();
+    let legend = coloring.legend.rows.clone();
+    {
+        let mut s = app.world_mut().resource_mut::<Styling>();
+        s.layers.buildings[0].1 = 1.0;
+        s.coloring = Some(coloring);
+        s.color_by = ColorBy::Layer;
+    }
+    app.update();
+    let (a, b) = (
+        building_vertices(&mut app, 0).0[0],
+        building_vertices(&mut app, 1).0[0],
+    );
+    assert_ne!(a, b);
+    assert_eq!(legend.len(), 2);
+    assert!(legend.iter().any(|(l, c)| l == "buildings (1)" && *c == a));
+    assert!(legend.iter().any(|(l, c)| l == "planned (1)" && *c == b));
+
+    // Selecting building 1 highlights it; deselecting gives its layer colour back.
+    app.insert_resource(Selection {
+        building: Some(1),
+        hit: None,
+    });
+    app.update();
+    assert!(building_vertices(&mut app, 1).0.iter().all(|c| *c == HIGHLIGHT));
+    assert_eq!(building_vertices(&mut app, 0).0[0], a);
+    app.insert_resource(Selection::default());
+    app.update();
+    assert!(building_vertices(&mut app, 1).0.iter().all(|c| *c == b));
+
+    // The terrain layer off: every chunk hidden.
+    app.world_mut().resource_mut::<Styling>().layers.terrain.0 = false;
+    app.update();
+    let mut vis = app
+        .world_mut()
+        .query_filtered::<&Visibility, With<TerrainChunk>>();
+    assert!(vis.iter(app.world()).all(|v| *v == Visibility::Hidden));
 }

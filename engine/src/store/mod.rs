@@ -228,6 +228,24 @@ impl Project {
         query::for_each(&self.conn, &self.meta.path, filter, &mut f)
     }
 
+    /// Finds features by city code or attribute value: those whose code or any attribute
+    /// contains `text` (Latin letters in any case), at most `limit`; a feature whose code is
+    /// exactly `text` comes first.
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<StoredFeature>> {
+        let path = &self.meta.path;
+        let mut found = query::search(&self.conn, path, text, limit)?;
+        if let Ok(code) = CityCode::parse(text.trim()) {
+            if let Some(k) = found.iter().position(|f| f.feature.code == code) {
+                let exact = found.remove(k);
+                found.insert(0, exact);
+            } else if let Some(exact) = self.feature(&code)? {
+                found.insert(0, exact);
+                found.truncate(limit);
+            }
+        }
+        Ok(found)
+    }
+
     /// Number of features matching `filter` (its `limit` caps the count).
     pub fn count(&self, filter: &FeatureFilter) -> Result<u64> {
         query::count(&self.conn, &self.meta.path, filter)

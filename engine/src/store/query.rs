@@ -152,6 +152,47 @@ pub(super) fn for_each(
     Ok(())
 }
 
+/// Features whose city code or any attribute value contains `text` (case-insensitive for
+/// Latin letters), at most `limit`, in (layer, fid) order. `%`, `_` and `\\` in `text` match
+/// themselves.
+pub(super) fn search(conn: &Connection, path: &Path, text: &str, limit: usize) -> Result<Vec<StoredFeature>> {
+    let mut out = Vec::new();
+    let needle = text.trim();
+    if needle.is_empty() || limit == 0 {
+        return Ok(out);
+    }
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    for m in layer::all(conn, path)? {
+        if out.len() >= limit {
+            break;
+        }
+        let mut conds = vec!["cim_code LIKE ?1 ESCAPE '\\'".to_string()];
+        for c in &m.columns {
+            conds.push(format!("CAST({} AS TEXT) LIKE ?1 ESCAPE '\\'", q(&c.column)));
+        }
+        let sql = format!(
+            "{} WHERE {} ORDER BY fid LIMIT ?2",
+            select_sql(&m),
+            conds.join(" OR ")
+        );
+        let left = i64::try_from(limit - out.len()).unwrap_or(i64::MAX);
+        let mut stmt = conn.prepare(&sql).ctx(path)?;
+        let mut rows = stmt.query(rusqlite::params![pattern, left]).ctx(path)?;
+        while let Some(row) = rows.next().ctx(path)? {
+            out.push(read_row(row, &m, path)?);
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn count(conn: &Connection, path: &Path, filter: &FeatureFilter) -> Result<u64> {
     let mut total: u64 = 0;
     let cap = filter.limit.map(|l| l as u64).unwrap_or(u64::MAX);

@@ -1,0 +1,711 @@
+//! The window's panels (egui through bevy_egui): the feature panel with a search box, the layers
+//! panel (visibility, opacity, colour by attribute with its legend, "as of" date), the flood
+//! playback (play, pause, speed, a time slider, KPIs with a chart) and, in command-hall mode, a
+//! large dashboard of KPIs and alerts. Text comes from [`crate::i18n`]; Chinese renders with the
+//! bundled Noto Sans SC subset.
+
+use std::sync::Arc;
+
+use bevy::prelude::*;
+use bevy_egui::input::EguiWantsInput;
+use bevy_egui::{egui, EguiContexts, EguiPrimaryContextPass};
+use cim_engine::{CityCode, FeatureKind, PickHit, Project, StoredFeature};
+use geo::BoundingRect;
+
+use crate::app::{PlaybackState, Scene, ViewCamera};
+use crate::flood::{kpi_at, Kpi};
+use crate::i18n::Lang;
+use crate::layers::Styling;
+use crate::pick::Selection;
+use crate::style::{Classing, ColorBy};
+use crate::ui::{feature_lines, playback_line, UiLang};
+use crate::views::{building_view, envelope_view, Flight};
+
+/// At most this many search results are listed.
+pub const MAX_RESULTS: usize = 50;
+
+/// The KPIs of the runs being played (the run, and the one compared), at their output times.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct RunKpis(pub Vec<(String, Vec<Kpi>)>);
+
+/// The command hall: larger UI and the dashboard.
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct HallMode(pub bool);
+
+/// The search box and what it found.
+#[derive(Resource, Default, Debug)]
+pub struct SearchState {
+    pub text: String,
+    pub results: Vec<SearchResult>,
+    /// The text the results are for (`None`: no search yet).
+    pub searched: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A feature the search found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchResult {
+    pub code: CityCode,
+    pub layer: String,
+    pub kind: FeatureKind,
+    /// A name for the list: its name-like attribute, else its code.
+    pub label: String,
+    /// Envelope, project CRS.
+    pub bbox: [f64; 4],
+}
+
+impl SearchResult {
+    /// The result for a stored feature.
+    pub fn of(s: &StoredFeature) -> SearchResult {
+        let f = &s.feature;
+        let label = ["name", "名称", "NAME", "Name", "title", "addr"]
+            .iter()
+            .find_map(|k| f.attributes.get(*k).map(|v| v.to_string()))
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| f.code.to_string());
+        let bbox = f
+            .geometry
+            .bounding_rect()
+            .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        SearchResult {
+            code: f.code.clone(),
+            layer: s.layer.clone(),
+            kind: f.kind,
+            label,
+            bbox,
+        }
+    }
+
+    /// The selection this result makes: the building drawn for it, if any, and a hit at its
+    /// centre.
+    pub fn selection(&self, scene: &crate::load::SceneData) -> Selection {
+        let (x, y) = (
+            0.5 * (self.bbox[0] + self.bbox[2]),
+            0.5 * (self.bbox[1] + self.bbox[3]),
+        );
+        let z = crate::scene::ground(scene.terrain.as_ref(), x, y, f64::from(scene.ramp.min_m));
+        Selection {
+            building: scene.building_by_code(&self.code),
+            hit: Some(PickHit {
+                code: self.code.clone(),
+                layer: self.layer.clone(),
+                kind: self.kind,
+                distance_m: 0.0,
+                point: [x, y, z],
+                normal: [0.0, 0.0, 1.0],
+            }),
+        }
+    }
+}
+
+/// Runs a search in the project.
+pub fn run_search(project: &Project, text: &str) -> Result<Vec<SearchResult>, String> {
+    project
+        .search(text, MAX_RESULTS)
+        .map(|found| found.iter().map(SearchResult::of).collect())
+        .map_err(|e| e.to_string())
+}
+
+/// The egui panels; needs a window.
+pub struct PanelsPlugin;
+
+impl Plugin for PanelsPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_plugins(bevy_egui::EguiPlugin::default())
+            .init_resource::<SearchState>()
+            .init_resource::<RunKpis>()
+            .init_resource::<HallMode>()
+            .add_systems(
+                EguiPrimaryContextPass,
+                (
+                    setup_egui,
+                    layers_panel,
+                    feature_panel,
+                    playback_panel,
+                    split_labels,
+                    hall_dashboard,
+                )
+                    .chain(),
+            );
+    }
+}
+
+/// Whether the pointer is free for the 3D view (not over a panel).
+pub fn pointer_free(wants: Option<Res<EguiWantsInput>>) -> bool {
+    wants.is_none_or(|w| !w.wants_any_pointer_input())
+}
+
+/// Whether keys are free for shortcuts (no text box has the focus).
+pub fn keys_free(wants: Option<Res<EguiWantsInput>>) -> bool {
+    wants.is_none_or(|w| !w.wants_any_keyboard_input())
+}
+
+/// The egui fonts: egui's own first (Latin, Latin Extended, symbols), then Noto Sans SC for
+/// Chinese.
+pub fn fonts() -> egui::FontDefinitions {
+    let mut f = egui::FontDefinitions::default();
+    f.font_data.insert(
+        "noto_sans_sc".to_owned(),
+        Arc::new(egui::FontData::from_static(crate::app::UI_FONT)),
+    );
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        f.families
+            .entry(family)
+            .or_default()
+            .push("noto_sans_sc".to_owned());
+    }
+    f
+}
+
+fn setup_egui(mut contexts: EguiContexts, hall: Res<HallMode>, mut done: Local<bool>) {
+    if *done {
+        return;
+    }
+    let Ok(ctx) = contexts.ctx_mut() else { return };
+    ctx.set_fonts(fonts());
+    if hall.0 {
+        ctx.set_zoom_factor(2.0);
+    }
+    ctx.set_theme(egui::Theme::Dark);
+    ctx.all_styles_mut(|s| s.visuals.window_fill = egui::Color32::from_rgba_unmultiplied(16, 20, 28, 225));
+    *done = true;
+}
+
+fn swatch(ui: &mut egui::Ui, c: [f32; 4]) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 14.0), egui::Sense::hover());
+    let rgba = egui::Rgba::from_rgba_premultiplied(c[0], c[1], c[2], 1.0);
+    ui.painter().rect_filled(rect, 2.0, egui::Color32::from(rgba));
+}
+
+fn date_text(days: i32) -> String {
+    cim_engine::Date::from_days_since_epoch(days).to_string()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn layers_panel(
+    mut contexts: EguiContexts,
+    scene: Res<Scene>,
+    mut lang: ResMut<UiLang>,
+    mut styling: ResMut<Styling>,
+    playback: Option<Res<PlaybackState>>,
+    mut attributes: Local<Option<Vec<String>>>,
+) {
+    let Ok(ctx) = contexts.ctx_mut() else { return };
+    let s = &scene.0;
+    let l = lang.0;
+    if attributes.is_none() {
+        *attributes = Some(
+            Project::open(&s.project_path)
+                .and_then(|p| Ok(crate::style::building_attributes(&p, s)))
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or_default(),
+        );
+    }
+    let attrs = attributes.as_deref().unwrap_or(&[]);
+    let run = playback.as_ref().map(|p| p.playback.frames.name.clone());
+    let compare = playback
+        .as_ref()
+        .and_then(|p| p.compare.as_ref().map(|c| c.name.clone()));
+    let mut layers = styling.layers.clone();
+    let mut color_by = styling.color_by.clone();
+    let mut classing = styling.classing;
+    let mut switch_lang = false;
+    egui::Window::new(l.t("layers"))
+        .id(egui::Id::new("layers"))
+        .anchor(egui::Align2::LEFT_TOP, [12.0, 64.0])
+        .default_width(250.0)
+        .resizable(false)
+        .show(ctx, |ui| {
+            if ui.button(l.t("language")).clicked() {
+                switch_lang = true;
+            }
+            ui.separator();
+            let row = |ui: &mut egui::Ui, name: &str, v: &mut (bool, f32)| {
+                ui.horizontal(|ui| {
+                    ui.checkbox(&mut v.0, name);
+                    ui.add_enabled(v.0, egui::Slider::new(&mut v.1, 0.0..=1.0).show_value(false))
+                        .on_hover_text(l.t("opacity"));
+                });
+            };
+            if s.terrain.is_some() {
+                row(ui, l.t("terrain"), &mut layers.terrain);
+            }
+            for (name, v) in s.layers.iter().zip(layers.buildings.iter_mut()) {
+                row(ui, name, v);
+            }
+            for (o, v) in s.overlays.iter().zip(layers.overlays.iter_mut()) {
+                row(ui, &o.layer, v);
+            }
+            if run.is_some() {
+                row(ui, l.t("water_layer"), &mut layers.water);
+                ui.checkbox(&mut layers.closed_roads, l.t("closed_roads"));
+            }
+            // "As of": buildings standing on a day.
+            if let Some((lo, hi)) = s.validity_span() {
+                ui.separator();
+                let mut on = layers.as_of.is_some();
+                ui.checkbox(&mut on, l.t("as_of"));
+                let mut day = layers.as_of.unwrap_or(hi);
+                ui.add_enabled(
+                    on,
+                    egui::Slider::new(&mut day, (lo - 365)..=(hi + 365))
+                        .custom_formatter(|d, _| date_text(d as i32))
+                        .custom_parser(|t| {
+                            cim_engine::Date::parse(t)
+                                .ok()
+                                .map(|d| f64::from(d.days_since_epoch()))
+                        }),
+                );
+                layers.as_of = on.then_some(day);
+            }
+            ui.separator();
+            ui.label(l.t("color_by"));
+            let name_of = |c: &ColorBy| match c {
+                ColorBy::Plain => l.t("plain").to_string(),
+                ColorBy::Height => l.t("height").to_string(),
+                ColorBy::Layer => l.t("layer").to_string(),
+                ColorBy::FloodClass => l.t("flood_class").to_string(),
+                ColorBy::Attribute(a) => a.clone(),
+            };
+            egui::ComboBox::from_id_salt("color_by")
+                .selected_text(name_of(&color_by))
+                .show_ui(ui, |ui| {
+                    let mut options = vec![ColorBy::Plain, ColorBy::Height, ColorBy::Layer];
+                    if run.is_some() {
+                        options.push(ColorBy::FloodClass);
+                    }
+                    options.extend(attrs.iter().map(|a| ColorBy::Attribute(a.clone())));
+                    for o in options {
+                        let label = name_of(&o);
+                        ui.selectable_value(&mut color_by, o, label);
+                    }
+                });
+            if matches!(color_by, ColorBy::Attribute(_)) {
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut classing, Classing::Categorised, l.t("categorised"));
+                    ui.radio_value(&mut classing, Classing::Graduated, l.t("graduated"));
+                });
+            }
+            if let Some(c) = &styling.coloring {
+                ui.label(egui::RichText::new(&c.legend.title).strong());
+                for (label, col) in &c.legend.rows {
+                    ui.horizontal(|ui| {
+                        swatch(ui, *col);
+                        ui.label(label);
+                    });
+                }
+            }
+            if let Some(m) = &styling.message {
+                ui.colored_label(egui::Color32::from_rgb(255, 200, 90), m);
+            }
+        });
+    if switch_lang {
+        lang.0 = lang.0.toggled();
+    }
+    if layers != styling.layers {
+        styling.layers = layers;
+    }
+    if color_by != styling.color_by || classing != styling.classing {
+        styling.color_by = color_by;
+        styling.classing = classing;
+        crate::layers::recolor(s, &mut styling, &[run, compare], l);
+    }
+}
+
+/// What the feature panel shows for the selection, read once per selection and language.
+#[derive(Default)]
+struct FeatureRows {
+    code: Option<CityCode>,
+    lang: Option<Lang>,
+    rows: Vec<(String, String)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn feature_panel(
+    mut commands: Commands,
+    mut contexts: EguiContexts,
+    scene: Res<Scene>,
+    lang: Res<UiLang>,
+    mut selection: ResMut<Selection>,
+    mut search: ResMut<SearchState>,
+    cameras: Query<&ViewCamera>,
+    mut shown: Local<FeatureRows>,
+    mut project: Local<Option<Project>>,
+) {
+    let Ok(ctx) = contexts.ctx_mut() else { return };
+    let s = &scene.0;
+    let l = lang.0;
+    if project.is_none() {
+        *project = Project::open(&s.project_path).ok();
+    }
+    let code = selection.hit.as_ref().map(|h| h.code.clone());
+    if shown.code != code || shown.lang != Some(l) {
+        shown.rows = match (&code, project.as_ref()) {
+            (Some(c), Some(p)) => match p.feature(c) {
+                Ok(Some(f)) => feature_lines(&f, l),
+                Ok(None) => vec![(l.t("city_code").to_string(), c.to_string())],
+                Err(e) => vec![(c.to_string(), e.to_string())],
+            },
+            _ => Vec::new(),
+        };
+        shown.code = code;
+        shown.lang = Some(l);
+    }
+    let mut picked: Option<SearchResult> = None;
+    let mut fly = false;
+    let mut find = false;
+    egui::Window::new(l.t("feature"))
+        .id(egui::Id::new("feature"))
+        .anchor(egui::Align2::RIGHT_TOP, [-12.0, 12.0])
+        .default_width(340.0)
+        .resizable(false)
+        .show(ctx, |ui| {
+            ui.horizontal(|ui| {
+                let r = ui.add(
+                    egui::TextEdit::singleline(&mut search.text)
+                        .hint_text(l.t("search_hint"))
+                        .desired_width(230.0),
+                );
+                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.button(l.t("find")).clicked() || enter {
+                    find = true;
+                }
+            });
+            if let Some(e) = &search.error {
+                ui.colored_label(egui::Color32::from_rgb(255, 120, 100), e);
+            } else if search.searched.is_some() {
+                if search.results.is_empty() {
+                    ui.label(l.t("no_results"));
+                } else {
+                    ui.label(format!("{} {}", search.results.len(), l.t("results")));
+                    egui::ScrollArea::vertical().max_height(160.0).show(ui, |ui| {
+                        for r in &search.results {
+                            let on = shown.code.as_ref() == Some(&r.code);
+                            let text = format!("{} · {} · {}", r.label, l.t(r.kind.name()), r.layer);
+                            if ui.selectable_label(on, text).clicked() {
+                                picked = Some(r.clone());
+                            }
+                        }
+                    });
+                }
+            }
+            ui.separator();
+            if shown.rows.is_empty() {
+                ui.label(l.t("nothing_selected"));
+            } else {
+                egui::Grid::new("attributes")
+                    .num_columns(2)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for (k, v) in &shown.rows {
+                            ui.label(egui::RichText::new(k).strong());
+                            ui.label(v);
+                            ui.end_row();
+                        }
+                    });
+                if ui.button(l.t("fly_to")).clicked() {
+                    fly = true;
+                }
+            }
+        });
+    if find {
+        let text = search.text.trim().to_string();
+        match project.as_ref() {
+            Some(p) => match run_search(p, &text) {
+                Ok(r) => {
+                    search.results = r;
+                    search.error = None;
+                }
+                Err(e) => search.error = Some(e),
+            },
+            None => search.error = Some(format!("{}: cannot open the project", s.project_path.display())),
+        }
+        search.searched = Some(text);
+        // A single hit is selected straight away.
+        if search.results.len() == 1 {
+            picked = search.results.first().cloned();
+        }
+    }
+    let Some(now) = cameras.iter().next().map(|c| c.0) else {
+        return;
+    };
+    let mut target = None;
+    if let Some(r) = picked {
+        *selection = r.selection(s);
+        target = Some(r);
+    } else if fly {
+        if let (Some(hit), Some(p)) = (&selection.hit, project.as_ref()) {
+            target = p.feature(&hit.code).ok().flatten().map(|f| SearchResult::of(&f));
+        }
+    }
+    if let Some(r) = target {
+        let to = s
+            .building_by_code(&r.code)
+            .and_then(|id| building_view(s, id, now.yaw))
+            .unwrap_or_else(|| envelope_view(s, r.bbox, now.yaw));
+        commands.insert_resource(Flight {
+            from: now,
+            to,
+            elapsed_s: 0.0,
+        });
+    }
+}
+
+fn hms(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Speeds the playback offers, model seconds a real second.
+pub const SPEEDS: [f64; 7] = [15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
+
+/// A small line chart of flooded buildings and closed road length over the run, with the time
+/// shown marked.
+fn kpi_chart(ui: &mut egui::Ui, kpis: &[Kpi], t_s: f64, width: f32, height: f32) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, height), egui::Sense::hover());
+    let p = ui.painter_at(rect);
+    p.rect_filled(rect, 3.0, egui::Color32::from_rgba_unmultiplied(0, 0, 0, 90));
+    let (Some(first), Some(last)) = (kpis.first(), kpis.last()) else {
+        return;
+    };
+    let span = (last.time_s - first.time_s).max(1.0);
+    let x_of = |t: f64| rect.left() + ((t - first.time_s) / span) as f32 * rect.width();
+    let series: [(fn(&Kpi) -> f64, egui::Color32); 2] = [
+        (
+            |k| k.flooded_buildings as f64,
+            egui::Color32::from_rgb(255, 140, 40),
+        ),
+        (|k| k.closed_road_m, egui::Color32::from_rgb(230, 40, 40)),
+    ];
+    for (value, colour) in series {
+        let max = kpis.iter().map(value).fold(0.0, f64::max).max(1e-9);
+        let points: Vec<egui::Pos2> = kpis
+            .iter()
+            .map(|k| {
+                egui::pos2(
+                    x_of(k.time_s),
+                    rect.bottom() - 3.0 - (value(k) / max) as f32 * (rect.height() - 6.0),
+                )
+            })
+            .collect();
+        p.add(egui::Shape::line(points, egui::Stroke::new(2.0, colour)));
+    }
+    let x = x_of(t_s.clamp(first.time_s, last.time_s));
+    p.line_segment(
+        [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+        egui::Stroke::new(1.5, egui::Color32::WHITE),
+    );
+}
+
+fn kpi_grid(ui: &mut egui::Ui, k: &Kpi, l: Lang, big: bool, salt: usize) {
+    let value = |v: String| {
+        let t = egui::RichText::new(v).strong();
+        if big {
+            t.size(26.0)
+        } else {
+            t
+        }
+    };
+    egui::Grid::new(("kpis", big, salt))
+        .num_columns(4)
+        .spacing([18.0, 2.0])
+        .show(ui, |ui| {
+            for key in [
+                "flooded_buildings",
+                "closed_road_length",
+                "max_depth",
+                "rain_so_far",
+            ] {
+                ui.label(l.t(key));
+            }
+            ui.end_row();
+            ui.label(value(k.flooded_buildings.to_string()));
+            ui.label(value(format!("{:.1} km", k.closed_road_m / 1000.0)));
+            ui.label(value(format!("{:.2} m", k.max_depth_m)));
+            ui.label(value(format!("{:.0} mm", k.rain_mm)));
+            ui.end_row();
+        });
+}
+
+fn playback_panel(
+    mut contexts: EguiContexts,
+    lang: Res<UiLang>,
+    state: Option<ResMut<PlaybackState>>,
+    kpis: Res<RunKpis>,
+) {
+    let Some(mut state) = state else { return };
+    let Ok(ctx) = contexts.ctx_mut() else { return };
+    let l = lang.0;
+    let mut p = state.playback.clone();
+    let start = p.frames.frames.first().map_or(0.0, |f| f.0);
+    let end = p.frames.frames.last().map_or(0.0, |f| f.0);
+    egui::Window::new(l.t("run"))
+        .id(egui::Id::new("playback"))
+        .anchor(egui::Align2::CENTER_BOTTOM, [0.0, -34.0])
+        .default_width(560.0)
+        .resizable(false)
+        .title_bar(false)
+        .show(ctx, |ui| {
+            ui.label(egui::RichText::new(playback_line(&p, l)).strong());
+            ui.horizontal(|ui| {
+                if ui.button(l.t(if p.playing { "pause" } else { "play" })).clicked() {
+                    p.toggle();
+                }
+                if ui.button("◀").clicked() {
+                    p.step(-1);
+                }
+                if ui.button("▶").clicked() {
+                    p.step(1);
+                }
+                ui.label(l.t("speed"));
+                egui::ComboBox::from_id_salt("speed")
+                    .selected_text(format!("×{}", p.speed))
+                    .show_ui(ui, |ui| {
+                        for v in SPEEDS {
+                            ui.selectable_value(&mut p.speed, v, format!("×{v}"));
+                        }
+                    });
+            });
+            let mut t = p.time_s;
+            let r = ui.add(
+                egui::Slider::new(&mut t, start..=end.max(start + 1.0))
+                    .custom_formatter(|v, _| hms(v))
+                    .text(l.t("time")),
+            );
+            if r.changed() {
+                p.time_s = t;
+                p.playing = false;
+            }
+            let two = kpis.0.len() > 1;
+            for (k, (name, series)) in kpis.0.iter().enumerate() {
+                let Some(now) = kpi_at(series, p.time_s) else {
+                    continue;
+                };
+                if two {
+                    ui.label(egui::RichText::new(format!("{} {name}", l.t("run"))).strong());
+                }
+                kpi_grid(ui, now, l, false, k);
+                ui.label(format!(
+                    "{} / {} — {}",
+                    l.t("flooded_buildings"),
+                    l.t("closed_road_length"),
+                    l.t("over_time")
+                ));
+                kpi_chart(ui, series, p.time_s, 540.0, if two { 40.0 } else { 60.0 });
+            }
+            ui.horizontal(|ui| {
+                ui.label(l.t("water_depth"));
+                for (label, c) in crate::flood::depth_legend() {
+                    swatch(ui, c);
+                    ui.label(label);
+                }
+            });
+        });
+    if p != state.playback {
+        state.playback = p;
+    }
+}
+
+/// In split screen, the name of the run over each half.
+fn split_labels(mut contexts: EguiContexts, state: Option<Res<PlaybackState>>, lang: Res<UiLang>) {
+    let Some(state) = state else { return };
+    let Some(compare) = &state.compare else { return };
+    let Ok(ctx) = contexts.ctx_mut() else { return };
+    let width = ctx.content_rect().width();
+    let l = lang.0;
+    for (k, name) in [&state.playback.frames.name, &compare.name]
+        .into_iter()
+        .enumerate()
+    {
+        let x = width * (0.25 + 0.5 * k as f32);
+        egui::Area::new(egui::Id::new(("side", k)))
+            .fixed_pos(egui::pos2(x - 80.0, 10.0))
+            .show(ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.label(
+                        egui::RichText::new(format!("{} {name}", l.t("run")))
+                            .strong()
+                            .size(16.0),
+                    );
+                });
+            });
+    }
+    // The seam between the halves.
+    ctx.layer_painter(egui::LayerId::background()).line_segment(
+        [
+            egui::pos2(width * 0.5, 0.0),
+            egui::pos2(width * 0.5, ctx.content_rect().height()),
+        ],
+        egui::Stroke::new(2.0, egui::Color32::WHITE),
+    );
+}
+
+fn hall_dashboard(
+    mut contexts: EguiContexts,
+    hall: Res<HallMode>,
+    lang: Res<UiLang>,
+    state: Option<Res<PlaybackState>>,
+    kpis: Res<RunKpis>,
+) {
+    if !hall.0 {
+        return;
+    }
+    let Ok(ctx) = contexts.ctx_mut() else { return };
+    let l = lang.0;
+    let t = state.as_ref().map_or(0.0, |s| s.playback.time_s);
+    egui::Window::new(l.t("dashboard"))
+        .id(egui::Id::new("dashboard"))
+        .anchor(egui::Align2::CENTER_TOP, [0.0, 12.0])
+        .resizable(false)
+        .collapsible(false)
+        .show(ctx, |ui| {
+            ui.label(format!("{} {}", l.t("time"), hms(t)));
+            let mut any = false;
+            for (i, (name, series)) in kpis.0.iter().enumerate() {
+                let Some(k) = kpi_at(series, t) else {
+                    continue;
+                };
+                any = true;
+                ui.separator();
+                ui.label(
+                    egui::RichText::new(format!("{} {name}", l.t("run")))
+                        .strong()
+                        .size(18.0),
+                );
+                kpi_grid(ui, k, l, true, i);
+                ui.label(egui::RichText::new(l.t("alerts")).strong());
+                let alerts = crate::flood::alerts(k, l);
+                if alerts.is_empty() {
+                    ui.label(l.t("no_alerts"));
+                }
+                for a in alerts {
+                    ui.colored_label(egui::Color32::from_rgb(255, 90, 70), format!("⚠ {a}"));
+                }
+            }
+            if !any {
+                ui.label(l.t("no_alerts"));
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_minutes_seconds() {
+        assert_eq!(hms(0.0), "0:00:00");
+        assert_eq!(hms(3725.4), "1:02:05");
+        assert_eq!(date_text(0), "1970-01-01");
+    }
+
+    #[test]
+    fn the_fonts_keep_egui_first_and_add_chinese() {
+        let f = fonts();
+        let prop = &f.families[&egui::FontFamily::Proportional];
+        assert_eq!(prop.last().map(String::as_str), Some("noto_sans_sc"));
+        assert!(prop.len() > 1);
+        assert!(f.font_data.contains_key("noto_sans_sc"));
+    }
+}
