@@ -209,9 +209,7 @@ fn a_ray_through_a_building_picks_it() {
     let dir = tempfile::tempdir().unwrap();
     let project = build_demo(dir.path());
     let scene = cim_viewer::load_scene(&project).unwrap();
-    let index =
-        cim_engine::CityIndex::load(&cim_engine::Project::open(&project).unwrap(), &Default::default())
-            .unwrap();
+    let index = cim_viewer::pick::PickIndex::load(&project).unwrap();
     // Straight down onto the roof centre of a few buildings (roof vertices: the highest ones).
     let mut checked = 0;
     for t in scene.tiles.iter().take(5) {
@@ -224,7 +222,7 @@ fn a_ray_through_a_building_picks_it() {
         let cz = roof.iter().map(|p| p[2]).sum::<f32>() / roof.len() as f32;
         let from = bevy_vec(cx, top + 50.0, cz);
         let Some((hit, building)) =
-            cim_viewer::pick::pick_ray(&scene, &index, from, bevy_vec(0.0, -1.0, 0.0))
+            cim_viewer::pick::pick_ray(&scene, &index, from, bevy_vec(0.0, -1.0, 0.0), 1.0)
         else {
             continue;
         };
@@ -237,6 +235,169 @@ fn a_ray_through_a_building_picks_it() {
         checked >= 3,
         "only {checked} of 5 roof centres picked their building"
     );
+}
+
+/// A feature and a point on it to click.
+type Target = (cim_engine::CityCode, [f64; 2]);
+
+/// Roads and parcels of the demo, with a point on each to click: a road's middle vertex, and a
+/// parcel's interior point where no road or building is near.
+fn ground_targets(project: &Path) -> (Vec<Target>, Vec<Target>) {
+    use geo::{Distance, Euclidean, InteriorPoint, Intersects};
+    let p = cim_engine::Project::open(project).unwrap();
+    let all = |kind| {
+        let mut out = Vec::new();
+        let filter = cim_engine::FeatureFilter {
+            kinds: Some(vec![kind]),
+            ..Default::default()
+        };
+        p.for_each_feature(&filter, |s| {
+            out.push(s.feature);
+            Ok(())
+        })
+        .unwrap();
+        out
+    };
+    let (roads, parcels, buildings) = (
+        all(cim_engine::FeatureKind::Road),
+        all(cim_engine::FeatureKind::Parcel),
+        all(cim_engine::FeatureKind::Building),
+    );
+    let road_points = roads
+        .iter()
+        .filter_map(|r| match &r.geometry {
+            geo::Geometry::LineString(l) if l.0.len() >= 3 => {
+                let c = l.0[l.0.len() / 2];
+                Some((r.code.clone(), [c.x, c.y]))
+            }
+            _ => None,
+        })
+        .collect();
+    let parcel_points = parcels
+        .iter()
+        .filter_map(|f| {
+            let pt = f.geometry.interior_point()?;
+            let clear = roads.iter().all(|r| Euclidean.distance(&pt, &r.geometry) > 15.0)
+                && buildings
+                    .iter()
+                    .all(|b| Euclidean.distance(&pt, &b.geometry) > 5.0)
+                && !buildings.iter().any(|b| b.geometry.intersects(&pt));
+            clear.then(|| (f.code.clone(), [pt.x(), pt.y()]))
+        })
+        .collect();
+    (road_points, parcel_points)
+}
+
+#[test]
+fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    let index = cim_viewer::pick::PickIndex::load(&project).unwrap();
+    let (roads, parcels) = ground_targets(&project);
+    assert!(
+        roads.len() >= 5 && parcels.len() >= 5,
+        "{} roads, {} parcels",
+        roads.len(),
+        parcels.len()
+    );
+    let down = |xy: [f64; 2]| {
+        let z = cim_viewer::scene::ground(scene.terrain.as_ref(), xy[0], xy[1], 0.0);
+        let from = scene.origin.to_local(xy[0], xy[1], z + 300.0);
+        let hit = cim_viewer::pick::pick_ray(
+            &scene,
+            &index,
+            bevy_vec(from[0], from[1], from[2]),
+            bevy_vec(0.0, -1.0, 0.0),
+            1.0,
+        );
+        (z, hit)
+    };
+    for (code, xy) in roads.iter().take(5) {
+        let (z, hit) = down(*xy);
+        let (hit, building) = hit.unwrap_or_else(|| panic!("nothing picked on road {code}"));
+        assert_eq!(
+            (hit.kind, building),
+            (cim_engine::FeatureKind::Road, None),
+            "{code}: {hit:?}"
+        );
+        // Where the ray met the ground: the terrain under the road, 300 m down.
+        assert!(
+            (hit.point[2] - z).abs() < 0.05 && (hit.distance_m - 300.0).abs() < 0.05,
+            "{hit:?}"
+        );
+    }
+    for (code, xy) in parcels.iter().take(5) {
+        let (hit, _) = down(*xy)
+            .1
+            .unwrap_or_else(|| panic!("nothing picked on parcel {code}"));
+        assert_eq!(hit.kind, cim_engine::FeatureKind::Parcel, "{code}: {hit:?}");
+        let f = cim_engine::Project::open(&project)
+            .unwrap()
+            .feature(&hit.code)
+            .unwrap()
+            .unwrap();
+        assert!(geo::Intersects::intersects(
+            &f.feature.geometry,
+            &geo::Point::new(xy[0], xy[1])
+        ));
+        // Its outline is draped in the highlight colour round its boundary.
+        let outline = cim_viewer::pick::outline_mesh(&scene, &f.feature);
+        assert!(outline.vertex_count() > 8, "{}", outline.vertex_count());
+        assert!(outline.colors.iter().all(|c| *c == cim_viewer::pick::HIGHLIGHT));
+    }
+    // Looking up at the sky picks nothing.
+    let from = scene.origin.to_local(roads[0].1[0], roads[0].1[1], 400.0);
+    assert!(cim_viewer::pick::pick_ray(
+        &scene,
+        &index,
+        bevy_vec(from[0], from[1], from[2]),
+        bevy_vec(0.0, 1.0, 0.2),
+        1.0
+    )
+    .is_none());
+}
+
+#[test]
+fn a_selected_road_is_drawn_outlined() {
+    if !can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    let (roads, _) = ground_targets(&project);
+    let (code, xy) = &roads[0];
+    let z = cim_viewer::scene::ground(scene.terrain.as_ref(), xy[0], xy[1], 0.0);
+    let camera = format!("{},{},{z},0,80,150", xy[0], xy[1]);
+    let orange = |path: &Path| {
+        read_png(path)
+            .pixels()
+            .filter(|p| {
+                p[0] > 150 && i32::from(p[0]) > i32::from(p[1]) + 40 && i32::from(p[1]) > i32::from(p[2]) + 30
+            })
+            .count()
+    };
+    let (plain, picked) = (dir.path().join("plain.png"), dir.path().join("road.png"));
+    for (out, select) in [(&plain, None), (&picked, Some(code.to_string()))] {
+        let mut args = vec![
+            "render",
+            p(&project),
+            "--size",
+            "320x180",
+            "--camera",
+            &camera,
+            "--out",
+            p(out),
+            "--json",
+        ];
+        if let Some(c) = &select {
+            args.extend(["--select", c.as_str()]);
+        }
+        cim_json(&args);
+    }
+    assert_eq!(orange(&plain), 0);
+    assert!(orange(&picked) > 300, "{} orange pixels", orange(&picked));
 }
 
 fn bevy_vec(x: f32, y: f32, z: f32) -> cim_viewer::Vec3 {

@@ -128,6 +128,45 @@ impl CityIndex {
     }
 }
 
+impl CityIndex {
+    /// The feature on the ground at `xy` (project CRS): a line or point within `radius_m` (the
+    /// nearest; roads lie over parcels, so they come first), else the smallest flat polygon that
+    /// contains it (a parcel, a pond). Solids (LOD1 buildings) are not ground features: pick
+    /// them with [`CityIndex::pick`]. The hit is at `xy` and height `z`, facing up, at
+    /// `distance_m` 0.
+    /// (Tested in `engine/tests/store.rs`, on a project with a parcel, a road and a building.)
+    pub fn at_ground(&self, xy: [f64; 2], z: f64, radius_m: f64) -> Option<PickHit> {
+        use geo::Area;
+        // (rank, measure, id): lines and points by distance, then polygons by area.
+        let mut best: Option<(u8, f64, ItemId)> = None;
+        for id in self.index.within_distance_2d(xy, radius_m) {
+            let Some(shape) = self.index.get(id) else { continue };
+            let key = match shape {
+                Shape::Line { .. } | Shape::Point { .. } => (0, shape.distance_2d(xy)),
+                Shape::Prism {
+                    footprint,
+                    base_z,
+                    top_z,
+                } if top_z <= base_z && shape.distance_2d(xy) == 0.0 => (1, footprint.unsigned_area()),
+                _ => continue,
+            };
+            if best.is_none_or(|(r, m, _)| (key.0, key.1) < (r, m)) {
+                best = Some((key.0, key.1, id));
+            }
+        }
+        let (_, _, id) = best?;
+        let e = self.entry(id)?;
+        Some(PickHit {
+            code: e.code.clone(),
+            layer: self.layers.get(usize::from(e.layer)).cloned().unwrap_or_default(),
+            kind: e.kind,
+            distance_m: 0.0,
+            point: [xy[0], xy[1], z],
+            normal: [0.0, 0.0, 1.0],
+        })
+    }
+}
+
 fn push_shapes(items: &mut Vec<Item>, g: &geo::Geometry<f64>, base_z: f64, top_z: f64) {
     use geo::Geometry as G;
     let push = |items: &mut Vec<Item>, shape: Shape| {

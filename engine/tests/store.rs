@@ -994,3 +994,66 @@ fn search_finds_features_by_code_and_attribute_value() {
     assert!(p.search("no such thing", 10).unwrap().is_empty());
     assert!(p.search("  ", 10).unwrap().is_empty());
 }
+
+#[test]
+fn at_ground_finds_the_road_over_the_parcel_and_never_a_building() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut p) = new_project(dir.path());
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("parcels", FeatureKind::Parcel, GeometryType::Polygon))
+        .unwrap();
+    tx.ensure_layer(&spec("roads", FeatureKind::Road, GeometryType::LineString))
+        .unwrap();
+    tx.ensure_layer(&spec("buildings", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    // A large parcel with a small one inside it, a road across both, and a building.
+    tx.write(
+        "parcels",
+        &feature("parcels", FeatureKind::Parcel, "big", square(0.0, 0.0, 100.0)),
+    )
+    .unwrap();
+    tx.write(
+        "parcels",
+        &feature("parcels", FeatureKind::Parcel, "small", square(60.0, 60.0, 20.0)),
+    )
+    .unwrap();
+    let road = Geometry::LineString(line_string![(x: 0.0, y: 50.0), (x: 100.0, y: 50.0)]);
+    tx.write("roads", &feature("roads", FeatureKind::Road, "r", road))
+        .unwrap();
+    let mut b = feature("buildings", FeatureKind::Building, "b", square(10.0, 10.0, 20.0));
+    b.lod1 = Some(Lod1 {
+        base_m: 0.0,
+        height_m: 12.0,
+        height_source: HeightSource::Default,
+    });
+    tx.write("buildings", &b).unwrap();
+    tx.commit().unwrap();
+    let index = cim_engine::CityIndex::load(&p, &FeatureFilter::default()).unwrap();
+    let at = |x: f64, y: f64| index.at_ground([x, y], 7.0, 3.0).map(|h| (h.kind, h.code));
+    let code = |layer: &str, kind, key: &str| CityCode::derive(REGION, kind, layer, key);
+    // Near the road's line: the road, though the parcel is under it too.
+    assert_eq!(
+        at(30.0, 52.5),
+        Some((FeatureKind::Road, code("roads", FeatureKind::Road, "r")))
+    );
+    // Off the road: the smallest parcel holding the point.
+    assert_eq!(
+        at(70.0, 70.0),
+        Some((FeatureKind::Parcel, code("parcels", FeatureKind::Parcel, "small")))
+    );
+    assert_eq!(
+        at(40.0, 80.0),
+        Some((FeatureKind::Parcel, code("parcels", FeatureKind::Parcel, "big")))
+    );
+    // Inside the building's footprint: the parcel under it (buildings are solids, picked by ray).
+    assert_eq!(
+        at(20.0, 20.0),
+        Some((FeatureKind::Parcel, code("parcels", FeatureKind::Parcel, "big")))
+    );
+    assert_eq!(at(150.0, 20.0), None);
+    let hit = index.at_ground([30.0, 52.5], 7.0, 3.0).unwrap();
+    assert_eq!(
+        (hit.point, hit.normal, hit.layer.as_str()),
+        ([30.0, 52.5, 7.0], [0.0, 0.0, 1.0], "roads")
+    );
+}

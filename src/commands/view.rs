@@ -63,7 +63,8 @@ pub struct RenderArgs {
     /// Time into the run: minutes, or with a unit (90s, 30min, 1.5h). Default: its end.
     #[arg(long, requires = "run")]
     pub time: Option<String>,
-    /// Show this building (city code) highlighted.
+    /// Show this feature (city code) selected: a building highlighted, a road or parcel
+    /// outlined.
     #[arg(long)]
     pub select: Option<String>,
     /// Also time this many frames after the first and print the frame times.
@@ -74,7 +75,7 @@ pub struct RenderArgs {
 }
 
 pub fn view(a: ViewArgs) -> Result<()> {
-    let scene = load_scene(&a.project).with_context(|| format!("cannot show {}", a.project.display()))?;
+    let mut scene = load_scene(&a.project).with_context(|| format!("cannot show {}", a.project.display()))?;
     for n in &scene.notices {
         eprintln!("note: {n}");
     }
@@ -88,6 +89,9 @@ pub fn view(a: ViewArgs) -> Result<()> {
         .as_deref()
         .map(|r| cim_viewer::flood::RunFrames::load(&a.project, r))
         .transpose()?;
+    for frames in run.iter().chain(compare.iter()) {
+        note_run_terrain(&mut scene, frames);
+    }
     // Buildings take their flood class colour in the window (a choice in its Layers panel).
     cim_viewer::view(
         scene,
@@ -98,6 +102,18 @@ pub fn view(a: ViewArgs) -> Result<()> {
             screenshot: a.screenshot,
         },
     )
+}
+
+/// Notes where a run's water may not fit the scene (the window shows it with the other notices).
+fn note_run_terrain(scene: &mut cim_viewer::SceneData, frames: &cim_viewer::flood::RunFrames) {
+    match cim_viewer::flood::terrain_notice(scene, frames) {
+        Ok(Some(n)) => {
+            eprintln!("note: {n}");
+            scene.notices.push(n);
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!("note: run '{}': {e:#}", frames.name),
+    }
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32)> {
@@ -198,6 +214,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
     let mut water = None;
     if let Some(run) = &a.run {
         let frames = cim_viewer::flood::RunFrames::load(&a.project, run)?;
+        note_run_terrain(&mut scene, &frames);
         let t = match &a.time {
             Some(text) => parse_minutes(text)? * 60.0,
             None => f64::INFINITY,

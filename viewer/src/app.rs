@@ -130,7 +130,7 @@ impl Plugin for ScenePlugin {
 }
 
 /// Mouse navigation: left drag pans, right drag turns and tilts, the wheel (or two-finger
-/// scroll) zooms.
+/// scroll) zooms. (Fly mode, [`crate::fly`], takes over while it is on.)
 pub struct NavigationPlugin;
 
 impl Plugin for NavigationPlugin {
@@ -345,7 +345,12 @@ fn navigate(
     scroll: Res<AccumulatedMouseScroll>,
     windows: Query<&Window>,
     mut cameras: Query<&mut ViewCamera>,
+    fly: Option<Res<crate::fly::FlyMode>>,
 ) {
+    // Fly mode moves the camera its own way.
+    if fly.is_some_and(|f| f.on) {
+        return;
+    }
     let height = windows.iter().next().map_or(1080.0, |w| w.height());
     for mut c in &mut cameras {
         let d = motion.delta;
@@ -535,11 +540,18 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
     .insert_resource(WaterOverlay(req.water.clone().unwrap_or_default()))
     .add_plugins((ScenePlugin, crate::pick::PickPlugin, crate::layers::LayersPlugin));
     if let Some(code) = &req.select {
-        let building = scene.building_by_code(code);
-        if building.is_none() {
-            anyhow::bail!("--select {code}: no building with this city code is drawn");
-        }
-        app.insert_resource(crate::pick::Selection { building, hit: None });
+        // A building is highlighted in its tile; anything else is outlined on the ground.
+        let selection = match scene.building_by_code(code) {
+            Some(building) => crate::pick::Selection {
+                building: Some(building),
+                hit: None,
+            },
+            None => match cim_engine::Project::open(&scene.project_path)?.feature(code)? {
+                Some(f) => crate::panels::SearchResult::of(&f).selection(&scene),
+                None => anyhow::bail!("--select {code}: no feature with this city code in the project"),
+            },
+        };
+        app.insert_resource(selection);
     }
     let target = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(target);
@@ -674,6 +686,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
     .add_plugins((
         ScenePlugin,
         NavigationPlugin,
+        crate::fly::FlyPlugin,
         crate::pick::PickPlugin,
         crate::layers::LayersPlugin,
         crate::ui::UiPlugin,
@@ -717,6 +730,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
             playback: crate::flood::Playback::new(frames),
             shown: [None; 2],
             compare: compare.clone(),
+            problem: None,
         });
     }
     let font = app
@@ -756,11 +770,10 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The spatial index for picking (features of every kind), or `None` with a warning.
-fn load_picker(scene: &SceneData) -> Option<cim_engine::CityIndex> {
-    let loaded = cim_engine::Project::open(&scene.project_path)
-        .and_then(|p| cim_engine::CityIndex::load(&p, &cim_engine::FeatureFilter::default()));
-    match loaded {
+/// The spatial indexes for picking (buildings, and features on the ground), or `None` with a
+/// warning.
+fn load_picker(scene: &SceneData) -> Option<crate::pick::PickIndex> {
+    match crate::pick::PickIndex::load(&scene.project_path) {
         Ok(i) => Some(i),
         Err(e) => {
             eprintln!("warning: picking is off: {e}");
@@ -791,6 +804,8 @@ pub struct PlaybackState {
     pub shown: [Option<usize>; 2],
     /// A run shown beside it (split screen), at the same time.
     pub compare: Option<crate::flood::RunFrames>,
+    /// The last frame that could not be shown, and why (in the playback panel).
+    pub problem: Option<String>,
 }
 
 /// Flood playback in the window: `Space` plays and pauses, arrows step, `+`/`-` set the speed.
@@ -861,6 +876,7 @@ fn show_frame(
             Ok(d) => crate::flood::water_mesh(&d, sd.terrain.as_ref(), &sd.origin, f64::from(sd.ramp.min_m)),
             Err(e) => {
                 warn!("{e}");
+                s.problem = Some(format!("{e:#}"));
                 s.shown[side] = Some(k);
                 continue;
             }

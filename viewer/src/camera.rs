@@ -129,6 +129,47 @@ impl OrbitCamera {
     }
 }
 
+/// Steepest look upwards in fly mode (radians below the horizon; negative is above it).
+pub const FLY_MIN_PITCH: f32 = -1.2;
+
+impl OrbitCamera {
+    /// Fly mode: turns the view about the eye, which stays where it is (the focus swings round
+    /// it). Looking up is allowed, down to [`FLY_MIN_PITCH`].
+    pub fn look(&mut self, d_yaw: f32, d_pitch: f32) {
+        let yaw = (self.yaw + d_yaw).rem_euclid(std::f32::consts::TAU);
+        self.turn_about_eye(yaw, (self.pitch + d_pitch).clamp(FLY_MIN_PITCH, MAX_PITCH));
+    }
+
+    fn turn_about_eye(&mut self, yaw: f32, pitch: f32) {
+        let eye = self.eye();
+        (self.yaw, self.pitch) = (yaw, pitch);
+        let f = self.forward();
+        for k in 0..3 {
+            self.focus[k] = eye[k] + f[k] * self.distance;
+        }
+    }
+
+    /// Fly mode: moves eye and focus together, `ahead_m` along the view (climbing or diving
+    /// with it), `right_m` level to the right and `up_m` straight up.
+    pub fn fly(&mut self, ahead_m: f32, right_m: f32, up_m: f32) {
+        let f = self.forward();
+        let (sy, cy) = self.yaw.sin_cos();
+        let right = [cy, 0.0, sy];
+        for k in 0..3 {
+            self.focus[k] += f[k] * ahead_m + right[k] * right_m;
+        }
+        self.focus[1] += up_m;
+    }
+
+    /// Back from fly mode to orbiting: a view above the horizon is tilted down to the orbit's
+    /// limit, about the eye.
+    pub fn level_for_orbit(&mut self) {
+        if self.pitch < MIN_PITCH {
+            self.turn_about_eye(self.yaw, MIN_PITCH);
+        }
+    }
+}
+
 fn normalise(v: [f32; 3]) -> [f32; 3] {
     let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().max(1e-12);
     [v[0] / l, v[1] / l, v[2] / l]
@@ -374,6 +415,45 @@ mod tests {
             .at(5.0),
             None
         );
+    }
+
+    #[test]
+    fn fly_mode_looks_about_the_eye_and_moves_it() {
+        let mut c = OrbitCamera {
+            focus: [100.0, 0.0, -50.0],
+            yaw: 0.0,
+            pitch: 0.5,
+            distance: 200.0,
+        };
+        let eye = c.eye();
+        // Looking round and up keeps the eye where it is; the focus swings round it.
+        c.look(1.0, -1.0);
+        assert!(close(c.eye(), eye), "{:?} {:?}", c.eye(), eye);
+        assert!((c.pitch + 0.5).abs() < 1e-6 && (c.yaw - 1.0).abs() < 1e-6);
+        assert!(c.focus[1] > eye[1], "looking up: the focus is above the eye");
+        c.look(0.0, -5.0);
+        assert_eq!(c.pitch, FLY_MIN_PITCH);
+        // Level, heading east: ahead is +x, right is +z (south), up is +y.
+        let mut c = OrbitCamera {
+            focus: [0.0; 3],
+            yaw: std::f32::consts::FRAC_PI_2,
+            pitch: 0.0,
+            distance: 10.0,
+        };
+        let eye = c.eye();
+        c.fly(5.0, 2.0, 3.0);
+        assert!(
+            close(c.eye(), [eye[0] + 5.0, eye[1] + 3.0, eye[2] + 2.0]),
+            "{:?}",
+            c.eye()
+        );
+        assert!(close(c.focus, [5.0, 3.0, 2.0]));
+        // Back to orbiting: a view above the horizon tilts down to the orbit's limit.
+        c.look(0.0, -0.8);
+        let eye = c.eye();
+        c.level_for_orbit();
+        assert_eq!(c.pitch, MIN_PITCH);
+        assert!(close(c.eye(), eye));
     }
 
     #[test]

@@ -80,6 +80,49 @@ impl RunFrames {
     }
 }
 
+/// Why run `name`'s water may not fit the scene now, if it may not: one line for the UI. The run
+/// records the terrain it was made on; the project's terrain may since have been re-imported
+/// or removed, or the run's domain may lie outside what the scene shows. `None` when it fits
+/// (or when the run is older than that record and its domain overlaps the scene).
+pub fn terrain_notice(scene: &SceneData, frames: &RunFrames) -> anyhow::Result<Option<String>> {
+    let name = &frames.name;
+    let project = Project::open(&scene.project_path)?;
+    let run = project
+        .run(name)?
+        .ok_or_else(|| anyhow::anyhow!("no run '{name}' in {}", scene.project_path.display()))?;
+    let recorded: Option<cim_engine::TerrainInfo> = run
+        .summary
+        .get("terrain")
+        .and_then(|t| serde_json::from_value(t.clone()).ok());
+    if let Some(was) = recorded {
+        let now = project.terrains()?.into_iter().find(|t| t.name == was.name);
+        match now {
+            None => {
+                return Ok(Some(format!(
+                    "run '{name}' was made on terrain '{}', which is no longer in the project: its water is drawn over the ground shown",
+                    was.name
+                )))
+            }
+            Some(now) if !now.same_cells(&was) => {
+                return Ok(Some(format!(
+                    "terrain '{}' has changed since run '{name}' was made: its water is drawn on the new ground and may not fit it",
+                    was.name
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let e = frames.depth(0)?.extent();
+    let s = scene.extent;
+    if e[2] < s[0] || e[0] > s[2] || e[3] < s[1] || e[1] > s[3] {
+        return Ok(Some(format!(
+            "run '{name}' covers {:.0},{:.0} .. {:.0},{:.0}, outside the scene: its water is not in view",
+            e[0], e[1], e[2], e[3]
+        )));
+    }
+    Ok(None)
+}
+
 /// Linear RGBA of water `depth_m` deep: light blue when shallow to dark blue past 1 m,
 /// translucent.
 pub fn depth_color(depth_m: f32) -> [f32; 4] {

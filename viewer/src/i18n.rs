@@ -118,8 +118,13 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("over_time", "over time", "随时间变化"),
     (
         "help",
-        "Left drag: pan · right drag: turn, tilt · wheel: zoom · click: pick · F: fly to it · B: save view · 1–9: saved views · T: tour · L: 中文",
-        "左键拖动：平移 · 右键拖动：旋转倾斜 · 滚轮：缩放 · 点击：拾取 · F：飞至所选 · B：保存视点 · 1–9：视点 · T：巡游 · L：English",
+        "Left drag: pan · right drag: turn, tilt · wheel: zoom · click: pick · F: fly to it · G: fly mode · B: save view · 1–9: saved views · T: tour · L: 中文",
+        "左键拖动：平移 · 右键拖动：旋转倾斜 · 滚轮：缩放 · 点击：拾取 · F：飞至所选 · G：飞行模式 · B：保存视点 · 1–9：视点 · T：巡游 · L：English",
+    ),
+    (
+        "help_fly",
+        "Fly mode · W/S: ahead, back · A/D: sideways · Q/E: down, up · Shift: faster · drag: look round · wheel: speed · G: back to orbit · L: 中文",
+        "飞行模式 · W/S：前进后退 · A/D：左右平移 · Q/E：下降上升 · Shift：加速 · 拖动：环视 · 滚轮：速度 · G：返回环绕 · L：English",
     ),
 ];
 

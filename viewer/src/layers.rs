@@ -172,12 +172,15 @@ fn paint_buildings(
                     for (id, r) in &ids {
                         let shown = layers.building_shown(s, *id);
                         let (a, b) = (r.start as usize, (r.end as usize).min(positions.len()));
-                        for k in a..b {
-                            positions[k] = if shown {
-                                tile.mesh.positions[k]
-                            } else {
-                                tile.mesh.positions[a]
-                            };
+                        let Some(original) = tile.mesh.positions.get(a..b) else {
+                            continue;
+                        };
+                        let Some(&first) = original.first() else { continue };
+                        let Some(target) = positions.get_mut(a..b) else {
+                            continue;
+                        };
+                        for (p, o) in target.iter_mut().zip(original) {
+                            *p = if shown { *o } else { first };
                         }
                     }
                 }
@@ -239,7 +242,7 @@ fn set_alpha(
 
 /// Terrain, draped lines and water shown or hidden, and faded by their opacity: when the
 /// styling changes or such an entity appears (the playback replaces the closed roads).
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn show_layers(
     styling: Option<Res<Styling>>,
     added: Query<

@@ -6,7 +6,8 @@
 //! - [`load`]: what to show, read from a project (plain data, no Bevy).
 //! - [`scene`]: geometry without Bevy: the local frame (no jitter at 5,000,000 m northings),
 //!   terrain chunks with levels of detail, LOD1 buildings merged into tiles.
-//! - [`camera`]: the orbit camera's maths.
+//! - [`camera`]: the orbit camera's maths (orbit, pan, zoom, and fly mode's look and move);
+//!   [`fly`]: fly mode in the window.
 //! - [`style`]: layers' visibility and opacity, buildings coloured by attribute with a legend,
 //!   the "as of" date (plain data); [`layers`] applies it to the meshes.
 //! - [`app`]: the Bevy plugins, the window (`cim view`) and offscreen rendering (`cim render`).
@@ -16,6 +17,7 @@
 pub mod app;
 pub mod camera;
 pub mod flood;
+pub mod fly;
 pub mod i18n;
 pub mod layers;
 pub mod load;

@@ -196,7 +196,7 @@ fn layers_panel(
     if attributes.is_none() {
         *attributes = Some(
             Project::open(&s.project_path)
-                .and_then(|p| Ok(crate::style::building_attributes(&p, s)))
+                .map(|p| crate::style::building_attributes(&p, s))
                 .ok()
                 .and_then(|r| r.ok())
                 .unwrap_or_default(),
@@ -471,7 +471,8 @@ fn kpi_chart(ui: &mut egui::Ui, kpis: &[Kpi], t_s: f64, width: f32, height: f32)
     };
     let span = (last.time_s - first.time_s).max(1.0);
     let x_of = |t: f64| rect.left() + ((t - first.time_s) / span) as f32 * rect.width();
-    let series: [(fn(&Kpi) -> f64, egui::Color32); 2] = [
+    type Series = (fn(&Kpi) -> f64, egui::Color32);
+    let series: [Series; 2] = [
         (
             |k| k.flooded_buildings as f64,
             egui::Color32::from_rgb(255, 140, 40),
@@ -548,6 +549,9 @@ fn playback_panel(
         .title_bar(false)
         .show(ctx, |ui| {
             ui.label(egui::RichText::new(playback_line(&p, l)).strong());
+            if let Some(problem) = &state.problem {
+                ui.colored_label(egui::Color32::from_rgb(255, 200, 90), problem);
+            }
             ui.horizontal(|ui| {
                 if ui.button(l.t(if p.playing { "pause" } else { "play" })).clicked() {
                     p.toggle();

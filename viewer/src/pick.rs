@@ -1,21 +1,59 @@
-//! Picking: a click casts a ray from the camera through the cursor into the spatial index
-//! (exact against each building's prism); the building hit is highlighted.
+//! Picking: a click casts a ray from the camera through the cursor. Buildings are solids, hit
+//! exactly against each one's prism in the spatial index; where the ray reaches the terrain
+//! first, the feature on the ground there is picked (a road within a few pixels, else the
+//! parcel under the point). A picked building is highlighted in its tile's mesh; a picked road
+//! or parcel gets an outline draped over it.
 
+use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
-use cim_engine::{CityIndex, PickHit};
+use cim_engine::{CityIndex, Feature, FeatureFilter, FeatureKind, PickHit, Project};
 
-use crate::app::{Scene, ViewCamera};
-use crate::scene::LocalOrigin;
+use crate::app::{to_bevy_mesh, Scene, ViewCamera, FOV_Y};
+use crate::load::{lines_of, road_width_m, SceneData};
+use crate::scene::{drape_ribbon, ground, LocalOrigin, MeshData};
 
-/// Highlight colour of the selected building (linear RGBA): a strong orange.
+/// Highlight colour of the selected feature (linear RGBA): a strong orange.
 pub const HIGHLIGHT: [f32; 4] = [1.0, 0.42, 0.05, 1.0];
 
 /// A click moves the cursor at most this far between press and release, pixels (more is a drag).
 const CLICK_SLOP_PX: f32 = 4.0;
 
+/// A road is picked by a click at most this many pixels beside its drawn edge.
+const ROAD_SLOP_PX: f64 = 6.0;
+
+/// Width of the outline drawn round a selected parcel (or other polygon), m.
+const OUTLINE_M: f64 = 1.6;
+
+/// What clicks are picked against: the buildings as solids, and everything else (parcels,
+/// roads, water, ...) as features on the ground.
+pub struct PickIndex {
+    pub solids: CityIndex,
+    pub ground: CityIndex,
+}
+
+impl PickIndex {
+    /// Both indexes of the project at `path`.
+    pub fn load(path: &std::path::Path) -> cim_engine::Result<PickIndex> {
+        let project = Project::open(path)?;
+        let kinds = |solid: bool| FeatureFilter {
+            kinds: Some(
+                FeatureKind::ALL
+                    .into_iter()
+                    .filter(|k| (*k == FeatureKind::Building) == solid)
+                    .collect(),
+            ),
+            ..FeatureFilter::default()
+        };
+        Ok(PickIndex {
+            solids: CityIndex::load(&project, &kinds(true))?,
+            ground: CityIndex::load(&project, &kinds(false))?,
+        })
+    }
+}
+
 /// The index picks are made against (`None` where it could not be loaded).
 #[derive(Resource)]
-pub struct Picker(pub Option<CityIndex>);
+pub struct Picker(pub Option<PickIndex>);
 
 /// What is selected now.
 #[derive(Resource, Default, Debug, Clone)]
@@ -25,41 +63,133 @@ pub struct Selection {
     pub hit: Option<PickHit>,
 }
 
-/// Click to pick (the highlight is drawn by [`crate::layers::LayersPlugin`]).
+/// The outline drawn over a selected feature that is not a building.
+#[derive(Component, Debug)]
+pub struct SelectionOutline;
+
+/// Click to pick; outlines for selected roads and parcels (the building highlight is drawn by
+/// [`crate::layers::LayersPlugin`]).
 pub struct PickPlugin;
 
 impl Plugin for PickPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Selection>()
-            .add_systems(Update, click_to_pick.run_if(crate::panels::pointer_free));
+        app.init_resource::<Selection>().add_systems(
+            Update,
+            (
+                click_to_pick.run_if(crate::panels::pointer_free),
+                outline_selection,
+            )
+                .chain(),
+        );
     }
 }
 
+/// How far along the ray `origin + t * dir` (project CRS, `dir` of unit length) it first
+/// reaches the ground: the terrain, or the lowest ground level off it. `None` when it never
+/// does (looking up, or level above everything).
+pub fn ray_ground(scene: &SceneData, origin: [f64; 3], dir: [f64; 3]) -> Option<f64> {
+    let (lo, hi) = (f64::from(scene.ramp.min_m), f64::from(scene.ramp.max_m));
+    let at = |t: f64| {
+        [
+            origin[0] + t * dir[0],
+            origin[1] + t * dir[1],
+            origin[2] + t * dir[2],
+        ]
+    };
+    let above = |t: f64| {
+        let p = at(t);
+        p[2] - ground(scene.terrain.as_ref(), p[0], p[1], lo)
+    };
+    if !origin.iter().chain(dir.iter()).all(|v| v.is_finite()) {
+        return None;
+    }
+    if above(0.0) <= 0.0 {
+        return Some(0.0);
+    }
+    // Only the stretch of the ray between the highest and the lowest ground can meet it.
+    let start = if origin[2] > hi {
+        if dir[2] >= 0.0 {
+            return None;
+        }
+        (origin[2] - hi) / -dir[2]
+    } else {
+        0.0
+    };
+    let end = if dir[2] < 0.0 {
+        (origin[2] - lo) / -dir[2]
+    } else {
+        // Level or rising from below the highest ground: as far as the scene reaches.
+        let e = scene.extent;
+        start + 2.0 * (e[2] - e[0]).hypot(e[3] - e[1])
+    };
+    let cell = scene.terrain.as_ref().map_or(1.0, |t| t.cell_w.min(t.cell_h));
+    let steps = ((end - start) / (0.5 * cell)).ceil().clamp(1.0, 200_000.0);
+    let step = (end - start) / steps;
+    let mut prev = start;
+    for k in 1..=steps as usize {
+        let t = start + k as f64 * step;
+        if above(t) <= 0.0 {
+            // Bisect between the last point above and the first below.
+            let (mut a, mut b) = (prev, t);
+            for _ in 0..40 {
+                let m = 0.5 * (a + b);
+                if above(m) <= 0.0 {
+                    b = m;
+                } else {
+                    a = m;
+                }
+            }
+            return Some(b);
+        }
+        prev = t;
+    }
+    None
+}
+
 /// The first feature hit by a ray from `origin` along `dir` (viewer frame), and the building
-/// it is in the scene if it is one.
+/// it is in the scene if it is one: a building whose solid the ray meets before the ground,
+/// else the feature on the ground where it lands (a road within `road_slop_m` of its drawn
+/// edge, else the smallest parcel or other polygon there).
 pub fn pick_ray(
-    scene: &crate::load::SceneData,
-    index: &CityIndex,
+    scene: &SceneData,
+    index: &PickIndex,
     origin: Vec3,
     dir: Vec3,
+    road_slop_m: f64,
 ) -> Option<(PickHit, Option<u32>)> {
     let o = scene.origin.to_project(origin.to_array());
-    let d = LocalOrigin::dir_to_project(dir.to_array());
-    let hit = index.pick(o, d)?;
-    let building = scene.building_by_code(&hit.code);
-    Some((hit, building))
+    let d = LocalOrigin::dir_to_project(dir.normalize_or_zero().to_array());
+    let solid = index.solids.pick(o, d);
+    let landing = ray_ground(scene, o, d);
+    if let Some(hit) = solid {
+        // A building hidden behind a hill is not picked (half a metre for rounding).
+        if landing.is_none_or(|t| hit.distance_m <= t + 0.5) {
+            let building = scene.building_by_code(&hit.code);
+            return Some((hit, building));
+        }
+    }
+    let t = landing?;
+    let p = [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]];
+    // Roads are drawn their width wide; the index knows their centre lines.
+    let radius = 0.5 * crate::load::ROAD_WIDTH_M + road_slop_m;
+    let mut hit = index.ground.at_ground([p[0], p[1]], p[2], radius)?;
+    hit.distance_m = t;
+    Some((hit, None))
 }
 
 fn click_to_pick(
     buttons: Res<ButtonInput<MouseButton>>,
     windows: Query<&Window>,
-    cameras: Query<(&Camera, &GlobalTransform), With<ViewCamera>>,
+    cameras: Query<(&Camera, &GlobalTransform, &ViewCamera)>,
     picker: Option<Res<Picker>>,
     scene: Res<Scene>,
     mut selection: ResMut<Selection>,
     mut pressed_at: Local<Option<Vec2>>,
 ) {
-    let Some(cursor) = windows.iter().next().and_then(|w| w.cursor_position()) else {
+    let Some(window) = windows.iter().next() else {
+        return;
+    };
+    let Some(cursor) = window.cursor_position() else {
         return;
     };
     if buttons.just_pressed(MouseButton::Left) {
@@ -75,17 +205,94 @@ fn click_to_pick(
     let Some(index) = picker.as_ref().and_then(|p| p.0.as_ref()) else {
         return;
     };
-    let Some((camera, transform)) = cameras.iter().next() else {
+    // The camera of the half clicked in a split window, else the only one.
+    let Some((camera, transform, orbit)) = cameras
+        .iter()
+        .find(|(c, _, _)| c.logical_viewport_rect().is_none_or(|r| r.contains(cursor)))
+    else {
         return;
     };
     let Ok(ray) = camera.viewport_to_world(transform, cursor) else {
         return;
     };
-    *selection = match pick_ray(&scene.0, index, ray.origin, *ray.direction) {
+    // Metres a pixel at the focus: how far beside a road a click still picks it.
+    let m_per_px = 2.0 * orbit.0.distance * (0.5 * FOV_Y).tan() / window.height().max(1.0);
+    let slop = f64::from(m_per_px) * ROAD_SLOP_PX;
+    *selection = match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop) {
         Some((hit, building)) => Selection {
             building,
             hit: Some(hit),
         },
         None => Selection::default(),
     };
+}
+
+/// The outline of a selected feature that is not a building drawn: its lines (a road a little
+/// wider than drawn, a polygon's rings) draped on the terrain in the highlight colour.
+pub fn outline_mesh(scene: &SceneData, f: &Feature) -> MeshData {
+    let terrain = scene.terrain.as_ref();
+    let step = terrain.map_or(5.0, |t| t.cell_w.min(t.cell_h).max(0.25));
+    let width = match f.kind {
+        FeatureKind::Road => road_width_m(&f.attributes) + 1.5,
+        _ => OUTLINE_M,
+    };
+    let mut mesh = MeshData::default();
+    for l in lines_of(&f.geometry) {
+        drape_ribbon(
+            l,
+            width,
+            step,
+            terrain,
+            f64::from(scene.ramp.min_m),
+            HIGHLIGHT,
+            &scene.origin,
+            &mut mesh,
+        );
+    }
+    mesh
+}
+
+/// Replaces the outline when the selection changes: none for a building (its tile is
+/// recoloured) or for nothing; the draped outline for anything else.
+#[allow(clippy::too_many_arguments)]
+fn outline_selection(
+    mut commands: Commands,
+    selection: Res<Selection>,
+    scene: Res<Scene>,
+    outlines: Query<Entity, With<SelectionOutline>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut project: Local<Option<Project>>,
+) {
+    if !selection.is_changed() {
+        return;
+    }
+    for e in &outlines {
+        commands.entity(e).despawn();
+    }
+    let Some(hit) = selection.hit.as_ref().filter(|_| selection.building.is_none()) else {
+        return;
+    };
+    if project.is_none() {
+        *project = Project::open(&scene.0.project_path).ok();
+    }
+    let Some(found) = project.as_ref().and_then(|p| p.feature(&hit.code).ok().flatten()) else {
+        return;
+    };
+    let mesh = outline_mesh(&scene.0, &found.feature);
+    if mesh.is_empty() {
+        return;
+    }
+    commands.spawn((
+        Mesh3d(meshes.add(to_bevy_mesh(&mesh, RenderAssetUsages::RENDER_WORLD))),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::WHITE,
+            unlit: true,
+            // Over the road or parcel line it outlines, which lies at the same height.
+            depth_bias: 30.0,
+            ..default()
+        })),
+        Transform::IDENTITY,
+        SelectionOutline,
+    ));
 }

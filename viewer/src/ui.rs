@@ -179,12 +179,20 @@ fn spawn_ui(mut commands: Commands, font: Option<Res<UiFont>>, lang: Res<UiLang>
 fn switch_language(
     keys: Res<ButtonInput<KeyCode>>,
     mut lang: ResMut<UiLang>,
+    fly: Option<Res<crate::fly::FlyMode>>,
     mut help: Query<&mut Text, With<HelpText>>,
 ) {
     if keys.just_pressed(KeyCode::KeyL) {
         lang.0 = lang.0.toggled();
+    }
+    let flying = fly.as_ref().is_some_and(|f| f.on);
+    if lang.is_changed() || fly.as_ref().is_some_and(|f| f.is_changed()) {
+        // The help line says the keys of the mode the camera is in.
+        let text = lang.0.t(if flying { "help_fly" } else { "help" });
         for mut t in &mut help {
-            t.0 = lang.0.t("help").to_string();
+            if t.0 != text {
+                t.0 = text.to_string();
+            }
         }
     }
 }

@@ -169,6 +169,7 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
             playback: cim_viewer::flood::Playback::new(frames),
             shown: [None; 2],
             compare: None,
+            problem: None,
         })
         .add_plugins(PlaybackPlugin);
     let water_quads = |app: &mut App| {
@@ -190,6 +191,21 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
     keys.clear();
     keys.press(KeyCode::ArrowLeft);
     app.update();
+    assert_eq!(water_quads(&mut app), 1);
+    assert_eq!(app.world().resource::<PlaybackState>().problem, None);
+
+    // A frame whose file has gone: the panel is told why, and the water stays as it was.
+    std::fs::remove_file(dir.path().join("depth_t000600.tif")).unwrap();
+    let mut keys = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+    keys.release(KeyCode::ArrowLeft);
+    keys.clear();
+    keys.press(KeyCode::ArrowRight);
+    app.update();
+    let problem = app.world().resource::<PlaybackState>().problem.clone();
+    assert!(
+        problem.as_deref().is_some_and(|p| p.starts_with("run 'r'")),
+        "{problem:?}"
+    );
     assert_eq!(water_quads(&mut app), 1);
 }
 

@@ -15,8 +15,9 @@ const TILE: usize = 256;
 /// Little-endian f32, byte planes (all first bytes, then all second bytes, …), zlib.
 const ENCODING: &str = "f32le-planes-zlib";
 
-/// A stored terrain, without its cells.
-#[derive(Clone, Debug, PartialEq)]
+/// A stored terrain, without its cells. A flood run records the one it was made on, so a
+/// viewer can tell when the project's terrain has changed since ([`TerrainInfo::same_cells`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TerrainInfo {
     pub name: String,
     pub width: usize,
@@ -29,6 +30,23 @@ pub struct TerrainInfo {
     pub max_m: Option<f32>,
     pub valid_cells: u64,
     pub source: String,
+}
+
+impl TerrainInfo {
+    /// Whether `other` describes the same cells: the same grid and the same heights as far as
+    /// the stored summary tells (range and count of valid cells). Where it comes from does not
+    /// matter.
+    pub fn same_cells(&self, other: &TerrainInfo) -> bool {
+        (self.width, self.height, self.cell_w, self.cell_h, self.extent)
+            == (
+                other.width,
+                other.height,
+                other.cell_w,
+                other.cell_h,
+                other.extent,
+            )
+            && (self.min_m, self.max_m, self.valid_cells) == (other.min_m, other.max_m, other.valid_cells)
+    }
 }
 
 fn err(name: &str, reason: impl Into<String>) -> EngineError {

@@ -38,6 +38,8 @@ pub struct WatchedRoad {
 pub struct PreparedFlood {
     pub config: ScenarioConfig,
     pub terrain: String,
+    /// The terrain as stored when the run was prepared (recorded in the run's summary).
+    pub terrain_info: cim_engine::TerrainInfo,
     pub grid: FloodGrid,
     pub forcing: Forcing,
     pub params: FloodParams,
@@ -324,6 +326,7 @@ pub fn prepare(
     Ok(PreparedFlood {
         config: config.clone(),
         terrain: terrain_name,
+        terrain_info: info.clone(),
         grid,
         forcing,
         params,

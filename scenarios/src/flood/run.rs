@@ -103,6 +103,9 @@ pub struct RunSummary {
     pub steps: u64,
     pub cells: u64,
     pub cell_size_m: f64,
+    /// The terrain the run was made on, as stored then (a viewer compares it with the
+    /// project's terrain now).
+    pub terrain: cim_engine::TerrainInfo,
     pub balance: VolumeBalanceSummary,
     pub max_depth_m: f64,
     pub max_speed_m_per_s: f64,
@@ -219,6 +222,7 @@ pub fn run_flood(
         steps,
         cells: prepared.grid.num_cells() as u64,
         cell_size_m: prepared.grid.dx,
+        terrain: prepared.terrain_info.clone(),
         balance: sim.balance().into(),
         max_depth_m: sim.max_depth().iter().copied().fold(0.0f32, f32::max).into(),
         max_speed_m_per_s: max_speed.iter().copied().fold(0.0f32, f32::max).into(),
