@@ -222,12 +222,23 @@ fn a_ray_through_a_building_picks_it() {
         let cz = roof.iter().map(|p| p[2]).sum::<f32>() / roof.len() as f32;
         let from = bevy_vec(cx, top + 50.0, cz);
         let Some((hit, building)) =
-            cim_viewer::pick::pick_ray(&scene, &index, from, bevy_vec(0.0, -1.0, 0.0), 1.0)
+            cim_viewer::pick::pick_ray(&scene, &index, from, bevy_vec(0.0, -1.0, 0.0), 1.0, &|_| true)
         else {
             continue;
         };
         if building == Some(*id) {
             assert!((hit.distance_m - 50.0).abs() < 0.05, "{}", hit.distance_m);
+            // Hidden (its layer off, or not standing on the "as of" day): clicked through.
+            let through =
+                cim_viewer::pick::pick_ray(&scene, &index, from, bevy_vec(0.0, -1.0, 0.0), 1.0, &|b| {
+                    b != *id
+                });
+            assert!(
+                through
+                    .as_ref()
+                    .is_none_or(|(h, b)| *b != Some(*id) && h.distance_m > 50.0),
+                "{through:?}"
+            );
             checked += 1;
         }
     }
@@ -310,6 +321,7 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
             bevy_vec(from[0], from[1], from[2]),
             bevy_vec(0.0, -1.0, 0.0),
             1.0,
+            &|_| true,
         );
         (z, hit)
     };
@@ -353,7 +365,8 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
         &index,
         bevy_vec(from[0], from[1], from[2]),
         bevy_vec(0.0, 1.0, 0.2),
-        1.0
+        1.0,
+        &|_| true,
     )
     .is_none());
 }
@@ -663,4 +676,64 @@ fn roads_are_marked_closed_only_while_the_run_says_so() {
             "at {t} s"
         );
     }
+}
+
+#[test]
+fn a_run_on_terrain_that_has_since_changed_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    let scenario = dir.path().join("storm.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+name = "storm"
+project = "demo/bubenec.cim.gpkg"
+[domain]
+bbox = [457150.0, 5550200.0, 457350.0, 5550400.0]
+resolution_m = 8.0
+[time]
+duration_min = 2
+output_interval_min = 1
+[rain]
+mm_per_h = [[0, 100]]
+[boundary]
+default = "closed"
+"#,
+    )
+    .unwrap();
+    cim_json(&["run", p(&scenario), "--json"]);
+    let render_notes = || {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_cim"))
+            .args(["render", p(&project), "--size", "64x36", "--out"])
+            .arg(dir.path().join("x.png"))
+            .args(["--run", "storm"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let notes = render_notes();
+    assert!(!notes.contains("terrain"), "{notes}");
+    // The run records the terrain it was made on.
+    let p0 = cim_engine::Project::open(&project).unwrap();
+    let run = p0.run("storm").unwrap().unwrap();
+    let terrain = p0.terrains().unwrap().remove(0);
+    assert_eq!(run.summary["run"]["terrain"]["name"], terrain.name.as_str());
+    assert_eq!(run.summary["run"]["terrain"]["width"], terrain.width as u64);
+    // The DEM is imported again, a metre higher: the run's water no longer fits it.
+    let mut raised = p0.terrain(&terrain.name).unwrap();
+    drop(p0);
+    raised.data.iter_mut().for_each(|z| *z += 1.0);
+    let mut p1 = cim_engine::Project::open(&project).unwrap();
+    let mut tx = p1.import().unwrap();
+    tx.put_terrain(&terrain.name, &raised, "raised").unwrap();
+    tx.commit().unwrap();
+    drop(p1);
+    let notes = render_notes();
+    assert!(
+        notes.contains(&format!(
+            "terrain '{}' has changed since run 'storm'",
+            terrain.name
+        )),
+        "{notes}"
+    );
 }

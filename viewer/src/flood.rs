@@ -92,7 +92,7 @@ pub fn terrain_notice(scene: &SceneData, frames: &RunFrames) -> anyhow::Result<O
         .ok_or_else(|| anyhow::anyhow!("no run '{name}' in {}", scene.project_path.display()))?;
     let recorded: Option<cim_engine::TerrainInfo> = run
         .summary
-        .get("terrain")
+        .pointer("/run/terrain")
         .and_then(|t| serde_json::from_value(t.clone()).ok());
     if let Some(was) = recorded {
         let now = project.terrains()?.into_iter().find(|t| t.name == was.name);

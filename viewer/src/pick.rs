@@ -1,7 +1,8 @@
-//! Picking: a click casts a ray from the camera through the cursor. Buildings are solids, hit
-//! exactly against each one's prism in the spatial index; where the ray reaches the terrain
-//! first, the feature on the ground there is picked (a road within a few pixels, else the
-//! parcel under the point). A picked building is highlighted in its tile's mesh; a picked road
+//! Picking: a click casts a ray from the camera through the cursor. Buildings are hit exactly
+//! against their drawn meshes (tile boxes first, nearest first), so hidden ones are clicked
+//! through; where the ray reaches the terrain first, the feature on the ground there is found in
+//! the spatial index (`CityIndex::at_ground`: a road within a few pixels, else the parcel under
+//! the point). A picked building is highlighted in its tile's mesh; a picked road
 //! or parcel gets an outline draped over it.
 
 use bevy::asset::RenderAssetUsages;
@@ -24,29 +25,28 @@ const ROAD_SLOP_PX: f64 = 6.0;
 /// Width of the outline drawn round a selected parcel (or other polygon), m.
 const OUTLINE_M: f64 = 1.6;
 
-/// What clicks are picked against: the buildings as solids, and everything else (parcels,
-/// roads, water, ...) as features on the ground.
+/// What clicks on the ground are picked against: the features other than buildings (parcels,
+/// roads, water, ...). Buildings are picked against their drawn meshes
+/// ([`crate::scene::BuildingTile::ray_hit`]), which costs no memory beyond the tiles.
 pub struct PickIndex {
-    pub solids: CityIndex,
     pub ground: CityIndex,
 }
 
 impl PickIndex {
-    /// Both indexes of the project at `path`.
+    /// The index of the project at `path`.
     pub fn load(path: &std::path::Path) -> cim_engine::Result<PickIndex> {
         let project = Project::open(path)?;
-        let kinds = |solid: bool| FeatureFilter {
+        let filter = FeatureFilter {
             kinds: Some(
                 FeatureKind::ALL
                     .into_iter()
-                    .filter(|k| (*k == FeatureKind::Building) == solid)
+                    .filter(|k| *k != FeatureKind::Building)
                     .collect(),
             ),
             ..FeatureFilter::default()
         };
         Ok(PickIndex {
-            solids: CityIndex::load(&project, &kinds(true))?,
-            ground: CityIndex::load(&project, &kinds(false))?,
+            ground: CityIndex::load(&project, &filter)?,
         })
     }
 }
@@ -146,27 +146,71 @@ pub fn ray_ground(scene: &SceneData, origin: [f64; 3], dir: [f64; 3]) -> Option<
     None
 }
 
+/// The first building whose drawn mesh the ray `origin + t * dir` (viewer frame, `dir` of unit
+/// length) meets before `max_t`, among those `shown`: (building, t, normal in the viewer frame).
+/// Tiles are tried nearest first, and only while they could hold something nearer.
+pub fn ray_building(
+    scene: &SceneData,
+    origin: [f32; 3],
+    dir: [f32; 3],
+    max_t: f32,
+    shown: &dyn Fn(u32) -> bool,
+) -> Option<(u32, f32, [f32; 3])> {
+    let mut tiles: Vec<(f32, usize)> = scene
+        .tiles
+        .iter()
+        .enumerate()
+        .filter_map(|(k, t)| crate::scene::ray_box(origin, dir, t.bounds.0, t.bounds.1).map(|e| (e, k)))
+        .filter(|(e, _)| *e < max_t)
+        .collect();
+    tiles.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut best: Option<(u32, f32, [f32; 3])> = None;
+    for (enter, k) in tiles {
+        let limit = best.map_or(max_t, |b| b.1);
+        if enter >= limit {
+            break;
+        }
+        if let Some(hit) = scene.tiles[k].ray_hit(origin, dir, limit, shown) {
+            best = Some(hit);
+        }
+    }
+    best
+}
+
 /// The first feature hit by a ray from `origin` along `dir` (viewer frame), and the building
-/// it is in the scene if it is one: a building whose solid the ray meets before the ground,
-/// else the feature on the ground where it lands (a road within `road_slop_m` of its drawn
-/// edge, else the smallest parcel or other polygon there).
+/// it is in the scene if it is one: a shown building whose mesh the ray meets before the
+/// ground, else the feature on the ground where it lands (a road within `road_slop_m` of its
+/// drawn edge, else the smallest parcel or other polygon there).
 pub fn pick_ray(
     scene: &SceneData,
     index: &PickIndex,
     origin: Vec3,
     dir: Vec3,
     road_slop_m: f64,
+    shown: &dyn Fn(u32) -> bool,
 ) -> Option<(PickHit, Option<u32>)> {
+    let dir = dir.normalize_or_zero();
     let o = scene.origin.to_project(origin.to_array());
-    let d = LocalOrigin::dir_to_project(dir.normalize_or_zero().to_array());
-    let solid = index.solids.pick(o, d);
+    let d = LocalOrigin::dir_to_project(dir.to_array());
     let landing = ray_ground(scene, o, d);
-    if let Some(hit) = solid {
-        // A building hidden behind a hill is not picked (half a metre for rounding).
-        if landing.is_none_or(|t| hit.distance_m <= t + 0.5) {
-            let building = scene.building_by_code(&hit.code);
-            return Some((hit, building));
-        }
+    // Half a metre past the ground for rounding: a building behind a hill is not picked.
+    let max_t = landing.map_or(f32::INFINITY, |t| t as f32 + 0.5);
+    if let Some((id, t, n)) = ray_building(scene, origin.to_array(), dir.to_array(), max_t, shown) {
+        let b = &scene.buildings[id as usize];
+        let t = f64::from(t);
+        let hit = PickHit {
+            code: b.code.clone(),
+            layer: scene
+                .layers
+                .get(usize::from(b.layer))
+                .cloned()
+                .unwrap_or_default(),
+            kind: FeatureKind::Building,
+            distance_m: t,
+            point: [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]],
+            normal: LocalOrigin::dir_to_project(n),
+        };
+        return Some((hit, Some(id)));
     }
     let t = landing?;
     let p = [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]];
@@ -177,12 +221,14 @@ pub fn pick_ray(
     Some((hit, None))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn click_to_pick(
     buttons: Res<ButtonInput<MouseButton>>,
     windows: Query<&Window>,
     cameras: Query<(&Camera, &GlobalTransform, &ViewCamera)>,
     picker: Option<Res<Picker>>,
     scene: Res<Scene>,
+    styling: Option<Res<crate::layers::Styling>>,
     mut selection: ResMut<Selection>,
     mut pressed_at: Local<Option<Vec2>>,
 ) {
@@ -218,7 +264,13 @@ fn click_to_pick(
     // Metres a pixel at the focus: how far beside a road a click still picks it.
     let m_per_px = 2.0 * orbit.0.distance * (0.5 * FOV_Y).tan() / window.height().max(1.0);
     let slop = f64::from(m_per_px) * ROAD_SLOP_PX;
-    *selection = match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop) {
+    // Buildings hidden by their layer or the "as of" date are clicked through.
+    let shown = |id: u32| {
+        styling
+            .as_ref()
+            .is_none_or(|s| s.layers.building_shown(&scene.0, id))
+    };
+    *selection = match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop, &shown) {
         Some((hit, building)) => Selection {
             building,
             hit: Some(hit),

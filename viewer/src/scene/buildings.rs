@@ -31,6 +31,8 @@ pub struct BuildingTile {
     pub mesh: MeshData,
     /// Each building's id and its vertices in `mesh`.
     pub buildings: Vec<(u32, Range<u32>)>,
+    /// The box round `mesh` (local frame), for rays to skip the tile.
+    pub bounds: ([f32; 3], [f32; 3]),
 }
 
 impl BuildingTile {
@@ -41,6 +43,61 @@ impl BuildingTile {
             .binary_search_by_key(&id, |(i, _)| *i)
             .ok()
             .map(|k| self.buildings[k].1.clone())
+    }
+
+    /// The building whose vertex `v` is.
+    pub fn building_of_vertex(&self, v: u32) -> Option<u32> {
+        // Ranges follow each other in vertex order.
+        let k = self.buildings.partition_point(|(_, r)| r.end <= v);
+        self.buildings
+            .get(k)
+            .filter(|(_, r)| r.contains(&v))
+            .map(|(id, _)| *id)
+    }
+
+    /// Where the ray `origin + t * dir` (local frame, `dir` of unit length) first meets a
+    /// triangle of this tile, if it does before `max_t`: (building, t, the triangle's normal
+    /// facing the ray). Buildings for which `shown` is false are passed through. Exact against
+    /// the drawn mesh: this is how the viewer picks, with no index of its own beyond the tile
+    /// boxes.
+    pub fn ray_hit(
+        &self,
+        origin: [f32; 3],
+        dir: [f32; 3],
+        max_t: f32,
+        shown: &dyn Fn(u32) -> bool,
+    ) -> Option<(u32, f32, [f32; 3])> {
+        let p = &self.mesh.positions;
+        let mut best: Option<(u32, f32, [f32; 3])> = None;
+        let mut limit = max_t;
+        for tri in self.mesh.indices.chunks_exact(3) {
+            let (Some(a), Some(b), Some(c)) = (
+                p.get(tri[0] as usize),
+                p.get(tri[1] as usize),
+                p.get(tri[2] as usize),
+            ) else {
+                continue;
+            };
+            let Some(t) = ray_triangle(origin, dir, *a, *b, *c) else {
+                continue;
+            };
+            if t >= limit {
+                continue;
+            }
+            let Some(id) = self.building_of_vertex(tri[0]) else {
+                continue;
+            };
+            if !shown(id) {
+                continue;
+            }
+            let mut n = super::mesh::triangle_normal(*a, *b, *c);
+            if dot(n, dir) > 0.0 {
+                n = [-n[0], -n[1], -n[2]];
+            }
+            limit = t;
+            best = Some((id, t, n));
+        }
+        best
     }
 
     /// Sets the colour of building `id`'s vertices; false if it is not in this tile.
@@ -84,10 +141,69 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
                     tile.buildings.push((b.id, start..end));
                 }
             }
+            tile.bounds = tile.mesh.bounds().unwrap_or_default();
             tile
         })
         .filter(|t| !t.buildings.is_empty())
         .collect()
+}
+
+fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn sub(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn cross(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+/// Where the ray meets triangle `a b c` (either side), as its `t` ≥ 0; `None` when it misses
+/// or runs along it (Möller–Trumbore).
+pub fn ray_triangle(origin: [f32; 3], dir: [f32; 3], a: [f32; 3], b: [f32; 3], c: [f32; 3]) -> Option<f32> {
+    let (e1, e2) = (sub(b, a), sub(c, a));
+    let h = cross(dir, e2);
+    let det = dot(e1, h);
+    // Degenerate (a hidden building's collapsed vertices) or edge-on.
+    if det.abs() < 1e-9 {
+        return None;
+    }
+    let inv = 1.0 / det;
+    let s = sub(origin, a);
+    let u = dot(s, h) * inv;
+    if !(0.0..=1.0).contains(&u) {
+        return None;
+    }
+    let q = cross(s, e1);
+    let v = dot(dir, q) * inv;
+    if v < 0.0 || u + v > 1.0 {
+        return None;
+    }
+    let t = dot(e2, q) * inv;
+    (t >= 0.0).then_some(t)
+}
+
+/// Where the ray enters the box (0 when it starts inside), if it meets it (slab test).
+pub fn ray_box(origin: [f32; 3], dir: [f32; 3], min: [f32; 3], max: [f32; 3]) -> Option<f32> {
+    let (mut near, mut far) = (0.0f32, f32::INFINITY);
+    for k in 0..3 {
+        if dir[k].abs() < 1e-12 {
+            if origin[k] < min[k] || origin[k] > max[k] {
+                return None;
+            }
+            continue;
+        }
+        let (t0, t1) = ((min[k] - origin[k]) / dir[k], (max[k] - origin[k]) / dir[k]);
+        near = near.max(t0.min(t1));
+        far = far.min(t0.max(t1));
+    }
+    (near <= far).then_some(near)
 }
 
 /// Adds the walls and roof of a footprint extruded from `base_m` to `top_m` to `mesh`: flat
@@ -291,6 +407,57 @@ mod tests {
                 assert!(p[0] * n[0] + p[2] * n[2] < 0.0, "inner wall at {p:?} faces {n:?}");
             }
         }
+    }
+
+    #[test]
+    fn rays_hit_the_nearest_shown_building_of_a_tile() {
+        // Two 10 × 20 m boxes in one tile: a low one (10 m) and, east of it, a tall one (40 m).
+        let input = |id: u32, x: f64, top: f64| BuildingInput {
+            id,
+            footprint: box_cw(x, 2_500_010.0),
+            base_m: 0.0,
+            top_m: top,
+            color: [1.0; 4],
+        };
+        let tiles = build_tiles(
+            &[input(0, 500_010.0, 10.0), input(1, 500_040.0, 40.0)],
+            &o(),
+            256.0,
+        );
+        assert_eq!(tiles.len(), 1);
+        let t = &tiles[0];
+        assert_eq!(t.bounds.0[1], 0.0);
+        assert_eq!(t.bounds.1[1], 40.0);
+        assert_eq!(t.building_of_vertex(0), Some(0));
+        assert_eq!(t.building_of_vertex(t.buildings[1].1.start), Some(1));
+        assert_eq!(t.building_of_vertex(u32::MAX), None);
+        let all = |_: u32| true;
+        let ray = |x: f64, y: f64, z: f64, d: [f64; 3]| (o().to_local(x, y, z), LocalOrigin::dir_to_local(d));
+        // From the west at 5 m: the low building's west wall, 10 m away, facing west.
+        let (from, east) = ray(500_000.0, 2_500_020.0, 5.0, [1.0, 0.0, 0.0]);
+        let (id, dist, n) = t.ray_hit(from, east, f32::INFINITY, &all).unwrap();
+        assert_eq!(id, 0);
+        assert!((dist - 10.0).abs() < 1e-3, "{dist}");
+        assert!((n[0] + 1.0).abs() < 1e-5, "{n:?}");
+        // With the low one hidden, the ray goes on to the tall one's wall.
+        let (id, dist, _) = t.ray_hit(from, east, f32::INFINITY, &|b| b != 0).unwrap();
+        assert!((id, (dist - 40.0).abs() < 1e-3) == (1, true), "{id} {dist}");
+        // Not past the limit given (the ground, say).
+        assert!(t.ray_hit(from, east, 9.0, &all).is_none());
+        // Straight down on the tall one's roof: 60 m above it, normal up.
+        let (from, down) = ray(500_045.0, 2_500_020.0, 100.0, [0.0, 0.0, -1.0]);
+        let (id, dist, n) = t.ray_hit(from, down, f32::INFINITY, &all).unwrap();
+        assert_eq!(id, 1);
+        assert!(
+            (dist - 60.0).abs() < 1e-3 && (n[1] - 1.0).abs() < 1e-5,
+            "{dist} {n:?}"
+        );
+        // Between the two, nothing.
+        let (from, down) = ray(500_030.0, 2_500_020.0, 100.0, [0.0, 0.0, -1.0]);
+        assert!(t.ray_hit(from, down, f32::INFINITY, &all).is_none());
+        assert_eq!(ray_box(from, down, t.bounds.0, t.bounds.1), Some(60.0));
+        let (from, up) = ray(500_030.0, 2_500_020.0, 100.0, [0.0, 0.0, 1.0]);
+        assert_eq!(ray_box(from, up, t.bounds.0, t.bounds.1), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod mesh;
 mod origin;
 mod terrain;
 
-pub use buildings::{build_tiles, extrude, BuildingInput, BuildingTile};
+pub use buildings::{build_tiles, extrude, ray_box, ray_triangle, BuildingInput, BuildingTile};
 pub use drape::{drape_ribbon, ground, DRAPE_LIFT_M};
 pub use mesh::{bounds_of, normalised, triangle_normal, MeshData};
 pub use origin::LocalOrigin;
