@@ -152,6 +152,7 @@ pub fn to_bevy_mesh(m: &MeshData, usage: RenderAssetUsages) -> Mesh {
     mesh
 }
 
+#[allow(clippy::too_many_arguments)]
 fn spawn_scene(
     mut commands: Commands,
     scene: Res<Scene>,
@@ -160,6 +161,7 @@ fn spawn_scene(
     cameras: Query<&ViewCamera>,
     water: Option<Res<WaterOverlay>>,
     playback: Option<Res<PlaybackState>>,
+    mut water_materials: ResMut<Assets<crate::water::WaterMaterial>>,
 ) {
     let s = &scene.0;
     // Two runs side by side: water, closed roads and buildings once for each, on its own layer.
@@ -169,14 +171,7 @@ fn spawn_scene(
         for &side in sides {
             let mut e = commands.spawn((
                 Mesh3d(meshes.add(to_bevy_mesh(&w.0, RenderAssetUsages::default()))),
-                MeshMaterial3d(materials.add(StandardMaterial {
-                    base_color: Color::WHITE,
-                    alpha_mode: AlphaMode::Blend,
-                    perceptual_roughness: 0.1,
-                    reflectance: 0.5,
-                    depth_bias: 20.0,
-                    ..default()
-                })),
+                MeshMaterial3d(water_materials.add(crate::water::WaterMaterial::still())),
                 Transform::IDENTITY,
                 WaterSurface,
                 Side(side),
@@ -538,7 +533,12 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
     .insert_resource(ViewHeightPx(req.height as f32))
     .insert_resource(TerrainBudget(usize::MAX))
     .insert_resource(WaterOverlay(req.water.clone().unwrap_or_default()))
-    .add_plugins((ScenePlugin, crate::pick::PickPlugin, crate::layers::LayersPlugin));
+    .add_plugins((
+        ScenePlugin,
+        crate::water::WaterPlugin { animate: false },
+        crate::pick::PickPlugin,
+        crate::layers::LayersPlugin,
+    ));
     if let Some(code) = &req.select {
         // A building is highlighted in its tile; anything else is outlined on the ground.
         let selection = match scene.building_by_code(code) {
@@ -685,6 +685,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
     })
     .add_plugins((
         ScenePlugin,
+        crate::water::WaterPlugin { animate: true },
         NavigationPlugin,
         crate::fly::FlyPlugin,
         crate::pick::PickPlugin,

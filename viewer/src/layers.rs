@@ -216,14 +216,9 @@ fn paint_buildings(
 
 /// Sets a material's opacity (blended below 1), touching it only when it changes (a touched
 /// material is sent to the GPU again).
-fn set_alpha(
-    materials: &mut Assets<StandardMaterial>,
-    handle: &Handle<StandardMaterial>,
-    opacity: f32,
-    blend_when_opaque: bool,
-) {
+fn set_alpha(materials: &mut Assets<StandardMaterial>, handle: &Handle<StandardMaterial>, opacity: f32) {
     let a = opacity.clamp(0.0, 1.0);
-    let mode = if a < 1.0 || blend_when_opaque {
+    let mode = if a < 1.0 {
         AlphaMode::Blend
     } else {
         AlphaMode::Opaque
@@ -261,8 +256,9 @@ fn show_layers(
         (&OverlayLayer, &mut Visibility, &MeshMaterial3d<StandardMaterial>),
         Without<TerrainChunk>,
     >,
+    mut water_materials: ResMut<Assets<crate::water::WaterMaterial>>,
     mut water: Query<
-        (&mut Visibility, &MeshMaterial3d<StandardMaterial>),
+        (&mut Visibility, &MeshMaterial3d<crate::water::WaterMaterial>),
         (With<WaterSurface>, Without<TerrainChunk>, Without<OverlayLayer>),
     >,
     mut closed: Query<
@@ -292,7 +288,7 @@ fn show_layers(
     for (mut v, m) in &mut terrain {
         v.set_if_neq(vis(l.terrain.0));
         if !done.contains(&m.0.id()) {
-            set_alpha(&mut materials, &m.0, l.terrain.1, false);
+            set_alpha(&mut materials, &m.0, l.terrain.1);
             done.push(m.0.id());
         }
     }
@@ -300,12 +296,20 @@ fn show_layers(
         let k = scene.0.overlays.iter().position(|x| x.layer == o.0);
         let (on, opacity) = k.and_then(|k| l.overlays.get(k)).copied().unwrap_or((true, 1.0));
         v.set_if_neq(vis(on));
-        set_alpha(&mut materials, &m.0, opacity, false);
+        set_alpha(&mut materials, &m.0, opacity);
     }
     for (mut v, m) in &mut water {
         v.set_if_neq(vis(l.water.0));
-        // Water is always blended (its colours carry their own alpha).
-        set_alpha(&mut materials, &m.0, l.water.1, true);
+        // Water is always blended (its colours carry their own alpha); its shader fades it.
+        let opacity = l.water.1.clamp(0.0, 1.0);
+        if water_materials
+            .get(&m.0)
+            .is_some_and(|w| w.params.opacity != opacity)
+        {
+            if let Some(mut w) = water_materials.get_mut(&m.0) {
+                w.params.opacity = opacity;
+            }
+        }
     }
     for mut v in &mut closed {
         v.set_if_neq(vis(l.closed_roads));

@@ -11,6 +11,7 @@
 //! - [`style`]: layers' visibility and opacity, buildings coloured by attribute with a legend,
 //!   the "as of" date (plain data); [`layers`] applies it to the meshes.
 //! - [`app`]: the Bevy plugins, the window (`cim view`) and offscreen rendering (`cim render`).
+//! - [`water`]: the flood water's material, a WGSL shader (validated with naga in the tests).
 //! - [`panels`]: the window's egui panels (feature and search, layers, playback and KPIs, the
 //!   command hall's dashboard); [`ui`]: the overlays (north arrow, scale bar, help).
 
@@ -27,6 +28,7 @@ pub mod scene;
 pub mod style;
 pub mod ui;
 pub mod views;
+pub mod water;
 
 pub use app::{find_gpu, render, view, RenderRequest, Rendered, ViewOptions};
 pub use bevy::math::Vec3;

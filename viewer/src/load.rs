@@ -183,6 +183,8 @@ pub fn load_scene(path: &Path) -> anyhow::Result<SceneData> {
             buildings[*id as usize].tile = t as u32;
         }
     }
+    // Kept for the whole session: no room to grow.
+    buildings.shrink_to_fit();
     Ok(SceneData {
         project_path: path.to_path_buf(),
         extent,

@@ -75,6 +75,7 @@ fn app(orbit: OrbitCamera) -> App {
     app.add_plugins((MinimalPlugins, AssetPlugin::default(), TransformPlugin))
         .init_asset::<Mesh>()
         .init_asset::<StandardMaterial>()
+        .init_asset::<cim_viewer::water::WaterMaterial>()
         .insert_resource(Scene(Arc::new(scene())))
         // A small view, so that within this 640 m square distance already coarsens the terrain
         // (at 1080 px, 1 m cells stay at full detail out to 1.6 km).

@@ -142,6 +142,8 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
                 }
             }
             tile.bounds = tile.mesh.bounds().unwrap_or_default();
+            tile.buildings.shrink_to_fit();
+            tile.mesh.shrink_to_fit();
             tile
         })
         .filter(|t| !t.buildings.is_empty())

@@ -38,6 +38,14 @@ impl MeshData {
         bounds_of(&self.positions)
     }
 
+    /// Gives back the room the arrays grew into but do not use.
+    pub fn shrink_to_fit(&mut self) {
+        self.positions.shrink_to_fit();
+        self.normals.shrink_to_fit();
+        self.colors.shrink_to_fit();
+        self.indices.shrink_to_fit();
+    }
+
     /// Bytes the arrays hold.
     pub fn heap_bytes(&self) -> usize {
         self.positions.capacity() * 12

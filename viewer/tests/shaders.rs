@@ -1,0 +1,83 @@
+//! The viewer's WGSL shaders, parsed and validated with naga (no GPU): a shader that does not
+//! compile would otherwise only show as a missing water surface at run time.
+#![allow(clippy::unwrap_used)]
+
+use cim_viewer::water::{WaterParams, WATER_WGSL};
+
+/// The source as Bevy hands it to naga: its material bind group number filled in.
+fn preprocessed(src: &str) -> String {
+    src.replace("#{MATERIAL_BIND_GROUP}", "3")
+}
+
+#[test]
+fn the_water_shader_is_valid_wgsl_with_the_uniform_rust_sends() {
+    let src = preprocessed(WATER_WGSL);
+    assert!(
+        !src.contains("#{") && !src.contains("#import"),
+        "left to preprocess"
+    );
+    let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{}", e.emit_to_string(&src)));
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module);
+    if let Err(e) = info {
+        panic!("{}", e.emit_to_string(&src));
+    }
+    // One fragment entry point named as Bevy's material pipeline calls it.
+    let entries: Vec<(&str, naga::ShaderStage)> = module
+        .entry_points
+        .iter()
+        .map(|e| (e.name.as_str(), e.stage))
+        .collect();
+    assert_eq!(entries, vec![("fragment", naga::ShaderStage::Fragment)]);
+    // The uniform is at the material's group and binding 0, and as large as the Rust struct.
+    let params = module
+        .global_variables
+        .iter()
+        .map(|(_, g)| g)
+        .find(|g| g.name.as_deref() == Some("params"))
+        .unwrap();
+    let binding = params.binding.as_ref().unwrap();
+    assert_eq!((binding.group, binding.binding), (3, 0));
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+    let wgsl_size = layouter[params.ty].size as usize;
+    assert_eq!(wgsl_size, std::mem::size_of::<WaterParams>());
+    assert_eq!(wgsl_size, 16);
+    // It reads the vertex colour at Bevy's location for it (5) and the world position (0).
+    let fragment = &module.entry_points[0].function;
+    let locations: Vec<u32> = fragment
+        .arguments
+        .iter()
+        .flat_map(|a| match &module.types[a.ty].inner {
+            naga::TypeInner::Struct { members, .. } => members
+                .iter()
+                .filter_map(|m| match m.binding {
+                    Some(naga::Binding::Location { location, .. }) => Some(location),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            _ => vec![],
+        })
+        .collect();
+    assert_eq!(locations, vec![0, 1, 5]);
+}
+
+#[test]
+fn a_broken_shader_is_caught() {
+    // The check above is not vacuous: a type error in the same source fails validation.
+    let broken = preprocessed(WATER_WGSL).replace("in.color.rgb * light", "in.color * light");
+    let parsed = naga::front::wgsl::parse_str(&broken);
+    let failed = match parsed {
+        Err(_) => true,
+        Ok(m) => naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&m)
+        .is_err(),
+    };
+    assert!(failed);
+}
