@@ -441,7 +441,8 @@ pub fn run_kpis(project_path: &Path, name: &str) -> anyhow::Result<Vec<Kpi>> {
     let Some(run) = project.run(name)? else {
         anyhow::bail!("no run '{name}' in {}", project_path.display());
     };
-    Ok(kpis_of_summary(&run.summary))
+    // `cim run` stores the model's summary under "run", beside its own timings.
+    Ok(kpis_of_summary(run.summary.get("run").unwrap_or(&run.summary)))
 }
 
 /// [`Kpi`]s from a run summary's `snapshots`.

@@ -13,8 +13,9 @@ use crate::app::{to_bevy_mesh, Scene, ViewCamera, FOV_Y};
 use crate::load::{lines_of, road_width_m, SceneData};
 use crate::scene::{drape_ribbon, ground, LocalOrigin, MeshData};
 
-/// Highlight colour of the selected feature (linear RGBA): a strong orange.
-pub const HIGHLIGHT: [f32; 4] = [1.0, 0.42, 0.05, 1.0];
+/// Highlight colour of the selected feature (linear RGBA): a strong cyan, as GIS selections
+/// are, and far from the flood classes' yellow to red and from the graduated ramp.
+pub const HIGHLIGHT: [f32; 4] = [0.0, 0.85, 1.0, 1.0];
 
 /// A click moves the cursor at most this far between press and release, pixels (more is a drag).
 const CLICK_SLOP_PX: f32 = 4.0;
