@@ -269,6 +269,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
             serde_json::json!({"out": a.out, "width": width, "height": height, "adapter": shot.adapter,
                 "buildings": buildings, "building_tiles": tiles, "first_frame_ms": ms(since_launch), "scene_load_ms": ms(loaded),
                 "bytes_per_building_beyond_meshes": per_building,
+                "terrain_chunks": shot.terrain_chunks, "terrain_triangles": shot.terrain_triangles,
                 "frames": times.len(), "median_frame_ms": median})
         );
     } else {
@@ -282,6 +283,10 @@ pub fn render(a: RenderArgs) -> Result<()> {
         if let Some(m) = median {
             println!("{} frames: median {m:.1} ms ({:.1} fps)", times.len(), 1e3 / m);
             println!("memory beyond the meshes: {per_building:.0} B a building");
+            println!(
+                "terrain: {} chunks, {} triangles drawn",
+                shot.terrain_chunks, shot.terrain_triangles
+            );
         }
     }
     Ok(())

@@ -477,6 +477,10 @@ pub struct Rendered {
     /// Each frame after the scene had settled (terrain meshed), for frame-time figures.
     pub frame_times: Vec<Duration>,
     pub adapter: String,
+    /// What was drawn of the terrain at the end: chunks and their triangles (levels of detail
+    /// at work).
+    pub terrain_chunks: usize,
+    pub terrain_triangles: usize,
 }
 
 impl Rendered {
@@ -603,6 +607,21 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
         .ok()
         .and_then(|mut s| s.take())
         .ok_or_else(|| anyhow::anyhow!("the renderer gave no image after 600 frames ({adapter})"))?;
+    let (terrain_chunks, terrain_triangles) = {
+        let world = app.world_mut();
+        let handles: Vec<Handle<Mesh>> = world
+            .query_filtered::<&Mesh3d, With<TerrainChunk>>()
+            .iter(world)
+            .map(|m| m.0.clone())
+            .collect();
+        let meshes = world.resource::<Assets<Mesh>>();
+        let triangles = handles
+            .iter()
+            .filter_map(|h| meshes.get(h))
+            .map(|m| m.indices().map_or(0, |i| i.len() / 3))
+            .sum();
+        (handles.len(), triangles)
+    };
     let rgba = image
         .try_into_dynamic()
         .map_err(|e| anyhow::anyhow!("cannot read the rendered image: {e}"))?
@@ -615,6 +634,8 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
         first_frame: first_frame.unwrap_or_else(|| start.elapsed()),
         frame_times,
         adapter,
+        terrain_chunks,
+        terrain_triangles,
     })
 }
 
