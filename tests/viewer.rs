@@ -100,6 +100,14 @@ fn render_draws_the_demo_like_the_reference_image() {
         "--json",
     ]);
     assert_eq!(v["width"], 320);
+    // The 670 × 718 m DEM in chunks of 64 cells, each drawn at the level of detail it needs:
+    // from this far, far fewer triangles than two a cell.
+    let (chunks, triangles) = (
+        v["terrain_chunks"].as_u64().unwrap(),
+        v["terrain_triangles"].as_u64().unwrap(),
+    );
+    assert!((100..=132).contains(&chunks), "{v}");
+    assert!(triangles > 0 && triangles < 2 * 670 * 718, "{v}");
     let img = read_png(&out);
     assert_eq!(img.dimensions(), (320, 180));
     // Sky round the edge (blue above red), the district in the middle (not sky).
@@ -490,31 +498,39 @@ fn view_without_a_display_says_so_and_points_to_render() {
     );
 }
 
-#[test]
-fn a_flood_run_is_drawn_as_water_over_the_district() {
-    let dir = tempfile::tempdir().unwrap();
-    let project = build_demo(dir.path());
-    // A quick storm on a 200 m box in the middle of the district.
-    let scenario = dir.path().join("storm.toml");
+/// Runs a quick storm, named "storm", on a 200 m box in the middle of the demo district built in
+/// `dir`: `minutes` is (duration, output interval).
+fn run_storm(dir: &Path, resolution_m: f64, minutes: (u32, u32), mm_per_h: u32) {
+    let scenario = dir.join("storm.toml");
+    let (duration, every) = minutes;
     std::fs::write(
         &scenario,
-        r#"
+        format!(
+            r#"
 name = "storm"
 project = "demo/bubenec.cim.gpkg"
 [domain]
 bbox = [457150.0, 5550200.0, 457350.0, 5550400.0]
-resolution_m = 4.0
+resolution_m = {resolution_m:.1}
 [time]
-duration_min = 10
-output_interval_min = 5
+duration_min = {duration}
+output_interval_min = {every}
 [rain]
-mm_per_h = [[0, 300]]
+mm_per_h = [[0, {mm_per_h}]]
 [boundary]
 default = "closed"
-"#,
+"#
+        ),
     )
     .unwrap();
     cim_json(&["run", p(&scenario), "--json"]);
+}
+
+#[test]
+fn a_flood_run_is_drawn_as_water_over_the_district() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    run_storm(dir.path(), 4.0, (10, 5), 300);
     let pr = p(&project);
     let err = cim_err(&[
         "render",
@@ -678,26 +694,7 @@ fn roads_are_marked_closed_only_while_the_run_says_so() {
 fn a_run_on_terrain_that_has_since_changed_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let project = build_demo(dir.path());
-    let scenario = dir.path().join("storm.toml");
-    std::fs::write(
-        &scenario,
-        r#"
-name = "storm"
-project = "demo/bubenec.cim.gpkg"
-[domain]
-bbox = [457150.0, 5550200.0, 457350.0, 5550400.0]
-resolution_m = 8.0
-[time]
-duration_min = 2
-output_interval_min = 1
-[rain]
-mm_per_h = [[0, 100]]
-[boundary]
-default = "closed"
-"#,
-    )
-    .unwrap();
-    cim_json(&["run", p(&scenario), "--json"]);
+    run_storm(dir.path(), 8.0, (2, 1), 100);
     let render_notes = || {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_cim"))
             .args(["render", p(&project), "--size", "64x36", "--out"])

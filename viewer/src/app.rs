@@ -61,6 +61,8 @@ pub struct TerrainChunk {
     pub radius: f32,
     /// How far the mesh at each step strays from the DEM, m ([`step_errors`]).
     pub errors: [f32; 6],
+    /// Triangles of the mesh it has now (skirts included).
+    pub triangles: usize,
 }
 
 /// A flood run's water surface to draw (translucent, coloured by depth).
@@ -247,6 +249,7 @@ fn spawn_scene(
                             centre: Vec3::from_array(c),
                             radius,
                             errors: step_errors(r, key),
+                            triangles: 0,
                         },
                         MeshMaterial3d(ground.clone()),
                         Transform::IDENTITY,
@@ -365,6 +368,9 @@ fn navigate(
     }
 }
 
+/// A chunk's mesh at one step, and its triangle count.
+type ChunkMesh = (Handle<Mesh>, usize);
+
 /// Gives each terrain chunk the mesh its distance from the camera needs, nearest first, a few a
 /// frame.
 #[allow(clippy::too_many_arguments)]
@@ -377,7 +383,7 @@ fn update_terrain_lod(
     mut chunks: Query<(Entity, &mut TerrainChunk)>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut backlog: ResMut<TerrainBacklog>,
-    mut cache: Local<HashMap<(ChunkKey, usize), Handle<Mesh>>>,
+    mut cache: Local<HashMap<(ChunkKey, usize), ChunkMesh>>,
 ) {
     let Some(raster) = &scene.0.terrain else { return };
     // From the orbit itself, so the first frame already has the right eye.
@@ -416,11 +422,12 @@ fn update_terrain_lod(
         // this chunk's own error and half a metre).
         let level = STEPS.iter().position(|&x| x == step).unwrap_or(0);
         let skirt = 2.0 * c.errors[level] + 0.5;
-        let handle = cache
+        let (handle, triangles) = cache
             .entry((key, step))
             .or_insert_with(|| {
                 let m = chunk_mesh(raster, &s.origin, key, step, &s.ramp, skirt);
-                meshes.add(to_bevy_mesh(&m, RenderAssetUsages::RENDER_WORLD))
+                let n = m.triangle_count();
+                (meshes.add(to_bevy_mesh(&m, RenderAssetUsages::RENDER_WORLD)), n)
             })
             .clone();
         // Only the meshes in use stay cached.
@@ -428,6 +435,7 @@ fn update_terrain_lod(
             cache.remove(&(key, c.step));
         }
         c.step = step;
+        c.triangles = triangles;
         commands.entity(e).insert(Mesh3d(handle));
     }
 }
@@ -608,19 +616,12 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
         .and_then(|mut s| s.take())
         .ok_or_else(|| anyhow::anyhow!("the renderer gave no image after 600 frames ({adapter})"))?;
     let (terrain_chunks, terrain_triangles) = {
+        // The meshes live in the render world only: each chunk counts its own triangles.
         let world = app.world_mut();
-        let handles: Vec<Handle<Mesh>> = world
-            .query_filtered::<&Mesh3d, With<TerrainChunk>>()
+        let mut chunks = world.query::<&TerrainChunk>();
+        chunks
             .iter(world)
-            .map(|m| m.0.clone())
-            .collect();
-        let meshes = world.resource::<Assets<Mesh>>();
-        let triangles = handles
-            .iter()
-            .filter_map(|h| meshes.get(h))
-            .map(|m| m.indices().map_or(0, |i| i.len() / 3))
-            .sum();
-        (handles.len(), triangles)
+            .fold((0, 0), |(n, t), c| (n + 1, t + c.triangles))
     };
     let rgba = image
         .try_into_dynamic()
