@@ -74,14 +74,16 @@ pub struct PickPlugin;
 
 impl Plugin for PickPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Selection>().add_systems(
-            Update,
-            (
-                click_to_pick.run_if(crate::panels::pointer_free),
-                outline_selection,
+        // The click is judged after the frame's panels are laid out (egui's pass runs in
+        // PostUpdate), so whether the pointer is over a panel is known for this frame's pointer
+        // position: a tap or a quick click that lands on a panel in the same frame as the pointer
+        // moved there (touch screens in the hall, scripted clicks) is the panel's, not a pick.
+        app.init_resource::<Selection>()
+            .add_systems(
+                PostUpdate,
+                click_to_pick.after(bevy_egui::EguiPostUpdateSet::ProcessOutput),
             )
-                .chain(),
-        );
+            .add_systems(Update, outline_selection);
     }
 }
 
@@ -231,8 +233,11 @@ fn click_to_pick(
     scene: Res<Scene>,
     styling: Option<Res<crate::layers::Styling>>,
     mut selection: ResMut<Selection>,
+    wants: Option<Res<bevy_egui::input::EguiWantsInput>>,
     mut pressed_at: Local<Option<Vec2>>,
 ) {
+    // A press or release over a panel is the panel's.
+    let free = wants.is_none_or(|w| !w.wants_any_pointer_input());
     let Some(window) = windows.iter().next() else {
         return;
     };
@@ -240,12 +245,15 @@ fn click_to_pick(
         return;
     };
     if buttons.just_pressed(MouseButton::Left) {
-        *pressed_at = Some(cursor);
+        *pressed_at = free.then_some(cursor);
     }
     if !buttons.just_released(MouseButton::Left) {
         return;
     }
     let Some(start) = pressed_at.take() else { return };
+    if !free {
+        return;
+    }
     if start.distance(cursor) > CLICK_SLOP_PX {
         return;
     }
