@@ -567,21 +567,16 @@ fn a_flood_run_is_drawn_as_water_over_the_district() {
         p(&dry),
         "--json",
     ]);
-    cim_json(&[
-        "render",
-        pr,
-        "--size",
-        "320x180",
-        "--camera",
-        camera,
-        "--run",
-        "storm",
-        "--time",
-        "10min",
-        "--out",
-        p(&wet),
-        "--json",
-    ]);
+    let shown = |time: &str, out: &Path| {
+        let mut args = vec!["render", pr, "--size", "320x180", "--camera", camera];
+        args.extend(["--run", "storm", "--time", time, "--out", p(out), "--json"]);
+        cim_json(&args)["run_frame_s"].as_f64().unwrap()
+    };
+    // Frames are stored every 5 minutes: a time between two shows the earlier, one before the
+    // first shows the first.
+    assert_eq!(shown("10min", &wet), 600.0);
+    assert_eq!(shown("7min", &dir.path().join("7.png")), 300.0);
+    assert_eq!(shown("90s", &dir.path().join("90s.png")), 300.0);
     assert!(blue(&dry) < 50, "{} blue pixels without the run", blue(&dry));
     assert!(blue(&wet) > 500, "{} blue pixels with the run", blue(&wet));
 }

@@ -214,6 +214,8 @@ pub fn render(a: RenderArgs) -> Result<()> {
         .map(|c| cim_engine::CityCode::parse(c).with_context(|| format!("--select '{c}'")))
         .transpose()?;
     let mut water = None;
+    // The time of the run's frame drawn, s.
+    let mut run_frame_s = None;
     if let Some(run) = &a.run {
         let frames = cim_viewer::flood::RunFrames::load(&a.project, run)?;
         note_run_terrain(&mut scene, &frames);
@@ -238,10 +240,20 @@ pub fn render(a: RenderArgs) -> Result<()> {
                 mesh: closed,
             });
         }
-        eprintln!(
-            "run '{run}' at {:.0} s: {n_closed} roads closed",
-            frames.frames[k].0
-        );
+        run_frame_s = Some(frames.frames[k].0);
+        let shown_min = frames.frames[k].0 / 60.0;
+        let asked = match &a.time {
+            // Frames are stored at the run's output interval: say which one stands for the time.
+            Some(_) if t / 60.0 < shown_min - 1e-6 => {
+                format!(" (its first frame; none is stored as early as {} min)", t / 60.0)
+            }
+            Some(_) if t / 60.0 > shown_min + 1e-6 => {
+                format!(" (the last frame stored at or before {} min)", t / 60.0)
+            }
+            Some(_) => String::new(),
+            None => " (its last frame)".into(),
+        };
+        eprintln!("run '{run}' at {shown_min} min{asked}: {n_closed} roads closed");
     }
     let (buildings, tiles) = (scene.buildings.len(), scene.tiles.len());
     let per_building = scene.building_bytes_beyond_meshes() as f64 / buildings.max(1) as f64;
@@ -270,6 +282,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
                 "buildings": buildings, "building_tiles": tiles, "first_frame_ms": ms(since_launch), "scene_load_ms": ms(loaded),
                 "bytes_per_building_beyond_meshes": per_building,
                 "terrain_chunks": shot.terrain_chunks, "terrain_triangles": shot.terrain_triangles,
+                "run_frame_s": run_frame_s,
                 "frames": times.len(), "median_frame_ms": median})
         );
     } else {
