@@ -707,6 +707,10 @@ fn a_run_on_terrain_that_has_since_changed_says_so() {
     let terrain = p0.terrains().unwrap().remove(0);
     assert_eq!(run.summary["run"]["terrain"]["name"], terrain.name.as_str());
     assert_eq!(run.summary["run"]["terrain"]["width"], terrain.width as u64);
+    // No road closes in so short a storm: a closed length of +0 (an empty f64 sum is -0).
+    let closed_m = |s: &serde_json::Value| s["road_closed_length_m"].as_f64().unwrap();
+    assert!(closed_m(&run.summary["run"]).is_sign_positive());
+    assert!(closed_m(&run.summary["run"]["snapshots"][0]).is_sign_positive());
     // The playback panel's KPIs come from the stored run: one a minute, rain accumulating.
     let kpis = cim_viewer::flood::run_kpis(&project, "storm").unwrap();
     assert_eq!(

@@ -450,7 +450,8 @@ pub fn kpis_of_summary(summary: &serde_json::Value) -> Vec<Kpi> {
     let Some(snaps) = summary.get("snapshots").and_then(|s| s.as_array()) else {
         return Vec::new();
     };
-    let f = |s: &serde_json::Value, k: &str| s.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    // `+ 0.0` turns the -0 that runs stored before the fix in their empty sums into 0.
+    let f = |s: &serde_json::Value, k: &str| s.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0) + 0.0;
     let mut out: Vec<Kpi> = snaps
         .iter()
         .map(|s| {
@@ -511,12 +512,14 @@ mod kpi_tests {
                 {"time_s": 600.0, "max_depth_m": 1.4, "wet_cells": 10, "buildings_by_class": [5, 2, 1, 3],
                  "roads_closed": 2, "road_closed_length_m": 1300.0, "rain_mm": 40.0},
                 {"time_s": 300.0, "max_depth_m": 0.2, "wet_cells": 3, "buildings_by_class": [11, 0, 0, 0],
-                 "roads_closed": 0, "road_closed_length_m": 0.0, "rain_mm": 20.0}
+                 "roads_closed": 0, "road_closed_length_m": -0.0, "rain_mm": 20.0}
             ]
         });
         let k = kpis_of_summary(&summary);
         assert_eq!(k.len(), 2);
         assert_eq!(k[0].time_s, 300.0);
+        // Runs stored before the fix kept an empty sum's -0 ("-0.0 km" in the panel).
+        assert!(k[0].closed_road_m == 0.0 && k[0].closed_road_m.is_sign_positive());
         assert_eq!((k[1].flooded_buildings, k[1].deep_buildings), (6, 3));
         assert_eq!(kpi_at(&k, 0.0).map(|x| x.time_s), Some(300.0));
         assert_eq!(kpi_at(&k, 599.0).map(|x| x.time_s), Some(300.0));

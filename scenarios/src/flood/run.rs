@@ -228,7 +228,8 @@ pub fn run_flood(
         max_speed_m_per_s: max_speed.iter().copied().fold(0.0f32, f32::max).into(),
         buildings_by_class: by_class,
         roads_closed: closed.len() as u64,
-        road_closed_length_m: closed.iter().map(|r| r.length_m).sum(),
+        // A fold from +0: an empty f64 sum is -0, which reports print as "-0.0 km".
+        road_closed_length_m: closed.iter().map(|r| r.length_m).fold(0.0, |a, b| a + b),
         snapshots,
     };
     Ok(RunResult {
@@ -312,7 +313,10 @@ impl<'a> Watch<'a> {
             wet_cells: last.wet_cells,
             buildings_by_class: by_class,
             roads_closed: closed.len() as u64,
-            road_closed_length_m: closed.iter().map(|&k| prepared.roads[k].length_m).sum(),
+            road_closed_length_m: closed
+                .iter()
+                .map(|&k| prepared.roads[k].length_m)
+                .fold(0.0, |a, b| a + b),
             rain_mm: sim.balance().rain_m3 / area * 1000.0,
         }
     }
