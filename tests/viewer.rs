@@ -541,6 +541,48 @@ fn a_flood_run_is_drawn_as_water_over_the_district() {
         "nope",
     ]);
     assert!(err.contains("no run 'nope'") && err.contains("storm"), "{err}");
+    // Each building's class at each snapshot: the playback's colours add up to the snapshot's
+    // counts, and the water rising shows (no building drier later in a steady storm).
+    let project_db = cim_engine::Project::open(&project).unwrap();
+    let run = project_db.run("storm").unwrap().unwrap();
+    let snaps = run.summary["run"]["snapshots"].as_array().unwrap().clone();
+    assert_eq!(snaps.len(), 2);
+    let count = |classes: &[(String, &str)]| {
+        cim_viewer::flood::CLASSES.map(|c| classes.iter().filter(|(_, x)| *x == c).count() as u64)
+    };
+    let mut wet_before = 0;
+    for s in &snaps {
+        let t = s["time_s"].as_f64().unwrap();
+        let (classes, timeline) = cim_viewer::flood::building_classes(&project_db, "storm", Some(t)).unwrap();
+        assert!(timeline);
+        let by_class: Vec<u64> = s["buildings_by_class"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert_eq!(count(&classes).to_vec(), by_class, "at {t} s");
+        let wet = classes.len() as u64 - by_class[0];
+        assert!(
+            wet > 0 && wet >= wet_before,
+            "{wet} wet at {t} s, {wet_before} before"
+        );
+        wet_before = wet;
+        // Between two snapshots the earlier one stands.
+        let later = cim_viewer::flood::building_classes(&project_db, "storm", Some(t + 200.0))
+            .unwrap()
+            .0;
+        assert_eq!(count(&later), count(&classes));
+    }
+    // Without a time: the worst of the run, as stored.
+    let (worst, timeline) = cim_viewer::flood::building_classes(&project_db, "storm", None).unwrap();
+    assert!(!timeline);
+    let stored = project_db.run_buildings("storm").unwrap();
+    assert!(worst
+        .iter()
+        .zip(&stored)
+        .all(|((code, c), b)| *code == b.code && *c == b.class));
+    drop(project_db);
     if !can_render() {
         return;
     }

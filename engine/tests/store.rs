@@ -1057,3 +1057,59 @@ fn at_ground_finds_the_road_over_the_parcel_and_never_a_building() {
         ([30.0, 52.5, 7.0], [0.0, 0.0, 1.0], "roads")
     );
 }
+
+#[test]
+fn runs_keep_each_buildings_classes_over_time_and_older_tables_gain_the_column() {
+    use cim_engine::{RunBuilding, RunRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let record = |name: &str| RunRecord {
+        name: name.into(),
+        model: "flood".into(),
+        scenario: String::new(),
+        created: String::new(),
+        completed: true,
+        time_reached_s: 600.0,
+        outputs: format!("{name}/"),
+        summary: serde_json::json!({}),
+    };
+    let building = |code: &str, classes: &str| RunBuilding {
+        code: code.into(),
+        max_depth_m: 0.3,
+        first_wet_s: Some(120.0),
+        class: "0.15-0.5 m".into(),
+        classes: classes.into(),
+    };
+    p.save_run(
+        &record("a"),
+        &[building("b1", "0122"), building("b2", "0000")],
+        &[],
+    )
+    .unwrap();
+    let got = p.run_buildings("a").unwrap();
+    assert_eq!(
+        got.iter().map(|b| b.classes.as_str()).collect::<Vec<_>>(),
+        vec!["0122", "0000"]
+    );
+    drop(p);
+    // A project whose run table predates the timeline: read as none, given the column on save.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE cim_run_buildings;
+         CREATE TABLE cim_run_buildings (fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL,
+           max_depth_m REAL NOT NULL, first_wet_s REAL, class TEXT NOT NULL, UNIQUE (run, code));
+         INSERT INTO cim_run_buildings (run, code, max_depth_m, first_wet_s, class)
+           VALUES ('a', 'b1', 0.3, 120.0, '0.15-0.5 m');",
+    )
+    .unwrap();
+    drop(conn);
+    let mut p = Project::open(&path).unwrap();
+    let old = p.run_buildings("a").unwrap();
+    assert_eq!(
+        (old.len(), old[0].classes.as_str(), old[0].class.as_str()),
+        (1, "", "0.15-0.5 m")
+    );
+    p.save_run(&record("b"), &[building("b1", "3")], &[]).unwrap();
+    assert_eq!(p.run_buildings("a").unwrap()[0].classes, "");
+    assert_eq!(p.run_buildings("b").unwrap()[0].classes, "3");
+}

@@ -134,6 +134,7 @@ pub fn execute(config: &ScenarioConfig, scenario_text: String, quiet: bool) -> R
             max_depth_m: b.max_depth_m,
             first_wet_s: b.first_wet_s,
             class: b.class.label().to_string(),
+            classes: b.classes.clone(),
         })
         .collect();
     let roads: Vec<RunRoad> = result

@@ -225,7 +225,8 @@ pub fn render(a: RenderArgs) -> Result<()> {
         };
         let k = frames.index_at(t);
         let depth = frames.depth(k)?;
-        cim_viewer::flood::color_buildings_by_class(&mut scene, run)?;
+        // Buildings in their class at the frame shown.
+        cim_viewer::flood::color_buildings_by_class(&mut scene, run, Some(frames.frames[k].0))?;
         water = Some(cim_viewer::flood::water_mesh(
             &depth,
             scene.terrain.as_ref(),

@@ -728,6 +728,8 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
         // Buildings coloured by how deep they flooded in each run.
         let mut styling = crate::layers::Styling::new(&scene);
         styling.color_by = crate::style::ColorBy::FloodClass;
+        // As at the playback's start; it follows the frames shown from then on.
+        styling.run_time_s = Some(0.0);
         let names = [
             Some(frames.name.clone()),
             compare.as_ref().map(|c| c.name.clone()),
@@ -838,7 +840,12 @@ impl Plugin for PlaybackPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(
             Update,
-            (playback_keys.run_if(crate::panels::keys_free), show_frame).chain(),
+            (
+                playback_keys.run_if(crate::panels::keys_free),
+                show_frame,
+                follow_frame_classes,
+            )
+                .chain(),
         );
     }
 }
@@ -862,6 +869,34 @@ fn playback_keys(keys: Res<ButtonInput<KeyCode>>, time: Res<Time>, state: Option
         p.change_speed(false);
     }
     p.tick(f64::from(time.delta_secs()));
+}
+
+/// Colours the buildings by their flood class at the run's frame shown (of the run, the left
+/// side), when buildings are coloured by flood class.
+fn follow_frame_classes(
+    scene: Res<Scene>,
+    state: Option<Res<PlaybackState>>,
+    styling: Option<ResMut<crate::layers::Styling>>,
+    lang: Option<Res<crate::ui::UiLang>>,
+) {
+    let Some(s) = state else { return };
+    let k0 = s.playback.frames.index_at(s.playback.time_s);
+    if let (Some(mut styling), Some(&(t0, _))) = (styling, s.playback.frames.frames.get(k0)) {
+        if styling.run_time_s != Some(t0) {
+            if styling.color_by != crate::style::ColorBy::FloodClass {
+                // Kept for when flood classes are chosen; nothing to repaint now.
+                styling.bypass_change_detection().run_time_s = Some(t0);
+            } else {
+                styling.run_time_s = Some(t0);
+                let runs = [
+                    Some(s.playback.frames.name.clone()),
+                    s.compare.as_ref().map(|c| c.name.clone()),
+                ];
+                let l = lang.map_or(crate::i18n::Lang::En, |l| l.0);
+                crate::layers::recolor(&scene.0, &mut styling, &runs, l);
+            }
+        }
+    }
 }
 
 /// The roads a played-back run has closed at the time shown.

@@ -191,12 +191,57 @@ pub fn water_mesh(
     m
 }
 
-/// Colours the scene's buildings by their class in run `name`; returns how many were coloured.
-pub fn color_buildings_by_class(scene: &mut SceneData, name: &str) -> anyhow::Result<usize> {
+/// Each building's flood class in run `name` (its city code and one of [`CLASSES`]): at the
+/// run's snapshot for `at_s` (the last at or before it, else the first; the times the depth
+/// frames are stored at), or the worst of the run where `at_s` is `None` or the run kept no
+/// timeline (stored before it did). The flag says whether the classes are of a time.
+pub fn building_classes(
+    project: &Project,
+    name: &str,
+    at_s: Option<f64>,
+) -> anyhow::Result<(Vec<(String, &'static str)>, bool)> {
+    let buildings = project.run_buildings(name)?;
+    let snapshot = match at_s {
+        Some(t) => {
+            let summary = project.run(name)?.map(|r| r.summary).unwrap_or_default();
+            let run = summary.get("run").unwrap_or(&summary);
+            let times: Vec<f64> = run
+                .get("snapshots")
+                .and_then(|s| s.as_array())
+                .map(|s| s.iter().filter_map(|x| x.get("time_s")?.as_f64()).collect())
+                .unwrap_or_default();
+            (!times.is_empty()).then(|| times.iter().rposition(|&x| x <= t).unwrap_or(0))
+        }
+        None => None,
+    };
+    let at = |b: &cim_engine::RunBuilding| -> Option<&'static str> {
+        let digit = b.classes.as_bytes().get(snapshot?)?;
+        CLASSES.get(usize::from(digit.checked_sub(b'0')?)).copied()
+    };
+    let timeline = snapshot.is_some() && buildings.iter().all(|b| at(b).is_some());
+    let classes = buildings
+        .iter()
+        .map(|b| {
+            let class = if timeline { at(b) } else { None }
+                .or_else(|| CLASSES.iter().find(|c| **c == b.class).copied())
+                .unwrap_or(CLASSES[0]);
+            (b.code.clone(), class)
+        })
+        .collect();
+    Ok((classes, timeline))
+}
+
+/// Colours the scene's buildings by their class in run `name` at `at_s` (see
+/// [`building_classes`]); returns how many were coloured.
+pub fn color_buildings_by_class(
+    scene: &mut SceneData,
+    name: &str,
+    at_s: Option<f64>,
+) -> anyhow::Result<usize> {
     let project = Project::open(&scene.project_path)?;
     let mut n = 0;
-    for b in project.run_buildings(name)? {
-        let Ok(code) = cim_engine::CityCode::parse(&b.code) else {
+    for (code, class) in building_classes(&project, name, at_s)?.0 {
+        let Ok(code) = cim_engine::CityCode::parse(&code) else {
             continue;
         };
         let Some(id) = scene.building_by_code(&code) else {
@@ -204,7 +249,7 @@ pub fn color_buildings_by_class(scene: &mut SceneData, name: &str) -> anyhow::Re
         };
         let tile = scene.buildings[id as usize].tile as usize;
         if let Some(t) = scene.tiles.get_mut(tile) {
-            if t.set_color(id, class_color(&b.class)) {
+            if t.set_color(id, class_color(class)) {
                 n += 1;
             }
         }

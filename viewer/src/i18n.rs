@@ -94,6 +94,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("color_by", "Colour buildings by", "建筑着色"),
     ("plain", "one colour", "单一颜色"),
     ("flood_class", "flood class", "受淹等级"),
+    ("flood_class_worst", "flood class (worst in the run)", "受淹等级（全过程最重）"),
     ("categorised", "categories", "分类"),
     ("graduated", "classes", "分级"),
     ("as_of", "As of", "时点"),

@@ -23,6 +23,8 @@ pub struct Styling {
     pub compare_coloring: Option<Coloring>,
     /// Why the last colouring failed, for the UI.
     pub message: Option<String>,
+    /// The playback time flood classes are shown at, s (`None`: the worst of the run).
+    pub run_time_s: Option<f64>,
 }
 
 impl Styling {
@@ -35,6 +37,7 @@ impl Styling {
             coloring: None,
             compare_coloring: None,
             message: None,
+            run_time_s: None,
         }
     }
 }
@@ -49,11 +52,12 @@ pub fn recolor(
 ) {
     let words = crate::style::LegendWords::of(lang);
     let by = styling.color_by.clone();
-    let result = crate::style::color_buildings(scene, &by, styling.classing, runs[0].as_deref(), words)
+    let at = styling.run_time_s;
+    let result = crate::style::color_buildings(scene, &by, styling.classing, runs[0].as_deref(), at, words)
         .and_then(|main| {
             let compare = match (&by, &runs[1]) {
                 (ColorBy::FloodClass, Some(r)) => {
-                    crate::style::color_buildings(scene, &by, styling.classing, Some(r), words)?
+                    crate::style::color_buildings(scene, &by, styling.classing, Some(r), at, words)?
                 }
                 _ => None,
             };

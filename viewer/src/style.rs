@@ -242,6 +242,8 @@ pub struct LegendWords<'a> {
     pub height: &'a str,
     pub layer: &'a str,
     pub flood_class: &'a str,
+    /// The title where a run kept no classes over time: its worst.
+    pub flood_class_worst: &'a str,
     pub other: &'a str,
     pub none: &'a str,
 }
@@ -253,6 +255,7 @@ impl LegendWords<'static> {
             height: lang.t("height"),
             layer: lang.t("layer"),
             flood_class: lang.t("flood_class"),
+            flood_class_worst: lang.t("flood_class_worst"),
             other: lang.t("other_values"),
             none: lang.t("no_value"),
         }
@@ -260,12 +263,14 @@ impl LegendWords<'static> {
 }
 
 /// The colours of the scene's buildings by `by` (`None` for [`ColorBy::Plain`]). Attributes and
-/// heights are read from the project; flood classes from run `run`.
+/// heights are read from the project; flood classes from run `run`, at the time `at_s` of a
+/// playback (`None`: the worst of the run).
 pub fn color_buildings(
     scene: &SceneData,
     by: &ColorBy,
     classing: Classing,
     run: Option<&str>,
+    at_s: Option<f64>,
     words: LegendWords<'_>,
 ) -> anyhow::Result<Option<Coloring>> {
     let n = scene.buildings.len();
@@ -313,14 +318,15 @@ pub fn color_buildings(
             let project = Project::open(&scene.project_path)?;
             let ids = scene.ids_by_code();
             let mut colors = vec![crate::flood::class_color("dry"); n];
-            let mut counts: HashMap<String, usize> = HashMap::new();
-            for b in project.run_buildings(run)? {
-                let Ok(code) = cim_engine::CityCode::parse(&b.code) else {
+            let mut counts: HashMap<&str, usize> = HashMap::new();
+            let (classes, timeline) = crate::flood::building_classes(&project, run, at_s)?;
+            for (code, class) in classes {
+                let Ok(code) = cim_engine::CityCode::parse(&code) else {
                     continue;
                 };
                 if let Some(&id) = ids.get(&code) {
-                    colors[id as usize] = crate::flood::class_color(&b.class);
-                    *counts.entry(b.class.clone()).or_default() += 1;
+                    colors[id as usize] = crate::flood::class_color(class);
+                    *counts.entry(class).or_default() += 1;
                 }
             }
             let rows = crate::flood::CLASSES
@@ -335,7 +341,12 @@ pub fn color_buildings(
             Coloring {
                 colors,
                 legend: Legend {
-                    title: words.flood_class.to_string(),
+                    title: if timeline || at_s.is_none() {
+                        words.flood_class
+                    } else {
+                        words.flood_class_worst
+                    }
+                    .to_string(),
                     rows,
                 },
             }

@@ -299,10 +299,11 @@ fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
         height: "height",
         layer: "layer",
         flood_class: "flood class",
+        flood_class_worst: "flood class (worst)",
         other: "other",
         none: "none",
     };
-    let coloring = color_buildings(&scene, &ColorBy::Layer, Classing::Categorised, None, words)
+    let coloring = color_buildings(&scene, &ColorBy::Layer, Classing::Categorised, None, None, words)
         .unwrap()
         .unwrap();
     let legend = coloring.legend.rows.clone();

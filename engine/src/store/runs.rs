@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS cim_runs (
   completed INTEGER NOT NULL, time_reached_s REAL NOT NULL, outputs TEXT NOT NULL, summary TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cim_run_buildings (
   fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL, max_depth_m REAL NOT NULL,
-  first_wet_s REAL, class TEXT NOT NULL, UNIQUE (run, code));
+  first_wet_s REAL, class TEXT NOT NULL, classes TEXT NOT NULL DEFAULT '', UNIQUE (run, code));
 CREATE TABLE IF NOT EXISTS cim_run_roads (
   fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL, length_m REAL NOT NULL,
   max_depth_m REAL NOT NULL, closed_s REAL, reopened_s REAL, closed_for_s REAL NOT NULL, UNIQUE (run, code));
@@ -43,6 +43,9 @@ pub struct RunBuilding {
     pub max_depth_m: f64,
     pub first_wet_s: Option<f64>,
     pub class: String,
+    /// Its class at each of the run's snapshots (`summary.run.snapshots`), a digit each: 0 dry,
+    /// 1 under 0.15 m, 2 up to 0.5 m, 3 deeper. Empty for runs stored before it was kept.
+    pub classes: String,
 }
 
 /// A road's result in a run.
@@ -62,6 +65,11 @@ impl Project {
         let path = self.meta.path.clone();
         let tx = self.conn.transaction().ctx(&path)?;
         tx.execute_batch(RUN_TABLES).ctx(&path)?;
+        // Projects whose run tables predate the class timeline get its column.
+        if !has_column(&tx, "cim_run_buildings", "classes").ctx(&path)? {
+            tx.execute_batch("ALTER TABLE cim_run_buildings ADD COLUMN classes TEXT NOT NULL DEFAULT ''")
+                .ctx(&path)?;
+        }
         for table in ["cim_runs", "cim_run_buildings", "cim_run_roads"] {
             let key = if table == "cim_runs" { "name" } else { "run" };
             tx.execute(&format!("DELETE FROM {table} WHERE {key} = ?1"), [&run.name])
@@ -85,13 +93,20 @@ impl Project {
         {
             let mut b = tx
                 .prepare(
-                    "INSERT INTO cim_run_buildings (run, code, max_depth_m, first_wet_s, class)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO cim_run_buildings (run, code, max_depth_m, first_wet_s, class, classes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .ctx(&path)?;
             for r in buildings {
-                b.execute(params![run.name, r.code, r.max_depth_m, r.first_wet_s, r.class])
-                    .ctx(&path)?;
+                b.execute(params![
+                    run.name,
+                    r.code,
+                    r.max_depth_m,
+                    r.first_wet_s,
+                    r.class,
+                    r.classes
+                ])
+                .ctx(&path)?;
             }
             let mut s = tx
                 .prepare(
@@ -167,9 +182,17 @@ impl Project {
             return Ok(Vec::new());
         }
         let path = &self.meta.path;
+        // Read-only opens cannot add the column to older projects: read none there.
+        let classes = if has_column(&self.conn, "cim_run_buildings", "classes").ctx(path)? {
+            "classes"
+        } else {
+            "''"
+        };
         let mut stmt = self
             .conn
-            .prepare("SELECT code, max_depth_m, first_wet_s, class FROM cim_run_buildings WHERE run = ?1 ORDER BY code")
+            .prepare(&format!(
+                "SELECT code, max_depth_m, first_wet_s, class, {classes} FROM cim_run_buildings WHERE run = ?1 ORDER BY code"
+            ))
             .ctx(path)?;
         let rows = stmt
             .query_map([name], |r| {
@@ -178,6 +201,7 @@ impl Project {
                     max_depth_m: r.get(1)?,
                     first_wet_s: r.get(2)?,
                     class: r.get(3)?,
+                    classes: r.get(4)?,
                 })
             })
             .ctx(path)?;
@@ -229,4 +253,13 @@ impl Project {
         tx.commit().ctx(&path)?;
         Ok(n > 0)
     }
+}
+
+/// Whether `table` has a column `column`.
+fn has_column(conn: &rusqlite::Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        [table, column],
+        |r| r.get(0),
+    )
 }

@@ -64,6 +64,9 @@ pub struct BuildingResult {
     pub max_depth_m: f64,
     pub first_wet_s: Option<f64>,
     pub class: FloodClass,
+    /// Its class at each of the summary's snapshots, in order (a digit each: 0 dry … 3 deep), so
+    /// a playback can colour it as the water rises and falls.
+    pub classes: String,
 }
 
 /// One road's result.
@@ -252,6 +255,8 @@ struct Watch<'a> {
     road_closed_for: Vec<f64>,
     /// When each currently closed road closed this time.
     road_closed_since: Vec<Option<f64>>,
+    /// Each building's class at each snapshot so far, a digit each.
+    classes: Vec<String>,
 }
 
 impl<'a> Watch<'a> {
@@ -265,6 +270,7 @@ impl<'a> Watch<'a> {
             road_reopened: vec![None; nr],
             road_closed_for: vec![0.0; nr],
             road_closed_since: vec![None; nr],
+            classes: vec![String::new(); prepared.buildings.len()],
         }
     }
 
@@ -296,12 +302,14 @@ impl<'a> Watch<'a> {
         }
     }
 
-    fn snapshot(&self, sim: &Simulation, last: &StepInfo, prepared: &PreparedFlood) -> Snapshot {
+    fn snapshot(&mut self, sim: &Simulation, last: &StepInfo, prepared: &PreparedFlood) -> Snapshot {
         let h = sim.depth();
         let mut by_class = [0u64; 4];
-        for b in &prepared.buildings {
+        for (b, classes) in prepared.buildings.iter().zip(&mut self.classes) {
             let d = b.cells.iter().map(|&c| h[c]).fold(0.0, f64::max);
-            by_class[FloodClass::of_depth(d) as usize] += 1;
+            let class = FloodClass::of_depth(d) as usize;
+            by_class[class] += 1;
+            classes.push(char::from(b'0' + class as u8));
         }
         let closed: Vec<usize> = (0..prepared.roads.len())
             .filter(|&k| self.road_closed_since[k].is_some())
@@ -327,13 +335,15 @@ impl<'a> Watch<'a> {
             .buildings
             .iter()
             .zip(&self.first_wet)
-            .map(|(b, first)| {
+            .zip(&self.classes)
+            .map(|((b, first), classes)| {
                 let d = b.cells.iter().map(|&c| f64::from(peak[c])).fold(0.0, f64::max);
                 BuildingResult {
                     code: b.code.clone(),
                     max_depth_m: d,
                     first_wet_s: *first,
                     class: FloodClass::of_depth(d),
+                    classes: classes.clone(),
                 }
             })
             .collect()
