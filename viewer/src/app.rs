@@ -137,10 +137,13 @@ pub struct NavigationPlugin;
 
 impl Plugin for NavigationPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(
-            Update,
-            navigate.run_if(crate::panels::pointer_free).before(ApplyOrbit),
-        );
+        app.add_systems(Update, navigate.before(ApplyOrbit))
+            .init_resource::<ViewDrag>()
+            // Judged once the frame's panels are laid out, as clicks are (see `crate::pick`).
+            .add_systems(
+                PostUpdate,
+                claim_drag.after(bevy_egui::EguiPostUpdateSet::ProcessOutput),
+            );
     }
 }
 
@@ -337,6 +340,29 @@ fn apply_orbit(mut cameras: Query<(&ViewCamera, &mut Transform), Changed<ViewCam
     }
 }
 
+/// Whether the mouse buttons held down were pressed over the 3D view (not over a panel): a
+/// drag belongs to where it started, so one begun in the view goes on over a panel and one
+/// begun on a panel (a slider) never moves the camera.
+#[derive(Resource, Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewDrag(pub bool);
+
+fn claim_drag(
+    buttons: Res<ButtonInput<MouseButton>>,
+    wants: Option<Res<bevy_egui::input::EguiWantsInput>>,
+    mut drag: ResMut<ViewDrag>,
+) {
+    let drag_buttons = [MouseButton::Left, MouseButton::Right, MouseButton::Middle];
+    let claimed = if buttons.any_just_pressed(drag_buttons) {
+        crate::panels::pointer_free(wants)
+    } else {
+        drag.0 && buttons.any_pressed(drag_buttons)
+    };
+    if drag.0 != claimed {
+        drag.0 = claimed;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn navigate(
     buttons: Res<ButtonInput<MouseButton>>,
     motion: Res<AccumulatedMouseMotion>,
@@ -344,7 +370,11 @@ fn navigate(
     windows: Query<&Window>,
     mut cameras: Query<&mut ViewCamera>,
     fly: Option<Res<crate::fly::FlyMode>>,
+    wants: Option<Res<bevy_egui::input::EguiWantsInput>>,
+    drag: Res<ViewDrag>,
 ) {
+    let free = crate::panels::pointer_free(wants);
+    let drag_in_view = drag.0;
     // Fly mode moves the camera its own way.
     if fly.is_some_and(|f| f.on) {
         return;
@@ -352,13 +382,16 @@ fn navigate(
     let height = windows.iter().next().map_or(1080.0, |w| w.height());
     for mut c in &mut cameras {
         let d = motion.delta;
-        if buttons.pressed(MouseButton::Left) && d != Vec2::ZERO {
+        if drag_in_view && buttons.pressed(MouseButton::Left) && d != Vec2::ZERO {
             c.0.pan(d.x, d.y, height, FOV_Y);
         }
-        if (buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle)) && d != Vec2::ZERO {
+        if drag_in_view
+            && (buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle))
+            && d != Vec2::ZERO
+        {
             c.0.orbit(d.x * 0.005, d.y * 0.005);
         }
-        if scroll.delta.y != 0.0 {
+        if free && scroll.delta.y != 0.0 {
             let notches = match scroll.unit {
                 MouseScrollUnit::Line => scroll.delta.y,
                 MouseScrollUnit::Pixel => scroll.delta.y / 40.0,

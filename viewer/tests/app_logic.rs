@@ -343,3 +343,55 @@ fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
         .query_filtered::<&Visibility, With<TerrainChunk>>();
     assert!(vis.iter(app.world()).all(|v| *v == Visibility::Hidden));
 }
+
+#[test]
+fn a_drag_pans_while_held_and_only_then() {
+    use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .init_resource::<ButtonInput<MouseButton>>()
+        .init_resource::<AccumulatedMouseMotion>()
+        .init_resource::<AccumulatedMouseScroll>()
+        .add_plugins(cim_viewer::app::NavigationPlugin);
+    let orbit = OrbitCamera {
+        focus: [0.0, 0.0, 0.0],
+        yaw: 0.0,
+        pitch: 0.6,
+        distance: 500.0,
+    };
+    let cam = app.world_mut().spawn(ViewCamera(orbit)).id();
+    let focus = |app: &App| app.world().get::<ViewCamera>(cam).unwrap().0.focus;
+    let moved = |app: &mut App, dx: f32| {
+        app.world_mut().resource_mut::<AccumulatedMouseMotion>().delta = Vec2::new(dx, 0.0);
+        app.update();
+    };
+    // Motion with no button down moves nothing.
+    moved(&mut app, 30.0);
+    assert_eq!(focus(&app), [0.0, 0.0, 0.0]);
+    let claimed = |app: &App| app.world().resource::<cim_viewer::app::ViewDrag>().0;
+    // Pressed in the view (no panel under it): the drag is claimed for the view once the frame's
+    // panels are known; dragged, the focus moves, frame after frame.
+    app.world_mut()
+        .resource_mut::<ButtonInput<MouseButton>>()
+        .press(MouseButton::Left);
+    moved(&mut app, 0.0);
+    assert!(claimed(&app));
+    app.world_mut().resource_mut::<ButtonInput<MouseButton>>().clear();
+    moved(&mut app, 30.0);
+    let first = focus(&app);
+    assert!(first != [0.0, 0.0, 0.0], "{first:?}");
+    moved(&mut app, 30.0);
+    let second = focus(&app);
+    assert!(
+        (second[0] - first[0]).abs() + (second[2] - first[2]).abs() > 1.0,
+        "{first:?} {second:?}"
+    );
+    // Released: the drag is over.
+    app.world_mut()
+        .resource_mut::<ButtonInput<MouseButton>>()
+        .release(MouseButton::Left);
+    moved(&mut app, 0.0);
+    assert!(!claimed(&app));
+    moved(&mut app, 30.0);
+    assert_eq!(focus(&app), second);
+}
