@@ -224,16 +224,17 @@ pub fn render(a: RenderArgs) -> Result<()> {
             None => f64::INFINITY,
         };
         let k = frames.index_at(t);
+        let shown_s = frames.frames[k].0;
         let depth = frames.depth(k)?;
         // Buildings in their class at the frame shown.
-        cim_viewer::flood::color_buildings_by_class(&mut scene, run, Some(frames.frames[k].0))?;
+        cim_viewer::flood::color_buildings_by_class(&mut scene, run, Some(shown_s))?;
         water = Some(cim_viewer::flood::water_mesh(
             &depth,
             scene.terrain.as_ref(),
             &scene.origin,
             f64::from(scene.ramp.min_m),
         ));
-        let (closed, n_closed) = cim_viewer::flood::closed_roads_mesh(&scene, run, frames.frames[k].0)?;
+        let (closed, n_closed) = cim_viewer::flood::closed_roads_mesh(&scene, run, shown_s)?;
         if n_closed > 0 {
             scene.overlays.push(cim_viewer::load::Overlay {
                 layer: "closed roads".into(),
@@ -241,8 +242,8 @@ pub fn render(a: RenderArgs) -> Result<()> {
                 mesh: closed,
             });
         }
-        run_frame_s = Some(frames.frames[k].0);
-        let shown_min = frames.frames[k].0 / 60.0;
+        run_frame_s = Some(shown_s);
+        let shown_min = shown_s / 60.0;
         let asked = match &a.time {
             // Frames are stored at the run's output interval: say which one stands for the time.
             Some(_) if t / 60.0 < shown_min - 1e-6 => {

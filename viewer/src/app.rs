@@ -761,8 +761,9 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
         // Buildings coloured by how deep they flooded in each run.
         let mut styling = crate::layers::Styling::new(&scene);
         styling.color_by = crate::style::ColorBy::FloodClass;
-        // As at the playback's start; it follows the frames shown from then on.
-        styling.run_time_s = Some(0.0);
+        // As at the playback's first frame (what it shows at the start); it follows the frames
+        // shown from then on.
+        styling.run_time_s = frames.frames.first().map(|f| f.0);
         let names = [
             Some(frames.name.clone()),
             compare.as_ref().map(|c| c.name.clone()),

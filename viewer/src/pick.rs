@@ -237,7 +237,7 @@ fn click_to_pick(
     mut pressed_at: Local<Option<Vec2>>,
 ) {
     // A press or release over a panel is the panel's.
-    let free = wants.is_none_or(|w| !w.wants_any_pointer_input());
+    let free = crate::panels::pointer_free(wants);
     let Some(window) = windows.iter().next() else {
         return;
     };
