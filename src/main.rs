@@ -6,6 +6,16 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+// `println!`/`print!` for the whole binary: std's panic when stdout is a closed pipe
+// (`cim query … | head -1`); these end the process quietly instead, as Unix tools do.
+macro_rules! println {
+    () => { $crate::output::print_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::print_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::output::print_out(format_args!($($arg)*)) };
+}
+
 mod commands;
 mod output;
 mod progress;
@@ -29,6 +39,8 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Show a project's CRS, layers, counts, extents, classification and terrain.
     Info(commands::info::InfoArgs),
+    /// Remove or rename a layer.
+    Layer(commands::layer::LayerArgs),
     /// Find features by box, point and radius, polygon, city code, nearest, or as of a date.
     Query(commands::query::QueryArgs),
     /// Pick the first building or feature hit along a 3D ray.
@@ -37,7 +49,7 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Run a what-if scenario (flood) on its project and store the run.
     Run(commands::run::RunArgs),
-    /// List a project's stored runs.
+    /// List a project's stored runs, or remove one (--remove).
     Runs(commands::runs::RunsArgs),
     /// Compare two runs: a difference map and a side-by-side summary.
     Compare(commands::runs::CompareArgs),
@@ -61,6 +73,7 @@ fn main() -> ExitCode {
         Command::New(a) => commands::new::run(a),
         Command::Import(a) => commands::import::run(a),
         Command::Info(a) => commands::info::run(a),
+        Command::Layer(a) => commands::layer::run(a),
         Command::Query(a) => commands::query::run(a),
         Command::Pick(a) => commands::pick::run(a),
         Command::Export(a) => commands::export::run(a),
@@ -75,9 +88,33 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the chain of causes joined by ": ".
-            eprintln!("error: {e:#}");
+            // One line: the chain of causes joined by ": "; with --json, a JSON object.
+            let message = one_line(&e);
+            if std::env::args_os().any(|a| a == "--json") {
+                eprintln!("{}", serde_json::json!({ "error": message }));
+            } else {
+                eprintln!("error: {message}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, joined by ": ", each said once: a cause whose words the
+/// line already holds (an error that prints its source, a context naming the same path) is
+/// left out.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let words = cause.to_string();
+        let words = words.trim();
+        if words.is_empty() || line.contains(words) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(words);
+    }
+    line.replace('\n', " ")
 }

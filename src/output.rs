@@ -1,13 +1,35 @@
 //! Shared printing: import reports, feature tables and GeoJSON.
 
 use cim_engine::{Feature, StoredFeature, Transform};
+use cim_importers::group_warnings;
 use cim_importers::pipeline::ImportReport;
 use serde_json::{json, Map, Value};
 
-/// How many warnings a human summary lists before it says "and N more".
+/// The exit status of a command whose reader went away (128 + SIGPIPE), what `yes | head -1`
+/// reports for `yes`.
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Writes to stdout; when stdout is a pipe whose reader has gone (`cim query … | head -1`), ends
+/// the process quietly with [`BROKEN_PIPE_EXIT`] instead of panicking. Any open transaction is
+/// rolled back by SQLite's journal the next time the project is opened.
+pub fn print_out(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(args) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(BROKEN_PIPE_EXIT),
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// How many kinds of warning a human summary lists before it says "and N more".
 const MAX_LISTED_WARNINGS: usize = 20;
 
 pub fn print_import_report(r: &ImportReport, as_json: bool) {
+    let groups = group_warnings(&r.warnings);
     if as_json {
         let layers: Vec<Value> = r
             .layers
@@ -22,8 +44,29 @@ pub fn print_import_report(r: &ImportReport, as_json: bool) {
             })
             .collect();
         let warnings: Vec<String> = r.warnings.iter().map(|w| w.to_string()).collect();
-        println!("{}", json!({ "layers": layers, "warnings": warnings }));
+        let grouped: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                json!({"file": g.path.display().to_string(), "count": g.count,
+                       "first_record": g.first_record, "message": g.message})
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({ "layers": layers, "warnings": warnings, "warning_groups": grouped })
+        );
         return;
+    }
+    // Warnings first, grouped by kind, so that the summary is always the last thing printed.
+    for g in groups.iter().take(MAX_LISTED_WARNINGS) {
+        eprintln!("warning: {g}");
+    }
+    if groups.len() > MAX_LISTED_WARNINGS {
+        let rest: u64 = groups[MAX_LISTED_WARNINGS..].iter().map(|g| g.count).sum();
+        eprintln!(
+            "warning: ... and {rest} more of {} other kinds (use --json for all)",
+            groups.len() - MAX_LISTED_WARNINGS
+        );
     }
     for l in &r.layers {
         let kind = l.kind.map(|k| k.name()).unwrap_or("?");
@@ -34,15 +77,6 @@ pub fn print_import_report(r: &ImportReport, as_json: bool) {
         for (source, n) in &l.height_sources {
             println!("  height from {source}: {n} building(s)");
         }
-    }
-    for w in r.warnings.iter().take(MAX_LISTED_WARNINGS) {
-        eprintln!("warning: {w}");
-    }
-    if r.warnings.len() > MAX_LISTED_WARNINGS {
-        eprintln!(
-            "warning: ... and {} more (use --json for all)",
-            r.warnings.len() - MAX_LISTED_WARNINGS
-        );
     }
 }
 

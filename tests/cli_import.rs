@@ -258,7 +258,8 @@ fn project_opens_in_gdal() {
 #[test]
 fn two_files_into_one_layer_add_up_and_osm_ids_stay_stable() {
     let dir = tempfile::tempdir().unwrap();
-    let project = new_project(dir.path(), 32633);
+    // Seoul: UTM zone 52N.
+    let project = new_project(dir.path(), 32652);
     let a = fixtures().join("vector/roads-seoul.geojson");
     let b = dir.path().join("roads-copy.geojson");
     std::fs::copy(&a, &b).unwrap();

@@ -115,6 +115,22 @@ polygon = "POLYGON((457220 5550320, 457240 5550320, 457240 5550340, 457220 55503
     // A run name that is not there is named with the ones that are.
     let e = cim_err(&["compare", p(&project), "storm", "nope"]);
     assert!(e.contains("nope") && e.contains("storm"), "{e}");
+
+    // A run killed mid-way leaves `<run>.partial/` (no lock held): the next run removes it.
+    let runs_dir = outputs.parent().unwrap().to_path_buf();
+    let killed = runs_dir.join("killed.partial");
+    std::fs::create_dir_all(&killed).unwrap();
+    std::fs::write(killed.join("depth_t000300.tif"), b"half").unwrap();
+    cim_json(&["run", p(&variant), "--json"]);
+    assert!(!killed.exists(), "a stale .partial folder survived the next run");
+    assert!(runs_dir.join("pond").is_dir());
+
+    // Removing a run takes its records and its rasters.
+    let r = cim_json(&["runs", p(&project), "--remove", "pond", "--json"]);
+    assert_eq!(r["removed"], "pond");
+    assert!(!runs_dir.join("pond").exists());
+    let runs = cim_json(&["runs", p(&project), "--json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
 }
 
 #[test]

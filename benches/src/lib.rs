@@ -2,3 +2,4 @@
 pub mod flood_case;
 pub mod footprints;
 pub mod gpkg_gen;
+pub mod huge_polygon;

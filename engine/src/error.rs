@@ -51,18 +51,41 @@ pub enum EngineError {
         source: crate::gpkg::GpkgError,
         path: PathBuf,
     },
-    #[error("{path}: database error: {source}")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
+    /// A database error, in words (not SQLite's "Error code 8"); the SQLite error is kept for
+    /// callers that match on it, and not chained, since the words already say it.
+    #[error("{path}: {}", sqlite_reason(.error))]
+    Sqlite { path: PathBuf, error: rusqlite::Error },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What a SQLite error means for the person running cim, and what to do about it.
+pub fn sqlite_reason(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    let said = match e {
+        rusqlite::Error::SqliteFailure(f, Some(m)) => format!("{m} (SQLite code {})", f.extended_code),
+        other => other.to_string(),
+    };
+    match e.sqlite_error_code() {
+        Some(C::ReadOnly) => {
+            "the project file is read-only: make it writable, or copy it to a folder you can write to".into()
+        }
+        Some(C::DatabaseBusy | C::DatabaseLocked) => {
+            "the project is in use by another program (locked); try again when it has finished".into()
+        }
+        Some(C::NotADatabase) => "not a SQLite database, so not a GeoPackage or cim project".into(),
+        Some(C::DiskFull) => "the disk is full; nothing was written".into(),
+        Some(C::PermissionDenied) => "permission denied".into(),
+        Some(C::CannotOpen) => {
+            format!("cannot open the file ({said}): does its folder exist, and may you write there?")
+        }
+        Some(C::SystemIoFailure) => format!("the disk refused a read or write ({said})"),
+        _ => said,
+    }
 }
 
 fn source_hint(path: &Option<PathBuf>) -> String {

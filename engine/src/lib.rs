@@ -23,7 +23,7 @@ mod store;
 
 pub use city_index::{CityIndex, PickHit};
 pub use code::CityCode;
-pub use crs::{Crs, Transform};
+pub use crs::{crs_fitting, haversine_km, AreaOfUse, Crs, Transform};
 pub use date::Date;
 pub use error::{EngineError, Result};
 pub use feature::{

@@ -22,6 +22,15 @@ pub enum ImportError {
     },
     #[error("{path}: {reason}", path = .path.display())]
     File { path: PathBuf, reason: String },
+    /// The import read its sources to the end and stored nothing (every record skipped, or
+    /// none there): a failure unless the caller allowed an empty import. `report` says what was
+    /// read and skipped, for the summary.
+    #[error("{path}: nothing stored: {reason}", path = .path.display())]
+    NothingStored {
+        path: PathBuf,
+        reason: String,
+        report: Box<crate::pipeline::ImportReport>,
+    },
     #[error("{path}: no coordinate reference system found ({reason}); pass --src-crs EPSG:xxxx", path = .path.display())]
     MissingCrs { path: PathBuf, reason: String },
     #[error("{path}: {source}", path = .path.display())]
@@ -93,4 +102,98 @@ impl std::fmt::Display for Warning {
             None => write!(f, "{}: {}", self.path.display(), self.message),
         }
     }
+}
+
+/// Warnings of one kind from one file: how many, and the first of them (its record and words).
+/// A summary lists these instead of thousands of lines that differ only in their numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WarningGroup {
+    pub path: PathBuf,
+    pub count: u64,
+    /// The first warning's record, where the warnings are about records.
+    pub first_record: Option<u64>,
+    /// The first warning's message.
+    pub message: String,
+}
+
+impl WarningGroup {
+    /// The group in words without its file: "432 × coordinate … (first at record 1)".
+    pub fn describe(&self) -> String {
+        match (self.count, self.first_record) {
+            (1, Some(r)) => format!("record {r}: {}", self.message),
+            (1, None) => self.message.clone(),
+            (n, Some(r)) => format!("{n} × {} (first at record {r})", self.message),
+            (n, None) => format!("{n} × {}", self.message),
+        }
+    }
+}
+
+impl std::fmt::Display for WarningGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.describe())
+    }
+}
+
+/// The kind of a warning: its message with every number blanked out, so that "coordinate
+/// (500, 39.9) is outside …" and "coordinate (731, -12) is outside …" are one kind.
+fn warning_kind(message: &str) -> String {
+    let chars: Vec<char> = message.chars().collect();
+    let mut kind = String::with_capacity(message.len());
+    let mut in_number = false;
+    for (i, &c) in chars.iter().enumerate() {
+        let digit_next = chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        let numeric = c.is_ascii_digit()
+            || (c == '-' && digit_next)
+            || (in_number && matches!(c, '.' | 'e' | 'E' | '-' | '+') && digit_next);
+        if numeric {
+            if !in_number {
+                kind.push('#');
+            }
+        } else {
+            kind.push(c);
+        }
+        in_number = numeric;
+    }
+    kind
+}
+
+/// Groups warnings by file and kind (see [`WarningGroup`]), largest group first; groups of the
+/// same size keep the order in which their first warning came.
+///
+/// # Examples
+/// ```
+/// use cim_importers::{group_warnings, Warning};
+/// let w = |record, message: &str| Warning { path: "a.geojson".into(), record: Some(record), message: message.into() };
+/// let groups = group_warnings(&[
+///     w(1, "coordinate (500, 39.9) is outside longitude/latitude range"),
+///     w(2, "no geometry; skipped"),
+///     w(3, "coordinate (731.5, -12) is outside longitude/latitude range"),
+/// ]);
+/// assert_eq!(groups.len(), 2);
+/// assert_eq!(groups[0].count, 2);
+/// assert_eq!(groups[0].to_string(),
+///     "a.geojson: 2 × coordinate (500, 39.9) is outside longitude/latitude range (first at record 1)");
+/// assert_eq!(groups[1].to_string(), "a.geojson: record 2: no geometry; skipped");
+/// ```
+pub fn group_warnings(warnings: &[Warning]) -> Vec<WarningGroup> {
+    let mut index: std::collections::HashMap<(&std::path::Path, String), usize> = Default::default();
+    let mut groups: Vec<WarningGroup> = Vec::new();
+    for w in warnings {
+        let key = (w.path.as_path(), warning_kind(&w.message));
+        match index.get(&key) {
+            Some(&i) => groups[i].count += 1,
+            None => {
+                index.insert(key, groups.len());
+                groups.push(WarningGroup {
+                    path: w.path.clone(),
+                    count: 1,
+                    first_record: w.record,
+                    message: w.message.clone(),
+                });
+            }
+        }
+    }
+    // A stable sort: equal counts stay in the order they first came.
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+    groups
 }

@@ -8,12 +8,13 @@ mod error;
 pub mod export;
 pub mod osm;
 pub mod pipeline;
+mod placement;
 mod source;
 pub mod terrain;
 pub mod validate;
 pub mod vector;
 
-pub use error::{ImportError, Result, Warning};
+pub use error::{group_warnings, ImportError, Result, Warning, WarningGroup};
 pub use osm::{read_osm, OsmOptions};
 pub use source::{HeightHint, SourceFeature, VectorSource};
 pub use terrain::{read_geotiff, reproject_dem, Dem};

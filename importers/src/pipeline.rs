@@ -5,6 +5,7 @@
 //! (a bad file, a strict-mode warning, a crash, `kill -9`), the project stays exactly as it was.
 
 use crate::error::{ImportError, Result, Warning};
+use crate::placement::{Misplaced, PlaceCheck};
 use crate::source::{HeightHint, SourceFeature, VectorSource};
 use crate::validate::{check_coordinates, check_shape, Verdict};
 use cim_engine::{
@@ -55,6 +56,9 @@ pub struct ImportOptions {
     pub valid_to_attr: Option<String>,
     /// Any warning aborts the import (and nothing is written).
     pub strict: bool,
+    /// An import that stores no feature succeeds (for scripts); by default it fails with
+    /// [`ImportError::NothingStored`] naming the commonest reason.
+    pub allow_empty: bool,
 }
 
 /// What one layer's import did.
@@ -124,20 +128,34 @@ pub fn import_vectors(
     let project_crs = project.crs().clone();
     let srs_id = project.srs_id();
     let terrain = first_terrain(project)?;
+    let extent = project_extent(project)?;
     let mut report = ImportReport::default();
+    // Features outside the project CRS's area of use, and the first one's warning.
+    let (mut outside, mut first_outside) = (0u64, None::<String>);
     let mut tx = project.import().map_err(engine_err)?;
     let mut total_read = 0u64;
+    let mut first_path: Option<PathBuf> = None;
     for mut source in sources {
         let path = source.path.clone();
+        first_path.get_or_insert_with(|| path.clone());
         report.warnings.append(&mut source.warnings);
         let src_crs = match (&opts.src_crs, &source.crs) {
             (Some(c), _) => c.clone(),
             (None, Some(c)) => c.clone(),
             (None, None) => {
-                return Err(ImportError::MissingCrs {
-                    path,
-                    reason: "the file declares none (no .prj, no srs)".into(),
-                })
+                // A CRS the file declares but that could not be used was warned about by the
+                // reader: that is the reason, not "declares none".
+                let said = report.warnings.iter().rev().find(|w| {
+                    w.path == path
+                        && (w.message.contains("CRS") || w.message.contains("coordinate reference system"))
+                });
+                return Err(match said {
+                    Some(w) => ImportError::file(path, w.message.clone()),
+                    None => ImportError::MissingCrs {
+                        path,
+                        reason: "the file declares none (no .prj, no srs)".into(),
+                    },
+                });
             }
         };
         let project_from_source = Transform::new(&project_crs, &src_crs);
@@ -175,6 +193,7 @@ pub fn import_vectors(
             Ok(())
         };
         let prep = Prep {
+            place: PlaceCheck::new(&project_crs, &src_crs, extent),
             transform: project_from_source.clone(),
             geographic: src_crs.is_geographic(),
             region: region.clone(),
@@ -228,6 +247,7 @@ pub fn import_vectors(
                         gtype,
                         blob,
                         envelope,
+                        misplaced,
                     } = match outcome {
                         Ok(ready) => ready,
                         Err(skipped) => {
@@ -236,6 +256,15 @@ pub fn import_vectors(
                             continue;
                         }
                     };
+                    match misplaced {
+                        Some(Misplaced::OutsideArea(m)) => {
+                            outside += 1;
+                            first_outside.get_or_insert_with(|| format!("record {record}: {m}"));
+                            warn(&mut report.warnings, Some(record), m)?;
+                        }
+                        Some(Misplaced::FarFromProject(m)) => warn(&mut report.warnings, Some(record), m)?,
+                        None => {}
+                    }
                     match layer_ready {
                         Some(t) if t == gtype || t == GeometryType::Geometry => {}
                         Some(_) => {
@@ -298,12 +327,8 @@ pub fn import_vectors(
             }
             stage.finish()
         })?;
-        if layer_ready.is_none() {
-            warn(
-                &mut report.warnings,
-                None,
-                "no features imported (empty source or all skipped)".into(),
-            )?;
+        if layer_ready.is_none() && lr.read == 0 {
+            warn(&mut report.warnings, None, "the source has no features".into())?;
         }
         if lr.replaced > 0 {
             report.warnings.push(Warning {
@@ -333,8 +358,55 @@ pub fn import_vectors(
         report.layers.push(lr);
     }
     progress(total_read);
+    let stored: u64 = report.layers.iter().map(|l| l.inserted + l.replaced).sum();
+    if stored == 0 && !opts.allow_empty {
+        if let Some(path) = first_path.clone() {
+            // Nothing was written; dropping the transaction leaves the project as it was.
+            return Err(nothing_stored(path, report));
+        }
+    }
+    if stored > 0 && outside == stored {
+        if let (Some(path), Some(first)) = (first_path, first_outside) {
+            return Err(ImportError::file(
+                path,
+                format!(
+                    "nothing stored: all {stored} feature(s) lie outside where the project CRS is used \
+                     (--allow-empty does not change this); the first, {first}"
+                ),
+            ));
+        }
+    }
     tx.commit().map_err(engine_err)?;
     Ok(report)
+}
+
+/// The box around every layer's features, in the project CRS (`None` for an empty project).
+fn project_extent(project: &Project) -> Result<Option<[f64; 4]>> {
+    let layers = project
+        .layers()
+        .map_err(|e| ImportError::engine(project.path(), e))?;
+    Ok(layers
+        .iter()
+        .filter_map(|l| l.extent)
+        .reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]))
+}
+
+/// The error for an import that stored nothing: the commonest warning says why.
+fn nothing_stored(path: PathBuf, report: ImportReport) -> ImportError {
+    let read: u64 = report.layers.iter().map(|l| l.read).sum();
+    let reason = match crate::error::group_warnings(&report.warnings).first() {
+        Some(g) if read > 0 => format!(
+            "{read} record(s) read, none usable; the commonest problem: {}",
+            g.describe()
+        ),
+        Some(g) => format!("no records; {}", g.describe()),
+        None => "the source has no features".to_string(),
+    };
+    ImportError::NothingStored {
+        path,
+        reason: format!("{reason} (pass --allow-empty to accept an empty import)"),
+        report: Box::new(report),
+    }
 }
 
 /// Names a source for its keys: the file name, plus the layer where a file holds several
@@ -378,6 +450,7 @@ const PREP_DEPTH: usize = 4;
 /// overlapping with the store writes on the main thread; the results come back in source
 /// order, so the output does not depend on thread timing.
 struct Prep {
+    place: PlaceCheck,
     transform: Transform,
     geographic: bool,
     region: String,
@@ -418,6 +491,8 @@ struct Ready {
     /// The GeoPackage blob's range in its batch's `blobs`.
     blob: std::ops::Range<usize>,
     envelope: Option<[f64; 4]>,
+    /// Not where the project is (see [`PlaceCheck`]).
+    misplaced: Option<Misplaced>,
 }
 
 struct PreparedBatch {
@@ -466,6 +541,7 @@ impl Prep {
             Verdict::Warn(m) => *shape_warning = Some(m),
             Verdict::Reject(m) => return Err(format!("{m}; skipped")),
         }
+        let first = geo::CoordsIter::coords_iter(&geometry).next();
         if let Err(e) = self.transform.apply_geometry(&mut geometry) {
             return Err(format!("{e}; skipped"));
         }
@@ -479,7 +555,9 @@ impl Prep {
         } else {
             None
         };
+        let misplaced = first.and_then(|c| self.place.check(c, envelope));
         Ok(Ready {
+            misplaced,
             code: CityCode::derive(&self.region, kind, &self.layer_name, &source_key),
             source_key,
             height,
@@ -812,7 +890,17 @@ pub fn import_terrain(
     let reprojected = !project_from_source.is_identity() || cell_m.is_some();
     let grid = if reprojected {
         let source_from_project = Transform::new(src_crs, &project_crs);
-        crate::terrain::reproject_dem(&raster, &project_from_source, &source_from_project, cell_m)?
+        crate::terrain::reproject_dem(&raster, &project_from_source, &source_from_project, cell_m).map_err(
+            |e| match e {
+                ImportError::File { reason, .. } => ImportError::file(
+                    path,
+                    format!(
+                        "cannot reproject the DEM from {src_crs} into the project CRS {project_crs}: {reason}"
+                    ),
+                ),
+                e => e,
+            },
+        )?
     } else {
         raster
     };

@@ -1,6 +1,9 @@
 //! Geometry checks run on every imported feature, in the source CRS and again in the project CRS.
 
-use geo::{BoundingRect, Geometry, Validation};
+mod segments;
+
+use geo::{BoundingRect, CoordsIter, Geometry, Validation};
+use segments::SegmentGrid;
 
 /// What is wrong with a geometry, if anything.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,7 +32,6 @@ pub const MAX_PROJECTED_ABS_M: f64 = 1.0e8;
 /// assert!(matches!(check_coordinates(&far, true), Verdict::Reject(_)));
 /// ```
 pub fn check_coordinates(g: &Geometry<f64>, geographic: bool) -> Verdict {
-    use geo::CoordsIter;
     for c in g.coords_iter() {
         if !c.x.is_finite() || !c.y.is_finite() {
             return Verdict::Reject(format!("coordinate ({}, {}) is not a finite number", c.x, c.y));
@@ -40,7 +42,11 @@ pub fn check_coordinates(g: &Geometry<f64>, geographic: bool) -> Verdict {
             c.x.abs() <= MAX_PROJECTED_ABS_M && c.y.abs() <= MAX_PROJECTED_ABS_M
         };
         if !ok {
-            let what = if geographic {
+            let what = if geographic && (c.x.abs() > 1000.0 || c.y.abs() > 1000.0) {
+                "outside longitude/latitude range: the numbers look like metres but the CRS says \
+                 degrees (a .prj, or GeoJSON, that claims WGS 84 over projected data?); pass --src-crs \
+                 with the data's projected CRS"
+            } else if geographic {
                 "outside longitude/latitude range (is the CRS right?)"
             } else {
                 "absurdly large for a projected CRS in metres (is the CRS right?)"
@@ -72,15 +78,21 @@ pub fn check_shape(g: &Geometry<f64>) -> Verdict {
             }
             // Most footprints are simple rings without holes: settle those without geo's
             // general (allocating) validation; anything else, or any doubt, goes to geo, which
-            // also words the warning.
+            // also words the warning. Huge polygons get checks of our own in near-linear time
+            // (geo's are quadratic in the vertices: 2M vertices would take most of an hour).
             if let Geometry::Polygon(p) = g {
                 if p.interiors().is_empty() && simple_ring_is_valid(p.exterior()) {
                     return Verdict::Ok;
                 }
             }
-            match g.check_validation() {
-                Ok(()) => Verdict::Ok,
-                Err(e) => Verdict::Warn(format!("invalid polygon kept as is: {e}")),
+            let problem = if g.coords_count() > SMALL_POLYGON_VERTICES {
+                large_polygon_problem(g)
+            } else {
+                g.check_validation().err().map(|e| e.to_string())
+            };
+            match problem {
+                None => Verdict::Ok,
+                Some(e) => Verdict::Warn(format!("invalid polygon kept as is: {e}")),
             }
         }
         Geometry::LineString(l) if l.0.len() < 2 => Verdict::Reject("line has fewer than 2 points".into()),
@@ -88,12 +100,18 @@ pub fn check_shape(g: &Geometry<f64>) -> Verdict {
     }
 }
 
+/// Up to this many vertices, an invalid polygon (or one with holes) is judged by geo's
+/// `Validation`; beyond it by [`large_polygon_problem`].
+const SMALL_POLYGON_VERTICES: usize = 2048;
+
+/// Up to this many edges a ring's pairs are all tried; beyond it, through a [`SegmentGrid`].
+const SMALL_RING_EDGES: usize = 64;
+
 /// Whether a polygon with this exterior and no holes passes geo's `Validation`, by the same
 /// tests (finite coordinates; at least four points once consecutive repeats are dropped; no
-/// two edges intersecting other than where consecutive edges meet), without allocating, and
-/// skipping edge pairs whose boxes are apart (such edges cannot intersect).
+/// two edges intersecting other than where consecutive edges meet), without allocating for
+/// small rings, and in near-linear time for large ones.
 fn simple_ring_is_valid(ring: &geo::LineString<f64>) -> bool {
-    use geo::Intersects;
     let pts = &ring.0;
     if pts.is_empty() {
         return true; // geo skips empty rings
@@ -102,29 +120,148 @@ fn simple_ring_is_valid(ring: &geo::LineString<f64>) -> bool {
         return false;
     }
     let distinct = 1 + pts.windows(2).filter(|w| w[0] != w[1]).count();
-    if distinct < 4 {
-        return false;
+    distinct >= 4 && first_self_intersection(pts).is_none()
+}
+
+/// Two edges of a ring that meet other than where consecutive edges join (geo ignores a pair
+/// that meets end to start, either way round), as the edges' first vertex indices.
+fn first_self_intersection(pts: &[geo::Coord<f64>]) -> Option<(usize, usize)> {
+    use geo::Intersects;
+    let edges = pts.len().saturating_sub(1);
+    let joined = |a: geo::Line<f64>, b: geo::Line<f64>| a.start == b.end || a.end == b.start;
+    if edges > SMALL_RING_EDGES {
+        let rings = [pts];
+        let grid = SegmentGrid::new(&rings);
+        return grid
+            .find_pair(|_, a, _, b| !joined(a, b) && a.intersects(&b))
+            .map(|(a, b)| (a.i as usize, b.i as usize));
     }
-    let edges = pts.len() - 1;
     for i in 0..edges {
-        let (a0, a1) = (pts[i], pts[i + 1]);
-        let (ax0, ax1) = (a0.x.min(a1.x), a0.x.max(a1.x));
-        let (ay0, ay1) = (a0.y.min(a1.y), a0.y.max(a1.y));
+        let a = geo::Line::new(pts[i], pts[i + 1]);
+        let (ax0, ax1) = (a.start.x.min(a.end.x), a.start.x.max(a.end.x));
+        let (ay0, ay1) = (a.start.y.min(a.end.y), a.start.y.max(a.end.y));
         for j in i + 1..edges {
-            let (b0, b1) = (pts[j], pts[j + 1]);
-            // geo ignores a pair that meets end to start (either way round).
-            if a0 == b1 || a1 == b0 {
+            let b = geo::Line::new(pts[j], pts[j + 1]);
+            if joined(a, b) {
                 continue;
             }
-            if b0.x.max(b1.x) < ax0 || b0.x.min(b1.x) > ax1 || b0.y.max(b1.y) < ay0 || b0.y.min(b1.y) > ay1 {
+            if b.start.x.max(b.end.x) < ax0
+                || b.start.x.min(b.end.x) > ax1
+                || b.start.y.max(b.end.y) < ay0
+                || b.start.y.min(b.end.y) > ay1
+            {
                 continue;
             }
-            if geo::Line::new(a0, a1).intersects(&geo::Line::new(b0, b1)) {
-                return false;
+            if a.intersects(&b) {
+                return Some((i, j));
             }
         }
     }
-    true
+    None
+}
+
+/// What is wrong with a huge polygon or multipolygon, in near-linear time: each ring has at
+/// least three distinct points and no self-intersection; no two rings cross or overlap along a
+/// line (touching at a point is allowed, as in OGC); each hole's first vertex off the exterior
+/// lies inside it. Not checked at this size: a whole part of a multipolygon inside another.
+fn large_polygon_problem(g: &Geometry<f64>) -> Option<String> {
+    let polygons: Vec<&geo::Polygon<f64>> = match g {
+        Geometry::Polygon(p) => vec![p],
+        Geometry::MultiPolygon(m) => m.0.iter().collect(),
+        _ => return None,
+    };
+    let many = polygons.len() > 1;
+    let name = |p: usize, r: usize| {
+        let ring = if r == 0 {
+            "exterior ring".to_string()
+        } else {
+            format!("interior ring {}", r - 1)
+        };
+        if many {
+            format!("polygon {p}: {ring}")
+        } else {
+            ring
+        }
+    };
+    let mut rings: Vec<&[geo::Coord<f64>]> = Vec::new();
+    let mut owner: Vec<(usize, usize)> = Vec::new();
+    for (pi, p) in polygons.iter().enumerate() {
+        for (ri, ring) in std::iter::once(p.exterior()).chain(p.interiors()).enumerate() {
+            let pts = &ring.0;
+            if pts.is_empty() {
+                continue;
+            }
+            if let Some(k) = pts.iter().position(|c| !c.x.is_finite() || !c.y.is_finite()) {
+                return Some(format!(
+                    "{} has a non-finite coordinate at index {k}",
+                    name(pi, ri)
+                ));
+            }
+            if 1 + pts.windows(2).filter(|w| w[0] != w[1]).count() < 4 {
+                return Some(format!("{} must have at least 3 distinct points", name(pi, ri)));
+            }
+            if first_self_intersection(pts).is_some() {
+                return Some(format!("{} has a self-intersection", name(pi, ri)));
+            }
+            rings.push(pts);
+            owner.push((pi, ri));
+        }
+    }
+    // Rings against each other: a proper crossing or a shared stretch of line.
+    let grid = SegmentGrid::new(&rings);
+    let crossing = grid.find_pair(|a, la, b, lb| {
+        a.ring != b.ring
+            && match geo::line_intersection::line_intersection(la, lb) {
+                Some(geo::LineIntersection::SinglePoint { is_proper, .. }) => is_proper,
+                Some(geo::LineIntersection::Collinear { intersection }) => {
+                    intersection.start != intersection.end
+                }
+                None => false,
+            }
+    });
+    if let Some((a, b)) = crossing {
+        let (pa, ra) = owner[a.ring as usize];
+        let (pb, rb) = owner[b.ring as usize];
+        return Some(format!("{} and {} intersect", name(pa, ra), name(pb, rb)));
+    }
+    // Each hole inside its exterior (tested at one vertex not on the exterior).
+    for (pi, p) in polygons.iter().enumerate() {
+        let exterior = &p.exterior().0;
+        // One ray cast per hole: O(holes × vertices), bounded so that no import stalls here.
+        if p.interiors().len().saturating_mul(exterior.len()) > MAX_HOLE_PROBE_WORK {
+            continue;
+        }
+        for (hi, hole) in p.interiors().iter().enumerate() {
+            let probe = hole.0.iter().find(|c| !exterior.contains(c));
+            if let Some(c) = probe {
+                if !ring_contains_point(exterior, *c) {
+                    return Some(format!(
+                        "{} is not contained within the polygon's exterior",
+                        name(pi, hi + 1)
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Holes × exterior vertices beyond which holes are not probed for containment (about a second).
+const MAX_HOLE_PROBE_WORK: usize = 500_000_000;
+
+/// Even-odd ray casting: whether `p` lies inside the closed ring `ring`.
+fn ring_contains_point(ring: &[geo::Coord<f64>], p: geo::Coord<f64>) -> bool {
+    let mut inside = false;
+    for w in ring.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if (a.y > p.y) != (b.y > p.y) {
+            let x = a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y);
+            if x > p.x {
+                inside = !inside;
+            }
+        }
+    }
+    inside
 }
 
 /// Σ |triangle-fan area| over the exterior rings: zero only when every ring is degenerate
@@ -224,6 +361,114 @@ mod tests {
             let p = geo::Polygon::new(ring, vec![]);
             assert_eq!(simple_ring_is_valid(p.exterior()), p.is_valid(), "{pts:?}");
         }
+    }
+
+    fn xorshift(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut state = seed;
+        move |m| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        }
+    }
+
+    /// A star-shaped ring: simple, with `n` vertices around (cx, cy).
+    fn star(n: usize, cx: f64, cy: f64, r: f64, next: &mut impl FnMut(u64) -> u64) -> Vec<geo::Coord<f64>> {
+        let mut pts: Vec<geo::Coord<f64>> = (0..n)
+            .map(|i| {
+                let t = std::f64::consts::TAU * i as f64 / n as f64;
+                let rr = r * (0.6 + 0.4 * next(1000) as f64 / 1000.0);
+                geo::Coord {
+                    x: cx + rr * t.cos(),
+                    y: cy + rr * t.sin(),
+                }
+            })
+            .collect();
+        pts.push(pts[0]);
+        pts
+    }
+
+    #[test]
+    fn large_rings_agree_with_geo() {
+        use geo::Validation;
+        let mut next = xorshift(0x1234_5678_9abc_def1);
+        // Random rings of 65–400 points on a small grid: the grid path, mostly invalid.
+        for _ in 0..400 {
+            let n = 65 + next(336) as usize;
+            let span = 2 + next(60);
+            let pts: Vec<(f64, f64)> = (0..n).map(|_| (next(span) as f64, next(span) as f64)).collect();
+            let p = geo::Polygon::new(geo::LineString::from(pts.clone()), vec![]);
+            assert_eq!(simple_ring_is_valid(p.exterior()), p.is_valid(), "{pts:?}");
+        }
+        // Big simple stars, valid; then one vertex pulled across the ring.
+        for n in [100, 1000, 5000] {
+            let mut pts = star(n, 0.0, 0.0, 100.0, &mut next);
+            let ring = geo::LineString::from(pts.clone());
+            assert!(simple_ring_is_valid(&ring));
+            assert!(geo::Polygon::new(ring, vec![]).is_valid());
+            pts[n / 2] = geo::Coord { x: 150.0, y: 0.0 };
+            let ring = geo::LineString::from(pts);
+            assert_eq!(
+                simple_ring_is_valid(&ring),
+                geo::Polygon::new(ring, vec![]).is_valid()
+            );
+        }
+    }
+
+    #[test]
+    fn huge_polygons_with_holes_are_judged_like_geo() {
+        use geo::Validation;
+        let mut next = xorshift(0x0bad_cafe_f00d_1234);
+        let exterior = star(3000, 0.0, 0.0, 1000.0, &mut next);
+        let hole = |cx: f64, cy: f64| -> Vec<geo::Coord<f64>> {
+            vec![
+                (cx, cy),
+                (cx, cy + 10.0),
+                (cx + 10.0, cy + 10.0),
+                (cx + 10.0, cy),
+                (cx, cy),
+            ]
+            .into_iter()
+            .map(|(x, y)| geo::Coord { x, y })
+            .collect()
+        };
+        let cases: Vec<(Vec<Vec<geo::Coord<f64>>>, bool)> = vec![
+            (vec![hole(0.0, 0.0), hole(100.0, 100.0)], true),
+            // A hole outside the exterior, holes crossing each other, a hole across the edge.
+            (vec![hole(0.0, 0.0), hole(5000.0, 0.0)], false),
+            (vec![hole(0.0, 0.0), hole(5.0, 5.0)], false),
+            (vec![hole(995.0, -5.0)], false),
+        ];
+        for (holes, valid) in cases {
+            let p = geo::Polygon::new(
+                geo::LineString::from(exterior.clone()),
+                holes.into_iter().map(geo::LineString::from).collect(),
+            );
+            assert_eq!(p.is_valid(), valid, "geo: {:?}", p.interiors());
+            let g = Geometry::Polygon(p);
+            assert_eq!(
+                large_polygon_problem(&g).is_none(),
+                valid,
+                "{:?}",
+                large_polygon_problem(&g)
+            );
+            assert_eq!(matches!(check_shape(&g), Verdict::Ok), valid);
+        }
+        // Two parts of a multipolygon that overlap.
+        let a = geo::Polygon::new(geo::LineString::from(exterior.clone()), vec![]);
+        let shifted: Vec<geo::Coord<f64>> = exterior
+            .iter()
+            .map(|c| geo::Coord {
+                x: c.x + 500.0,
+                y: c.y,
+            })
+            .collect();
+        let b = geo::Polygon::new(geo::LineString::from(shifted), vec![]);
+        let m = Geometry::MultiPolygon(geo::MultiPolygon(vec![a, b]));
+        assert!(
+            matches!(check_shape(&m), Verdict::Warn(w) if w.contains("polygon 0: exterior ring and polygon 1: exterior ring intersect"))
+        );
     }
 
     #[test]

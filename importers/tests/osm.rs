@@ -211,3 +211,35 @@ fn options_select_layers() {
     .unwrap()
     .is_empty());
 }
+
+#[test]
+fn absurd_road_tags_are_left_empty_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.osm");
+    std::fs::write(
+        &path,
+        "<osm version='0.6'>
+           <node id='1' lat='50.1' lon='14.39'/><node id='2' lat='50.101' lon='14.391'/>
+           <way id='7'><nd ref='1'/><nd ref='2'/><tag k='highway' v='primary'/>
+             <tag k='lanes' v='-5'/><tag k='maxspeed' v='5000'/><tag k='layer' v='two'/></way>
+           <way id='8'><nd ref='2'/><nd ref='1'/><tag k='highway' v='primary'/><tag k='lanes' v='3'/></way>
+         </osm>",
+    )
+    .unwrap();
+    let r = read(&path);
+    let odd = by_key(&r.roads, "osm:way/7");
+    assert_eq!(attr(odd, "lanes"), &AttrValue::Null);
+    assert_eq!(attr(odd, "maxspeed"), &AttrValue::Null);
+    assert_eq!(attr(odd, "maxspeed_raw"), &AttrValue::Text("5000".into()));
+    let w = &odd.warnings;
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w[0].contains("way 7: lanes=-5 is outside the plausible range 1–20"),
+        "{w:?}"
+    );
+    assert!(w[1].contains("maxspeed=5000"), "{w:?}");
+    assert!(w[2].contains("layer=two is not a whole number"), "{w:?}");
+    let fine = by_key(&r.roads, "osm:way/8");
+    assert_eq!(attr(fine, "lanes"), &AttrValue::Int(3));
+    assert!(fine.warnings.is_empty());
+}

@@ -4,7 +4,7 @@ use crate::progress::counter;
 use anyhow::{bail, Context, Result};
 use cim_engine::{Classification, Crs, FeatureKind};
 use cim_importers::pipeline::{self, HeightOptions, ImportOptions};
-use cim_importers::{osm, terrain, vector, VectorSource};
+use cim_importers::{osm, terrain, vector, ImportError, VectorSource};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -59,6 +59,9 @@ pub struct ImportArgs {
     /// Treat every warning as an error (nothing is written then).
     #[arg(long)]
     pub strict: bool,
+    /// Succeed even when nothing is stored (by default an import that stores no feature fails).
+    #[arg(long)]
+    pub allow_empty: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -146,15 +149,28 @@ fn import_sources(
         valid_from_attr: a.valid_from_attr.clone(),
         valid_to_attr: a.valid_to_attr.clone(),
         strict: a.strict,
+        allow_empty: a.allow_empty,
     };
     if !(a.storey_height > 0.0 && a.storey_height < 20.0) {
         bail!("--storey-height {} must be between 0 and 20 m", a.storey_height);
     }
     let bar = counter(&format!("importing {}", a.file.display()), a.json);
-    let report = pipeline::import_vectors(project, sources, &opts, &mut |n| bar.set_position(n))?;
+    let result = pipeline::import_vectors(project, sources, &opts, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
-    print_import_report(&report, a.json);
-    Ok(())
+    match result {
+        Ok(report) => {
+            print_import_report(&report, a.json);
+            Ok(())
+        }
+        Err(ImportError::NothingStored { path, reason, report }) => {
+            // What was read and skipped, then the error: the summary is never hidden.
+            if !a.json {
+                print_import_report(&report, false);
+            }
+            Err(ImportError::NothingStored { path, reason, report }.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn import_dem(project: &mut cim_engine::Project, a: &ImportArgs, src_crs: Option<Crs>) -> Result<()> {

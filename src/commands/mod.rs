@@ -4,6 +4,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod info;
+pub mod layer;
 pub mod new;
 pub mod pick;
 pub mod query;
@@ -17,7 +18,11 @@ use std::path::Path;
 
 /// Opens a project, naming the path in the error.
 pub fn open_project(path: &Path) -> Result<Project> {
-    Project::open(path).with_context(|| format!("cannot open project {}", path.display()))
+    let project = Project::open(path).context("cannot open project")?;
+    for n in project.notices() {
+        eprintln!("warning: {}: {n}", path.display());
+    }
+    Ok(project)
 }
 
 /// Parses an optional `YYYY-MM-DD` argument.

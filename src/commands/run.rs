@@ -54,6 +54,13 @@ pub fn execute(config: &ScenarioConfig, scenario_text: String, quiet: bool) -> R
     let prepared = flood::prepare(config, &project, available_memory())?;
     let (folder, folder_rel) = run_folder(&config.project, &config.name);
     let partial = folder.with_extension("partial");
+    if let Some(runs_dir) = folder.parent() {
+        std::fs::create_dir_all(runs_dir).with_context(|| format!("cannot create {}", runs_dir.display()))?;
+        remove_stale_partials(runs_dir);
+    }
+    // Held while the run writes: a run killed before it finished leaves its `.partial` folder
+    // with no lock held, which the next run removes.
+    let lock = lock_partial(&partial)?;
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
 
@@ -102,6 +109,8 @@ pub fn execute(config: &ScenarioConfig, scenario_text: String, quiet: bool) -> R
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::rename(&partial, &folder)
         .with_context(|| format!("cannot move outputs to {}", folder.display()))?;
+    drop(lock);
+    let _ = std::fs::remove_file(lock_path(&partial));
 
     let summary = serde_json::json!({
         "run": result.summary,
@@ -157,6 +166,51 @@ pub fn execute(config: &ScenarioConfig, scenario_text: String, quiet: bool) -> R
         wall_s,
         cells,
     })
+}
+
+fn lock_path(partial: &Path) -> PathBuf {
+    partial.with_extension("partial.lock")
+}
+
+/// Locks `<run>.partial.lock` for this run (waiting if another run of the same name holds it).
+fn lock_partial(partial: &Path) -> Result<std::fs::File> {
+    let path = lock_path(partial);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
+/// Removes the `.partial` folders that killed runs left behind: those whose lock no running
+/// run holds.
+pub fn remove_stale_partials(runs_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(runs_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "partial") && p.is_dir() {
+            let lock = lock_path(&p);
+            let free = match std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&lock)
+            {
+                Ok(f) => f.try_lock().is_ok(),
+                Err(_) => false,
+            };
+            if free {
+                let _ = std::fs::remove_dir_all(&p);
+                let _ = std::fs::remove_file(&lock);
+            }
+        }
+    }
 }
 
 /// `<project folder>/<project file name>.runs/<run name>`, and the same relative to the project's folder.

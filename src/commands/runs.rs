@@ -11,6 +11,9 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct RunsArgs {
     pub project: PathBuf,
+    /// Remove this run: its records in the project and its rasters.
+    #[arg(long, value_name = "RUN")]
+    pub remove: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -61,6 +64,23 @@ fn kpis(r: &RunRecord) -> Kpis {
 }
 
 pub fn list(a: RunsArgs) -> Result<()> {
+    if let Some(name) = &a.remove {
+        let mut project = open_project(&a.project)?;
+        if !project.delete_run(name)? {
+            require_run(&project, name)?;
+        }
+        let (folder, _) = super::run::run_folder(&a.project, name);
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder)
+                .with_context(|| format!("cannot remove {}", folder.display()))?;
+        }
+        if a.json {
+            println!("{}", serde_json::json!({ "removed": name }));
+        } else {
+            println!("removed run '{name}'");
+        }
+        return Ok(());
+    }
     let project = open_project(&a.project)?;
     let runs = project.runs()?;
     if a.json {

@@ -16,11 +16,13 @@
 //! centimetres). S-JTSK (EPSG:5514, 4156) uses the 7-parameter "S-JTSK to WGS 84 (1)" Helmert
 //! transformation (about 1 m) instead of the 3-parameter one (about 6 m) in the built-in table.
 
+mod area;
 mod geokeys;
 mod spec;
 mod wkt;
 mod write;
 
+pub use area::{crs_fitting, haversine_km, AreaOfUse};
 pub use geokeys::GeoKeys;
 
 use crate::error::{EngineError, Result};

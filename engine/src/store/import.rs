@@ -607,7 +607,7 @@ fn write_codes(tx: &Connection, path: &Path, codes: &NewCodes, sorted: &[NewCode
             }
             e => EngineError::Sqlite {
                 path: path.to_path_buf(),
-                source: e,
+                error: e,
             },
         };
         stmt.raw_bind_parameter(1, layer).map_err(failed)?;
@@ -936,7 +936,7 @@ fn unique_violation(e: rusqlite::Error, path: &Path, layer_name: &str, code: &st
     }
     EngineError::Sqlite {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     }
 }
 

@@ -240,7 +240,10 @@ fn parse_meta(
 /// Every layer, sorted by name.
 pub(crate) fn all(conn: &Connection, path: &Path) -> Result<Vec<LayerMeta>> {
     let mut stmt = conn
-        .prepare_cached(&format!("{SELECT_META} ORDER BY name"))
+        .prepare_cached(&format!(
+            "{SELECT_META} WHERE EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE type = 'table' AND name = cim_layers.name) ORDER BY name"
+        ))
         .ctx(path)?;
     let rows: Vec<_> = stmt
         .query_map([], row_to_meta)
@@ -253,7 +256,10 @@ pub(crate) fn all(conn: &Connection, path: &Path) -> Result<Vec<LayerMeta>> {
 /// One layer, if it exists.
 pub(crate) fn find(conn: &Connection, path: &Path, name: &str) -> Result<Option<LayerMeta>> {
     let row = conn
-        .prepare_cached(&format!("{SELECT_META} WHERE name = ?1"))
+        .prepare_cached(&format!(
+            "{SELECT_META} WHERE name = ?1 AND EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE type = 'table' AND name = cim_layers.name)"
+        ))
         .ctx(path)?
         .query_row([name], row_to_meta)
         .optional()

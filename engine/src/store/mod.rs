@@ -23,6 +23,7 @@
 
 mod import;
 mod layer;
+mod manage;
 mod query;
 mod rtree;
 mod runs;
@@ -69,6 +70,8 @@ pub(crate) struct ProjectMeta {
 pub struct Project {
     conn: Connection,
     meta: ProjectMeta,
+    /// What opening the project found and dealt with (a layer dropped by another tool).
+    notices: Vec<String>,
 }
 
 /// Adds the project path to SQLite errors.
@@ -80,7 +83,7 @@ impl<T> SqlContext<T> for rusqlite::Result<T> {
     fn ctx(self, path: &Path) -> Result<T> {
         self.map_err(|source| EngineError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })
     }
 }
@@ -138,10 +141,16 @@ impl Project {
     /// Opens an existing project. A file that is not SQLite, not a GeoPackage, a GeoPackage
     /// without cim tables or one written by a newer cim gives [`EngineError::NotAProject`].
     pub fn open(path: &Path) -> Result<Project> {
-        std::fs::metadata(path).map_err(|source| EngineError::Io {
+        let meta = std::fs::metadata(path).map_err(|source| EngineError::Io {
             path: path.to_path_buf(),
             source,
         })?;
+        if meta.is_dir() {
+            return Err(EngineError::NotAProject {
+                path: path.to_path_buf(),
+                reason: "this is a folder; give the project's .cim.gpkg file".into(),
+            });
+        }
         // NO_MUTEX: a Connection is not shared between threads (it is not Sync), so SQLite's
         // per-call locking is pure overhead.
         let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -153,11 +162,18 @@ impl Project {
         };
         let meta = schema::read_meta(&conn, path)?;
         schema::configure(&conn, path)?;
-        Ok(Project { conn, meta })
+        let mut conn = conn;
+        let notices = manage::forget_stale_layers(&mut conn, path)?;
+        Ok(Project { conn, meta, notices })
     }
 
     pub fn path(&self) -> &Path {
         &self.meta.path
+    }
+    /// What opening the project found and dealt with, in words (a layer another program
+    /// dropped, forgotten): for the caller to say once.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
     pub fn crs(&self) -> &Crs {
         &self.meta.crs
@@ -187,7 +203,7 @@ impl Project {
     /// Begins an import: one immediate (write-locking) transaction. Dropping the returned
     /// [`ImportTx`] without [`ImportTx::commit`] rolls everything back.
     pub fn import(&mut self) -> Result<ImportTx<'_>> {
-        let Project { conn, meta } = self;
+        let Project { conn, meta, .. } = self;
         ImportTx::begin(conn, meta)
     }
 

@@ -117,6 +117,41 @@ fn typed<T>(
     tag(tags, key).and_then(parse).map_or(AttrValue::Null, wrap)
 }
 
+/// More lanes than any road has (the widest motorways have about 16 in both directions).
+const MAX_LANES: i64 = 20;
+/// Faster than any road's limit.
+const MAX_SPEED_KMH: f64 = 300.0;
+/// OSM's `layer` runs from -5 to 5.
+const MAX_LAYER: i64 = 5;
+
+/// A whole-number tag of way `id` within `range`; a value that does not parse or lies outside
+/// is left empty with a warning.
+fn plausible(
+    id: i64,
+    tags: &[(String, String)],
+    key: &str,
+    parse: impl Fn(&str) -> Option<i64>,
+    range: std::ops::RangeInclusive<i64>,
+    warnings: &mut Vec<String>,
+) -> Option<i64> {
+    let raw = tag(tags, key)?;
+    match parse(raw) {
+        Some(v) if range.contains(&v) => Some(v),
+        Some(_) => {
+            warnings.push(format!(
+                "way {id}: {key}={raw} is outside the plausible range {}–{}; left empty",
+                range.start(),
+                range.end()
+            ));
+            None
+        }
+        None => {
+            warnings.push(format!("way {id}: {key}={raw} is not a whole number; left empty"));
+            None
+        }
+    }
+}
+
 /// Roads: ways with `highway=*`, except areas (`area=yes`) and roads that do not exist
 /// (`highway=proposed|abandoned|razed`).
 pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
@@ -160,12 +195,24 @@ pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
         for k in ["name", "name:zh", "name:en", "ref"] {
             a.insert(k.into(), text(t, k));
         }
-        a.insert("lanes".into(), typed(t, "lanes", parse_int, AttrValue::Int));
+        let mut warnings = Vec::new();
+        let lanes = plausible(way.id, t, "lanes", parse_int, 1..=MAX_LANES, &mut warnings);
+        a.insert("lanes".into(), lanes.map_or(AttrValue::Null, AttrValue::Int));
+        let maxspeed = maxspeed_raw.and_then(parse_maxspeed_kmh);
+        let maxspeed = match maxspeed {
+            Some(v) if !(v > 0.0 && v <= MAX_SPEED_KMH) => {
+                warnings.push(format!(
+                    "way {}: maxspeed={} is outside the plausible range (up to {MAX_SPEED_KMH} km/h); left empty",
+                    way.id,
+                    maxspeed_raw.unwrap_or_default()
+                ));
+                None
+            }
+            v => v,
+        };
         a.insert(
             "maxspeed".into(),
-            maxspeed_raw
-                .and_then(parse_maxspeed_kmh)
-                .map_or(AttrValue::Null, AttrValue::Real),
+            maxspeed.map_or(AttrValue::Null, AttrValue::Real),
         );
         a.insert("maxspeed_raw".into(), text(t, "maxspeed"));
         a.insert(
@@ -175,7 +222,15 @@ pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
         for k in ["bridge", "tunnel"] {
             a.insert(k.into(), typed(t, k, |s| Some(parse_flag(s)), AttrValue::Bool));
         }
-        a.insert("layer".into(), typed(t, "layer", parse_int, AttrValue::Int));
+        let level = plausible(
+            way.id,
+            t,
+            "layer",
+            parse_int,
+            -MAX_LAYER..=MAX_LAYER,
+            &mut warnings,
+        );
+        a.insert("layer".into(), level.map_or(AttrValue::Null, AttrValue::Int));
         layer.features.push(SourceFeature {
             record: way.record,
             key: format!("osm:way/{}", way.id),
@@ -183,7 +238,7 @@ pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
             attributes: a,
             kind: Some(FeatureKind::Road),
             height_hint: None,
-            warnings: Vec::new(),
+            warnings,
         });
     }
     layer

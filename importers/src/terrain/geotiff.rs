@@ -95,6 +95,7 @@ fn read_tiff<R: Read + Seek>(path: &Path, reader: R, file_len: u64) -> Result<De
         ));
     }
 
+    check_supported(&mut dec).map_err(|reason| ImportError::file(path, reason))?;
     let nodata = match &tags.nodata {
         Some(text) => Some(
             text.trim()
@@ -162,6 +163,47 @@ struct GeoTags {
     geo_doubles: Vec<f64>,
     geo_ascii: String,
     nodata: Option<String>,
+}
+
+/// Refuses, by name, what the reader cannot decode (rather than calling the file corrupt when
+/// decoding fails): compressions other than none, LZW, Deflate, PackBits and JPEG; complex or
+/// untyped samples.
+fn check_supported<R: Read + Seek>(dec: &mut Decoder<R>) -> std::result::Result<(), String> {
+    let compression = dec
+        .find_tag_unsigned::<u16>(Tag::Compression)
+        .ok()
+        .flatten()
+        .unwrap_or(1);
+    let name = match compression {
+        1 | 5 | 8 | 32946 | 32773 | 7 => None,
+        50000 => Some("ZSTD"),
+        34887 => Some("LERC"),
+        34925 => Some("LZMA"),
+        50001 => Some("WebP"),
+        50002 => Some("JPEG XL"),
+        2..=4 => Some("CCITT fax"),
+        6 => Some("old-style JPEG"),
+        _ => Some("an unknown method"),
+    };
+    if let Some(name) = name {
+        return Err(format!(
+            "compressed with {name} (TIFF compression {compression}), which cim cannot read: \
+             re-save it with `gdal_translate -co COMPRESS=DEFLATE in.tif out.tif`"
+        ));
+    }
+    let formats = dec
+        .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    match formats.first().copied().unwrap_or(1) {
+        1..=3 => Ok(()),
+        f @ (5 | 6) => Err(format!(
+            "holds complex-valued samples (SampleFormat {f}); an elevation model needs real numbers: \
+             convert it with `gdal_translate -ot Float32` (or take the band you mean)"
+        )),
+        f => Err(format!("has samples of an unknown type (SampleFormat {f})")),
+    }
 }
 
 fn read_geo_tags<R: Read + Seek>(dec: &mut Decoder<R>) -> tiff::TiffResult<GeoTags> {

@@ -28,20 +28,33 @@ pub(super) enum TextDecoder {
 }
 
 impl TextDecoder {
-    pub(super) fn decode(self, bytes: &[u8]) -> String {
+    /// The text, and whether some bytes were not valid in the encoding (and were replaced by
+    /// U+FFFD).
+    pub(super) fn decode_checked(self, bytes: &[u8]) -> (String, bool) {
         match self {
-            TextDecoder::Fixed(enc) => enc.decode_without_bom_handling(bytes).0.into_owned(),
+            TextDecoder::Fixed(enc) => {
+                let (s, had_errors) = enc.decode_without_bom_handling(bytes);
+                (s.into_owned(), had_errors)
+            }
             TextDecoder::Guess => match std::str::from_utf8(bytes) {
-                Ok(s) => s.to_string(),
+                Ok(s) => (s.to_string(), false),
                 Err(_) => {
                     let (s, had_errors) = GB18030.decode_without_bom_handling(bytes);
                     if had_errors {
-                        WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+                        let (s, had_errors) = WINDOWS_1252.decode_without_bom_handling(bytes);
+                        (s.into_owned(), had_errors)
                     } else {
-                        s.into_owned()
+                        (s.into_owned(), false)
                     }
                 }
             },
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TextDecoder::Fixed(enc) => enc.name(),
+            TextDecoder::Guess => "UTF-8, GBK or Windows-1252",
         }
     }
 }
@@ -128,7 +141,9 @@ pub(super) struct DbfReader {
 
 /// One row: its attributes, or a row marked deleted.
 pub(super) enum DbfRow {
-    Row(Attributes),
+    /// The attributes, and the values that could not be read as their field's type (each
+    /// left empty), in words.
+    Row(Attributes, Vec<String>),
     Deleted,
 }
 
@@ -175,7 +190,7 @@ impl DbfReader {
             num_records,
             warnings,
         )?;
-        let fields = name_fields(path, raw, decoder, warnings);
+        let fields = name_fields(path, raw, decoder, warnings)?;
         reader
             .seek(SeekFrom::Start(header_len as u64))
             .map_err(|e| ImportError::io(path, e))?;
@@ -229,11 +244,21 @@ impl DbfReader {
             return Ok(Some(DbfRow::Deleted));
         }
         let mut attrs = Attributes::new();
+        let mut problems = Vec::new();
         for f in &self.fields {
             let bytes = &self.buf[f.offset..f.offset + f.len];
-            attrs.insert(f.name.clone(), value(f, bytes, self.decoder));
+            let (v, problem) = value(f, bytes, self.decoder);
+            if let Some(p) = problem {
+                let file = self
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default();
+                problems.push(format!("{file}: field '{}': {p}", f.name));
+            }
+            attrs.insert(f.name.clone(), v);
         }
-        Ok(Some(DbfRow::Row(attrs)))
+        Ok(Some(DbfRow::Row(attrs, problems)))
     }
 }
 
@@ -299,10 +324,27 @@ fn name_fields(
     raw: Vec<RawField>,
     decoder: TextDecoder,
     warnings: &mut Vec<Warning>,
-) -> Vec<DbfField> {
+) -> Result<Vec<DbfField>> {
     let mut out: Vec<DbfField> = Vec::with_capacity(raw.len());
     for (i, f) in raw.into_iter().enumerate() {
-        let mut name = decoder.decode(&f.name).trim().to_string();
+        let (name, bad) = decoder.decode_checked(&f.name);
+        if bad || name.chars().any(|c| c.is_control()) {
+            return Err(ImportError::file(
+                path,
+                format!(
+                    "field {} has a name that is not valid {} text (bytes {}): the .dbf header is damaged, \
+                     or its encoding is not what the .cpg or header says",
+                    i + 1,
+                    decoder.name(),
+                    f.name
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            ));
+        }
+        let mut name = name.trim().to_string();
         if name.is_empty() {
             name = format!("field_{}", i + 1);
         }
@@ -335,7 +377,7 @@ fn name_fields(
             field_type,
         });
     }
-    out
+    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -416,42 +458,71 @@ fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[start..end.max(start)]
 }
 
-fn ascii(bytes: &[u8]) -> &str {
-    std::str::from_utf8(trim(bytes)).unwrap_or("")
-}
-
-fn value(f: &DbfField, bytes: &[u8], decoder: TextDecoder) -> AttrValue {
+/// A field's value, and what was wrong with it where it could not be read as the field's type
+/// (the value is then empty). Blanks are empty without a word: that is how dBASE says null.
+fn value(f: &DbfField, bytes: &[u8], decoder: TextDecoder) -> (AttrValue, Option<String>) {
+    let text = |t: &[u8]| {
+        let (s, bad) = decoder.decode_checked(t);
+        let problem = bad.then(|| {
+            format!(
+                "text is not valid {}; unreadable bytes replaced by U+FFFD in '{s}'",
+                decoder.name()
+            )
+        });
+        (AttrValue::Text(s), problem)
+    };
+    let unreadable = |what: &str| {
+        let raw = String::from_utf8_lossy(trim(bytes)).into_owned();
+        (
+            AttrValue::Null,
+            Some(format!("value '{raw}' is not {what}; left empty")),
+        )
+    };
     match f.kind {
         b'C' => {
             let t = trim_end(bytes);
             if t.is_empty() {
-                AttrValue::Null
+                (AttrValue::Null, None)
             } else {
-                AttrValue::Text(decoder.decode(t))
+                text(t)
             }
         }
-        b'M' => AttrValue::Null,
-        b'N' | b'F' => number(ascii(bytes), f.field_type),
-        b'L' => match trim(bytes).first() {
-            Some(b'T' | b't' | b'Y' | b'y') => AttrValue::Bool(true),
-            Some(b'F' | b'f' | b'N' | b'n') => AttrValue::Bool(false),
-            _ => AttrValue::Null,
+        b'M' => (AttrValue::Null, None),
+        b'N' | b'F' => match std::str::from_utf8(trim(bytes)) {
+            Ok(s) => match number(s, f.field_type) {
+                Some(v) => (v, None),
+                None if s.bytes().all(|b| b == b'*') => unreadable("a number (a dBASE overflow marker)"),
+                None => unreadable("a number"),
+            },
+            Err(_) => unreadable("a number"),
         },
-        b'D' => date(ascii(bytes)),
-        b'I' | b'+' if bytes.len() == 4 => AttrValue::Int(i64::from(i32::from_le_bytes([
-            bytes[0], bytes[1], bytes[2], bytes[3],
-        ]))),
+        b'L' => match trim(bytes).first() {
+            Some(b'T' | b't' | b'Y' | b'y') => (AttrValue::Bool(true), None),
+            Some(b'F' | b'f' | b'N' | b'n') => (AttrValue::Bool(false), None),
+            None | Some(b'?') => (AttrValue::Null, None),
+            Some(_) => unreadable("a logical value (T, F, Y, N or ?)"),
+        },
+        b'D' => match std::str::from_utf8(trim(bytes)).ok().and_then(date) {
+            Some(v) => (v, None),
+            None => unreadable("a date (YYYYMMDD)"),
+        },
+        b'I' | b'+' if bytes.len() == 4 => (
+            AttrValue::Int(i64::from(i32::from_le_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3],
+            ]))),
+            None,
+        ),
         b'O' if bytes.len() == 8 => {
             let mut b = [0u8; 8];
             b.copy_from_slice(bytes);
-            AttrValue::Real(f64::from_le_bytes(b))
+            (AttrValue::Real(f64::from_le_bytes(b)), None)
         }
         _ => {
             let t = trim(bytes);
             if t.is_empty() {
-                AttrValue::Null
+                (AttrValue::Null, None)
             } else {
-                AttrValue::Text(decoder.decode(t))
+                text(t)
             }
         }
     }
@@ -466,35 +537,40 @@ fn trim_end(bytes: &[u8]) -> &[u8] {
     &bytes[..end]
 }
 
-/// A numeric value; blanks and unparsable text (`*****` overflow markers) are null.
-fn number(s: &str, t: FieldType) -> AttrValue {
+/// A numeric value: `Some(Null)` for blanks, `None` for text that is not a number of the
+/// field's type (a dBASE `*****` overflow marker, garbage).
+fn number(s: &str, t: FieldType) -> Option<AttrValue> {
     let s = s.trim();
     if s.is_empty() {
-        return AttrValue::Null;
+        return Some(AttrValue::Null);
     }
     if t == FieldType::Int {
         if let Ok(i) = s.parse::<i64>() {
-            return AttrValue::Int(i);
+            return Some(AttrValue::Int(i));
         }
     }
     match s.parse::<f64>() {
-        Ok(r) if t == FieldType::Int && r.fract() == 0.0 && r.abs() < 9.0e15 => AttrValue::Int(r as i64),
-        Ok(r) if t != FieldType::Int && r.is_finite() => AttrValue::Real(r),
-        _ => AttrValue::Null,
+        Ok(r) if t == FieldType::Int && r.fract() == 0.0 && r.abs() < 9.0e15 => {
+            Some(AttrValue::Int(r as i64))
+        }
+        Ok(r) if t != FieldType::Int && r.is_finite() => Some(AttrValue::Real(r)),
+        _ => None,
     }
 }
 
-fn date(s: &str) -> AttrValue {
+/// A date: `Some(Null)` for blanks (spaces or zeros), `None` for anything but a real YYYYMMDD.
+fn date(s: &str) -> Option<AttrValue> {
+    let s = s.trim();
+    if s.is_empty() || s.bytes().all(|b| b == b'0') {
+        return Some(AttrValue::Null);
+    }
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return AttrValue::Null;
+        return None;
     }
-    let y = s[0..4].parse().ok();
-    let m = s[4..6].parse().ok();
-    let d = s[6..8].parse().ok();
-    match (y, m, d) {
-        (Some(y), Some(m), Some(d)) => Date::from_ymd(y, m, d).map_or(AttrValue::Null, AttrValue::Date),
-        _ => AttrValue::Null,
-    }
+    let y = s[0..4].parse().ok()?;
+    let m = s[4..6].parse().ok()?;
+    let d = s[6..8].parse().ok()?;
+    Date::from_ymd(y, m, d).map(AttrValue::Date)
 }
 
 #[cfg(test)]
@@ -538,24 +614,26 @@ mod tests {
     #[test]
     fn guessing_falls_back_from_utf8_to_gbk() {
         let (gbk, _, _) = GB18030.encode("朝阳区建国路88号");
-        assert_eq!(TextDecoder::Guess.decode(&gbk), "朝阳区建国路88号");
-        assert_eq!(TextDecoder::Guess.decode("海淀区".as_bytes()), "海淀区");
-        assert_eq!(TextDecoder::Guess.decode(b"caf\xe9"), "café");
+        assert_eq!(TextDecoder::Guess.decode_checked(&gbk).0, "朝阳区建国路88号");
+        assert_eq!(TextDecoder::Guess.decode_checked("海淀区".as_bytes()).0, "海淀区");
+        assert_eq!(TextDecoder::Guess.decode_checked(b"caf\xe9").0, "café");
     }
 
     #[test]
     fn numbers_dates_and_blanks() {
-        assert_eq!(number("  42", FieldType::Int), AttrValue::Int(42));
-        assert_eq!(number("42.0", FieldType::Int), AttrValue::Int(42));
-        assert_eq!(number("1.5", FieldType::Real), AttrValue::Real(1.5));
-        assert_eq!(number("*****", FieldType::Real), AttrValue::Null);
-        assert_eq!(number("", FieldType::Int), AttrValue::Null);
+        assert_eq!(number("  42", FieldType::Int), Some(AttrValue::Int(42)));
+        assert_eq!(number("42.0", FieldType::Int), Some(AttrValue::Int(42)));
+        assert_eq!(number("1.5", FieldType::Real), Some(AttrValue::Real(1.5)));
+        assert_eq!(number("*****", FieldType::Real), None);
+        assert_eq!(number("12x.5", FieldType::Real), None);
+        assert_eq!(number("", FieldType::Int), Some(AttrValue::Null));
         assert_eq!(
             date("20240229"),
-            AttrValue::Date(Date::from_ymd(2024, 2, 29).unwrap())
+            Some(AttrValue::Date(Date::from_ymd(2024, 2, 29).unwrap()))
         );
-        assert_eq!(date("00000000"), AttrValue::Null);
-        assert_eq!(date("        "), AttrValue::Null);
+        assert_eq!(date("20230229"), None);
+        assert_eq!(date("00000000"), Some(AttrValue::Null));
+        assert_eq!(date("        "), Some(AttrValue::Null));
         assert_eq!(trim(b"  ab  \0"), b"ab");
         assert_eq!(trim(b"    "), b"");
     }

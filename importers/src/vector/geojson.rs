@@ -117,10 +117,15 @@ fn declared_crs(path: &Path, root: &Map<String, Value>, warnings: &mut Vec<Warni
     match crs_from_name(&named) {
         Ok(c) => Some(c),
         Err(reason) => {
+            let advice = if reason.contains("--src-crs") {
+                ""
+            } else {
+                " (pass --src-crs)"
+            };
             warnings.push(warning(
                 path,
                 None,
-                format!("{reason}; the CRS is unknown (pass --src-crs)"),
+                format!("the declared CRS cannot be used: {reason}{advice}"),
             ));
             None
         }
@@ -229,6 +234,20 @@ fn feature(
     };
     if let Some(g) = &geometry {
         check_coords(g)?;
+    }
+    if geometry.is_none() {
+        // JSON-FG puts geometry in another CRS (or 3-D solids) in `place`; say so rather than
+        // only "no geometry".
+        if let Some(place) = f.get("place").filter(|p| !p.is_null()) {
+            let kind = place.get("type").and_then(Value::as_str).unwrap_or("?");
+            let crs = f
+                .get("coordRefSys")
+                .map_or("its coordRefSys".to_string(), Value::to_string);
+            warnings.push(format!(
+                "JSON-FG: the geometry is only in \"place\" ({kind} in {crs}), which cim does not import yet; \
+                 give the feature a WGS 84 \"geometry\" as well"
+            ));
+        }
     }
     let mut attributes = Attributes::new();
     if let Some(Value::Object(props)) = f.remove("properties") {

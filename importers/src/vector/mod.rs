@@ -55,14 +55,43 @@ impl VectorFormat {
     }
 }
 
+/// Every format `cim import` reads, for error messages.
+pub const SUPPORTED_FORMATS: &str = ".geojson/.json, .shp, .gpkg and .fgb (vector), .tif/.tiff \
+     (terrain), .osm and .osm.pbf (OpenStreetMap)";
+
+/// Extensions of 3-D formats that cim does not read yet and GDAL cannot read either (so the
+/// `gdal` feature would not help).
+const NOT_YET_3D: &[&str] = &[
+    "ifc", "ifczip", "ifcxml", "citygml", "las", "laz", "obj", "osgb", "b3dm", "i3dm", "pnts", "glb", "gltf",
+    "ply", "e57",
+];
+
+/// The error for a 3-D format that no reader (ours or GDAL's) imports yet, if `path` is one.
+fn not_yet_3d(path: &Path) -> Option<ImportError> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    NOT_YET_3D.contains(&ext.as_str()).then(|| {
+        ImportError::file(
+            path,
+            format!(
+                "the .{ext} format is not imported yet (3-D city models, BIM, point clouds and meshes \
+                 are coming); cim reads {SUPPORTED_FORMATS}"
+            ),
+        )
+    })
+}
+
 /// The error for an extension none of the native readers knows (without the `gdal` feature).
 #[cfg(not(feature = "gdal"))]
 fn unknown_format(path: &Path) -> ImportError {
-    ImportError::file(
-        path,
-        "unknown vector format (expected .geojson, .json, .shp, .gpkg or .fgb; \
-         build with --features gdal to read it through GDAL)",
-    )
+    not_yet_3d(path).unwrap_or_else(|| {
+        ImportError::file(
+            path,
+            format!(
+                "unknown format: cim reads {SUPPORTED_FORMATS}; other vector formats GDAL reads \
+                 (KML, GML, DXF, MapInfo TAB, …) import with a build with --features gdal"
+            ),
+        )
+    })
 }
 
 /// Opens a vector file by its extension. `layer` picks a GeoPackage feature table; a GeoPackage
@@ -70,6 +99,9 @@ fn unknown_format(path: &Path) -> ImportError {
 /// be the file's one layer (its file stem). Other extensions go to GDAL where the `gdal` feature
 /// is on (`layer` then picks one of the layers GDAL lists).
 pub fn open_vector(path: &Path, layer: Option<&str>) -> Result<VectorSource> {
+    if let Some(e) = not_yet_3d(path) {
+        return Err(e);
+    }
     let Some(format) = VectorFormat::from_path(path) else {
         #[cfg(feature = "gdal")]
         return read_gdal(path, layer);
@@ -99,6 +131,9 @@ pub fn open_vector(path: &Path, layer: Option<&str>) -> Result<VectorSource> {
 /// The layers of a vector file, sorted: the feature tables of a GeoPackage, the file stem for
 /// single-layer formats, what GDAL lists for other formats (with the `gdal` feature).
 pub fn list_layers(path: &Path) -> Result<Vec<String>> {
+    if let Some(e) = not_yet_3d(path) {
+        return Err(e);
+    }
     let Some(format) = VectorFormat::from_path(path) else {
         #[cfg(feature = "gdal")]
         return list_gdal_layers(path);
@@ -106,7 +141,16 @@ pub fn list_layers(path: &Path) -> Result<Vec<String>> {
         return Err(unknown_format(path));
     };
     match format {
-        VectorFormat::GeoPackage => gpkg::list_layers(path),
+        VectorFormat::GeoPackage => {
+            let layers = gpkg::list_layers(path)?;
+            if layers.is_empty() {
+                return Err(ImportError::file(
+                    path,
+                    "holds no feature tables (only tiles or attributes?): nothing to import",
+                ));
+            }
+            Ok(layers)
+        }
         _ => {
             if !path.is_file() {
                 return Err(ImportError::file(path, "file not found"));

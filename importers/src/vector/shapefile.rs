@@ -142,7 +142,7 @@ impl Iterator for ShapefileFeatures {
             }
             self.record += 1;
             let n = self.record;
-            let (geometry, repairs) = match shp::read_record(&mut self.shp, &mut self.remaining) {
+            let (geometry, mut repairs) = match shp::read_record(&mut self.shp, &mut self.remaining) {
                 Ok(ShpRecord::Shape(g, repairs)) => (g, repairs),
                 Ok(ShpRecord::End) => {
                     self.done = true;
@@ -161,7 +161,10 @@ impl Iterator for ShapefileFeatures {
             };
             let attributes = match self.dbf.as_mut().map(DbfReader::read_next) {
                 None => Attributes::new(),
-                Some(Ok(Some(DbfRow::Row(a)))) => a,
+                Some(Ok(Some(DbfRow::Row(a, problems)))) => {
+                    repairs.extend(problems);
+                    a
+                }
                 Some(Ok(Some(DbfRow::Deleted))) => continue,
                 Some(Ok(None)) => {
                     let (p, total) = self.dbf_info();

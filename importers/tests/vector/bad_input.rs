@@ -76,12 +76,21 @@ fn missing_files_and_unknown_extensions() {
     #[cfg(not(feature = "gdal"))]
     assert!(
         msg.contains("a.xlsx")
-            && msg.contains("unknown vector format")
-            && msg.contains("build with --features gdal"),
+            && msg.contains("unknown format")
+            && msg.contains(".tif/.tiff (terrain), .osm and .osm.pbf")
+            && msg.contains("--features gdal"),
         "{msg}"
     );
     #[cfg(feature = "gdal")]
     assert!(msg.contains("a.xlsx") && msg.contains("not found"), "{msg}");
+    // 3-D formats GDAL cannot read either: no advice to build with GDAL.
+    for name in ["model.ifc", "city.CityGML", "cloud.laz", "mesh.obj"] {
+        let msg = open_vector(Path::new(name), None).err().unwrap().to_string();
+        assert!(
+            msg.contains(name) && msg.contains("not imported yet") && !msg.contains("gdal"),
+            "{msg}"
+        );
+    }
     assert!(list_layers(Path::new("/nonexistent/x.fgb")).is_err());
 }
 

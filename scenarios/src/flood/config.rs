@@ -299,6 +299,14 @@ impl ScenarioConfig {
                 t.duration_min
             )));
         }
+        if t.duration_min > MAX_DURATION_MIN {
+            return Err(ScenarioError::invalid(format!(
+                "time.duration_min {} ({:.1} days) is beyond a flood run's plausible length (up to {} days)",
+                t.duration_min,
+                t.duration_min / 1440.0,
+                MAX_DURATION_MIN / 1440.0
+            )));
+        }
         if !(t.output_interval_min > 0.0 && t.output_interval_min.is_finite()) {
             return Err(ScenarioError::invalid(format!(
                 "time.output_interval_min {} must be positive",
@@ -324,6 +332,7 @@ impl ScenarioConfig {
                 "parameters.manning_layer and parameters.manning_attribute go together",
             ));
         }
+        self.check_plausible()?;
         for m in &self.modify {
             match m {
                 Modification::Levee {
@@ -350,6 +359,124 @@ impl ScenarioConfig {
                     return Err(ScenarioError::invalid(format!(
                         "drainage capacity {capacity_mm_per_h} mm/h must be zero or more"
                     )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Longer than any flood run (a month).
+const MAX_DURATION_MIN: f64 = 30.0 * 1440.0;
+/// Rain intensity, mm/h: the world's heaviest one-minute rain (31 mm at Unionville, 1956) is
+/// about 1,900 mm/h.
+const MAX_RAIN_MM_PER_H: f64 = 2000.0;
+/// Inflow, m³/s: more than the Amazon's mouth (about 2×10⁵).
+const MAX_INFLOW_M3_PER_S: f64 = 3.0e5;
+/// How far a levee may raise or a pond deepen the ground, m (a levee is rarely over 20 m).
+const MAX_EARTHWORK_M: f64 = 100.0;
+/// Ground levels (levee crests, pond bottoms), m: from the Dead Sea shore to Everest.
+const GROUND_LEVEL_RANGE_M: (f64, f64) = (-500.0, 9000.0);
+
+/// `what` = `v` must be finite and within `lo..=hi`; the error names the plausible range.
+fn in_range(what: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<(), ScenarioError> {
+    if v.is_finite() && (lo..=hi).contains(&v) {
+        return Ok(());
+    }
+    Err(ScenarioError::invalid(format!(
+        "{what} = {} {unit} is outside the plausible range {lo} to {hi} {unit}",
+        short(v)
+    )))
+}
+
+/// A number as a person writes it: 1e300, not 300 digits.
+fn short(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn series_in_range(what: &str, s: &SeriesConfig, lo: f64, hi: f64, unit: &str) -> Result<(), ScenarioError> {
+    match s {
+        SeriesConfig::Constant(v) => in_range(what, *v, lo, hi, unit),
+        SeriesConfig::Points(p) => p
+            .iter()
+            .try_for_each(|[t, v]| in_range(&format!("{what} at minute {}", short(*t)), *v, lo, hi, unit)),
+    }
+}
+
+impl ScenarioConfig {
+    /// Values no real storm, river or earthwork has: refused with the plausible range (a typo
+    /// of a few zeros would otherwise run for hours or print 300-digit depths).
+    fn check_plausible(&self) -> Result<(), ScenarioError> {
+        if let Some(rain) = &self.rain {
+            series_in_range("rain.mm_per_h", &rain.mm_per_h, 0.0, MAX_RAIN_MM_PER_H, "mm/h")?;
+            for z in &rain.zone {
+                let what = format!("rain zone '{}' mm_per_h", z.name);
+                series_in_range(&what, &z.mm_per_h, 0.0, MAX_RAIN_MM_PER_H, "mm/h")?;
+            }
+        }
+        for i in &self.inflow {
+            let what = format!("inflow '{}' m3_per_s", i.name);
+            series_in_range(
+                &what,
+                &i.m3_per_s,
+                -MAX_INFLOW_M3_PER_S,
+                MAX_INFLOW_M3_PER_S,
+                "m³/s",
+            )?;
+        }
+        in_range(
+            "drainage.capacity_mm_per_h",
+            self.drainage.capacity_mm_per_h,
+            0.0,
+            MAX_RAIN_MM_PER_H,
+            "mm/h",
+        )?;
+        for i in &self.drainage.inlet {
+            let what = format!("inlet '{}' capacity_m3_per_s", i.name);
+            in_range(&what, i.capacity_m3_per_s, 0.0, MAX_INFLOW_M3_PER_S, "m³/s")?;
+        }
+        let p = &self.parameters;
+        in_range("parameters.manning_n", p.manning_n, 0.001, 1.0, "s/m^(1/3)")?;
+        let (lo, hi) = GROUND_LEVEL_RANGE_M;
+        for m in &self.modify {
+            match m {
+                Modification::Levee {
+                    raise_m,
+                    crest_m,
+                    width_m,
+                    ..
+                } => {
+                    if let Some(r) = raise_m {
+                        in_range("levee raise_m", *r, -MAX_EARTHWORK_M, MAX_EARTHWORK_M, "m")?;
+                    }
+                    if let Some(c) = crest_m {
+                        in_range("levee crest_m", *c, lo, hi, "m")?;
+                    }
+                    in_range("levee width_m", *width_m, 0.0, 1000.0, "m")?;
+                }
+                Modification::Pond {
+                    depth_m, bottom_m, ..
+                } => {
+                    if let Some(d) = depth_m {
+                        in_range("pond depth_m", *d, 0.0, MAX_EARTHWORK_M, "m")?;
+                    }
+                    if let Some(b) = bottom_m {
+                        in_range("pond bottom_m", *b, lo, hi, "m")?;
+                    }
+                }
+                Modification::Drainage { capacity_mm_per_h } => {
+                    in_range(
+                        "drainage capacity_mm_per_h",
+                        *capacity_mm_per_h,
+                        0.0,
+                        MAX_RAIN_MM_PER_H,
+                        "mm/h",
+                    )?;
                 }
                 _ => {}
             }
@@ -459,6 +586,40 @@ mod tests {
         assert_eq!(c.time.duration_min, 60.0);
         assert_eq!(c.project, dir.path().join("city.cim.gpkg"));
         assert_eq!(c.modify.len(), 1);
+    }
+
+    #[test]
+    fn absurd_values_are_refused_with_the_plausible_range() {
+        let levee = |raise: &str| {
+            format!("{BASE}\n[[modify]]\ntype = \"levee\"\nline = [[0, 0], [100, 0]]\nraise_m = {raise}\n")
+        };
+        assert!(ScenarioConfig::from_toml(&levee("1.5")).is_ok());
+        let cases = [
+            (
+                levee("1e9"),
+                "levee raise_m = 1e9 m is outside the plausible range -100 to 100 m",
+            ),
+            (
+                BASE.replace("duration_min = 60", "duration_min = 100000000"),
+                "(69444.4 days) is beyond a flood run's plausible length (up to 30 days)",
+            ),
+            (
+                BASE.replace("[[0, 100], [60, 0]]", "1e300"),
+                "rain.mm_per_h = 1e300 mm/h is outside the plausible range 0 to 2000 mm/h",
+            ),
+            (
+                BASE.replace("[[0, 100], [60, 0]]", "[[0, 100], [30, -4]]"),
+                "rain.mm_per_h at minute 30 = -4 mm/h",
+            ),
+            (
+                BASE.replace("capacity_mm_per_h = 20", "capacity_mm_per_h = inf"),
+                "drainage.capacity_mm_per_h = inf",
+            ),
+        ];
+        for (toml, expected) in cases {
+            let e = ScenarioConfig::from_toml(&toml).unwrap_err().to_string();
+            assert!(e.contains(expected), "{e}");
+        }
     }
 
     #[test]
