@@ -87,6 +87,52 @@ fn closed_box_with_rain_conserves_volume() {
     assert!(sim.depth().iter().all(|&h| h >= 0.0));
 }
 
+#[test]
+fn roofs_drain_into_the_sewer_up_to_its_capacity() {
+    let (nx, ny) = (50, 40);
+    let mut g = grid(nx, ny, 5.0, |i, j| bumps(i, j) + 0.02 * i as f64, 0.03);
+    for j in 15..25 {
+        for i in 20..28 {
+            g.blocked[j * nx + i] = true;
+        }
+    }
+    let roof_m2 = 80.0 * 25.0;
+    let run = |share: f64, capacity: f64| {
+        let mut forcing = Forcing::rain_only(rain_mm_per_h(100.0, 1800.0));
+        forcing.roof_sewer = cim_scenarios::flood::RoofSewer {
+            share,
+            capacity_mm_per_h: capacity,
+        };
+        let mut sim = Simulation::new(g.clone(), forcing, FloodParams::default(), 3600.0).unwrap();
+        sim.run_until(3600.0, |_| true).unwrap();
+        sim.balance()
+    };
+    // 100 mm/h for 30 min on the roofs; the sewers take 20 mm/h of it: 10 mm, all of it piped
+    // (to the step: the step across the rain's end pipes its mean rate, capped, for the whole
+    // step).
+    let b = run(1.0, 20.0);
+    assert!(
+        (b.drained_m3 - 0.010 * roof_m2).abs() < 1e-3 * 0.010 * roof_m2,
+        "{b:?}"
+    );
+    assert!(b.relative_error() <= 1e-6, "{}", b.relative_error());
+    // Half the roofs connected: half of that. Capacity above the rain: every drop piped.
+    let half = run(0.5, 20.0);
+    assert!(
+        (half.drained_m3 - 0.005 * roof_m2).abs() < 1e-3 * 0.005 * roof_m2,
+        "{half:?}"
+    );
+    let all = run(1.0, 500.0);
+    assert!((all.drained_m3 - 0.050 * roof_m2).abs() < 1e-9, "{all:?}");
+    // What the roofs keep off the ground is what is missing from the ground.
+    let none = run(0.0, 0.0);
+    assert_eq!(none.drained_m3, 0.0);
+    assert!(
+        (none.stored_m3 - b.stored_m3 - b.drained_m3).abs() < 1e-6,
+        "{none:?} {b:?}"
+    );
+}
+
 /// The non-breaking wave of Hunter et al. (2005): a wave advancing at `u` over a horizontal
 /// plane; behind the front h(x, t) = [−(7/3)·n²·u²·(x − u·t)]^(3/7). Returns (RMSE behind the
 /// front, worst error there, front position, analytic front position).

@@ -345,13 +345,17 @@ pub fn print_summary(name: &str, r: &RunResult, folder: &Path, wall: f64, cells:
         "  max depth {:.2} m · max speed {:.2} m/s",
         s.max_depth_m, s.max_speed_m_per_s
     );
-    print!("  buildings:");
+    print!(
+        "  buildings (p{} of wall depths, flooded from {} m):",
+        s.exposure_percentile, s.flooded_m
+    );
     for c in FloodClass::ALL {
         print!(" {} {}", s.buildings_by_class[c as usize], c.label());
     }
     println!();
     println!(
-        "  roads closed (> 0.3 m): {} · {:.0} m",
+        "  roads closed (> {} m): {} · {:.0} m",
+        s.road_closed_m,
         s.roads_closed,
         s.road_closed_length_m + 0.0
     );

@@ -32,13 +32,15 @@ pub struct CompareArgs {
     pub json: bool,
 }
 
-const CLASSES: [&str; 4] = ["dry", "<0.15 m", "0.15-0.5 m", ">0.5 m"];
+const CLASSES: [&str; 4] = ["dry", "<0.3 m", "0.3-0.5 m", ">0.5 m"];
 
 /// The numbers a run is compared by.
 struct Kpis {
     by_class: [u64; 4],
     roads_closed: u64,
     road_closed_m: f64,
+    /// The depth from which the run counted a road closed (older runs: 0.3 m).
+    road_closed_at_m: f64,
     max_depth_m: f64,
     stored_m3: f64,
     out_m3: f64,
@@ -56,6 +58,7 @@ fn kpis(r: &RunRecord) -> Kpis {
         by_class,
         roads_closed: s["roads_closed"].as_u64().unwrap_or(0),
         road_closed_m: f("road_closed_length_m") + 0.0,
+        road_closed_at_m: s["road_closed_m"].as_f64().unwrap_or(0.3),
         max_depth_m: f("max_depth_m"),
         stored_m3: s["balance"]["stored_m3"].as_f64().unwrap_or(0.0),
         out_m3: s["balance"]["boundary_out_m3"].as_f64().unwrap_or(0.0),
@@ -249,7 +252,7 @@ pub fn compare_runs(
     }
     println!(
         "{:<34} {:>14} {:>14} {:>+10}",
-        "roads closed (> 0.3 m)",
+        format!("roads closed (> {} m)", ka.road_closed_at_m),
         ka.roads_closed,
         kb.roads_closed,
         kb.roads_closed as i64 - ka.roads_closed as i64

@@ -145,16 +145,29 @@ pub fn depth_legend() -> Vec<(String, [f32; 4])> {
         .collect()
 }
 
-/// The flood classes of buildings in a run's table, dry to deep.
-pub const CLASSES: [&str; 4] = ["dry", "<0.15 m", "0.15-0.5 m", ">0.5 m"];
+/// The flood classes of buildings in a run's table, dry (below the run's flooded threshold,
+/// 0.10 m by default) to deep.
+pub const CLASSES: [&str; 4] = ["dry", "<0.3 m", "0.3-0.5 m", ">0.5 m"];
 
-/// Linear RGBA of a building by its flood class in a run (`dry`, `<0.15 m`, `0.15-0.5 m`,
-/// `>0.5 m`).
+/// The class labels of runs stored before the classes were judged by a percentile of the wall
+/// cells with a flooded threshold (dry under 1 cm, shallow to 0.15 m).
+const LEGACY_CLASSES: [&str; 4] = ["dry", "<0.15 m", "0.15-0.5 m", ">0.5 m"];
+
+/// A stored class label as one of [`CLASSES`] (older runs' labels included).
+fn class_of_label(label: &str) -> Option<&'static str> {
+    let k = CLASSES
+        .iter()
+        .position(|c| *c == label)
+        .or_else(|| LEGACY_CLASSES.iter().position(|c| *c == label))?;
+    Some(CLASSES[k])
+}
+
+/// Linear RGBA of a building by its flood class in a run (one of [`CLASSES`]).
 pub fn class_color(class: &str) -> [f32; 4] {
-    match class {
-        "<0.15 m" => [0.95, 0.85, 0.25, 1.0],
-        "0.15-0.5 m" => [0.95, 0.5, 0.1, 1.0],
-        ">0.5 m" => [0.8, 0.1, 0.1, 1.0],
+    match class_of_label(class) {
+        Some("<0.3 m") => [0.95, 0.85, 0.25, 1.0],
+        Some("0.3-0.5 m") => [0.95, 0.5, 0.1, 1.0],
+        Some(">0.5 m") => [0.8, 0.1, 0.1, 1.0],
         _ => crate::load::BUILDING_COLOR,
     }
 }
@@ -223,7 +236,7 @@ pub fn building_classes(
         .iter()
         .map(|b| {
             let class = if timeline { at(b) } else { None }
-                .or_else(|| CLASSES.iter().find(|c| **c == b.class).copied())
+                .or_else(|| class_of_label(&b.class))
                 .unwrap_or(CLASSES[0]);
             (b.code.clone(), class)
         })
@@ -269,7 +282,9 @@ mod tests {
         assert_eq!(depth_color(5.0), depth_color(1.0));
         assert_eq!(depth_legend().len(), 5);
         assert_eq!(class_color("dry"), crate::load::BUILDING_COLOR);
-        assert_ne!(class_color(">0.5 m"), class_color("<0.15 m"));
+        assert_ne!(class_color(">0.5 m"), class_color("<0.3 m"));
+        // Runs stored before today's classes keep their colours.
+        assert_eq!(class_color("<0.15 m"), class_color("<0.3 m"));
     }
 
     #[test]

@@ -1,130 +1,40 @@
 //! Segment-intersection tests in near-linear time: the validity checks of huge polygons (a
 //! coastline, a district boundary of millions of vertices).
 //!
-//! Every segment of the rings is registered in the cells of a uniform grid that it passes
-//! through (about one cell per segment, so most cells hold a handful); two segments can only
-//! meet where they share a cell, so only pairs within a cell are tested exactly. Building the
-//! grid is linear in the segments plus the cells they cross; the pair tests are linear for any
-//! ring whose vertices are not all bunched into a tiny part of its box. A long segment crosses
-//! O(√n) cells, never its whole box.
+//! Segments are bucketed into the cells of a grid whose cells are about twice the mean segment
+//! length (so a ring, a curve, fills few cells of its box, each with a handful of segments);
+//! only segments sharing a cell can meet, so only pairs within a cell are tested exactly. Each
+//! segment is walked through the cells it crosses, column by column, and (cell, segment) pairs
+//! are sorted by cell: no dense array over the box. A cell that still holds many segments (a
+//! cluster of tiny ones) gets a finer grid of its own, recursively, so dense spots do not turn
+//! the test quadratic. Cost: O(n log n) for n segments, plus the cells long segments cross.
 
 use geo::{Coord, Line};
 
 /// A segment: ring `ring`, from vertex `i` to `i + 1`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Seg {
     pub ring: u32,
     pub i: u32,
 }
 
-/// The rings' segments bucketed by grid cell (compressed rows: `starts[c]..starts[c + 1]` of
-/// `items` are cell `c`'s segments, in ring and vertex order).
+/// Up to this many segments, a cell's pairs are all tested.
+const SMALL_CELL: usize = 24;
+/// Finer grids within a crowded cell go at most this deep.
+const MAX_DEPTH: u32 = 12;
+
+/// The segments of some rings, for finding a pair that meets.
 pub(crate) struct SegmentGrid<'a> {
     rings: &'a [&'a [Coord<f64>]],
-    x0: f64,
-    y0: f64,
-    cell: f64,
-    nx: usize,
-    ny: usize,
-    starts: Vec<u32>,
-    items: Vec<Seg>,
 }
 
+/// A box: `[min_x, min_y, max_x, max_y]`.
+type Bounds = [f64; 4];
+
 impl<'a> SegmentGrid<'a> {
-    /// Builds the grid over every segment of `rings` (their coordinates must be finite).
+    /// The segments of `rings` (their coordinates must be finite).
     pub fn new(rings: &'a [&'a [Coord<f64>]]) -> SegmentGrid<'a> {
-        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        let mut n_seg = 0usize;
-        for r in rings {
-            n_seg += r.len().saturating_sub(1);
-            for c in r.iter() {
-                x0 = x0.min(c.x);
-                y0 = y0.min(c.y);
-                x1 = x1.max(c.x);
-                y1 = y1.max(c.y);
-            }
-        }
-        let (w, h) = ((x1 - x0).max(0.0), (y1 - y0).max(0.0));
-        // About one cell per segment, square cells; a flat box gets one row or one column.
-        let target = n_seg.max(1) as f64;
-        let cell = if w > 0.0 && h > 0.0 {
-            (w * h / target).sqrt()
-        } else {
-            w.max(h) / target
-        };
-        let cell = if cell > 0.0 && cell.is_finite() { cell } else { 1.0 };
-        let dim = |extent: f64| ((extent / cell).floor() as usize + 1).clamp(1, 1 << 16);
-        let (nx, ny) = (dim(w), dim(h));
-        let mut grid = SegmentGrid {
-            rings,
-            x0,
-            y0,
-            cell,
-            nx,
-            ny,
-            starts: Vec::new(),
-            items: Vec::new(),
-        };
-        // Two passes over the same cell walk: count, then place.
-        let mut counts = vec![0u32; nx * ny + 1];
-        grid.each_segment_cell(|c, _| counts[c] += 1);
-        let mut total = 0u32;
-        for c in counts.iter_mut() {
-            let n = *c;
-            *c = total;
-            total += n;
-        }
-        let mut next = counts.clone();
-        let mut items = vec![Seg { ring: 0, i: 0 }; total as usize];
-        grid.each_segment_cell(|c, s| {
-            items[next[c] as usize] = s;
-            next[c] += 1;
-        });
-        grid.starts = counts;
-        grid.items = items;
-        grid
-    }
-
-    fn col(&self, x: f64) -> usize {
-        (((x - self.x0) / self.cell).floor().max(0.0) as usize).min(self.nx - 1)
-    }
-
-    fn row(&self, y: f64) -> usize {
-        (((y - self.y0) / self.cell).floor().max(0.0) as usize).min(self.ny - 1)
-    }
-
-    /// Calls `f(cell, segment)` for every cell each segment passes through (conservatively: a
-    /// segment on a cell border is in both cells).
-    fn each_segment_cell(&self, mut f: impl FnMut(usize, Seg)) {
-        for (ring, pts) in self.rings.iter().enumerate() {
-            for i in 0..pts.len().saturating_sub(1) {
-                let s = Seg {
-                    ring: ring as u32,
-                    i: i as u32,
-                };
-                let (a, b) = (pts[i], pts[i + 1]);
-                let (a, b) = if a.x <= b.x { (a, b) } else { (b, a) };
-                let (c0, c1) = (self.col(a.x), self.col(b.x));
-                let slope = if b.x > a.x { (b.y - a.y) / (b.x - a.x) } else { 0.0 };
-                for cx in c0..=c1 {
-                    // The segment's y range within this column (the whole of it if vertical).
-                    let (ya, yb) = if c0 == c1 {
-                        (a.y, b.y)
-                    } else {
-                        let col_x0 = self.x0 + cx as f64 * self.cell;
-                        let xa = a.x.max(col_x0);
-                        let xb = b.x.min(col_x0 + self.cell);
-                        (a.y + slope * (xa - a.x), a.y + slope * (xb - a.x))
-                    };
-                    // Widen by a hair so that rounding never drops a cell the segment touches.
-                    let eps = self.cell * 1e-9;
-                    let (r0, r1) = (self.row(ya.min(yb) - eps), self.row(ya.max(yb) + eps));
-                    for cy in r0..=r1 {
-                        f(cy * self.nx + cx, s);
-                    }
-                }
-            }
-        }
+        SegmentGrid { rings }
     }
 
     fn line(&self, s: Seg) -> (Coord<f64>, Coord<f64>) {
@@ -132,35 +42,210 @@ impl<'a> SegmentGrid<'a> {
         (r[s.i as usize], r[s.i as usize + 1])
     }
 
-    /// The first pair of segments (in cell order) whose boxes overlap and for which `pred`
-    /// holds; `pred` gets `a` before `b` in ring and vertex order, each with its line.
+    /// The first pair of segments found whose boxes overlap and for which `pred` holds; `pred`
+    /// gets `a` before `b` in ring and vertex order, each with its line. A pair may be offered
+    /// more than once (it shares several cells).
     pub fn find_pair(
         &self,
         mut pred: impl FnMut(Seg, Line<f64>, Seg, Line<f64>) -> bool,
     ) -> Option<(Seg, Seg)> {
-        for c in 0..self.nx * self.ny {
-            let cell = &self.items[self.starts[c] as usize..self.starts[c + 1] as usize];
-            for (k, &a) in cell.iter().enumerate() {
-                let (a0, a1) = self.line(a);
-                let (ax0, ax1) = (a0.x.min(a1.x), a0.x.max(a1.x));
-                let (ay0, ay1) = (a0.y.min(a1.y), a0.y.max(a1.y));
-                for &b in &cell[k + 1..] {
-                    let (b0, b1) = self.line(b);
-                    if b0.x.max(b1.x) < ax0
-                        || b0.x.min(b1.x) > ax1
-                        || b0.y.max(b1.y) < ay0
-                        || b0.y.min(b1.y) > ay1
-                    {
-                        continue;
-                    }
-                    if pred(a, Line::new(a0, a1), b, Line::new(b0, b1)) {
-                        return Some((a, b));
-                    }
+        let mut segs = Vec::new();
+        let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+        for (ring, pts) in self.rings.iter().enumerate() {
+            for i in 0..pts.len().saturating_sub(1) {
+                segs.push(Seg {
+                    ring: ring as u32,
+                    i: i as u32,
+                });
+            }
+            for c in pts.iter() {
+                b = [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)];
+            }
+        }
+        if segs.len() < 2 {
+            return None;
+        }
+        self.solve(&segs, b, 0, &mut pred)
+    }
+
+    /// Tests every pair of `segs` (in order) whose boxes overlap.
+    fn all_pairs(
+        &self,
+        segs: &[Seg],
+        pred: &mut impl FnMut(Seg, Line<f64>, Seg, Line<f64>) -> bool,
+    ) -> Option<(Seg, Seg)> {
+        for (k, &a) in segs.iter().enumerate() {
+            let (a0, a1) = self.line(a);
+            let (ax0, ax1) = (a0.x.min(a1.x), a0.x.max(a1.x));
+            let (ay0, ay1) = (a0.y.min(a1.y), a0.y.max(a1.y));
+            for &b in &segs[k + 1..] {
+                let (b0, b1) = self.line(b);
+                if b0.x.max(b1.x) < ax0
+                    || b0.x.min(b1.x) > ax1
+                    || b0.y.max(b1.y) < ay0
+                    || b0.y.min(b1.y) > ay1
+                {
+                    continue;
+                }
+                if pred(a, Line::new(a0, a1), b, Line::new(b0, b1)) {
+                    return Some((a, b));
                 }
             }
         }
         None
     }
+
+    /// Finds a pair among `segs` (sorted), all of which touch `bounds`, with a grid over
+    /// `bounds`; crowded cells recurse.
+    fn solve(
+        &self,
+        segs: &[Seg],
+        bounds: Bounds,
+        depth: u32,
+        pred: &mut impl FnMut(Seg, Line<f64>, Seg, Line<f64>) -> bool,
+    ) -> Option<(Seg, Seg)> {
+        let (w, h) = (bounds[2] - bounds[0], bounds[3] - bounds[1]);
+        if segs.len() <= SMALL_CELL || depth > MAX_DEPTH || w.max(h).is_nan() || w.max(h) <= 0.0 {
+            return self.all_pairs(segs, pred);
+        }
+        // Cells about twice the mean length of the segments' parts inside the box, and no more
+        // than ~4 cells a segment across the box.
+        let total: f64 = segs
+            .iter()
+            .map(|&s| {
+                let (a, b) = self.line(s);
+                clip(a, b, bounds).map_or(0.0, |(a, b)| (b.x - a.x).hypot(b.y - a.y))
+            })
+            .sum();
+        let n = segs.len() as f64;
+        let floor = w.max(h) / (4.0 * n).sqrt().max(1.0) / 64.0;
+        let cell = (2.0 * total / n).max(floor).max(w.max(h) * 1e-12);
+        let nx = ((w / cell).floor() as u64 + 1).min(1 << 31);
+        let ny = ((h / cell).floor() as u64 + 1).min(1 << 31);
+        if nx * ny <= 1 {
+            return self.all_pairs(segs, pred);
+        }
+        let grid = Grid {
+            x0: bounds[0],
+            y0: bounds[1],
+            cell,
+            nx,
+            ny,
+        };
+        let mut entries: Vec<(u64, Seg)> = Vec::with_capacity(segs.len() * 3);
+        for &s in segs {
+            let (a, b) = self.line(s);
+            if let Some((a, b)) = clip(a, b, bounds) {
+                grid.walk(a, b, |key| entries.push((key, s)));
+            }
+        }
+        // By cell, and within a cell in ring and vertex order.
+        entries.sort_unstable();
+        let mut start = 0;
+        while start < entries.len() {
+            let key = entries[start].0;
+            let end = start + entries[start..].iter().take_while(|e| e.0 == key).count();
+            let cell_segs: Vec<Seg> = entries[start..end].iter().map(|e| e.1).collect();
+            let found = if cell_segs.len() <= SMALL_CELL || cell_segs.len() == segs.len() {
+                self.all_pairs(&cell_segs, pred)
+            } else {
+                self.solve(&cell_segs, grid.bounds(key), depth + 1, pred)
+            };
+            if found.is_some() {
+                return found;
+            }
+            start = end;
+        }
+        None
+    }
+}
+
+/// A uniform grid over a box, cells keyed `row << 32 | column`.
+struct Grid {
+    x0: f64,
+    y0: f64,
+    cell: f64,
+    nx: u64,
+    ny: u64,
+}
+
+impl Grid {
+    fn col(&self, x: f64) -> u64 {
+        (((x - self.x0) / self.cell).floor().max(0.0) as u64).min(self.nx - 1)
+    }
+
+    fn row(&self, y: f64) -> u64 {
+        (((y - self.y0) / self.cell).floor().max(0.0) as u64).min(self.ny - 1)
+    }
+
+    fn bounds(&self, key: u64) -> Bounds {
+        let (row, col) = (key >> 32, key & 0xffff_ffff);
+        let x = self.x0 + col as f64 * self.cell;
+        let y = self.y0 + row as f64 * self.cell;
+        [x, y, x + self.cell, y + self.cell]
+    }
+
+    /// Calls `f(key)` for every cell the segment a–b passes through (conservatively: a segment
+    /// on a cell border is in both cells).
+    fn walk(&self, a: Coord<f64>, b: Coord<f64>, mut f: impl FnMut(u64)) {
+        let (a, b) = if a.x <= b.x { (a, b) } else { (b, a) };
+        let (c0, c1) = (self.col(a.x), self.col(b.x));
+        let slope = if b.x > a.x { (b.y - a.y) / (b.x - a.x) } else { 0.0 };
+        // Widen by a hair so that rounding never drops a cell the segment touches.
+        let eps = self.cell * 1e-9;
+        for cx in c0..=c1 {
+            // The segment's y range within this column (the whole of it if in one column).
+            let (ya, yb) = if c0 == c1 {
+                (a.y, b.y)
+            } else {
+                let col_x0 = self.x0 + cx as f64 * self.cell;
+                let xa = a.x.max(col_x0);
+                let xb = b.x.min(col_x0 + self.cell);
+                (a.y + slope * (xa - a.x), a.y + slope * (xb - a.x))
+            };
+            let (r0, r1) = (self.row(ya.min(yb) - eps), self.row(ya.max(yb) + eps));
+            for cy in r0..=r1 {
+                f(cy << 32 | cx);
+            }
+        }
+    }
+}
+
+/// The part of segment a–b inside `bounds` (widened by a hair), if any (Liang–Barsky).
+fn clip(a: Coord<f64>, b: Coord<f64>, bounds: Bounds) -> Option<(Coord<f64>, Coord<f64>)> {
+    let eps = (bounds[2] - bounds[0]).max(bounds[3] - bounds[1]) * 1e-9;
+    let (d_x, d_y) = (b.x - a.x, b.y - a.y);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [
+        (-d_x, a.x - (bounds[0] - eps)),
+        (d_x, (bounds[2] + eps) - a.x),
+        (-d_y, a.y - (bounds[1] - eps)),
+        (d_y, (bounds[3] + eps) - a.y),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+        }
+    }
+    if t0 > t1 {
+        return None;
+    }
+    let at = |t: f64| Coord {
+        x: a.x + t * d_x,
+        y: a.y + t * d_y,
+    };
+    Some((
+        if t0 == 0.0 { a } else { at(t0) },
+        if t1 == 1.0 { b } else { at(t1) },
+    ))
 }
 
 #[cfg(test)]
@@ -230,5 +315,63 @@ mod tests {
                 "case {case}: {ring_a:?} {ring_b:?}"
             );
         }
+    }
+
+    #[test]
+    fn crowded_spots_and_long_edges_are_found_too() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        let apart = |a: Seg, b: Seg| a.ring != b.ring || b.i > a.i + 1;
+        for case in 0..60 {
+            // Half the points bunched in a spot a millionth of the box, the rest spread out,
+            // in random order: long edges between the spot and the rest.
+            let n = 100 + next(900) as usize;
+            let pts: Vec<Coord<f64>> = (0..n)
+                .map(|k| {
+                    if k % 2 == 0 || case % 3 == 0 {
+                        Coord {
+                            x: 500.0 + next(1000) as f64 * 1e-3,
+                            y: 500.0 + next(1000) as f64 * 1e-3,
+                        }
+                    } else {
+                        Coord {
+                            x: next(1000) as f64,
+                            y: next(1000) as f64,
+                        }
+                    }
+                })
+                .collect();
+            let rings: Vec<&[Coord<f64>]> = vec![&pts];
+            let grid = SegmentGrid::new(&rings);
+            let found = grid.find_pair(|a, la, b, lb| apart(a, b) && la.intersects(&lb));
+            assert_eq!(found.is_some(), brute(&rings, apart), "case {case}");
+        }
+        // A simple ring of 20,000 points, half of them in a tiny stretch: no pair found.
+        let n = 20_000;
+        let mut ring: Vec<Coord<f64>> = (0..n)
+            .map(|k| {
+                let t = if k < n / 2 {
+                    k as f64 * 1e-7
+                } else {
+                    1e-3 + (k - n / 2) as f64 / (n / 2) as f64 * (std::f64::consts::TAU - 2e-3)
+                };
+                Coord {
+                    x: 1000.0 * t.cos(),
+                    y: 1000.0 * t.sin(),
+                }
+            })
+            .collect();
+        ring.push(ring[0]);
+        let rings: Vec<&[Coord<f64>]> = vec![&ring];
+        let last = (ring.len() - 2) as u32;
+        let grid = SegmentGrid::new(&rings);
+        let found =
+            grid.find_pair(|a, la, b, lb| apart(a, b) && !(a.i == 0 && b.i == last) && la.intersects(&lb));
+        assert_eq!(found, None);
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::design_storm::ChicagoStorm;
 use super::{Interp, TimeSeries};
 use crate::ScenarioError;
 
@@ -46,6 +47,48 @@ pub struct ScenarioConfig {
     pub boundary: BoundaryConfig,
     #[serde(default)]
     pub modify: Vec<Modification>,
+    #[serde(default)]
+    pub buildings: ExposureConfig,
+    #[serde(default)]
+    pub roads: RoadsConfig,
+}
+
+/// When a road counts as closed.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoadsConfig {
+    /// A road is closed while water anywhere along it is deeper than this, m (0.3 m: cars
+    /// stall; GB 51222-2017 counts a road waterlogged (内涝) from 0.15 m in a lane).
+    pub closed_m: f64,
+}
+
+impl Default for RoadsConfig {
+    fn default() -> Self {
+        RoadsConfig {
+            closed_m: super::ROAD_CLOSED_M,
+        }
+    }
+}
+
+/// How a building's exposure is judged: the depth along its walls by a percentile of its wall
+/// cells (robust to one deep cell in a corner), and the depth from which it counts as flooded.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExposureConfig {
+    /// Water against the walls below this is "dry" (not flooded), m: a door sill.
+    pub flooded_m: f64,
+    /// Which percentile of the wall cells' depths is the building's depth (0–100; 100 is the
+    /// deepest cell).
+    pub percentile: f64,
+}
+
+impl Default for ExposureConfig {
+    fn default() -> Self {
+        ExposureConfig {
+            flooded_m: 0.10,
+            percentile: 90.0,
+        }
+    }
 }
 
 fn flood() -> String {
@@ -142,9 +185,30 @@ impl SeriesConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RainConfig {
-    pub mm_per_h: SeriesConfig,
+    /// The hyetograph as a table (or a constant); or give `chicago` instead.
+    #[serde(default)]
+    pub mm_per_h: Option<SeriesConfig>,
+    /// A Chicago design storm from the local storm-intensity formula.
+    #[serde(default)]
+    pub chicago: Option<ChicagoStorm>,
     #[serde(default)]
     pub zone: Vec<RainZoneConfig>,
+}
+
+impl RainConfig {
+    /// The hyetograph, mm/h: the table as written, or the design storm's steps.
+    pub fn hyetograph(&self) -> Result<SeriesConfig, ScenarioError> {
+        match (&self.mm_per_h, &self.chicago) {
+            (Some(s), None) => Ok(s.clone()),
+            (None, Some(c)) => {
+                c.check()?;
+                Ok(SeriesConfig::Points(c.hyetograph()))
+            }
+            _ => Err(ScenarioError::invalid(
+                "[rain] needs one of mm_per_h (a table) or chicago (a design storm)",
+            )),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -166,14 +230,38 @@ pub struct InflowConfig {
     pub m3_per_s: SeriesConfig,
 }
 
-/// Drainage: a capacity over the ground (mm/h) and inlets with their own capacity.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+/// Drainage: a capacity over the ground (mm/h), roofs' downpipes and inlets with their own
+/// capacity.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DrainageConfig {
     #[serde(default)]
     pub capacity_mm_per_h: f64,
+    /// Share of roof rain that downpipes take into the sewers (0–1; default 1, as in cities
+    /// where roofs connect to the storm sewer).
+    #[serde(default = "one")]
+    pub roofs_to_sewer: f64,
+    /// Roof rain intensity the sewers take, mm/h (default: `capacity_mm_per_h`); the rest
+    /// spills along the walls.
+    #[serde(default)]
+    pub roof_capacity_mm_per_h: Option<f64>,
     #[serde(default)]
     pub inlet: Vec<InletConfig>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for DrainageConfig {
+    fn default() -> Self {
+        DrainageConfig {
+            capacity_mm_per_h: 0.0,
+            roofs_to_sewer: 1.0,
+            roof_capacity_mm_per_h: None,
+            inlet: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -413,7 +501,13 @@ impl ScenarioConfig {
     /// of a few zeros would otherwise run for hours or print 300-digit depths).
     fn check_plausible(&self) -> Result<(), ScenarioError> {
         if let Some(rain) = &self.rain {
-            series_in_range("rain.mm_per_h", &rain.mm_per_h, 0.0, MAX_RAIN_MM_PER_H, "mm/h")?;
+            series_in_range(
+                "rain.mm_per_h",
+                &rain.hyetograph()?,
+                0.0,
+                MAX_RAIN_MM_PER_H,
+                "mm/h",
+            )?;
             for z in &rain.zone {
                 let what = format!("rain zone '{}' mm_per_h", z.name);
                 series_in_range(&what, &z.mm_per_h, 0.0, MAX_RAIN_MM_PER_H, "mm/h")?;
@@ -436,12 +530,31 @@ impl ScenarioConfig {
             MAX_RAIN_MM_PER_H,
             "mm/h",
         )?;
+        in_range(
+            "drainage.roofs_to_sewer",
+            self.drainage.roofs_to_sewer,
+            0.0,
+            1.0,
+            "",
+        )?;
+        if let Some(c) = self.drainage.roof_capacity_mm_per_h {
+            in_range(
+                "drainage.roof_capacity_mm_per_h",
+                c,
+                0.0,
+                MAX_RAIN_MM_PER_H,
+                "mm/h",
+            )?;
+        }
         for i in &self.drainage.inlet {
             let what = format!("inlet '{}' capacity_m3_per_s", i.name);
             in_range(&what, i.capacity_m3_per_s, 0.0, MAX_INFLOW_M3_PER_S, "m³/s")?;
         }
         let p = &self.parameters;
         in_range("parameters.manning_n", p.manning_n, 0.001, 1.0, "s/m^(1/3)")?;
+        in_range("buildings.flooded_m", self.buildings.flooded_m, 0.0, 0.3, "m")?;
+        in_range("buildings.percentile", self.buildings.percentile, 0.0, 100.0, "")?;
+        in_range("roads.closed_m", self.roads.closed_m, 0.01, 2.0, "m")?;
         let (lo, hi) = GROUND_LEVEL_RANGE_M;
         for m in &self.modify {
             match m {
@@ -557,7 +670,13 @@ mod tests {
         assert_eq!(c.parameters.manning_n, 0.03);
         assert_eq!(c.boundary.default, EdgeConfig::Named("free".into()));
         assert!(matches!(c.boundary.north, Some(EdgeConfig::Level { .. })));
-        let rain = c.rain.unwrap().mm_per_h.to_series(Interp::Step, "rain").unwrap();
+        let rain = c
+            .rain
+            .unwrap()
+            .hyetograph()
+            .unwrap()
+            .to_series(Interp::Step, "rain")
+            .unwrap();
         assert_eq!(rain.value_at(30.0 * 60.0), 100.0);
         assert_eq!(rain.value_at(61.0 * 60.0), 0.0);
     }

@@ -74,6 +74,29 @@ pub struct Forcing {
     pub drainage_mm_per_h: f64,
     pub inlets: Vec<Inlet>,
     pub boundaries: Boundaries,
+    /// Roof rain piped into the sewers through downpipes (what is not piped spills along the
+    /// building's walls).
+    pub roof_sewer: RoofSewer,
+}
+
+/// Roof drainage: `share` of each roof's rain goes down its downpipes into the sewers, up to
+/// `capacity_mm_per_h` of rain on the roof; the rest runs off along the walls.
+///
+/// Roof gutters and downpipes are sized for the design storm (EN 12056-3; in China GB 50015,
+/// 建筑给水排水设计标准) and connected to the storm sewer, whose design capacity (GB 50014,
+/// 室外排水设计标准) is what [`Forcing::drainage_mm_per_h`] spreads over the ground: rain beyond
+/// it backs up and overflows the gutters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RoofSewer {
+    pub share: f64,
+    pub capacity_mm_per_h: f64,
+}
+
+impl RoofSewer {
+    /// Of a roof rain rate (any unit per time, mm/h for `capacity`), the part piped away.
+    pub fn piped(&self, rate_mm_per_h: f64) -> f64 {
+        self.share * rate_mm_per_h.min(self.capacity_mm_per_h).max(0.0)
+    }
 }
 
 impl Forcing {
@@ -85,6 +108,7 @@ impl Forcing {
             drainage_mm_per_h: 0.0,
             inlets: Vec::new(),
             boundaries: Boundaries::all(Boundary::Closed),
+            roof_sewer: RoofSewer::default(),
         }
     }
 

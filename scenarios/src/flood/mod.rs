@@ -17,6 +17,7 @@
 //! - **hyetograph**: rain intensity over time (mm/h); **hydrograph**: discharge over time (m³/s).
 
 pub mod config;
+pub mod design_storm;
 mod forcing;
 mod grid;
 mod kernel;
@@ -26,13 +27,14 @@ mod run;
 mod series;
 mod sim;
 
-pub use forcing::{Boundaries, Forcing, Inflow, Inlet, Rain};
+pub use forcing::{Boundaries, Forcing, Inflow, Inlet, Rain, RoofSewer};
 pub use grid::{FloodGrid, Manning};
 pub use kernel::{face_flux, Boundary, FaceConsts, G};
 pub use prepare::{prepare, PreparedFlood, WatchedBuilding, WatchedRoad, BYTES_PER_CELL};
 pub use run::{
-    run_flood, BuildingResult, FloodClass, RoadResult, RunOutput, RunResult, RunSummary, Snapshot,
-    VolumeBalanceSummary, ROAD_CLOSED_M, WATCH_EVERY_S, WET_AT_BUILDING_M,
+    run_flood, wall_depth, BuildingResult, FloodClass, RoadResult, RunOutput, RunResult, RunSummary,
+    Snapshot, VolumeBalanceSummary, MODERATE_MAX_M, ROAD_CLOSED_M, SHALLOW_MAX_M, WATCH_EVERY_S,
+    WET_AT_BUILDING_M,
 };
 pub use series::{Interp, TimeSeries};
 pub use sim::{FloodParams, Simulation, StepInfo, VolumeBalance};

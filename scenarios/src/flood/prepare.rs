@@ -10,7 +10,9 @@ use geo::{
 };
 
 use super::config::{EdgeConfig, Modification, ScenarioConfig};
-use super::{Boundaries, Boundary, FloodGrid, FloodParams, Forcing, Inflow, Inlet, Interp, Manning, Rain};
+use super::{
+    Boundaries, Boundary, FloodGrid, FloodParams, Forcing, Inflow, Inlet, Interp, Manning, Rain, RoofSewer,
+};
 use crate::ScenarioError;
 
 /// Bytes a cell of the run needs (see [`Simulation`](super::Simulation)), with a margin for the
@@ -583,7 +585,7 @@ fn forcing(config: &ScenarioConfig, grid: &FloodGrid, drainage: f64) -> Result<F
     let rain = match &config.rain {
         None => Rain::none(),
         Some(r) => {
-            let mut series = vec![r.mm_per_h.to_series(Interp::Step, "rain.mm_per_h")?];
+            let mut series = vec![r.hyetograph()?.to_series(Interp::Step, "rain.mm_per_h")?];
             let mut zone_of_cell = None;
             for (k, z) in r.zone.iter().enumerate() {
                 if k >= 255 {
@@ -682,6 +684,10 @@ fn forcing(config: &ScenarioConfig, grid: &FloodGrid, drainage: f64) -> Result<F
         drainage_mm_per_h: drainage,
         inlets,
         boundaries,
+        roof_sewer: RoofSewer {
+            share: config.drainage.roofs_to_sewer,
+            capacity_mm_per_h: config.drainage.roof_capacity_mm_per_h.unwrap_or(drainage),
+        },
     };
     forcing.validate(grid.num_cells())?;
     Ok(forcing)

@@ -6,34 +6,41 @@ use serde::Serialize;
 use super::{PreparedFlood, Simulation, StepInfo, VolumeBalance};
 use crate::ScenarioError;
 
-/// Water shallower than this at a building counts as dry, m.
-pub const WET_AT_BUILDING_M: f64 = 0.01;
-/// A road is closed while water on it is deeper than this, m.
+/// Water shallower than this at a building counts as dry, m (the default of
+/// `[buildings] flooded_m`: a door sill).
+pub const WET_AT_BUILDING_M: f64 = 0.10;
+/// Up to this depth a flooded building is "shallow", m (water over the sill, below car doors).
+pub const SHALLOW_MAX_M: f64 = 0.3;
+/// Beyond this depth a building is "deep", m (dangerous to wade; the common 0.5 m threshold).
+pub const MODERATE_MAX_M: f64 = 0.5;
+/// A road is closed while water on it is deeper than this, m (the default of `[roads]
+/// closed_m`).
 pub const ROAD_CLOSED_M: f64 = 0.3;
 /// Buildings and roads are checked every this many simulated seconds (and at every output).
 pub const WATCH_EVERY_S: f64 = 10.0;
 
-/// How badly a building floods: by the deepest water beside it.
+/// How badly a building floods: by the depth along its walls (a percentile of its wall cells).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FloodClass {
-    /// Under 1 cm.
+    /// Below the flooded threshold (0.10 m by default).
     Dry,
-    /// Up to 15 cm.
+    /// From the threshold up to 0.3 m.
     Shallow,
-    /// 15–50 cm.
+    /// 0.3–0.5 m.
     Moderate,
-    /// Over 50 cm.
+    /// Over 0.5 m.
     Deep,
 }
 
 impl FloodClass {
-    pub fn of_depth(m: f64) -> FloodClass {
-        if m < WET_AT_BUILDING_M {
+    /// The class of a building with water `m` deep along its walls, flooded from `flooded_m`.
+    pub fn of_depth(m: f64, flooded_m: f64) -> FloodClass {
+        if m < flooded_m {
             FloodClass::Dry
-        } else if m < 0.15 {
+        } else if m < SHALLOW_MAX_M {
             FloodClass::Shallow
-        } else if m <= 0.5 {
+        } else if m <= MODERATE_MAX_M {
             FloodClass::Moderate
         } else {
             FloodClass::Deep
@@ -43,8 +50,8 @@ impl FloodClass {
     pub fn label(self) -> &'static str {
         match self {
             FloodClass::Dry => "dry",
-            FloodClass::Shallow => "<0.15 m",
-            FloodClass::Moderate => "0.15-0.5 m",
+            FloodClass::Shallow => "<0.3 m",
+            FloodClass::Moderate => "0.3-0.5 m",
             FloodClass::Deep => ">0.5 m",
         }
     }
@@ -55,6 +62,31 @@ impl FloodClass {
         FloodClass::Moderate,
         FloodClass::Deep,
     ];
+}
+
+/// The `p`-th percentile (0–100, nearest rank) of the depths at `cells`; 0 for none.
+///
+/// # Examples
+/// ```
+/// use cim_scenarios::flood::wall_depth;
+/// let h = [0.0, 0.02, 0.05, 0.9, 0.04];
+/// // One deep cell in a corner does not make the building deep at the 90th percentile of 5.
+/// assert_eq!(wall_depth(&h, &[0, 1, 2, 4, 3], 50.0), 0.04);
+/// assert_eq!(wall_depth(&h, &[0, 1, 2, 4, 3], 100.0), 0.9);
+/// ```
+pub fn wall_depth(h: &[f64], cells: &[usize], p: f64) -> f64 {
+    wall_depth_by(cells, p, |c| h[c])
+}
+
+fn wall_depth_by(cells: &[usize], p: f64, depth: impl Fn(usize) -> f64) -> f64 {
+    if cells.is_empty() {
+        return 0.0;
+    }
+    let mut d: Vec<f64> = cells.iter().map(|&c| depth(c)).collect();
+    // Nearest rank: the smallest value with at least p % of the cells at or below it.
+    let rank = ((p / 100.0 * d.len() as f64).ceil() as usize).clamp(1, d.len());
+    let (_, v, _) = d.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    *v
 }
 
 /// One building's result.
@@ -75,7 +107,7 @@ pub struct RoadResult {
     pub code: String,
     pub length_m: f64,
     pub max_depth_m: f64,
-    /// When it first closed (water deeper than 0.3 m), and when it last reopened (`None`
+    /// When it first closed (water deeper than `[roads] closed_m`), and when it last reopened (`None`
     /// while still closed at the end).
     pub closed_s: Option<f64>,
     pub reopened_s: Option<f64>,
@@ -113,6 +145,12 @@ pub struct RunSummary {
     pub max_depth_m: f64,
     pub max_speed_m_per_s: f64,
     pub buildings_by_class: [u64; 4],
+    /// How buildings were judged: the percentile of their wall cells' depths, and the depth
+    /// from which they count as flooded.
+    pub exposure_percentile: f64,
+    pub flooded_m: f64,
+    /// The depth above which a road counted as closed.
+    pub road_closed_m: f64,
     pub roads_closed: u64,
     pub road_closed_length_m: f64,
     pub snapshots: Vec<Snapshot>,
@@ -210,7 +248,7 @@ pub fn run_flood(
         output.write_step(sim.time_s(), &depth, &sim.speed())?;
     }
     let end = sim.time_s();
-    let buildings = watch.building_results(&sim);
+    let buildings = watch.building_results();
     let roads = watch.road_results(end);
     let mut by_class = [0u64; 4];
     for b in &buildings {
@@ -230,6 +268,9 @@ pub fn run_flood(
         max_depth_m: sim.max_depth().iter().copied().fold(0.0f32, f32::max).into(),
         max_speed_m_per_s: max_speed.iter().copied().fold(0.0f32, f32::max).into(),
         buildings_by_class: by_class,
+        exposure_percentile: prepared.config.buildings.percentile,
+        flooded_m: prepared.config.buildings.flooded_m,
+        road_closed_m: prepared.config.roads.closed_m,
         roads_closed: closed.len() as u64,
         // A fold from +0: an empty f64 sum is -0, which reports print as "-0.0 km".
         road_closed_length_m: closed.iter().map(|r| r.length_m).fold(0.0, |a, b| a + b),
@@ -248,7 +289,10 @@ pub fn run_flood(
 /// Buildings and roads followed through a run.
 struct Watch<'a> {
     prepared: &'a PreparedFlood,
+    /// When each building first had water at or over the flooded threshold along its walls.
     first_wet: Vec<Option<f64>>,
+    /// Each building's highest wall depth at the checks so far.
+    building_max: Vec<f64>,
     road_max: Vec<f64>,
     road_closed: Vec<Option<f64>>,
     road_reopened: Vec<Option<f64>>,
@@ -265,6 +309,7 @@ impl<'a> Watch<'a> {
         Watch {
             prepared,
             first_wet: vec![None; prepared.buildings.len()],
+            building_max: vec![0.0; prepared.buildings.len()],
             road_max: vec![0.0; nr],
             road_closed: vec![None; nr],
             road_reopened: vec![None; nr],
@@ -277,15 +322,18 @@ impl<'a> Watch<'a> {
     fn check(&mut self, sim: &Simulation) {
         let (h, t) = (sim.depth(), sim.time_s());
         let deepest = |cells: &[usize]| cells.iter().map(|&c| h[c]).fold(0.0, f64::max);
-        for (b, first) in self.prepared.buildings.iter().zip(&mut self.first_wet) {
-            if first.is_none() && deepest(&b.cells) >= WET_AT_BUILDING_M {
-                *first = Some(t);
+        let e = &self.prepared.config.buildings;
+        for (k, b) in self.prepared.buildings.iter().enumerate() {
+            let d = wall_depth(h, &b.cells, e.percentile);
+            self.building_max[k] = self.building_max[k].max(d);
+            if self.first_wet[k].is_none() && d >= e.flooded_m {
+                self.first_wet[k] = Some(t);
             }
         }
         for (k, r) in self.prepared.roads.iter().enumerate() {
             let d = deepest(&r.cells);
             self.road_max[k] = self.road_max[k].max(d);
-            let closed = d > ROAD_CLOSED_M;
+            let closed = d > self.prepared.config.roads.closed_m;
             match (closed, self.road_closed_since[k]) {
                 (true, None) => {
                     self.road_closed_since[k] = Some(t);
@@ -304,10 +352,11 @@ impl<'a> Watch<'a> {
 
     fn snapshot(&mut self, sim: &Simulation, last: &StepInfo, prepared: &PreparedFlood) -> Snapshot {
         let h = sim.depth();
+        let e = &prepared.config.buildings;
         let mut by_class = [0u64; 4];
         for (b, classes) in prepared.buildings.iter().zip(&mut self.classes) {
-            let d = b.cells.iter().map(|&c| h[c]).fold(0.0, f64::max);
-            let class = FloodClass::of_depth(d) as usize;
+            let d = wall_depth(h, &b.cells, e.percentile);
+            let class = FloodClass::of_depth(d, e.flooded_m) as usize;
             by_class[class] += 1;
             classes.push(char::from(b'0' + class as u8));
         }
@@ -329,22 +378,21 @@ impl<'a> Watch<'a> {
         }
     }
 
-    fn building_results(&self, sim: &Simulation) -> Vec<BuildingResult> {
-        let peak = sim.max_depth();
+    /// Each building's worst: the highest of its wall depth (the percentile) over the checks.
+    fn building_results(&self) -> Vec<BuildingResult> {
+        let flooded_m = self.prepared.config.buildings.flooded_m;
         self.prepared
             .buildings
             .iter()
             .zip(&self.first_wet)
             .zip(&self.classes)
-            .map(|((b, first), classes)| {
-                let d = b.cells.iter().map(|&c| f64::from(peak[c])).fold(0.0, f64::max);
-                BuildingResult {
-                    code: b.code.clone(),
-                    max_depth_m: d,
-                    first_wet_s: *first,
-                    class: FloodClass::of_depth(d),
-                    classes: classes.clone(),
-                }
+            .zip(&self.building_max)
+            .map(|(((b, first), classes), &d)| BuildingResult {
+                code: b.code.clone(),
+                max_depth_m: d,
+                first_wet_s: *first,
+                class: FloodClass::of_depth(d, flooded_m),
+                classes: classes.clone(),
             })
             .collect()
     }
@@ -363,5 +411,30 @@ impl<'a> Watch<'a> {
                 closed_for_s: self.road_closed_for[k] + self.road_closed_since[k].map_or(0.0, |s| end - s),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_building_is_judged_by_its_walls_not_its_deepest_corner() {
+        // 20 wall cells: 17 dry-ish, a corner of 3 deep cells (roof water gathering).
+        let mut h = vec![0.03; 20];
+        h[0] = 0.8;
+        h[1] = 0.6;
+        h[2] = 0.4;
+        let cells: Vec<usize> = (0..20).collect();
+        let p90 = wall_depth(&h, &cells, 90.0);
+        assert_eq!(p90, 0.4); // the 18th of 20 sorted depths
+        assert_eq!(wall_depth(&h, &cells, 100.0), 0.8);
+        assert_eq!(wall_depth(&h, &cells, 50.0), 0.03);
+        assert_eq!(wall_depth(&h, &[], 90.0), 0.0);
+        assert_eq!(FloodClass::of_depth(0.03, WET_AT_BUILDING_M), FloodClass::Dry);
+        assert_eq!(FloodClass::of_depth(0.10, WET_AT_BUILDING_M), FloodClass::Shallow);
+        assert_eq!(FloodClass::of_depth(0.03, 0.01), FloodClass::Shallow);
+        assert_eq!(FloodClass::of_depth(p90, WET_AT_BUILDING_M), FloodClass::Moderate);
+        assert_eq!(FloodClass::of_depth(0.51, WET_AT_BUILDING_M), FloodClass::Deep);
     }
 }

@@ -414,17 +414,26 @@ impl Simulation {
             }
         }
         if !self.roof_runoff.is_empty() {
-            let rates: Vec<f64> = self
+            // Per zone: the roof rain rate, and the part of it the downpipes take to the sewers
+            // (m/s); what is left spills along the walls.
+            let sewer = self.forcing.roof_sewer;
+            let rates: Vec<(f64, f64)> = self
                 .forcing
                 .rain
                 .mm_per_h
                 .iter()
-                .map(|s| s.mean(t0, t1) / 3.6e6)
+                .map(|s| {
+                    let mm_per_h = s.mean(t0, t1);
+                    (mm_per_h / 3.6e6, sewer.piped(mm_per_h) / 3.6e6)
+                })
                 .collect();
             for &(c, zone, roofs) in &self.roof_runoff {
-                let depth = rates[usize::from(zone)] * dt * roofs;
-                self.h[c] += depth;
-                self.balance.rain_m3 += depth * area;
+                let (rate, piped) = rates[usize::from(zone)];
+                let fallen = rate * dt * roofs;
+                let to_sewer = piped * dt * roofs;
+                self.h[c] += fallen - to_sewer;
+                self.balance.rain_m3 += fallen * area;
+                self.balance.drained_m3 += to_sewer * area;
             }
         }
         for inlet in &self.forcing.inlets {
