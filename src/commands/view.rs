@@ -22,6 +22,9 @@ pub struct ViewArgs {
     /// Write the window's image (PNG) once it has settled, then close (for reports and tests).
     #[arg(long)]
     pub screenshot: Option<PathBuf>,
+    /// The window's size WIDTHxHEIGHT in pixels (default 1280x720; with --hall, the screen's).
+    #[arg(long)]
+    pub size: Option<String>,
 }
 
 #[derive(Args)]
@@ -75,6 +78,7 @@ pub struct RenderArgs {
 }
 
 pub fn view(a: ViewArgs) -> Result<()> {
+    let size = a.size.as_deref().map(parse_size).transpose()?;
     let mut scene = load_scene(&a.project).with_context(|| format!("cannot show {}", a.project.display()))?;
     for n in &scene.notices {
         eprintln!("note: {n}");
@@ -100,6 +104,7 @@ pub fn view(a: ViewArgs) -> Result<()> {
             run,
             compare,
             screenshot: a.screenshot,
+            size,
         },
     )
 }

@@ -684,6 +684,8 @@ pub struct ViewOptions {
     pub compare: Option<crate::flood::RunFrames>,
     /// Write the window's image here once it has settled, then close.
     pub screenshot: Option<std::path::PathBuf>,
+    /// The window's size in pixels (default 1280×720; the hall takes the screen's).
+    pub size: Option<(u32, u32)>,
 }
 
 /// Opens the viewer window (fullscreen for the command hall); returns when it is closed.
@@ -693,6 +695,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
         run,
         compare,
         screenshot,
+        size,
     } = options;
     if cfg!(target_os = "linux")
         && std::env::var_os("DISPLAY").is_none()
@@ -717,11 +720,12 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
             .set(WindowPlugin {
                 primary_window: Some(Window {
                     title,
-                    mode: if hall {
+                    mode: if hall && size.is_none() {
                         WindowMode::BorderlessFullscreen(MonitorSelection::Primary)
                     } else {
                         WindowMode::Windowed
                     },
+                    resolution: size.map_or_else(default, |(w, h)| bevy::window::WindowResolution::new(w, h)),
                     ..default()
                 }),
                 ..default()
@@ -750,6 +754,9 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
         crate::views::ViewsPlugin,
         PlaybackPlugin,
     ));
+    if hall && size.is_none() {
+        app.add_systems(Update, fill_the_screen);
+    }
     if let Some(path) = screenshot {
         app.insert_resource(ShotThenExit {
             path,
@@ -1029,6 +1036,22 @@ fn layout_split(windows: Query<&Window>, mut cameras: Query<(&mut Camera, &Side)
         if !same {
             c.viewport = Some(want);
         }
+    }
+}
+
+/// The hall's window takes its monitor's whole size, also where no window manager applies the
+/// borderless fullscreen mode (an X server without one, such as Xvfb).
+fn fill_the_screen(
+    monitors: Query<&bevy::window::Monitor, With<bevy::window::PrimaryMonitor>>,
+    mut windows: Query<&mut Window, With<bevy::window::PrimaryWindow>>,
+) {
+    let (Some(m), Ok(mut w)) = (monitors.iter().next(), windows.single_mut()) else {
+        return;
+    };
+    let (mw, mh) = (m.physical_width, m.physical_height);
+    if mw > 0 && mh > 0 && (w.resolution.physical_width() != mw || w.resolution.physical_height() != mh) {
+        w.resolution.set_physical_resolution(mw, mh);
+        w.position = bevy::window::WindowPosition::At(IVec2::ZERO);
     }
 }
 

@@ -21,6 +21,7 @@ pub mod flood;
 pub mod fly;
 pub mod i18n;
 pub mod layers;
+pub mod layout;
 pub mod load;
 pub mod panels;
 pub mod pick;

@@ -119,6 +119,7 @@ impl Plugin for PanelsPlugin {
                 EguiPrimaryContextPass,
                 (
                     setup_egui,
+                    follow_screen,
                     layers_panel,
                     feature_panel,
                     playback_panel,
@@ -157,18 +158,57 @@ pub fn fonts() -> egui::FontDefinitions {
     f
 }
 
-fn setup_egui(mut contexts: EguiContexts, hall: Res<HallMode>, mut done: Local<bool>) {
+fn setup_egui(mut contexts: EguiContexts, mut done: Local<bool>) {
     if *done {
         return;
     }
     let Ok(ctx) = contexts.ctx_mut() else { return };
     ctx.set_fonts(fonts());
-    if hall.0 {
-        ctx.set_zoom_factor(2.0);
-    }
     ctx.set_theme(egui::Theme::Dark);
     ctx.all_styles_mut(|s| s.visuals.window_fill = egui::Color32::from_rgba_unmultiplied(16, 20, 28, 225));
     *done = true;
+}
+
+/// In the hall, the UI zoom (egui's and bevy_ui's) follows the screen's size
+/// ([`crate::layout::hall_zoom`]), so a wall of 8K reads like a 1080p screen.
+fn follow_screen(mut contexts: EguiContexts, hall: Res<HallMode>, ui_scale: Option<ResMut<UiScale>>) {
+    if !hall.0 {
+        return;
+    }
+    let Ok(ctx) = contexts.ctx_mut() else { return };
+    let r = ctx.content_rect();
+    // Logical pixels: points times the zoom (pixels per point over the OS scale).
+    let zoom_now = ctx.zoom_factor();
+    let zoom = crate::layout::hall_zoom(r.width() * zoom_now, r.height() * zoom_now);
+    if (zoom - zoom_now).abs() > 0.01 {
+        ctx.set_zoom_factor(zoom);
+    }
+    if let Some(mut s) = ui_scale {
+        if (s.0 - zoom).abs() > 0.01 {
+            s.0 = zoom;
+        }
+    }
+}
+
+/// This frame's panel regions (see [`crate::layout`]).
+fn regions(ctx: &egui::Context, hall: bool, playback: bool) -> crate::layout::PanelLayout {
+    let r = ctx.content_rect();
+    crate::layout::layout(r.width(), r.height(), hall, playback)
+}
+
+/// A window placed in its region: there, at most that large (its content scrolls beyond).
+fn placed<'a>(w: egui::Window<'a>, r: crate::layout::Region) -> egui::Window<'a> {
+    w.fixed_pos(egui::pos2(r.x, r.y))
+        .default_width(r.w)
+        .min_width(r.w.min(200.0))
+        .max_width(r.w)
+        .max_height(r.h)
+        .resizable(false)
+}
+
+/// The height a window's scrolling content may take in a region (less its title bar).
+fn content_height(r: crate::layout::Region) -> f32 {
+    (r.h - 36.0).max(40.0)
 }
 
 fn swatch(ui: &mut egui::Ui, c: [f32; 4]) {
@@ -184,6 +224,7 @@ fn date_text(days: i32) -> String {
 #[allow(clippy::too_many_arguments)]
 fn layers_panel(
     mut contexts: EguiContexts,
+    hall: Res<HallMode>,
     scene: Res<Scene>,
     mut lang: ResMut<UiLang>,
     mut styling: ResMut<Styling>,
@@ -211,95 +252,99 @@ fn layers_panel(
     let mut color_by = styling.color_by.clone();
     let mut classing = styling.classing;
     let mut switch_lang = false;
-    egui::Window::new(l.t("layers"))
-        .id(egui::Id::new("layers"))
-        .anchor(egui::Align2::LEFT_TOP, [12.0, 64.0])
-        .default_width(250.0)
-        .resizable(false)
-        .show(ctx, |ui| {
-            if ui.button(l.t("language")).clicked() {
-                switch_lang = true;
-            }
-            ui.separator();
-            let row = |ui: &mut egui::Ui, name: &str, v: &mut (bool, f32)| {
-                ui.horizontal(|ui| {
-                    ui.checkbox(&mut v.0, name);
-                    ui.add_enabled(v.0, egui::Slider::new(&mut v.1, 0.0..=1.0).show_value(false))
-                        .on_hover_text(l.t("opacity"));
-                });
-            };
-            if s.terrain.is_some() {
-                row(ui, l.t("terrain"), &mut layers.terrain);
-            }
-            for (name, v) in s.layers.iter().zip(layers.buildings.iter_mut()) {
-                row(ui, name, v);
-            }
-            for (o, v) in s.overlays.iter().zip(layers.overlays.iter_mut()) {
-                row(ui, &o.layer, v);
-            }
-            if run.is_some() {
-                row(ui, l.t("water_layer"), &mut layers.water);
-                ui.checkbox(&mut layers.closed_roads, l.t("closed_roads"));
-            }
-            // "As of": buildings standing on a day.
-            if let Some((lo, hi)) = s.validity_span() {
+    let region = regions(ctx, hall.0, playback.is_some()).layers;
+    placed(
+        egui::Window::new(l.t("layers")).id(egui::Id::new("layers")),
+        region,
+    )
+    .show(ctx, |ui| {
+        egui::ScrollArea::vertical()
+            .max_height(content_height(region))
+            .show(ui, |ui| {
+                if ui.button(l.t("language")).clicked() {
+                    switch_lang = true;
+                }
                 ui.separator();
-                let mut on = layers.as_of.is_some();
-                ui.checkbox(&mut on, l.t("as_of"));
-                let mut day = layers.as_of.unwrap_or(hi);
-                ui.add_enabled(
-                    on,
-                    egui::Slider::new(&mut day, (lo - 365)..=(hi + 365))
-                        .custom_formatter(|d, _| date_text(d as i32))
-                        .custom_parser(|t| {
-                            cim_engine::Date::parse(t)
-                                .ok()
-                                .map(|d| f64::from(d.days_since_epoch()))
-                        }),
-                );
-                layers.as_of = on.then_some(day);
-            }
-            ui.separator();
-            ui.label(l.t("color_by"));
-            let name_of = |c: &ColorBy| match c {
-                ColorBy::Plain => l.t("plain").to_string(),
-                ColorBy::Height => l.t("height").to_string(),
-                ColorBy::Layer => l.t("layer").to_string(),
-                ColorBy::FloodClass => l.t("flood_class").to_string(),
-                ColorBy::Attribute(a) => a.clone(),
-            };
-            egui::ComboBox::from_id_salt("color_by")
-                .selected_text(name_of(&color_by))
-                .show_ui(ui, |ui| {
-                    let mut options = vec![ColorBy::Plain, ColorBy::Height, ColorBy::Layer];
-                    if run.is_some() {
-                        options.push(ColorBy::FloodClass);
-                    }
-                    options.extend(attrs.iter().map(|a| ColorBy::Attribute(a.clone())));
-                    for o in options {
-                        let label = name_of(&o);
-                        ui.selectable_value(&mut color_by, o, label);
-                    }
-                });
-            if matches!(color_by, ColorBy::Attribute(_)) {
-                ui.horizontal(|ui| {
-                    ui.radio_value(&mut classing, Classing::Categorised, l.t("categorised"));
-                    ui.radio_value(&mut classing, Classing::Graduated, l.t("graduated"));
-                });
-            }
-            if let Some(c) = &styling.coloring {
-                ui.label(egui::RichText::new(&c.legend.title).strong());
-                for (label, col) in &c.legend.rows {
+                let row = |ui: &mut egui::Ui, name: &str, v: &mut (bool, f32)| {
                     ui.horizontal(|ui| {
-                        swatch(ui, *col);
-                        ui.label(label);
+                        ui.checkbox(&mut v.0, name);
+                        ui.add_enabled(v.0, egui::Slider::new(&mut v.1, 0.0..=1.0).show_value(false))
+                            .on_hover_text(l.t("opacity"));
+                    });
+                };
+                if s.terrain.is_some() {
+                    row(ui, l.t("terrain"), &mut layers.terrain);
+                }
+                for (name, v) in s.layers.iter().zip(layers.buildings.iter_mut()) {
+                    row(ui, name, v);
+                }
+                for (o, v) in s.overlays.iter().zip(layers.overlays.iter_mut()) {
+                    row(ui, &o.layer, v);
+                }
+                if run.is_some() {
+                    row(ui, l.t("water_layer"), &mut layers.water);
+                    ui.checkbox(&mut layers.closed_roads, l.t("closed_roads"));
+                }
+                // "As of": buildings standing on a day.
+                if let Some((lo, hi)) = s.validity_span() {
+                    ui.separator();
+                    let mut on = layers.as_of.is_some();
+                    ui.checkbox(&mut on, l.t("as_of"));
+                    let mut day = layers.as_of.unwrap_or(hi);
+                    ui.add_enabled(
+                        on,
+                        egui::Slider::new(&mut day, (lo - 365)..=(hi + 365))
+                            .custom_formatter(|d, _| date_text(d as i32))
+                            .custom_parser(|t| {
+                                cim_engine::Date::parse(t)
+                                    .ok()
+                                    .map(|d| f64::from(d.days_since_epoch()))
+                            }),
+                    );
+                    layers.as_of = on.then_some(day);
+                }
+                ui.separator();
+                ui.label(l.t("color_by"));
+                let name_of = |c: &ColorBy| match c {
+                    ColorBy::Plain => l.t("plain").to_string(),
+                    ColorBy::Height => l.t("height").to_string(),
+                    ColorBy::Layer => l.t("layer").to_string(),
+                    ColorBy::FloodClass => l.t("flood_class").to_string(),
+                    ColorBy::Attribute(a) => a.clone(),
+                };
+                egui::ComboBox::from_id_salt("color_by")
+                    .selected_text(name_of(&color_by))
+                    .show_ui(ui, |ui| {
+                        let mut options = vec![ColorBy::Plain, ColorBy::Height, ColorBy::Layer];
+                        if run.is_some() {
+                            options.push(ColorBy::FloodClass);
+                        }
+                        options.extend(attrs.iter().map(|a| ColorBy::Attribute(a.clone())));
+                        for o in options {
+                            let label = name_of(&o);
+                            ui.selectable_value(&mut color_by, o, label);
+                        }
+                    });
+                if matches!(color_by, ColorBy::Attribute(_)) {
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut classing, Classing::Categorised, l.t("categorised"));
+                        ui.radio_value(&mut classing, Classing::Graduated, l.t("graduated"));
                     });
                 }
-            }
-            if let Some(m) = &styling.message {
-                ui.colored_label(egui::Color32::from_rgb(255, 200, 90), m);
-            }
-        });
+                if let Some(c) = &styling.coloring {
+                    ui.label(egui::RichText::new(&c.legend.title).strong());
+                    for (label, col) in &c.legend.rows {
+                        ui.horizontal(|ui| {
+                            swatch(ui, *col);
+                            ui.label(label);
+                        });
+                    }
+                }
+                if let Some(m) = &styling.message {
+                    ui.colored_label(egui::Color32::from_rgb(255, 200, 90), m);
+                }
+            });
+    });
     if switch_lang {
         lang.0 = lang.0.toggled();
     }
@@ -332,6 +377,7 @@ fn feature_panel(
     cameras: Query<&ViewCamera>,
     mut shown: Local<FeatureRows>,
     mut project: Local<Option<Project>>,
+    (hall, playback): (Res<HallMode>, Option<Res<PlaybackState>>),
 ) {
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let s = &scene.0;
@@ -355,60 +401,64 @@ fn feature_panel(
     let mut picked: Option<SearchResult> = None;
     let mut fly = false;
     let mut find = false;
-    egui::Window::new(l.t("feature"))
-        .id(egui::Id::new("feature"))
-        .anchor(egui::Align2::RIGHT_TOP, [-12.0, 12.0])
-        .default_width(340.0)
-        .resizable(false)
-        .show(ctx, |ui| {
-            ui.horizontal(|ui| {
-                let r = ui.add(
-                    egui::TextEdit::singleline(&mut search.text)
-                        .hint_text(l.t("search_hint"))
-                        .desired_width(230.0),
-                );
-                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                if ui.button(l.t("find")).clicked() || enter {
-                    find = true;
+    let region = regions(ctx, hall.0, playback.is_some()).feature;
+    placed(
+        egui::Window::new(l.t("feature")).id(egui::Id::new("feature")),
+        region,
+    )
+    .show(ctx, |ui| {
+        egui::ScrollArea::vertical()
+            .max_height(content_height(region))
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let r = ui.add(
+                        egui::TextEdit::singleline(&mut search.text)
+                            .hint_text(l.t("search_hint"))
+                            .desired_width((region.w - 110.0).max(120.0)),
+                    );
+                    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if ui.button(l.t("find")).clicked() || enter {
+                        find = true;
+                    }
+                });
+                if let Some(e) = &search.error {
+                    ui.colored_label(egui::Color32::from_rgb(255, 120, 100), e);
+                } else if search.searched.is_some() {
+                    if search.results.is_empty() {
+                        ui.label(l.t("no_results"));
+                    } else {
+                        ui.label(format!("{} {}", search.results.len(), l.t("results")));
+                        egui::ScrollArea::vertical().max_height(160.0).show(ui, |ui| {
+                            for r in &search.results {
+                                let on = shown.code.as_ref() == Some(&r.code);
+                                let text = format!("{} · {} · {}", r.label, l.t(r.kind.name()), r.layer);
+                                if ui.selectable_label(on, text).clicked() {
+                                    picked = Some(r.clone());
+                                }
+                            }
+                        });
+                    }
+                }
+                ui.separator();
+                if shown.rows.is_empty() {
+                    ui.label(l.t("nothing_selected"));
+                } else {
+                    egui::Grid::new("attributes")
+                        .num_columns(2)
+                        .striped(true)
+                        .show(ui, |ui| {
+                            for (k, v) in &shown.rows {
+                                ui.label(egui::RichText::new(k).strong());
+                                ui.label(v);
+                                ui.end_row();
+                            }
+                        });
+                    if ui.button(l.t("fly_to")).clicked() {
+                        fly = true;
+                    }
                 }
             });
-            if let Some(e) = &search.error {
-                ui.colored_label(egui::Color32::from_rgb(255, 120, 100), e);
-            } else if search.searched.is_some() {
-                if search.results.is_empty() {
-                    ui.label(l.t("no_results"));
-                } else {
-                    ui.label(format!("{} {}", search.results.len(), l.t("results")));
-                    egui::ScrollArea::vertical().max_height(160.0).show(ui, |ui| {
-                        for r in &search.results {
-                            let on = shown.code.as_ref() == Some(&r.code);
-                            let text = format!("{} · {} · {}", r.label, l.t(r.kind.name()), r.layer);
-                            if ui.selectable_label(on, text).clicked() {
-                                picked = Some(r.clone());
-                            }
-                        }
-                    });
-                }
-            }
-            ui.separator();
-            if shown.rows.is_empty() {
-                ui.label(l.t("nothing_selected"));
-            } else {
-                egui::Grid::new("attributes")
-                    .num_columns(2)
-                    .striped(true)
-                    .show(ui, |ui| {
-                        for (k, v) in &shown.rows {
-                            ui.label(egui::RichText::new(k).strong());
-                            ui.label(v);
-                            ui.end_row();
-                        }
-                    });
-                if ui.button(l.t("fly_to")).clicked() {
-                    fly = true;
-                }
-            }
-        });
+    });
     if find {
         let text = search.text.trim().to_string();
         match project.as_ref() {
@@ -508,29 +558,42 @@ fn kpi_grid(ui: &mut egui::Ui, k: &Kpi, l: Lang, big: bool, salt: usize) {
             t
         }
     };
+    let cells = [
+        ("flooded_buildings", k.flooded_buildings.to_string()),
+        (
+            "closed_road_length",
+            format!("{:.1} km", k.closed_road_m / 1000.0),
+        ),
+        ("max_depth", format!("{:.2} m", k.max_depth_m)),
+        ("rain_so_far", format!("{:.0} mm", k.rain_mm)),
+    ];
+    // Four across where they fit (the playback), two by two in a narrow column (the hall's
+    // dashboard), so the panel never grows past its region.
+    let across = if ui.available_width() >= if big { 560.0 } else { 440.0 } {
+        4
+    } else {
+        2
+    };
     egui::Grid::new(("kpis", big, salt))
-        .num_columns(4)
+        .num_columns(across)
         .spacing([18.0, 2.0])
         .show(ui, |ui| {
-            for key in [
-                "flooded_buildings",
-                "closed_road_length",
-                "max_depth",
-                "rain_so_far",
-            ] {
-                ui.label(l.t(key));
+            for row in cells.chunks(across) {
+                for (key, _) in row {
+                    ui.label(l.t(key));
+                }
+                ui.end_row();
+                for (_, v) in row {
+                    ui.label(value(v.clone()));
+                }
+                ui.end_row();
             }
-            ui.end_row();
-            ui.label(value(k.flooded_buildings.to_string()));
-            ui.label(value(format!("{:.1} km", k.closed_road_m / 1000.0)));
-            ui.label(value(format!("{:.2} m", k.max_depth_m)));
-            ui.label(value(format!("{:.0} mm", k.rain_mm)));
-            ui.end_row();
         });
 }
 
 fn playback_panel(
     mut contexts: EguiContexts,
+    hall: Res<HallMode>,
     lang: Res<UiLang>,
     state: Option<ResMut<PlaybackState>>,
     kpis: Res<RunKpis>,
@@ -541,90 +604,109 @@ fn playback_panel(
     let mut p = state.playback.clone();
     let start = p.frames.frames.first().map_or(0.0, |f| f.0);
     let end = p.frames.frames.last().map_or(0.0, |f| f.0);
-    egui::Window::new(l.t("run"))
-        .id(egui::Id::new("playback"))
-        .anchor(egui::Align2::CENTER_BOTTOM, [0.0, -34.0])
-        .default_width(560.0)
-        .resizable(false)
-        .title_bar(false)
-        .show(ctx, |ui| {
-            ui.label(egui::RichText::new(playback_line(&p, l)).strong());
-            if let Some(problem) = &state.problem {
-                ui.colored_label(egui::Color32::from_rgb(255, 200, 90), problem);
-            }
-            ui.horizontal(|ui| {
-                if ui.button(l.t(if p.playing { "pause" } else { "play" })).clicked() {
-                    p.toggle();
-                }
-                if ui.button("◀").clicked() {
-                    p.step(-1);
-                }
-                if ui.button("▶").clicked() {
-                    p.step(1);
-                }
-                ui.label(l.t("speed"));
-                egui::ComboBox::from_id_salt("speed")
-                    .selected_text(format!("×{}", p.speed))
-                    .show_ui(ui, |ui| {
-                        for v in SPEEDS {
-                            ui.selectable_value(&mut p.speed, v, format!("×{v}"));
-                        }
-                    });
-            });
-            let mut t = p.time_s;
-            let r = ui.add(
-                egui::Slider::new(&mut t, start..=end.max(start + 1.0))
-                    .custom_formatter(|v, _| hms(v))
-                    .text(l.t("time")),
-            );
-            if r.changed() {
-                p.time_s = t;
-                p.playing = false;
-            }
-            let two = kpis.0.len() > 1;
-            for (k, (name, series)) in kpis.0.iter().enumerate() {
-                let Some(now) = kpi_at(series, p.time_s) else {
-                    continue;
-                };
-                if two {
-                    ui.label(egui::RichText::new(format!("{} {name}", l.t("run"))).strong());
-                }
-                kpi_grid(ui, now, l, false, k);
-                ui.label(format!(
-                    "{} / {} — {}",
-                    l.t("flooded_buildings"),
-                    l.t("closed_road_length"),
-                    l.t("over_time")
-                ));
-                kpi_chart(ui, series, p.time_s, 540.0, if two { 40.0 } else { 60.0 });
-            }
-            ui.horizontal(|ui| {
-                ui.label(l.t("water_depth"));
-                for (label, c) in crate::flood::depth_legend() {
-                    swatch(ui, c);
-                    ui.label(label);
-                }
-            });
+    let region = regions(ctx, hall.0, true)
+        .playback
+        .unwrap_or(crate::layout::Region {
+            x: 0.0,
+            y: 0.0,
+            w: 560.0,
+            h: 300.0,
         });
+    let chart_w = (region.w - 24.0).clamp(200.0, 640.0);
+    placed(
+        egui::Window::new(l.t("run")).id(egui::Id::new("playback")),
+        region,
+    )
+    .title_bar(false)
+    .show(ctx, |ui| {
+        egui::ScrollArea::vertical()
+            .max_height(region.h - 16.0)
+            .show(ui, |ui| {
+                ui.label(egui::RichText::new(playback_line(&p, l)).strong());
+                if let Some(problem) = &state.problem {
+                    ui.colored_label(egui::Color32::from_rgb(255, 200, 90), problem);
+                }
+                ui.horizontal(|ui| {
+                    if ui.button(l.t(if p.playing { "pause" } else { "play" })).clicked() {
+                        p.toggle();
+                    }
+                    if ui.button("◀").clicked() {
+                        p.step(-1);
+                    }
+                    if ui.button("▶").clicked() {
+                        p.step(1);
+                    }
+                    ui.label(l.t("speed"));
+                    egui::ComboBox::from_id_salt("speed")
+                        .selected_text(format!("×{}", p.speed))
+                        .show_ui(ui, |ui| {
+                            for v in SPEEDS {
+                                ui.selectable_value(&mut p.speed, v, format!("×{v}"));
+                            }
+                        });
+                });
+                let mut t = p.time_s;
+                let r = ui.add(
+                    egui::Slider::new(&mut t, start..=end.max(start + 1.0))
+                        .custom_formatter(|v, _| hms(v))
+                        .text(l.t("time")),
+                );
+                if r.changed() {
+                    p.time_s = t;
+                    p.playing = false;
+                }
+                let two = kpis.0.len() > 1;
+                for (k, (name, series)) in kpis.0.iter().enumerate() {
+                    let Some(now) = kpi_at(series, p.time_s) else {
+                        continue;
+                    };
+                    if two {
+                        ui.label(egui::RichText::new(format!("{} {name}", l.t("run"))).strong());
+                    }
+                    kpi_grid(ui, now, l, false, k);
+                    ui.label(format!(
+                        "{} / {} — {}",
+                        l.t("flooded_buildings"),
+                        l.t("closed_road_length"),
+                        l.t("over_time")
+                    ));
+                    kpi_chart(ui, series, p.time_s, chart_w, if two { 40.0 } else { 60.0 });
+                }
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(l.t("water_depth"));
+                    for (label, c) in crate::flood::depth_legend() {
+                        swatch(ui, c);
+                        ui.label(label);
+                    }
+                });
+            });
+    });
     if p != state.playback {
         state.playback = p;
     }
 }
 
 /// In split screen, the name of the run over each half.
-fn split_labels(mut contexts: EguiContexts, state: Option<Res<PlaybackState>>, lang: Res<UiLang>) {
+fn split_labels(
+    mut contexts: EguiContexts,
+    state: Option<Res<PlaybackState>>,
+    lang: Res<UiLang>,
+    hall: Res<HallMode>,
+) {
     let Some(state) = state else { return };
     let Some(compare) = &state.compare else { return };
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let width = ctx.content_rect().width();
+    // Over each half, kept in the middle region so that no panel covers them.
+    let city = regions(ctx, hall.0, true).city;
     let l = lang.0;
     for (k, name) in [&state.playback.frames.name, &compare.name]
         .into_iter()
         .enumerate()
     {
-        let x = width * (0.25 + 0.5 * k as f32);
+        let x = (width * (0.25 + 0.5 * k as f32) - 80.0).clamp(city.x, (city.right() - 180.0).max(city.x));
         egui::Area::new(egui::Id::new(("side", k)))
-            .fixed_pos(egui::pos2(x - 80.0, 10.0))
+            .fixed_pos(egui::pos2(x, city.y))
             .show(ctx, |ui| {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
                     ui.label(
@@ -658,39 +740,46 @@ fn hall_dashboard(
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let l = lang.0;
     let t = state.as_ref().map_or(0.0, |s| s.playback.time_s);
-    egui::Window::new(l.t("dashboard"))
-        .id(egui::Id::new("dashboard"))
-        .anchor(egui::Align2::CENTER_TOP, [0.0, 12.0])
-        .resizable(false)
-        .collapsible(false)
-        .show(ctx, |ui| {
-            ui.label(format!("{} {}", l.t("time"), hms(t)));
-            let mut any = false;
-            for (i, (name, series)) in kpis.0.iter().enumerate() {
-                let Some(k) = kpi_at(series, t) else {
-                    continue;
-                };
-                any = true;
-                ui.separator();
-                ui.label(
-                    egui::RichText::new(format!("{} {name}", l.t("run")))
-                        .strong()
-                        .size(18.0),
-                );
-                kpi_grid(ui, k, l, true, i);
-                ui.label(egui::RichText::new(l.t("alerts")).strong());
-                let alerts = crate::flood::alerts(k, l);
-                if alerts.is_empty() {
+    let Some(region) = regions(ctx, true, state.is_some()).dashboard else {
+        return;
+    };
+    placed(
+        egui::Window::new(l.t("dashboard")).id(egui::Id::new("dashboard")),
+        region,
+    )
+    .collapsible(false)
+    .show(ctx, |ui| {
+        egui::ScrollArea::vertical()
+            .max_height(content_height(region))
+            .show(ui, |ui| {
+                ui.label(format!("{} {}", l.t("time"), hms(t)));
+                let mut any = false;
+                for (i, (name, series)) in kpis.0.iter().enumerate() {
+                    let Some(k) = kpi_at(series, t) else {
+                        continue;
+                    };
+                    any = true;
+                    ui.separator();
+                    ui.label(
+                        egui::RichText::new(format!("{} {name}", l.t("run")))
+                            .strong()
+                            .size(18.0),
+                    );
+                    kpi_grid(ui, k, l, true, i);
+                    ui.label(egui::RichText::new(l.t("alerts")).strong());
+                    let alerts = crate::flood::alerts(k, l);
+                    if alerts.is_empty() {
+                        ui.label(l.t("no_alerts"));
+                    }
+                    for a in alerts {
+                        ui.colored_label(egui::Color32::from_rgb(255, 90, 70), format!("⚠ {a}"));
+                    }
+                }
+                if !any {
                     ui.label(l.t("no_alerts"));
                 }
-                for a in alerts {
-                    ui.colored_label(egui::Color32::from_rgb(255, 90, 70), format!("⚠ {a}"));
-                }
-            }
-            if !any {
-                ui.label(l.t("no_alerts"));
-            }
-        });
+            });
+    });
 }
 
 #[cfg(test)]
