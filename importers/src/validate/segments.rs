@@ -19,7 +19,7 @@ pub(crate) struct Seg {
 }
 
 /// Up to this many segments, a cell's pairs are all tested.
-const SMALL_CELL: usize = 24;
+const SMALL_CELL: usize = 48;
 /// Finer grids within a crowded cell go at most this deep.
 const MAX_DEPTH: u32 = 12;
 
@@ -114,12 +114,14 @@ impl<'a> SegmentGrid<'a> {
             .iter()
             .map(|&s| {
                 let (a, b) = self.line(s);
-                clip(a, b, bounds).map_or(0.0, |(a, b)| (b.x - a.x).hypot(b.y - a.y))
+                inside(a, b, bounds)
+                    .or_else(|| clip(a, b, bounds))
+                    .map_or(0.0, |(a, b)| (b.x - a.x).hypot(b.y - a.y))
             })
             .sum();
         let n = segs.len() as f64;
         let floor = w.max(h) / (4.0 * n).sqrt().max(1.0) / 64.0;
-        let cell = (2.0 * total / n).max(floor).max(w.max(h) * 1e-12);
+        let cell = (8.0 * total / n).max(floor).max(w.max(h) * 1e-12);
         let nx = ((w / cell).floor() as u64 + 1).min(1 << 31);
         let ny = ((h / cell).floor() as u64 + 1).min(1 << 31);
         if nx * ny <= 1 {
@@ -135,17 +137,23 @@ impl<'a> SegmentGrid<'a> {
         let mut entries: Vec<(u64, Seg)> = Vec::with_capacity(segs.len() * 3);
         for &s in segs {
             let (a, b) = self.line(s);
-            if let Some((a, b)) = clip(a, b, bounds) {
+            if let Some((a, b)) = inside(a, b, bounds).or_else(|| clip(a, b, bounds)) {
                 grid.walk(a, b, |key| entries.push((key, s)));
             }
         }
         // By cell, and within a cell in ring and vertex order.
         entries.sort_unstable();
         let mut start = 0;
+        let mut cell_segs: Vec<Seg> = Vec::new();
         while start < entries.len() {
             let key = entries[start].0;
             let end = start + entries[start..].iter().take_while(|e| e.0 == key).count();
-            let cell_segs: Vec<Seg> = entries[start..end].iter().map(|e| e.1).collect();
+            if end - start == 1 {
+                start = end;
+                continue;
+            }
+            cell_segs.clear();
+            cell_segs.extend(entries[start..end].iter().map(|e| e.1));
             let found = if cell_segs.len() <= SMALL_CELL || cell_segs.len() == segs.len() {
                 self.all_pairs(&cell_segs, pred)
             } else {
@@ -209,6 +217,12 @@ impl Grid {
             }
         }
     }
+}
+
+/// The segment itself where it lies wholly inside `bounds` (most do: no clipping needed).
+fn inside(a: Coord<f64>, b: Coord<f64>, bounds: Bounds) -> Option<(Coord<f64>, Coord<f64>)> {
+    let within = |c: Coord<f64>| c.x >= bounds[0] && c.x <= bounds[2] && c.y >= bounds[1] && c.y <= bounds[3];
+    (within(a) && within(b)).then_some((a, b))
 }
 
 /// The part of segment a–b inside `bounds` (widened by a hair), if any (Liang–Barsky).

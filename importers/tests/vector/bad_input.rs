@@ -149,3 +149,87 @@ fn corrupted_bytes_never_panic() {
         }
     }
 }
+
+/// Random bytes written over the records of a GBK .dbf: every value that no longer reads as its
+/// field's type is warned about, naming the record and the field (none is dropped silently).
+#[test]
+fn garbled_dbf_values_are_never_dropped_silently() {
+    use cim_engine::AttrValue;
+    let dir = tempfile::tempdir().unwrap();
+    let read = |shp: &Path| -> Vec<(cim_engine::Attributes, Vec<String>)> {
+        let src = open_vector(shp, None).unwrap();
+        src.features
+            .map(|f| f.map(|f| (f.attributes, f.warnings)))
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let original = read(&data("parcels_gbk_cpg.shp"));
+    let dbf = std::fs::read(data("parcels_gbk_cpg.dbf")).unwrap();
+    let header_len = usize::from(u16::from_le_bytes([dbf[8], dbf[9]]));
+    let record_len = usize::from(u16::from_le_bytes([dbf[10], dbf[11]]));
+    // Each field's name (GBK), offset in a record and length.
+    let mut fields = std::collections::HashMap::new();
+    let mut off = 1;
+    for d in dbf[32..header_len].chunks(32) {
+        if d[0] == 0x0d || d.len() < 32 {
+            break;
+        }
+        let end = d[..11].iter().position(|&c| c == 0).unwrap_or(11);
+        let name = encoding_rs::GBK
+            .decode_without_bom_handling(&d[..end])
+            .0
+            .trim()
+            .to_string();
+        fields.insert(name, (off, usize::from(d[16])));
+        off += usize::from(d[16]);
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut warned_total = 0;
+    for round in 0..20 {
+        let mut b = dbf.clone();
+        for _ in 0..300 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Record bytes only (not the deletion flags): the header is another test's.
+            let at = header_len + (seed as usize) % (b.len() - header_len - 1);
+            if (at - header_len) % record_len != 0 {
+                b[at] = (seed >> 32) as u8;
+            }
+        }
+        let shp = dir.path().join(format!("g{round}.shp"));
+        for ext in ["shp", "shx", "cpg", "prj"] {
+            std::fs::copy(
+                data("parcels_gbk_cpg.shp").with_extension(ext),
+                shp.with_extension(ext),
+            )
+            .unwrap();
+        }
+        std::fs::write(shp.with_extension("dbf"), &b).unwrap();
+        let Ok(src) = open_vector(&shp, None) else {
+            continue;
+        };
+        drop(src);
+        let garbled = read(&shp);
+        for (r, ((before, _), (after, warnings))) in original.iter().zip(&garbled).enumerate() {
+            for (field, was) in before {
+                let now = after.get(field).unwrap_or(&AttrValue::Null);
+                let lost = !matches!(was, AttrValue::Null) && matches!(now, AttrValue::Null);
+                let said = warnings.iter().any(|w| w.contains(&format!("field '{field}'")));
+                if lost && !said {
+                    // Only a value now blank (spaces or NULs: dBASE's null) may go unsaid.
+                    let (off, len) = fields[field.as_str()];
+                    let at = header_len + r * record_len + off;
+                    let raw = &b[at..at + len];
+                    assert!(
+                        raw.iter().all(|&c| c == b' ' || c == 0),
+                        "round {round}, record {}: '{field}' ({raw:?}) lost without a warning: {warnings:?}",
+                        r + 1
+                    );
+                }
+                warned_total += usize::from(lost && said);
+            }
+        }
+    }
+    assert!(warned_total > 0, "no value was garbled in 20 rounds");
+}
