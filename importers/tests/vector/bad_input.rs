@@ -193,7 +193,7 @@ fn garbled_dbf_values_are_never_dropped_silently() {
             seed ^= seed << 17;
             // Record bytes only (not the deletion flags): the header is another test's.
             let at = header_len + (seed as usize) % (b.len() - header_len - 1);
-            if (at - header_len) % record_len != 0 {
+            if !(at - header_len).is_multiple_of(record_len) {
                 b[at] = (seed >> 32) as u8;
             }
         }
