@@ -620,7 +620,48 @@ fn a_flood_run_is_drawn_as_water_over_the_district() {
     assert_eq!(shown("7min", &dir.path().join("7.png")), 300.0);
     assert_eq!(shown("90s", &dir.path().join("90s.png")), 300.0);
     assert!(blue(&dry) < 50, "{} blue pixels without the run", blue(&dry));
-    assert!(blue(&wet) > 500, "{} blue pixels with the run", blue(&wet));
+    // Water turns the ground bluer (its shallowest band is light, so compare with the dry
+    // image pixel by pixel).
+    let (d, w) = (read_png(&dry), read_png(&wet));
+    let bluer = d
+        .pixels()
+        .zip(w.pixels())
+        .filter(|(d, w)| {
+            let tint = |p: &image::Rgba<u8>| i32::from(p[2]) - i32::from(p[0]);
+            tint(w) - tint(d) > 40
+        })
+        .count();
+    assert!(bluer > 500, "{bluer} pixels turned bluer with the run");
+
+    // --overlay: a title panel top left, a legend bottom left, a white scale bar bottom right;
+    // the middle as without it.
+    let report = dir.path().join("report.png");
+    let mut args = vec!["render", pr, "--size", "640x360", "--camera", camera, "--overlay"];
+    args.extend(["--run", "storm", "--time", "10min", "--out", p(&report), "--json"]);
+    cim_json(&args);
+    let plain = dir.path().join("plain.png");
+    let mut args = vec!["render", pr, "--size", "640x360", "--camera", camera];
+    args.extend(["--run", "storm", "--time", "10min", "--out", p(&plain), "--json"]);
+    cim_json(&args);
+    let (a, b) = (read_png(&report), read_png(&plain));
+    let differ = |x0: u32, y0: u32, x1: u32, y1: u32| {
+        let mut n = 0;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let (pa, pb) = (a.get_pixel(x, y), b.get_pixel(x, y));
+                n += usize::from((0..3).any(|k| pa[k].abs_diff(pb[k]) > 40));
+            }
+        }
+        n
+    };
+    assert!(differ(8, 8, 120, 30) > 300, "no title panel top left");
+    assert!(differ(8, 200, 60, 352) > 1000, "no legend bottom left");
+    let white = (560..632)
+        .flat_map(|x| (330..356).map(move |y| (x, y)))
+        .filter(|&(x, y)| a.get_pixel(x, y).0[..3].iter().all(|&c| c > 235))
+        .count();
+    assert!(white > 30, "no scale bar bottom right ({white} white pixels)");
+    assert!(differ(220, 120, 420, 240) < 200, "the overlay covers the middle");
 }
 
 #[test]

@@ -73,6 +73,10 @@ pub struct RenderArgs {
     /// Also time this many frames after the first and print the frame times.
     #[arg(long, default_value_t = 0)]
     pub bench: usize,
+    /// Draw a title (project, run, time), a legend, a north arrow and a scale bar over the
+    /// image, for reports.
+    #[arg(long)]
+    pub overlay: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -182,6 +186,40 @@ fn parse_viewpoint(text: &str, name: &str) -> Result<Viewpoint> {
     Ok(vp)
 }
 
+/// The overlay of `cim render --overlay`: the project (and run and time) as the title, the
+/// water's depths and the buildings' flood classes as the legend (when a run is drawn).
+fn report_overlay(a: &RenderArgs, run_frame_s: Option<f64>) -> cim_viewer::report::ReportOverlay {
+    let lang = cim_viewer::i18n::Lang::from_env();
+    let project = a
+        .project
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut o = cim_viewer::report::ReportOverlay {
+        title: project,
+        ..Default::default()
+    };
+    if let (Some(run), Some(t)) = (&a.run, run_frame_s) {
+        let s = t.round() as u64;
+        o.title = format!(
+            "{} · {} {run} · {}:{:02}:{:02}",
+            o.title,
+            lang.t("run"),
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        );
+        o.legend_title = lang.t("water_depth").to_string();
+        o.legend = cim_viewer::flood::depth_legend();
+        o.legend2_title = lang.t("flood_class").to_string();
+        o.legend2 = cim_viewer::flood::CLASSES
+            .iter()
+            .map(|c| (c.to_string(), cim_viewer::flood::class_color(c)))
+            .collect();
+    }
+    o
+}
+
 pub fn render(a: RenderArgs) -> Result<()> {
     let (width, height) = parse_size(&a.size)?;
     let launched = std::time::Instant::now();
@@ -262,6 +300,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
         };
         eprintln!("run '{run}' at {shown_min} min{asked}: {n_closed} roads closed");
     }
+    let overlay = a.overlay.then(|| report_overlay(&a, run_frame_s));
     let (buildings, tiles) = (scene.buildings.len(), scene.tiles.len());
     let per_building = scene.building_bytes_beyond_meshes() as f64 / buildings.max(1) as f64;
     let shot = cim_viewer::render(
@@ -273,6 +312,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
             bench_frames: a.bench,
             select,
             water,
+            overlay,
         },
     )?;
     // From the start of the command: reading the project, then the renderer's first frame.

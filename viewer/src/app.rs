@@ -547,6 +547,8 @@ pub struct RenderRequest {
     pub select: Option<cim_engine::CityCode>,
     /// A flood's water surface to draw over the scene.
     pub water: Option<MeshData>,
+    /// A title, legend, north arrow and scale bar drawn over the image (`--overlay`).
+    pub overlay: Option<crate::report::ReportOverlay>,
 }
 
 /// Renders the scene offscreen (no window, no display needed).
@@ -600,10 +602,20 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
     }
     let target = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(target);
-    app.world_mut().spawn((
-        camera_bundle(orbit, span),
-        RenderTarget::Image(target.clone().into()),
-    ));
+    let camera = app
+        .world_mut()
+        .spawn((
+            camera_bundle(orbit, span),
+            RenderTarget::Image(target.clone().into()),
+        ))
+        .id();
+    if let Some(overlay) = &req.overlay {
+        let font = app
+            .world_mut()
+            .resource_mut::<Assets<Font>>()
+            .add(Font::from_bytes(UI_FONT.to_vec()));
+        crate::report::spawn_report_overlay(app.world_mut(), camera, overlay, &orbit, req.height, font);
+    }
     app.finish();
     app.cleanup();
 

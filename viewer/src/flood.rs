@@ -123,25 +123,51 @@ pub fn terrain_notice(scene: &SceneData, frames: &RunFrames) -> anyhow::Result<O
     Ok(None)
 }
 
-/// Linear RGBA of water `depth_m` deep: light blue when shallow to dark blue past 1 m,
-/// translucent.
-pub fn depth_color(depth_m: f32) -> [f32; 4] {
-    const SHALLOW: [f32; 3] = [0.10, 0.40, 0.95];
-    const DEEP: [f32; 3] = [0.0, 0.04, 0.35];
-    let t = (depth_m / 1.0).clamp(0.0, 1.0).sqrt();
-    [
-        SHALLOW[0] + (DEEP[0] - SHALLOW[0]) * t,
-        SHALLOW[1] + (DEEP[1] - SHALLOW[1]) * t,
-        SHALLOW[2] + (DEEP[2] - SHALLOW[2]) * t,
-        0.7 + 0.25 * t,
-    ]
+/// Depth bands of the water's colours: their upper bounds, m, and their sRGB colours (light
+/// sky blue to purple, each band plainly apart from the next, so a report can be read by them).
+const DEPTH_BANDS: [(f32, [u8; 3]); 5] = [
+    (0.15, [110, 190, 255]),
+    (0.30, [40, 130, 245]),
+    (0.50, [20, 70, 200]),
+    (1.00, [45, 30, 160]),
+    (f32::INFINITY, [100, 10, 115]),
+];
+
+fn linear(c: u8) -> f32 {
+    let c = f32::from(c) / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
 }
 
-/// The legend of [`depth_color`]: (label, colour) for a few depths.
-pub fn depth_legend() -> Vec<(String, [f32; 4])> {
-    [0.05f32, 0.15, 0.3, 0.5, 1.0]
+/// Linear RGBA of water `depth_m` deep: its band's colour ([`DEPTH_BANDS`]), more opaque the
+/// deeper.
+pub fn depth_color(depth_m: f32) -> [f32; 4] {
+    let k = DEPTH_BANDS
         .iter()
-        .map(|&d| (format!("{d:.2} m"), depth_color(d)))
+        .position(|(top, _)| depth_m < *top)
+        .unwrap_or(DEPTH_BANDS.len() - 1);
+    let [r, g, b] = DEPTH_BANDS[k].1;
+    [linear(r), linear(g), linear(b), 0.6 + 0.075 * k as f32]
+}
+
+/// The legend of [`depth_color`]: (label, colour) for each band.
+pub fn depth_legend() -> Vec<(String, [f32; 4])> {
+    let mut bottom = 0.0f32;
+    DEPTH_BANDS
+        .iter()
+        .map(|&(top, _)| {
+            let label = if top.is_finite() {
+                format!("{bottom:.2}–{top:.2} m")
+            } else {
+                format!("> {bottom:.2} m")
+            };
+            let colour = depth_color(bottom);
+            bottom = top;
+            (label, colour)
+        })
         .collect()
 }
 
@@ -281,6 +307,17 @@ mod tests {
         assert!(b[3] > a[3]);
         assert_eq!(depth_color(5.0), depth_color(1.0));
         assert_eq!(depth_legend().len(), 5);
+        // Neighbouring bands are plainly apart (in sRGB, more than a fifth of the range).
+        for w in DEPTH_BANDS.windows(2) {
+            let d: f32 = (0..3)
+                .map(|k| (f32::from(w[0].1[k]) - f32::from(w[1].1[k])).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            assert!(d > 0.2 * 255.0, "{w:?}: {d}");
+        }
+        assert_eq!(depth_legend()[0].0, "0.00–0.15 m");
+        assert_eq!(depth_legend()[4].0, "> 1.00 m");
+        assert_ne!(depth_color(0.05), depth_color(0.2));
         assert_eq!(class_color("dry"), crate::load::BUILDING_COLOR);
         assert_ne!(class_color(">0.5 m"), class_color("<0.3 m"));
         // Runs stored before today's classes keep their colours.

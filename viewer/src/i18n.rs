@@ -117,6 +117,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("alert_depth", "Water deeper than 1 m", "水深超过 1 m"),
     ("no_alerts", "No alerts", "无警报"),
     ("over_time", "over time", "随时间变化"),
+    ("left_axis", "left axis", "左轴"),
+    ("right_axis", "right axis", "右轴"),
     (
         "help",
         "Left drag: pan · right drag: turn, tilt · wheel: zoom · click: pick · F: fly to it · G: fly mode · B: save view · 1–9: saved views · T: tour · L: 中文",

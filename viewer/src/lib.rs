@@ -25,6 +25,7 @@ pub mod layout;
 pub mod load;
 pub mod panels;
 pub mod pick;
+pub mod report;
 pub mod scene;
 pub mod style;
 pub mod ui;

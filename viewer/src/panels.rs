@@ -512,33 +512,98 @@ pub const SPEEDS: [f64; 7] = [15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
 
 /// A small line chart of flooded buildings and closed road length over the run, with the time
 /// shown marked.
-fn kpi_chart(ui: &mut egui::Ui, kpis: &[Kpi], t_s: f64, width: f32, height: f32) {
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, height), egui::Sense::hover());
-    let p = ui.painter_at(rect);
-    p.rect_filled(rect, 3.0, egui::Color32::from_rgba_unmultiplied(0, 0, 0, 90));
+/// A step of about a fifth of `span` that reads well: 1, 2 or 5 times a power of ten.
+fn nice_step(span: f64) -> f64 {
+    let raw = (span / 5.0).max(1e-9);
+    let p = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * p)
+}
+
+/// The KPIs over the run: flooded buildings (left axis, count) and closed road length (right
+/// axis, km) against time (bottom axis, h:mm), with a legend, and the time shown as a line.
+fn kpi_chart(ui: &mut egui::Ui, kpis: &[Kpi], t_s: f64, width: f32, height: f32, l: Lang) {
     let (Some(first), Some(last)) = (kpis.first(), kpis.last()) else {
         return;
     };
+    let orange = egui::Color32::from_rgb(255, 140, 40);
+    let red = egui::Color32::from_rgb(230, 60, 60);
+    ui.horizontal_wrapped(|ui| {
+        for (c, text) in [
+            (
+                orange,
+                format!("{} ({})", l.t("flooded_buildings"), l.t("left_axis")),
+            ),
+            (
+                red,
+                format!("{}, km ({})", l.t("closed_road_length"), l.t("right_axis")),
+            ),
+        ] {
+            let (r, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
+            ui.painter().rect_filled(r, 0.0, c);
+            ui.label(egui::RichText::new(text).small());
+        }
+    });
+    let (outer, _) = ui.allocate_exact_size(egui::vec2(width, height + 16.0), egui::Sense::hover());
+    let p = ui.painter_at(outer);
+    let font = egui::FontId::proportional(10.0);
+    let grey = egui::Color32::from_gray(190);
+    let rect = egui::Rect::from_min_max(
+        egui::pos2(outer.left() + 34.0, outer.top() + 2.0),
+        egui::pos2(outer.right() - 38.0, outer.bottom() - 14.0),
+    );
+    p.rect_filled(rect, 3.0, egui::Color32::from_rgba_unmultiplied(0, 0, 0, 90));
     let span = (last.time_s - first.time_s).max(1.0);
     let x_of = |t: f64| rect.left() + ((t - first.time_s) / span) as f32 * rect.width();
-    type Series = (fn(&Kpi) -> f64, egui::Color32);
+    // Time ticks in minutes, labelled h:mm.
+    let step_min = nice_step(span / 60.0).max(1.0);
+    let mut m = (first.time_s / 60.0 / step_min).ceil() * step_min;
+    while m * 60.0 <= last.time_s + 1e-6 {
+        let x = x_of(m * 60.0);
+        p.line_segment(
+            [egui::pos2(x, rect.bottom()), egui::pos2(x, rect.bottom() + 3.0)],
+            (1.0, grey),
+        );
+        let label = format!("{}:{:02}", (m / 60.0).floor(), (m % 60.0).round());
+        p.text(
+            egui::pos2(x, rect.bottom() + 3.0),
+            egui::Align2::CENTER_TOP,
+            label,
+            font.clone(),
+            grey,
+        );
+        m += step_min;
+    }
+    type Series = (fn(&Kpi) -> f64, egui::Color32, bool);
     let series: [Series; 2] = [
-        (
-            |k| k.flooded_buildings as f64,
-            egui::Color32::from_rgb(255, 140, 40),
-        ),
-        (|k| k.closed_road_m, egui::Color32::from_rgb(230, 40, 40)),
+        (|k| k.flooded_buildings as f64, orange, true),
+        (|k| k.closed_road_m / 1000.0, red, false),
     ];
-    for (value, colour) in series {
-        let max = kpis.iter().map(value).fold(0.0, f64::max).max(1e-9);
+    for (value, colour, left) in series {
+        let peak = kpis.iter().map(value).fold(0.0, f64::max);
+        // The axis runs to a round number at or above the peak.
+        let step = nice_step(peak.max(if left { 5.0 } else { 0.5 }));
+        let top = (peak / step).ceil().max(1.0) * step;
+        let y_of = |v: f64| rect.bottom() - (v / top) as f32 * rect.height();
+        let (x, align) = if left {
+            (rect.left() - 3.0, egui::Align2::RIGHT_CENTER)
+        } else {
+            (rect.right() + 3.0, egui::Align2::LEFT_CENTER)
+        };
+        for v in [0.0, top / 2.0, top] {
+            let text = if left {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            };
+            p.text(egui::pos2(x, y_of(v)), align, text, font.clone(), colour);
+        }
         let points: Vec<egui::Pos2> = kpis
             .iter()
-            .map(|k| {
-                egui::pos2(
-                    x_of(k.time_s),
-                    rect.bottom() - 3.0 - (value(k) / max) as f32 * (rect.height() - 6.0),
-                )
-            })
+            .map(|k| egui::pos2(x_of(k.time_s), y_of(value(k))))
             .collect();
         p.add(egui::Shape::line(points, egui::Stroke::new(2.0, colour)));
     }
@@ -670,7 +735,7 @@ fn playback_panel(
                         l.t("closed_road_length"),
                         l.t("over_time")
                     ));
-                    kpi_chart(ui, series, p.time_s, chart_w, if two { 40.0 } else { 60.0 });
+                    kpi_chart(ui, series, p.time_s, chart_w, if two { 50.0 } else { 80.0 }, l);
                 }
                 ui.horizontal_wrapped(|ui| {
                     ui.label(l.t("water_depth"));

@@ -17,8 +17,9 @@ pub fn ground(terrain: Option<&Raster>, x: f64, y: f64, fallback: f64) -> f64 {
 }
 
 /// Adds a ribbon `width_m` wide along `line`, its vertices at most `max_step_m` apart along
-/// the line, each at the ground plus [`DRAPE_LIFT_M`], facing up. Segments of zero length are
-/// skipped; a line of fewer than two distinct points adds nothing.
+/// the line, each at the ground plus [`DRAPE_LIFT_M`], facing up. With a terrain, the parts of
+/// the line beyond its data are left out; without one, the ribbon lies at `fallback_z`.
+/// Segments of zero length are skipped; a line of fewer than two distinct points adds nothing.
 #[allow(clippy::too_many_arguments)]
 pub fn drape_ribbon(
     line: &LineString<f64>,
@@ -60,7 +61,18 @@ pub fn drape_ribbon(
         // Left of the direction of travel.
         let (nx, ny) = (-dy / len * half, dx / len * half);
         let (x, y) = pts[k];
-        let z = ground(terrain, x, y, fallback_z) + DRAPE_LIFT_M;
+        // Where there is a DEM but no ground under this point (beyond the terrain's edge), the
+        // ribbon stops: a line would otherwise hang in the air at the fallback height.
+        let z = match terrain {
+            Some(t) => match t.sample(x, y) {
+                Some(z) => z,
+                None => {
+                    prev = None;
+                    continue;
+                }
+            },
+            None => fallback_z,
+        } + DRAPE_LIFT_M;
         let left = mesh.push(origin.to_local(x + nx, y + ny, z), [0.0, 1.0, 0.0], color);
         let right = mesh.push(origin.to_local(x - nx, y - ny, z), [0.0, 1.0, 0.0], color);
         if let Some((pl, pr)) = prev {
@@ -118,6 +130,30 @@ mod tests {
         for t in m.indices.chunks(3) {
             let [a, b, c] = [t[0], t[1], t[2]].map(|i| m.positions[i as usize]);
             assert!(triangle_normal(a, b, c)[1] > 0.5);
+        }
+    }
+
+    #[test]
+    fn a_line_leaving_the_terrain_stops_at_its_edge() {
+        let r = ramp();
+        let o = LocalOrigin {
+            x: 1000.0,
+            y: 2000.0,
+            z: 0.0,
+        };
+        // From x = 1050 to 1150: the DEM ends at 1100.
+        let line = line_string![(x: 1050.0, y: 2050.0), (x: 1150.0, y: 2050.0)];
+        let mut m = MeshData::default();
+        drape_ribbon(&line, 2.0, 1.0, Some(&r), 500.0, [0.2; 4], &o, &mut m);
+        assert!(m.vertex_count() > 0);
+        for p in &m.positions {
+            assert!(o.x + f64::from(p[0]) <= 1100.0 + 1e-3, "{p:?}");
+            assert!(f64::from(p[1]) < 101.0, "hangs in the air: {p:?}");
+        }
+        // Every triangle joins neighbouring points (no strip across the gap).
+        for t in m.indices.chunks(3) {
+            let xs = [t[0], t[1], t[2]].map(|i| m.positions[i as usize][0]);
+            assert!(xs.iter().fold(0.0f32, |a, &x| a.max((x - xs[0]).abs())) <= 1.0 + 1e-3);
         }
     }
 
