@@ -712,6 +712,36 @@ fn the_window_shows_the_city_and_the_panels_under_xvfb() {
         !(centre[2] > centre[0] + 20 && centre[2] > 150),
         "centre {centre:?}"
     );
+
+    // The hall on a 1920×1080 screen: the window (and its screenshot) takes the whole screen,
+    // the feature panel and the dashboard in the right column, the middle left to the city.
+    let hall = dir.path().join("hall.png");
+    let o = std::process::Command::new("xvfb-run")
+        .args([
+            "-a",
+            "-s",
+            "-screen 0 1920x1080x24",
+            env!("CARGO_BIN_EXE_cim"),
+            "view",
+            p(&project),
+            "--hall",
+            "--screenshot",
+            p(&hall),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = read_png(&hall);
+    assert_eq!(img.dimensions(), (1920, 1080));
+    let dark = |x: u32, y: u32| {
+        let p = img.get_pixel(x, y);
+        p[0] < 90 && p[1] < 90 && p[2] < 110
+    };
+    // Dark panels in the right column, top (feature) and under it (dashboard, from 42 % of the
+    // column's height); none in the middle.
+    assert!(dark(1600, 60), "no feature panel top right");
+    assert!(dark(1600, 470), "no dashboard under it");
+    assert!(!dark(960, 540), "a panel covers the middle");
 }
 
 #[test]
