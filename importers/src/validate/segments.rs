@@ -4,8 +4,9 @@
 //! Segments are bucketed into the cells of a grid whose cells are about twice the mean segment
 //! length (so a ring, a curve, fills few cells of its box, each with a handful of segments);
 //! only segments sharing a cell can meet, so only pairs within a cell are tested exactly. Each
-//! segment is walked through the cells it crosses, column by column, and (cell, segment) pairs
-//! are sorted by cell: no dense array over the box. A cell that still holds many segments (a
+//! segment is walked through the cells it crosses, column by column; consecutive segments of a
+//! ring in one cell make one run, and (cell, run) pairs are sorted by cell: no dense array over
+//! the box. A cell that still holds many segments (a
 //! cluster of tiny ones) gets a finer grid of its own, recursively, so dense spots do not turn
 //! the test quadratic. Cost: O(n log n) for n segments, plus the cells long segments cross.
 
@@ -134,11 +135,25 @@ impl<'a> SegmentGrid<'a> {
             nx,
             ny,
         };
-        let mut entries: Vec<(u64, Seg)> = Vec::with_capacity(segs.len() * 3);
+        // (cell, first segment, segments): consecutive segments of a ring in the same cell make
+        // one run, so a curve gives about one entry per cell it crosses, not one per segment.
+        let mut entries: Vec<(u64, Seg, u32)> = Vec::with_capacity(segs.len() / 2 + 16);
         for &s in segs {
             let (a, b) = self.line(s);
             if let Some((a, b)) = inside(a, b, bounds).or_else(|| clip(a, b, bounds)) {
-                grid.walk(a, b, |key| entries.push((key, s)));
+                grid.walk(a, b, |key| {
+                    // The run this segment continues is among the last few entries (the
+                    // previous segment's cells).
+                    let recent = entries.len().saturating_sub(6);
+                    let run = entries[recent..]
+                        .iter_mut()
+                        .rev()
+                        .find(|(k, first, n)| *k == key && first.ring == s.ring && first.i + *n == s.i);
+                    match run {
+                        Some((_, _, n)) => *n += 1,
+                        None => entries.push((key, s, 1)),
+                    }
+                });
             }
         }
         // By cell, and within a cell in ring and vertex order.
@@ -148,12 +163,17 @@ impl<'a> SegmentGrid<'a> {
         while start < entries.len() {
             let key = entries[start].0;
             let end = start + entries[start..].iter().take_while(|e| e.0 == key).count();
-            if end - start == 1 {
+            if end - start == 1 && entries[start].2 == 1 {
                 start = end;
                 continue;
             }
             cell_segs.clear();
-            cell_segs.extend(entries[start..end].iter().map(|e| e.1));
+            for &(_, first, n) in &entries[start..end] {
+                cell_segs.extend((0..n).map(|k| Seg {
+                    ring: first.ring,
+                    i: first.i + k,
+                }));
+            }
             let found = if cell_segs.len() <= SMALL_CELL || cell_segs.len() == segs.len() {
                 self.all_pairs(&cell_segs, pred)
             } else {
