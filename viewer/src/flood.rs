@@ -198,8 +198,13 @@ pub fn class_color(class: &str) -> [f32; 4] {
     }
 }
 
-/// The water surface of a depth raster: a quad a wet cell at the ground plus the depth,
-/// coloured by depth. Ground is the terrain at the cell centre (`fallback_z` off it).
+/// The lowest a water surface is drawn over the ground, m: over the draped lines
+/// ([`crate::scene::DRAPE_LIFT_M`]).
+pub const WATER_OVER_DRAPE_M: f64 = crate::scene::DRAPE_LIFT_M + 0.05;
+
+/// The water surface of a depth raster: a quad a wet cell at the ground plus the depth (at
+/// least [`WATER_OVER_DRAPE_M`]), coloured by depth. Ground is the terrain at the cell centre
+/// (`fallback_z` off it).
 pub fn water_mesh(
     depth: &Raster,
     terrain: Option<&Raster>,
@@ -216,7 +221,9 @@ pub fn water_mesh(
             }
             let x = depth.origin_x + (col as f64 + 0.5) * depth.cell_w;
             let y = depth.origin_y - (row as f64 + 0.5) * depth.cell_h;
-            let z = ground(terrain, x, y, fallback_z) + f64::from(d);
+            // At least just over the draped roads and parcel lines, so water that covers a road
+            // is drawn over it (the road shows through); the colour still says the depth.
+            let z = ground(terrain, x, y, fallback_z) + f64::from(d).max(WATER_OVER_DRAPE_M);
             let c = depth_color(d);
             let up = [0.0, 1.0, 0.0];
             // North-west, south-west, south-east, north-east: counter-clockwise from above.
@@ -340,6 +347,12 @@ mod tests {
         // The 0.5 m cell (row 0, column 1): x 104..108, y 204..208, at 10.5 m.
         let q = &m.positions[0..4];
         assert!(q.iter().all(|p| (p[1] - 10.5).abs() < 1e-6));
+        // The 2 cm cell is drawn over the draped roads (at 10 m + 0.35 m), not under them.
+        let shallow = &m.positions[8..12];
+        assert!(shallow
+            .iter()
+            .all(|p| (f64::from(p[1]) - 10.0 - WATER_OVER_DRAPE_M).abs() < 1e-6));
+        assert!(WATER_OVER_DRAPE_M > crate::scene::DRAPE_LIFT_M);
         let xs: Vec<f32> = q.iter().map(|p| p[0]).collect();
         assert_eq!(
             (
