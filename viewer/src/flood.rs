@@ -352,7 +352,6 @@ mod tests {
         assert!(shallow
             .iter()
             .all(|p| (f64::from(p[1]) - 10.0 - WATER_OVER_DRAPE_M).abs() < 1e-6));
-        assert!(WATER_OVER_DRAPE_M > crate::scene::DRAPE_LIFT_M);
         let xs: Vec<f32> = q.iter().map(|p| p[0]).collect();
         assert_eq!(
             (
