@@ -34,5 +34,6 @@ pub use raster::Raster;
 // store re-exports (owned by the store engineer):
 pub use store::{
     FeatureFilter, GeometryType, ImportStats, ImportTx, LayerInfo, LayerSpec, Project, RunBuilding,
-    RunRecord, RunRoad, StoredFeature, TerrainInfo, Viewpoint, Written, FORMAT_VERSION,
+    RunRecord, RunRoad, StoredFeature, TerrainInfo, Viewpoint, Written, COVERAGE_TILE, DATA_NULL,
+    FORMAT_VERSION,
 };

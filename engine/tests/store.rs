@@ -1113,3 +1113,87 @@ fn runs_keep_each_buildings_classes_over_time_and_older_tables_gain_the_column()
     assert_eq!(p.run_buildings("a").unwrap()[0].classes, "");
     assert_eq!(p.run_buildings("b").unwrap()[0].classes, "3");
 }
+
+/// A raster stored as a GeoPackage 2D gridded coverage reads back cell for cell, and GDAL reads
+/// the same values from the project file.
+#[test]
+fn rasters_are_stored_as_gridded_coverages_gdal_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    // 300 × 270 cells of 2 m (two tiles each way, the last ones partial), a hole of no data.
+    let (w, h) = (300usize, 270usize);
+    let mut r = cim_engine::Raster::empty(w, h, 500_000.0, 2_550_540.0, 2.0, 2.0);
+    for row in 0..h {
+        for col in 0..w {
+            r.data[row * w + col] = if (100..110).contains(&row) && (50..60).contains(&col) {
+                f32::NAN
+            } else {
+                10.0 + col as f32 * 0.25 - row as f32 * 0.125
+            };
+        }
+    }
+    p.put_coverage("max_depth", &r, "a test raster").unwrap();
+    let back = p.coverage("max_depth").unwrap();
+    assert_eq!((back.width, back.height), (w, h));
+    assert_eq!(
+        (back.origin_x, back.origin_y, back.cell_w),
+        (500_000.0, 2_550_540.0, 2.0)
+    );
+    for (a, b) in r.data.iter().zip(&back.data) {
+        assert!(a == b || (a.is_nan() && b.is_nan()), "{a} vs {b}");
+    }
+    // Stored again: replaced, not added.
+    p.put_coverage("max_depth", &r, "again").unwrap();
+    assert!(p.coverage("nope").is_err());
+    // A coverage may not take a layer's name, and the layer is left as it was.
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("parcels", FeatureKind::Parcel, GeometryType::Polygon))
+        .unwrap();
+    tx.write(
+        "parcels",
+        &feature(
+            "parcels",
+            FeatureKind::Parcel,
+            "a",
+            square(500_000.0, 2_550_000.0, 10.0),
+        ),
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let e = p.put_coverage("parcels", &r, "").unwrap_err().to_string();
+    assert!(e.contains("exists"), "{e}");
+    assert_eq!(p.layer("parcels").unwrap().feature_count, 1);
+    drop(p);
+    if std::process::Command::new("gdallocationinfo")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let value = |px: usize, py: usize| -> String {
+        let o = std::process::Command::new("gdallocationinfo")
+            .args([
+                "-valonly",
+                &format!("GPKG:{}:max_depth", path.display()),
+                &px.to_string(),
+                &py.to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    for (px, py) in [(0, 0), (299, 269), (257, 3), (120, 260)] {
+        let want = r.data[py * w + px];
+        let got: f32 = value(px, py).parse().unwrap();
+        assert_eq!(got, want, "cell ({px}, {py})");
+    }
+    let info = std::process::Command::new("gdalinfo")
+        .arg(format!("GPKG:{}:max_depth", path.display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains("Size is 300, 270"), "{text}");
+    assert!(text.contains("Float32"), "{text}");
+}

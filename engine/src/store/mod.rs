@@ -21,6 +21,7 @@
 //! dropped without [`ImportTx::commit`], or is killed (`kill -9`, power loss) leaves the
 //! project as it was before the import began.
 
+mod coverage;
 mod import;
 mod layer;
 mod manage;
@@ -31,6 +32,7 @@ mod schema;
 mod terrain;
 mod viewpoints;
 
+pub use coverage::{COVERAGE_TILE, DATA_NULL};
 pub use import::{ImportStats, ImportTx, Written};
 pub use layer::{GeometryType, LayerInfo, LayerSpec};
 pub use query::{FeatureFilter, StoredFeature};
