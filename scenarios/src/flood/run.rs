@@ -75,17 +75,19 @@ impl FloodClass {
 /// assert_eq!(wall_depth(&h, &[0, 1, 2, 4, 3], 100.0), 0.9);
 /// ```
 pub fn wall_depth(h: &[f64], cells: &[usize], p: f64) -> f64 {
-    wall_depth_by(cells, p, |c| h[c])
+    wall_depth_in(h, cells, p, &mut Vec::new())
 }
 
-fn wall_depth_by(cells: &[usize], p: f64, depth: impl Fn(usize) -> f64) -> f64 {
+/// [`wall_depth`] with a scratch buffer (a run asks it for every building every 10 s).
+fn wall_depth_in(h: &[f64], cells: &[usize], p: f64, scratch: &mut Vec<f64>) -> f64 {
     if cells.is_empty() {
         return 0.0;
     }
-    let mut d: Vec<f64> = cells.iter().map(|&c| depth(c)).collect();
+    scratch.clear();
+    scratch.extend(cells.iter().map(|&c| h[c]));
     // Nearest rank: the smallest value with at least p % of the cells at or below it.
-    let rank = ((p / 100.0 * d.len() as f64).ceil() as usize).clamp(1, d.len());
-    let (_, v, _) = d.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    let rank = ((p / 100.0 * scratch.len() as f64).ceil() as usize).clamp(1, scratch.len());
+    let (_, v, _) = scratch.select_nth_unstable_by(rank - 1, f64::total_cmp);
     *v
 }
 
@@ -293,6 +295,8 @@ struct Watch<'a> {
     first_wet: Vec<Option<f64>>,
     /// Each building's highest wall depth at the checks so far.
     building_max: Vec<f64>,
+    /// Reused for each building's wall depths.
+    scratch: Vec<f64>,
     road_max: Vec<f64>,
     road_closed: Vec<Option<f64>>,
     road_reopened: Vec<Option<f64>>,
@@ -310,6 +314,7 @@ impl<'a> Watch<'a> {
             prepared,
             first_wet: vec![None; prepared.buildings.len()],
             building_max: vec![0.0; prepared.buildings.len()],
+            scratch: Vec::new(),
             road_max: vec![0.0; nr],
             road_closed: vec![None; nr],
             road_reopened: vec![None; nr],
@@ -324,7 +329,7 @@ impl<'a> Watch<'a> {
         let deepest = |cells: &[usize]| cells.iter().map(|&c| h[c]).fold(0.0, f64::max);
         let e = &self.prepared.config.buildings;
         for (k, b) in self.prepared.buildings.iter().enumerate() {
-            let d = wall_depth(h, &b.cells, e.percentile);
+            let d = wall_depth_in(h, &b.cells, e.percentile, &mut self.scratch);
             self.building_max[k] = self.building_max[k].max(d);
             if self.first_wet[k].is_none() && d >= e.flooded_m {
                 self.first_wet[k] = Some(t);
@@ -355,7 +360,7 @@ impl<'a> Watch<'a> {
         let e = &prepared.config.buildings;
         let mut by_class = [0u64; 4];
         for (b, classes) in prepared.buildings.iter().zip(&mut self.classes) {
-            let d = wall_depth(h, &b.cells, e.percentile);
+            let d = wall_depth_in(h, &b.cells, e.percentile, &mut self.scratch);
             let class = FloodClass::of_depth(d, e.flooded_m) as usize;
             by_class[class] += 1;
             classes.push(char::from(b'0' + class as u8));
