@@ -132,176 +132,190 @@ impl Project {
     /// that name, in one transaction. GDAL reads it as `GPKG:<project>:<name>`.
     pub fn put_coverage(&mut self, name: &str, raster: &Raster, description: &str) -> Result<()> {
         super::layer::check_name(name)?;
-        if raster.width == 0 || raster.height == 0 {
-            return Err(bad(name, "an empty raster"));
-        }
         let path = self.meta.path.clone();
         let srs_id = self.meta.srs_id;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .ctx(&path)?;
-        ensure_tables(&tx, &path)?;
-        let taken: Option<String> = tx
-            .query_row(
-                "SELECT data_type FROM gpkg_contents WHERE table_name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .ctx(&path)?;
-        if taken.as_deref().is_some_and(|t| t != "2d-gridded-coverage") {
-            return Err(bad(name, "a layer or table of that name exists already"));
-        }
-        drop_coverage(&tx, &path, name)?;
-        let n = COVERAGE_TILE;
-        let (mw, mh) = (raster.width.div_ceil(n), raster.height.div_ceil(n));
-        let (x0, y1) = (raster.origin_x, raster.origin_y);
-        let (x1, y0) = (
-            x0 + raster.width as f64 * raster.cell_w,
-            y1 - raster.height as f64 * raster.cell_h,
-        );
-        tx.execute(
-            "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, srs_id)
-             VALUES (?1, '2d-gridded-coverage', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![name, description, x0, y0, x1, y1, srs_id],
-        )
-        .ctx(&path)?;
-        tx.execute(
-            "INSERT INTO gpkg_tile_matrix_set VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                name,
-                srs_id,
-                x0,
-                y1 - (mh * n) as f64 * raster.cell_h,
-                x0 + (mw * n) as f64 * raster.cell_w,
-                y1
-            ],
-        )
-        .ctx(&path)?;
-        tx.execute(
-            "INSERT INTO gpkg_tile_matrix VALUES (?1, 0, ?2, ?3, ?4, ?4, ?5, ?6)",
-            params![name, mw as i64, mh as i64, n as i64, raster.cell_w, raster.cell_h],
-        )
-        .ctx(&path)?;
-        tx.execute(
-            "INSERT INTO gpkg_2d_gridded_coverage_ancillary
-               (tile_matrix_set_name, datatype, scale, offset, precision, data_null, grid_cell_encoding, uom)
-             VALUES (?1, 'float', 1.0, 0.0, 1.0, ?2, 'grid-value-is-area', 'm')",
-            params![name, f64::from(DATA_NULL)],
-        )
-        .ctx(&path)?;
-        tx.execute_batch(&format!(
-            "CREATE TABLE {t} (id INTEGER PRIMARY KEY AUTOINCREMENT, zoom_level INTEGER NOT NULL,
-               tile_column INTEGER NOT NULL, tile_row INTEGER NOT NULL, tile_data BLOB NOT NULL,
-               UNIQUE (zoom_level, tile_column, tile_row));",
-            t = q(name)
-        ))
-        .ctx(&path)?;
-        tx.execute(
-            "INSERT INTO gpkg_extensions VALUES (?1, 'tile_data', 'gpkg_2d_gridded_coverage', ?2, 'read-write')",
-            params![name, EXT_DEF],
-        )
-        .ctx(&path)?;
-        {
-            let mut tile = tx
-                .prepare(&format!(
-                    "INSERT INTO {} (zoom_level, tile_column, tile_row, tile_data) VALUES (0, ?1, ?2, ?3)",
-                    q(name)
-                ))
-                .ctx(&path)?;
-            let mut anc = tx
-                .prepare(
-                    "INSERT INTO gpkg_2d_gridded_tile_ancillary (tpudt_name, tpudt_id, min, max, mean, std_dev)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .ctx(&path)?;
-            for row in 0..mh {
-                for col in 0..mw {
-                    let (blob, [min, max, mean, sd]) = tile_tiff(raster, col, row, name)?;
-                    tile.execute(params![col as i64, row as i64, blob]).ctx(&path)?;
-                    let id = tx.last_insert_rowid();
-                    anc.execute(params![
-                        name,
-                        id,
-                        nullable(min),
-                        nullable(max),
-                        nullable(mean),
-                        nullable(sd)
-                    ])
-                    .ctx(&path)?;
-                }
-            }
-        }
+        write(&tx, &path, srs_id, name, raster, description)?;
         tx.commit().ctx(&path)
     }
 
     /// The gridded coverage `name` as a raster (cells without data are NaN).
     pub fn coverage(&self, name: &str) -> Result<Raster> {
-        let path = &self.meta.path;
-        let found: Option<(i64, i64, i64, f64, f64)> = self
-            .conn
-            .query_row(
-                "SELECT m.matrix_width, m.matrix_height, m.tile_width, m.pixel_x_size, m.pixel_y_size
-                 FROM gpkg_tile_matrix m JOIN gpkg_contents c ON c.table_name = m.table_name
-                 WHERE m.table_name = ?1 AND m.zoom_level = 0 AND c.data_type = '2d-gridded-coverage'",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .or_else(|e| match e {
-                // No coverage tables yet: no coverage.
-                rusqlite::Error::SqliteFailure(..) => Ok(None),
-                e => Err(e),
-            })
-            .ctx(path)?;
-        let Some((mw, mh, n, cw, ch)) = found else {
-            return Err(bad(name, "no such coverage in the project"));
-        };
-        let (x0, y0, x1, y1): (f64, f64, f64, f64) = self
-            .conn
-            .query_row(
-                "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .ctx(path)?;
-        let n = n as usize;
-        let width = ((x1 - x0) / cw).round() as usize;
-        let height = ((y1 - y0) / ch).round() as usize;
-        if width > mw as usize * n || height > mh as usize * n {
-            return Err(bad(name, "the coverage's extent is larger than its tiles"));
-        }
-        let mut r = Raster::empty(width, height, x0, y1, cw, ch);
-        let mut stmt = self
-            .conn
+        read(&self.conn, &self.meta.path, name)?.ok_or_else(|| bad(name, "no such coverage in the project"))
+    }
+}
+
+pub(super) fn write(
+    tx: &Connection,
+    path: &std::path::Path,
+    srs_id: i32,
+    name: &str,
+    raster: &Raster,
+    description: &str,
+) -> Result<()> {
+    let path = path.to_path_buf();
+    if raster.width == 0 || raster.height == 0 {
+        return Err(bad(name, "an empty raster"));
+    }
+    ensure_tables(tx, &path)?;
+    let taken: Option<String> = tx
+        .query_row(
+            "SELECT data_type FROM gpkg_contents WHERE table_name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()
+        .ctx(&path)?;
+    if taken.as_deref().is_some_and(|t| t != "2d-gridded-coverage") {
+        return Err(bad(name, "a layer or table of that name exists already"));
+    }
+    drop_coverage(tx, &path, name)?;
+    let n = COVERAGE_TILE;
+    let (mw, mh) = (raster.width.div_ceil(n), raster.height.div_ceil(n));
+    let (x0, y1) = (raster.origin_x, raster.origin_y);
+    let (x1, y0) = (
+        x0 + raster.width as f64 * raster.cell_w,
+        y1 - raster.height as f64 * raster.cell_h,
+    );
+    tx.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, srs_id)
+             VALUES (?1, '2d-gridded-coverage', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![name, description, x0, y0, x1, y1, srs_id],
+        )
+        .ctx(&path)?;
+    tx.execute(
+        "INSERT INTO gpkg_tile_matrix_set VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            name,
+            srs_id,
+            x0,
+            y1 - (mh * n) as f64 * raster.cell_h,
+            x0 + (mw * n) as f64 * raster.cell_w,
+            y1
+        ],
+    )
+    .ctx(&path)?;
+    tx.execute(
+        "INSERT INTO gpkg_tile_matrix VALUES (?1, 0, ?2, ?3, ?4, ?4, ?5, ?6)",
+        params![name, mw as i64, mh as i64, n as i64, raster.cell_w, raster.cell_h],
+    )
+    .ctx(&path)?;
+    tx.execute(
+        "INSERT INTO gpkg_2d_gridded_coverage_ancillary
+               (tile_matrix_set_name, datatype, scale, offset, precision, data_null, grid_cell_encoding, uom)
+             VALUES (?1, 'float', 1.0, 0.0, 1.0, ?2, 'grid-value-is-area', 'm')",
+        params![name, f64::from(DATA_NULL)],
+    )
+    .ctx(&path)?;
+    tx.execute_batch(&format!(
+        "CREATE TABLE {t} (id INTEGER PRIMARY KEY AUTOINCREMENT, zoom_level INTEGER NOT NULL,
+               tile_column INTEGER NOT NULL, tile_row INTEGER NOT NULL, tile_data BLOB NOT NULL,
+               UNIQUE (zoom_level, tile_column, tile_row));",
+        t = q(name)
+    ))
+    .ctx(&path)?;
+    tx.execute(
+        "INSERT INTO gpkg_extensions VALUES (?1, 'tile_data', 'gpkg_2d_gridded_coverage', ?2, 'read-write')",
+        params![name, EXT_DEF],
+    )
+    .ctx(&path)?;
+    {
+        let mut tile = tx
             .prepare(&format!(
-                "SELECT tile_column, tile_row, tile_data FROM {} WHERE zoom_level = 0",
+                "INSERT INTO {} (zoom_level, tile_column, tile_row, tile_data) VALUES (0, ?1, ?2, ?3)",
                 q(name)
             ))
-            .ctx(path)?;
-        let mut rows = stmt.query([]).ctx(path)?;
-        while let Some(row) = rows.next().ctx(path)? {
-            let (col, trow): (i64, i64) = (row.get(0).ctx(path)?, row.get(1).ctx(path)?);
-            let blob: Vec<u8> = row.get(2).ctx(path)?;
-            let cells = decode_tile(&blob, n).map_err(|e| bad(name, format!("tile ({col}, {trow}): {e}")))?;
-            for y in 0..n {
-                let ry = trow as usize * n + y;
-                if ry >= height {
-                    break;
-                }
-                for x in 0..n {
-                    let rx = col as usize * n + x;
-                    if rx >= width {
-                        break;
-                    }
-                    let v = cells[y * n + x];
-                    r.data[ry * width + rx] = if v == DATA_NULL { f32::NAN } else { v };
-                }
+            .ctx(&path)?;
+        let mut anc = tx
+            .prepare(
+                "INSERT INTO gpkg_2d_gridded_tile_ancillary (tpudt_name, tpudt_id, min, max, mean, std_dev)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .ctx(&path)?;
+        for row in 0..mh {
+            for col in 0..mw {
+                let (blob, [min, max, mean, sd]) = tile_tiff(raster, col, row, name)?;
+                tile.execute(params![col as i64, row as i64, blob]).ctx(&path)?;
+                let id = tx.last_insert_rowid();
+                anc.execute(params![
+                    name,
+                    id,
+                    nullable(min),
+                    nullable(max),
+                    nullable(mean),
+                    nullable(sd)
+                ])
+                .ctx(&path)?;
             }
         }
-        Ok(r)
     }
+    Ok(())
+}
+
+/// The gridded coverage `name`, if the project has one of that name.
+pub(super) fn read(conn: &Connection, path: &std::path::Path, name: &str) -> Result<Option<Raster>> {
+    let found: Option<(i64, i64, i64, f64, f64)> = conn
+        .query_row(
+            "SELECT m.matrix_width, m.matrix_height, m.tile_width, m.pixel_x_size, m.pixel_y_size
+                 FROM gpkg_tile_matrix m JOIN gpkg_contents c ON c.table_name = m.table_name
+                 WHERE m.table_name = ?1 AND m.zoom_level = 0 AND c.data_type = '2d-gridded-coverage'",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()
+        .or_else(|e| match e {
+            // No coverage tables yet: no coverage.
+            rusqlite::Error::SqliteFailure(..) => Ok(None),
+            e => Err(e),
+        })
+        .ctx(path)?;
+    let Some((mw, mh, n, cw, ch)) = found else {
+        return Ok(None);
+    };
+    let (x0, y0, x1, y1): (f64, f64, f64, f64) = conn
+        .query_row(
+            "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .ctx(path)?;
+    let n = n as usize;
+    let width = ((x1 - x0) / cw).round() as usize;
+    let height = ((y1 - y0) / ch).round() as usize;
+    if width > mw as usize * n || height > mh as usize * n {
+        return Err(bad(name, "the coverage's extent is larger than its tiles"));
+    }
+    let mut r = Raster::empty(width, height, x0, y1, cw, ch);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT tile_column, tile_row, tile_data FROM {} WHERE zoom_level = 0",
+            q(name)
+        ))
+        .ctx(path)?;
+    let mut rows = stmt.query([]).ctx(path)?;
+    while let Some(row) = rows.next().ctx(path)? {
+        let (col, trow): (i64, i64) = (row.get(0).ctx(path)?, row.get(1).ctx(path)?);
+        let blob: Vec<u8> = row.get(2).ctx(path)?;
+        let cells = decode_tile(&blob, n).map_err(|e| bad(name, format!("tile ({col}, {trow}): {e}")))?;
+        for y in 0..n {
+            let ry = trow as usize * n + y;
+            if ry >= height {
+                break;
+            }
+            for x in 0..n {
+                let rx = col as usize * n + x;
+                if rx >= width {
+                    break;
+                }
+                let v = cells[y * n + x];
+                r.data[ry * width + rx] = if v == DATA_NULL { f32::NAN } else { v };
+            }
+        }
+    }
+    Ok(Some(r))
 }
 
 /// A tile's Float32 cells.

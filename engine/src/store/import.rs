@@ -495,7 +495,7 @@ impl<'p> ImportTx<'p> {
     /// Stores a terrain grid (in the project CRS), replacing one of the same name.
     pub fn put_terrain(&mut self, name: &str, raster: &Raster, source: &str) -> Result<()> {
         flush_all(self.tx, &self.meta.path, &mut self.layers)?;
-        super::terrain::put(self.tx, &self.meta.path, name, raster, source)
+        super::terrain::put(self.tx, &self.meta.path, self.meta.srs_id, name, raster, source)
     }
 
     /// Puts the R-tree triggers back, updates layer extents in `gpkg_contents` and commits.

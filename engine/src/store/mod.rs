@@ -10,7 +10,7 @@
 //! | `cim_project` | key/value: `name`, `crs`, `srs_id`, `region_code`, `format_version`, `created` |
 //! | `cim_layers` | one row per layer: kind, classification, geometry type, source, fields (JSON, with the column each field is stored in) |
 //! | `cim_codes` | every city code → (layer, fid), so codes stay unique across the project |
-//! | `cim_terrain`, `cim_terrain_tiles` | DEMs in the project CRS, as deflated 256×256 `f32` tiles |
+//! | `cim_terrain`, `cim_terrain_<name>` | DEMs in the project CRS: a row each, and the cells as a GeoPackage 2D gridded coverage (Float32 TIFF tiles) that GDAL opens; older projects' `cim_terrain_tiles` are still read |
 //! | `cim_runs`, `cim_run_buildings`, `cim_run_roads` | simulation runs: scenario, summary, raster folder; per-building and per-road results by city code |
 //!
 //! Each layer table has `fid`, `geom` and the `cim_*` columns (code, kind, classification,

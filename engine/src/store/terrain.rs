@@ -1,19 +1,30 @@
-//! Terrain grids: `cim_terrain` (one row per DEM) and `cim_terrain_tiles` (256×256 tiles of
-//! `f32`, bytes shuffled into planes, then zlib-deflated). NaN cells keep their exact bits.
+//! Terrain grids: `cim_terrain` (one row per DEM) and its cells as a GeoPackage 2D gridded
+//! coverage, `cim_terrain_<name>` (see [`super::coverage`]), which GDAL and QGIS open as
+//! `GPKG:project.cim.gpkg:cim_terrain_<name>`. Projects written before keep their cells in
+//! `cim_terrain_tiles` (256×256 tiles of `f32`, bytes shuffled into planes, then
+//! zlib-deflated) and are read as they are; the next import of that terrain stores it as a
+//! coverage.
 
 use super::SqlContext;
 use crate::error::{EngineError, Result};
 use crate::raster::Raster;
 use flate2::read::ZlibDecoder;
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 const TILE: usize = 256;
-/// Little-endian f32, byte planes (all first bytes, then all second bytes, …), zlib.
+/// Little-endian f32, byte planes (all first bytes, then all second bytes, …), zlib: the
+/// encoding of projects written before terrains became coverages.
 const ENCODING: &str = "f32le-planes-zlib";
+/// The cells are the gridded coverage [`coverage_table`].
+const COVERAGE_ENCODING: &str = "gpkg-2d-gridded-coverage";
+
+/// The coverage table holding terrain `name`'s cells (the `cim_` prefix keeps it apart from
+/// layer names).
+pub fn coverage_table(name: &str) -> String {
+    format!("cim_terrain_{name}")
+}
 
 /// A stored terrain, without its cells. A flood run records the one it was made on, so a
 /// viewer can tell when the project's terrain has changed since ([`TerrainInfo::same_cells`]).
@@ -56,7 +67,11 @@ fn err(name: &str, reason: impl Into<String>) -> EngineError {
     }
 }
 
+#[cfg(test)]
 fn encode_tile(values: &[f32]) -> std::io::Result<Vec<u8>> {
+    use flate2::write::ZlibEncoder;
+    use flate2::Compression;
+    use std::io::Write;
     let n = values.len();
     let mut planes = vec![0u8; n * 4];
     for (i, v) in values.iter().enumerate() {
@@ -90,7 +105,14 @@ fn tiles(len: usize) -> usize {
     len.div_ceil(TILE)
 }
 
-pub(super) fn put(conn: &Connection, path: &Path, name: &str, r: &Raster, source: &str) -> Result<()> {
+pub(super) fn put(
+    conn: &Connection,
+    path: &Path,
+    srs_id: i32,
+    name: &str,
+    r: &Raster,
+    source: &str,
+) -> Result<()> {
     if name.trim().is_empty() {
         return Err(err(name, "a terrain needs a name"));
     }
@@ -128,7 +150,7 @@ pub(super) fn put(conn: &Connection, path: &Path, name: &str, r: &Raster, source
             r.cell_w,
             r.cell_h,
             as_i64(TILE),
-            ENCODING,
+            COVERAGE_ENCODING,
             min_m.map(f64::from),
             max_m.map(f64::from),
             as_i64(r.valid_count()),
@@ -136,25 +158,14 @@ pub(super) fn put(conn: &Connection, path: &Path, name: &str, r: &Raster, source
         ],
     )
     .ctx(path)?;
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO cim_terrain_tiles (terrain, tile_row, tile_col, data) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .ctx(path)?;
-    let mut buf = Vec::with_capacity(TILE * TILE);
-    for tr in 0..tiles(r.height) {
-        for tc in 0..tiles(r.width) {
-            buf.clear();
-            let (c0, c1) = (tc * TILE, ((tc + 1) * TILE).min(r.width));
-            for row in tr * TILE..((tr + 1) * TILE).min(r.height) {
-                buf.extend_from_slice(&r.data[row * r.width + c0..row * r.width + c1]);
-            }
-            let data = encode_tile(&buf).map_err(|e| err(name, e.to_string()))?;
-            stmt.execute(params![name, as_i64(tr), as_i64(tc), data])
-                .ctx(path)?;
-        }
-    }
-    Ok(())
+    super::coverage::write(
+        conn,
+        path,
+        srs_id,
+        &coverage_table(name),
+        r,
+        &format!("terrain '{name}' ({source})"),
+    )
 }
 
 type InfoRow = (
@@ -232,6 +243,22 @@ pub(super) fn read(conn: &Connection, path: &Path, name: &str) -> Result<Raster>
         .ctx(path)?
         .ok_or_else(|| err(name, "no such terrain in the project"))?;
     let (_, _, _, origin_x, origin_y, cell_w, cell_h, tile_size, encoding, ..) = &row;
+    if encoding == COVERAGE_ENCODING {
+        let table = coverage_table(name);
+        let r = super::coverage::read(conn, path, &table)?
+            .ok_or_else(|| err(name, format!("its coverage table {table} is missing")))?;
+        let info = to_info(&row);
+        if (r.width, r.height) != (info.width, info.height) {
+            return Err(err(
+                name,
+                format!(
+                    "{table} holds {}×{} cells, the terrain {}×{}",
+                    r.width, r.height, info.width, info.height
+                ),
+            ));
+        }
+        return Ok(r);
+    }
     if encoding != ENCODING || *tile_size != TILE as i64 {
         return Err(err(
             name,
@@ -282,4 +309,52 @@ pub(super) fn read(conn: &Connection, path: &Path, name: &str) -> Result<Raster>
         cell_h: *cell_h,
         data,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A project written before terrains became coverages: its tiles are read as they are.
+    #[test]
+    fn terrains_stored_the_old_way_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.cim.gpkg");
+        let crs = crate::Crs::from_epsg(4547).unwrap();
+        let p = crate::Project::create(&path, &crs, "110105").unwrap();
+        drop(p);
+        let conn = Connection::open(&path).unwrap();
+        let (w, h) = (300usize, 260usize);
+        let data: Vec<f32> = (0..w * h)
+            .map(|i| if i % 11 == 0 { f32::NAN } else { i as f32 * 0.01 })
+            .collect();
+        conn.execute(
+            "INSERT INTO cim_terrain (name, width, height, origin_x, origin_y, cell_w, cell_h, tile_size,
+               encoding, min_m, max_m, valid_cells, source, created)
+             VALUES ('dem', ?1, ?2, 500000.0, 2550000.0, 1.0, 1.0, 256, ?3, 0.0, 1.0, 1, 'x', '2026-01-01')",
+            params![w as i64, h as i64, ENCODING],
+        )
+        .unwrap();
+        for tr in 0..tiles(h) {
+            for tc in 0..tiles(w) {
+                let mut buf = Vec::new();
+                let (c0, c1) = (tc * TILE, ((tc + 1) * TILE).min(w));
+                for row in tr * TILE..((tr + 1) * TILE).min(h) {
+                    buf.extend_from_slice(&data[row * w + c0..row * w + c1]);
+                }
+                conn.execute(
+                    "INSERT INTO cim_terrain_tiles (terrain, tile_row, tile_col, data) VALUES ('dem', ?1, ?2, ?3)",
+                    params![tr as i64, tc as i64, encode_tile(&buf).unwrap()],
+                )
+                .unwrap();
+            }
+        }
+        drop(conn);
+        let p = crate::Project::open(&path).unwrap();
+        let r = p.terrain("dem").unwrap();
+        assert_eq!((r.width, r.height), (w, h));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&r.data), bits(&data));
+    }
 }
