@@ -106,7 +106,7 @@ fn tile_tiff(r: &Raster, tile_col: usize, tile_row: usize, name: &str) -> Result
     let err = |e: tiff::TiffError| bad(name, format!("cannot encode a coverage tile: {e}"));
     TiffEncoder::new(&mut out)
         .map_err(err)?
-        .with_compression(Compression::Deflate(DeflateLevel::Balanced))
+        .with_compression(Compression::Deflate(DeflateLevel::Fast))
         .write_image::<colortype::Gray32Float>(n as u32, n as u32, &cells)
         .map_err(err)?;
     let stats = if count == 0 {
@@ -121,6 +121,35 @@ fn tile_tiff(r: &Raster, tile_col: usize, tile_row: usize, name: &str) -> Result
         ]
     };
     Ok((out.into_inner(), stats))
+}
+
+type EncodedTile = Result<(Vec<u8>, [f64; 4])>;
+
+/// The tiles of tile row `row`, encoded on as many threads as there are cores.
+fn encode_row(raster: &Raster, row: usize, mw: usize, name: &str) -> Vec<EncodedTile> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(mw)
+        .max(1);
+    let per = mw.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t * per..((t + 1) * per).min(mw))
+                        .map(|col| tile_tiff(raster, col, row, name))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err(bad(name, "a tile encoding thread failed"))])
+            })
+            .collect()
+    })
 }
 
 fn nullable(v: f64) -> Option<f64> {
@@ -236,8 +265,9 @@ pub(super) fn write(
             )
             .ctx(&path)?;
         for row in 0..mh {
-            for col in 0..mw {
-                let (blob, [min, max, mean, sd]) = tile_tiff(raster, col, row, name)?;
+            // A row of tiles is encoded on every core, then written in order.
+            for (col, encoded) in encode_row(raster, row, mw, name).into_iter().enumerate() {
+                let (blob, [min, max, mean, sd]) = encoded?;
                 tile.execute(params![col as i64, row as i64, blob]).ctx(&path)?;
                 let id = tx.last_insert_rowid();
                 anc.execute(params![
