@@ -29,13 +29,6 @@ pub(crate) enum Misplaced {
     FarFromProject(String),
 }
 
-fn param(proj4: &str, key: &str) -> Option<f64> {
-    proj4.split_whitespace().find_map(|p| {
-        let (k, v) = p.strip_prefix('+')?.split_once('=')?;
-        (k == key).then(|| v.parse().ok()).flatten()
-    })
-}
-
 /// No transverse Mercator zone reaches further from its meridian than this (UTM's 6° zones
 /// are about 670 km wide at the equator; 3-degree Gauss-Krüger zones half that).
 const MAX_TM_OFFSET_M: f64 = 2_000_000.0;
@@ -61,13 +54,18 @@ impl PlaceCheck {
             (Some(w), false) => Some(Transform::new(w, source_crs)),
             _ => None,
         };
-        let tm = source_crs.proj4().contains("+proj=tmerc") || source_crs.proj4().contains("+proj=utm");
+        let tm = matches!(source_crs.proj_param("proj"), Some("tmerc" | "etmerc" | "utm"));
         PlaceCheck {
             area: project_crs.area_of_use(),
             project_crs: project_crs.to_string(),
             wgs84_from_source,
             source_false_easting: if tm {
-                Some(param(source_crs.proj4(), "x_0").unwrap_or(0.0))
+                Some(
+                    source_crs
+                        .proj_param("x_0")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0.0),
+                )
             } else {
                 None
             },

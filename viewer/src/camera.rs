@@ -259,6 +259,19 @@ pub fn north_arrow_angle(yaw: f32) -> f32 {
     -yaw
 }
 
+/// The scale bar of a view `height_px` tall from `distance` metres off its focus, at most
+/// `max_px` long: its label ("50 m", "2 km") and its length in pixels.
+pub fn scale_bar_for(distance: f32, height_px: f32, max_px: f32) -> (String, f32) {
+    let m_per_px = 2.0 * distance * (0.5 * crate::app::FOV_Y).tan() / height_px.max(1.0);
+    let (m, px) = scale_bar(m_per_px, max_px);
+    let label = if m >= 1000.0 {
+        format!("{} km", m / 1000.0)
+    } else {
+        format!("{m} m")
+    };
+    (label, px)
+}
+
 /// A round length for a scale bar at most `max_px` pixels long, given `m_per_px` at the focus:
 /// 1, 2 or 5 × 10ⁿ m, and its length in pixels.
 pub fn scale_bar(m_per_px: f32, max_px: f32) -> (f32, f32) {

@@ -5,8 +5,7 @@
 use bevy::prelude::*;
 use bevy::ui::UiTargetCamera;
 
-use crate::app::FOV_Y;
-use crate::camera::{north_arrow_angle, scale_bar, OrbitCamera};
+use crate::camera::{north_arrow_angle, scale_bar_for, OrbitCamera};
 
 /// What the overlay says: the title line, and the legend's title and rows (label, linear
 /// RGBA).
@@ -20,10 +19,9 @@ pub struct ReportOverlay {
     pub legend2: Vec<(String, [f32; 4])>,
 }
 
-/// The scale bar for an image `height_px` tall seen by `camera`: (metres, pixels).
-pub fn report_scale(camera: &OrbitCamera, height_px: f32) -> (f32, f32) {
-    let m_per_px = 2.0 * camera.distance * (0.5 * FOV_Y).tan() / height_px.max(1.0);
-    scale_bar(m_per_px, (height_px * 0.14).max(80.0))
+/// The scale bar for an image `height_px` tall seen by `camera`: (label, pixels).
+pub fn report_scale(camera: &OrbitCamera, height_px: f32) -> (String, f32) {
+    scale_bar_for(camera.distance, height_px, (height_px * 0.14).max(80.0))
 }
 
 fn text(font: &Handle<Font>, s: impl Into<String>, size: f32, colour: Color) -> impl Bundle {
@@ -84,7 +82,7 @@ pub fn spawn_report_overlay(
 ) {
     // Text sized to the image: 1 at 1080 rows.
     let k = (height as f32 / 1080.0).max(0.5);
-    let (metres, px) = report_scale(orbit, height as f32);
+    let (label, px) = report_scale(orbit, height as f32);
     let mut commands = world.commands();
     let root = commands
         .spawn((
@@ -181,11 +179,6 @@ pub fn spawn_report_overlay(
             panel(),
         ))
         .with_children(|p| {
-            let label = if metres >= 1000.0 {
-                format!("{} km", metres / 1000.0)
-            } else {
-                format!("{metres} m")
-            };
             p.spawn(text(&font, label, 14.0 * k, Color::WHITE));
             p.spawn((
                 Node {
@@ -212,8 +205,11 @@ mod tests {
             pitch: 0.8,
             distance: 400.0,
         };
-        let (m, px) = report_scale(&orbit, 1080.0);
-        assert!([10.0, 20.0, 50.0, 100.0, 200.0, 500.0].contains(&m), "{m}");
+        let (label, px) = report_scale(&orbit, 1080.0);
+        assert!(
+            ["10 m", "20 m", "50 m", "100 m", "200 m", "500 m"].contains(&label.as_str()),
+            "{label}"
+        );
         assert!(px > 20.0 && px <= 160.0, "{px}");
     }
 }

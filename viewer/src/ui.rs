@@ -6,8 +6,8 @@
 use bevy::prelude::*;
 use cim_engine::{Feature, StoredFeature};
 
-use crate::app::{Scene, ViewCamera, FOV_Y};
-use crate::camera::{north_arrow_angle, scale_bar};
+use crate::app::{Scene, ViewCamera};
+use crate::camera::{north_arrow_angle, scale_bar_for};
 use crate::i18n::Lang;
 
 /// The language shown now.
@@ -227,17 +227,14 @@ fn update_compass(
     for mut t in &mut arrow {
         t.rotation = Rot2::radians(north_arrow_angle(c.0.yaw));
     }
-    let m_per_px = 2.0 * c.0.distance * (0.5 * FOV_Y).tan() / h.max(1.0);
-    let (m, px) = scale_bar(m_per_px, 150.0);
+    let (text, px) = scale_bar_for(c.0.distance, h, 150.0);
     for mut n in &mut bar {
         n.width = Val::Px(px);
     }
     for mut t in &mut label {
-        t.0 = if m >= 1000.0 {
-            format!("{} km", m / 1000.0)
-        } else {
-            format!("{m} m")
-        };
+        if t.0 != text {
+            t.0 = text.clone();
+        }
     }
 }
 

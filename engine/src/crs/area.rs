@@ -81,6 +81,12 @@ fn fmt_num(v: f64) -> String {
 }
 
 impl Crs {
+    /// A `+key=value` parameter of the CRS's PROJ string (`"x_0"` → `"500000"`); `""` for a
+    /// flag such as `+south`.
+    pub fn proj_param(&self, key: &str) -> Option<&str> {
+        param(self.proj4(), key)
+    }
+
     /// Where this CRS is meant to be used, for the projections whose area follows from their
     /// parameters (UTM, transverse Mercator / Gauss-Krüger, Krovak); `None` for others
     /// (geographic CRSs and projections whose area cannot be judged from their parameters).
