@@ -43,6 +43,7 @@ fn a_storm_and_a_what_if_are_run_stored_listed_and_compared() {
     let base = scenario(dir.path(), "storm", "");
     let v = cim_json(&["run", p(&base), "--json"]);
     let run = &v["run"];
+    let storm_max = run["max_depth_m"].as_f64().unwrap();
     assert_eq!(run["completed"], true);
     assert_eq!(run["cells"].as_u64(), Some(25 * 25));
     // 120 mm/h for 6 minutes on 100 m × 100 m: 120 m³, all accounted for.
@@ -56,19 +57,31 @@ fn a_storm_and_a_what_if_are_run_stored_listed_and_compared() {
         .map(|c| c.as_u64().unwrap())
         .sum();
     assert!(classes > 0, "no buildings watched: {run}");
-    let outputs = dir.path().join("demo/bubenec.cim.runs/storm");
-    for f in [
-        "depth_t000300.tif",
-        "depth_t000600.tif",
-        "speed_t000600.tif",
-        "max_depth.tif",
-        "max_speed.tif",
-        "time_of_max_depth.tif",
-        "buildings.csv",
-        "roads.csv",
+    // Its rasters are coverages in the project: the peaks, then depth and speed at each output.
+    let tables: Vec<&str> = v["rasters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for t in [
+        "cim_run_storm_max_depth",
+        "cim_run_storm_max_speed",
+        "cim_run_storm_time_of_max_depth",
+        "cim_run_storm_depth_t000300",
+        "cim_run_storm_depth_t000600",
+        "cim_run_storm_speed_t000600",
     ] {
-        assert!(outputs.join(f).is_file(), "{f} missing");
+        assert!(tables.contains(&t), "{t} missing from {tables:?}");
     }
+    assert_eq!(tables.len(), 3 + 2 * 2, "{tables:?}");
+    // Nothing is left beside the project.
+    let beside: Vec<String> = std::fs::read_dir(dir.path().join("demo"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "bubenec.cim.gpkg")
+        .collect();
+    assert!(beside.is_empty(), "files beside the project: {beside:?}");
     assert_eq!(run["snapshots"].as_array().unwrap().len(), 2);
 
     // The variant: a pond, a new building, more drainage; `extends` takes the rest.
@@ -110,25 +123,150 @@ polygon = "POLYGON((457220 5550320, 457240 5550320, 457240 5550340, 457220 55503
         c["summary_b"]["stored_m3"].as_f64().unwrap() < c["summary_a"]["stored_m3"].as_f64().unwrap(),
         "{c}"
     );
-    assert!(Path::new(c["difference_map"].as_str().unwrap()).is_file());
+    assert_eq!(
+        c["difference_map"].as_str().unwrap(),
+        format!("GPKG:{}:cim_run_pond_max_depth_minus_storm", project.display())
+    );
+    let out = dir.path().join("diff.tif");
+    let c = cim_json(&[
+        "compare",
+        p(&project),
+        "storm",
+        "pond",
+        "--out",
+        p(&out),
+        "--json",
+    ]);
+    assert_eq!(c["difference_map"].as_str().unwrap(), out.display().to_string());
+    assert!(out.is_file());
+
+    // The project alone, copied elsewhere, keeps its runs: compare, export and render read them.
+    let alone = tempfile::tempdir().unwrap();
+    let copy = alone.path().join("copy.cim.gpkg");
+    std::fs::copy(&project, &copy).unwrap();
+    let c2 = cim_json(&["compare", p(&copy), "storm", "pond", "--json"]);
+    assert_eq!(c2["cells_shallower_by_1cm"], c["cells_shallower_by_1cm"]);
+    let tif = alone.path().join("max.tif");
+    let e = cim_json(&["export", p(&copy), p(&tif), "--run", "storm", "--json"]);
+    assert_eq!(e["raster"], "cim_run_storm_max_depth", "{e}");
+    let exported = cim_importers::read_geotiff(&tif).unwrap().raster;
+    assert_eq!((exported.width, exported.height), (25, 25));
+    let max = exported
+        .data
+        .iter()
+        .copied()
+        .filter(|d| d.is_finite())
+        .fold(0.0f32, f32::max);
+    assert!((f64::from(max) - storm_max).abs() < 1e-4, "{max} vs {storm_max}");
+    let frame = alone.path().join("d300.tif");
+    cim_json(&[
+        "export",
+        p(&copy),
+        p(&frame),
+        "--run",
+        "storm",
+        "--raster",
+        "depth_t000300",
+        "--json",
+    ]);
+    assert!(frame.is_file());
+    let e = cim_err(&[
+        "export",
+        p(&copy),
+        p(&alone.path().join("x.tif")),
+        "--run",
+        "storm",
+        "--raster",
+        "depth_t000999",
+    ]);
+    assert!(e.contains("depth_t000999") && e.contains("depth_t000300"), "{e}");
+    if std::process::Command::new("gdalinfo")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        // Its band's min and max (from the tiles' statistics) are its own, not mixed with
+        // the other coverages' in the file.
+        let o = std::process::Command::new("gdalinfo")
+            .arg(format!("GPKG:{}:cim_run_storm_max_depth", copy.display()))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && text.contains("Size is 25, 25"), "{text}");
+        let line = text.lines().find(|l| l.trim_start().starts_with("Min=")).unwrap();
+        let gdal_max: f64 = line.split("Max=").nth(1).unwrap().trim().parse().unwrap();
+        assert!((gdal_max - storm_max).abs() < 1e-3, "{line} vs {storm_max}");
+    } else {
+        eprintln!("note: gdalinfo not found; skipping the GDAL check (apt-get install gdal-bin)");
+    }
 
     // A run name that is not there is named with the ones that are.
     let e = cim_err(&["compare", p(&project), "storm", "nope"]);
     assert!(e.contains("nope") && e.contains("storm"), "{e}");
 
-    // A run killed mid-way leaves `<run>.partial/` (no lock held): the next run removes it.
-    let runs_dir = outputs.parent().unwrap().to_path_buf();
-    let killed = runs_dir.join("killed.partial");
-    std::fs::create_dir_all(&killed).unwrap();
-    std::fs::write(killed.join("depth_t000300.tif"), b"half").unwrap();
+    // A run stored by an older cim, its rasters GeoTIFFs in `<project>.runs/<run>/`, still
+    // compares.
+    let old = dir.path().join("demo/bubenec.cim.runs/old");
+    std::fs::create_dir_all(&old).unwrap();
+    cim_json(&[
+        "export",
+        p(&project),
+        p(&old.join("max_depth.tif")),
+        "--run",
+        "storm",
+        "--json",
+    ]);
+    let conn = rusqlite::Connection::open(&project).unwrap();
+    conn.execute(
+        "INSERT INTO cim_runs SELECT 'old', model, scenario, created, completed, time_reached_s,
+           'bubenec.cim.runs/old', summary FROM cim_runs WHERE name = 'storm'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let c = cim_json(&[
+        "compare",
+        p(&project),
+        "storm",
+        "old",
+        "--out",
+        p(&dir.path().join("o.tif")),
+        "--json",
+    ]);
+    assert_eq!(c["cells_shallower_by_1cm"], 0, "{c}");
+    assert_eq!(c["cells_deeper_by_1cm"], 0, "{c}");
+    let r = cim_json(&["runs", p(&project), "--remove", "old", "--json"]);
+    assert_eq!(r["removed"], "old");
+    assert!(!old.exists());
+    std::fs::remove_dir(old.parent().unwrap()).unwrap();
+
+    // A run killed mid-way leaves its spool beside the project (no lock held): the next run
+    // removes it; the project never saw it.
+    let killed = dir.path().join("demo/.bubenec.cim.gpkg.run-killed.partial");
+    std::fs::write(&killed, b"half").unwrap();
     cim_json(&["run", p(&variant), "--json"]);
-    assert!(!killed.exists(), "a stale .partial folder survived the next run");
-    assert!(runs_dir.join("pond").is_dir());
+    assert!(!killed.exists(), "a stale spool survived the next run");
 
     // Removing a run takes its records and its rasters.
     let r = cim_json(&["runs", p(&project), "--remove", "pond", "--json"]);
     assert_eq!(r["removed"], "pond");
-    assert!(!runs_dir.join("pond").exists());
+    let conn = rusqlite::Connection::open(&project).unwrap();
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM gpkg_contents WHERE table_name LIKE 'cim_run_pond%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'cim_run_pond%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
     let runs = cim_json(&["runs", p(&project), "--json"]);
     assert_eq!(runs.as_array().unwrap().len(), 1);
 }
@@ -175,16 +313,10 @@ fn scenario_mistakes_stop_before_the_run_with_a_clear_line() {
             "{name}: the file is not named: {e}"
         );
     }
-    // Nothing was stored.
+    // Nothing was stored, and nothing is left beside the project.
     let runs = cim_json(&["runs", p(&project), "--json"]);
     assert_eq!(runs.as_array().unwrap().len(), 0);
-    assert!(
-        !dir.path().join("demo/bubenec.cim.runs").exists()
-            || std::fs::read_dir(dir.path().join("demo/bubenec.cim.runs"))
-                .unwrap()
-                .count()
-                == 0
-    );
+    assert_eq!(std::fs::read_dir(dir.path().join("demo")).unwrap().count(), 1);
 }
 
 #[test]
@@ -219,8 +351,14 @@ fn ctrl_c_stops_a_run_and_keeps_what_it_reached() {
     let reached = run["time_reached_s"].as_f64().unwrap();
     assert!(reached > 0.0 && reached < 36_000.0, "{reached}");
     assert!(run["balance"]["relative_error"].as_f64().unwrap() < 1e-6);
-    let outputs = dir.path().join("demo/bubenec.cim.runs/long");
-    assert!(outputs.join("max_depth.tif").is_file());
+    let tables = v["rasters"].as_array().unwrap();
+    assert!(tables.iter().any(|t| t == "cim_run_long_max_depth"), "{v}");
+    // The state reached is kept as a last frame.
+    let last = format!("cim_run_long_depth_t{:06}", reached.round() as u64);
+    assert!(
+        tables.iter().any(|t| *t == last.as_str()),
+        "{last} not in {tables:?}"
+    );
     let runs = cim_json(&["runs", p(&project), "--json"]);
     assert_eq!(runs[0]["completed"], false);
 }

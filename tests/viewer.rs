@@ -632,6 +632,18 @@ fn a_flood_run_is_drawn_as_water_over_the_district() {
         })
         .count();
     assert!(bluer > 500, "{bluer} pixels turned bluer with the run");
+    // The project file alone, copied elsewhere, draws the same water: the run is inside it.
+    let alone = tempfile::tempdir().unwrap();
+    let copy = alone.path().join("copy.cim.gpkg");
+    std::fs::copy(pr, &copy).unwrap();
+    let copied = alone.path().join("wet.png");
+    let mut args = vec!["render", p(&copy), "--size", "320x180", "--camera", camera];
+    args.extend(["--run", "storm", "--time", "10min", "--out", p(&copied), "--json"]);
+    assert_eq!(cim_json(&args)["run_frame_s"].as_f64(), Some(600.0));
+    assert!(
+        read_png(&copied) == w,
+        "the copied project draws the run differently"
+    );
 
     // --overlay: a title panel top left, a legend bottom left, a white scale bar bottom right;
     // the middle as without it.
@@ -775,7 +787,7 @@ fn roads_are_marked_closed_only_while_the_run_says_so() {
         outputs: "none".into(),
         summary: serde_json::json!({}),
     };
-    pr.save_run(&record, &[], &[road(Some(100.0), Some(500.0))])
+    pr.save_run(&record, &[], &[road(Some(100.0), Some(500.0))], None)
         .unwrap();
     drop(pr);
     let scene = cim_viewer::load_scene(&project).unwrap();

@@ -35,6 +35,8 @@ pub enum EngineError {
     Viewpoint { name: String, reason: String },
     #[error("terrain '{name}': {reason}")]
     Terrain { name: String, reason: String },
+    #[error("run '{name}': {reason}")]
+    Run { name: String, reason: String },
     #[error("invalid geometry: {reason}")]
     Geometry { reason: String },
     #[error("city code {code} in layer '{layer}' already belongs to layer '{existing_layer}'")]

@@ -33,7 +33,7 @@ pub use feature::{
 pub use raster::Raster;
 // store re-exports (owned by the store engineer):
 pub use store::{
-    FeatureFilter, GeometryType, ImportStats, ImportTx, LayerInfo, LayerSpec, Project, RunBuilding,
-    RunRecord, RunRoad, StoredFeature, TerrainInfo, Viewpoint, Written, COVERAGE_TILE, DATA_NULL,
-    FORMAT_VERSION,
+    run_raster_table, FeatureFilter, GeometryType, ImportStats, ImportTx, LayerInfo, LayerSpec, Project,
+    RunBuilding, RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool, StoredFeature, TerrainInfo, Viewpoint,
+    Written, COVERAGE_TILE, DATA_NULL, FORMAT_VERSION,
 };

@@ -1106,6 +1106,7 @@ fn runs_keep_each_buildings_classes_over_time_and_older_tables_gain_the_column()
         &record("a"),
         &[building("b1", "0122"), building("b2", "0000")],
         &[],
+        None,
     )
     .unwrap();
     let got = p.run_buildings("a").unwrap();
@@ -1131,7 +1132,8 @@ fn runs_keep_each_buildings_classes_over_time_and_older_tables_gain_the_column()
         (old.len(), old[0].classes.as_str(), old[0].class.as_str()),
         (1, "", "0.15-0.5 m")
     );
-    p.save_run(&record("b"), &[building("b1", "3")], &[]).unwrap();
+    p.save_run(&record("b"), &[building("b1", "3")], &[], None)
+        .unwrap();
     assert_eq!(p.run_buildings("a").unwrap()[0].classes, "");
     assert_eq!(p.run_buildings("b").unwrap()[0].classes, "3");
 }
@@ -1218,4 +1220,144 @@ fn rasters_are_stored_as_gridded_coverages_gdal_reads() {
     let text = String::from_utf8_lossy(&info.stdout);
     assert!(text.contains("Size is 300, 270"), "{text}");
     assert!(text.contains("Float32"), "{text}");
+}
+
+#[test]
+fn a_runs_rasters_go_into_the_project_with_its_records_and_leave_with_it() {
+    use cim_engine::{RunRasterAt, RunRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let record = |name: &str, outputs: &str| RunRecord {
+        name: name.into(),
+        model: "flood".into(),
+        scenario: String::new(),
+        created: String::new(),
+        completed: true,
+        time_reached_s: 600.0,
+        outputs: outputs.into(),
+        summary: serde_json::json!({}),
+    };
+    let grid = |v: f32| {
+        let mut r = cim_engine::Raster::empty(300, 20, 500_000.0, 2_550_540.0, 2.0, 2.0);
+        r.data
+            .iter_mut()
+            .enumerate()
+            .for_each(|(k, c)| *c = v + k as f32 * 1e-3);
+        r.data[7] = f32::NAN;
+        r
+    };
+    let spool_file = dir.path().join(".city.cim.gpkg.run-a.partial");
+
+    // A spool killed before it was saved: the project never sees it.
+    let mut spool = p.begin_run("a").unwrap();
+    assert!(spool_file.is_file());
+    spool.put("depth", Some(300.0), &grid(0.1), "m").unwrap();
+    drop(spool);
+    assert!(!spool_file.exists());
+    assert!(p.run("a").unwrap().is_none());
+
+    let mut spool = p.begin_run("a").unwrap();
+    spool.put("depth", Some(600.0), &grid(0.2), "m").unwrap();
+    spool.put("depth", Some(300.0), &grid(0.1), "m").unwrap();
+    spool.put("speed", Some(300.0), &grid(1.0), "m/s").unwrap();
+    spool.put("max_depth", None, &grid(0.3), "m").unwrap();
+    assert_eq!(
+        spool.tables(),
+        vec![
+            "cim_run_a_depth_t000600",
+            "cim_run_a_depth_t000300",
+            "cim_run_a_speed_t000300",
+            "cim_run_a_max_depth"
+        ]
+    );
+    p.save_run(&record("a", ""), &[], &[], Some(spool)).unwrap();
+    assert!(!spool_file.exists());
+    let rasters = p.run_rasters("a").unwrap();
+    let depth: Vec<f64> = rasters
+        .iter()
+        .filter(|r| r.quantity == "depth")
+        .map(|r| r.time_s.unwrap())
+        .collect();
+    assert_eq!(depth, vec![300.0, 600.0]);
+    let peak = rasters.iter().find(|r| r.quantity == "max_depth").unwrap();
+    let RunRasterAt::Coverage(table) = &peak.at else {
+        panic!("{peak:?}")
+    };
+    let back = p.run_coverage(table).unwrap();
+    let want = grid(0.3);
+    assert_eq!((back.width, back.height, back.origin_x), (300, 20, 500_000.0));
+    for (a, b) in want.data.iter().zip(&back.data) {
+        assert!(a == b || (a.is_nan() && b.is_nan()), "{a} vs {b}");
+    }
+
+    // Saved again with fewer rasters: the old ones go.
+    let mut spool = p.begin_run("a").unwrap();
+    spool.put("max_depth", None, &grid(0.5), "m").unwrap();
+    p.save_run(&record("a", ""), &[], &[], Some(spool)).unwrap();
+    assert_eq!(p.run_rasters("a").unwrap().len(), 1);
+    let tables = |p: &Project| -> i64 {
+        let conn = rusqlite::Connection::open(p.path()).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'cim_run_a%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(tables(&p), 1);
+
+    // A derived map whose table would read the same as another run's is refused, by name.
+    p.save_run(&record("a_max", ""), &[], &[], None).unwrap();
+    let e = p
+        .put_run_raster("a_max", "depth", &grid(0.0), "m")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cim_run_a_max_depth") && e.contains("run 'a'"), "{e}");
+    let t = p
+        .put_run_raster("a", "max_depth_minus_b", &grid(0.0), "m")
+        .unwrap();
+    assert_eq!(t, "cim_run_a_max_depth_minus_b");
+    assert_eq!(p.run_rasters("a").unwrap().len(), 2);
+
+    // Removed with its run.
+    assert!(p.delete_run("a").unwrap());
+    assert_eq!(tables(&p), 0);
+    assert!(p.run_rasters("a").is_err());
+
+    // A run of an older cim lists its GeoTIFFs beside the project as they are.
+    let folder = dir.path().join("city.cim.runs/old");
+    std::fs::create_dir_all(&folder).unwrap();
+    for f in ["depth_t000600.tif", "depth_t000300.tif", "max_depth.tif"] {
+        std::fs::write(folder.join(f), b"").unwrap();
+    }
+    p.save_run(&record("old", "city.cim.runs/old"), &[], &[], None)
+        .unwrap();
+    let old = p.run_rasters("old").unwrap();
+    let shown: Vec<(String, Option<f64>)> = old.iter().map(|r| (r.quantity.clone(), r.time_s)).collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("depth".into(), Some(300.0)),
+            ("depth".into(), Some(600.0)),
+            ("max_depth".into(), None)
+        ]
+    );
+    assert_eq!(old[2].at, RunRasterAt::GeoTiff(folder.join("max_depth.tif")));
+    assert!(p.delete_run("old").unwrap());
+    assert!(!folder.exists());
+
+    // A spool a killed process left (its lock gone) is removed by the next run.
+    let stale = dir.path().join(".city.cim.gpkg.run-zombie.partial");
+    std::fs::write(&stale, b"half").unwrap();
+    let spool = p.begin_run("b").unwrap();
+    assert!(!stale.exists());
+    drop(spool);
+    assert!(p.begin_run("a/b").is_err());
+    drop(p);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "only the project and the old runs' (now empty) folder are left"
+    );
+    let _ = path;
 }

@@ -9,6 +9,7 @@ pub mod export;
 pub mod osm;
 pub mod pipeline;
 mod placement;
+mod run_raster;
 mod source;
 pub mod terrain;
 pub mod validate;
@@ -16,6 +17,7 @@ pub mod vector;
 
 pub use error::{group_warnings, ImportError, Result, Warning, WarningGroup};
 pub use osm::{read_osm, OsmOptions};
+pub use run_raster::read_run_raster;
 pub use source::{HeightHint, SourceFeature, VectorSource};
 pub use terrain::{read_geotiff, reproject_dem, Dem};
 #[cfg(feature = "gdal")]

@@ -101,7 +101,7 @@ fn flood(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value>
         let done = super::run::execute(&config, text, json)
             .with_context(|| format!("scenario {}", path.display()))?;
         if !json {
-            super::run::print_summary(&config.name, &done.result, &done.folder, done.wall_s, done.cells);
+            super::run::print_summary(&config.name, &config.project, &done);
         }
         runs.push(json!({"name": config.name, "summary": done.summary}));
         names.push(config.name);

@@ -8,11 +8,19 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct ExportArgs {
     pub project: PathBuf,
-    /// Output file: .geojson/.json (features), .gpkg (a GeoPackage project), .tif/.tiff (terrain).
+    /// Output file: .geojson/.json (features), .gpkg (a GeoPackage project), .tif/.tiff (a
+    /// terrain, or a run's raster with --run).
     pub out: PathBuf,
     /// Only these layers (repeatable); for .tif, the terrain name (default: the first terrain).
     #[arg(long)]
     pub layer: Vec<String>,
+    /// To .tif: a raster of this stored run (see `cim runs`) instead of a terrain.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// With --run: which raster: max_depth (default), max_speed, time_of_max_depth, a frame such
+    /// as depth_t003600 or speed_t003600, or a difference map such as max_depth_minus_<run>.
+    #[arg(long, value_name = "RASTER", requires = "run")]
+    pub raster: Option<String>,
     /// The city as it was on this date.
     #[arg(long)]
     pub as_of: Option<String>,
@@ -50,6 +58,13 @@ pub fn run(a: ExportArgs) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    if a.run.is_some() && !(name.ends_with(".tif") || name.ends_with(".tiff")) {
+        bail!(
+            "{}: a run's raster is exported as GeoTIFF: give an output file ending in .tif",
+            a.out.display()
+        );
+    }
+    let mut raster_label = None;
     let (what, count) = if name.ends_with(".geojson") || name.ends_with(".json") {
         let features = project.features(&filter)?;
         let to_wgs84 = if a.wgs84 {
@@ -63,23 +78,28 @@ pub fn run(a: ExportArgs) -> Result<()> {
     } else if name.ends_with(".gpkg") {
         ("features", export_gpkg(&project, &filter, &a)?)
     } else if name.ends_with(".tif") || name.ends_with(".tiff") {
-        let terrains = project.terrains()?;
-        let terrain_name = match a.layer.first() {
-            Some(n) => n.clone(),
-            None => match terrains.first() {
-                Some(t) => t.name.clone(),
-                None => bail!(
-                    "{}: the project has no terrain to export",
-                    project.path().display()
-                ),
-            },
+        let (raster, label) = match &a.run {
+            Some(run) => run_raster(&project, run, a.raster.as_deref().unwrap_or("max_depth"))?,
+            None => {
+                let terrain_name = match a.layer.first() {
+                    Some(n) => n.clone(),
+                    None => match project.terrains()?.first() {
+                        Some(t) => t.name.clone(),
+                        None => bail!(
+                            "{}: the project has no terrain to export",
+                            project.path().display()
+                        ),
+                    },
+                };
+                (project.terrain(&terrain_name)?, terrain_name)
+            }
         };
-        let raster = project.terrain(&terrain_name)?;
         if a.force && a.out.exists() {
             std::fs::remove_file(&a.out).with_context(|| format!("cannot replace {}", a.out.display()))?;
         }
         cim_importers::export::write_geotiff(&a.out, &raster, project.crs())?;
-        ("terrain cells", raster.width * raster.height)
+        raster_label = Some(label);
+        ("raster cells", raster.width * raster.height)
     } else {
         bail!(
             "{}: unknown output format (use .geojson, .gpkg or .tif)",
@@ -89,12 +109,39 @@ pub fn run(a: ExportArgs) -> Result<()> {
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"out": a.out.display().to_string(), "what": what, "count": count})
+            serde_json::json!({"out": a.out.display().to_string(), "what": what, "count": count, "raster": raster_label})
         );
     } else {
-        println!("wrote {count} {what} to {}", a.out.display());
+        match &raster_label {
+            Some(l) => println!("wrote {l} ({count} {what}) to {}", a.out.display()),
+            None => println!("wrote {count} {what} to {}", a.out.display()),
+        }
     }
     Ok(())
+}
+
+/// Stored run `run`'s raster `which` (`max_depth`, `depth_t003600`, …) and how it is named.
+fn run_raster(project: &Project, run: &str, which: &str) -> Result<(cim_engine::Raster, String)> {
+    super::run::require_run(project, run)?;
+    let rasters = project.run_rasters(run)?;
+    let name = |r: &cim_engine::RunRaster| match r.time_s {
+        Some(t) => format!("{}_t{:06}", r.quantity, t.round() as u64),
+        None => r.quantity.clone(),
+    };
+    let Some(found) = rasters.iter().find(|r| name(r) == which) else {
+        let mut names: Vec<String> = rasters.iter().map(name).collect();
+        if names.len() > 12 {
+            let more = names.len() - 12;
+            names.truncate(12);
+            names.push(format!("and {more} more"));
+        }
+        bail!(
+            "run '{run}' has no raster '{which}' (it has: {})",
+            names.join(", ")
+        );
+    };
+    let raster = cim_importers::read_run_raster(project.path(), found)?;
+    Ok((raster, found.label()))
 }
 
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct RunsArgs {
     pub project: PathBuf,
-    /// Remove this run: its records in the project and its rasters.
+    /// Remove this run: its records and rasters.
     #[arg(long, value_name = "RUN")]
     pub remove: Option<String>,
     #[arg(long)]
@@ -25,7 +25,8 @@ pub struct CompareArgs {
     pub run_a: String,
     /// The variant run.
     pub run_b: String,
-    /// Where to write the difference of maximum depth, B − A (GeoTIFF; default: in B's folder).
+    /// Write the difference of maximum depth, B − A, to this GeoTIFF (default: store it in the
+    /// project as run B's raster `max_depth_minus_<A>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[arg(long)]
@@ -72,11 +73,6 @@ pub fn list(a: RunsArgs) -> Result<()> {
         if !project.delete_run(name)? {
             require_run(&project, name)?;
         }
-        let (folder, _) = super::run::run_folder(&a.project, name);
-        if folder.exists() {
-            std::fs::remove_dir_all(&folder)
-                .with_context(|| format!("cannot remove {}", folder.display()))?;
-        }
         if a.json {
             println!("{}", serde_json::json!({ "removed": name }));
         } else {
@@ -107,8 +103,8 @@ pub fn list(a: RunsArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<20} {:>9} {:>9}  {:>22}  {:>14}  outputs",
-        "run", "created", "time", "max m", "buildings dry/<.15/.15-.5/>.5", "roads closed"
+        "{:<24} {:<20} {:>9} {:>9}  {:>22}  {:>14}  rasters",
+        "run", "created", "time", "max m", "buildings dry/<.3/.3-.5/>.5", "roads closed"
     );
     for r in &runs {
         let k = kpis(r);
@@ -129,7 +125,11 @@ pub fn list(a: RunsArgs) -> Result<()> {
             ),
             k.roads_closed,
             k.road_closed_m,
-            r.outputs
+            if r.outputs.is_empty() {
+                format!("{} in the project", project.run_rasters(&r.name)?.len())
+            } else {
+                format!("{} (GeoTIFFs of an older cim)", r.outputs)
+            }
         );
     }
     if runs.iter().any(|r| !r.completed) {
@@ -139,10 +139,20 @@ pub fn list(a: RunsArgs) -> Result<()> {
 }
 
 fn read_max_depth(project: &Project, r: &RunRecord) -> Result<Raster> {
-    let dir = project.path().parent().map(PathBuf::from).unwrap_or_default();
-    let path = dir.join(&r.outputs).join("max_depth.tif");
-    let dem = cim_importers::read_geotiff(&path).with_context(|| format!("run '{}'", r.name))?;
-    Ok(dem.raster)
+    let rasters = project.run_rasters(&r.name)?;
+    let Some(peak) = rasters.iter().find(|x| x.quantity == "max_depth") else {
+        bail!(
+            "run '{}' has no maximum depth raster in {}{}",
+            r.name,
+            project.path().display(),
+            if r.outputs.is_empty() {
+                String::new()
+            } else {
+                format!(" nor in {} beside it", r.outputs)
+            }
+        );
+    };
+    cim_importers::read_run_raster(project.path(), peak).with_context(|| format!("run '{}'", r.name))
 }
 
 pub fn compare(a: CompareArgs) -> Result<()> {
@@ -169,7 +179,7 @@ pub fn compare_runs(
         out,
         json,
     };
-    let project = open_project(&a.project)?;
+    let mut project = open_project(&a.project)?;
     let (ra, rb) = (require_run(&project, &a.run_a)?, require_run(&project, &a.run_b)?);
     let (da, db) = (read_max_depth(&project, &ra)?, read_max_depth(&project, &rb)?);
     if (da.width, da.height) != (db.width, db.height)
@@ -191,19 +201,21 @@ pub fn compare_runs(
     let (wetter, drier) = diff.iter().fold((0u64, 0u64), |(w, d), &v| {
         (w + u64::from(v > 0.01), d + u64::from(v < -0.01))
     });
-    let out = match &a.out {
-        Some(p) => p.clone(),
-        None => {
-            let dir = project.path().parent().map(PathBuf::from).unwrap_or_default();
-            dir.join(&rb.outputs)
-                .join(format!("max_depth_minus_{}.tif", ra.name))
-        }
-    };
     let raster = Raster {
         data: diff,
         ..db.clone()
     };
-    cim_importers::export::write_geotiff(&out, &raster, project.crs())?;
+    let out = match &a.out {
+        Some(p) => {
+            cim_importers::export::write_geotiff(p, &raster, project.crs())?;
+            p.display().to_string()
+        }
+        None => {
+            let table =
+                project.put_run_raster(&rb.name, &format!("max_depth_minus_{}", ra.name), &raster, "m")?;
+            format!("GPKG:{}:{table}", project.path().display())
+        }
+    };
 
     // Buildings that change class.
     let classes_a: BTreeMap<String, String> = project
@@ -280,12 +292,7 @@ pub fn compare_runs(
     );
     println!("buildings in a worse class: {worse}, in a better class: {better}");
     println!("cells at least 1 cm deeper: {wetter}, at least 1 cm shallower: {drier}");
-    println!(
-        "difference map (max depth {} − {}): {}",
-        rb.name,
-        ra.name,
-        out.display()
-    );
+    println!("difference map (max depth {} − {}): {}", rb.name, ra.name, out);
     if !(ka.completed && kb.completed) {
         println!("note: a run was stopped before its end; its figures cover the time it reached");
     }

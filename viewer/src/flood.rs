@@ -1,10 +1,10 @@
 //! A stored flood run over the city: the water depth at a time as a translucent surface coloured
 //! by depth, and buildings coloured by how deep they flooded. Plain data (read from the run's
-//! GeoTIFFs and tables), so it is tested without a GPU.
+//! rasters and tables), so it is tested without a GPU.
 
 use std::path::{Path, PathBuf};
 
-use cim_engine::{Project, Raster};
+use cim_engine::{Project, Raster, RunRaster};
 
 use crate::load::SceneData;
 use crate::scene::{ground, LocalOrigin, MeshData};
@@ -12,19 +12,21 @@ use crate::scene::{ground, LocalOrigin, MeshData};
 /// Shallower water is not drawn, m.
 pub const MIN_DRAWN_DEPTH_M: f32 = 0.01;
 
-/// A run's depth frames: (time s, GeoTIFF), in time order.
+/// A run's depth frames: (time s, where the raster is), in time order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunFrames {
     pub name: String,
-    pub frames: Vec<(f64, PathBuf)>,
+    /// The project the run is in (its frames are read from it as they are shown).
+    pub project_path: PathBuf,
+    pub frames: Vec<(f64, RunRaster)>,
 }
 
 impl RunFrames {
     /// The frames of run `name` of the project at `project_path`: a clear error naming the run
-    /// (and the runs there are) when it is missing or has no depth outputs.
+    /// (and the runs there are) when it is missing or has no depth frames.
     pub fn load(project_path: &Path, name: &str) -> anyhow::Result<RunFrames> {
         let project = Project::open(project_path)?;
-        let Some(run) = project.run(name)? else {
+        if project.run(name)?.is_none() {
             let names: Vec<String> = project.runs()?.into_iter().map(|r| r.name).collect();
             anyhow::bail!(
                 "no run '{name}' in {} (runs: {})",
@@ -35,32 +37,44 @@ impl RunFrames {
                     names.join(", ")
                 }
             );
-        };
-        let dir = project_path.parent().unwrap_or(Path::new("")).join(&run.outputs);
-        let mut frames: Vec<(f64, PathBuf)> = std::fs::read_dir(&dir)
-            .map_err(|e| anyhow::anyhow!("run '{name}': cannot read its outputs {}: {e}", dir.display()))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let file = e.file_name().to_string_lossy().into_owned();
-                let t = file
-                    .strip_prefix("depth_t")?
-                    .strip_suffix(".tif")?
-                    .parse::<f64>()
-                    .ok()?;
-                Some((t, e.path()))
-            })
+        }
+        let frames: Vec<(f64, RunRaster)> = project
+            .run_rasters(name)?
+            .into_iter()
+            .filter(|r| r.quantity == "depth")
+            .filter_map(|r| Some((r.time_s?, r)))
             .collect();
-        frames.sort_by(|a, b| a.0.total_cmp(&b.0));
         if frames.is_empty() {
             anyhow::bail!(
-                "run '{name}': no depth outputs (depth_t*.tif) in {}",
-                dir.display()
+                "run '{name}' has no depth frames in {} (it may have stopped before its first output time)",
+                project_path.display()
             );
         }
         Ok(RunFrames {
             name: name.to_string(),
+            project_path: project_path.to_path_buf(),
             frames,
         })
+    }
+
+    /// Frames at `times` that no project holds (for tests of what does not read them).
+    #[cfg(test)]
+    pub(crate) fn fake(name: &str, times: &[f64]) -> RunFrames {
+        RunFrames {
+            name: name.into(),
+            project_path: PathBuf::new(),
+            frames: times
+                .iter()
+                .map(|&t| {
+                    let raster = RunRaster {
+                        quantity: "depth".into(),
+                        time_s: Some(t),
+                        at: cim_engine::RunRasterAt::Coverage(format!("t{t}")),
+                    };
+                    (t, raster)
+                })
+                .collect(),
+        }
     }
 
     /// The frame shown at time `t_s`: the last one at or before it (the first before any).
@@ -70,13 +84,12 @@ impl RunFrames {
 
     /// The depth raster of frame `k`.
     pub fn depth(&self, k: usize) -> anyhow::Result<Raster> {
-        let (_, path) = self
+        let (_, raster) = self
             .frames
             .get(k)
             .ok_or_else(|| anyhow::anyhow!("run '{}': no frame {k}", self.name))?;
-        Ok(cim_importers::read_geotiff(path)
-            .map_err(|e| anyhow::anyhow!("run '{}': {e}", self.name))?
-            .raster)
+        cim_importers::read_run_raster(&self.project_path, raster)
+            .map_err(|e| anyhow::anyhow!("run '{}': {e}", self.name))
     }
 }
 
@@ -368,10 +381,7 @@ mod tests {
 
     #[test]
     fn the_frame_shown_is_the_last_at_or_before_the_time() {
-        let f = RunFrames {
-            name: "r".into(),
-            frames: vec![(300.0, "a".into()), (600.0, "b".into()), (900.0, "c".into())],
-        };
+        let f = RunFrames::fake("r", &[300.0, 600.0, 900.0]);
         assert_eq!(f.index_at(0.0), 0);
         assert_eq!(f.index_at(300.0), 0);
         assert_eq!(f.index_at(899.0), 1);
@@ -448,10 +458,7 @@ mod playback_tests {
     use super::*;
 
     fn pb() -> Playback {
-        Playback::new(RunFrames {
-            name: "r".into(),
-            frames: vec![(300.0, "a".into()), (600.0, "b".into()), (900.0, "c".into())],
-        })
+        Playback::new(RunFrames::fake("r", &[300.0, 600.0, 900.0]))
     }
 
     #[test]

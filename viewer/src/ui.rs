@@ -298,10 +298,7 @@ mod tests {
 
     #[test]
     fn the_playback_line_gives_run_time_state_and_speed() {
-        let p = crate::flood::Playback::new(crate::flood::RunFrames {
-            name: "storm".into(),
-            frames: vec![(300.0, "a".into()), (3600.0, "b".into())],
-        });
+        let p = crate::flood::Playback::new(crate::flood::RunFrames::fake("storm", &[300.0, 3600.0]));
         assert_eq!(
             playback_line(&p, Lang::En),
             "Run storm · 0:05:00 / 1:00:00 · paused ×60"

@@ -147,10 +147,18 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
         r.data = (0..16).map(|c| if c < *wet { 0.5 } else { 0.0 }).collect();
         let path = dir.path().join(format!("depth_t{:06}.tif", 300 * (k + 1)));
         cim_importers::export::write_geotiff(&path, &r, &crs).unwrap();
-        paths.push((300.0 * (k + 1) as f64, path));
+        // As a run stored before its rasters moved inside the project left them.
+        let t = 300.0 * (k + 1) as f64;
+        let raster = cim_engine::RunRaster {
+            quantity: "depth".into(),
+            time_s: Some(t),
+            at: cim_engine::RunRasterAt::GeoTiff(path),
+        };
+        paths.push((t, raster));
     }
     let frames = cim_viewer::flood::RunFrames {
         name: "r".into(),
+        project_path: dir.path().join("absent.cim.gpkg"),
         frames: paths,
     };
     let mut app = app(OrbitCamera {

@@ -167,7 +167,7 @@ impl Project {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .ctx(&path)?;
-        write(&tx, &path, srs_id, name, raster, description)?;
+        write(&tx, &path, srs_id, name, raster, description, "")?;
         tx.commit().ctx(&path)
     }
 
@@ -177,6 +177,62 @@ impl Project {
     }
 }
 
+/// Where a coverage lies: its cells' count, top-left corner and size, in the project CRS.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Geometry {
+    pub width: usize,
+    pub height: usize,
+    pub origin_x: f64,
+    pub origin_y: f64,
+    pub cell_w: f64,
+    pub cell_h: f64,
+}
+
+impl Geometry {
+    pub fn of(r: &Raster) -> Geometry {
+        Geometry {
+            width: r.width,
+            height: r.height,
+            origin_x: r.origin_x,
+            origin_y: r.origin_y,
+            cell_w: r.cell_w,
+            cell_h: r.cell_h,
+        }
+    }
+}
+
+/// One encoded tile: its column and row, its TIFF, and its cells' min, max, mean and
+/// standard deviation (NaN when it has no data).
+pub(super) struct Tile {
+    pub col: usize,
+    pub row: usize,
+    pub blob: Vec<u8>,
+    pub stats: [f64; 4],
+}
+
+/// Encodes `raster`'s tiles row by row (each row on every core) and hands them to `sink` in order.
+pub(super) fn encode_tiles(
+    raster: &Raster,
+    name: &str,
+    mut sink: impl FnMut(Tile) -> Result<()>,
+) -> Result<()> {
+    let n = COVERAGE_TILE;
+    let (mw, mh) = (raster.width.div_ceil(n), raster.height.div_ceil(n));
+    for row in 0..mh {
+        for (col, encoded) in encode_row(raster, row, mw, name).into_iter().enumerate() {
+            let (blob, stats) = encoded?;
+            sink(Tile {
+                col,
+                row,
+                blob,
+                stats,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores `raster` as coverage `name` (replacing one of that name) in the open transaction `tx`.
 pub(super) fn write(
     tx: &Connection,
     path: &std::path::Path,
@@ -184,105 +240,146 @@ pub(super) fn write(
     name: &str,
     raster: &Raster,
     description: &str,
+    uom: &str,
 ) -> Result<()> {
-    let path = path.to_path_buf();
-    if raster.width == 0 || raster.height == 0 {
-        return Err(bad(name, "an empty raster"));
-    }
-    ensure_tables(tx, &path)?;
-    let taken: Option<String> = tx
-        .query_row(
-            "SELECT data_type FROM gpkg_contents WHERE table_name = ?1",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()
-        .ctx(&path)?;
-    if taken.as_deref().is_some_and(|t| t != "2d-gridded-coverage") {
-        return Err(bad(name, "a layer or table of that name exists already"));
-    }
-    drop_coverage(tx, &path, name)?;
-    let n = COVERAGE_TILE;
-    let (mw, mh) = (raster.width.div_ceil(n), raster.height.div_ceil(n));
-    let (x0, y1) = (raster.origin_x, raster.origin_y);
-    let (x1, y0) = (
-        x0 + raster.width as f64 * raster.cell_w,
-        y1 - raster.height as f64 * raster.cell_h,
-    );
-    tx.execute(
+    let mut tiles = TileWriter::new(tx, path, srs_id, name, &Geometry::of(raster), description, uom)?;
+    encode_tiles(raster, name, |t| tiles.put(&t))
+}
+
+/// Writes a coverage's tiles, once its tables and metadata are in place.
+pub(super) struct TileWriter<'c> {
+    path: std::path::PathBuf,
+    name: String,
+    tile: rusqlite::Statement<'c>,
+    anc: rusqlite::Statement<'c>,
+    next_id: i64,
+}
+
+impl<'c> TileWriter<'c> {
+    /// Creates coverage `name` of geometry `g` (replacing one of that name, refusing a layer
+    /// of that name) in the open transaction `tx`, ready for its tiles.
+    pub fn new(
+        tx: &'c Connection,
+        path: &std::path::Path,
+        srs_id: i32,
+        name: &str,
+        g: &Geometry,
+        description: &str,
+        uom: &str,
+    ) -> Result<TileWriter<'c>> {
+        let path = path.to_path_buf();
+        if g.width == 0 || g.height == 0 {
+            return Err(bad(name, "an empty raster"));
+        }
+        ensure_tables(tx, &path)?;
+        let taken: Option<String> = tx
+            .query_row(
+                "SELECT data_type FROM gpkg_contents WHERE table_name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx(&path)?;
+        if taken.as_deref().is_some_and(|t| t != "2d-gridded-coverage") {
+            return Err(bad(name, "a layer or table of that name exists already"));
+        }
+        drop_coverage(tx, &path, name)?;
+        let n = COVERAGE_TILE;
+        let (mw, mh) = (g.width.div_ceil(n), g.height.div_ceil(n));
+        let (x0, y1) = (g.origin_x, g.origin_y);
+        let (x1, y0) = (x0 + g.width as f64 * g.cell_w, y1 - g.height as f64 * g.cell_h);
+        tx.execute(
             "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, srs_id)
              VALUES (?1, '2d-gridded-coverage', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![name, description, x0, y0, x1, y1, srs_id],
         )
         .ctx(&path)?;
-    tx.execute(
-        "INSERT INTO gpkg_tile_matrix_set VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            name,
-            srs_id,
-            x0,
-            y1 - (mh * n) as f64 * raster.cell_h,
-            x0 + (mw * n) as f64 * raster.cell_w,
-            y1
-        ],
-    )
-    .ctx(&path)?;
-    tx.execute(
-        "INSERT INTO gpkg_tile_matrix VALUES (?1, 0, ?2, ?3, ?4, ?4, ?5, ?6)",
-        params![name, mw as i64, mh as i64, n as i64, raster.cell_w, raster.cell_h],
-    )
-    .ctx(&path)?;
-    tx.execute(
-        "INSERT INTO gpkg_2d_gridded_coverage_ancillary
+        tx.execute(
+            "INSERT INTO gpkg_tile_matrix_set VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                name,
+                srs_id,
+                x0,
+                y1 - (mh * n) as f64 * g.cell_h,
+                x0 + (mw * n) as f64 * g.cell_w,
+                y1
+            ],
+        )
+        .ctx(&path)?;
+        tx.execute(
+            "INSERT INTO gpkg_tile_matrix VALUES (?1, 0, ?2, ?3, ?4, ?4, ?5, ?6)",
+            params![name, mw as i64, mh as i64, n as i64, g.cell_w, g.cell_h],
+        )
+        .ctx(&path)?;
+        tx.execute(
+            "INSERT INTO gpkg_2d_gridded_coverage_ancillary
                (tile_matrix_set_name, datatype, scale, offset, precision, data_null, grid_cell_encoding, uom)
-             VALUES (?1, 'float', 1.0, 0.0, 1.0, ?2, 'grid-value-is-area', 'm')",
-        params![name, f64::from(DATA_NULL)],
-    )
-    .ctx(&path)?;
-    tx.execute_batch(&format!(
-        "CREATE TABLE {t} (id INTEGER PRIMARY KEY AUTOINCREMENT, zoom_level INTEGER NOT NULL,
+             VALUES (?1, 'float', 1.0, 0.0, 1.0, ?2, 'grid-value-is-area', ?3)",
+            params![name, f64::from(DATA_NULL), uom],
+        )
+        .ctx(&path)?;
+        tx.execute_batch(&format!(
+            "CREATE TABLE {t} (id INTEGER PRIMARY KEY AUTOINCREMENT, zoom_level INTEGER NOT NULL,
                tile_column INTEGER NOT NULL, tile_row INTEGER NOT NULL, tile_data BLOB NOT NULL,
                UNIQUE (zoom_level, tile_column, tile_row));",
-        t = q(name)
-    ))
-    .ctx(&path)?;
-    tx.execute(
-        "INSERT INTO gpkg_extensions VALUES (?1, 'tile_data', 'gpkg_2d_gridded_coverage', ?2, 'read-write')",
-        params![name, EXT_DEF],
-    )
-    .ctx(&path)?;
-    {
-        let mut tile = tx
+            t = q(name)
+        ))
+        .ctx(&path)?;
+        tx.execute(
+            "INSERT INTO gpkg_extensions VALUES (?1, 'tile_data', 'gpkg_2d_gridded_coverage', ?2, 'read-write')",
+            params![name, EXT_DEF],
+        )
+        .ctx(&path)?;
+        let tile = tx
             .prepare(&format!(
-                "INSERT INTO {} (zoom_level, tile_column, tile_row, tile_data) VALUES (0, ?1, ?2, ?3)",
+                "INSERT INTO {} (id, zoom_level, tile_column, tile_row, tile_data) VALUES (?1, 0, ?2, ?3, ?4)",
                 q(name)
             ))
             .ctx(&path)?;
-        let mut anc = tx
+        // Tile ids unique across the project's coverages: GDAL (3.6 at least) finds a band's
+        // min and max by tile id alone, so ids shared with other coverages mix their values in.
+        let next_id: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(tpudt_id), 0) + 1 FROM gpkg_2d_gridded_tile_ancillary",
+                [],
+                |r| r.get(0),
+            )
+            .ctx(&path)?;
+        let anc = tx
             .prepare(
                 "INSERT INTO gpkg_2d_gridded_tile_ancillary (tpudt_name, tpudt_id, min, max, mean, std_dev)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .ctx(&path)?;
-        for row in 0..mh {
-            // A row of tiles is encoded on every core, then written in order.
-            for (col, encoded) in encode_row(raster, row, mw, name).into_iter().enumerate() {
-                let (blob, [min, max, mean, sd]) = encoded?;
-                tile.execute(params![col as i64, row as i64, blob]).ctx(&path)?;
-                let id = tx.last_insert_rowid();
-                anc.execute(params![
-                    name,
-                    id,
-                    nullable(min),
-                    nullable(max),
-                    nullable(mean),
-                    nullable(sd)
-                ])
-                .ctx(&path)?;
-            }
-        }
+        Ok(TileWriter {
+            path,
+            name: name.to_string(),
+            tile,
+            anc,
+            next_id,
+        })
     }
-    Ok(())
+
+    /// Stores one encoded tile and its statistics.
+    pub fn put(&mut self, t: &Tile) -> Result<()> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.tile
+            .execute(params![id, t.col as i64, t.row as i64, t.blob])
+            .ctx(&self.path)?;
+        let [min, max, mean, sd] = t.stats;
+        self.anc
+            .execute(params![
+                self.name,
+                id,
+                nullable(min),
+                nullable(max),
+                nullable(mean),
+                nullable(sd)
+            ])
+            .ctx(&self.path)?;
+        Ok(())
+    }
 }
 
 /// The gridded coverage `name`, if the project has one of that name.
@@ -362,7 +459,7 @@ fn decode_tile(blob: &[u8], n: usize) -> std::result::Result<Vec<f32>, String> {
 }
 
 /// Removes coverage `name` and its rows in the GeoPackage's tables, if there is one.
-fn drop_coverage(conn: &Connection, path: &std::path::Path, name: &str) -> Result<()> {
+pub(super) fn drop_coverage(conn: &Connection, path: &std::path::Path, name: &str) -> Result<()> {
     conn.execute_batch("PRAGMA defer_foreign_keys = ON;").ctx(path)?;
     conn.execute_batch(&format!("DROP TABLE IF EXISTS {};", q(name)))
         .ctx(path)?;

@@ -30,7 +30,7 @@ fn forget(conn: &Connection, path: &Path, t: &str) -> Result<()> {
     Ok(())
 }
 
-fn table_exists(conn: &Connection, path: &Path, name: &str) -> Result<bool> {
+pub(super) fn table_exists(conn: &Connection, path: &Path, name: &str) -> Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE)",
         [name],

@@ -3,6 +3,7 @@
 //! listed, compared and joined to its layers in QGIS or SQL. Tables are created on the first
 //! saved run.
 
+use super::run_rasters::RunSpool;
 use super::{Project, SqlContext};
 use crate::error::Result;
 use rusqlite::params;
@@ -31,7 +32,8 @@ pub struct RunRecord {
     /// Whether it reached its end (a stopped run keeps what it had).
     pub completed: bool,
     pub time_reached_s: f64,
-    /// The folder of its rasters, relative to the project file's folder.
+    /// Empty: its rasters are in the project ([`Project::run_rasters`]); runs stored before
+    /// they moved inside name the folder of their GeoTIFFs, relative to the project's folder.
     pub outputs: String,
     pub summary: serde_json::Value,
 }
@@ -60,10 +62,22 @@ pub struct RunRoad {
 }
 
 impl Project {
-    /// Stores a run, replacing one of the same name, in one transaction.
-    pub fn save_run(&mut self, run: &RunRecord, buildings: &[RunBuilding], roads: &[RunRoad]) -> Result<()> {
+    /// Stores a run with its rasters (spooled since [`Project::begin_run`]), replacing one of
+    /// the same name, in one transaction.
+    pub fn save_run(
+        &mut self,
+        run: &RunRecord,
+        buildings: &[RunBuilding],
+        roads: &[RunRoad],
+        mut rasters: Option<RunSpool>,
+    ) -> Result<()> {
         let path = self.meta.path.clone();
-        let tx = self.conn.transaction().ctx(&path)?;
+        let srs_id = self.meta.srs_id;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .ctx(&path)?;
+        super::run_rasters::save(&tx, &path, srs_id, &run.name, rasters.as_mut())?;
         tx.execute_batch(RUN_TABLES).ctx(&path)?;
         // Projects whose run tables predate the class timeline get its column.
         if !has_column(&tx, "cim_run_buildings", "classes").ctx(&path)? {
@@ -236,13 +250,16 @@ impl Project {
         rows.collect::<rusqlite::Result<Vec<_>>>().ctx(path)
     }
 
-    /// Removes a stored run's records (its raster folder is the caller's); `false` if none.
+    /// Removes a stored run: its records and rasters, and the raster folder of a run stored
+    /// before they moved inside the project; `false` if there is no such run.
     pub fn delete_run(&mut self, name: &str) -> Result<bool> {
         if !self.has_runs()? {
             return Ok(false);
         }
         let path = self.meta.path.clone();
+        let legacy = self.run(name)?.map(|r| r.outputs).filter(|o| !o.is_empty());
         let tx = self.conn.transaction().ctx(&path)?;
+        super::run_rasters::delete(&tx, &path, name)?;
         let n = tx
             .execute("DELETE FROM cim_runs WHERE name = ?1", [name])
             .ctx(&path)?;
@@ -251,6 +268,15 @@ impl Project {
         tx.execute("DELETE FROM cim_run_roads WHERE run = ?1", [name])
             .ctx(&path)?;
         tx.commit().ctx(&path)?;
+        if let Some(outputs) = legacy {
+            let folder = path.parent().unwrap_or(std::path::Path::new("")).join(outputs);
+            if folder.is_dir() {
+                std::fs::remove_dir_all(&folder).map_err(|source| crate::EngineError::Io {
+                    path: folder.clone(),
+                    source,
+                })?;
+            }
+        }
         Ok(n > 0)
     }
 }

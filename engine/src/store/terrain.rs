@@ -165,6 +165,7 @@ pub(super) fn put(
         &coverage_table(name),
         r,
         &format!("terrain '{name}' ({source})"),
+        "m",
     )
 }
 

@@ -26,6 +26,7 @@ mod prepare;
 mod run;
 mod series;
 mod sim;
+mod store;
 
 pub use forcing::{Boundaries, Forcing, Inflow, Inlet, Rain, RoofSewer};
 pub use grid::{FloodGrid, Manning};
@@ -38,3 +39,4 @@ pub use run::{
 };
 pub use series::{Interp, TimeSeries};
 pub use sim::{FloodParams, Simulation, StepInfo, VolumeBalance};
+pub use store::{available_memory, run_and_store, StoredRun};
