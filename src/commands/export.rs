@@ -129,7 +129,9 @@ fn run_raster(project: &Project, run: &str, which: &str) -> Result<(cim_engine::
         None => r.quantity.clone(),
     };
     let Some(found) = rasters.iter().find(|r| name(r) == which) else {
-        let mut names: Vec<String> = rasters.iter().map(name).collect();
+        // Peaks and maps first, then the frames.
+        let mut names: Vec<String> = rasters.iter().filter(|r| r.time_s.is_none()).map(name).collect();
+        names.extend(rasters.iter().filter(|r| r.time_s.is_some()).map(name));
         if names.len() > 12 {
             let more = names.len() - 12;
             names.truncate(12);
