@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use cim_viewer::model::source::{wait, ProjectSource};
 
 use common::*;
 use std::path::Path;
@@ -215,7 +216,7 @@ fn a_ray_through_a_building_picks_it() {
     let dir = tempfile::tempdir().unwrap();
     let project = build_demo(dir.path());
     let scene = cim_viewer::load_scene(&project).unwrap();
-    let index = cim_viewer::pick::PickIndex::load(&project).unwrap();
+    let index = wait(cim_viewer::pick::PickIndex::load(&ProjectSource::new(&project))).unwrap();
     // Straight down onto the roof centre of a few buildings (roof vertices: the highest ones).
     let mut checked = 0;
     for t in scene.tiles.iter().take(5) {
@@ -310,7 +311,7 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
     let dir = tempfile::tempdir().unwrap();
     let project = build_demo(dir.path());
     let scene = cim_viewer::load_scene(&project).unwrap();
-    let index = cim_viewer::pick::PickIndex::load(&project).unwrap();
+    let index = wait(cim_viewer::pick::PickIndex::load(&ProjectSource::new(&project))).unwrap();
     let (roads, parcels) = ground_targets(&project);
     assert!(
         roads.len() >= 5 && parcels.len() >= 5,
@@ -319,7 +320,7 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
         parcels.len()
     );
     let down = |xy: [f64; 2]| {
-        let z = cim_viewer::scene::ground(scene.terrain.as_ref(), xy[0], xy[1], 0.0);
+        let z = cim_viewer::model::scene::ground(scene.terrain.as_ref(), xy[0], xy[1], 0.0);
         let from = scene.origin.to_local(xy[0], xy[1], z + 300.0);
         let hit = cim_viewer::pick::pick_ray(
             &scene,
@@ -362,7 +363,10 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
         // Its outline is draped in the highlight colour round its boundary.
         let outline = cim_viewer::pick::outline_mesh(&scene, &f.feature);
         assert!(outline.vertex_count() > 8, "{}", outline.vertex_count());
-        assert!(outline.colors.iter().all(|c| *c == cim_viewer::pick::HIGHLIGHT));
+        assert!(outline
+            .colors
+            .iter()
+            .all(|c| *c == cim_viewer::model::style::HIGHLIGHT));
     }
     // Looking up at the sky picks nothing.
     let from = scene.origin.to_local(roads[0].1[0], roads[0].1[1], 400.0);
@@ -387,7 +391,7 @@ fn a_selected_road_is_drawn_outlined() {
     let scene = cim_viewer::load_scene(&project).unwrap();
     let (roads, _) = ground_targets(&project);
     let (code, xy) = &roads[0];
-    let z = cim_viewer::scene::ground(scene.terrain.as_ref(), xy[0], xy[1], 0.0);
+    let z = cim_viewer::model::scene::ground(scene.terrain.as_ref(), xy[0], xy[1], 0.0);
     let camera = format!("{},{},{z},0,80,150", xy[0], xy[1]);
     let cyan = |path: &Path| {
         read_png(path)
@@ -548,12 +552,17 @@ fn a_flood_run_is_drawn_as_water_over_the_district() {
     let snaps = run.summary["run"]["snapshots"].as_array().unwrap().clone();
     assert_eq!(snaps.len(), 2);
     let count = |classes: &[(String, &str)]| {
-        cim_viewer::flood::CLASSES.map(|c| classes.iter().filter(|(_, x)| *x == c).count() as u64)
+        cim_viewer::model::flood::CLASSES.map(|c| classes.iter().filter(|(_, x)| *x == c).count() as u64)
     };
     let mut wet_before = 0;
     for s in &snaps {
         let t = s["time_s"].as_f64().unwrap();
-        let (classes, timeline) = cim_viewer::flood::building_classes(&project_db, "storm", Some(t)).unwrap();
+        let (classes, timeline) = wait(cim_viewer::model::flood::run_building_classes(
+            &ProjectSource::new(&project),
+            "storm",
+            Some(t),
+        ))
+        .unwrap();
         assert!(timeline);
         let by_class: Vec<u64> = s["buildings_by_class"]
             .as_array()
@@ -569,13 +578,22 @@ fn a_flood_run_is_drawn_as_water_over_the_district() {
         );
         wet_before = wet;
         // Between two snapshots the earlier one stands.
-        let later = cim_viewer::flood::building_classes(&project_db, "storm", Some(t + 200.0))
-            .unwrap()
-            .0;
+        let later = wait(cim_viewer::model::flood::run_building_classes(
+            &ProjectSource::new(&project),
+            "storm",
+            Some(t + 200.0),
+        ))
+        .unwrap()
+        .0;
         assert_eq!(count(&later), count(&classes));
     }
     // Without a time: the worst of the run, as stored.
-    let (worst, timeline) = cim_viewer::flood::building_classes(&project_db, "storm", None).unwrap();
+    let (worst, timeline) = wait(cim_viewer::model::flood::run_building_classes(
+        &ProjectSource::new(&project),
+        "storm",
+        None,
+    ))
+    .unwrap();
     assert!(!timeline);
     let stored = project_db.run_buildings("storm").unwrap();
     assert!(worst
@@ -791,7 +809,13 @@ fn roads_are_marked_closed_only_while_the_run_says_so() {
         .unwrap();
     drop(pr);
     let scene = cim_viewer::load_scene(&project).unwrap();
-    let (mesh, n) = cim_viewer::flood::closed_roads_mesh(&scene, "hand", 300.0).unwrap();
+    let (mesh, n) = wait(cim_viewer::model::flood::closed_roads(
+        &ProjectSource::new(&project),
+        &scene,
+        "hand",
+        300.0,
+    ))
+    .unwrap();
     assert_eq!(n, 1);
     // The ribbon follows the street: every vertex within a few metres of its bounding box.
     let bbox = geo::BoundingRect::bounding_rect(&street.feature.geometry).unwrap();
@@ -803,7 +827,14 @@ fn roads_are_marked_closed_only_while_the_run_says_so() {
     assert!(mesh.triangle_count() > 0);
     for t in [50.0, 500.0, 800.0] {
         assert_eq!(
-            cim_viewer::flood::closed_roads_mesh(&scene, "hand", t).unwrap().1,
+            wait(cim_viewer::model::flood::closed_roads(
+                &ProjectSource::new(&project),
+                &scene,
+                "hand",
+                t
+            ))
+            .unwrap()
+            .1,
             0,
             "at {t} s"
         );
@@ -837,7 +868,11 @@ fn a_run_on_terrain_that_has_since_changed_says_so() {
     assert!(closed_m(&run.summary["run"]).is_sign_positive());
     assert!(closed_m(&run.summary["run"]["snapshots"][0]).is_sign_positive());
     // The playback panel's KPIs come from the stored run: one a minute, rain accumulating.
-    let kpis = cim_viewer::flood::run_kpis(&project, "storm").unwrap();
+    let kpis = wait(cim_viewer::model::flood::run_kpis(
+        &ProjectSource::new(&project),
+        "storm",
+    ))
+    .unwrap();
     assert_eq!(
         kpis.iter().map(|k| k.time_s).collect::<Vec<_>>(),
         vec![60.0, 120.0]

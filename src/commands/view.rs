@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use cim_engine::Viewpoint;
-use cim_viewer::views::camera_of;
+use cim_viewer::model::views::camera_of;
 use cim_viewer::{load_scene, RenderRequest};
 use clap::Args;
 use std::path::PathBuf;
@@ -90,12 +90,12 @@ pub fn view(a: ViewArgs) -> Result<()> {
     let run = a
         .run
         .as_deref()
-        .map(|r| cim_viewer::flood::RunFrames::load(&a.project, r))
+        .map(|r| cim_viewer::native::load_run(&a.project, r))
         .transpose()?;
     let compare = a
         .compare
         .as_deref()
-        .map(|r| cim_viewer::flood::RunFrames::load(&a.project, r))
+        .map(|r| cim_viewer::native::load_run(&a.project, r))
         .transpose()?;
     for frames in run.iter().chain(compare.iter()) {
         note_run_terrain(&mut scene, frames);
@@ -114,8 +114,8 @@ pub fn view(a: ViewArgs) -> Result<()> {
 }
 
 /// Notes where a run's water may not fit the scene (the window shows it with the other notices).
-fn note_run_terrain(scene: &mut cim_viewer::SceneData, frames: &cim_viewer::flood::RunFrames) {
-    match cim_viewer::flood::terrain_notice(scene, frames) {
+fn note_run_terrain(scene: &mut cim_viewer::SceneData, frames: &cim_viewer::model::flood::RunFrames) {
+    match cim_viewer::native::run_terrain_notice(scene, frames) {
         Ok(Some(n)) => {
             eprintln!("note: {n}");
             scene.notices.push(n);
@@ -188,14 +188,14 @@ fn parse_viewpoint(text: &str, name: &str) -> Result<Viewpoint> {
 
 /// The overlay of `cim render --overlay`: the project (and run and time) as the title, the
 /// water's depths and the buildings' flood classes as the legend (when a run is drawn).
-fn report_overlay(a: &RenderArgs, run_frame_s: Option<f64>) -> cim_viewer::report::ReportOverlay {
-    let lang = cim_viewer::i18n::Lang::from_env();
+fn report_overlay(a: &RenderArgs, run_frame_s: Option<f64>) -> cim_viewer::ui::report::ReportOverlay {
+    let lang = cim_viewer::native::locale_lang();
     let project = a
         .project
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut o = cim_viewer::report::ReportOverlay {
+    let mut o = cim_viewer::ui::report::ReportOverlay {
         title: project,
         ..Default::default()
     };
@@ -210,11 +210,11 @@ fn report_overlay(a: &RenderArgs, run_frame_s: Option<f64>) -> cim_viewer::repor
             s % 60
         );
         o.legend_title = lang.t("water_depth").to_string();
-        o.legend = cim_viewer::flood::depth_legend();
+        o.legend = cim_viewer::model::flood::depth_legend();
         o.legend2_title = lang.t("flood_class").to_string();
-        o.legend2 = cim_viewer::flood::CLASSES
+        o.legend2 = cim_viewer::model::flood::CLASSES
             .iter()
-            .map(|c| (c.to_string(), cim_viewer::flood::class_color(c)))
+            .map(|c| (c.to_string(), cim_viewer::model::flood::class_color(c)))
             .collect();
     }
     o
@@ -260,31 +260,15 @@ pub fn render(a: RenderArgs) -> Result<()> {
     // The time of the run's frame drawn, s.
     let mut run_frame_s = None;
     if let Some(run) = &a.run {
-        let frames = cim_viewer::flood::RunFrames::load(&a.project, run)?;
+        let frames = cim_viewer::native::load_run(&a.project, run)?;
         note_run_terrain(&mut scene, &frames);
         let t = match &a.time {
             Some(text) => parse_minutes(text)? * 60.0,
             None => f64::INFINITY,
         };
-        let k = frames.index_at(t);
-        let shown_s = frames.frames[k].0;
-        let depth = frames.depth(k)?;
-        // Buildings in their class at the frame shown.
-        cim_viewer::flood::color_buildings_by_class(&mut scene, run, Some(shown_s))?;
-        water = Some(cim_viewer::flood::water_mesh(
-            &depth,
-            scene.terrain.as_ref(),
-            &scene.origin,
-            f64::from(scene.ramp.min_m),
-        ));
-        let (closed, n_closed) = cim_viewer::flood::closed_roads_mesh(&scene, run, shown_s)?;
-        if n_closed > 0 {
-            scene.overlays.push(cim_viewer::load::Overlay {
-                layer: "closed roads".into(),
-                kind: cim_engine::FeatureKind::Road,
-                mesh: closed,
-            });
-        }
+        let drawn = cim_viewer::native::run_image(&mut scene, &frames, t)?;
+        let (shown_s, n_closed) = (drawn.frame_s, drawn.closed_roads);
+        water = Some(drawn.water);
         run_frame_s = Some(shown_s);
         let shown_min = shown_s / 60.0;
         let asked = match &a.time {

@@ -8,30 +8,13 @@ use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseSc
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 
-use crate::app::{ApplyOrbit, Scene, ViewCamera};
-use crate::camera::OrbitCamera;
-use crate::load::SceneData;
-use crate::scene::ground;
+use crate::model::camera::OrbitCamera;
+use crate::model::load::SceneData;
+use crate::model::scene::ground;
+use crate::state::{order_sets, FlyMode, Scene, ViewCamera, ViewerSystems};
 
 /// The eye stays at least this far above the ground, m.
 pub const MIN_EYE_HEIGHT_M: f32 = 1.7;
-
-/// Whether the window flies or orbits, and the speed factor the wheel has set.
-#[derive(Resource, Debug, Clone, Copy, PartialEq)]
-pub struct FlyMode {
-    pub on: bool,
-    /// Times the default speed (1 = the eye's height above the ground each second).
-    pub speed_factor: f32,
-}
-
-impl Default for FlyMode {
-    fn default() -> Self {
-        FlyMode {
-            on: false,
-            speed_factor: 1.0,
-        }
-    }
-}
 
 /// The keys held this frame, as directions: each −1, 0 or 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -80,11 +63,12 @@ pub struct FlyPlugin;
 
 impl Plugin for FlyPlugin {
     fn build(&self, app: &mut App) {
+        order_sets(app);
         app.init_resource::<FlyMode>().add_systems(
             Update,
-            (toggle.run_if(crate::panels::keys_free), fly)
+            (toggle.run_if(crate::input::keys_free), fly)
                 .chain()
-                .before(ApplyOrbit),
+                .in_set(ViewerSystems::Input),
         );
     }
 }

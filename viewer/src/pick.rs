@@ -7,15 +7,14 @@
 
 use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
-use cim_engine::{CityIndex, Feature, FeatureFilter, FeatureKind, PickHit, Project};
+use cim_engine::{CityIndex, Feature, FeatureKind, PickHit, StoredFeature};
 
-use crate::app::{to_bevy_mesh, Scene, ViewCamera, FOV_Y};
-use crate::load::{lines_of, road_width_m, SceneData};
-use crate::scene::{drape_ribbon, ground, LocalOrigin, MeshData};
-
-/// Highlight colour of the selected feature (linear RGBA): a strong cyan, as GIS selections
-/// are, and far from the flood classes' yellow to red and from the graduated ramp.
-pub const HIGHLIGHT: [f32; 4] = [0.0, 0.85, 1.0, 1.0];
+use crate::data::{Data, Pending};
+use crate::model::load::{lines_of, road_width_m, SceneData};
+use crate::model::scene::{drape_ribbon, ground, LocalOrigin, MeshData};
+use crate::state::{
+    order_sets, to_bevy_mesh, Scene, Select, Selection, Styling, ViewCamera, ViewerSystems, FOV_Y,
+};
 
 /// A click moves the cursor at most this far between press and release, pixels (more is a drag).
 const CLICK_SLOP_PX: f32 = 4.0;
@@ -28,26 +27,16 @@ const OUTLINE_M: f64 = 1.6;
 
 /// What clicks on the ground are picked against: the features other than buildings (parcels,
 /// roads, water, ...). Buildings are picked against their drawn meshes
-/// ([`crate::scene::BuildingTile::ray_hit`]), which costs no memory beyond the tiles.
+/// ([`crate::model::scene::BuildingTile::ray_hit`]), which costs no memory beyond the tiles.
 pub struct PickIndex {
     pub ground: CityIndex,
 }
 
 impl PickIndex {
-    /// The index of the project at `path`.
-    pub fn load(path: &std::path::Path) -> cim_engine::Result<PickIndex> {
-        let project = Project::open(path)?;
-        let filter = FeatureFilter {
-            kinds: Some(
-                FeatureKind::ALL
-                    .into_iter()
-                    .filter(|k| *k != FeatureKind::Building)
-                    .collect(),
-            ),
-            ..FeatureFilter::default()
-        };
+    /// The index of `source`'s features on the ground.
+    pub async fn load(source: &dyn crate::model::source::DataSource) -> anyhow::Result<PickIndex> {
         Ok(PickIndex {
-            ground: CityIndex::load(&project, &filter)?,
+            ground: source.ground_index().await?,
         })
     }
 }
@@ -56,20 +45,12 @@ impl PickIndex {
 #[derive(Resource)]
 pub struct Picker(pub Option<PickIndex>);
 
-/// What is selected now.
-#[derive(Resource, Default, Debug, Clone)]
-pub struct Selection {
-    /// The building's id in the scene, where the hit is a building that is drawn.
-    pub building: Option<u32>,
-    pub hit: Option<PickHit>,
-}
-
 /// The outline drawn over a selected feature that is not a building.
 #[derive(Component, Debug)]
 pub struct SelectionOutline;
 
 /// Click to pick; outlines for selected roads and parcels (the building highlight is drawn by
-/// [`crate::layers::LayersPlugin`]).
+/// [`crate::buildings::BuildingsPlugin`]).
 pub struct PickPlugin;
 
 impl Plugin for PickPlugin {
@@ -78,12 +59,18 @@ impl Plugin for PickPlugin {
         // PostUpdate), so whether the pointer is over a panel is known for this frame's pointer
         // position: a tap or a quick click that lands on a panel in the same frame as the pointer
         // moved there (touch screens in the hall, scripted clicks) is the panel's, not a pick.
+        order_sets(app);
         app.init_resource::<Selection>()
+            .add_message::<Select>()
+            .init_resource::<Outlining>()
             .add_systems(
                 PostUpdate,
                 click_to_pick.after(bevy_egui::EguiPostUpdateSet::ProcessOutput),
             )
-            .add_systems(Update, outline_selection);
+            .add_systems(
+                Update,
+                (select, outline_selection).chain().in_set(ViewerSystems::Input),
+            );
     }
 }
 
@@ -163,7 +150,9 @@ pub fn ray_building(
         .tiles
         .iter()
         .enumerate()
-        .filter_map(|(k, t)| crate::scene::ray_box(origin, dir, t.bounds.0, t.bounds.1).map(|e| (e, k)))
+        .filter_map(|(k, t)| {
+            crate::model::scene::ray_box(origin, dir, t.bounds.0, t.bounds.1).map(|e| (e, k))
+        })
         .filter(|(e, _)| *e < max_t)
         .collect();
     tiles.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -218,7 +207,7 @@ pub fn pick_ray(
     let t = landing?;
     let p = [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]];
     // Roads are drawn their width wide; the index knows their centre lines.
-    let radius = 0.5 * crate::load::ROAD_WIDTH_M + road_slop_m;
+    let radius = 0.5 * crate::model::load::ROAD_WIDTH_M + road_slop_m;
     let mut hit = index.ground.at_ground([p[0], p[1]], p[2], radius)?;
     hit.distance_m = t;
     Some((hit, None))
@@ -231,13 +220,13 @@ fn click_to_pick(
     cameras: Query<(&Camera, &GlobalTransform, &ViewCamera)>,
     picker: Option<Res<Picker>>,
     scene: Res<Scene>,
-    styling: Option<Res<crate::layers::Styling>>,
-    mut selection: ResMut<Selection>,
+    styling: Option<Res<Styling>>,
+    mut select: MessageWriter<Select>,
     wants: Option<Res<bevy_egui::input::EguiWantsInput>>,
     mut pressed_at: Local<Option<Vec2>>,
 ) {
     // A press or release over a panel is the panel's.
-    let free = crate::panels::pointer_free(wants);
+    let free = crate::input::pointer_free(wants);
     let Some(window) = windows.iter().next() else {
         return;
     };
@@ -279,13 +268,15 @@ fn click_to_pick(
             .as_ref()
             .is_none_or(|s| s.layers.building_shown(&scene.0, id))
     };
-    *selection = match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop, &shown) {
-        Some((hit, building)) => Selection {
-            building,
-            hit: Some(hit),
+    select.write(Select(
+        match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop, &shown) {
+            Some((hit, building)) => Selection {
+                building,
+                hit: Some(hit),
+            },
+            None => Selection::default(),
         },
-        None => Selection::default(),
-    };
+    ));
 }
 
 /// The outline of a selected feature that is not a building drawn: its lines (a road a little
@@ -305,7 +296,7 @@ pub fn outline_mesh(scene: &SceneData, f: &Feature) -> MeshData {
             step,
             terrain,
             f64::from(scene.ramp.min_m),
-            HIGHLIGHT,
+            crate::model::style::HIGHLIGHT,
             &scene.origin,
             &mut mesh,
         );
@@ -313,31 +304,46 @@ pub fn outline_mesh(scene: &SceneData, f: &Feature) -> MeshData {
     mesh
 }
 
+/// The selection the frame's [`Select`]s leave.
+fn select(mut asks: MessageReader<Select>, mut selection: ResMut<Selection>) {
+    if let Some(last) = asks.read().last() {
+        if *selection != last.0 {
+            *selection = last.0.clone();
+        }
+    }
+}
+
+/// The selected feature, read for its outline.
+#[derive(Resource, Default)]
+struct Outlining(Pending<Option<StoredFeature>>);
+
 /// Replaces the outline when the selection changes: none for a building (its tile is
-/// recoloured) or for nothing; the draped outline for anything else.
+/// recoloured) or for nothing; the draped outline for anything else, once its feature is read.
 #[allow(clippy::too_many_arguments)]
 fn outline_selection(
     mut commands: Commands,
     selection: Res<Selection>,
     scene: Res<Scene>,
+    data: Option<Res<Data>>,
     outlines: Query<Entity, With<SelectionOutline>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
-    mut project: Local<Option<Project>>,
+    mut pending: ResMut<Outlining>,
 ) {
-    if !selection.is_changed() {
-        return;
+    if selection.is_changed() {
+        for e in &outlines {
+            commands.entity(e).despawn();
+        }
+        pending.0 = Pending::default();
+        if let (Some(hit), Some(data)) = (
+            selection.hit.as_ref().filter(|_| selection.building.is_none()),
+            &data,
+        ) {
+            let (source, code) = (data.0.clone(), hit.code.clone());
+            pending.0.ask(async move { source.feature(code).await });
+        }
     }
-    for e in &outlines {
-        commands.entity(e).despawn();
-    }
-    let Some(hit) = selection.hit.as_ref().filter(|_| selection.building.is_none()) else {
-        return;
-    };
-    if project.is_none() {
-        *project = Project::open(&scene.0.project_path).ok();
-    }
-    let Some(found) = project.as_ref().and_then(|p| p.feature(&hit.code).ok().flatten()) else {
+    let Some(Ok(Some(found))) = pending.0.take() else {
         return;
     };
     let mesh = outline_mesh(&scene.0, &found.feature);

@@ -8,10 +8,10 @@ use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
 use bevy::prelude::*;
 use cim_engine::Viewpoint;
 
-use crate::app::{Scene, ViewCamera, FOV_Y};
-use crate::camera::{OrbitCamera, Tour};
-use crate::load::SceneData;
-use crate::pick::Selection;
+use crate::data::{Data, Pending};
+use crate::model::camera::{OrbitCamera, Tour};
+use crate::model::views::{building_view, camera_of, viewpoint_of};
+use crate::state::{order_sets, FlyTo, Scene, Selection, ViewCamera, ViewerSystems};
 
 /// Seconds a flight between two views takes.
 pub const FLIGHT_S: f32 = 1.5;
@@ -19,31 +19,6 @@ pub const FLIGHT_S: f32 = 1.5;
 pub const TOUR_DWELL_S: f32 = 12.0;
 pub const TOUR_TRAVEL_S: f32 = 4.0;
 pub const TOUR_IDLE_S: f32 = 60.0;
-
-/// A saved viewpoint as the viewer's camera.
-pub fn camera_of(v: &Viewpoint, scene: &SceneData) -> OrbitCamera {
-    let mut c = OrbitCamera {
-        focus: scene.origin.to_local(v.focus[0], v.focus[1], v.focus[2]),
-        yaw: (v.heading_deg as f32).to_radians(),
-        pitch: 0.0,
-        distance: v.distance_m as f32,
-    };
-    // Through the setters, so the limits apply.
-    c.orbit(0.0, (v.tilt_deg as f32).to_radians());
-    c.zoom(1.0);
-    c
-}
-
-/// The viewer's camera as a viewpoint named `name`.
-pub fn viewpoint_of(name: &str, c: &OrbitCamera, scene: &SceneData) -> Viewpoint {
-    Viewpoint {
-        name: name.to_string(),
-        focus: scene.origin.to_project(c.focus),
-        heading_deg: f64::from(c.yaw.to_degrees()),
-        tilt_deg: f64::from(c.pitch.to_degrees()),
-        distance_m: f64::from(c.distance),
-    }
-}
 
 /// The project's saved viewpoints, in tour order.
 #[derive(Resource, Default, Debug, Clone)]
@@ -71,23 +46,39 @@ pub struct ViewsPlugin;
 
 impl Plugin for ViewsPlugin {
     fn build(&self, app: &mut App) {
+        order_sets(app);
         app.init_resource::<Bookmarks>()
             .init_resource::<TourState>()
+            .init_resource::<Saving>()
+            .add_message::<FlyTo>()
             .add_systems(
                 Update,
-                (view_keys.run_if(crate::panels::keys_free), fly, tour)
+                (
+                    view_keys.run_if(crate::input::keys_free),
+                    saved,
+                    fly_to,
+                    fly,
+                    tour,
+                )
                     .chain()
-                    .before(crate::app::ApplyOrbit),
+                    .in_set(ViewerSystems::Input),
             );
     }
 }
 
+/// A viewpoint being saved.
+#[derive(Resource, Default)]
+struct Saving(Pending<Viewpoint>);
+
+#[allow(clippy::too_many_arguments)]
 fn view_keys(
     mut commands: Commands,
     keys: Res<ButtonInput<KeyCode>>,
     scene: Res<Scene>,
+    data: Option<Res<Data>>,
     selection: Res<Selection>,
-    mut bookmarks: ResMut<Bookmarks>,
+    bookmarks: Res<Bookmarks>,
+    mut saving: ResMut<Saving>,
     mut tour: ResMut<TourState>,
     cameras: Query<&ViewCamera>,
 ) {
@@ -97,9 +88,15 @@ fn view_keys(
     if keys.just_pressed(KeyCode::KeyB) {
         let name = format!("view {}", bookmarks.0.len() + 1);
         let v = viewpoint_of(&name, &now, &scene.0);
-        match cim_engine::Project::open(&scene.0.project_path).and_then(|mut p| p.save_viewpoint(&v)) {
-            Ok(()) => bookmarks.0.push(v),
-            Err(e) => warn!("cannot save the view: {e}"),
+        match &data {
+            Some(d) => {
+                let source = d.0.clone();
+                saving.0.ask(async move {
+                    source.save_viewpoint(v.clone()).await?;
+                    Ok(v)
+                });
+            }
+            None => warn!("cannot save the view: no project to save it in"),
         }
     }
     let digits = [
@@ -145,24 +142,25 @@ fn view_keys(
     }
 }
 
-/// A view of building `id` from heading `yaw`.
-pub fn building_view(scene: &SceneData, id: u32, yaw: f32) -> Option<OrbitCamera> {
-    let rec = scene.buildings.get(id as usize)?;
-    let tile = scene.tiles.get(rec.tile as usize)?;
-    let r = tile.range_of(id)?;
-    let (lo, hi) = crate::scene::bounds_of(&tile.mesh.positions[r.start as usize..r.end as usize])?;
-    Some(OrbitCamera::looking_at_box(lo, hi, yaw, FOV_Y))
+/// A saved viewpoint joins the bookmarks once it is stored.
+fn saved(mut saving: ResMut<Saving>, mut bookmarks: ResMut<Bookmarks>) {
+    match saving.0.take() {
+        Some(Ok(v)) => bookmarks.0.push(v),
+        Some(Err(e)) => warn!("cannot save the view: {e:#}"),
+        None => {}
+    }
 }
 
-/// A view of a feature with envelope `bbox` (`[min_x, min_y, max_x, max_y]`, project CRS) on
-/// the ground, from heading `yaw`: for roads and parcels, which have no mesh of their own.
-pub fn envelope_view(scene: &SceneData, bbox: [f64; 4], yaw: f32) -> OrbitCamera {
-    let fallback = f64::from(scene.ramp.min_m);
-    let t = scene.terrain.as_ref();
-    let z = crate::scene::ground(t, 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3]), fallback);
-    let lo = scene.origin.to_local(bbox[0], bbox[3], z);
-    let hi = scene.origin.to_local(bbox[2], bbox[1], z + 10.0);
-    OrbitCamera::looking_at_box(lo, hi, yaw, FOV_Y)
+/// Flights asked for by the panels.
+fn fly_to(mut commands: Commands, mut asks: MessageReader<FlyTo>, cameras: Query<&ViewCamera>) {
+    let Some(to) = asks.read().last() else { return };
+    if let Some(from) = cameras.iter().next().map(|c| c.0) {
+        commands.insert_resource(Flight {
+            from,
+            to: to.0,
+            elapsed_s: 0.0,
+        });
+    }
 }
 
 fn fly(
@@ -235,7 +233,8 @@ fn tour(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scene::{ElevationRamp, LocalOrigin};
+    use crate::model::load::SceneData;
+    use crate::model::scene::{ElevationRamp, LocalOrigin};
 
     #[test]
     fn viewpoints_and_cameras_convert_both_ways() {
@@ -273,6 +272,6 @@ mod tests {
         assert_eq!(back.distance_m, 750.0);
         // Out-of-range tilts are clamped to what the camera can do.
         let steep = camera_of(&Viewpoint { tilt_deg: 90.0, ..v }, &scene);
-        assert_eq!(steep.pitch, crate::camera::MAX_PITCH);
+        assert_eq!(steep.pitch, crate::model::camera::MAX_PITCH);
     }
 }

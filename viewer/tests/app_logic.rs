@@ -1,4 +1,4 @@
-//! The viewer's systems run headless (no window, no GPU): `App::update()` with the scene plugin,
+//! The viewer's systems run headless (no window, no GPU): `App::update()` with its plugins,
 //! checking what they decide.
 #![allow(clippy::unwrap_used)]
 
@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 use cim_engine::Raster;
-use cim_viewer::app::{
-    camera_bundle, BuildingTileMesh, Scene, ScenePlugin, TerrainBacklog, TerrainChunk, ViewCamera,
-    ViewHeightPx,
-};
-use cim_viewer::app::{PlaybackPlugin, PlaybackState, WaterOverlay, WaterSurface};
-use cim_viewer::load::{BuildingRecord, SceneData, BUILDING_COLOR};
-use cim_viewer::scene::{build_tiles, BuildingInput, ElevationRamp, LocalOrigin, MAX_STEP};
+use cim_viewer::buildings::{BuildingTileMesh, BuildingsPlugin};
+use cim_viewer::camera::camera_bundle;
+use cim_viewer::data::{wait, Data, ProjectSource};
+use cim_viewer::model::load::{BuildingRecord, SceneData, BUILDING_COLOR};
+use cim_viewer::model::scene::{build_tiles, BuildingInput, ElevationRamp, LocalOrigin, MAX_STEP};
+use cim_viewer::playback::{PlaybackPlugin, WaterOverlay, WaterSurface};
+use cim_viewer::state::{PlaybackState, Scene, ViewCamera};
+use cim_viewer::terrain::{TerrainBacklog, TerrainChunk, TerrainPlugin, ViewHeightPx};
 use cim_viewer::OrbitCamera;
 use geo::{polygon, MultiPolygon};
 
@@ -75,12 +76,12 @@ fn app(orbit: OrbitCamera) -> App {
     app.add_plugins((MinimalPlugins, AssetPlugin::default(), TransformPlugin))
         .init_asset::<Mesh>()
         .init_asset::<StandardMaterial>()
-        .init_asset::<cim_viewer::water::WaterMaterial>()
+        .init_asset::<cim_viewer::playback::water::WaterMaterial>()
         .insert_resource(Scene(Arc::new(scene())))
         // A small view, so that within this 640 m square distance already coarsens the terrain
         // (at 1080 px, 1 m cells stay at full detail out to 1.6 km).
         .insert_resource(ViewHeightPx(200.0))
-        .add_plugins(ScenePlugin);
+        .add_plugins((TerrainPlugin, BuildingsPlugin));
     app.world_mut().spawn(camera_bundle(orbit, 900.0));
     app
 }
@@ -156,9 +157,8 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
         };
         paths.push((t, raster));
     }
-    let frames = cim_viewer::flood::RunFrames {
+    let frames = cim_viewer::model::flood::RunFrames {
         name: "r".into(),
-        project_path: dir.path().join("absent.cim.gpkg"),
         frames: paths,
     };
     let mut app = app(OrbitCamera {
@@ -168,14 +168,16 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
         distance: 500.0,
     });
     app.init_resource::<ButtonInput<KeyCode>>()
-        .insert_resource(WaterOverlay(cim_viewer::scene::MeshData {
+        // The frames are read through the data source (GeoTIFFs here need no project file).
+        .insert_resource(Data(ProjectSource::shared(&dir.path().join("absent.cim.gpkg"))))
+        .insert_resource(WaterOverlay(cim_viewer::model::scene::MeshData {
             positions: vec![[0.0; 3]; 3],
             normals: vec![[0.0, 1.0, 0.0]; 3],
             colors: vec![[0.0; 4]; 3],
             indices: vec![0, 1, 2],
         }))
         .insert_resource(PlaybackState {
-            playback: cim_viewer::flood::Playback::new(frames),
+            playback: cim_viewer::model::flood::Playback::new(frames),
             shown: [None; 2],
             compare: None,
             problem: None,
@@ -187,29 +189,44 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
         let meshes = app.world().resource::<Assets<Mesh>>();
         meshes.get(&handle).unwrap().count_vertices() / 4
     };
-    app.update();
-    assert_eq!(water_quads(&mut app), 1);
-    app.world_mut()
-        .resource_mut::<ButtonInput<KeyCode>>()
-        .press(KeyCode::ArrowRight);
-    app.update();
+    // A key is pressed for one frame; frames are read off the frame loop and shown when read.
+    let press = |app: &mut App, key: Option<KeyCode>| {
+        let mut keys = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
+        keys.release_all();
+        keys.clear();
+        if let Some(k) = key {
+            keys.press(k);
+        }
+        app.update();
+        app.world_mut().resource_mut::<ButtonInput<KeyCode>>().clear();
+    };
+    let settle = |app: &mut App, want: &dyn Fn(&mut App) -> bool| {
+        for _ in 0..500 {
+            if want(app) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            app.update();
+        }
+        false
+    };
+    press(&mut app, None);
+    assert!(settle(&mut app, &|a| water_quads(a) == 1));
+    press(&mut app, Some(KeyCode::ArrowRight));
     assert_eq!(app.world().resource::<PlaybackState>().playback.time_s, 600.0);
-    assert_eq!(water_quads(&mut app), 4);
-    let mut keys = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
-    keys.release(KeyCode::ArrowRight);
-    keys.clear();
-    keys.press(KeyCode::ArrowLeft);
-    app.update();
-    assert_eq!(water_quads(&mut app), 1);
+    assert!(settle(&mut app, &|a| water_quads(a) == 4));
+    press(&mut app, Some(KeyCode::ArrowLeft));
+    assert!(settle(&mut app, &|a| water_quads(a) == 1));
     assert_eq!(app.world().resource::<PlaybackState>().problem, None);
 
     // A frame whose file has gone: the panel is told why, and the water stays as it was.
     std::fs::remove_file(dir.path().join("depth_t000600.tif")).unwrap();
-    let mut keys = app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
-    keys.release(KeyCode::ArrowLeft);
-    keys.clear();
-    keys.press(KeyCode::ArrowRight);
-    app.update();
+    press(&mut app, Some(KeyCode::ArrowRight));
+    assert!(settle(&mut app, &|a| a
+        .world()
+        .resource::<PlaybackState>()
+        .problem
+        .is_some()));
     let problem = app.world().resource::<PlaybackState>().problem.clone();
     assert!(
         problem.as_deref().is_some_and(|p| p.starts_with("run 'r'")),
@@ -249,9 +266,9 @@ fn collapsed(p: &[[f32; 3]]) -> bool {
 
 #[test]
 fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
-    use cim_viewer::layers::{LayersPlugin, Styling};
-    use cim_viewer::pick::{Selection, HIGHLIGHT};
-    use cim_viewer::style::{color_buildings, Classing, ColorBy, LegendWords};
+    use cim_viewer::layers::LayersPlugin;
+    use cim_viewer::model::style::{color_buildings, Classing, ColorBy, LegendWords, HIGHLIGHT};
+    use cim_viewer::state::{Selection, Styling};
     let mut app = app(OrbitCamera {
         focus: [0.0; 3],
         yaw: 0.0,
@@ -311,9 +328,19 @@ fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
         other: "other",
         none: "none",
     };
-    let coloring = color_buildings(&scene, &ColorBy::Layer, Classing::Categorised, None, None, words)
-        .unwrap()
-        .unwrap();
+    // By layer, nothing is read from the project.
+    let source = ProjectSource::new(std::path::Path::new("synthetic"));
+    let coloring = wait(color_buildings(
+        &source,
+        &scene,
+        &ColorBy::Layer,
+        Classing::Categorised,
+        None,
+        None,
+        words,
+    ))
+    .unwrap()
+    .unwrap();
     let legend = coloring.legend.rows.clone();
     {
         let mut s = app.world_mut().resource_mut::<Styling>();
@@ -360,7 +387,7 @@ fn a_drag_pans_while_held_and_only_then() {
         .init_resource::<ButtonInput<MouseButton>>()
         .init_resource::<AccumulatedMouseMotion>()
         .init_resource::<AccumulatedMouseScroll>()
-        .add_plugins(cim_viewer::app::NavigationPlugin);
+        .add_plugins((cim_viewer::input::InputPlugin, cim_viewer::camera::CameraPlugin));
     let orbit = OrbitCamera {
         focus: [0.0, 0.0, 0.0],
         yaw: 0.0,
@@ -376,7 +403,7 @@ fn a_drag_pans_while_held_and_only_then() {
     // Motion with no button down moves nothing.
     moved(&mut app, 30.0);
     assert_eq!(focus(&app), [0.0, 0.0, 0.0]);
-    let claimed = |app: &App| app.world().resource::<cim_viewer::app::ViewDrag>().0;
+    let claimed = |app: &App| app.world().resource::<cim_viewer::input::ViewDrag>().0;
     // Pressed in the view (no panel under it): the drag is claimed for the view once the frame's
     // panels are known; dragged, the focus moves, frame after frame.
     app.world_mut()
@@ -402,4 +429,82 @@ fn a_drag_pans_while_held_and_only_then() {
     assert!(!claimed(&app));
     moved(&mut app, 30.0);
     assert_eq!(focus(&app), second);
+}
+
+#[test]
+fn plugins_import_only_shared_state_and_no_other_plugin() {
+    // The viewer's shape (ARCHITECTURE.md): a plugin module may use `state`, `data`, `input`
+    // and `model`, and nothing of another plugin; `model` uses no Bevy; `state` no plugin.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let shared = ["state", "data", "input", "model"];
+    let plugins = [
+        "camera",
+        "fly",
+        "views",
+        "terrain",
+        "buildings",
+        "layers",
+        "pick",
+        "playback",
+        "ui",
+    ];
+    let uses = |file: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut found = Vec::new();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for part in line.split("crate::").skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                found.push(name);
+            }
+        }
+        found
+    };
+    let files_of = |m: &str| -> Vec<std::path::PathBuf> {
+        let dir = src.join(m);
+        if dir.is_dir() {
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+                .collect()
+        } else {
+            vec![src.join(format!("{m}.rs"))]
+        }
+    };
+    for m in plugins {
+        for f in files_of(m) {
+            for u in uses(&f) {
+                assert!(
+                    u == m || shared.contains(&u.as_str()),
+                    "{}: uses crate::{u}, another plugin",
+                    f.display()
+                );
+            }
+        }
+    }
+    for m in ["state", "data", "input"] {
+        for f in files_of(m) {
+            for u in uses(&f) {
+                assert!(shared.contains(&u.as_str()), "{}: uses crate::{u}", f.display());
+            }
+        }
+    }
+    let mut model = vec![src.join("model")];
+    while let Some(d) = model.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                model.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                assert!(!text.contains("bevy"), "{}: model code uses Bevy", p.display());
+                for u in uses(&p) {
+                    assert_eq!(u, "model", "{}: model code uses crate::{u}", p.display());
+                }
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! compile would otherwise only show as a missing water surface at run time.
 #![allow(clippy::unwrap_used)]
 
-use cim_viewer::water::{WaterParams, WATER_WGSL};
+use cim_viewer::playback::water::{WaterParams, WATER_WGSL};
 
 /// The source as Bevy hands it to naga: its material bind group number filled in.
 fn preprocessed(src: &str) -> String {

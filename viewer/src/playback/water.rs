@@ -1,6 +1,6 @@
 //! The flood water's material: a WGSL fragment shader (`shaders/water.wgsl`) over Bevy's mesh
 //! vertex shader. Each wet cell keeps its depth colour (vertex colours from
-//! [`crate::flood::depth_color`], so the legend is the one truth); the shader fades it by the
+//! [`crate::model::flood::depth_color`], so the legend is the one truth); the shader fades it by the
 //! water layer's opacity and lets it shimmer in the window. The shader is validated with naga
 //! in the tests, with no GPU.
 

@@ -19,15 +19,6 @@ impl Lang {
         }
     }
 
-    /// The system's language: the first of `LC_ALL`, `LC_MESSAGES`, `LANG` that is set.
-    pub fn from_env() -> Lang {
-        ["LC_ALL", "LC_MESSAGES", "LANG"]
-            .iter()
-            .filter_map(|k| std::env::var(k).ok())
-            .find(|v| !v.is_empty())
-            .map_or(Lang::En, |v| Lang::from_locale(&v))
-    }
-
     /// The other language.
     pub fn toggled(self) -> Lang {
         match self {

@@ -1,36 +1,29 @@
 //! The window's panels (egui through bevy_egui): the feature panel with a search box, the layers
 //! panel (visibility, opacity, colour by attribute with its legend, "as of" date), the flood
 //! playback (play, pause, speed, a time slider, KPIs with a chart) and, in command-hall mode, a
-//! large dashboard of KPIs and alerts. Text comes from [`crate::i18n`]; Chinese renders with the
+//! large dashboard of KPIs and alerts. Text comes from [`crate::model::i18n`]; Chinese renders with the
 //! bundled Noto Sans SC subset.
 
 use std::sync::Arc;
 
 use bevy::prelude::*;
-use bevy_egui::input::EguiWantsInput;
 use bevy_egui::{egui, EguiContexts, EguiPrimaryContextPass};
-use cim_engine::{CityCode, FeatureKind, PickHit, Project, StoredFeature};
+use cim_engine::{CityCode, FeatureKind, LayerInfo, PickHit, StoredFeature};
 use geo::BoundingRect;
 
-use crate::app::{PlaybackState, Scene, ViewCamera};
-use crate::flood::{kpi_at, Kpi};
-use crate::i18n::Lang;
-use crate::layers::Styling;
-use crate::pick::Selection;
-use crate::style::{Classing, ColorBy};
-use crate::ui::{feature_lines, playback_line, UiLang};
-use crate::views::{building_view, envelope_view, Flight};
+use crate::data::{Data, Pending};
+use crate::model::flood::{kpi_at, Kpi};
+use crate::model::i18n::Lang;
+use crate::model::style::{Classing, ColorBy};
+use crate::model::text::{feature_lines, playback_line};
+use crate::model::views::{building_view, envelope_view};
+use crate::state::{
+    FlyTo, HallMode, PlaybackState, Restyle, RunKpis, Scene, Select, Selection, SetPlayback, Styling, UiLang,
+    ViewCamera,
+};
 
 /// At most this many search results are listed.
 pub const MAX_RESULTS: usize = 50;
-
-/// The KPIs of the runs being played (the run, and the one compared), at their output times.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct RunKpis(pub Vec<(String, Vec<Kpi>)>);
-
-/// The command hall: larger UI and the dashboard.
-#[derive(Resource, Clone, Copy, Debug, Default)]
-pub struct HallMode(pub bool);
 
 /// The search box and what it found.
 #[derive(Resource, Default, Debug)]
@@ -78,12 +71,12 @@ impl SearchResult {
 
     /// The selection this result makes: the building drawn for it, if any, and a hit at its
     /// centre.
-    pub fn selection(&self, scene: &crate::load::SceneData) -> Selection {
+    pub fn selection(&self, scene: &crate::model::load::SceneData) -> Selection {
         let (x, y) = (
             0.5 * (self.bbox[0] + self.bbox[2]),
             0.5 * (self.bbox[1] + self.bbox[3]),
         );
-        let z = crate::scene::ground(scene.terrain.as_ref(), x, y, f64::from(scene.ramp.min_m));
+        let z = crate::model::scene::ground(scene.terrain.as_ref(), x, y, f64::from(scene.ramp.min_m));
         Selection {
             building: scene.building_by_code(&self.code),
             hit: Some(PickHit {
@@ -98,12 +91,13 @@ impl SearchResult {
     }
 }
 
-/// Runs a search in the project.
-pub fn run_search(project: &Project, text: &str) -> Result<Vec<SearchResult>, String> {
-    project
-        .search(text, MAX_RESULTS)
-        .map(|found| found.iter().map(SearchResult::of).collect())
-        .map_err(|e| e.to_string())
+/// Searches `source`.
+pub async fn run_search(
+    source: &dyn crate::model::source::DataSource,
+    text: String,
+) -> anyhow::Result<Vec<SearchResult>> {
+    let found = source.search(text, MAX_RESULTS).await?;
+    Ok(found.iter().map(SearchResult::of).collect())
 }
 
 /// The egui panels; needs a window.
@@ -115,6 +109,10 @@ impl Plugin for PanelsPlugin {
             .init_resource::<SearchState>()
             .init_resource::<RunKpis>()
             .init_resource::<HallMode>()
+            .add_message::<Select>()
+            .add_message::<FlyTo>()
+            .add_message::<Restyle>()
+            .add_message::<SetPlayback>()
             .add_systems(
                 EguiPrimaryContextPass,
                 (
@@ -131,23 +129,13 @@ impl Plugin for PanelsPlugin {
     }
 }
 
-/// Whether the pointer is free for the 3D view (not over a panel).
-pub fn pointer_free(wants: Option<Res<EguiWantsInput>>) -> bool {
-    wants.is_none_or(|w| !w.wants_any_pointer_input())
-}
-
-/// Whether keys are free for shortcuts (no text box has the focus).
-pub fn keys_free(wants: Option<Res<EguiWantsInput>>) -> bool {
-    wants.is_none_or(|w| !w.wants_any_keyboard_input())
-}
-
 /// The egui fonts: egui's own first (Latin, Latin Extended, symbols), then Noto Sans SC for
 /// Chinese.
 pub fn fonts() -> egui::FontDefinitions {
     let mut f = egui::FontDefinitions::default();
     f.font_data.insert(
         "noto_sans_sc".to_owned(),
-        Arc::new(egui::FontData::from_static(crate::app::UI_FONT)),
+        Arc::new(egui::FontData::from_static(crate::state::UI_FONT)),
     );
     for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
         f.families
@@ -170,7 +158,7 @@ fn setup_egui(mut contexts: EguiContexts, mut done: Local<bool>) {
 }
 
 /// In the hall, the UI zoom (egui's and bevy_ui's) follows the screen's size
-/// ([`crate::layout::hall_zoom`]), so a wall of 8K reads like a 1080p screen.
+/// ([`crate::model::layout::hall_zoom`]), so a wall of 8K reads like a 1080p screen.
 fn follow_screen(mut contexts: EguiContexts, hall: Res<HallMode>, ui_scale: Option<ResMut<UiScale>>) {
     if !hall.0 {
         return;
@@ -179,7 +167,7 @@ fn follow_screen(mut contexts: EguiContexts, hall: Res<HallMode>, ui_scale: Opti
     let r = ctx.content_rect();
     // Logical pixels: points times the zoom (pixels per point over the OS scale).
     let zoom_now = ctx.zoom_factor();
-    let zoom = crate::layout::hall_zoom(r.width() * zoom_now, r.height() * zoom_now);
+    let zoom = crate::model::layout::hall_zoom(r.width() * zoom_now, r.height() * zoom_now);
     if (zoom - zoom_now).abs() > 0.01 {
         ctx.set_zoom_factor(zoom);
     }
@@ -190,14 +178,14 @@ fn follow_screen(mut contexts: EguiContexts, hall: Res<HallMode>, ui_scale: Opti
     }
 }
 
-/// This frame's panel regions (see [`crate::layout`]).
-fn regions(ctx: &egui::Context, hall: bool, playback: bool) -> crate::layout::PanelLayout {
+/// This frame's panel regions (see [`crate::model::layout`]).
+fn regions(ctx: &egui::Context, hall: bool, playback: bool) -> crate::model::layout::PanelLayout {
     let r = ctx.content_rect();
-    crate::layout::layout(r.width(), r.height(), hall, playback)
+    crate::model::layout::layout(r.width(), r.height(), hall, playback)
 }
 
 /// A window placed in its region: there, at most that large (its content scrolls beyond).
-fn placed<'a>(w: egui::Window<'a>, r: crate::layout::Region) -> egui::Window<'a> {
+fn placed<'a>(w: egui::Window<'a>, r: crate::model::layout::Region) -> egui::Window<'a> {
     w.fixed_pos(egui::pos2(r.x, r.y))
         .default_width(r.w)
         .min_width(r.w.min(200.0))
@@ -207,7 +195,7 @@ fn placed<'a>(w: egui::Window<'a>, r: crate::layout::Region) -> egui::Window<'a>
 }
 
 /// The height a window's scrolling content may take in a region (less its title bar).
-fn content_height(r: crate::layout::Region) -> f32 {
+fn content_height(r: crate::model::layout::Region) -> f32 {
     (r.h - 36.0).max(40.0)
 }
 
@@ -221,33 +209,40 @@ fn date_text(days: i32) -> String {
     cim_engine::Date::from_days_since_epoch(days).to_string()
 }
 
+/// The attributes buildings may be coloured by, once read (and the read on its way).
+#[derive(Default)]
+struct Attributes(Option<Vec<String>>, Pending<Vec<LayerInfo>>);
+
 #[allow(clippy::too_many_arguments)]
 fn layers_panel(
     mut contexts: EguiContexts,
     hall: Res<HallMode>,
     scene: Res<Scene>,
     mut lang: ResMut<UiLang>,
-    mut styling: ResMut<Styling>,
+    styling: Res<Styling>,
     playback: Option<Res<PlaybackState>>,
-    mut attributes: Local<Option<Vec<String>>>,
+    data: Option<Res<Data>>,
+    mut restyle: MessageWriter<Restyle>,
+    mut attributes: Local<Attributes>,
 ) {
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let s = &scene.0;
     let l = lang.0;
-    if attributes.is_none() {
-        *attributes = Some(
-            Project::open(&s.project_path)
-                .map(|p| crate::style::building_attributes(&p, s))
-                .ok()
-                .and_then(|r| r.ok())
-                .unwrap_or_default(),
-        );
+    // The attributes buildings may be coloured by: their layers' fields, read once.
+    if attributes.0.is_none() && !attributes.1.waiting() {
+        if let Some(d) = &data {
+            let source = d.0.clone();
+            attributes.1.ask(async move { source.layers().await });
+        }
     }
-    let attrs = attributes.as_deref().unwrap_or(&[]);
+    if let Some(answer) = attributes.1.take() {
+        attributes.0 = Some(crate::model::style::building_attributes(
+            answer.unwrap_or_default(),
+            s,
+        ));
+    }
+    let attrs = attributes.0.clone().unwrap_or_default();
     let run = playback.as_ref().map(|p| p.playback.frames.name.clone());
-    let compare = playback
-        .as_ref()
-        .and_then(|p| p.compare.as_ref().map(|c| c.name.clone()));
     let mut layers = styling.layers.clone();
     let mut color_by = styling.color_by.clone();
     let mut classing = styling.classing;
@@ -349,12 +344,10 @@ fn layers_panel(
         lang.0 = lang.0.toggled();
     }
     if layers != styling.layers {
-        styling.layers = layers;
+        restyle.write(Restyle::Layers(layers));
     }
     if color_by != styling.color_by || classing != styling.classing {
-        styling.color_by = color_by;
-        styling.classing = classing;
-        crate::layers::recolor(s, &mut styling, &[run, compare], l);
+        restyle.write(Restyle::ColorBy(color_by, classing));
     }
 }
 
@@ -366,37 +359,50 @@ struct FeatureRows {
     rows: Vec<(String, String)>,
 }
 
+/// Answers the feature panel waits for.
+#[derive(Default)]
+struct FeatureAsks {
+    feature: Pending<Option<StoredFeature>>,
+    search: Pending<Vec<SearchResult>>,
+    /// Fly to the feature once it is read.
+    fly: Pending<Option<StoredFeature>>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn feature_panel(
-    mut commands: Commands,
     mut contexts: EguiContexts,
     scene: Res<Scene>,
     lang: Res<UiLang>,
-    mut selection: ResMut<Selection>,
+    selection: Res<Selection>,
     mut search: ResMut<SearchState>,
     cameras: Query<&ViewCamera>,
     mut shown: Local<FeatureRows>,
-    mut project: Local<Option<Project>>,
-    (hall, playback): (Res<HallMode>, Option<Res<PlaybackState>>),
+    mut asks: Local<FeatureAsks>,
+    (data, hall, playback): (Option<Res<Data>>, Res<HallMode>, Option<Res<PlaybackState>>),
+    (mut select, mut fly_to): (MessageWriter<Select>, MessageWriter<FlyTo>),
 ) {
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let s = &scene.0;
     let l = lang.0;
-    if project.is_none() {
-        *project = Project::open(&s.project_path).ok();
-    }
+    let source = data.as_ref().map(|d| d.0.clone());
     let code = selection.hit.as_ref().map(|h| h.code.clone());
     if shown.code != code || shown.lang != Some(l) {
-        shown.rows = match (&code, project.as_ref()) {
-            (Some(c), Some(p)) => match p.feature(c) {
-                Ok(Some(f)) => feature_lines(&f, l),
-                Ok(None) => vec![(l.t("city_code").to_string(), c.to_string())],
-                Err(e) => vec![(c.to_string(), e.to_string())],
-            },
-            _ => Vec::new(),
-        };
-        shown.code = code;
+        shown.rows = Vec::new();
+        shown.code = code.clone();
         shown.lang = Some(l);
+        asks.feature = Pending::default();
+        if let (Some(c), Some(source)) = (code, source.clone()) {
+            asks.feature.ask(async move { source.feature(c).await });
+        }
+    }
+    if let Some(answer) = asks.feature.take() {
+        let c = shown.code.clone();
+        shown.rows = match (answer, c) {
+            (Ok(Some(f)), _) => feature_lines(&f, l),
+            (Ok(None), Some(c)) => vec![(l.t("city_code").to_string(), c.to_string())],
+            (Err(e), Some(c)) => vec![(c.to_string(), format!("{e:#}"))],
+            (_, None) => Vec::new(),
+        };
     }
     let mut picked: Option<SearchResult> = None;
     let mut fly = false;
@@ -461,17 +467,27 @@ fn feature_panel(
     });
     if find {
         let text = search.text.trim().to_string();
-        match project.as_ref() {
-            Some(p) => match run_search(p, &text) {
-                Ok(r) => {
-                    search.results = r;
-                    search.error = None;
-                }
-                Err(e) => search.error = Some(e),
-            },
-            None => search.error = Some(format!("{}: cannot open the project", s.project_path.display())),
+        search.searched = None;
+        search.error = None;
+        match source.clone() {
+            Some(source) => {
+                let t = text.clone();
+                asks.search
+                    .ask(async move { run_search(source.as_ref(), t).await });
+            }
+            None => search.error = Some("no project to search".to_string()),
         }
-        search.searched = Some(text);
+        search.text = text;
+    }
+    if let Some(answer) = asks.search.take() {
+        match answer {
+            Ok(r) => {
+                search.results = r;
+                search.error = None;
+            }
+            Err(e) => search.error = Some(format!("{e:#}")),
+        }
+        search.searched = Some(search.text.clone());
         // A single hit is selected straight away.
         if search.results.len() == 1 {
             picked = search.results.first().cloned();
@@ -482,23 +498,23 @@ fn feature_panel(
     };
     let mut target = None;
     if let Some(r) = picked {
-        *selection = r.selection(s);
+        select.write(Select(r.selection(s)));
         target = Some(r);
     } else if fly {
-        if let (Some(hit), Some(p)) = (&selection.hit, project.as_ref()) {
-            target = p.feature(&hit.code).ok().flatten().map(|f| SearchResult::of(&f));
+        if let (Some(hit), Some(source)) = (&selection.hit, source) {
+            let code = hit.code.clone();
+            asks.fly.ask(async move { source.feature(code).await });
         }
+    }
+    if let Some(Ok(Some(f))) = asks.fly.take() {
+        target = Some(SearchResult::of(&f));
     }
     if let Some(r) = target {
         let to = s
             .building_by_code(&r.code)
             .and_then(|id| building_view(s, id, now.yaw))
             .unwrap_or_else(|| envelope_view(s, r.bbox, now.yaw));
-        commands.insert_resource(Flight {
-            from: now,
-            to,
-            elapsed_s: 0.0,
-        });
+        fly_to.write(FlyTo(to));
     }
 }
 
@@ -660,10 +676,11 @@ fn playback_panel(
     mut contexts: EguiContexts,
     hall: Res<HallMode>,
     lang: Res<UiLang>,
-    state: Option<ResMut<PlaybackState>>,
+    state: Option<Res<PlaybackState>>,
     kpis: Res<RunKpis>,
+    mut set: MessageWriter<SetPlayback>,
 ) {
-    let Some(mut state) = state else { return };
+    let Some(state) = state else { return };
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let l = lang.0;
     let mut p = state.playback.clone();
@@ -671,7 +688,7 @@ fn playback_panel(
     let end = p.frames.frames.last().map_or(0.0, |f| f.0);
     let region = regions(ctx, hall.0, true)
         .playback
-        .unwrap_or(crate::layout::Region {
+        .unwrap_or(crate::model::layout::Region {
             x: 0.0,
             y: 0.0,
             w: 560.0,
@@ -739,7 +756,7 @@ fn playback_panel(
                 }
                 ui.horizontal_wrapped(|ui| {
                     ui.label(l.t("water_depth"));
-                    for (label, c) in crate::flood::depth_legend() {
+                    for (label, c) in crate::model::flood::depth_legend() {
                         swatch(ui, c);
                         ui.label(label);
                     }
@@ -747,7 +764,7 @@ fn playback_panel(
             });
     });
     if p != state.playback {
-        state.playback = p;
+        set.write(SetPlayback(p));
     }
 }
 
@@ -832,7 +849,7 @@ fn hall_dashboard(
                     );
                     kpi_grid(ui, k, l, true, i);
                     ui.label(egui::RichText::new(l.t("alerts")).strong());
-                    let alerts = crate::flood::alerts(k, l);
+                    let alerts = crate::model::flood::alerts(k, l);
                     if alerts.is_empty() {
                         ui.label(l.t("no_alerts"));
                     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use cim_engine::{CityCode, FeatureFilter, FeatureKind, GeometryType, Project, Raster};
 use geo::{BoundingRect, Geometry, MultiPolygon};
 
-use crate::scene::{
+use crate::model::scene::{
     build_tiles, drape_ribbon, BuildingInput, BuildingTile, ElevationRamp, LocalOrigin, MeshData,
 };
 
@@ -88,9 +88,15 @@ pub fn road_width_m(attrs: &cim_engine::Attributes) -> f64 {
         .unwrap_or(ROAD_WIDTH_M)
 }
 
-/// Reads the scene of the project at `path`.
+/// Reads the scene of the project at `path` (through its data source).
 pub fn load_scene(path: &Path) -> anyhow::Result<SceneData> {
-    let project = Project::open(path)?;
+    let source = crate::model::source::ProjectSource::new(path);
+    crate::model::source::wait(crate::model::source::DataSource::scene(&source))
+}
+
+/// The scene of an open project.
+pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
+    let path = project.path();
     let mut notices = Vec::new();
     let terrain = match project.terrains()?.first() {
         Some(t) => Some(project.terrain(&t.name)?),
@@ -177,7 +183,7 @@ pub fn load_scene(path: &Path) -> anyhow::Result<SceneData> {
     let (min_m, max_m) = terrain.as_ref().and_then(|t| t.min_max()).unwrap_or((0.0, 0.0));
     let origin = LocalOrigin::centre_of(extent, f64::from(min_m));
     let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M);
-    let overlays = load_overlays(&project, terrain.as_ref(), &origin, f64::from(min_m))?;
+    let overlays = load_overlays(project, terrain.as_ref(), &origin, f64::from(min_m))?;
     for (t, tile) in tiles.iter().enumerate() {
         for (id, _) in &tile.buildings {
             buildings[*id as usize].tile = t as u32;

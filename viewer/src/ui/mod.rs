@@ -1,18 +1,16 @@
-//! The on-screen overlays (bevy_ui): a north arrow, a scale bar, a help line and notices, in
-//! English or Chinese (`L` switches). The panels are egui ([`crate::panels`]); the text they
-//! show is laid out by plain functions here ([`feature_lines`], [`playback_line`]) that are
-//! tested without a window.
+//! What is drawn over the view: the on-screen overlays (bevy_ui: a north arrow, a scale bar, a
+//! help line and notices, in English or Chinese, `L` switches), the egui [`panels`], and the
+//! [`report`] overlay of offscreen images. The words come from plain functions
+//! ([`crate::model::text`]) tested without a window.
+
+pub mod panels;
+pub mod report;
 
 use bevy::prelude::*;
-use cim_engine::{Feature, StoredFeature};
 
-use crate::app::{Scene, ViewCamera};
-use crate::camera::{north_arrow_angle, scale_bar_for};
-use crate::i18n::Lang;
-
-/// The language shown now.
-#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UiLang(pub Lang);
+use crate::model::camera::{north_arrow_angle, scale_bar_for};
+use crate::model::i18n::Lang;
+use crate::state::{FlyMode, Scene, UiLang, ViewCamera};
 
 /// The font for every UI text: a subset of Noto Sans SC (Latin and common Chinese), from assets/.
 #[derive(Resource, Clone)]
@@ -29,56 +27,19 @@ struct ScaleBarText;
 #[derive(Component)]
 struct NoticeText;
 
-/// The panels; needs a window.
+/// The overlays; needs a window.
 pub struct UiPlugin;
 
 impl Plugin for UiPlugin {
     fn build(&self, app: &mut App) {
         if !app.world().contains_resource::<UiLang>() {
-            app.insert_resource(UiLang(Lang::from_env()));
+            app.insert_resource(UiLang(Lang::En));
         }
         app.add_systems(Startup, spawn_ui).add_systems(
             Update,
-            (switch_language.run_if(crate::panels::keys_free), update_compass),
+            (switch_language.run_if(crate::input::keys_free), update_compass),
         );
     }
-}
-
-/// The rows of the attribute panel for a feature: (label, value).
-pub fn feature_lines(s: &StoredFeature, lang: Lang) -> Vec<(String, String)> {
-    let f: &Feature = &s.feature;
-    let mut rows = vec![
-        (lang.t("city_code").to_string(), f.code.to_string()),
-        (lang.t("layer").to_string(), s.layer.clone()),
-        (lang.t("kind").to_string(), lang.t(f.kind.name()).to_string()),
-    ];
-    if let Some(l) = &f.lod1 {
-        rows.push((lang.t("height").to_string(), format!("{:.1} m", l.height_m)));
-        rows.push((lang.t("height_source").to_string(), l.height_source.to_string()));
-    }
-    rows.push((
-        lang.t("classification").to_string(),
-        f.classification.name().to_string(),
-    ));
-    if f.validity.from.is_some() || f.validity.to.is_some() {
-        let d = |x: &Option<cim_engine::Date>| x.map_or_else(|| "…".to_string(), |d| d.to_string());
-        rows.push((
-            lang.t("valid").to_string(),
-            format!("{} – {}", d(&f.validity.from), d(&f.validity.to)),
-        ));
-    }
-    for (k, v) in &f.attributes {
-        rows.push((k.clone(), v.to_string()));
-    }
-    rows
-}
-
-/// The panel's text for `rows`, one `label: value` a line.
-pub fn panel_text(rows: &[(String, String)]) -> String {
-    rows.iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn spawn_ui(mut commands: Commands, font: Option<Res<UiFont>>, lang: Res<UiLang>, scene: Res<Scene>) {
@@ -179,7 +140,7 @@ fn spawn_ui(mut commands: Commands, font: Option<Res<UiFont>>, lang: Res<UiLang>
 fn switch_language(
     keys: Res<ButtonInput<KeyCode>>,
     mut lang: ResMut<UiLang>,
-    fly: Option<Res<crate::fly::FlyMode>>,
+    fly: Option<Res<FlyMode>>,
     mut help: Query<&mut Text, With<HelpText>>,
 ) {
     if keys.just_pressed(KeyCode::KeyL) {
@@ -195,24 +156,6 @@ fn switch_language(
             }
         }
     }
-}
-
-/// `Run storm · 0:10:00 / 1:00:00 · playing ×60`.
-pub fn playback_line(p: &crate::flood::Playback, lang: Lang) -> String {
-    let hms = |s: f64| {
-        let s = s.max(0.0).round() as u64;
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    };
-    let end = p.frames.frames.last().map_or(0.0, |f| f.0);
-    format!(
-        "{} {} · {} / {} · {} ×{}",
-        lang.t("run"),
-        p.frames.name,
-        hms(p.time_s),
-        hms(end),
-        lang.t(if p.playing { "playing" } else { "paused" }),
-        p.speed
-    )
 }
 
 fn update_compass(
@@ -242,7 +185,9 @@ fn update_compass(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::model::text::{feature_lines, panel_text, playback_line};
     use cim_engine::{AttrValue, CityCode, Classification, Date, FeatureKind, HeightSource, Lod1, Validity};
+    use cim_engine::{Feature, StoredFeature};
 
     fn stored() -> StoredFeature {
         let mut attributes = cim_engine::Attributes::new();
@@ -298,7 +243,10 @@ mod tests {
 
     #[test]
     fn the_playback_line_gives_run_time_state_and_speed() {
-        let p = crate::flood::Playback::new(crate::flood::RunFrames::fake("storm", &[300.0, 3600.0]));
+        let p = crate::model::flood::Playback::new(crate::model::flood::RunFrames::fake(
+            "storm",
+            &[300.0, 3600.0],
+        ));
         assert_eq!(
             playback_line(&p, Lang::En),
             "Run storm · 0:05:00 / 1:00:00 · paused ×60"
@@ -312,10 +260,10 @@ mod tests {
     #[test]
     fn every_character_the_ui_writes_is_in_the_font() {
         // The words table and the demo's text must render: each character has a glyph.
-        let font = crate::app::UI_FONT;
+        let font = crate::state::UI_FONT;
         let face = ttf_parser_face(font);
         for lang in [Lang::En, Lang::Zh] {
-            for key in crate::i18n::keys() {
+            for key in crate::model::i18n::keys() {
                 for ch in lang.t(key).chars() {
                     assert!(face(ch), "'{ch}' of {key} ({lang:?}) is not in the UI font");
                 }

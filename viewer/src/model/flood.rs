@@ -2,12 +2,12 @@
 //! by depth, and buildings coloured by how deep they flooded. Plain data (read from the run's
 //! rasters and tables), so it is tested without a GPU.
 
-use std::path::{Path, PathBuf};
+use cim_engine::{Raster, RunBuilding, RunRaster, RunRoad};
 
-use cim_engine::{Project, Raster, RunRaster};
+use crate::model::source::{run_named, DataSource};
 
-use crate::load::SceneData;
-use crate::scene::{ground, LocalOrigin, MeshData};
+use crate::model::load::SceneData;
+use crate::model::scene::{ground, LocalOrigin, MeshData};
 
 /// Shallower water is not drawn, m.
 pub const MIN_DRAWN_DEPTH_M: f32 = 0.01;
@@ -16,30 +16,17 @@ pub const MIN_DRAWN_DEPTH_M: f32 = 0.01;
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunFrames {
     pub name: String,
-    /// The project the run is in (its frames are read from it as they are shown).
-    pub project_path: PathBuf,
     pub frames: Vec<(f64, RunRaster)>,
 }
 
 impl RunFrames {
-    /// The frames of run `name` of the project at `project_path`: a clear error naming the run
-    /// (and the runs there are) when it is missing or has no depth frames.
-    pub fn load(project_path: &Path, name: &str) -> anyhow::Result<RunFrames> {
-        let project = Project::open(project_path)?;
-        if project.run(name)?.is_none() {
-            let names: Vec<String> = project.runs()?.into_iter().map(|r| r.name).collect();
-            anyhow::bail!(
-                "no run '{name}' in {} (runs: {})",
-                project_path.display(),
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            );
-        }
-        let frames: Vec<(f64, RunRaster)> = project
-            .run_rasters(name)?
+    /// The frames of run `name`: a clear error naming the run (and the runs there are) when it
+    /// is missing or has no depth frames.
+    pub async fn load(source: &dyn DataSource, name: &str) -> anyhow::Result<RunFrames> {
+        run_named(source, name).await?;
+        let frames: Vec<(f64, RunRaster)> = source
+            .run_rasters(name.to_string())
+            .await?
             .into_iter()
             .filter(|r| r.quantity == "depth")
             .filter_map(|r| Some((r.time_s?, r)))
@@ -47,12 +34,11 @@ impl RunFrames {
         if frames.is_empty() {
             anyhow::bail!(
                 "run '{name}' has no depth frames in {} (it may have stopped before its first output time)",
-                project_path.display()
+                source.label()
             );
         }
         Ok(RunFrames {
             name: name.to_string(),
-            project_path: project_path.to_path_buf(),
             frames,
         })
     }
@@ -62,7 +48,6 @@ impl RunFrames {
     pub(crate) fn fake(name: &str, times: &[f64]) -> RunFrames {
         RunFrames {
             name: name.into(),
-            project_path: PathBuf::new(),
             frames: times
                 .iter()
                 .map(|&t| {
@@ -83,13 +68,15 @@ impl RunFrames {
     }
 
     /// The depth raster of frame `k`.
-    pub fn depth(&self, k: usize) -> anyhow::Result<Raster> {
+    pub async fn depth(&self, source: &dyn DataSource, k: usize) -> anyhow::Result<Raster> {
         let (_, raster) = self
             .frames
             .get(k)
             .ok_or_else(|| anyhow::anyhow!("run '{}': no frame {k}", self.name))?;
-        cim_importers::read_run_raster(&self.project_path, raster)
-            .map_err(|e| anyhow::anyhow!("run '{}': {e}", self.name))
+        source
+            .run_raster(raster.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("run '{}': {e:#}", self.name))
     }
 }
 
@@ -97,18 +84,19 @@ impl RunFrames {
 /// records the terrain it was made on; the project's terrain may since have been re-imported
 /// or removed, or the run's domain may lie outside what the scene shows. `None` when it fits
 /// (or when the run is older than that record and its domain overlaps the scene).
-pub fn terrain_notice(scene: &SceneData, frames: &RunFrames) -> anyhow::Result<Option<String>> {
+pub async fn terrain_notice(
+    source: &dyn DataSource,
+    scene: &SceneData,
+    frames: &RunFrames,
+) -> anyhow::Result<Option<String>> {
     let name = &frames.name;
-    let project = Project::open(&scene.project_path)?;
-    let run = project
-        .run(name)?
-        .ok_or_else(|| anyhow::anyhow!("no run '{name}' in {}", scene.project_path.display()))?;
+    let run = run_named(source, name).await?;
     let recorded: Option<cim_engine::TerrainInfo> = run
         .summary
         .pointer("/run/terrain")
         .and_then(|t| serde_json::from_value(t.clone()).ok());
     if let Some(was) = recorded {
-        let now = project.terrains()?.into_iter().find(|t| t.name == was.name);
+        let now = source.terrains().await?.into_iter().find(|t| t.name == was.name);
         match now {
             None => {
                 return Ok(Some(format!(
@@ -125,7 +113,7 @@ pub fn terrain_notice(scene: &SceneData, frames: &RunFrames) -> anyhow::Result<O
             Some(_) => {}
         }
     }
-    let e = frames.depth(0)?.extent();
+    let e = frames.depth(source, 0).await?.extent();
     let s = scene.extent;
     if e[2] < s[0] || e[0] > s[2] || e[3] < s[1] || e[1] > s[3] {
         return Ok(Some(format!(
@@ -207,13 +195,13 @@ pub fn class_color(class: &str) -> [f32; 4] {
         Some("<0.3 m") => [0.95, 0.85, 0.25, 1.0],
         Some("0.3-0.5 m") => [0.95, 0.5, 0.1, 1.0],
         Some(">0.5 m") => [0.8, 0.1, 0.1, 1.0],
-        _ => crate::load::BUILDING_COLOR,
+        _ => crate::model::load::BUILDING_COLOR,
     }
 }
 
 /// The lowest a water surface is drawn over the ground, m: over the draped lines
-/// ([`crate::scene::DRAPE_LIFT_M`]).
-pub const WATER_OVER_DRAPE_M: f64 = crate::scene::DRAPE_LIFT_M + 0.05;
+/// ([`crate::model::scene::DRAPE_LIFT_M`]).
+pub const WATER_OVER_DRAPE_M: f64 = crate::model::scene::DRAPE_LIFT_M + 0.05;
 
 /// The water surface of a depth raster: a quad a wet cell at the ground plus the depth (at
 /// least [`WATER_OVER_DRAPE_M`]), coloured by depth. Ground is the terrain at the cell centre
@@ -255,15 +243,13 @@ pub fn water_mesh(
 /// frames are stored at), or the worst of the run where `at_s` is `None` or the run kept no
 /// timeline (stored before it did). The flag says whether the classes are of a time.
 pub fn building_classes(
-    project: &Project,
-    name: &str,
+    buildings: &[RunBuilding],
+    summary: &serde_json::Value,
     at_s: Option<f64>,
-) -> anyhow::Result<(Vec<(String, &'static str)>, bool)> {
-    let buildings = project.run_buildings(name)?;
+) -> (Vec<(String, &'static str)>, bool) {
     let snapshot = match at_s {
         Some(t) => {
-            let summary = project.run(name)?.map(|r| r.summary).unwrap_or_default();
-            let run = summary.get("run").unwrap_or(&summary);
+            let run = summary.get("run").unwrap_or(summary);
             let times: Vec<f64> = run
                 .get("snapshots")
                 .and_then(|s| s.as_array())
@@ -287,19 +273,30 @@ pub fn building_classes(
             (b.code.clone(), class)
         })
         .collect();
-    Ok((classes, timeline))
+    (classes, timeline)
+}
+
+/// Run `name`'s building classes at `at_s` ([`building_classes`]), read from `source`.
+pub async fn run_building_classes(
+    source: &dyn DataSource,
+    name: &str,
+    at_s: Option<f64>,
+) -> anyhow::Result<(Vec<(String, &'static str)>, bool)> {
+    let run = run_named(source, name).await?;
+    let buildings = source.run_buildings(name.to_string()).await?;
+    Ok(building_classes(&buildings, &run.summary, at_s))
 }
 
 /// Colours the scene's buildings by their class in run `name` at `at_s` (see
 /// [`building_classes`]); returns how many were coloured.
-pub fn color_buildings_by_class(
+pub async fn color_buildings_by_class(
+    source: &dyn DataSource,
     scene: &mut SceneData,
     name: &str,
     at_s: Option<f64>,
 ) -> anyhow::Result<usize> {
-    let project = Project::open(&scene.project_path)?;
     let mut n = 0;
-    for (code, class) in building_classes(&project, name, at_s)?.0 {
+    for (code, class) in run_building_classes(source, name, at_s).await?.0 {
         let Ok(code) = cim_engine::CityCode::parse(&code) else {
             continue;
         };
@@ -338,7 +335,7 @@ mod tests {
         assert_eq!(depth_legend()[0].0, "0.00–0.15 m");
         assert_eq!(depth_legend()[4].0, "> 1.00 m");
         assert_ne!(depth_color(0.05), depth_color(0.2));
-        assert_eq!(class_color("dry"), crate::load::BUILDING_COLOR);
+        assert_eq!(class_color("dry"), crate::model::load::BUILDING_COLOR);
         assert_ne!(class_color(">0.5 m"), class_color("<0.3 m"));
         // Runs stored before today's classes keep their colours.
         assert_eq!(class_color("<0.15 m"), class_color("<0.3 m"));
@@ -375,7 +372,7 @@ mod tests {
         );
         for t in m.indices.chunks(3) {
             let [a, b, c] = [t[0], t[1], t[2]].map(|i| m.positions[i as usize]);
-            assert!(crate::scene::triangle_normal(a, b, c)[1] > 0.99);
+            assert!(crate::model::scene::triangle_normal(a, b, c)[1] > 0.99);
         }
     }
 
@@ -493,30 +490,55 @@ mod playback_tests {
 /// Linear RGBA of a road closed by water (deeper than 0.3 m on it, as the run's table says).
 pub const CLOSED_ROAD_COLOR: [f32; 4] = [0.9, 0.05, 0.05, 1.0];
 
-/// The roads of run `name` closed at `t_s` (closed at or before it and not yet reopened),
-/// draped as red ribbons a little wider than roads, and how many there are.
-pub fn closed_roads_mesh(scene: &SceneData, name: &str, t_s: f64) -> anyhow::Result<(MeshData, usize)> {
-    let project = Project::open(&scene.project_path)?;
+/// The roads of run `name` closed at `t_s` ([`closed_roads_mesh`]), read from `source`.
+pub async fn closed_roads(
+    source: &dyn DataSource,
+    scene: &SceneData,
+    name: &str,
+    t_s: f64,
+) -> anyhow::Result<(MeshData, usize)> {
+    let roads = source.run_roads(name.to_string()).await?;
+    let codes: Vec<cim_engine::CityCode> = roads
+        .iter()
+        .filter(|r| is_closed(r, t_s))
+        .filter_map(|r| cim_engine::CityCode::parse(&r.code).ok())
+        .collect();
+    let features = if codes.is_empty() {
+        Vec::new()
+    } else {
+        source.features_by_code(codes).await?
+    };
+    Ok(closed_roads_mesh(scene, &roads, &features, t_s))
+}
+
+/// Whether road `r` is closed at `t_s`: closed at or before it and not yet reopened.
+fn is_closed(r: &RunRoad, t_s: f64) -> bool {
+    r.closed_s.is_some_and(|c| c <= t_s) && r.reopened_s.is_none_or(|o| o > t_s)
+}
+
+/// The roads of `roads` closed at `t_s` (their geometry among `features`), draped as red
+/// ribbons a little wider than roads, and how many there are.
+pub fn closed_roads_mesh(
+    scene: &SceneData,
+    roads: &[RunRoad],
+    features: &[cim_engine::StoredFeature],
+    t_s: f64,
+) -> (MeshData, usize) {
+    let by_code: std::collections::HashMap<String, &cim_engine::StoredFeature> =
+        features.iter().map(|f| (f.feature.code.to_string(), f)).collect();
     let step = scene
         .terrain
         .as_ref()
         .map_or(5.0, |t| t.cell_w.min(t.cell_h).max(0.25));
     let mut mesh = MeshData::default();
     let mut n = 0;
-    for r in project.run_roads(name)? {
-        let closed = r.closed_s.is_some_and(|c| c <= t_s) && r.reopened_s.is_none_or(|o| o > t_s);
-        if !closed {
-            continue;
-        }
-        let Ok(code) = cim_engine::CityCode::parse(&r.code) else {
+    for r in roads.iter().filter(|r| is_closed(r, t_s)) {
+        let Some(f) = by_code.get(&r.code) else {
             continue;
         };
-        let Some(f) = project.feature(&code)? else {
-            continue;
-        };
-        let width = crate::load::road_width_m(&f.feature.attributes) + 2.0;
-        for l in crate::load::lines_of(&f.feature.geometry) {
-            crate::scene::drape_ribbon(
+        let width = crate::model::load::road_width_m(&f.feature.attributes) + 2.0;
+        for l in crate::model::load::lines_of(&f.feature.geometry) {
+            crate::model::scene::drape_ribbon(
                 l,
                 width,
                 step,
@@ -533,7 +555,7 @@ pub fn closed_roads_mesh(scene: &SceneData, name: &str, t_s: f64) -> anyhow::Res
     for p in &mut mesh.positions {
         p[1] += 0.1;
     }
-    Ok((mesh, n))
+    (mesh, n)
 }
 
 /// The state of the city at one output time of a run (from the run's stored summary).
@@ -552,11 +574,8 @@ pub struct Kpi {
 
 /// The KPIs of run `name` at each of its output times, in time order (from its summary's
 /// snapshots; empty for a run stored without them).
-pub fn run_kpis(project_path: &Path, name: &str) -> anyhow::Result<Vec<Kpi>> {
-    let project = Project::open(project_path)?;
-    let Some(run) = project.run(name)? else {
-        anyhow::bail!("no run '{name}' in {}", project_path.display());
-    };
+pub async fn run_kpis(source: &dyn DataSource, name: &str) -> anyhow::Result<Vec<Kpi>> {
+    let run = run_named(source, name).await?;
     // `cim run` stores the model's summary under "run", beside its own timings.
     Ok(kpis_of_summary(run.summary.get("run").unwrap_or(&run.summary)))
 }
@@ -597,7 +616,7 @@ pub fn kpi_at(kpis: &[Kpi], t_s: f64) -> Option<&Kpi> {
 }
 
 /// The alerts the command hall shows for the state `k`, most serious first.
-pub fn alerts(k: &Kpi, lang: crate::i18n::Lang) -> Vec<String> {
+pub fn alerts(k: &Kpi, lang: crate::model::i18n::Lang) -> Vec<String> {
     let mut out = Vec::new();
     if k.deep_buildings > 0 {
         out.push(format!("{} {}", k.deep_buildings, lang.t("alert_deep")));
@@ -619,7 +638,7 @@ pub fn alerts(k: &Kpi, lang: crate::i18n::Lang) -> Vec<String> {
 #[cfg(test)]
 mod kpi_tests {
     use super::*;
-    use crate::i18n::Lang;
+    use crate::model::i18n::Lang;
 
     #[test]
     fn kpis_come_from_the_summary_snapshots() {

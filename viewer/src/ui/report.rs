@@ -5,7 +5,7 @@
 use bevy::prelude::*;
 use bevy::ui::UiTargetCamera;
 
-use crate::camera::{north_arrow_angle, scale_bar_for, OrbitCamera};
+use crate::model::camera::{north_arrow_angle, scale_bar_for, OrbitCamera};
 
 /// What the overlay says: the title line, and the legend's title and rows (label, linear
 /// RGBA).

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use cim_engine::{AttrValue, Project};
+use cim_engine::AttrValue;
 
-use crate::load::SceneData;
+use crate::model::load::SceneData;
 
 /// What a building's colour says.
 #[derive(Clone, Debug, PartialEq)]
@@ -224,16 +224,15 @@ pub fn format_number(x: f64) -> String {
 }
 
 /// The attribute names buildings of the scene have (from their layers' fields), sorted.
-pub fn building_attributes(project: &Project, scene: &SceneData) -> anyhow::Result<Vec<String>> {
-    let mut names: Vec<String> = project
-        .layers()?
+pub fn building_attributes(layers: Vec<cim_engine::LayerInfo>, scene: &SceneData) -> Vec<String> {
+    let mut names: Vec<String> = layers
         .into_iter()
         .filter(|l| scene.layers.contains(&l.name))
         .flat_map(|l| l.fields.into_iter().map(|f| f.name))
         .collect();
     names.sort();
     names.dedup();
-    Ok(names)
+    names
 }
 
 /// Words the legends use, in the UI's language.
@@ -250,7 +249,7 @@ pub struct LegendWords<'a> {
 
 impl LegendWords<'static> {
     /// The words in `lang`.
-    pub fn of(lang: crate::i18n::Lang) -> LegendWords<'static> {
+    pub fn of(lang: crate::model::i18n::Lang) -> LegendWords<'static> {
         LegendWords {
             height: lang.t("height"),
             layer: lang.t("layer"),
@@ -265,7 +264,8 @@ impl LegendWords<'static> {
 /// The colours of the scene's buildings by `by` (`None` for [`ColorBy::Plain`]). Attributes and
 /// heights are read from the project; flood classes from run `run`, at the time `at_s` of a
 /// playback (`None`: the worst of the run).
-pub fn color_buildings(
+pub async fn color_buildings(
+    source: &dyn crate::model::source::DataSource,
     scene: &SceneData,
     by: &ColorBy,
     classing: Classing,
@@ -274,21 +274,26 @@ pub fn color_buildings(
     words: LegendWords<'_>,
 ) -> anyhow::Result<Option<Coloring>> {
     let n = scene.buildings.len();
-    let read = |attr: &dyn Fn(&cim_engine::Feature) -> Option<Value>| -> anyhow::Result<Vec<Option<Value>>> {
-        let project = Project::open(&scene.project_path)?;
-        let ids = scene.ids_by_code();
-        let mut values = vec![None; n];
-        let filter = cim_engine::FeatureFilter {
-            layers: Some(scene.layers.clone()),
-            ..Default::default()
-        };
-        project.for_each_feature(&filter, |s| {
-            if let Some(&id) = ids.get(&s.feature.code) {
-                values[id as usize] = attr(&s.feature);
+    // Each building's feature, in the order of the scene's buildings (read only when needed).
+    let features = match by {
+        ColorBy::Height | ColorBy::Attribute(_) => {
+            let filter = cim_engine::FeatureFilter {
+                layers: Some(scene.layers.clone()),
+                ..Default::default()
+            };
+            let ids = scene.ids_by_code();
+            let mut in_order = vec![None; n];
+            for s in source.features(filter).await? {
+                if let Some(&id) = ids.get(&s.feature.code) {
+                    in_order[id as usize] = Some(s.feature);
+                }
             }
-            Ok(())
-        })?;
-        Ok(values)
+            in_order
+        }
+        _ => Vec::new(),
+    };
+    let read = |attr: &dyn Fn(&cim_engine::Feature) -> Option<Value>| -> anyhow::Result<Vec<Option<Value>>> {
+        Ok(features.iter().map(|f| f.as_ref().and_then(attr)).collect())
     };
     let coloring = match by {
         ColorBy::Plain => return Ok(None),
@@ -315,26 +320,25 @@ pub fn color_buildings(
             let Some(run) = run else {
                 anyhow::bail!("no run is loaded: start the viewer with --run to colour by flood class");
             };
-            let project = Project::open(&scene.project_path)?;
             let ids = scene.ids_by_code();
-            let mut colors = vec![crate::flood::class_color("dry"); n];
+            let mut colors = vec![crate::model::flood::class_color("dry"); n];
             let mut counts: HashMap<&str, usize> = HashMap::new();
-            let (classes, timeline) = crate::flood::building_classes(&project, run, at_s)?;
+            let (classes, timeline) = crate::model::flood::run_building_classes(source, run, at_s).await?;
             for (code, class) in classes {
                 let Ok(code) = cim_engine::CityCode::parse(&code) else {
                     continue;
                 };
                 if let Some(&id) = ids.get(&code) {
-                    colors[id as usize] = crate::flood::class_color(class);
+                    colors[id as usize] = crate::model::flood::class_color(class);
                     *counts.entry(class).or_default() += 1;
                 }
             }
-            let rows = crate::flood::CLASSES
+            let rows = crate::model::flood::CLASSES
                 .iter()
                 .map(|c| {
                     (
                         format!("{c} ({})", counts.get(*c).copied().unwrap_or(0)),
-                        crate::flood::class_color(c),
+                        crate::model::flood::class_color(c),
                     )
                 })
                 .collect();
@@ -355,6 +359,9 @@ pub fn color_buildings(
     Ok(Some(coloring))
 }
 
+/// Highlight colour of the selected feature (linear RGBA): a strong cyan, as GIS selections
+/// are, and far from the flood classes' yellow to red and from the graduated ramp.
+pub const HIGHLIGHT: [f32; 4] = [0.0, 0.85, 1.0, 1.0];
 /// How the layers show: per building layer visible and opacity; the terrain, each overlay, the
 /// water; buildings' colour; the "as of" day.
 #[derive(Clone, Debug, PartialEq)]

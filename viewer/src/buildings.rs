@@ -1,0 +1,187 @@
+//! Buildings: the tiles of merged building meshes (one entity a tile, or one a side in split
+//! screen), painted by the layers' [`Styling`] and the [`Selection`]: colours, opacity and the
+//! "as of" date through the tiles' vertex colours and positions (a hidden building's vertices
+//! collapse to a point), and the selected building highlighted.
+
+use bevy::asset::RenderAssetUsages;
+use bevy::mesh::VertexAttributeValues;
+use bevy::prelude::*;
+
+use crate::model::load::BUILDING_COLOR;
+use crate::model::style::{building_color, HIGHLIGHT};
+use crate::state::{
+    order_sets, side_layers, to_bevy_mesh, Scene, Selection, Side, Split, Styling, ViewerSystems,
+};
+
+/// A building tile's mesh entity: index into [`crate::model::load::SceneData::tiles`].
+#[derive(Component, Debug)]
+pub struct BuildingTileMesh(pub usize);
+
+/// The building tiles, painted.
+pub struct BuildingsPlugin;
+
+impl Plugin for BuildingsPlugin {
+    fn build(&self, app: &mut App) {
+        order_sets(app);
+        app.init_resource::<Selection>()
+            .add_systems(Startup, spawn_tiles)
+            .add_systems(PostUpdate, paint_buildings.in_set(ViewerSystems::Paint));
+    }
+}
+
+/// One entity a tile (a side).
+fn spawn_tiles(
+    mut commands: Commands,
+    scene: Res<Scene>,
+    split: Option<Res<Split>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let split = split.is_some_and(|s| s.0);
+    let sides: &[usize] = if split { &[0, 1] } else { &[0] };
+    let material = materials.add(StandardMaterial {
+        base_color: Color::WHITE,
+        perceptual_roughness: 0.9,
+        reflectance: 0.2,
+        ..default()
+    });
+    for (i, tile) in scene.0.tiles.iter().enumerate() {
+        for &side in sides {
+            let mut e = commands.spawn((
+                Mesh3d(meshes.add(to_bevy_mesh(&tile.mesh, RenderAssetUsages::default()))),
+                MeshMaterial3d(material.clone()),
+                Transform::IDENTITY,
+                BuildingTileMesh(i),
+                Side(side),
+            ));
+            if split {
+                e.insert(side_layers(side));
+            }
+        }
+    }
+}
+
+/// What the tiles' meshes show now.
+#[derive(Default)]
+struct Painted {
+    selected: Option<u32>,
+    translucent: bool,
+}
+
+/// Rewrites every tile when the styling changes; only the old and new selection when just the
+/// selection does.
+fn paint_buildings(
+    styling: Option<Res<Styling>>,
+    selection: Res<Selection>,
+    scene: Res<Scene>,
+    tiles: Query<(
+        &BuildingTileMesh,
+        &Mesh3d,
+        &MeshMaterial3d<StandardMaterial>,
+        Option<&Side>,
+    )>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut painted: Local<Painted>,
+) {
+    let Some(styling) = styling else { return };
+    let full = styling.is_changed();
+    if !full && (!selection.is_changed() || painted.selected == selection.building) {
+        return;
+    }
+    let s = &scene.0;
+    let layers = &styling.layers;
+    let coloring_of = |side: usize| {
+        if side == 1 && styling.compare_coloring.is_some() {
+            styling.compare_coloring.as_ref()
+        } else {
+            styling.coloring.as_ref()
+        }
+    };
+    let colour_of = |id: u32, plain: [f32; 4], side: usize| {
+        if Some(id) == selection.building {
+            HIGHLIGHT
+        } else {
+            building_color(coloring_of(side), layers, s, id, plain)
+        }
+    };
+    let mut paint_tile = |tile_index: usize, only: Option<&[u32]>| {
+        let Some(tile) = s.tiles.get(tile_index) else {
+            return;
+        };
+        let ids: Vec<(u32, std::ops::Range<u32>)> = match only {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|&id| tile.range_of(id).map(|r| (id, r)))
+                .collect(),
+            None => tile.buildings.clone(),
+        };
+        // One entity a tile, or one a side in split screen.
+        for (_, mesh3d, _, side) in tiles.iter().filter(|(t, ..)| t.0 == tile_index) {
+            let side = side.map_or(0, |x| x.0);
+            let Some(mut mesh) = meshes.get_mut(&mesh3d.0) else {
+                continue;
+            };
+            if let Some(VertexAttributeValues::Float32x4(colors)) = mesh.attribute_mut(Mesh::ATTRIBUTE_COLOR)
+            {
+                for (id, r) in &ids {
+                    let plain = tile
+                        .mesh
+                        .colors
+                        .get(r.start as usize)
+                        .copied()
+                        .unwrap_or(BUILDING_COLOR);
+                    let c = colour_of(*id, plain, side);
+                    for k in r.start as usize..(r.end as usize).min(colors.len()) {
+                        colors[k] = c;
+                    }
+                }
+            }
+            if full {
+                if let Some(VertexAttributeValues::Float32x3(positions)) =
+                    mesh.attribute_mut(Mesh::ATTRIBUTE_POSITION)
+                {
+                    for (id, r) in &ids {
+                        let shown = layers.building_shown(s, *id);
+                        let (a, b) = (r.start as usize, (r.end as usize).min(positions.len()));
+                        let Some(original) = tile.mesh.positions.get(a..b) else {
+                            continue;
+                        };
+                        let Some(&first) = original.first() else { continue };
+                        let Some(target) = positions.get_mut(a..b) else {
+                            continue;
+                        };
+                        for (p, o) in target.iter_mut().zip(original) {
+                            *p = if shown { *o } else { first };
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if full {
+        for t in 0..s.tiles.len() {
+            paint_tile(t, None);
+        }
+        let translucent = layers.buildings_translucent();
+        if translucent != painted.translucent {
+            for (_, _, m, _) in &tiles {
+                if let Some(mut mat) = materials.get_mut(&m.0) {
+                    mat.alpha_mode = if translucent {
+                        AlphaMode::Blend
+                    } else {
+                        AlphaMode::Opaque
+                    };
+                }
+            }
+            painted.translucent = translucent;
+        }
+    } else {
+        for id in [painted.selected, selection.building].into_iter().flatten() {
+            if let Some(rec) = s.buildings.get(id as usize) {
+                paint_tile(rec.tile as usize, Some(&[id]));
+            }
+        }
+    }
+    painted.selected = selection.building;
+}

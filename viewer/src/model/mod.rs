@@ -1,0 +1,24 @@
+//! What the viewer knows without Bevy: plain data and maths, tested without a GPU.
+//!
+//! - [`load`]: the scene to show, read from a project.
+//! - [`scene`]: the local frame (no jitter at 5,000,000 m northings), terrain chunks with levels
+//!   of detail, LOD1 buildings merged into tiles, lines draped on the ground.
+//! - [`camera`]: the orbit camera's maths (orbit, pan, zoom, fly mode's look and move, tours).
+//! - [`style`]: layers' visibility and opacity, buildings coloured by attribute with a legend.
+//! - [`flood`]: a stored run's frames, water surface, building classes, KPIs, playback clock.
+//! - [`views`]: the camera of a viewpoint, of the whole scene, of a building.
+//! - [`text`]: the panels' words for a feature and a playback.
+//! - [`layout`]: where the panels go on any screen.
+//! - [`i18n`]: English and Chinese words.
+//! - [`source`]: the one interface every read of project data goes through.
+
+pub mod camera;
+pub mod flood;
+pub mod i18n;
+pub mod layout;
+pub mod load;
+pub mod scene;
+pub mod source;
+pub mod style;
+pub mod text;
+pub mod views;

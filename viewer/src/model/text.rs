@@ -1,0 +1,60 @@
+//! The words the panels show, laid out by plain functions (tested without a window).
+
+use cim_engine::{Feature, StoredFeature};
+
+use crate::model::i18n::Lang;
+
+/// The rows of the attribute panel for a feature: (label, value).
+pub fn feature_lines(s: &StoredFeature, lang: Lang) -> Vec<(String, String)> {
+    let f: &Feature = &s.feature;
+    let mut rows = vec![
+        (lang.t("city_code").to_string(), f.code.to_string()),
+        (lang.t("layer").to_string(), s.layer.clone()),
+        (lang.t("kind").to_string(), lang.t(f.kind.name()).to_string()),
+    ];
+    if let Some(l) = &f.lod1 {
+        rows.push((lang.t("height").to_string(), format!("{:.1} m", l.height_m)));
+        rows.push((lang.t("height_source").to_string(), l.height_source.to_string()));
+    }
+    rows.push((
+        lang.t("classification").to_string(),
+        f.classification.name().to_string(),
+    ));
+    if f.validity.from.is_some() || f.validity.to.is_some() {
+        let d = |x: &Option<cim_engine::Date>| x.map_or_else(|| "…".to_string(), |d| d.to_string());
+        rows.push((
+            lang.t("valid").to_string(),
+            format!("{} – {}", d(&f.validity.from), d(&f.validity.to)),
+        ));
+    }
+    for (k, v) in &f.attributes {
+        rows.push((k.clone(), v.to_string()));
+    }
+    rows
+}
+
+/// The panel's text for `rows`, one `label: value` a line.
+pub fn panel_text(rows: &[(String, String)]) -> String {
+    rows.iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `Run storm · 0:10:00 / 1:00:00 · playing ×60`.
+pub fn playback_line(p: &crate::model::flood::Playback, lang: Lang) -> String {
+    let hms = |s: f64| {
+        let s = s.max(0.0).round() as u64;
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    };
+    let end = p.frames.frames.last().map_or(0.0, |f| f.0);
+    format!(
+        "{} {} · {} / {} · {} ×{}",
+        lang.t("run"),
+        p.frames.name,
+        hms(p.time_s),
+        hms(end),
+        lang.t(if p.playing { "playing" } else { "paused" }),
+        p.speed
+    )
+}

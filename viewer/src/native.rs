@@ -1,0 +1,547 @@
+//! What only the desktop has: the GPU probe, the display check, the locale from the
+//! environment, the window (`cim view`), offscreen images written as PNG (`cim render`) and
+//! screenshots. A browser build leaves this module out.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bevy::camera::visibility::RenderLayers;
+use bevy::camera::{ClearColorConfig, RenderTarget};
+use bevy::log::LogPlugin;
+use bevy::prelude::*;
+use bevy::render::render_resource::TextureFormat;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::render::RenderPlugin;
+use bevy::window::{ExitCondition, WindowMode};
+use bevy::winit::WinitPlugin;
+
+use crate::app::ViewerPlugins;
+use crate::camera::camera_bundle;
+use crate::data::{wait, Data, ProjectSource};
+use crate::model::camera::OrbitCamera;
+use crate::model::i18n::Lang;
+use crate::model::load::SceneData;
+use crate::model::scene::MeshData;
+use crate::model::views::{frame_scene, scene_span};
+use crate::playback::WaterOverlay;
+use crate::state::{
+    HallMode, PlaybackState, RunKpis, Scene, Selection, Side, Split, Styling, UiLang, UI_FONT,
+};
+use crate::terrain::{TerrainBacklog, TerrainBudget, TerrainChunk, ViewHeightPx};
+
+/// The system's language: the first of `LC_ALL`, `LC_MESSAGES`, `LANG` that is set.
+pub fn locale_lang() -> Lang {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.is_empty())
+        .map_or(Lang::En, |v| Lang::from_locale(&v))
+}
+
+/// Mesa's Vulkan drivers try Wayland while listing adapters and complain on stderr where
+/// `XDG_RUNTIME_DIR` is not set (a bare server, CI): give them a private empty one.
+fn quiet_wayland_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir().join(format!("cim-runtime-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            // Before any thread of ours reads the environment.
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        }
+    }
+}
+
+/// Whether a GPU (or a software renderer such as Mesa's lavapipe) can render: the adapter's
+/// name, or why not.
+pub fn find_gpu() -> Result<String, String> {
+    quiet_wayland_probe();
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapters = bevy::tasks::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    match adapters.first() {
+        Some(a) => {
+            let info = a.get_info();
+            Ok(format!(
+                "{} ({:?}, {:?})",
+                info.name, info.backend, info.device_type
+            ))
+        }
+        None => Err(
+            "no GPU or software renderer found: install a Vulkan driver (on Debian, \
+                     `apt-get install mesa-vulkan-drivers libvulkan1` gives the lavapipe software renderer)"
+                .to_string(),
+        ),
+    }
+}
+
+/// An image rendered offscreen, and how long its frames took.
+pub struct Rendered {
+    pub width: u32,
+    pub height: u32,
+    /// sRGB RGBA, row-major from the top.
+    pub rgba: Vec<u8>,
+    /// From the start of the app to the frame the image was taken from.
+    pub first_frame: Duration,
+    /// Each frame after the scene had settled (terrain meshed), for frame-time figures.
+    pub frame_times: Vec<Duration>,
+    pub adapter: String,
+    /// What was drawn of the terrain at the end: chunks and their triangles (levels of detail
+    /// at work).
+    pub terrain_chunks: usize,
+    pub terrain_triangles: usize,
+}
+
+impl Rendered {
+    /// Writes the image as PNG.
+    pub fn save_png(&self, path: &Path) -> anyhow::Result<()> {
+        let img = image::RgbaImage::from_raw(self.width, self.height, self.rgba.clone())
+            .ok_or_else(|| anyhow::anyhow!("rendered image has the wrong size"))?;
+        img.save_with_format(path, image::ImageFormat::Png)
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the image: {e}", path.display()))
+    }
+}
+
+/// How to render offscreen.
+#[derive(Clone, Debug)]
+pub struct RenderRequest {
+    pub width: u32,
+    pub height: u32,
+    /// Where the camera is; `None` frames the whole scene.
+    pub camera: Option<OrbitCamera>,
+    /// Frames to time after the image (0 for none).
+    pub bench_frames: usize,
+    /// A building to show highlighted, by city code.
+    pub select: Option<cim_engine::CityCode>,
+    /// A flood's water surface to draw over the scene.
+    pub water: Option<MeshData>,
+    /// A title, legend, north arrow and scale bar drawn over the image (`--overlay`).
+    pub overlay: Option<crate::ui::report::ReportOverlay>,
+}
+
+/// Renders the scene offscreen (no window, no display needed).
+pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered> {
+    quiet_wayland_probe();
+    let adapter = find_gpu().map_err(|e| anyhow::anyhow!(e))?;
+    let start = Instant::now();
+    let source = ProjectSource::shared(&scene.project_path);
+    let scene = Arc::new(scene);
+    let span = scene_span(&scene);
+    let orbit = req
+        .camera
+        .unwrap_or_else(|| frame_scene(&scene, req.width as f32 / req.height as f32));
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: None,
+                exit_condition: ExitCondition::DontExit,
+                ..default()
+            })
+            .set(RenderPlugin {
+                synchronous_pipeline_compilation: true,
+                ..default()
+            })
+            .disable::<WinitPlugin>()
+            .disable::<LogPlugin>(),
+    )
+    .insert_resource(Scene(scene.clone()))
+    .insert_resource(Data(source.clone()))
+    .insert_resource(ViewHeightPx(req.height as f32))
+    .insert_resource(TerrainBudget(usize::MAX))
+    .insert_resource(WaterOverlay(req.water.clone().unwrap_or_default()))
+    .add_plugins(ViewerPlugins::offscreen());
+    if let Some(code) = &req.select {
+        // A building is highlighted in its tile; anything else is outlined on the ground.
+        let selection = match scene.building_by_code(code) {
+            Some(building) => Selection {
+                building: Some(building),
+                hit: None,
+            },
+            None => match wait(source.feature(code.clone()))? {
+                Some(f) => crate::ui::panels::SearchResult::of(&f).selection(&scene),
+                None => anyhow::bail!("--select {code}: no feature with this city code in the project"),
+            },
+        };
+        app.insert_resource(selection);
+    }
+    let target = Image::new_target_texture(req.width, req.height, TextureFormat::Rgba8UnormSrgb, None);
+    let target = app.world_mut().resource_mut::<Assets<Image>>().add(target);
+    let camera = app
+        .world_mut()
+        .spawn((
+            camera_bundle(orbit, span),
+            RenderTarget::Image(target.clone().into()),
+        ))
+        .id();
+    if let Some(overlay) = &req.overlay {
+        let font = app
+            .world_mut()
+            .resource_mut::<Assets<Font>>()
+            .add(Font::from_bytes(UI_FONT.to_vec()));
+        crate::ui::report::spawn_report_overlay(app.world_mut(), camera, overlay, &orbit, req.height, font);
+    }
+    app.finish();
+    app.cleanup();
+
+    let shot: Arc<Mutex<Option<Image>>> = Arc::default();
+    let mut requested = false;
+    let mut first_frame = None;
+    let mut frame_times = Vec::new();
+    for frame in 0..600 {
+        let t = Instant::now();
+        app.update();
+        let dt = t.elapsed();
+        if first_frame.is_some() {
+            frame_times.push(dt);
+            if frame_times.len() >= req.bench_frames {
+                break;
+            }
+            continue;
+        }
+        // The render world runs a frame behind and the first frames draw nothing yet: take the
+        // image from the third update on, once every terrain chunk has its mesh.
+        let settled =
+            app.world().resource::<TerrainBacklog>().0 == 0 && crate::data::in_flight() == 0 && frame >= 2;
+        if settled && !requested {
+            let slot = shot.clone();
+            app.world_mut().spawn(Screenshot::image(target.clone())).observe(
+                move |captured: On<ScreenshotCaptured>| {
+                    if let Ok(mut s) = slot.lock() {
+                        *s = Some(captured.image.clone());
+                    }
+                },
+            );
+            requested = true;
+        }
+        if shot.lock().map(|s| s.is_some()).unwrap_or(false) {
+            first_frame = Some(start.elapsed());
+            if req.bench_frames == 0 {
+                break;
+            }
+        }
+    }
+    let image = shot
+        .lock()
+        .ok()
+        .and_then(|mut s| s.take())
+        .ok_or_else(|| anyhow::anyhow!("the renderer gave no image after 600 frames ({adapter})"))?;
+    let (terrain_chunks, terrain_triangles) = {
+        // The meshes live in the render world only: each chunk counts its own triangles.
+        let world = app.world_mut();
+        let mut chunks = world.query::<&TerrainChunk>();
+        chunks
+            .iter(world)
+            .fold((0, 0), |(n, t), c| (n + 1, t + c.triangles))
+    };
+    let rgba = image
+        .try_into_dynamic()
+        .map_err(|e| anyhow::anyhow!("cannot read the rendered image: {e}"))?
+        .to_rgba8()
+        .into_raw();
+    Ok(Rendered {
+        width: req.width,
+        height: req.height,
+        rgba,
+        first_frame: first_frame.unwrap_or_else(|| start.elapsed()),
+        frame_times,
+        adapter,
+        terrain_chunks,
+        terrain_triangles,
+    })
+}
+
+/// What the window shows besides the scene.
+#[derive(Clone, Debug, Default)]
+pub struct ViewOptions {
+    /// Command-hall mode: fullscreen, the UI at double size, the dashboard, the tour.
+    pub hall: bool,
+    /// A flood run to play back.
+    pub run: Option<crate::model::flood::RunFrames>,
+    /// A second run to show beside it (split screen: baseline and variant).
+    pub compare: Option<crate::model::flood::RunFrames>,
+    /// Write the window's image here once it has settled, then close.
+    pub screenshot: Option<std::path::PathBuf>,
+    /// The window's size in pixels (default 1280×720; the hall takes the screen's).
+    pub size: Option<(u32, u32)>,
+}
+
+/// Opens the viewer window (fullscreen for the command hall); returns when it is closed.
+pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
+    let ViewOptions {
+        hall,
+        run,
+        compare,
+        screenshot,
+        size,
+    } = options;
+    if cfg!(target_os = "linux")
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        anyhow::bail!(
+            "no display (DISPLAY is not set): `cim render` writes an image of the view without one"
+        );
+    }
+    find_gpu().map_err(|e| anyhow::anyhow!(e))?;
+    let source = ProjectSource::shared(&scene.project_path);
+    let scene = Arc::new(scene);
+    let span = scene_span(&scene);
+    let title = format!("cim — {}", source.label());
+    let bookmarks = wait(source.viewpoints()).unwrap_or_default();
+    let picker = match wait(crate::pick::PickIndex::load(source.as_ref())) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            eprintln!("warning: picking is off: {e:#}");
+            None
+        }
+    };
+    let orbit = frame_scene(&scene, 16.0 / 9.0);
+    let lang = locale_lang();
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title,
+                    mode: if hall && size.is_none() {
+                        WindowMode::BorderlessFullscreen(MonitorSelection::Primary)
+                    } else {
+                        WindowMode::Windowed
+                    },
+                    resolution: size.map_or_else(default, |(w, h)| bevy::window::WindowResolution::new(w, h)),
+                    ..default()
+                }),
+                ..default()
+            })
+            .disable::<LogPlugin>(),
+    )
+    .insert_resource(Scene(scene.clone()))
+    .insert_resource(Data(source.clone()))
+    .insert_resource(Split(compare.is_some()))
+    .insert_resource(crate::pick::Picker(picker))
+    .insert_resource(UiScale(if hall { 2.0 } else { 1.0 }))
+    .insert_resource(HallMode(hall))
+    .insert_resource(UiLang(lang))
+    .insert_resource(crate::views::Bookmarks(bookmarks))
+    .insert_resource(crate::views::TourState {
+        auto: hall,
+        ..default()
+    });
+    if let Some(frames) = run {
+        // Buildings coloured by how deep they flooded in each run, as at the playback's first
+        // frame (what it shows at the start); they follow the frames shown from then on.
+        let mut styling = Styling::new(&scene);
+        styling.color_by = crate::model::style::ColorBy::FloodClass;
+        styling.run_time_s = frames.frames.first().map(|f| f.0);
+        styling.runs = [
+            Some(frames.name.clone()),
+            compare.as_ref().map(|c| c.name.clone()),
+        ];
+        let coloured = wait(crate::layers::colorings(
+            source.as_ref(),
+            &scene,
+            &styling.color_by,
+            styling.classing,
+            &styling.runs,
+            styling.run_time_s,
+            lang,
+        ));
+        crate::layers::apply_colorings(&mut styling, coloured);
+        let mut kpis = Vec::new();
+        for name in styling.runs.iter().flatten() {
+            match wait(crate::model::flood::run_kpis(source.as_ref(), name)) {
+                Ok(k) => kpis.push((name.clone(), k)),
+                Err(e) => eprintln!("warning: run '{name}': no KPIs: {e:#}"),
+            }
+        }
+        app.insert_resource(styling)
+            .insert_resource(RunKpis(kpis))
+            // An empty surface now, filled by the playback with the first frame.
+            .insert_resource(WaterOverlay(MeshData {
+                positions: vec![[0.0; 3]; 3],
+                normals: vec![[0.0, 1.0, 0.0]; 3],
+                colors: vec![[0.0; 4]; 3],
+                indices: vec![0, 1, 2],
+            }))
+            .insert_resource(PlaybackState {
+                playback: crate::model::flood::Playback::new(frames),
+                shown: [None; 2],
+                compare: compare.clone(),
+                problem: None,
+            });
+    }
+    app.add_plugins(ViewerPlugins::window());
+    if hall && size.is_none() {
+        app.add_systems(Update, fill_the_screen);
+    }
+    if let Some(path) = screenshot {
+        app.insert_resource(ShotThenExit {
+            path,
+            frames_left: 20,
+        })
+        .add_systems(Update, shot_then_exit);
+    }
+    let font = app
+        .world_mut()
+        .resource_mut::<Assets<Font>>()
+        .add(Font::from_bytes(UI_FONT.to_vec()));
+    app.insert_resource(crate::ui::UiFont(font));
+    if compare.is_some() {
+        // A camera for the panels over the whole window, spawned first so egui takes it; then
+        // one camera a half, moved together.
+        app.world_mut().spawn((
+            Camera2d,
+            Camera {
+                order: 2,
+                clear_color: ClearColorConfig::None,
+                ..default()
+            },
+            RenderLayers::none(),
+            IsDefaultUiCamera,
+        ));
+        for side in 0..2 {
+            app.world_mut().spawn((
+                camera_bundle(orbit, span),
+                Camera {
+                    order: side as isize,
+                    ..default()
+                },
+                Side(side),
+                RenderLayers::from_layers(&[0, side + 1]),
+            ));
+        }
+    } else {
+        app.world_mut().spawn((camera_bundle(orbit, span), Side(0)));
+    }
+    app.run();
+    Ok(())
+}
+
+/// The hall's window takes its monitor's whole size, also where no window manager applies the
+/// borderless fullscreen mode (an X server without one, such as Xvfb).
+fn fill_the_screen(
+    monitors: Query<&bevy::window::Monitor, With<bevy::window::PrimaryMonitor>>,
+    mut windows: Query<&mut Window, With<bevy::window::PrimaryWindow>>,
+) {
+    let (Some(m), Ok(mut w)) = (monitors.iter().next(), windows.single_mut()) else {
+        return;
+    };
+    let (mw, mh) = (m.physical_width, m.physical_height);
+    if mw > 0 && mh > 0 && (w.resolution.physical_width() != mw || w.resolution.physical_height() != mh) {
+        w.resolution.set_physical_resolution(mw, mh);
+        w.position = bevy::window::WindowPosition::At(IVec2::ZERO);
+    }
+}
+
+/// `cim view --screenshot`: the window's image after it has settled, then exit.
+#[derive(Resource, Debug)]
+struct ShotThenExit {
+    path: std::path::PathBuf,
+    frames_left: u32,
+}
+
+fn shot_then_exit(mut commands: Commands, mut shot: ResMut<ShotThenExit>, backlog: Res<TerrainBacklog>) {
+    if shot.frames_left == 0 {
+        return;
+    }
+    if backlog.0 == 0 && crate::data::in_flight() == 0 {
+        shot.frames_left -= 1;
+    }
+    if shot.frames_left > 0 {
+        return;
+    }
+    let path = shot.path.clone();
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+            let saved = captured
+                .image
+                .clone()
+                .try_into_dynamic()
+                .map_err(|e| e.to_string())
+                .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
+            match saved {
+                Ok(()) => {
+                    exit.write(AppExit::Success);
+                }
+                Err(e) => {
+                    error!("cannot write {}: {e}", path.display());
+                    exit.write(AppExit::error());
+                }
+            }
+        },
+    );
+}
+
+/// Run `name` of the project at `project`: its depth frames (a clear error naming the runs
+/// there are when it is missing).
+pub fn load_run(project: &Path, name: &str) -> anyhow::Result<crate::model::flood::RunFrames> {
+    wait(crate::model::flood::RunFrames::load(
+        &ProjectSource::new(project),
+        name,
+    ))
+}
+
+/// Why a run's water may not fit the scene now, if it may not
+/// ([`crate::model::flood::terrain_notice`]).
+pub fn run_terrain_notice(
+    scene: &SceneData,
+    frames: &crate::model::flood::RunFrames,
+) -> anyhow::Result<Option<String>> {
+    wait(crate::model::flood::terrain_notice(
+        &ProjectSource::new(&scene.project_path),
+        scene,
+        frames,
+    ))
+}
+
+/// A run drawn in an image at one frame.
+pub struct RunImage {
+    /// The time of the frame shown, s.
+    pub frame_s: f64,
+    /// Its water surface.
+    pub water: MeshData,
+    /// Roads closed then (added to the scene as a layer of red ribbons).
+    pub closed_roads: usize,
+}
+
+/// Draws `frames` at `t_s` (the last frame at or before it) into `scene`: buildings in their
+/// flood class then, closed roads as a layer; returns the water surface to draw over it.
+pub fn run_image(
+    scene: &mut SceneData,
+    frames: &crate::model::flood::RunFrames,
+    t_s: f64,
+) -> anyhow::Result<RunImage> {
+    let source = ProjectSource::new(&scene.project_path);
+    let k = frames.index_at(t_s);
+    let frame_s = frames.frames[k].0;
+    let depth = wait(frames.depth(&source, k))?;
+    wait(crate::model::flood::color_buildings_by_class(
+        &source,
+        scene,
+        &frames.name,
+        Some(frame_s),
+    ))?;
+    let water = crate::model::flood::water_mesh(
+        &depth,
+        scene.terrain.as_ref(),
+        &scene.origin,
+        f64::from(scene.ramp.min_m),
+    );
+    let (closed, closed_roads) = wait(crate::model::flood::closed_roads(
+        &source,
+        scene,
+        &frames.name,
+        frame_s,
+    ))?;
+    if closed_roads > 0 {
+        scene.overlays.push(crate::model::load::Overlay {
+            layer: "closed roads".into(),
+            kind: cim_engine::FeatureKind::Road,
+            mesh: closed,
+        });
+    }
+    Ok(RunImage {
+        frame_s,
+        water,
+        closed_roads,
+    })
+}
