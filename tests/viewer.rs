@@ -772,6 +772,38 @@ fn the_window_shows_the_city_and_the_panels_under_xvfb() {
     assert!(dark(1600, 60), "no feature panel top right");
     assert!(dark(1600, 470), "no dashboard under it");
     assert!(!dark(960, 540), "a panel covers the middle");
+
+    // Two runs side by side (one camera a half, the panels over both): the water of each half
+    // is read off the frame loop, and the screenshot waits for it.
+    run_storm(dir.path(), 4.0, (10, 5), 300);
+    let split = dir.path().join("split.png");
+    let o = std::process::Command::new("xvfb-run")
+        .args([
+            "-a",
+            "-s",
+            "-screen 0 1280x720x24",
+            env!("CARGO_BIN_EXE_cim"),
+            "view",
+            p(&project),
+            "--run",
+            "storm",
+            "--compare",
+            "storm",
+            "--size",
+            "1280x720",
+            "--screenshot",
+            p(&split),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = read_png(&split);
+    assert_eq!(img.dimensions(), (1280, 720));
+    // The divide between the halves is drawn white, and the playback panel sits bottom middle.
+    let line = img.get_pixel(640, 200);
+    assert!(line.0[..3].iter().all(|&c| c > 200), "no divide {line:?}");
+    let panel = img.get_pixel(640, 640);
+    assert!(panel[0] < 90 && panel[1] < 90, "no playback panel {panel:?}");
 }
 
 #[test]

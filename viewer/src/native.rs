@@ -369,7 +369,13 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
                 problem: None,
             });
     }
-    app.add_plugins(ViewerPlugins::window());
+    // The panels' egui context goes on the camera chosen below, not on whichever camera a
+    // query meets first (two would each take one in split screen).
+    app.insert_resource(bevy_egui::EguiGlobalSettings {
+        auto_create_primary_context: false,
+        ..default()
+    })
+    .add_plugins(ViewerPlugins::window());
     if hall && size.is_none() {
         app.add_systems(Update, fill_the_screen);
     }
@@ -397,6 +403,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
             },
             RenderLayers::none(),
             IsDefaultUiCamera,
+            bevy_egui::PrimaryEguiContext,
         ));
         for side in 0..2 {
             app.world_mut().spawn((
@@ -410,7 +417,8 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
             ));
         }
     } else {
-        app.world_mut().spawn((camera_bundle(orbit, span), Side(0)));
+        app.world_mut()
+            .spawn((camera_bundle(orbit, span), Side(0), bevy_egui::PrimaryEguiContext));
     }
     app.run();
     Ok(())
