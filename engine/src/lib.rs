@@ -18,6 +18,7 @@ mod date;
 mod error;
 mod feature;
 pub mod gpkg;
+pub mod mesh;
 mod raster;
 mod store;
 
@@ -33,7 +34,7 @@ pub use feature::{
 pub use raster::Raster;
 // store re-exports (owned by the store engineer):
 pub use store::{
-    run_raster_table, FeatureFilter, GeometryType, ImportStats, ImportTx, LayerInfo, LayerSpec, Project,
-    RunBuilding, RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool, StoredFeature, TerrainInfo, Viewpoint,
-    Written, COVERAGE_TILE, DATA_NULL, FORMAT_VERSION,
+    run_raster_table, FeatureFilter, GeometryType, ImportStats, ImportTx, LayerInfo, LayerSpec, MeshSummary,
+    Project, RunBuilding, RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool, StoredFeature, TerrainInfo,
+    Viewpoint, Written, COVERAGE_TILE, DATA_NULL, FORMAT_VERSION,
 };

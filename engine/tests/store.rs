@@ -1361,3 +1361,96 @@ fn a_runs_rasters_go_into_the_project_with_its_records_and_leave_with_it() {
     );
     let _ = path;
 }
+
+#[test]
+fn features_keep_their_3d_representations_beside_their_footprints() {
+    use cim_engine::mesh::{GeometryKind, MeshBuilder, Representation, SurfaceClass};
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut p) = new_project(dir.path());
+    // A 10 × 10 m building, LoD1 (a box) and LoD2 (a box with a gable roof).
+    let (x, y) = (500_000.0, 2_550_000.0);
+    let corner = |dx: f64, dy: f64, z: f64| [x + dx, y + dy, z];
+    let mut lod1 = MeshBuilder::new([x, y, 0.0]);
+    let ring = |z: f64| {
+        vec![
+            corner(0.0, 0.0, z),
+            corner(10.0, 0.0, z),
+            corner(10.0, 10.0, z),
+            corner(0.0, 10.0, z),
+        ]
+    };
+    lod1.add_polygon(&[ring(6.0)], SurfaceClass::Roof, None, None)
+        .unwrap();
+    let mut ground = ring(0.0);
+    ground.reverse();
+    lod1.add_polygon(&[ground], SurfaceClass::Ground, None, None)
+        .unwrap();
+    let lod1 = lod1.finish();
+    let mut lod2 = MeshBuilder::new([x, y, 0.0]);
+    lod2.add_polygon(
+        &[vec![
+            corner(0.0, 0.0, 4.0),
+            corner(10.0, 0.0, 4.0),
+            corner(10.0, 5.0, 8.0),
+            corner(0.0, 5.0, 8.0),
+        ]],
+        SurfaceClass::Roof,
+        None,
+        None,
+    )
+    .unwrap();
+    lod2.add_polygon(
+        &[vec![
+            corner(0.0, 0.0, 0.0),
+            corner(10.0, 0.0, 0.0),
+            corner(10.0, 0.0, 4.0),
+            corner(0.0, 0.0, 4.0),
+        ]],
+        SurfaceClass::Wall,
+        None,
+        None,
+    )
+    .unwrap();
+    let lod2 = lod2.finish();
+    let reps = vec![
+        Representation {
+            lod: "1".into(),
+            kind: GeometryKind::Solid,
+            mesh: lod1.clone(),
+        },
+        Representation {
+            lod: "2.2".into(),
+            kind: GeometryKind::MultiSurface,
+            mesh: lod2.clone(),
+        },
+    ];
+    let f = feature("bldg", FeatureKind::Building, "b1", square(x, y, 10.0));
+    let mut tx = p.import().unwrap();
+    tx.ensure_layer(&spec("bldg", FeatureKind::Building, GeometryType::Polygon))
+        .unwrap();
+    tx.write("bldg", &f).unwrap();
+    tx.put_representations("bldg", &f.code, &reps).unwrap();
+    tx.commit().unwrap();
+
+    let back = p.representations(&f.code).unwrap();
+    assert_eq!(back, reps);
+    let summary = p.mesh_summary().unwrap();
+    assert_eq!(summary.len(), 2);
+    assert_eq!((summary[1].lod.as_str(), summary[1].triangles), ("2.2", 4));
+    let mut seen = Vec::new();
+    p.for_each_representation("bldg", Some("2.2"), |code, r| {
+        seen.push((code.to_string(), r.mesh.triangle_count()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, vec![(f.code.to_string(), 4)]);
+    // The footprint is still a feature like any other.
+    assert_eq!(p.layer("bldg").unwrap().feature_count, 1);
+
+    // Renamed with its layer, removed with it.
+    p.rename_layer("bldg", "buildings").unwrap();
+    assert_eq!(p.mesh_summary().unwrap()[0].layer, "buildings");
+    p.remove_layer("buildings").unwrap();
+    assert!(p.mesh_summary().unwrap().is_empty());
+    assert!(p.representations(&f.code).unwrap().is_empty());
+}

@@ -386,7 +386,12 @@ impl<'p> ImportTx<'p> {
         })
     }
 
-    fn path(&self) -> &Path {
+    /// The open transaction (for the store's other tables written in the same import).
+    pub(super) fn connection(&self) -> &'p Connection {
+        self.tx
+    }
+
+    pub(super) fn path(&self) -> &Path {
         &self.meta.path
     }
 

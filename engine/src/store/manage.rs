@@ -111,6 +111,7 @@ impl Project {
         ))
         .ctx(&path)?;
         forget(&tx, &path, name)?;
+        super::meshes::drop_layer(&tx, &path, name)?;
         tx.commit().ctx(&path)?;
         Ok(n.max(0) as u64)
     }
@@ -160,6 +161,7 @@ impl Project {
         }
         tx.execute_batch(&layer::rtree_triggers_sql(new)).ctx(&path)?;
         tx.execute_batch(&code_triggers_sql(new)).ctx(&path)?;
+        super::meshes::rename_layer(&tx, &path, old, new)?;
         tx.commit().ctx(&path)
     }
 }

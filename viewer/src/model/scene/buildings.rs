@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use geo::{Area, Centroid, LineString, MultiPolygon, Polygon, TriangulateEarcut};
+use geo::{Centroid, MultiPolygon};
 
 use super::mesh::MeshData;
 use super::LocalOrigin;
@@ -208,9 +208,10 @@ pub fn ray_box(origin: [f32; 3], dir: [f32; 3], min: [f32; 3], max: [f32; 3]) ->
     (near <= far).then_some(near)
 }
 
-/// Adds the walls and roof of a footprint extruded from `base_m` to `top_m` to `mesh`: flat
-/// shaded (each wall its own four vertices), walls facing out, the roof up. Nothing for a
-/// footprint without area or a building without height.
+/// Adds the walls and roof of a footprint extruded from `base_m` to `top_m` to `mesh`
+/// ([`cim_engine::mesh::extrude`]): flat shaded (each wall its own four vertices), walls facing
+/// out, the roof up; the ground, which no one sees, left out. Nothing for a footprint without
+/// area or a building without height.
 pub fn extrude(
     footprint: &MultiPolygon<f64>,
     base_m: f64,
@@ -219,94 +220,8 @@ pub fn extrude(
     origin: &LocalOrigin,
     mesh: &mut MeshData,
 ) {
-    if !base_m.is_finite() || !top_m.is_finite() || top_m <= base_m {
-        return;
-    }
-    for poly in &footprint.0 {
-        let area = poly.unsigned_area();
-        if area.is_nan() || area <= 0.0 {
-            continue;
-        }
-        // Exterior counter-clockwise, holes clockwise: then outside is on the right of every
-        // edge of every ring.
-        walls(poly.exterior(), true, base_m, top_m, color, origin, mesh);
-        for hole in poly.interiors() {
-            walls(hole, false, base_m, top_m, color, origin, mesh);
-        }
-        roof(poly, top_m, color, origin, mesh);
-    }
-}
-
-fn walls(
-    ring: &LineString<f64>,
-    exterior: bool,
-    base_m: f64,
-    top_m: f64,
-    color: [f32; 4],
-    origin: &LocalOrigin,
-    mesh: &mut MeshData,
-) {
-    let mut pts: Vec<(f64, f64)> = ring.coords().map(|c| (c.x, c.y)).collect();
-    if pts.len() > 1 && pts.first() == pts.last() {
-        pts.pop();
-    }
-    if pts.len() < 3 {
-        return;
-    }
-    let ccw = signed_area(&pts) > 0.0;
-    if ccw != exterior {
-        pts.reverse();
-    }
-    for k in 0..pts.len() {
-        let (a, b) = (pts[k], pts[(k + 1) % pts.len()]);
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let len = dx.hypot(dy);
-        if len.is_nan() || len <= 1e-9 {
-            continue;
-        }
-        // Outward (right of a → b) in map axes, then in viewer axes.
-        let n = LocalOrigin::dir_to_local([dy / len, -dx / len, 0.0]);
-        let ab = mesh.push(origin.to_local(a.0, a.1, base_m), n, color);
-        let bb = mesh.push(origin.to_local(b.0, b.1, base_m), n, color);
-        let bt = mesh.push(origin.to_local(b.0, b.1, top_m), n, color);
-        let at = mesh.push(origin.to_local(a.0, a.1, top_m), n, color);
-        // Seen from outside, a is on the left and b on the right.
-        mesh.indices.extend([ab, bb, bt, ab, bt, at]);
-    }
-}
-
-fn roof(poly: &Polygon<f64>, top_m: f64, color: [f32; 4], origin: &LocalOrigin, mesh: &mut MeshData) {
-    let tri = poly.earcut_triangles_raw();
-    let first = mesh.vertex_count() as u32;
-    for v in &tri.vertices {
-        mesh.push(origin.to_local(v[0], v[1], top_m), [0.0, 1.0, 0.0], color);
-    }
-    for t in tri.triangle_indices.chunks_exact(3) {
-        let [a, b, c] = [t[0], t[1], t[2]];
-        let (pa, pb, pc) = (tri.vertices[a], tri.vertices[b], tri.vertices[c]);
-        let cross = (pb[0] - pa[0]) * (pc[1] - pa[1]) - (pb[1] - pa[1]) * (pc[0] - pa[0]);
-        if cross == 0.0 {
-            continue;
-        }
-        // Counter-clockwise on the map is counter-clockwise seen from above.
-        let (a, b, c) = (first + a as u32, first + b as u32, first + c as u32);
-        if cross > 0.0 {
-            mesh.indices.extend([a, b, c]);
-        } else {
-            mesh.indices.extend([a, c, b]);
-        }
-    }
-}
-
-/// Twice the signed area of a ring (positive counter-clockwise), shoelace formula.
-fn signed_area(pts: &[(f64, f64)]) -> f64 {
-    let n = pts.len();
-    (0..n)
-        .map(|k| {
-            let (a, b) = (pts[k], pts[(k + 1) % n]);
-            a.0 * b.1 - b.0 * a.1
-        })
-        .sum()
+    let prism = cim_engine::mesh::extrude(footprint, base_m, top_m);
+    mesh.push_mesh3(&prism, origin, color, &[cim_engine::mesh::SurfaceClass::Ground]);
 }
 
 #[cfg(test)]

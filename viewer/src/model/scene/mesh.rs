@@ -33,6 +33,57 @@ impl MeshData {
         i
     }
 
+    /// Adds the engine mesh `m` flat-shaded (each source face its own vertices and normal) in
+    /// the local frame, coloured `color`, leaving out the faces of the classes in `skip` (the
+    /// ground under a building, which no one sees).
+    pub fn push_mesh3(
+        &mut self,
+        m: &cim_engine::mesh::Mesh3,
+        origin: &super::LocalOrigin,
+        color: [f32; 4],
+        skip: &[cim_engine::mesh::SurfaceClass],
+    ) {
+        let mut t = 0;
+        while t < m.triangles.len() {
+            let face = m.faces[t];
+            let end = (t..m.triangles.len())
+                .find(|&k| m.faces[k] != face)
+                .unwrap_or(m.triangles.len());
+            if !skip.contains(&m.classes[t]) {
+                // The face's normal: the sum of its triangles' (area-weighted) normals.
+                let mut n = [0.0f64; 3];
+                for tri in &m.triangles[t..end] {
+                    let [a, b, c] = tri.map(|v| m.world(v));
+                    let (u, w) = (
+                        [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
+                        [c[0] - a[0], c[1] - a[1], c[2] - a[2]],
+                    );
+                    n[0] += u[1] * w[2] - u[2] * w[1];
+                    n[1] += u[2] * w[0] - u[0] * w[2];
+                    n[2] += u[0] * w[1] - u[1] * w[0];
+                }
+                let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt().max(1e-12);
+                let normal = super::LocalOrigin::dir_to_local([n[0] / len, n[1] / len, n[2] / len]);
+                let mut local: Vec<(u32, u32)> = Vec::new();
+                for tri in &m.triangles[t..end] {
+                    for &v in tri {
+                        let i = match local.iter().find(|(src, _)| *src == v) {
+                            Some(&(_, i)) => i,
+                            None => {
+                                let p = m.world(v);
+                                let i = self.push(origin.to_local(p[0], p[1], p[2]), normal, color);
+                                local.push((v, i));
+                                i
+                            }
+                        };
+                        self.indices.push(i);
+                    }
+                }
+            }
+            t = end;
+        }
+    }
+
     /// Smallest and largest corner of the vertices; `None` without vertices.
     pub fn bounds(&self) -> Option<([f32; 3], [f32; 3])> {
         bounds_of(&self.positions)
