@@ -205,6 +205,9 @@ pub enum HeightSource {
     Floors { name: String, storey_m: f64 },
     /// `--default-height`: nothing in the source said.
     Default,
+    /// The z-range of the feature's 3-D geometry at this level of detail (CityJSON, CityGML,
+    /// IFC).
+    Geometry { lod: String },
 }
 
 impl fmt::Display for HeightSource {
@@ -213,6 +216,7 @@ impl fmt::Display for HeightSource {
             HeightSource::Attribute { name } => write!(f, "attribute:{name}"),
             HeightSource::Floors { name, storey_m } => write!(f, "floors:{name}*{storey_m}"),
             HeightSource::Default => f.write_str("default"),
+            HeightSource::Geometry { lod } => write!(f, "geometry:lod{lod}"),
         }
     }
 }
@@ -222,6 +226,9 @@ impl FromStr for HeightSource {
     fn from_str(s: &str) -> Result<Self> {
         if s == "default" {
             return Ok(HeightSource::Default);
+        }
+        if let Some(lod) = s.strip_prefix("geometry:lod") {
+            return Ok(HeightSource::Geometry { lod: lod.to_string() });
         }
         if let Some(name) = s.strip_prefix("attribute:") {
             return Ok(HeightSource::Attribute {

@@ -4,8 +4,10 @@
 //! [`cim_engine::Raster`] (terrain); [`pipeline`] transforms them into the project CRS, validates
 //! them, derives heights and city codes, and writes them to the project in one transaction.
 
+pub mod citymodel;
 mod error;
 pub mod export;
+pub mod file;
 pub mod osm;
 pub mod pipeline;
 mod placement;
@@ -16,6 +18,7 @@ pub mod validate;
 pub mod vector;
 
 pub use error::{group_warnings, ImportError, Result, Warning, WarningGroup};
+pub use file::{detect, import_file, Format, Imported};
 pub use osm::{read_osm, OsmOptions};
 pub use run_raster::read_run_raster;
 pub use source::{HeightHint, SourceFeature, VectorSource};

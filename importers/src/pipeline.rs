@@ -59,6 +59,10 @@ pub struct ImportOptions {
     /// An import that stores no feature succeeds (for scripts); by default it fails with
     /// [`ImportError::NothingStored`] naming the commonest reason.
     pub allow_empty: bool,
+    /// Which layer of a multi-layer source (GeoPackage table) to read; default: all of them.
+    pub source_layer: Option<String>,
+    /// A DEM's cell size in the project CRS, m (default: the source's).
+    pub cell_size: Option<f64>,
 }
 
 /// What one layer's import did.
@@ -392,7 +396,7 @@ fn project_extent(project: &Project) -> Result<Option<[f64; 4]>> {
 }
 
 /// The error for an import that stored nothing: the commonest warning says why.
-fn nothing_stored(path: PathBuf, report: ImportReport) -> ImportError {
+pub(crate) fn nothing_stored(path: PathBuf, report: ImportReport) -> ImportError {
     let read: u64 = report.layers.iter().map(|l| l.read).sum();
     let reason = match crate::error::group_warnings(&report.warnings).first() {
         Some(g) if read > 0 => format!(

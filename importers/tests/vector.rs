@@ -1,4 +1,4 @@
-//! Vector readers against real fixtures (../shared/fixtures/vector) and the small generated
+//! Vector and city model readers against real fixtures (../shared/fixtures/vector) and the small generated
 //! files in tests/data (see `vector/support.rs`; regenerate with
 //! `cargo test -p cim-importers --test vector -- --ignored regenerate_test_data`).
 
@@ -6,6 +6,8 @@
 
 #[path = "vector/bad_input.rs"]
 mod bad_input;
+#[path = "vector/cityjson.rs"]
+mod cityjson;
 #[path = "vector/fgb.rs"]
 mod fgb;
 #[path = "vector/geojson.rs"]

@@ -3,18 +3,20 @@ use crate::output::print_import_report;
 use crate::progress::counter;
 use anyhow::{bail, Context, Result};
 use cim_engine::{Classification, Crs, FeatureKind};
-use cim_importers::pipeline::{self, HeightOptions, ImportOptions};
-use cim_importers::{osm, terrain, vector, ImportError, VectorSource};
+use cim_importers::pipeline::{HeightOptions, ImportOptions, TerrainReport};
+use cim_importers::{ImportError, Imported};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ImportArgs {
     /// The project to import into.
     pub project: PathBuf,
-    /// The file: .geojson/.json, .shp, .gpkg, .fgb, .tif/.tiff (terrain), .osm/.osm.pbf/.pbf.
+    /// The file: .geojson/.json, .shp, .gpkg, .fgb, .tif/.tiff (terrain), .osm/.osm.pbf/.pbf,
+    /// .city.json/.city.jsonl (CityJSON); recognised by its content, then its extension.
     pub file: PathBuf,
-    /// Target layer name (default: the source layer's name; for a DEM, "terrain").
+    /// Target layer name (default: the source layer's name; for a DEM, "terrain"; for a city
+    /// model, the file's stem for buildings and <layer>_<kind> for other objects).
     #[arg(long)]
     pub layer: Option<String>,
     /// Which layer of a multi-layer source (GeoPackage table) to read; default: all of them.
@@ -66,73 +68,15 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
-enum SourceKind {
-    Terrain,
-    Osm,
-    Vector,
-}
-
-fn source_kind(path: &Path) -> SourceKind {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    if name.ends_with(".tif") || name.ends_with(".tiff") {
-        SourceKind::Terrain
-    } else if name.ends_with(".osm") || name.ends_with(".pbf") {
-        SourceKind::Osm
-    } else {
-        SourceKind::Vector
-    }
-}
-
 pub fn run(a: ImportArgs) -> Result<()> {
-    if !a.file.exists() {
-        bail!("{}: no such file", a.file.display());
-    }
     let src_crs = a
         .src_crs
         .as_deref()
         .map(|s| Crs::parse(s).with_context(|| format!("--src-crs {s}")))
         .transpose()?;
-    let mut project = open_project(&a.project)?;
-    match source_kind(&a.file) {
-        SourceKind::Terrain => import_dem(&mut project, &a, src_crs),
-        SourceKind::Osm => {
-            let sources = osm::read_osm(&a.file, &osm::OsmOptions::default())?;
-            import_sources(&mut project, &a, sources, src_crs)
-        }
-        SourceKind::Vector => {
-            let sources = match &a.source_layer {
-                Some(l) => vec![vector::open_vector(&a.file, Some(l))?],
-                None => {
-                    let layers = vector::list_layers(&a.file)?;
-                    if layers.len() > 1 && a.layer.is_some() {
-                        bail!(
-                            "{}: has {} layers ({}); --layer needs --source-layer to pick one",
-                            a.file.display(),
-                            layers.len(),
-                            layers.join(", ")
-                        );
-                    }
-                    let mut v = Vec::new();
-                    for l in &layers {
-                        v.push(vector::open_vector(&a.file, Some(l))?);
-                    }
-                    v
-                }
-            };
-            import_sources(&mut project, &a, sources, src_crs)
-        }
+    if !(a.storey_height > 0.0 && a.storey_height < 20.0) {
+        bail!("--storey-height {} must be between 0 and 20 m", a.storey_height);
     }
-}
-
-fn import_sources(
-    project: &mut cim_engine::Project,
-    a: &ImportArgs,
-    sources: Vec<VectorSource>,
-    src_crs: Option<Crs>,
-) -> Result<()> {
     let opts = ImportOptions {
         layer: a.layer.clone(),
         kind: a.kind,
@@ -150,16 +94,23 @@ fn import_sources(
         valid_to_attr: a.valid_to_attr.clone(),
         strict: a.strict,
         allow_empty: a.allow_empty,
+        source_layer: a.source_layer.clone(),
+        cell_size: a.cell_size,
     };
-    if !(a.storey_height > 0.0 && a.storey_height < 20.0) {
-        bail!("--storey-height {} must be between 0 and 20 m", a.storey_height);
+    if !a.file.exists() {
+        bail!("{}: no such file", a.file.display());
     }
+    let mut project = open_project(&a.project)?;
     let bar = counter(&format!("importing {}", a.file.display()), a.json);
-    let result = pipeline::import_vectors(project, sources, &opts, &mut |n| bar.set_position(n));
+    let result = cim_importers::import_file(&mut project, &a.file, &opts, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
     match result {
-        Ok(report) => {
+        Ok(Imported::Features(report)) => {
             print_import_report(&report, a.json);
+            Ok(())
+        }
+        Ok(Imported::Terrain(r, warnings)) => {
+            print_terrain(&r, &warnings, a.json);
             Ok(())
         }
         Err(ImportError::NothingStored { path, reason, report }) => {
@@ -173,26 +124,16 @@ fn import_sources(
     }
 }
 
-fn import_dem(project: &mut cim_engine::Project, a: &ImportArgs, src_crs: Option<Crs>) -> Result<()> {
-    let dem = terrain::read_geotiff(&a.file)?;
-    let crs = match (src_crs, dem.crs) {
-        (Some(c), _) | (None, Some(c)) => c,
-        (None, None) => bail!(
-            "{}: no coordinate reference system in the GeoTIFF geokeys; pass --src-crs EPSG:xxxx",
-            a.file.display()
-        ),
-    };
-    let name = a.layer.clone().unwrap_or_else(|| "terrain".to_string());
-    let r = pipeline::import_terrain(project, &a.file, dem.raster, &crs, &name, a.cell_size)?;
-    if a.json {
+fn print_terrain(r: &TerrainReport, warnings: &[cim_importers::Warning], json: bool) {
+    if json {
         let v = serde_json::json!({
             "terrain": r.name, "width": r.width, "height": r.height, "cell_m": r.cell_m,
             "min_m": r.min_m, "max_m": r.max_m, "valid_cells": r.valid_cells, "reprojected": r.reprojected,
-            "warnings": dem.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "warnings": warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         });
         println!("{v}");
     } else {
-        for w in &dem.warnings {
+        for w in warnings {
             eprintln!("warning: {w}");
         }
         println!(
@@ -211,5 +152,4 @@ fn import_dem(project: &mut cim_engine::Project, a: &ImportArgs, src_crs: Option
             }
         );
     }
-    Ok(())
 }

@@ -57,7 +57,7 @@ impl VectorFormat {
 
 /// Every format `cim import` reads, for error messages.
 pub const SUPPORTED_FORMATS: &str = ".geojson/.json, .shp, .gpkg and .fgb (vector), .tif/.tiff \
-     (terrain), .osm and .osm.pbf (OpenStreetMap)";
+     (terrain), .osm and .osm.pbf (OpenStreetMap), .city.json/.city.jsonl (CityJSON)";
 
 /// Extensions of 3-D formats that cim does not read yet and GDAL cannot read either (so the
 /// `gdal` feature would not help).
@@ -108,6 +108,39 @@ pub fn open_vector(path: &Path, layer: Option<&str>) -> Result<VectorSource> {
         #[cfg(not(feature = "gdal"))]
         return Err(unknown_format(path));
     };
+    open_format(path, layer, format)
+}
+
+/// The vector format of a format found by content ([`crate::file::detect`]), if it is one.
+fn vector_format(f: crate::file::Format) -> Option<VectorFormat> {
+    use crate::file::Format;
+    match f {
+        Format::GeoJson => Some(VectorFormat::GeoJson),
+        Format::Shapefile => Some(VectorFormat::Shapefile),
+        Format::GeoPackage => Some(VectorFormat::GeoPackage),
+        Format::FlatGeobuf => Some(VectorFormat::FlatGeobuf),
+        _ => None,
+    }
+}
+
+/// Opens a vector file whose format was found by its content (falling back to its extension).
+pub fn open_vector_as(path: &Path, layer: Option<&str>, format: crate::file::Format) -> Result<VectorSource> {
+    match vector_format(format) {
+        Some(f) => open_format(path, layer, f),
+        None => open_vector(path, layer),
+    }
+}
+
+/// The layers of a vector file whose format was found by its content.
+pub fn list_layers_as(path: &Path, format: crate::file::Format) -> Result<Vec<String>> {
+    match vector_format(format) {
+        Some(VectorFormat::GeoPackage) => gpkg::list_layers(path),
+        Some(_) => Ok(vec![layer_name(path)]),
+        None => list_layers(path),
+    }
+}
+
+fn open_format(path: &Path, layer: Option<&str>, format: VectorFormat) -> Result<VectorSource> {
     if format == VectorFormat::GeoPackage {
         return read_gpkg(path, layer);
     }

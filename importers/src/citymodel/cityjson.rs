@@ -1,0 +1,583 @@
+//! CityJSON 1.0, 1.1 and 2.0 (`.city.json`, `.json`) and CityJSONSeq (`.city.jsonl`): every city
+//! object with its attributes, parent and all its geometries (MultiSurface, CompositeSurface,
+//! Solid, MultiSolid, CompositeSolid, and GeometryInstance of a template), each surface with its
+//! semantic class, material and texture coordinates. Vertices are decoded with the file's
+//! `transform`; the reference system comes from `metadata.referenceSystem` (a compound CRS such
+//! as EPSG:7415 keeps its heights).
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use cim_engine::mesh::{GeometryKind, SurfaceClass};
+use cim_engine::{AttrValue, Attributes, Crs};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{kind_of_type, CityModelIn, CityObjectIn, RepresentationIn, SurfaceIn};
+use crate::error::{ImportError, Result, Warning};
+
+#[derive(Deserialize)]
+struct TransformIn {
+    scale: Vec<f64>,
+    translate: Vec<f64>,
+}
+
+#[derive(Deserialize, Default)]
+struct TemplatesIn {
+    #[serde(default)]
+    templates: Vec<GeometryIn>,
+    #[serde(rename = "vertices-templates", default)]
+    vertices: Vec<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+struct DocIn {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    transform: Option<TransformIn>,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(rename = "CityObjects", default)]
+    city_objects: BTreeMap<String, ObjectIn>,
+    #[serde(default)]
+    vertices: Vec<Vec<f64>>,
+    #[serde(default)]
+    appearance: Option<AppearanceIn>,
+    #[serde(rename = "geometry-templates", default)]
+    templates: Option<TemplatesIn>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct AppearanceIn {
+    #[serde(default)]
+    textures: Vec<Value>,
+    #[serde(rename = "vertices-texture", default)]
+    vertices_texture: Vec<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+struct ObjectIn {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    attributes: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    geometry: Vec<GeometryIn>,
+    #[serde(default)]
+    parents: Vec<String>,
+}
+
+#[derive(Deserialize, Clone)]
+struct GeometryIn {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    lod: Option<Value>,
+    #[serde(default)]
+    boundaries: Value,
+    #[serde(default)]
+    semantics: Option<SemanticsIn>,
+    #[serde(default)]
+    material: Option<BTreeMap<String, ThemeIn>>,
+    #[serde(default)]
+    texture: Option<BTreeMap<String, ThemeIn>>,
+    #[serde(default)]
+    template: Option<usize>,
+    #[serde(rename = "transformationMatrix", default)]
+    matrix: Option<Vec<f64>>,
+}
+
+#[derive(Deserialize, Clone)]
+struct SemanticsIn {
+    #[serde(default)]
+    surfaces: Vec<Value>,
+    #[serde(default)]
+    values: Value,
+}
+
+#[derive(Deserialize, Clone)]
+struct ThemeIn {
+    #[serde(default)]
+    values: Value,
+    #[serde(default)]
+    value: Option<u64>,
+}
+
+/// What the file's geometries are read against.
+struct Ctx<'a> {
+    scale: [f64; 3],
+    translate: [f64; 3],
+    vertices: &'a [Vec<f64>],
+    uv: &'a [Vec<f64>],
+    templates: Option<&'a TemplatesIn>,
+}
+
+/// Whether `bytes` (a file's start) is CityJSON or a CityJSONSeq header.
+pub fn looks_like(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let compact: String = head.chars().filter(|c| !c.is_whitespace()).collect();
+    compact.contains("\"type\":\"CityJSON\"")
+        || compact.contains("\"type\":\"CityJSONFeature\"")
+        || compact.contains("\"CityObjects\":")
+}
+
+fn bad(path: &Path, reason: impl Into<String>) -> ImportError {
+    ImportError::file(path, reason)
+}
+
+/// Reads a CityJSON file, or a CityJSONSeq file (one JSON text a line, the first a CityJSON
+/// header) when its first line is a whole CityJSON object followed by `CityJSONFeature`s.
+pub fn read_cityjson(path: &Path) -> Result<CityModelIn> {
+    let bytes = std::fs::read(path).map_err(|e| ImportError::io(path, e))?;
+    let first_line_end = bytes.iter().position(|&b| b == b'\n');
+    let seq = first_line_end.is_some_and(|n| {
+        bytes[n..].iter().any(|&b| !b.is_ascii_whitespace())
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes[..n]).is_ok()
+    });
+    if seq {
+        return read_seq(path, &bytes);
+    }
+    let doc: DocIn =
+        serde_json::from_slice(&bytes).map_err(|e| bad(path, format!("not valid CityJSON: {e}")))?;
+    if doc.ty != "CityJSON" {
+        return Err(bad(path, format!("\"type\" is \"{}\", not \"CityJSON\"", doc.ty)));
+    }
+    let mut model = header(path, &doc)?;
+    let appearance = doc.appearance.unwrap_or_default();
+    check_textures(path, &appearance, &mut model.warnings);
+    let ctx = Ctx {
+        scale: model_scale(&doc.transform),
+        translate: model_translate(&doc.transform),
+        vertices: &doc.vertices,
+        uv: &appearance.vertices_texture,
+        templates: doc.templates.as_ref(),
+    };
+    let mut record = 0;
+    for (id, o) in doc.city_objects {
+        record += 1;
+        model.objects.push(object(&ctx, record, id, o));
+    }
+    Ok(model)
+}
+
+fn model_scale(t: &Option<TransformIn>) -> [f64; 3] {
+    t.as_ref().map_or([1.0; 3], |t| {
+        [
+            t.scale.first().copied().unwrap_or(1.0),
+            t.scale.get(1).copied().unwrap_or(1.0),
+            t.scale.get(2).copied().unwrap_or(1.0),
+        ]
+    })
+}
+
+fn model_translate(t: &Option<TransformIn>) -> [f64; 3] {
+    t.as_ref().map_or([0.0; 3], |t| {
+        [
+            t.translate.first().copied().unwrap_or(0.0),
+            t.translate.get(1).copied().unwrap_or(0.0),
+            t.translate.get(2).copied().unwrap_or(0.0),
+        ]
+    })
+}
+
+/// The model's format and CRS, and a check of its transform.
+fn header(path: &Path, doc: &DocIn) -> Result<CityModelIn> {
+    if let Some(t) = &doc.transform {
+        let ok = t.scale.len() == 3
+            && t.translate.len() == 3
+            && t.scale.iter().all(|s| s.is_finite() && *s != 0.0)
+            && t.translate.iter().all(|s| s.is_finite());
+        if !ok {
+            return Err(bad(
+                path,
+                format!(
+                    "a bad \"transform\": scale {:?} and translate {:?} must be three finite numbers each, the scales not 0",
+                    t.scale, t.translate
+                ),
+            ));
+        }
+    } else if doc.version.as_deref().is_some_and(|v| v != "1.0") {
+        return Err(bad(
+            path,
+            "CityJSON 1.1 and later need a \"transform\"; this file has none",
+        ));
+    }
+    let mut warnings = Vec::new();
+    let crs_text = doc
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("referenceSystem").or_else(|| m.get("crs")))
+        .and_then(|r| match r {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => o.get("epsg").map(|e| format!("EPSG:{e}")),
+            _ => None,
+        });
+    let crs = match crs_text {
+        Some(t) => match Crs::parse(&t) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warnings.push(Warning {
+                    path: path.to_path_buf(),
+                    record: None,
+                    message: format!("its referenceSystem '{t}' cannot be used: {e}"),
+                });
+                None
+            }
+        },
+        None => None,
+    };
+    Ok(CityModelIn {
+        path: path.to_path_buf(),
+        format: format!("CityJSON {}", doc.version.clone().unwrap_or_else(|| "1.0".into())),
+        crs,
+        objects: Vec::new(),
+        warnings,
+    })
+}
+
+/// Warns about texture images that are not where the file says.
+fn check_textures(path: &Path, appearance: &AppearanceIn, warnings: &mut Vec<Warning>) {
+    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+    for t in &appearance.textures {
+        if let Some(image) = t.get("image").and_then(Value::as_str) {
+            if !image.contains("://") && !dir.join(image).is_file() {
+                warnings.push(Warning {
+                    path: path.to_path_buf(),
+                    record: None,
+                    message: format!(
+                        "texture image '{image}' is not there; the surfaces keep their texture coordinates"
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn read_seq(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
+    let mut lines = bytes.lines();
+    let first = lines
+        .next()
+        .transpose()
+        .map_err(|e| ImportError::io(path, e))?
+        .unwrap_or_default();
+    let doc: DocIn = serde_json::from_str(&first)
+        .map_err(|e| bad(path, format!("line 1 is not a CityJSON header: {e}")))?;
+    if doc.ty != "CityJSON" {
+        return Err(bad(
+            path,
+            format!("line 1: \"type\" is \"{}\", not \"CityJSON\"", doc.ty),
+        ));
+    }
+    let mut model = header(path, &doc)?;
+    model.format = format!("CityJSONSeq {}", doc.version.clone().unwrap_or_default());
+    let (scale, translate) = (model_scale(&doc.transform), model_translate(&doc.transform));
+    let mut record = 0;
+    for (n, line) in lines.enumerate() {
+        let line = line.map_err(|e| ImportError::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: DocIn = match serde_json::from_str(&line) {
+            Ok(f) => f,
+            Err(e) => {
+                model.warnings.push(Warning {
+                    path: path.to_path_buf(),
+                    record: Some(n as u64 + 2),
+                    message: format!("line {} is not a CityJSONFeature: {e}; skipped", n + 2),
+                });
+                continue;
+            }
+        };
+        let appearance = f.appearance.unwrap_or_default();
+        let ctx = Ctx {
+            scale,
+            translate,
+            vertices: &f.vertices,
+            uv: &appearance.vertices_texture,
+            templates: doc.templates.as_ref(),
+        };
+        let _ = f.id;
+        for (id, o) in f.city_objects {
+            record += 1;
+            model.objects.push(object(&ctx, record, id, o));
+        }
+    }
+    Ok(model)
+}
+
+fn attr_value(v: &Value) -> AttrValue {
+    match v {
+        Value::Null => AttrValue::Null,
+        Value::Bool(b) => AttrValue::Bool(*b),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| AttrValue::Real(n.as_f64().unwrap_or(f64::NAN)), AttrValue::Int),
+        Value::String(s) => AttrValue::Text(s.clone()),
+        // Nested values are kept as their JSON text.
+        other => AttrValue::Text(other.to_string()),
+    }
+}
+
+fn lod_text(v: &Option<Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn object(ctx: &Ctx, record: u64, id: String, o: ObjectIn) -> CityObjectIn {
+    let mut warnings = Vec::new();
+    let kind = match kind_of_type(&o.ty) {
+        Some(k) => k,
+        None => {
+            warnings.push(format!("unknown city object type '{}'; imported as other", o.ty));
+            cim_engine::FeatureKind::Other
+        }
+    };
+    let attributes: Attributes = o
+        .attributes
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| (k.clone(), attr_value(v)))
+        .collect();
+    let mut representations = Vec::new();
+    for g in &o.geometry {
+        match geometry(ctx, g) {
+            Ok(Some(r)) => representations.push(r),
+            Ok(None) => {}
+            Err(reason) => warnings.push(format!(
+                "its {} (LoD {}) is skipped: {reason}",
+                g.ty,
+                lod_text(&g.lod)
+            )),
+        }
+    }
+    CityObjectIn {
+        record,
+        id,
+        type_name: o.ty,
+        kind,
+        attributes,
+        parent: o.parents.first().cloned(),
+        representations,
+        warnings,
+    }
+}
+
+/// How many array levels lie above the surfaces in a geometry of this type.
+fn surface_depth(ty: &str) -> Option<usize> {
+    match ty {
+        "MultiSurface" | "CompositeSurface" => Some(1),
+        "Solid" => Some(2),
+        "MultiSolid" | "CompositeSolid" => Some(3),
+        _ => None,
+    }
+}
+
+/// One geometry as a representation (`None` for points and lines, which have no surfaces).
+fn geometry(ctx: &Ctx, g: &GeometryIn) -> std::result::Result<Option<RepresentationIn>, String> {
+    if g.ty == "GeometryInstance" {
+        return instance(ctx, g).map(Some);
+    }
+    let Some(depth) = surface_depth(&g.ty) else {
+        return match g.ty.as_str() {
+            "MultiPoint" | "MultiLineString" => Ok(None),
+            other => Err(format!("unknown geometry type '{other}'")),
+        };
+    };
+    let kind = GeometryKind::from_name(&g.ty).unwrap_or_default();
+    let mut surfaces = Vec::new();
+    let sem_values = g.semantics.as_ref().map(|s| &s.values);
+    let mat = g.material.as_ref().and_then(|m| m.values().next());
+    let tex = g.texture.as_ref().and_then(|m| m.values().next());
+    walk(
+        ctx,
+        &g.boundaries,
+        depth,
+        sem_values,
+        mat.map(|t| &t.values),
+        mat.and_then(|t| t.value),
+        tex.map(|t| &t.values),
+        g.semantics.as_ref(),
+        &mut surfaces,
+        &|k| ctx.vertices.get(k).map(|v| decode(ctx, v)),
+    )?;
+    Ok(Some(RepresentationIn {
+        lod: lod_text(&g.lod),
+        kind,
+        surfaces,
+    }))
+}
+
+fn decode(ctx: &Ctx, v: &[f64]) -> [f64; 3] {
+    let c = |k: usize| v.get(k).copied().unwrap_or(0.0) * ctx.scale[k] + ctx.translate[k];
+    [c(0), c(1), c(2)]
+}
+
+/// Walks `depth` levels of nested arrays down to surfaces, with the semantic, material and
+/// texture values that mirror them.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    ctx: &Ctx,
+    b: &Value,
+    depth: usize,
+    sem: Option<&Value>,
+    mat: Option<&Value>,
+    mat_one: Option<u64>,
+    tex: Option<&Value>,
+    semantics: Option<&SemanticsIn>,
+    out: &mut Vec<SurfaceIn>,
+    vertex: &dyn Fn(usize) -> Option<[f64; 3]>,
+) -> std::result::Result<(), String> {
+    let items = b
+        .as_array()
+        .ok_or("its boundaries are not arrays nested as its type says")?;
+    fn at(v: Option<&Value>, k: usize) -> Option<&Value> {
+        v.and_then(|v| v.as_array()).and_then(|a| a.get(k))
+    }
+    for (k, item) in items.iter().enumerate() {
+        if depth > 1 {
+            walk(
+                ctx,
+                item,
+                depth - 1,
+                at(sem, k),
+                at(mat, k),
+                mat_one,
+                at(tex, k),
+                semantics,
+                out,
+                vertex,
+            )?;
+            continue;
+        }
+        // A surface: rings of vertex indices.
+        let rings_in = item.as_array().ok_or("a surface is not an array of rings")?;
+        let mut rings = Vec::with_capacity(rings_in.len());
+        for r in rings_in {
+            let idx = r.as_array().ok_or("a ring is not an array of vertex indices")?;
+            let mut ring = Vec::with_capacity(idx.len());
+            for i in idx {
+                let n = i
+                    .as_u64()
+                    .ok_or_else(|| format!("vertex index {i} is not a whole number"))?
+                    as usize;
+                ring.push(vertex(n).ok_or_else(|| {
+                    format!(
+                        "vertex index {n} is out of range (the file has {} vertices)",
+                        ctx.vertices.len()
+                    )
+                })?);
+            }
+            rings.push(ring);
+        }
+        let class = at(sem, k)
+            .and_then(Value::as_u64)
+            .and_then(|s| semantics?.surfaces.get(s as usize))
+            .and_then(|s| s.get("type")?.as_str())
+            .map(|t| SurfaceClass::from_name(t).unwrap_or(SurfaceClass::Unclassified))
+            .unwrap_or_default();
+        let material = at(mat, k)
+            .and_then(Value::as_u64)
+            .or(mat_one)
+            .and_then(|m| u16::try_from(m).ok());
+        // Texture: per ring [texture, uv index for each vertex].
+        let uvs = at(tex, k).and_then(Value::as_array).and_then(|rs| {
+            let mut out = Vec::with_capacity(rs.len());
+            for r in rs {
+                let a = r.as_array()?;
+                let uv: Vec<[f32; 2]> = a
+                    .iter()
+                    .skip(1)
+                    .map(|i| {
+                        let uv = i.as_u64().and_then(|i| ctx.uv.get(i as usize));
+                        uv.map_or([0.0, 0.0], |p| {
+                            [
+                                p.first().copied().unwrap_or(0.0) as f32,
+                                p.get(1).copied().unwrap_or(0.0) as f32,
+                            ]
+                        })
+                    })
+                    .collect();
+                out.push(uv);
+            }
+            Some(out)
+        });
+        out.push(SurfaceIn {
+            rings,
+            class,
+            uvs,
+            material,
+        });
+    }
+    Ok(())
+}
+
+/// A GeometryInstance: its template's geometry, each vertex through the 4×4 matrix (row-major)
+/// and moved to the reference point.
+fn instance(ctx: &Ctx, g: &GeometryIn) -> std::result::Result<RepresentationIn, String> {
+    let templates = ctx
+        .templates
+        .ok_or("it names a template but the file has no geometry-templates")?;
+    let t = g.template.ok_or("it has no template number")?;
+    let template = templates.templates.get(t).ok_or_else(|| {
+        format!(
+            "template {t} is not in the file ({} templates)",
+            templates.templates.len()
+        )
+    })?;
+    let reference = g
+        .boundaries
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(Value::as_u64)
+        .ok_or("its boundaries do not give a reference point")? as usize;
+    let refp = ctx
+        .vertices
+        .get(reference)
+        .map(|v| decode(ctx, v))
+        .ok_or_else(|| format!("reference point {reference} is out of range"))?;
+    let m = g
+        .matrix
+        .clone()
+        .unwrap_or_else(|| vec![1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1.]);
+    if m.len() != 16 || m.iter().any(|x| !x.is_finite()) {
+        return Err("its transformationMatrix is not 16 finite numbers".into());
+    }
+    let depth = surface_depth(&template.ty).ok_or_else(|| format!("template {t} is a {}", template.ty))?;
+    let vertex = |k: usize| {
+        let v = templates.vertices.get(k)?;
+        let (x, y, z) = (v.first().copied()?, v.get(1).copied()?, v.get(2).copied()?);
+        Some([
+            m[0] * x + m[1] * y + m[2] * z + m[3] + refp[0],
+            m[4] * x + m[5] * y + m[6] * z + m[7] + refp[1],
+            m[8] * x + m[9] * y + m[10] * z + m[11] + refp[2],
+        ])
+    };
+    let mut surfaces = Vec::new();
+    let mat = template.material.as_ref().and_then(|m| m.values().next());
+    walk(
+        ctx,
+        &template.boundaries,
+        depth,
+        template.semantics.as_ref().map(|s| &s.values),
+        mat.map(|t| &t.values),
+        mat.and_then(|t| t.value),
+        None,
+        template.semantics.as_ref(),
+        &mut surfaces,
+        &vertex,
+    )?;
+    Ok(RepresentationIn {
+        lod: lod_text(&template.lod),
+        kind: GeometryKind::from_name(&template.ty).unwrap_or_default(),
+        surfaces,
+    })
+}

@@ -1,0 +1,248 @@
+//! One entry point for `cim import`: [`detect`] recognises a file's format by its content (a
+//! `.json` may be GeoJSON, JSON-FG or CityJSON; a `.gpkg` is checked to be SQLite; a renamed
+//! GeoTIFF is still a GeoTIFF), falling back to its extension, and [`import_file`] hands it to
+//! its reader and the pipeline that suits it.
+
+use std::io::Read;
+use std::path::Path;
+
+use cim_engine::Project;
+
+use crate::error::{ImportError, Result, Warning};
+use crate::pipeline::{self, ImportOptions, ImportReport, TerrainReport};
+use crate::vector::{self, SUPPORTED_FORMATS};
+
+/// What a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    GeoJson,
+    CityJson,
+    Shapefile,
+    GeoPackage,
+    FlatGeobuf,
+    GeoTiff,
+    OsmXml,
+    OsmPbf,
+    /// A 3-D format cim does not read yet (its name).
+    NotYet(&'static str),
+    /// Nothing cim knows (GDAL may, with the `gdal` feature).
+    Unknown,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::GeoJson => "GeoJSON",
+            Format::CityJson => "CityJSON",
+            Format::Shapefile => "Shapefile",
+            Format::GeoPackage => "GeoPackage",
+            Format::FlatGeobuf => "FlatGeobuf",
+            Format::GeoTiff => "GeoTIFF",
+            Format::OsmXml => "OSM XML",
+            Format::OsmPbf => "OSM PBF",
+            Format::NotYet(n) => n,
+            Format::Unknown => "unknown",
+        }
+    }
+}
+
+/// The format of the file at `path`, by its first bytes and then its extension.
+pub fn detect(path: &Path) -> Result<Format> {
+    let mut head = vec![0u8; 8192];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| ImportError::io(path, e))?;
+    head.truncate(n);
+    let by_content = sniff(&head);
+    if by_content != Format::Unknown {
+        return Ok(by_content);
+    }
+    Ok(by_extension(path))
+}
+
+/// The format the first bytes of a file show, or [`Format::Unknown`].
+pub fn sniff(head: &[u8]) -> Format {
+    if head.starts_with(b"II*\0")
+        || head.starts_with(b"MM\0*")
+        || head.starts_with(b"II+\0")
+        || head.starts_with(b"MM\0+")
+    {
+        return Format::GeoTiff;
+    }
+    if head.starts_with(b"SQLite format 3\0") {
+        return Format::GeoPackage;
+    }
+    if head.starts_with(b"fgb\x03") {
+        return Format::FlatGeobuf;
+    }
+    if head.len() >= 4 && head[..4] == [0x00, 0x00, 0x27, 0x0a] {
+        return Format::Shapefile;
+    }
+    if head.starts_with(b"LASF") {
+        return Format::NotYet("LAS/LAZ point cloud");
+    }
+    if head.starts_with(b"glTF") {
+        return Format::NotYet("glTF binary");
+    }
+    if head.starts_with(b"b3dm")
+        || head.starts_with(b"i3dm")
+        || head.starts_with(b"pnts")
+        || head.starts_with(b"cmpt")
+    {
+        return Format::NotYet("3D Tiles content");
+    }
+    if head.windows(9).take(64).any(|w| w == b"OSMHeader") {
+        return Format::OsmPbf;
+    }
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with("ISO-10303-21") {
+        return Format::NotYet("IFC (STEP)");
+    }
+    if t.starts_with('<') {
+        if t.contains("<osm") {
+            return Format::OsmXml;
+        }
+        if t.contains("CityModel") || t.contains("citygml") {
+            return Format::NotYet("CityGML");
+        }
+        if t.contains("<ifcXML") || t.contains("ifcXML") {
+            return Format::NotYet("ifcXML");
+        }
+        return Format::Unknown;
+    }
+    if t.starts_with('{') || t.starts_with('[') {
+        if crate::citymodel::cityjson::looks_like(head) {
+            return Format::CityJson;
+        }
+        let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.contains("\"asset\":{") && compact.contains("\"geometricError\"") {
+            return Format::NotYet("3D Tiles tileset");
+        }
+        if compact.contains("\"type\":\"Feature")
+            || compact.contains("\"features\":")
+            || compact.contains("\"coordinates\":")
+        {
+            return Format::GeoJson;
+        }
+        return Format::GeoJson;
+    }
+    Format::Unknown
+}
+
+fn by_extension(path: &Path) -> Format {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let ends = |e: &str| name.ends_with(e);
+    if ends(".tif") || ends(".tiff") {
+        Format::GeoTiff
+    } else if ends(".osm") {
+        Format::OsmXml
+    } else if ends(".pbf") {
+        Format::OsmPbf
+    } else if ends(".city.json") || ends(".city.jsonl") || ends(".jsonl") {
+        Format::CityJson
+    } else if ends(".geojson") || ends(".json") {
+        Format::GeoJson
+    } else if ends(".shp") {
+        Format::Shapefile
+    } else if ends(".gpkg") {
+        Format::GeoPackage
+    } else if ends(".fgb") {
+        Format::FlatGeobuf
+    } else if ends(".gml") || ends(".citygml") {
+        Format::NotYet("CityGML")
+    } else if ends(".ifc") || ends(".ifczip") {
+        Format::NotYet("IFC")
+    } else if ends(".las") || ends(".laz") {
+        Format::NotYet("LAS/LAZ point cloud")
+    } else if ends(".osgb") {
+        Format::NotYet("OSGB oblique photography")
+    } else if ends(".obj") || ends(".ply") || ends(".glb") || ends(".gltf") || ends(".e57") {
+        Format::NotYet("mesh")
+    } else {
+        Format::Unknown
+    }
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub enum Imported {
+    /// Features (and their 3-D geometry) into layers.
+    Features(ImportReport),
+    /// A DEM into a terrain; the reader's warnings.
+    Terrain(TerrainReport, Vec<Warning>),
+}
+
+/// Imports the file at `path` into `project`: recognises its format, reads it and runs the
+/// pipeline that suits it, in one transaction. `progress` gets the records read so far.
+pub fn import_file(
+    project: &mut Project,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Imported> {
+    if !path.exists() {
+        return Err(ImportError::file(path, "no such file"));
+    }
+    let format = detect(path)?;
+    match format {
+        Format::GeoTiff => {
+            let dem = crate::terrain::read_geotiff(path)?;
+            let crs = match (&opts.src_crs, dem.crs) {
+                (Some(c), _) => c.clone(),
+                (None, Some(c)) => c,
+                (None, None) => {
+                    return Err(ImportError::MissingCrs {
+                        path: path.to_path_buf(),
+                        reason: "no coordinate reference system in the GeoTIFF geokeys; pass --src-crs EPSG:xxxx"
+                            .into(),
+                    })
+                }
+            };
+            let name = opts.layer.clone().unwrap_or_else(|| "terrain".to_string());
+            let r = pipeline::import_terrain(project, path, dem.raster, &crs, &name, opts.cell_size)?;
+            Ok(Imported::Terrain(r, dem.warnings))
+        }
+        Format::OsmXml | Format::OsmPbf => {
+            let sources = crate::osm::read_osm(path, &crate::osm::OsmOptions::default())?;
+            pipeline::import_vectors(project, sources, opts, progress).map(Imported::Features)
+        }
+        Format::CityJson => {
+            let model = crate::citymodel::cityjson::read_cityjson(path)?;
+            crate::citymodel::import_city_model(project, model, opts).map(Imported::Features)
+        }
+        Format::NotYet(what) => Err(ImportError::file(
+            path,
+            format!(
+                "{what} is not imported yet (BIM, more 3-D city models, point clouds and meshes are coming); cim reads {SUPPORTED_FORMATS}"
+            ),
+        )),
+        Format::GeoJson | Format::Shapefile | Format::GeoPackage | Format::FlatGeobuf | Format::Unknown => {
+            let sources = match &opts.source_layer {
+                Some(l) => vec![vector::open_vector_as(path, Some(l), format)?],
+                None => {
+                    let layers = vector::list_layers_as(path, format)?;
+                    if layers.len() > 1 && opts.layer.is_some() {
+                        return Err(ImportError::file(
+                            path,
+                            format!(
+                                "has {} layers ({}); --layer needs --source-layer to pick one",
+                                layers.len(),
+                                layers.join(", ")
+                            ),
+                        ));
+                    }
+                    let mut v = Vec::new();
+                    for l in &layers {
+                        v.push(vector::open_vector_as(path, Some(l), format)?);
+                    }
+                    v
+                }
+            };
+            pipeline::import_vectors(project, sources, opts, progress).map(Imported::Features)
+        }
+    }
+}
