@@ -134,8 +134,7 @@ pub fn open_vector_as(path: &Path, layer: Option<&str>, format: crate::file::For
 /// The layers of a vector file whose format was found by its content.
 pub fn list_layers_as(path: &Path, format: crate::file::Format) -> Result<Vec<String>> {
     match vector_format(format) {
-        Some(VectorFormat::GeoPackage) => gpkg::list_layers(path),
-        Some(_) => Ok(vec![layer_name(path)]),
+        Some(f) => list_format_layers(path, f),
         None => list_layers(path),
     }
 }
@@ -173,6 +172,10 @@ pub fn list_layers(path: &Path) -> Result<Vec<String>> {
         #[cfg(not(feature = "gdal"))]
         return Err(unknown_format(path));
     };
+    list_format_layers(path, format)
+}
+
+fn list_format_layers(path: &Path, format: VectorFormat) -> Result<Vec<String>> {
     match format {
         VectorFormat::GeoPackage => {
             let layers = gpkg::list_layers(path)?;
