@@ -931,3 +931,55 @@ fn a_run_on_terrain_that_has_since_changed_says_so() {
         "{notes}"
     );
 }
+
+#[test]
+fn a_city_model_is_drawn_by_its_finest_3d_geometry_and_info_lists_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("bag.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:28992",
+        "--region",
+        "000000",
+        "--json",
+    ]);
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/cityjson/3dbag_multi_lod.city.json");
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&file),
+        "--src-crs",
+        "EPSG:7415",
+        "--json",
+    ]);
+    // `cim info` lists each level of detail with its size.
+    let info = cim_json(&["info", p(&project), "--json"]);
+    let lods: Vec<(&str, u64)> = info["meshes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["lod"].as_str().unwrap(), m["features"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(lods, vec![("1.2", 10), ("1.3", 10), ("2.2", 10)]);
+    // The viewer draws LoD 2.2, less the ground no one sees.
+    let pr = cim_engine::Project::open(&project).unwrap();
+    let mut want = 0;
+    pr.for_each_representation("3dbag_multi_lod", Some("2.2"), |_, r| {
+        want += r
+            .mesh
+            .classes
+            .iter()
+            .filter(|c| **c != cim_engine::mesh::SurfaceClass::Ground)
+            .count();
+        Ok(())
+    })
+    .unwrap();
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    let drawn: usize = scene.tiles.iter().map(|t| t.mesh.triangle_count()).sum();
+    assert_eq!(scene.buildings.len(), 10);
+    assert!(want > 100);
+    assert_eq!(drawn, want);
+}

@@ -22,6 +22,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let project = open_project(&a.project)?;
     let layers = project.layers()?;
     let terrains = project.terrains()?;
+    let meshes = project.mesh_summary()?;
     let crs = project.crs();
     if a.json {
         let v = json!({
@@ -35,6 +36,11 @@ pub fn run(a: InfoArgs) -> Result<()> {
                 "geometry_type": l.geometry_type.name(), "features": l.feature_count,
                 "extent": l.extent, "source": l.source,
                 "fields": l.fields.iter().map(|f| json!({"name": f.name, "type": f.field_type.sql()})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "meshes": meshes.iter().map(|m| json!({
+                "layer": m.layer, "lod": m.lod, "kind": m.kind, "features": m.features,
+                "triangles": m.triangles, "bytes": m.bytes,
+                "bytes_per_triangle": m.bytes as f64 / m.triangles.max(1) as f64,
             })).collect::<Vec<_>>(),
             "terrain": terrains.iter().map(|t| json!({
                 "name": t.name, "width": t.width, "height": t.height, "cell_w": t.cell_w, "cell_h": t.cell_h,
@@ -65,6 +71,25 @@ pub fn run(a: InfoArgs) -> Result<()> {
     }
     if layers.is_empty() {
         println!("(no layers yet: cim import {} FILE)", project.path().display());
+    }
+    if !meshes.is_empty() {
+        println!();
+        println!(
+            "{:<16} {:<6} {:<16} {:>9} {:>10} {:>10}  B/triangle",
+            "3-D geometry", "LoD", "kind", "features", "triangles", "bytes"
+        );
+        for m in &meshes {
+            println!(
+                "{:<16} {:<6} {:<16} {:>9} {:>10} {:>10}  {:.1}",
+                m.layer,
+                m.lod,
+                m.kind,
+                m.features,
+                m.triangles,
+                m.bytes,
+                m.bytes as f64 / m.triangles.max(1) as f64
+            );
+        }
     }
     for t in &terrains {
         println!();

@@ -38,6 +38,7 @@ fn scene() -> SceneData {
             base_m: 11.0,
             top_m: 30.0,
             color: BUILDING_COLOR,
+            mesh: None,
         })
         .collect();
     SceneData {

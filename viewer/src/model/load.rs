@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use cim_engine::{CityCode, FeatureFilter, FeatureKind, GeometryType, Project, Raster};
+use cim_engine::{AttrValue, CityCode, FeatureFilter, FeatureKind, GeometryType, Project, Raster};
 use geo::{BoundingRect, Geometry, MultiPolygon};
 
 use crate::model::scene::{
@@ -110,6 +110,8 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     let mut inputs = Vec::new();
     let mut extent: Option<[f64; 4]> = terrain.as_ref().map(|t| t.extent());
     let mut without_height = 0usize;
+    let mut parents: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut lods: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
     let filter = FeatureFilter {
         kinds: Some(vec![FeatureKind::Building]),
         ..FeatureFilter::default()
@@ -160,15 +162,47 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
                 s.feature.validity.to.map_or(i32::MAX, |d| d.days_since_epoch()),
             ],
         });
+        if let Some(AttrValue::Text(parent)) = s.feature.attributes.get("parent_code") {
+            parents.insert(parent.clone());
+        }
         inputs.push(BuildingInput {
             id,
             footprint,
             base_m: lod1.base_m,
             top_m: lod1.top_m(),
             color: BUILDING_COLOR,
+            mesh: None,
         });
         Ok(())
     })?;
+    // Buildings with 3-D geometry are drawn by it, at their finest level of detail; a building
+    // made of parts by its parts (not by its own prism as well).
+    let index: std::collections::HashMap<String, usize> = buildings
+        .iter()
+        .enumerate()
+        .map(|(k, b)| (b.code.to_string(), k))
+        .collect();
+    for layer in &layers {
+        project.for_each_representation(layer, None, |code, rep| {
+            if let Some(&k) = index.get(code) {
+                let finer = inputs[k]
+                    .mesh
+                    .as_ref()
+                    .is_none_or(|_| lods.get(&k).is_none_or(|was: &String| rep.lod >= *was));
+                if finer {
+                    lods.insert(k, rep.lod.clone());
+                    inputs[k].mesh = Some(rep.mesh);
+                }
+            }
+            Ok(())
+        })?;
+    }
+    for (k, b) in buildings.iter().enumerate() {
+        if inputs[k].mesh.is_none() && parents.contains(&b.code.to_string()) {
+            inputs[k].base_m = 0.0;
+            inputs[k].top_m = 0.0;
+        }
+    }
     if without_height > 0 {
         notices.push(format!(
             "{without_height} buildings have no LOD1 height: not drawn"

@@ -21,6 +21,9 @@ pub struct BuildingInput {
     pub top_m: f64,
     /// Linear RGBA.
     pub color: [f32; 4],
+    /// Its 3-D geometry where it has some (LoD2 from CityJSON, CityGML, IFC), drawn instead
+    /// of the footprint's prism.
+    pub mesh: Option<cim_engine::mesh::Mesh3>,
 }
 
 /// The merged mesh of the buildings whose footprint centre falls in one tile.
@@ -135,7 +138,14 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
             };
             for b in list {
                 let start = tile.mesh.vertex_count() as u32;
-                extrude(&b.footprint, b.base_m, b.top_m, b.color, origin, &mut tile.mesh);
+                match &b.mesh {
+                    // The ground under a building is not seen.
+                    Some(m) => {
+                        tile.mesh
+                            .push_mesh3(m, origin, b.color, &[cim_engine::mesh::SurfaceClass::Ground])
+                    }
+                    None => extrude(&b.footprint, b.base_m, b.top_m, b.color, origin, &mut tile.mesh),
+                }
                 let end = tile.mesh.vertex_count() as u32;
                 if end > start {
                     tile.buildings.push((b.id, start..end));
@@ -335,6 +345,7 @@ mod tests {
             base_m: 0.0,
             top_m: top,
             color: [1.0; 4],
+            mesh: None,
         };
         let tiles = build_tiles(
             &[input(0, 500_010.0, 10.0), input(1, 500_040.0, 40.0)],
@@ -387,6 +398,7 @@ mod tests {
                 base_m: 0.0,
                 top_m: 10.0,
                 color: [0.5, 0.5, 0.5, 1.0],
+                mesh: None,
             })
             .chain(std::iter::once(BuildingInput {
                 id: 9,
@@ -394,6 +406,7 @@ mod tests {
                 base_m: 10.0,
                 top_m: 10.0, // no height: left out
                 color: [1.0; 4],
+                mesh: None,
             }))
             .collect();
         let mut tiles = build_tiles(&inputs, &o(), 256.0);
