@@ -794,3 +794,17 @@ fn identity_and_crs_properties() {
     send_sync::<Crs>();
     send_sync::<Transform>();
 }
+
+#[test]
+fn a_compound_crs_places_points_as_its_horizontal_crs_does() {
+    let compound = Crs::from_epsg(7415).unwrap();
+    let rd = Crs::from_epsg(28992).unwrap();
+    assert!(compound.same_horizontal(&rd));
+    let t = cim_engine::Transform::new(&rd, &compound);
+    assert!(t.is_identity());
+    assert_eq!(
+        t.apply(85_009.815, 447_482.668).unwrap(),
+        (85_009.815, 447_482.668)
+    );
+    assert!(!rd.same_horizontal(&Crs::from_epsg(32631).unwrap()));
+}

@@ -349,6 +349,28 @@ impl PartialEq for Crs {
     }
 }
 
+impl Crs {
+    /// Whether the two place points alike on the map: the same projection and datum, whatever
+    /// their heights (a compound CRS such as EPSG:7415, RD New + NAP, and its horizontal CRS
+    /// EPSG:28992).
+    pub fn same_horizontal(&self, other: &Crs) -> bool {
+        fn horizontal(p: &str) -> Vec<&str> {
+            let mut t: Vec<&str> = p
+                .split_whitespace()
+                .filter(|t| {
+                    !(t.starts_with("+vunits")
+                        || t.starts_with("+geoidgrids")
+                        || *t == "+no_defs"
+                        || t.starts_with("+type"))
+                })
+                .collect();
+            t.sort_unstable();
+            t
+        }
+        self == other || horizontal(&self.proj4) == horizontal(&other.proj4)
+    }
+}
+
 /// Points per batch in the bulk paths (kept on the stack so a failed batch leaves the input
 /// untouched and the failing coordinate can be reported with its original value).
 const CHUNK: usize = 128;
@@ -408,7 +430,7 @@ pub struct Transform {
 impl Transform {
     pub fn new(target: &Crs, source: &Crs) -> Transform {
         Transform {
-            identity: target == source,
+            identity: target.same_horizontal(source),
             src_deg: source.proj.is_latlong(),
             dst_deg: target.proj.is_latlong(),
             source: source.clone(),

@@ -118,10 +118,39 @@ pub fn encode_mesh(mesh: &Mesh3) -> Vec<u8> {
     }
     let mut out = MAGIC.to_vec();
     out.push(flags);
-    let mut enc = DeflateEncoder::new(out, Compression::best());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(&body);
-    enc.finish().unwrap_or_default()
+    deflate_into(&body, &mut out);
+    out
+}
+
+thread_local! {
+    /// One compressor a thread, reset between meshes (a new one allocates and clears its
+    /// tables, which costs more than compressing a small mesh).
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(Compression::fast(), false));
+}
+
+/// Raw deflate of `data`, appended to `out`.
+fn deflate_into(data: &[u8], out: &mut Vec<u8>) {
+    DEFLATE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.reset();
+        out.reserve(data.len() / 2 + 64);
+        loop {
+            let consumed = c.total_in() as usize;
+            let status = c.compress_vec(&data[consumed..], out, flate2::FlushCompress::Finish);
+            match status {
+                Ok(flate2::Status::StreamEnd) => break,
+                Ok(_) => out.reserve(out.capacity().max(256)),
+                Err(_) => {
+                    // Not expected of a Vec; fall back to the one-shot encoder.
+                    let mut enc = DeflateEncoder::new(Vec::new(), Compression::fast());
+                    let _ = enc.write_all(data);
+                    out.extend(enc.finish().unwrap_or_default());
+                    break;
+                }
+            }
+        }
+    });
 }
 
 struct Reader<'a> {

@@ -20,6 +20,37 @@ pub use extrude::extrude;
 pub use triangulate::{plane_normal, triangulate_polygon, TriangulateError};
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A quick hasher for small keys of integers (vertex positions' bits, plan positions): the
+/// multiply-rotate step of FxHash. Not for keys an attacker chooses.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// What a surface is (CityGML 2.0/3.0 and CityJSON semantic surfaces, and a few of IFC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -315,12 +346,40 @@ pub struct Representation {
     pub mesh: Mesh3,
 }
 
+/// A representation in its stored form, encoded ([`encode_mesh`]) where convenient (on any
+/// thread) before the store writes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodedRepresentation {
+    pub lod: String,
+    pub kind: GeometryKind,
+    /// Min and max corners in the project CRS.
+    pub bounds: ([f64; 3], [f64; 3]),
+    pub vertices: usize,
+    pub triangles: usize,
+    pub data: Vec<u8>,
+}
+
+impl Representation {
+    /// Its stored form (`None` for an empty mesh).
+    pub fn encode(&self) -> Option<EncodedRepresentation> {
+        let bounds = self.mesh.bounds()?;
+        Some(EncodedRepresentation {
+            lod: self.lod.clone(),
+            kind: self.kind,
+            bounds,
+            vertices: self.mesh.vertex_count(),
+            triangles: self.mesh.triangle_count(),
+            data: encode_mesh(&self.mesh),
+        })
+    }
+}
+
 /// Builds a [`Mesh3`] polygon by polygon: triangulates each, welds vertices that are equal (and
 /// have equal texture coordinates), keeps class and face per triangle.
 #[derive(Debug)]
 pub struct MeshBuilder {
     mesh: Mesh3,
-    weld: HashMap<([u32; 3], [u32; 2]), u32>,
+    weld: FastMap<([u32; 3], [u32; 2]), u32>,
     with_uv: bool,
     with_material: bool,
 }
@@ -334,7 +393,7 @@ impl MeshBuilder {
                 origin,
                 ..Mesh3::default()
             },
-            weld: HashMap::new(),
+            weld: FastMap::default(),
             with_uv: false,
             with_material: false,
         }

@@ -43,6 +43,8 @@ pub struct ImportTx<'p> {
     /// Whether `cim_codes` had any row when the import began (if not, no lookups are needed:
     /// the table gets this import's codes only at commit).
     codes_known: bool,
+    /// Whether `cim_meshes` exists in this transaction already.
+    pub(super) meshes_ready: bool,
 }
 
 /// The codes this import inserts, kept in memory to find a code written twice in one import
@@ -377,6 +379,7 @@ impl<'p> ImportTx<'p> {
             .ctx(&meta.path)?;
         Ok(ImportTx {
             codes_known,
+            meshes_ready: false,
             tx,
             meta,
             layers: HashMap::new(),

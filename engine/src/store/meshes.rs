@@ -7,7 +7,7 @@ use rusqlite::{params, Connection};
 
 use super::{ImportTx, Project, SqlContext};
 use crate::error::{EngineError, Result};
-use crate::mesh::{decode_mesh, encode_mesh, GeometryKind, Representation, MESH_ENCODING};
+use crate::mesh::{decode_mesh, EncodedRepresentation, GeometryKind, Representation, MESH_ENCODING};
 use crate::CityCode;
 
 const MESH_TABLE: &str = "
@@ -48,9 +48,23 @@ impl ImportTx<'_> {
         code: &CityCode,
         reps: &[Representation],
     ) -> Result<()> {
+        let encoded: Vec<EncodedRepresentation> = reps.iter().filter_map(Representation::encode).collect();
+        self.put_encoded_representations(layer, code, &encoded)
+    }
+
+    /// [`ImportTx::put_representations`] of representations encoded already (on any thread).
+    pub fn put_encoded_representations(
+        &mut self,
+        layer: &str,
+        code: &CityCode,
+        reps: &[EncodedRepresentation],
+    ) -> Result<()> {
         let path = self.path().to_path_buf();
         let tx = self.connection();
-        tx.execute_batch(MESH_TABLE).ctx(&path)?;
+        if !self.meshes_ready {
+            tx.execute_batch(MESH_TABLE).ctx(&path)?;
+            self.meshes_ready = true;
+        }
         let code = code.to_string();
         tx.prepare_cached("DELETE FROM cim_meshes WHERE code = ?1")
             .and_then(|mut s| s.execute([&code]))
@@ -62,9 +76,7 @@ impl ImportTx<'_> {
             )
             .ctx(&path)?;
         for r in reps {
-            let Some((lo, hi)) = r.mesh.bounds() else {
-                continue;
-            };
+            let (lo, hi) = r.bounds;
             insert
                 .execute(params![
                     code,
@@ -77,10 +89,10 @@ impl ImportTx<'_> {
                     hi[0],
                     hi[1],
                     hi[2],
-                    r.mesh.vertex_count() as i64,
-                    r.mesh.triangle_count() as i64,
+                    r.vertices as i64,
+                    r.triangles as i64,
                     MESH_ENCODING,
-                    encode_mesh(&r.mesh)
+                    r.data
                 ])
                 .ctx(&path)?;
         }

@@ -13,12 +13,15 @@ pub mod cityjson;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use cim_engine::mesh::{GeometryKind, MeshBuilder, Representation, SurfaceClass};
+use cim_engine::mesh::{
+    EncodedRepresentation, FastMap, GeometryKind, MeshBuilder, Representation, SurfaceClass,
+};
 use cim_engine::{
     AttrValue, Attributes, CityCode, Crs, Feature, FeatureKind, FieldDef, FieldType, GeometryType,
     HeightSource, LayerSpec, Lod1, Project, Transform, Validity, Written,
 };
 use geo::{ConvexHull, Coord, LineString, MultiPoint, MultiPolygon, Point, Polygon};
+use rayon::prelude::*;
 
 use crate::error::{ImportError, Result, Warning};
 use crate::pipeline::{ImportOptions, ImportReport, LayerReport};
@@ -218,8 +221,8 @@ fn outline(m: &cim_engine::mesh::Mesh3, tris: &[[u32; 3]]) -> Option<MultiPolygo
     };
     // Plan positions to the millimetre, as integers.
     type At = (i64, i64);
-    let mut edges: HashMap<(At, At), u32> = HashMap::new();
-    let mut at: HashMap<(i64, i64), (f64, f64)> = HashMap::new();
+    let mut edges: FastMap<(At, At), u32> = FastMap::default();
+    let mut at: FastMap<(i64, i64), (f64, f64)> = FastMap::default();
     for t in tris {
         // All of them the same way round seen from above.
         let (a, b, c) = (xy(t[0]), xy(t[1]), xy(t[2]));
@@ -242,7 +245,7 @@ fn outline(m: &cim_engine::mesh::Mesh3, tris: &[[u32; 3]]) -> Option<MultiPolygo
             *edges.entry((p, q)).or_insert(0) += 1;
         }
     }
-    let mut next: HashMap<(i64, i64), Vec<(i64, i64)>> = HashMap::new();
+    let mut next: FastMap<(i64, i64), Vec<(i64, i64)>> = FastMap::default();
     let mut keys: Vec<((i64, i64), (i64, i64))> = edges.keys().copied().collect();
     keys.sort_unstable();
     for (p, q) in keys {
@@ -485,48 +488,52 @@ pub fn import_city_model(
     // First every object's geometry in the project CRS, its footprint and z-range; then the
     // objects that carry none themselves (a Building made of BuildingParts) take their parts'.
     struct Placed {
-        reps: Vec<Representation>,
+        reps: Vec<EncodedRepresentation>,
         footprint: Option<MultiPolygon<f64>>,
         z: Option<(f64, f64, String)>,
         first_source_point: Option<Coord<f64>>,
     }
-    let mut placed: Vec<Placed> = Vec::with_capacity(model.objects.len());
-    for o in &mut model.objects {
-        let first_source_point = o
-            .representations
-            .iter()
-            .flat_map(|r| r.surfaces.iter().flat_map(|s| s.rings.iter().flatten()))
-            .next()
-            .map(|p| Coord { x: p[0], y: p[1] });
-        if let Err(e) = to_project(&mut o.representations, &transform) {
-            o.warnings.push(format!(
-                "cannot be placed in the project CRS: {e}; its geometry is left out"
-            ));
-            o.representations.clear();
-        }
-        let (reps, left_out) = build_representations(&o.representations);
-        o.representations.clear();
-        if left_out > 0 {
-            o.warnings.push(format!(
-                "{left_out} polygon(s) without area or with fewer than 3 points left out"
-            ));
-        }
-        let z = reps
-            .iter()
-            .fold(None::<(f64, f64, String)>, |acc, r| match r.mesh.bounds() {
-                Some((lo, hi)) => Some(match acc {
-                    Some((a, b, l)) => (a.min(lo[2]), b.max(hi[2]), l.max(r.lod.clone())),
-                    None => (lo[2], hi[2], r.lod.clone()),
-                }),
-                None => acc,
-            });
-        placed.push(Placed {
-            footprint: footprint_of(&reps),
-            reps,
-            z,
-            first_source_point,
-        });
-    }
+    let placed: Vec<Placed> = model
+        .objects
+        .par_iter_mut()
+        .map(|o| {
+            let first_source_point = o
+                .representations
+                .iter()
+                .flat_map(|r| r.surfaces.iter().flat_map(|s| s.rings.iter().flatten()))
+                .next()
+                .map(|p| Coord { x: p[0], y: p[1] });
+            if let Err(e) = to_project(&mut o.representations, &transform) {
+                o.warnings.push(format!(
+                    "cannot be placed in the project CRS: {e}; its geometry is left out"
+                ));
+                o.representations.clear();
+            }
+            let (reps, left_out) = build_representations(&o.representations);
+            o.representations = Vec::new();
+            if left_out > 0 {
+                o.warnings.push(format!(
+                    "{left_out} polygon(s) without area or with fewer than 3 points left out"
+                ));
+            }
+            let z = reps
+                .iter()
+                .fold(None::<(f64, f64, String)>, |acc, r| match r.mesh.bounds() {
+                    Some((lo, hi)) => Some(match acc {
+                        Some((a, b, l)) => (a.min(lo[2]), b.max(hi[2]), l.max(r.lod.clone())),
+                        None => (lo[2], hi[2], r.lod.clone()),
+                    }),
+                    None => acc,
+                });
+            Placed {
+                footprint: footprint_of(&reps),
+                reps: reps.iter().filter_map(Representation::encode).collect(),
+                z,
+                first_source_point,
+            }
+        })
+        .collect();
+    let mut placed = placed;
     let index_of: HashMap<&str, usize> = model
         .objects
         .iter()
@@ -668,7 +675,7 @@ pub fn import_city_model(
             Written::Inserted => lr.inserted += 1,
             Written::Replaced => lr.replaced += 1,
         }
-        tx.put_representations(&layer, &feature.code, &reps)
+        tx.put_encoded_representations(&layer, &feature.code, &reps)
             .map_err(engine_err)?;
     }
     let stored: u64 = reports.values().map(|r| r.inserted + r.replaced).sum();
