@@ -72,8 +72,11 @@ def main():
         print("cjio not found (pip install cjio==0.10.1): no ratio")
         return
     cj_s, out = best_of(3, lambda: subprocess.run([cjio, src, "info"], check=True, capture_output=True, text=True).stdout)
-    count = next((l for l in out.splitlines() if "CityObjects" in l), "").strip()
-    print(f"cjio info: {cj_s * 1000:.0f} ms ({count})")
+    import re
+    count = sum(int(n) for n in re.findall(r"^\|-- \w+ \((\d+)\)", out, re.M))
+    print(f"cjio info: {cj_s * 1000:.0f} ms, {count} objects")
+    if count != objects:
+        print(f"note: cjio counts {count} objects, cim read {objects}")
     print(f"cjio info / cim import: {cj_s / cim_s:.1f}x")
 
 
