@@ -135,16 +135,22 @@ fn bad(path: &Path, reason: impl Into<String>) -> ImportError {
 /// header) when its first line is a whole CityJSON object followed by `CityJSONFeature`s.
 pub fn read_cityjson(path: &Path) -> Result<CityModelIn> {
     let bytes = std::fs::read(path).map_err(|e| ImportError::io(path, e))?;
+    read_cityjson_bytes(path, &bytes)
+}
+
+/// [`read_cityjson`] of bytes already read (`path` names them in messages and locates texture
+/// images).
+pub fn read_cityjson_bytes(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
     let first_line_end = bytes.iter().position(|&b| b == b'\n');
     let seq = first_line_end.is_some_and(|n| {
         bytes[n..].iter().any(|&b| !b.is_ascii_whitespace())
             && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes[..n]).is_ok()
     });
     if seq {
-        return read_seq(path, &bytes);
+        return read_seq(path, bytes);
     }
     let doc: DocIn =
-        serde_json::from_slice(&bytes).map_err(|e| bad(path, format!("not valid CityJSON: {e}")))?;
+        serde_json::from_slice(bytes).map_err(|e| bad(path, format!("not valid CityJSON: {e}")))?;
     if doc.ty != "CityJSON" {
         return Err(bad(path, format!("\"type\" is \"{}\", not \"CityJSON\"", doc.ty)));
     }

@@ -1,0 +1,189 @@
+//! A mutation fuzzer for cim's parsers that runs on stable Rust (cargo-fuzz needs nightly): it
+//! starts from real files, mutates them (bit flips, byte changes, insertions, deletions, cuts,
+//! splices, interesting numbers), and feeds each mutant to a parser, catching panics. A mutant
+//! that panics is written to `fuzz-crashes/<target>/` to become a test.
+//!
+//!     cargo run --release -p cim-benches --bin fuzz_parsers -- TARGET SECONDS [SEED]
+//!
+//! Targets: `cityjson` (reader and the whole city model import into a project), `mesh` (the
+//! stored mesh decoder), `sniff` (format detection). Exit status 1 if anything panicked.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cim_engine::{Crs, Project};
+use cim_importers::pipeline::ImportOptions;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+}
+
+/// Seeds of a target: real files, and a few made here.
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let read = |p: &str| std::fs::read(fixtures().join(p)).unwrap_or_default();
+    match target {
+        "cityjson" => vec![
+            read("cityjson/DH_01_subs.city.json"),
+            read("cityjson/3dbag_multi_lod.city.json"),
+            br#"{"type":"CityJSON","version":"2.0","transform":{"scale":[0.001,0.001,0.001],"translate":[0,0,0]},"CityObjects":{"a":{"type":"Building","geometry":[{"type":"GeometryInstance","template":0,"boundaries":[0],"transformationMatrix":[1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1]}]}},"vertices":[[0,0,0]],"geometry-templates":{"templates":[{"type":"MultiSurface","lod":"2","boundaries":[[[0,1,2]]]}],"vertices-templates":[[0,0,0],[1,0,0],[0,1,0]]}}"#.to_vec(),
+            b"{\"type\":\"CityJSON\",\"version\":\"2.0\",\"transform\":{\"scale\":[1,1,1],\"translate\":[0,0,0]},\"CityObjects\":{},\"vertices\":[]}\n{\"type\":\"CityJSONFeature\",\"id\":\"a\",\"CityObjects\":{\"a\":{\"type\":\"Building\",\"geometry\":[{\"type\":\"Solid\",\"lod\":\"1\",\"boundaries\":[[[[0,1,2]]]]}]}},\"vertices\":[[0,0,0],[1,0,0],[0,1,0]]}\n".to_vec(),
+        ],
+        "mesh" => {
+            let mut b = cim_engine::mesh::MeshBuilder::new([85_000.0, 447_000.0, 0.0]);
+            let ring = vec![[85_000.0, 447_000.0, 0.0], [85_010.0, 447_000.0, 0.0], [85_010.0, 447_010.0, 3.0], [85_000.0, 447_010.0, 3.0]];
+            let _ = b.add_polygon(&[ring], cim_engine::mesh::SurfaceClass::Roof, Some(&[vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]]), Some(3));
+            vec![cim_engine::mesh::encode_mesh(&b.finish())]
+        }
+        _ => ["cityjson/delft.city.json", "vector/jsonfg_building.json", "dem/osmnx_elevation1.tif", "vector/bubenec.gpkg", "osm/West-Oakland.osm"]
+            .iter()
+            .map(|p| {
+                let mut b = read(p);
+                b.truncate(8192);
+                b
+            })
+            .collect(),
+    }
+}
+
+const INTERESTING: &[&[u8]] = &[
+    b"0",
+    b"-1",
+    b"1e308",
+    b"NaN",
+    b"null",
+    b"[]",
+    b"{}",
+    b"4294967295",
+    b"\"\"",
+    b"-0.0",
+    b"[[[[",
+    b"]]]]",
+];
+
+fn mutate(rng: &mut ChaCha8Rng, seeds: &[Vec<u8>], data: &mut Vec<u8>) {
+    for _ in 0..rng.random_range(1..=4) {
+        let len = data.len();
+        match rng.random_range(0..8) {
+            0 if len > 0 => {
+                let k = rng.random_range(0..len);
+                data[k] ^= 1 << rng.random_range(0..8);
+            }
+            1 if len > 0 => {
+                let k = rng.random_range(0..len);
+                data[k] = rng.random();
+            }
+            2 => {
+                let k = rng.random_range(0..=len);
+                let x = INTERESTING[rng.random_range(0..INTERESTING.len())];
+                data.splice(k..k, x.iter().copied());
+            }
+            3 if len > 1 => {
+                let a = rng.random_range(0..len);
+                let b = (a + rng.random_range(1..64)).min(len);
+                data.drain(a..b);
+            }
+            4 if len > 0 => data.truncate(rng.random_range(0..len)),
+            5 if len > 8 => {
+                // Duplicate a slice elsewhere.
+                let a = rng.random_range(0..len - 1);
+                let b = (a + rng.random_range(1..256)).min(len);
+                let piece: Vec<u8> = data[a..b].to_vec();
+                let at = rng.random_range(0..=data.len());
+                data.splice(at..at, piece);
+            }
+            6 if !seeds.is_empty() => {
+                // Splice in a piece of another seed.
+                let other = &seeds[rng.random_range(0..seeds.len())];
+                if other.len() > 1 {
+                    let a = rng.random_range(0..other.len() - 1);
+                    let b = (a + rng.random_range(1..256)).min(other.len());
+                    let at = rng.random_range(0..=data.len());
+                    data.splice(at..at, other[a..b].iter().copied());
+                }
+            }
+            _ => {
+                // A digit changed into another: numbers stay numbers, indices move.
+                let digits: Vec<usize> = data
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.is_ascii_digit())
+                    .map(|(k, _)| k)
+                    .collect();
+                if !digits.is_empty() {
+                    let k = digits[rng.random_range(0..digits.len())];
+                    data[k] = b'0' + rng.random_range(0..10u8);
+                }
+            }
+        }
+    }
+}
+
+/// Runs one input through the target; panics are the finding.
+fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
+    match target {
+        "cityjson" => {
+            let label = work.join("fuzz.city.json");
+            if let Ok(model) = cim_importers::citymodel::cityjson::read_cityjson_bytes(&label, data) {
+                let path = work.join(format!("p{n}.cim.gpkg"));
+                if let Ok(mut p) = Project::create(&path, crs, "000000") {
+                    let opts = ImportOptions {
+                        src_crs: Some(crs.clone()),
+                        allow_empty: true,
+                        ..Default::default()
+                    };
+                    let _ = cim_importers::citymodel::import_city_model(&mut p, model, &opts);
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        "mesh" => {
+            let _ = cim_engine::mesh::decode_mesh(data);
+        }
+        _ => {
+            let _ = cim_importers::file::sniff(data);
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let target = args.get(1).cloned().unwrap_or_else(|| "cityjson".into());
+    let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
+    let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let seeds = seeds(&target);
+    if seeds.iter().all(Vec::is_empty) {
+        eprintln!("no seeds for '{target}' (are ../shared/fixtures there?)");
+        return std::process::ExitCode::FAILURE;
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    let crashes = PathBuf::from("fuzz-crashes").join(&target);
+    let crs = Crs::from_epsg(28992).expect("EPSG:28992");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Panics are caught and counted; their messages are not printed for each one.
+    std::panic::set_hook(Box::new(|_| {}));
+    let start = Instant::now();
+    let (mut runs, mut found) = (0u64, 0u64);
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let mut data = seeds[rng.random_range(0..seeds.len())].clone();
+        mutate(&mut rng, &seeds, &mut data);
+        runs += 1;
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(&target, &data, work.path(), &crs, runs)
+        }));
+        if ok.is_err() {
+            found += 1;
+            let _ = std::fs::create_dir_all(&crashes);
+            let file = crashes.join(format!("crash-{seed}-{runs}"));
+            let _ = std::fs::write(&file, &data);
+            eprintln!("panic on input {} (saved to {})", runs, file.display());
+        }
+    }
+    println!("{target}: {runs} inputs in {seconds} s (seed {seed}), {found} panicked");
+    if found > 0 {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
