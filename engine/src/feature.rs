@@ -216,6 +216,7 @@ impl fmt::Display for HeightSource {
             HeightSource::Attribute { name } => write!(f, "attribute:{name}"),
             HeightSource::Floors { name, storey_m } => write!(f, "floors:{name}*{storey_m}"),
             HeightSource::Default => f.write_str("default"),
+            HeightSource::Geometry { lod } if lod.is_empty() => f.write_str("geometry"),
             HeightSource::Geometry { lod } => write!(f, "geometry:lod{lod}"),
         }
     }
@@ -226,6 +227,9 @@ impl FromStr for HeightSource {
     fn from_str(s: &str) -> Result<Self> {
         if s == "default" {
             return Ok(HeightSource::Default);
+        }
+        if s == "geometry" {
+            return Ok(HeightSource::Geometry { lod: String::new() });
         }
         if let Some(lod) = s.strip_prefix("geometry:lod") {
             return Ok(HeightSource::Geometry { lod: lod.to_string() });

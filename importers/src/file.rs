@@ -17,6 +17,8 @@ use crate::vector::{self, SUPPORTED_FORMATS};
 pub enum Format {
     GeoJson,
     CityJson,
+    /// JSON-FG with solid places (Polyhedron, MultiPolyhedron, Prism).
+    JsonFg,
     Shapefile,
     GeoPackage,
     FlatGeobuf,
@@ -34,6 +36,7 @@ impl Format {
         match self {
             Format::GeoJson => "GeoJSON",
             Format::CityJson => "CityJSON",
+            Format::JsonFg => "JSON-FG",
             Format::Shapefile => "Shapefile",
             Format::GeoPackage => "GeoPackage",
             Format::FlatGeobuf => "FlatGeobuf",
@@ -114,6 +117,9 @@ pub fn sniff(head: &[u8]) -> Format {
     if t.starts_with('{') || t.starts_with('[') {
         if crate::citymodel::cityjson::looks_like(head) {
             return Format::CityJson;
+        }
+        if crate::citymodel::jsonfg::looks_like(head) {
+            return Format::JsonFg;
         }
         let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
         if compact.contains("\"asset\":{") && compact.contains("\"geometricError\"") {
@@ -212,6 +218,10 @@ pub fn import_file(
         }
         Format::CityJson => {
             let model = crate::citymodel::cityjson::read_cityjson(path)?;
+            crate::citymodel::import_city_model(project, model, opts).map(Imported::Features)
+        }
+        Format::JsonFg => {
+            let model = crate::citymodel::jsonfg::read_jsonfg(path)?;
             crate::citymodel::import_city_model(project, model, opts).map(Imported::Features)
         }
         Format::NotYet(what) => Err(ImportError::file(

@@ -82,7 +82,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
             println!(
                 "{:<16} {:<6} {:<16} {:>9} {:>10} {:>10}  {:.1}",
                 m.layer,
-                m.lod,
+                if m.lod.is_empty() { "-" } else { m.lod.as_str() },
                 m.kind,
                 m.features,
                 m.triangles,

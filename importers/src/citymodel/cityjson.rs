@@ -317,7 +317,7 @@ fn read_seq(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
     Ok(model)
 }
 
-fn attr_value(v: &Value) -> AttrValue {
+pub(super) fn attr_value(v: &Value) -> AttrValue {
     match v {
         Value::Null => AttrValue::Null,
         Value::Bool(b) => AttrValue::Bool(*b),

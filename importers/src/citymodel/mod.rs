@@ -9,6 +9,7 @@
 //! stem); other kinds to `<layer>_<kind>` (`delft_road`, `delft_vegetation`…).
 
 pub mod cityjson;
+pub mod jsonfg;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -641,6 +642,8 @@ pub fn import_city_model(
             lr.without_height += 1;
         }
         let mut attributes = std::mem::take(&mut o.attributes);
+        // A source's own time (JSON-FG `time`) as the day the feature is valid from.
+        let feature_valid_from = attributes.remove("valid_from");
         attributes.insert("object_type".into(), AttrValue::Text(o.type_name.clone()));
         attributes.insert("object_id".into(), AttrValue::Text(o.id.clone()));
         if let Some(parent) = &o.parent {
@@ -665,7 +668,10 @@ pub fn import_city_model(
             lod1,
             attributes,
             validity: Validity {
-                from: opts.valid_from,
+                from: opts.valid_from.or(match feature_valid_from {
+                    Some(AttrValue::Date(d)) => Some(d),
+                    _ => None,
+                }),
                 to: opts.valid_to,
             },
             classification: opts.classification,

@@ -309,3 +309,55 @@ fn cityjson_seq_reads_one_feature_a_line() {
     let (lo, hi) = p.representations(&b).unwrap()[0].mesh.bounds().unwrap();
     assert_eq!((lo[0], hi[0], hi[2]), (510.0, 511.0, 5.0));
 }
+
+#[test]
+fn a_json_fg_polyhedron_is_a_building_with_its_solid_time_and_crs() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/vector/jsonfg_building.json");
+    assert_eq!(detect(&file).unwrap(), Format::JsonFg);
+    let dir = tempfile::tempdir().unwrap();
+    // coordRefSys EPSG:5555 (ETRS89 / UTM 32N + DHHN92 height): no transform into EPSG:25832.
+    let mut p = project(dir.path(), 25832);
+    let r = import(&mut p, &file, &ImportOptions::default()).unwrap();
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    assert_eq!(
+        (r.layers[0].layer.as_str(), r.layers[0].inserted),
+        ("jsonfg_building", 1)
+    );
+    let code = CityCode::derive(
+        "000000",
+        FeatureKind::Building,
+        "jsonfg_building",
+        "DENW19AL0000giv5BL",
+    );
+    let f = p.feature(&code).unwrap().unwrap();
+    let lod1 = f.feature.lod1.unwrap();
+    assert_eq!((lod1.base_m, lod1.height_m), (100.0, 20.0));
+    assert_eq!(
+        f.feature.validity.from.map(|d| d.to_string()),
+        Some("2014-04-24".to_string())
+    );
+    assert_eq!(
+        f.feature.attributes.get("function"),
+        Some(&AttrValue::Text("Agricultural building".into()))
+    );
+    let m = &p.representations(&code).unwrap()[0].mesh;
+    let (lo, hi) = m.bounds().unwrap();
+    // The place's first corner, to the millimetre.
+    assert!(
+        lo[0] <= 479_816.67 && hi[0] >= 479_829.666 && (lo[2] - 100.0).abs() < 1e-9,
+        "{lo:?} {hi:?}"
+    );
+    assert!(m.volume() > 0.0);
+    // Without a coordRefSys: read as WGS 84 (JSON-FG's default), said, and so far from a UTM
+    // 32N project that nothing is stored.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"coordRefSys\"", "\"unused\"");
+    let bare = dir.path().join("bare.json");
+    std::fs::write(&bare, text).unwrap();
+    let e = import(&mut p, &bare, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bare.json"), "{e}");
+}
