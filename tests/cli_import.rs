@@ -306,3 +306,68 @@ fn two_files_into_one_layer_add_up_and_osm_ids_stay_stable() {
         assert_eq!(s["inserted"], 0);
     }
 }
+
+#[test]
+fn a_city_model_is_queried_and_picked_by_its_surfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("dh.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:28992",
+        "--region",
+        "000000",
+        "--json",
+    ]);
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/cityjson/DH_01_subs.city.json");
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&file),
+        "--src-crs",
+        "EPSG:28992",
+        "--json",
+    ]);
+    assert_eq!(r["layers"][0]["inserted"], 12, "{r}");
+    // Straight down onto a part's sloping roof: the prism's top is its ridge, the surface lies
+    // lower where the ray meets it.
+    let hit = cim_json(&[
+        "pick",
+        p(&project),
+        "--from",
+        "78691.9016,457791.5002,100",
+        "--dir",
+        "0,0,-1",
+        "--json",
+    ]);
+    let s = &hit["surface"];
+    assert_eq!(s["class"], "RoofSurface", "{hit}");
+    assert_eq!(s["lod"], "2");
+    assert!(
+        s["distance_m"].as_f64().unwrap() > hit["distance_m"].as_f64().unwrap(),
+        "{hit}"
+    );
+    // From the side: a wall.
+    let hit = cim_json(&[
+        "pick",
+        p(&project),
+        "--from",
+        "78691.9,457750,8",
+        "--dir",
+        "0,1,0",
+        "--json",
+    ]);
+    assert_eq!(hit["surface"]["class"], "WallSurface", "{hit}");
+    // `query --code` lists its 3-D geometry by surface.
+    let code = hit["code"].as_str().unwrap();
+    let q = cim_json(&["query", p(&project), "--code", code, "--json"]);
+    let reps = q["cim_representations"].as_array().unwrap();
+    assert_eq!(reps[0]["lod"], "2");
+    let areas = &reps[0]["surface_area_m2"];
+    assert!(
+        areas["RoofSurface"].as_f64().unwrap() > 10.0 && areas["WallSurface"].as_f64().unwrap() > 10.0,
+        "{areas}"
+    );
+}

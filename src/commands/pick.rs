@@ -49,23 +49,46 @@ pub fn run(a: PickArgs) -> Result<()> {
     };
     let index = CityIndex::load(&project, &filter)?;
     let hit = index.pick(origin, dir);
+    // Where the feature has 3-D geometry, the surface the ray meets on it.
+    let surface = match &hit {
+        Some(h) => project.surface_hit(&h.code, origin, dir)?,
+        None => None,
+    };
     match (&hit, a.json) {
-        (Some(h), true) => println!(
-            "{}",
-            serde_json::json!({"code": h.code.as_str(), "layer": h.layer, "kind": h.kind.name(),
-                "distance_m": h.distance_m, "point": h.point, "normal": h.normal})
-        ),
+        (Some(h), true) => {
+            let mut v = serde_json::json!({"code": h.code.as_str(), "layer": h.layer, "kind": h.kind.name(),
+                "distance_m": h.distance_m, "point": h.point, "normal": h.normal});
+            if let Some(s) = &surface {
+                v["surface"] = serde_json::json!({"class": s.class.name(), "lod": s.lod, "face": s.face,
+                    "distance_m": s.distance_m, "point": s.point});
+            }
+            println!("{v}");
+        }
         (None, true) => println!("null"),
-        (Some(h), false) => println!(
-            "hit {} (layer '{}', {}) at {:.2},{:.2},{:.2}, {:.2} m along the ray",
-            h.code,
-            h.layer,
-            h.kind.name(),
-            h.point[0],
-            h.point[1],
-            h.point[2],
-            h.distance_m
-        ),
+        (Some(h), false) => {
+            println!(
+                "hit {} (layer '{}', {}) at {:.2},{:.2},{:.2}, {:.2} m along the ray",
+                h.code,
+                h.layer,
+                h.kind.name(),
+                h.point[0],
+                h.point[1],
+                h.point[2],
+                h.distance_m
+            );
+            if let Some(s) = &surface {
+                println!(
+                    "  surface: {} (LoD {}, face {}) at {:.2},{:.2},{:.2}, {:.2} m along the ray",
+                    s.class.name(),
+                    s.lod,
+                    s.face,
+                    s.point[0],
+                    s.point[1],
+                    s.point[2],
+                    s.distance_m
+                );
+            }
+        }
         (None, false) => println!("no feature along the ray ({} features indexed)", index.len()),
     }
     Ok(())

@@ -210,6 +210,11 @@ pub fn run(a: QueryArgs) -> Result<()> {
             Region::Nearest(c, k) => nearest(&project, &filter, c, k)?,
         }
     };
+    // One feature asked for by its code: its 3-D geometry too, surface by surface.
+    let reps = match (&a.code, features.first()) {
+        (Some(_), Some(f)) => project.representations(&f.feature.code)?,
+        _ => Vec::new(),
+    };
     match (a.json, a.format) {
         (true, _) | (_, Format::Geojson) => {
             let to_wgs84 = if a.wgs84 {
@@ -217,11 +222,44 @@ pub fn run(a: QueryArgs) -> Result<()> {
             } else {
                 None
             };
-            let fc = feature_collection(&features, project.crs().epsg(), to_wgs84.as_ref())?;
+            let mut fc = feature_collection(&features, project.crs().epsg(), to_wgs84.as_ref())?;
+            if !reps.is_empty() {
+                // A foreign member (RFC 7946 §6.1): readers that do not know it skip it.
+                fc["cim_representations"] = serde_json::Value::Array(
+                    reps.iter()
+                        .map(|r| {
+                            let surfaces: serde_json::Map<String, serde_json::Value> = r
+                                .mesh
+                                .areas_by_class()
+                                .into_iter()
+                                .map(|(c, area)| (c.name().to_string(), serde_json::json!(area)))
+                                .collect();
+                            serde_json::json!({"lod": r.lod, "kind": r.kind.name(), "faces": r.mesh.face_count(),
+                                "triangles": r.mesh.triangle_count(), "surface_area_m2": surfaces})
+                        })
+                        .collect(),
+                );
+            }
             println!("{fc}");
         }
         (false, Format::Table) => {
             print_table(&features);
+            for r in &reps {
+                let areas: Vec<String> = r
+                    .mesh
+                    .areas_by_class()
+                    .into_iter()
+                    .map(|(c, area)| format!("{} {area:.1} m²", c.name()))
+                    .collect();
+                println!(
+                    "3-D: LoD {} {}: {} faces, {} triangles; {}",
+                    if r.lod.is_empty() { "-" } else { r.lod.as_str() },
+                    r.kind.name(),
+                    r.mesh.face_count(),
+                    r.mesh.triangle_count(),
+                    areas.join(", ")
+                );
+            }
             eprintln!("{} feature(s)", features.len());
         }
     }

@@ -627,18 +627,22 @@ pub fn import_city_model(
             None => {}
         }
         let (zmin, zmax, lod) = z.unwrap_or((0.0, 0.0, String::new()));
-        let lod1 = (kind == FeatureKind::Building && zmax > zmin).then(|| Lod1 {
+        // A building made only of parts is drawn, picked and flooded by its parts: it keeps
+        // their outline as its footprint but no prism of its own.
+        let made_of_parts = reps.is_empty();
+        let lod1 = (kind == FeatureKind::Building && zmax > zmin && !made_of_parts).then(|| Lod1 {
             base_m: zmin,
             height_m: zmax - zmin,
             height_source: HeightSource::Geometry { lod: lod.clone() },
         });
         if lod1.is_some() {
+            let source = HeightSource::Geometry { lod: lod.clone() }.to_string();
             *heights
                 .entry(layer.clone())
                 .or_default()
-                .entry(format!("geometry:lod{lod}"))
+                .entry(source)
                 .or_default() += 1;
-        } else if kind == FeatureKind::Building {
+        } else if kind == FeatureKind::Building && !made_of_parts {
             lr.without_height += 1;
         }
         let mut attributes = std::mem::take(&mut o.attributes);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use cim_engine::{AttrValue, CityCode, FeatureFilter, FeatureKind, GeometryType, Project, Raster};
+use cim_engine::{CityCode, FeatureFilter, FeatureKind, GeometryType, Project, Raster};
 use geo::{BoundingRect, Geometry, MultiPolygon};
 
 use crate::model::scene::{
@@ -110,7 +110,6 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     let mut inputs = Vec::new();
     let mut extent: Option<[f64; 4]> = terrain.as_ref().map(|t| t.extent());
     let mut without_height = 0usize;
-    let mut parents: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut lods: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
     let filter = FeatureFilter {
         kinds: Some(vec![FeatureKind::Building]),
@@ -139,7 +138,10 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             _ => return Ok(()),
         };
         let Some(lod1) = &s.feature.lod1 else {
-            without_height += 1;
+            // A building made of parts is drawn by its parts.
+            if s.feature.attributes.get("object_type").is_none() {
+                without_height += 1;
+            }
             return Ok(());
         };
         if let Some(r) = footprint.bounding_rect() {
@@ -162,9 +164,6 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
                 s.feature.validity.to.map_or(i32::MAX, |d| d.days_since_epoch()),
             ],
         });
-        if let Some(AttrValue::Text(parent)) = s.feature.attributes.get("parent_code") {
-            parents.insert(parent.clone());
-        }
         inputs.push(BuildingInput {
             id,
             footprint,
@@ -176,7 +175,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         Ok(())
     })?;
     // Buildings with 3-D geometry are drawn by it, at their finest level of detail; a building
-    // made of parts by its parts (not by its own prism as well).
+    // made of parts (no height of its own) by its parts.
     let index: std::collections::HashMap<String, usize> = buildings
         .iter()
         .enumerate()
@@ -196,12 +195,6 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             }
             Ok(())
         })?;
-    }
-    for (k, b) in buildings.iter().enumerate() {
-        if inputs[k].mesh.is_none() && parents.contains(&b.code.to_string()) {
-            inputs[k].base_m = 0.0;
-            inputs[k].top_m = 0.0;
-        }
     }
     if without_height > 0 {
         notices.push(format!(
