@@ -150,7 +150,7 @@ impl Project {
         dir: [f64; 3],
     ) -> Result<Option<SurfaceHit>> {
         let len = (dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]).sqrt();
-        if !(len > 0.0) {
+        if len.is_nan() || len <= 0.0 {
             return Ok(None);
         }
         let d = [dir[0] / len, dir[1] / len, dir[2] / len];
