@@ -139,7 +139,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         };
         let Some(lod1) = &s.feature.lod1 else {
             // A building made of parts is drawn by its parts.
-            if s.feature.attributes.get("object_type").is_none() {
+            if !s.feature.attributes.contains_key("object_type") {
                 without_height += 1;
             }
             return Ok(());
