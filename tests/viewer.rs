@@ -983,3 +983,44 @@ fn a_city_model_is_drawn_by_its_finest_3d_geometry_and_info_lists_it() {
     assert!(want > 100);
     assert_eq!(drawn, want);
 }
+
+#[test]
+fn a_click_on_a_3d_building_names_the_surface_under_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("dh.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:28992",
+        "--region",
+        "000000",
+        "--json",
+    ]);
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/cityjson/DH_01_subs.city.json");
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&file),
+        "--src-crs",
+        "EPSG:28992",
+        "--json",
+    ]);
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    // Straight down at (78691.9, 457791.5): a part's roof; from the south at 8 m up: a wall.
+    let o = scene.origin.to_local(78_691.9016, 457_791.5002, 100.0);
+    let (_, _, _, class) =
+        cim_viewer::pick::ray_building_surface(&scene, o, [0.0, -1.0, 0.0], f32::INFINITY, &|_| true)
+            .unwrap();
+    assert_eq!(class, Some(cim_engine::mesh::SurfaceClass::Roof));
+    let o = scene.origin.to_local(78_691.9, 457_750.0, 8.0);
+    let south_to_north = cim_viewer::model::scene::LocalOrigin::dir_to_local([0.0, 1.0, 0.0]);
+    let (_, _, _, class) =
+        cim_viewer::pick::ray_building_surface(&scene, o, south_to_north, f32::INFINITY, &|_| true).unwrap();
+    assert_eq!(class, Some(cim_engine::mesh::SurfaceClass::Wall));
+    // Every drawn triangle has its class.
+    for t in &scene.tiles {
+        assert_eq!(t.classes.len(), t.mesh.triangle_count());
+    }
+}

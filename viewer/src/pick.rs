@@ -146,6 +146,18 @@ pub fn ray_building(
     max_t: f32,
     shown: &dyn Fn(u32) -> bool,
 ) -> Option<(u32, f32, [f32; 3])> {
+    ray_building_surface(scene, origin, dir, max_t, shown).map(|(id, t, n, _)| (id, t, n))
+}
+
+/// [`ray_building`], with the surface class of the triangle hit (roof, wall…).
+#[allow(clippy::type_complexity)]
+pub fn ray_building_surface(
+    scene: &SceneData,
+    origin: [f32; 3],
+    dir: [f32; 3],
+    max_t: f32,
+    shown: &dyn Fn(u32) -> bool,
+) -> Option<(u32, f32, [f32; 3], Option<cim_engine::mesh::SurfaceClass>)> {
     let mut tiles: Vec<(f32, usize)> = scene
         .tiles
         .iter()
@@ -156,13 +168,13 @@ pub fn ray_building(
         .filter(|(e, _)| *e < max_t)
         .collect();
     tiles.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut best: Option<(u32, f32, [f32; 3])> = None;
+    let mut best: Option<(u32, f32, [f32; 3], Option<cim_engine::mesh::SurfaceClass>)> = None;
     for (enter, k) in tiles {
         let limit = best.map_or(max_t, |b| b.1);
         if enter >= limit {
             break;
         }
-        if let Some(hit) = scene.tiles[k].ray_hit(origin, dir, limit, shown) {
+        if let Some(hit) = scene.tiles[k].ray_hit_surface(origin, dir, limit, shown) {
             best = Some(hit);
         }
     }
@@ -271,6 +283,11 @@ fn click_to_pick(
     select.write(Select(
         match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop, &shown) {
             Some((hit, building)) => Selection {
+                // The surface clicked on a building: the class of its triangle hit.
+                surface: building.and_then(|_| {
+                    let (o, d) = (ray.origin.to_array(), ray.direction.to_array());
+                    ray_building_surface(&scene.0, o, d, f32::INFINITY, &shown).and_then(|h| h.3)
+                }),
                 building,
                 hit: Some(hit),
             },

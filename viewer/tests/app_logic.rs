@@ -363,6 +363,7 @@ fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
     app.insert_resource(Selection {
         building: Some(1),
         hit: None,
+        surface: None,
     });
     app.update();
     assert!(building_vertices(&mut app, 1).0.iter().all(|c| *c == HIGHLIGHT));

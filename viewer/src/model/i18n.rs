@@ -49,6 +49,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("city_code", "City code", "城市编码"),
     ("layer", "Layer", "图层"),
     ("kind", "Kind", "类型"),
+    ("surface", "Surface", "表面"),
     ("height", "Height", "高度"),
     ("height_source", "Height from", "高度来源"),
     ("classification", "Classification", "密级"),

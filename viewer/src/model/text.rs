@@ -58,3 +58,50 @@ pub fn playback_line(p: &crate::model::flood::Playback, lang: Lang) -> String {
         p.speed
     )
 }
+
+/// A surface class as the panel names it: CityGML's name in English, in words in Chinese.
+pub fn surface_name(c: cim_engine::mesh::SurfaceClass, lang: Lang) -> String {
+    use cim_engine::mesh::SurfaceClass as S;
+    if lang == Lang::En {
+        return c.name().to_string();
+    }
+    match c {
+        S::Roof => "屋顶面",
+        S::Wall => "墙面",
+        S::Ground => "地面",
+        S::Closure => "封闭面",
+        S::OuterFloor => "外部楼板",
+        S::OuterCeiling => "外部顶棚",
+        S::Window => "窗",
+        S::Door => "门",
+        S::Floor => "楼板",
+        S::InteriorWall => "内墙",
+        S::Ceiling => "顶棚",
+        S::WaterSurface => "水面",
+        S::WaterGround => "水底",
+        S::WaterClosure => "水体封闭面",
+        S::TrafficArea => "交通区",
+        S::AuxiliaryTrafficArea => "辅助交通区",
+        S::TransportationMarking => "交通标线",
+        S::TransportationHole => "交通洞口",
+        S::Relief => "地形面",
+        S::Unclassified => "未分类",
+    }
+    .to_string()
+}
+
+#[cfg(test)]
+mod surface_tests {
+    use super::*;
+
+    #[test]
+    fn every_surface_has_a_name_in_both_languages() {
+        for c in cim_engine::mesh::SurfaceClass::ALL {
+            assert!(!surface_name(c, Lang::Zh).is_empty() && surface_name(c, Lang::En) == c.name());
+        }
+        assert_eq!(
+            surface_name(cim_engine::mesh::SurfaceClass::Roof, Lang::Zh),
+            "屋顶面"
+        );
+    }
+}

@@ -269,6 +269,11 @@ mod tests {
                 }
             }
         }
+        for c in cim_engine::mesh::SurfaceClass::ALL {
+            for ch in crate::model::text::surface_name(c, Lang::Zh).chars() {
+                assert!(face(ch), "'{ch}' of the surface {c:?} is not in the UI font");
+            }
+        }
         // Latin-1 and common Chinese. (Noto Sans CJK has no Latin Extended-A: Czech letters
         // such as č fall outside it.)
         for ch in "Dejvice Praha Zürich 天河城 广州市 ·–…×²°".chars() {

@@ -78,6 +78,7 @@ impl SearchResult {
         );
         let z = crate::model::scene::ground(scene.terrain.as_ref(), x, y, f64::from(scene.ramp.min_m));
         Selection {
+            surface: None,
             building: scene.building_by_code(&self.code),
             hit: Some(PickHit {
                 code: self.code.clone(),
@@ -453,6 +454,12 @@ fn feature_panel(
                         .num_columns(2)
                         .striped(true)
                         .show(ui, |ui| {
+                            // The surface clicked, where a building was clicked in the view.
+                            if let Some(c) = selection.surface {
+                                ui.label(egui::RichText::new(l.t("surface")).strong());
+                                ui.label(crate::model::text::surface_name(c, l));
+                                ui.end_row();
+                            }
                             for (k, v) in &shown.rows {
                                 ui.label(egui::RichText::new(k).strong());
                                 ui.label(v);

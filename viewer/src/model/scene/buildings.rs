@@ -36,6 +36,9 @@ pub struct BuildingTile {
     pub buildings: Vec<(u32, Range<u32>)>,
     /// The box round `mesh` (local frame), for rays to skip the tile.
     pub bounds: ([f32; 3], [f32; 3]),
+    /// The surface class of each triangle of `mesh` (roof, wall… of the 3-D geometry or the
+    /// prism it was drawn from).
+    pub classes: Vec<cim_engine::mesh::SurfaceClass>,
 }
 
 impl BuildingTile {
@@ -70,10 +73,22 @@ impl BuildingTile {
         max_t: f32,
         shown: &dyn Fn(u32) -> bool,
     ) -> Option<(u32, f32, [f32; 3])> {
+        self.ray_hit_surface(origin, dir, max_t, shown)
+            .map(|(id, t, n, _)| (id, t, n))
+    }
+
+    /// [`BuildingTile::ray_hit`], with the surface class of the triangle hit.
+    pub fn ray_hit_surface(
+        &self,
+        origin: [f32; 3],
+        dir: [f32; 3],
+        max_t: f32,
+        shown: &dyn Fn(u32) -> bool,
+    ) -> Option<(u32, f32, [f32; 3], Option<cim_engine::mesh::SurfaceClass>)> {
         let p = &self.mesh.positions;
-        let mut best: Option<(u32, f32, [f32; 3])> = None;
+        let mut best: Option<(u32, f32, [f32; 3], Option<cim_engine::mesh::SurfaceClass>)> = None;
         let mut limit = max_t;
-        for tri in self.mesh.indices.chunks_exact(3) {
+        for (k, tri) in self.mesh.indices.chunks_exact(3).enumerate() {
             let (Some(a), Some(b), Some(c)) = (
                 p.get(tri[0] as usize),
                 p.get(tri[1] as usize),
@@ -98,7 +113,7 @@ impl BuildingTile {
                 n = [-n[0], -n[1], -n[2]];
             }
             limit = t;
-            best = Some((id, t, n));
+            best = Some((id, t, n, self.classes.get(k).copied()));
         }
         best
     }
@@ -138,14 +153,23 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
             };
             for b in list {
                 let start = tile.mesh.vertex_count() as u32;
-                match &b.mesh {
-                    // The ground under a building is not seen.
-                    Some(m) => {
-                        tile.mesh
-                            .push_mesh3(m, origin, b.color, &[cim_engine::mesh::SurfaceClass::Ground])
+                // The 3-D geometry, or the footprint's prism; the ground under a building is
+                // not seen.
+                let prism;
+                let m = match &b.mesh {
+                    Some(m) => m,
+                    None => {
+                        prism = cim_engine::mesh::extrude(&b.footprint, b.base_m, b.top_m);
+                        &prism
                     }
-                    None => extrude(&b.footprint, b.base_m, b.top_m, b.color, origin, &mut tile.mesh),
-                }
+                };
+                let ground = cim_engine::mesh::SurfaceClass::Ground;
+                let before = tile.mesh.triangle_count();
+                tile.mesh.push_mesh3(m, origin, b.color, &[ground]);
+                let added = tile.mesh.triangle_count() - before;
+                // push_mesh3 keeps the mesh's triangle order, leaving out the skipped class.
+                tile.classes
+                    .extend(m.classes.iter().copied().filter(|c| *c != ground).take(added));
                 let end = tile.mesh.vertex_count() as u32;
                 if end > start {
                     tile.buildings.push((b.id, start..end));
@@ -153,6 +177,7 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
             }
             tile.bounds = tile.mesh.bounds().unwrap_or_default();
             tile.buildings.shrink_to_fit();
+            tile.classes.shrink_to_fit();
             tile.mesh.shrink_to_fit();
             tile
         })
