@@ -1009,7 +1009,7 @@ fn a_click_on_a_3d_building_names_the_surface_under_the_cursor() {
     ]);
     let scene = cim_viewer::load_scene(&project).unwrap();
     // Straight down at (78691.9, 457791.5): a part's roof; from the south at 8 m up: a wall.
-    let o = scene.origin.to_local(78_691.9016, 457_791.5002, 100.0);
+    let o = scene.origin.to_local(78_691.901_6, 457_791.500_2, 100.0);
     let (_, _, _, class) =
         cim_viewer::pick::ray_building_surface(&scene, o, [0.0, -1.0, 0.0], f32::INFINITY, &|_| true)
             .unwrap();
