@@ -50,6 +50,18 @@ pub fn triangulate_polygon(
     if n_outer < 3 {
         return Err(TriangulateError::TooFewPoints(n_outer));
     }
+    // A lone triangle (most of a triangulated source) is its own triangulation.
+    if n_outer == 3 && rings.iter().skip(1).all(|h| open_len(h) < 3) {
+        let t = [outer[0], outer[1], outer[2]];
+        if t.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(TriangulateError::NotFinite);
+        }
+        let n = cross(sub(t[1], t[0]), sub(t[2], t[0]));
+        if norm(n) <= 1e-12 {
+            return Err(TriangulateError::NoArea);
+        }
+        return Ok((t.to_vec(), vec![[0, 1, 2]]));
+    }
     let mut points: Vec<[f64; 3]> = Vec::new();
     let mut holes: Vec<usize> = Vec::new();
     for (k, ring) in rings.iter().enumerate() {

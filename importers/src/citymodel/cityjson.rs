@@ -28,7 +28,7 @@ struct TemplatesIn {
     #[serde(default)]
     templates: Vec<GeometryIn>,
     #[serde(rename = "vertices-templates", default)]
-    vertices: Vec<Vec<f64>>,
+    vertices: Vec<[f64; 3]>,
 }
 
 #[derive(Deserialize)]
@@ -44,7 +44,7 @@ struct DocIn {
     #[serde(rename = "CityObjects", default)]
     city_objects: BTreeMap<String, ObjectIn>,
     #[serde(default)]
-    vertices: Vec<Vec<f64>>,
+    vertices: Vec<[f64; 3]>,
     #[serde(default)]
     appearance: Option<AppearanceIn>,
     #[serde(rename = "geometry-templates", default)]
@@ -80,7 +80,7 @@ struct GeometryIn {
     #[serde(default)]
     lod: Option<Value>,
     #[serde(default)]
-    boundaries: Value,
+    boundaries: Tokens,
     #[serde(default)]
     semantics: Option<SemanticsIn>,
     #[serde(default)]
@@ -109,11 +109,91 @@ struct ThemeIn {
     value: Option<u64>,
 }
 
+/// A geometry's `boundaries` as one flat list (parsed without a tree of values): [`OPEN`] and
+/// [`CLOSE`] around each array, vertex indices as themselves.
+#[derive(Clone, Debug, Default)]
+struct Tokens(Vec<i64>);
+
+const OPEN: i64 = -1;
+const CLOSE: i64 = -2;
+/// Anything that is not an index or an array (a null, a string, a negative number).
+const OTHER: i64 = -3;
+
+struct TokenSeed<'a>(&'a mut Vec<i64>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for TokenSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TokenSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("vertex indices in nested arrays")
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<(), E> {
+        self.0.push(i64::try_from(v).unwrap_or(OTHER));
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<(), E> {
+        self.0.push(if v >= 0 { v } else { OTHER });
+        Ok(())
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<(), E> {
+        self.0.push(if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 {
+            v as i64
+        } else {
+            OTHER
+        });
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        self.0.push(OTHER);
+        Ok(())
+    }
+    fn visit_none<E>(self) -> std::result::Result<(), E> {
+        self.0.push(OTHER);
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        self.0.push(OTHER);
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        self.0.push(OTHER);
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        self.0.push(OPEN);
+        while seq.next_element_seed(TokenSeed(&mut *self.0))?.is_some() {}
+        self.0.push(CLOSE);
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        self.0.push(OTHER);
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for Tokens {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Tokens, D::Error> {
+        let mut v = Vec::new();
+        serde::de::DeserializeSeed::deserialize(TokenSeed(&mut v), d)?;
+        Ok(Tokens(v))
+    }
+}
+
 /// What the file's geometries are read against.
 struct Ctx<'a> {
     scale: [f64; 3],
     translate: [f64; 3],
-    vertices: &'a [Vec<f64>],
+    vertices: &'a [[f64; 3]],
     uv: &'a [Vec<f64>],
     templates: Option<&'a TemplatesIn>,
 }
@@ -405,7 +485,8 @@ fn geometry(ctx: &Ctx, g: &GeometryIn) -> std::result::Result<Option<Representat
     let tex = g.texture.as_ref().and_then(|m| m.values().next());
     walk(
         ctx,
-        &g.boundaries,
+        &g.boundaries.0,
+        &mut 0,
         depth,
         sem_values,
         mat.map(|t| &t.values),
@@ -432,7 +513,8 @@ fn decode(ctx: &Ctx, v: &[f64]) -> [f64; 3] {
 #[allow(clippy::too_many_arguments)]
 fn walk(
     ctx: &Ctx,
-    b: &Value,
+    b: &[i64],
+    pos: &mut usize,
     depth: usize,
     sem: Option<&Value>,
     mat: Option<&Value>,
@@ -442,17 +524,34 @@ fn walk(
     out: &mut Vec<SurfaceIn>,
     vertex: &dyn Fn(usize) -> Option<[f64; 3]>,
 ) -> std::result::Result<(), String> {
-    let items = b
-        .as_array()
-        .ok_or("its boundaries are not arrays nested as its type says")?;
+    let nested = "its boundaries are not arrays nested as its type says";
+    let open = |pos: &mut usize| -> std::result::Result<(), String> {
+        if b.get(*pos) == Some(&OPEN) {
+            *pos += 1;
+            Ok(())
+        } else {
+            Err(nested.to_string())
+        }
+    };
     fn at(v: Option<&Value>, k: usize) -> Option<&Value> {
         v.and_then(|v| v.as_array()).and_then(|a| a.get(k))
     }
-    for (k, item) in items.iter().enumerate() {
+    open(pos)?;
+    let mut k = 0;
+    loop {
+        match b.get(*pos) {
+            Some(&CLOSE) => {
+                *pos += 1;
+                return Ok(());
+            }
+            None => return Err(nested.to_string()),
+            _ => {}
+        }
         if depth > 1 {
             walk(
                 ctx,
-                item,
+                b,
+                pos,
                 depth - 1,
                 at(sem, k),
                 at(mat, k),
@@ -462,25 +561,40 @@ fn walk(
                 out,
                 vertex,
             )?;
+            k += 1;
             continue;
         }
         // A surface: rings of vertex indices.
-        let rings_in = item.as_array().ok_or("a surface is not an array of rings")?;
-        let mut rings = Vec::with_capacity(rings_in.len());
-        for r in rings_in {
-            let idx = r.as_array().ok_or("a ring is not an array of vertex indices")?;
-            let mut ring = Vec::with_capacity(idx.len());
-            for i in idx {
-                let n = i
-                    .as_u64()
-                    .ok_or_else(|| format!("vertex index {i} is not a whole number"))?
-                    as usize;
-                ring.push(vertex(n).ok_or_else(|| {
-                    format!(
-                        "vertex index {n} is out of range (the file has {} vertices)",
-                        ctx.vertices.len()
-                    )
-                })?);
+        open(pos).map_err(|_| "a surface is not an array of rings".to_string())?;
+        let mut rings = Vec::new();
+        loop {
+            match b.get(*pos) {
+                Some(&CLOSE) => {
+                    *pos += 1;
+                    break;
+                }
+                Some(&OPEN) => *pos += 1,
+                _ => return Err("a ring is not an array of vertex indices".into()),
+            }
+            let mut ring = Vec::new();
+            loop {
+                match b.get(*pos).copied() {
+                    Some(CLOSE) => {
+                        *pos += 1;
+                        break;
+                    }
+                    Some(n) if n >= 0 => {
+                        *pos += 1;
+                        let n = n as usize;
+                        ring.push(vertex(n).ok_or_else(|| {
+                            format!(
+                                "vertex index {n} is out of range (the file has {} vertices)",
+                                ctx.vertices.len()
+                            )
+                        })?);
+                    }
+                    _ => return Err("a vertex index is not a whole number".into()),
+                }
             }
             rings.push(ring);
         }
@@ -522,8 +636,8 @@ fn walk(
             uvs,
             material,
         });
+        k += 1;
     }
-    Ok(())
 }
 
 /// A GeometryInstance: its template's geometry, each vertex through the 4×4 matrix (row-major)
@@ -539,12 +653,10 @@ fn instance(ctx: &Ctx, g: &GeometryIn) -> std::result::Result<RepresentationIn, 
             templates.templates.len()
         )
     })?;
-    let reference = g
-        .boundaries
-        .as_array()
-        .and_then(|a| a.first())
-        .and_then(Value::as_u64)
-        .ok_or("its boundaries do not give a reference point")? as usize;
+    let reference = match g.boundaries.0.as_slice() {
+        [OPEN, n, ..] if *n >= 0 => *n as usize,
+        _ => return Err("its boundaries do not give a reference point".into()),
+    };
     let refp = ctx
         .vertices
         .get(reference)
@@ -571,7 +683,8 @@ fn instance(ctx: &Ctx, g: &GeometryIn) -> std::result::Result<RepresentationIn, 
     let mat = template.material.as_ref().and_then(|m| m.values().next());
     walk(
         ctx,
-        &template.boundaries,
+        &template.boundaries.0,
+        &mut 0,
         depth,
         template.semantics.as_ref().map(|s| &s.values),
         mat.map(|t| &t.values),
