@@ -370,4 +370,11 @@ fn a_city_model_is_queried_and_picked_by_its_surfaces() {
         areas["RoofSurface"].as_f64().unwrap() > 10.0 && areas["WallSurface"].as_f64().unwrap() > 10.0,
         "{areas}"
     );
+    // A project copy keeps the 3-D geometry.
+    let copy = dir.path().join("copy.gpkg");
+    cim_json(&["export", p(&project), p(&copy), "--json"]);
+    let a = cim_json(&["info", p(&project), "--json"]);
+    let b = cim_json(&["info", p(&copy), "--json"]);
+    assert_eq!(a["meshes"], b["meshes"]);
+    assert!(!a["meshes"].as_array().unwrap().is_empty());
 }

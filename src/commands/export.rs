@@ -153,7 +153,8 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Copies the selected features (and all terrain) into a new GeoPackage project in the same CRS,
+/// Copies the selected features (with their 3-D geometry, and all terrain) into a new GeoPackage
+/// project in the same CRS,
 /// built beside the target and renamed into place when complete.
 fn export_gpkg(project: &Project, filter: &FeatureFilter, a: &ExportArgs) -> Result<usize> {
     let tmp = a.out.with_extension("gpkg.partial");
@@ -180,11 +181,25 @@ fn export_gpkg(project: &Project, filter: &FeatureFilter, a: &ExportArgs) -> Res
                 layers: Some(vec![l.name.clone()]),
                 ..filter.clone()
             };
+            let mut codes = std::collections::HashSet::new();
             project.for_each_feature(&f, |s| {
                 tx.write(&s.layer, &s.feature)?;
+                codes.insert(s.feature.code.to_string());
                 n += 1;
                 Ok(())
             })?;
+            // Their 3-D geometry with them.
+            let mut by_code: std::collections::BTreeMap<String, Vec<cim_engine::mesh::Representation>> =
+                std::collections::BTreeMap::new();
+            project.for_each_representation(&l.name, None, |code, rep| {
+                if codes.contains(code) {
+                    by_code.entry(code.to_string()).or_default().push(rep);
+                }
+                Ok(())
+            })?;
+            for (code, reps) in by_code {
+                tx.put_representations(&l.name, &cim_engine::CityCode::parse(&code)?, &reps)?;
+            }
         }
         for t in project.terrains()? {
             tx.put_terrain(&t.name, &project.terrain(&t.name)?, &t.source)?;
