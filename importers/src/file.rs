@@ -19,6 +19,7 @@ pub enum Format {
     CityJson,
     /// JSON-FG with solid places (Polyhedron, MultiPolyhedron, Prism).
     JsonFg,
+    CityGml,
     Shapefile,
     GeoPackage,
     FlatGeobuf,
@@ -37,6 +38,7 @@ impl Format {
             Format::GeoJson => "GeoJSON",
             Format::CityJson => "CityJSON",
             Format::JsonFg => "JSON-FG",
+            Format::CityGml => "CityGML",
             Format::Shapefile => "Shapefile",
             Format::GeoPackage => "GeoPackage",
             Format::FlatGeobuf => "FlatGeobuf",
@@ -106,8 +108,8 @@ pub fn sniff(head: &[u8]) -> Format {
         if t.contains("<osm") {
             return Format::OsmXml;
         }
-        if t.contains("CityModel") || t.contains("citygml") {
-            return Format::NotYet("CityGML");
+        if crate::citymodel::citygml::looks_like(head) {
+            return Format::CityGml;
         }
         if t.contains("<ifcXML") || t.contains("ifcXML") {
             return Format::NotYet("ifcXML");
@@ -159,7 +161,7 @@ fn by_extension(path: &Path) -> Format {
     } else if ends(".fgb") {
         Format::FlatGeobuf
     } else if ends(".gml") || ends(".citygml") {
-        Format::NotYet("CityGML")
+        Format::CityGml
     } else if ends(".ifc") || ends(".ifczip") {
         Format::NotYet("IFC")
     } else if ends(".las") || ends(".laz") {
@@ -218,6 +220,10 @@ pub fn import_file(
         }
         Format::CityJson => {
             let model = crate::citymodel::cityjson::read_cityjson(path)?;
+            crate::citymodel::import_city_model(project, model, opts).map(Imported::Features)
+        }
+        Format::CityGml => {
+            let model = crate::citymodel::citygml::read_citygml(path)?;
             crate::citymodel::import_city_model(project, model, opts).map(Imported::Features)
         }
         Format::JsonFg => {

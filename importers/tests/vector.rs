@@ -6,6 +6,8 @@
 
 #[path = "vector/bad_input.rs"]
 mod bad_input;
+#[path = "vector/citygml.rs"]
+mod citygml;
 #[path = "vector/cityjson.rs"]
 mod cityjson;
 #[path = "vector/fgb.rs"]

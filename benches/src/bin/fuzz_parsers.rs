@@ -5,7 +5,7 @@
 //!
 //!     cargo run --release -p cim-benches --bin fuzz_parsers -- TARGET SECONDS [SEED]
 //!
-//! Targets: `cityjson` (reader and the whole city model import into a project), `mesh` (the
+//! Targets: `cityjson` and `citygml` (reader and the whole city model import into a project), `mesh` (the
 //! stored mesh decoder), `sniff` (format detection). Exit status 1 if anything panicked.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +29,11 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             read("cityjson/3dbag_multi_lod.city.json"),
             br#"{"type":"CityJSON","version":"2.0","transform":{"scale":[0.001,0.001,0.001],"translate":[0,0,0]},"CityObjects":{"a":{"type":"Building","geometry":[{"type":"GeometryInstance","template":0,"boundaries":[0],"transformationMatrix":[1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1]}]}},"vertices":[[0,0,0]],"geometry-templates":{"templates":[{"type":"MultiSurface","lod":"2","boundaries":[[[0,1,2]]]}],"vertices-templates":[[0,0,0],[1,0,0],[0,1,0]]}}"#.to_vec(),
             b"{\"type\":\"CityJSON\",\"version\":\"2.0\",\"transform\":{\"scale\":[1,1,1],\"translate\":[0,0,0]},\"CityObjects\":{},\"vertices\":[]}\n{\"type\":\"CityJSONFeature\",\"id\":\"a\",\"CityObjects\":{\"a\":{\"type\":\"Building\",\"geometry\":[{\"type\":\"Solid\",\"lod\":\"1\",\"boundaries\":[[[[0,1,2]]]]}]}},\"vertices\":[[0,0,0],[1,0,0],[0,1,0]]}\n".to_vec(),
+        ],
+        "citygml" => vec![
+            read("citygml/Building_LOD2-EPSG25832_CityGML2.gml"),
+            read("citygml/Building_LOD2-EPSG25832_CityGML3.gml"),
+            read("citygml/zurich_lod2_citygml1.xml"),
         ],
         "mesh" => {
             let mut b = cim_engine::mesh::MeshBuilder::new([85_000.0, 447_000.0, 0.0]);
@@ -140,6 +145,21 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
         }
         "mesh" => {
             let _ = cim_engine::mesh::decode_mesh(data);
+        }
+        "citygml" => {
+            let label = work.join("fuzz.gml");
+            if let Ok(mut model) = cim_importers::citymodel::citygml::read_citygml_bytes(&label, data) {
+                model.crs = Some(crs.clone());
+                let path = work.join(format!("p{n}.cim.gpkg"));
+                if let Ok(mut p) = Project::create(&path, crs, "000000") {
+                    let opts = ImportOptions {
+                        allow_empty: true,
+                        ..Default::default()
+                    };
+                    let _ = cim_importers::citymodel::import_city_model(&mut p, model, &opts);
+                }
+                let _ = std::fs::remove_file(&path);
+            }
         }
         _ => {
             let _ = cim_importers::file::sniff(data);

@@ -477,6 +477,15 @@ impl MeshBuilder {
         material: Option<u16>,
     ) -> Result<u32, TriangulateError> {
         let (flat, tris) = triangulate_polygon(rings)?;
+        // Points so far from the origin that f32 cannot hold them are refused (not stored as
+        // infinities).
+        let o = self.mesh.origin;
+        if flat
+            .iter()
+            .any(|p| (0..3).any(|k| !((p[k] - o[k]) as f32).is_finite()))
+        {
+            return Err(TriangulateError::NotFinite);
+        }
         let flat_uv: Option<Vec<[f32; 2]>> = uvs.map(|u| {
             let mut out = Vec::new();
             for (ring, ring_uv) in rings.iter().zip(u) {

@@ -92,6 +92,12 @@ fn polygons_without_area_are_refused_by_name() {
         b.add_polygon(&[nan], SurfaceClass::Roof, None, None),
         Err(TriangulateError::NotFinite)
     );
+    // Too far from the mesh's origin for f32: refused, not stored as infinities.
+    let far = vec![[0.0, 0.0, 0.0], [1e300, 0.0, 0.0], [0.0, 1.0, 0.0]];
+    assert_eq!(
+        b.add_polygon(&[far], SurfaceClass::Roof, None, None),
+        Err(TriangulateError::NotFinite)
+    );
     assert_eq!(b.triangle_count(), 0);
 }
 

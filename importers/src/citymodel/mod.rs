@@ -8,6 +8,7 @@
 //! Layers: buildings (and their parts) go to the layer named by `--layer` (default: the file's
 //! stem); other kinds to `<layer>_<kind>` (`delft_road`, `delft_vegetation`…).
 
+pub mod citygml;
 pub mod cityjson;
 pub mod jsonfg;
 
@@ -197,11 +198,13 @@ pub fn footprint_of(reps: &[Representation]) -> Option<MultiPolygon<f64>> {
         }
     }
     let points: MultiPoint<f64> = (0..m.positions.len())
-        .map(|k| {
-            let p = m.world(k as u32);
-            Point::new(p[0], p[1])
-        })
+        .map(|k| m.world(k as u32))
+        .filter(|p| p[0].is_finite() && p[1].is_finite())
+        .map(|p| Point::new(p[0], p[1]))
         .collect();
+    if points.0.is_empty() {
+        return None;
+    }
     let hull = points.convex_hull();
     (geo::Area::unsigned_area(&hull) > 1e-9).then(|| MultiPolygon(vec![hull]))
 }

@@ -1,0 +1,203 @@
+//! CityGML 1.0, 2.0 and 3.0 against the fixtures (their counts and envelopes as the MANIFEST
+//! states them), through the one import entry point.
+
+use std::path::{Path, PathBuf};
+
+use cim_engine::mesh::SurfaceClass;
+use cim_engine::{AttrValue, Crs, FeatureFilter, Project};
+use cim_importers::pipeline::ImportOptions;
+use cim_importers::{detect, import_file, Format, ImportError, Imported};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/citygml")
+        .join(name)
+}
+
+fn import(
+    dir: &Path,
+    epsg: u32,
+    file: &Path,
+) -> (
+    Project,
+    Result<cim_importers::pipeline::ImportReport, ImportError>,
+) {
+    let mut p = Project::create(
+        &dir.join(format!("p{epsg}.cim.gpkg")),
+        &Crs::from_epsg(epsg).unwrap(),
+        "000000",
+    )
+    .unwrap();
+    let r = import_file(&mut p, file, &ImportOptions::default(), &mut |_| {}).map(|i| match i {
+        Imported::Features(r) => r,
+        Imported::Terrain(..) => panic!("terrain"),
+    });
+    (p, r)
+}
+
+/// Every building's finest mesh in a layer, merged: (triangles, area by class, box).
+fn meshes(p: &Project, layer: &str) -> (usize, Vec<(SurfaceClass, f64)>, [f64; 6]) {
+    let (mut n, mut areas, mut b) = (
+        0,
+        Vec::<(SurfaceClass, f64)>::new(),
+        [f64::MAX, f64::MAX, f64::MAX, f64::MIN, f64::MIN, f64::MIN],
+    );
+    p.for_each_representation(layer, None, |_, r| {
+        n += r.mesh.triangle_count();
+        for (c, a) in r.mesh.areas_by_class() {
+            match areas.iter_mut().find(|x| x.0 == c) {
+                Some(x) => x.1 += a,
+                None => areas.push((c, a)),
+            }
+        }
+        let (lo, hi) = r.mesh.bounds().unwrap();
+        for k in 0..3 {
+            b[k] = b[k].min(lo[k]);
+            b[k + 3] = b[k + 3].max(hi[k]);
+        }
+        Ok(())
+    })
+    .unwrap();
+    (n, areas, b)
+}
+
+#[test]
+fn citygml_2_and_3_give_the_same_building() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = Vec::new();
+    for (name, layer) in [
+        (
+            "Building_LOD2-EPSG25832_CityGML2.gml",
+            "Building_LOD2-EPSG25832_CityGML2",
+        ),
+        (
+            "Building_LOD2-EPSG25832_CityGML3.gml",
+            "Building_LOD2-EPSG25832_CityGML3",
+        ),
+    ] {
+        let file = fixture(name);
+        assert_eq!(detect(&file).unwrap(), Format::CityGml);
+        let sub = dir.path().join(layer);
+        std::fs::create_dir_all(&sub).unwrap();
+        let (p, r) = import(&sub, 25832, &file);
+        let r = r.unwrap();
+        assert_eq!(r.layers[0].inserted, 1, "{:?}", r.layers);
+        let (n, areas, b) = meshes(&p, layer);
+        // The envelope the file states: E 458868–458892, N 5438343–5438362, H 112–117.
+        assert!(
+            b[0] >= 458_868.0 && b[3] <= 458_892.0 && b[1] >= 5_438_343.0 && b[4] <= 5_438_362.0,
+            "{b:?}"
+        );
+        assert!((b[2] - 112.0).abs() < 0.5 && (b[5] - 117.0).abs() < 0.5, "{b:?}");
+        let classes: Vec<SurfaceClass> = areas.iter().map(|a| a.0).collect();
+        assert_eq!(
+            classes,
+            vec![SurfaceClass::Roof, SurfaceClass::Wall, SurfaceClass::Ground],
+            "{areas:?}"
+        );
+        seen.push((n, areas));
+    }
+    assert_eq!(seen[0].0, seen[1].0, "the same triangles from 2.0 and 3.0");
+    for (a, b) in seen[0].1.iter().zip(&seen[1].1) {
+        assert!((a.1 - b.1).abs() < 1e-6, "{a:?} vs {b:?}");
+    }
+}
+
+#[test]
+fn plateau_is_read_latitude_first_with_every_level_of_detail() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("plateau_53392633/53392633_bldg_6697_2_op.gml");
+    // EPSG:6697 (JGD2011 + TP height) is latitude, longitude: into Japan Plane IX (EPSG:6677).
+    let (p, r) = import(dir.path(), 6677, &file);
+    let r = r.unwrap();
+    assert_eq!(r.layers[0].inserted, 9);
+    let lods: Vec<(String, u64)> = p
+        .mesh_summary()
+        .unwrap()
+        .iter()
+        .map(|s| (s.lod.clone(), s.features))
+        .collect();
+    assert_eq!(lods, vec![("0".into(), 9), ("1".into(), 9), ("2".into(), 9)]);
+    // lat 35.53266–35.53350, lon 139.79372–139.79643, 3.2–52.1 m: about 3.5 km west and 51.8 km
+    // south of the plane's origin (36° N, 139° 50′ E).
+    let layer = p.layer("53392633_bldg_6697_2_op").unwrap();
+    let e = layer.extent.unwrap();
+    assert!(
+        e[0] > -3_700.0 && e[2] < -3_300.0 && e[1] > -51_900.0 && e[3] < -51_700.0,
+        "{e:?}"
+    );
+    let (_, areas, b) = meshes(&p, "53392633_bldg_6697_2_op");
+    assert!(b[2] > 3.0 && b[5] < 53.0, "{b:?}");
+    assert!(
+        areas.iter().any(|a| a.0 == SurfaceClass::Roof && a.1 > 100.0),
+        "{areas:?}"
+    );
+    // Attributes come along (measuredHeight 4.3–48.7 m).
+    let fs = p.features(&FeatureFilter::default()).unwrap();
+    assert!(fs.iter().all(|f| matches!(f.feature.attributes.get("measuredHeight"), Some(AttrValue::Real(h)) if (4.0..49.0).contains(h))));
+}
+
+#[test]
+fn citygml_1_parts_and_3_buildings_and_broken_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Zürich, CityGML 1.0, srsName "CH1903": 4 buildings and 6 parts, each part naming its building.
+    let (p, r) = import(dir.path(), 21781, &fixture("zurich_lod2_citygml1.xml"));
+    assert_eq!(r.unwrap().layers[0].inserted, 10);
+    let fs = p.features(&FeatureFilter::default()).unwrap();
+    let parts = fs
+        .iter()
+        .filter(|f| f.feature.attributes.get("object_type") == Some(&AttrValue::Text("BuildingPart".into())))
+        .count();
+    assert_eq!(parts, 6);
+    assert!(
+        fs.iter()
+            .filter(|f| f.feature.attributes.contains_key("parent_code"))
+            .count()
+            == 6
+    );
+    // citygml4j's 100 buildings (CityGML 3.0, EPSG:3068 + 5783 with a version in the URN).
+    let (p, r) = import(dir.path(), 3068, &fixture("citygml4j_lod2_buildings_v3.gml"));
+    assert_eq!(r.unwrap().layers[0].inserted, 100);
+    let (n, _, _) = meshes(&p, "citygml4j_lod2_buildings_v3");
+    assert_eq!(n, 1600);
+    // A file cut mid-element: an error naming it; a dangling reference: a warning.
+    let text = std::fs::read_to_string(fixture("Building_LOD2-EPSG25832_CityGML2.gml")).unwrap();
+    let cut = dir.path().join("cut.gml");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let (mut p, r) = import(dir.path(), 25832, &cut);
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("cut.gml") && e.contains("truncated"), "{e}");
+    let start = text.find("xlink:href=\"#").unwrap() + "xlink:href=\"#".len();
+    let end = start + text[start..].find('"').unwrap();
+    let dangling = dir.path().join("dangling.gml");
+    std::fs::write(&dangling, format!("{}nowhere{}", &text[..start], &text[end..])).unwrap();
+    let r = import_file(&mut p, &dangling, &ImportOptions::default(), &mut |_| {}).unwrap();
+    let Imported::Features(r) = r else { panic!() };
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("'nowhere'") && w.message.contains("not in the file")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+#[test]
+fn fuzz_finds_stay_fixed() {
+    // Coordinates too large for a mesh's f32 positions panicked in the footprint's hull.
+    let dir = tempfile::tempdir().unwrap();
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/citygml/fuzz-crash-far-coordinates.gml");
+    let mut p = Project::create(
+        &dir.path().join("p.cim.gpkg"),
+        &Crs::from_epsg(25832).unwrap(),
+        "000000",
+    )
+    .unwrap();
+    let opts = ImportOptions {
+        src_crs: Some(Crs::from_epsg(25832).unwrap()),
+        allow_empty: true,
+        ..Default::default()
+    };
+    let _ = import_file(&mut p, &file, &opts, &mut |_| {});
+}
