@@ -1,5 +1,5 @@
-//! CityJSON into a project (read, place, triangulate, footprints, store features and meshes in
-//! one transaction). Targets (issue 12): ≥ 50 MB/s, `delft.city.json` (1.4 MB, 570 objects,
+//! CityJSON and CityGML into a project (read, place, triangulate, footprints, store features and
+//! meshes in one transaction). Targets (issue 12): ≥ 50 MB/s, `delft.city.json` (1.4 MB, 570 objects,
 //! 36,271 triangles) in < 0.1 s; `cjio info` takes 0.48 s on it here
 //! (benches/peer/cityjson_cjio.py prints both and the ratio).
 
@@ -64,16 +64,18 @@ fn shift(b: &mut serde_json::Value, by: u64) {
 
 fn bench_cityjson(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let crs = Crs::from_epsg(28992).expect("EPSG:28992");
     let full = std::env::args().any(|a| a == "--bench");
-    let mut files = vec![delft()];
+    let plateau = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/citygml/plateau_53392633/53392633_bldg_6697_2_op.gml");
+    let mut files = vec![(delft(), 28992), (plateau, 6677)];
     if full {
-        files.push(bigger(dir.path(), 20));
+        files.push((bigger(dir.path(), 20), 28992));
     }
     let mut group = c.benchmark_group("cityjson");
     group.sample_size(10).measurement_time(Duration::from_secs(10));
     let mut round = 0u32;
-    for file in files {
+    for (file, epsg) in files {
+        let crs = Crs::from_epsg(epsg).expect("project CRS");
         let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         group.throughput(Throughput::Bytes(bytes));
         let name = file
