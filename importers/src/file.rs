@@ -160,7 +160,8 @@ fn by_extension(path: &Path) -> Format {
         Format::GeoPackage
     } else if ends(".fgb") {
         Format::FlatGeobuf
-    } else if ends(".gml") || ends(".citygml") {
+    } else if ends(".citygml") {
+        // A `.gml` that is CityGML was recognised by its content; other GML is GDAL's.
         Format::CityGml
     } else if ends(".ifc") || ends(".ifczip") {
         Format::NotYet("IFC")

@@ -201,3 +201,19 @@ fn fuzz_finds_stay_fixed() {
     };
     let _ = import_file(&mut p, &file, &opts, &mut |_| {});
 }
+
+#[test]
+fn gml_that_is_not_citygml_is_not_taken_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("roads.gml");
+    std::fs::write(
+        &plain,
+        r#"<?xml version="1.0"?><ogr:FeatureCollection xmlns:ogr="http://ogr.maptools.org/" xmlns:gml="http://www.opengis.net/gml"></ogr:FeatureCollection>"#,
+    )
+    .unwrap();
+    assert_eq!(detect(&plain).unwrap(), Format::Unknown);
+    assert_eq!(
+        detect(&fixture("zurich_lod2_citygml1.xml")).unwrap(),
+        Format::CityGml
+    );
+}
