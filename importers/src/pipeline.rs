@@ -86,6 +86,28 @@ pub struct ImportReport {
     pub warnings: Vec<Warning>,
 }
 
+/// Adds a warning about `path` (and `record`), or with `strict` fails with it instead.
+pub(crate) fn warn_or_fail(
+    warnings: &mut Vec<Warning>,
+    path: &Path,
+    strict: bool,
+    record: Option<u64>,
+    message: String,
+) -> Result<()> {
+    if strict {
+        return Err(match record {
+            Some(r) => ImportError::record(path, r, format!("{message} (--strict)")),
+            None => ImportError::file(path, format!("{message} (--strict)")),
+        });
+    }
+    warnings.push(Warning {
+        path: path.to_path_buf(),
+        record,
+        message,
+    });
+    Ok(())
+}
+
 /// Guesses a kind from a layer name (English and Chinese), for when neither the user nor the
 /// source says.
 ///
@@ -182,19 +204,8 @@ pub fn import_vectors(
         };
         // Few distinct sources: a short list, turned into sorted names at the end.
         let mut heights: Vec<(HeightSource, u64)> = Vec::new();
-        let warn = |warnings: &mut Vec<Warning>, record: Option<u64>, message: String| -> Result<()> {
-            if opts.strict {
-                return Err(match record {
-                    Some(r) => ImportError::record(&path, r, format!("{message} (--strict)")),
-                    None => ImportError::file(&path, format!("{message} (--strict)")),
-                });
-            }
-            warnings.push(Warning {
-                path: path.clone(),
-                record,
-                message,
-            });
-            Ok(())
+        let warn = |warnings: &mut Vec<Warning>, record: Option<u64>, message: String| {
+            warn_or_fail(warnings, &path, opts.strict, record, message)
         };
         let prep = Prep {
             place: PlaceCheck::new(&project_crs, &src_crs, extent),

@@ -49,8 +49,6 @@ struct DocIn {
     appearance: Option<AppearanceIn>,
     #[serde(rename = "geometry-templates", default)]
     templates: Option<TemplatesIn>,
-    #[serde(default)]
-    id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -388,7 +386,6 @@ fn read_seq(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
             uv: &appearance.vertices_texture,
             templates: doc.templates.as_ref(),
         };
-        let _ = f.id;
         for (id, o) in f.city_objects {
             record += 1;
             model.objects.push(object(&ctx, record, id, o));

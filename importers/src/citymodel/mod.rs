@@ -320,36 +320,22 @@ fn outline(m: &cim_engine::mesh::Mesh3, tris: &[[u32; 3]]) -> Option<MultiPolygo
     Some(MultiPolygon(polys.into_iter().map(|(p, _)| p).collect()))
 }
 
-/// The field type that holds every value of an attribute seen.
-fn field_type_of(values: &[&AttrValue]) -> FieldType {
-    let mut t: Option<FieldType> = None;
-    for v in values {
-        let this = match v {
-            AttrValue::Null => continue,
-            AttrValue::Bool(_) => FieldType::Bool,
-            AttrValue::Int(_) => FieldType::Int,
-            AttrValue::Real(_) => FieldType::Real,
-            AttrValue::Text(_) => FieldType::Text,
-            AttrValue::Date(_) => FieldType::Date,
-        };
-        t = Some(match (t, this) {
-            (None, x) => x,
-            (Some(a), b) if a == b => a,
-            (Some(FieldType::Int), FieldType::Real) | (Some(FieldType::Real), FieldType::Int) => {
-                FieldType::Real
-            }
-            _ => FieldType::Text,
-        });
-    }
-    t.unwrap_or(FieldType::Text)
+/// The field type of a value (`None` for a null, which any field holds).
+fn value_type(v: &AttrValue) -> Option<FieldType> {
+    Some(match v {
+        AttrValue::Null => return None,
+        AttrValue::Bool(_) => FieldType::Bool,
+        AttrValue::Int(_) => FieldType::Int,
+        AttrValue::Real(_) => FieldType::Real,
+        AttrValue::Text(_) => FieldType::Text,
+        AttrValue::Date(_) => FieldType::Date,
+    })
 }
 
-/// The field type that holds values of type `was` and the value `v` (of type `t`).
-fn field_type_of_pair(was: FieldType, t: FieldType, v: &AttrValue) -> FieldType {
-    if matches!(v, AttrValue::Null) || was == t {
-        return was;
-    }
-    match (was, t) {
+/// The field type that holds values of types `a` and `b`.
+fn widen(a: FieldType, b: FieldType) -> FieldType {
+    match (a, b) {
+        (a, b) if a == b => a,
         (FieldType::Int, FieldType::Real) | (FieldType::Real, FieldType::Int) => FieldType::Real,
         _ => FieldType::Text,
     }
@@ -407,19 +393,8 @@ pub fn import_city_model(
         warnings: model.warnings,
         ..Default::default()
     };
-    let warn = |warnings: &mut Vec<Warning>, record: Option<u64>, message: String| -> Result<()> {
-        if opts.strict {
-            return Err(match record {
-                Some(r) => ImportError::record(&path, r, format!("{message} (--strict)")),
-                None => ImportError::file(&path, format!("{message} (--strict)")),
-            });
-        }
-        warnings.push(Warning {
-            path: path.clone(),
-            record,
-            message,
-        });
-        Ok(())
+    let warn = |warnings: &mut Vec<Warning>, record: Option<u64>, message: String| {
+        crate::pipeline::warn_or_fail(warnings, &path, opts.strict, record, message)
     };
     let kind_of = |o: &CityObjectIn| opts.kind.unwrap_or(o.kind);
     // Codes first: a part names its parent's code.
@@ -442,12 +417,12 @@ pub fn import_city_model(
             .entry(layer_for(&base, kind))
             .or_insert_with(|| (kind, BTreeMap::new()));
         for (k, v) in &o.attributes {
-            let t = field_type_of(&[v]);
+            let t = value_type(v);
             entry
                 .1
                 .entry(k.clone())
-                .and_modify(|was| *was = field_type_of_pair(*was, t, v))
-                .or_insert(t);
+                .and_modify(|was| *was = t.map_or(*was, |t| widen(*was, t)))
+                .or_insert(t.unwrap_or(FieldType::Text));
         }
     }
     let place = PlaceCheck::new(&project_crs, &src_crs, None);

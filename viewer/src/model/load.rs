@@ -184,11 +184,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     for layer in &layers {
         project.for_each_representation(layer, None, |code, rep| {
             if let Some(&k) = index.get(code) {
-                let finer = inputs[k]
-                    .mesh
-                    .as_ref()
-                    .is_none_or(|_| lods.get(&k).is_none_or(|was: &String| rep.lod >= *was));
-                if finer {
+                if lods.get(&k).is_none_or(|was| rep.lod >= *was) {
                     lods.insert(k, rep.lod.clone());
                     inputs[k].mesh = Some(rep.mesh);
                 }
