@@ -214,8 +214,9 @@ impl SpatialIndex {
     }
 
     /// Estimated bytes of the index's own structures: tree nodes, shape arena, id map and the
-    /// non-coordinate heap parts of shapes (hole-ring headers). Coordinate buffers are excluded;
-    /// so are allocator overheads.
+    /// non-coordinate heap parts of shapes (hole-ring headers; a mesh's BVH nodes and local
+    /// bounds, [`crate::TriangleMesh::index_bytes`]). Coordinate buffers are excluded (a mesh's
+    /// positions, triangles and per-triangle tags: its geometry); so are allocator overheads.
     ///
     /// # Examples
     ///
@@ -236,6 +237,7 @@ impl SpatialIndex {
             .flatten()
             .map(|e| match &e.shape {
                 Shape::Prism { footprint, .. } => std::mem::size_of_val(footprint.interiors()),
+                Shape::Mesh(m) => m.index_bytes(),
                 _ => 0,
             })
             .sum();

@@ -34,9 +34,13 @@
 //! - **ray pick**: the first solid along a ray from the camera, as when clicking in a 3D view.
 //! - **kNN**: the k nearest neighbours.
 //! - **bulk load**: building the tree from all items at once, instead of one insert each.
+//! - **LoD2**: a building with its roof shapes, walls and ground as surfaces; indexed as a
+//!   [`Shape::Mesh`], a [`TriangleMesh`] with its own bounding-volume hierarchy (**BVH**), so a
+//!   ray finds the triangle (and the surface it belongs to) without testing them all.
 
 mod aabb;
 mod index;
+mod mesh;
 mod nearest;
 mod packed;
 mod ray;
@@ -46,5 +50,6 @@ mod window;
 
 pub use aabb::Aabb3;
 pub use index::SpatialIndex;
+pub use mesh::{MeshError, MeshHit, TriangleMesh, LEAF};
 pub use ray::{Hit, SurfaceHit};
 pub use shape::{Item, ItemId, Shape};

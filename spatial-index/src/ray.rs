@@ -34,8 +34,11 @@ pub struct Hit {
     pub distance: f64,
     /// Where the ray meets the solid's surface.
     pub point: [f64; 3],
-    /// Unit outward normal of the face hit; `-dir` when the origin is inside the solid.
+    /// Unit outward normal of the face hit; `-dir` when the origin is inside the solid. For a
+    /// mesh, the triangle's normal turned to face the ray.
     pub normal: [f64; 3],
+    /// For a [`Shape::Mesh`], the tag of the triangle hit; `None` for other shapes.
+    pub tag: Option<u32>,
 }
 
 /// Where a ray meets one shape: [`Shape::ray_hit`].
@@ -45,8 +48,11 @@ pub struct SurfaceHit {
     pub distance: f64,
     /// The point on the surface.
     pub point: [f64; 3],
-    /// Unit outward normal there; `-dir` when the origin is inside.
+    /// Unit outward normal there; `-dir` when the origin is inside. For a mesh, the triangle's
+    /// normal turned to face the ray.
     pub normal: [f64; 3],
+    /// For a [`Shape::Mesh`], the tag of the triangle hit; `None` for other shapes.
+    pub tag: Option<u32>,
 }
 
 /// A ray with a unit direction and its componentwise inverse.
@@ -72,6 +78,15 @@ impl Ray {
         })
     }
 
+    pub(crate) fn origin(&self) -> [f64; 3] {
+        self.origin
+    }
+
+    /// The direction, of unit length.
+    pub(crate) fn dir(&self) -> [f64; 3] {
+        self.dir
+    }
+
     fn at(&self, t: f64) -> [f64; 3] {
         [0, 1, 2].map(|a| self.origin[a] + t * self.dir[a])
     }
@@ -81,6 +96,7 @@ impl Ray {
             distance: 0.0,
             point: self.origin,
             normal: self.dir.map(|c| -c),
+            tag: None,
         }
     }
 
@@ -113,11 +129,18 @@ impl Shape {
     /// assert!(house.ray_hit([-20.0, 5.0, 11.0], [1.0, 0.0, 0.0]).is_none());
     /// ```
     pub fn ray_hit(&self, origin: [f64; 3], dir: [f64; 3]) -> Option<SurfaceHit> {
-        self.hit(&Ray::new(origin, dir)?)
+        self.hit(&Ray::new(origin, dir)?, f64::INFINITY)
     }
 
-    pub(crate) fn hit(&self, ray: &Ray) -> Option<SurfaceHit> {
+    /// The hit nearer than `max_t` (meshes prune their BVH by it; the other shapes ignore it).
+    pub(crate) fn hit(&self, ray: &Ray, max_t: f64) -> Option<SurfaceHit> {
         match self {
+            Shape::Mesh(m) => m.hit(ray, max_t).map(|h| SurfaceHit {
+                distance: h.distance,
+                point: h.point,
+                normal: h.normal,
+                tag: h.tag,
+            }),
             Shape::Prism {
                 footprint,
                 base_z,
@@ -140,6 +163,7 @@ fn box_hit(ray: &Ray, b: &Aabb3) -> Option<SurfaceHit> {
         distance: t,
         point: ray.at(t),
         normal,
+        tag: None,
     })
 }
 
@@ -172,6 +196,7 @@ fn prism_hit(ray: &Ray, footprint: &geo::Polygon<f64>, base_z: f64, top_z: f64) 
                 distance: t0,
                 point: p0,
                 normal,
+                tag: None,
             },
             None => ray.inside(),
         });
@@ -209,6 +234,7 @@ fn prism_hit(ray: &Ray, footprint: &geo::Polygon<f64>, base_z: f64, top_z: f64) 
         distance: t,
         point: ray.at(t),
         normal: [n[0], n[1], 0.0],
+        tag: None,
     })
 }
 
@@ -244,7 +270,7 @@ impl Nearest {
         if ray.enters(bounds).is_none_or(|t| t > self.best_t) {
             return;
         }
-        let Some(h) = shape.and_then(|s| s.hit(ray)) else {
+        let Some(h) = shape.and_then(|s| s.hit(ray, self.best_t)) else {
             return;
         };
         let better =
@@ -256,6 +282,7 @@ impl Nearest {
                 distance: h.distance,
                 point: h.point,
                 normal: h.normal,
+                tag: h.tag,
             });
         }
     }

@@ -38,6 +38,9 @@ pub enum Shape {
     },
     /// A solid box.
     Box(Aabb3),
+    /// A triangle mesh with its own BVH (an LoD2 building, a bridge): rays meet its triangles
+    /// and report the triangle's tag; 2-D tests use its triangles seen from above.
+    Mesh(crate::TriangleMesh),
 }
 
 /// One entry of the index: the caller's id and its shape.
@@ -111,6 +114,10 @@ impl Shape {
             Shape::Line { line, z } => (rect_of(line.coords())?, *z, *z),
             Shape::Point { xyz } => (([xyz[0], xyz[1]], [xyz[0], xyz[1]]), xyz[2], xyz[2]),
             Shape::Box(b) => return b.is_valid().then_some(*b),
+            Shape::Mesh(m) => {
+                let b = m.bounds();
+                return (m.triangle_count() > 0 && b.is_valid()).then_some(b);
+            }
         };
         let b = Aabb3::new(
             [rect.0[0], rect.0[1], z_lo.min(z_hi)],
@@ -139,6 +146,7 @@ impl Shape {
             Shape::Line { line, .. } => Euclidean.distance(&p, line),
             Shape::Point { xyz } => (xyz[0] - xy[0]).hypot(xyz[1] - xy[1]),
             Shape::Box(b) => b.distance_2d_squared(xy).sqrt(),
+            Shape::Mesh(m) => m.distance_2d(xy),
         }
     }
 
@@ -163,6 +171,7 @@ impl Shape {
             Shape::Line { line, .. } => line.intersects(poly),
             Shape::Point { xyz } => geo::Point::new(xyz[0], xyz[1]).intersects(poly),
             Shape::Box(b) => geo::Rect::new((b.min[0], b.min[1]), (b.max[0], b.max[1])).intersects(poly),
+            Shape::Mesh(m) => m.intersects_polygon(poly),
         }
     }
 }

@@ -115,6 +115,10 @@ fn polygon_intersection_matches_brute_force() {
                             Shape::Box(b) => geo::Rect::new((b.min[0], b.min[1]), (b.max[0], b.max[1]))
                                 .to_polygon()
                                 .intersects(&poly),
+                            Shape::Mesh(m) => m.triangles().any(|(c, _)| {
+                                geo::Polygon::new(c.iter().map(|p| (p[0], p[1])).collect(), vec![])
+                                    .intersects(&poly)
+                            }),
                         }
                 })
                 .map(|it| it.id)

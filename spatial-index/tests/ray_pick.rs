@@ -4,7 +4,7 @@
 
 mod common;
 
-use cim_spatial_index::{Hit, Item, ItemId, Shape, SpatialIndex};
+use cim_spatial_index::{Hit, Item, ItemId, Shape, SpatialIndex, TriangleMesh};
 use common::*;
 use geo::{line_string, polygon, Polygon};
 use rand::Rng;
@@ -38,7 +38,8 @@ fn straight_down_onto_a_10m_building_hits_the_roof() {
             id: 5,
             distance: 90.0,
             point: [4.0, 6.0, 10.0],
-            normal: [0.0, 0.0, 1.0]
+            normal: [0.0, 0.0, 1.0],
+            tag: None
         }
     );
     // Just beside it: nothing.
@@ -155,7 +156,8 @@ fn bottom_face_parcel_box_and_inside_origin() {
             id: 1,
             distance: 5.0,
             point: [5.0, 5.0, 5.0],
-            normal: [0.0, 0.0, -1.0]
+            normal: [0.0, 0.0, -1.0],
+            tag: None
         }
     );
     let parcel = index.ray_pick([25.0, 5.0, 10.0], [0.0, 0.0, -3.0]).unwrap();
@@ -165,7 +167,8 @@ fn bottom_face_parcel_box_and_inside_origin() {
             id: 2,
             distance: 10.0,
             point: [25.0, 5.0, 0.0],
-            normal: [0.0, 0.0, 1.0]
+            normal: [0.0, 0.0, 1.0],
+            tag: None
         }
     );
     let side = index.ray_pick([60.0, 5.0, 1.0], [-1.0, 0.0, 0.0]).unwrap();
@@ -175,7 +178,8 @@ fn bottom_face_parcel_box_and_inside_origin() {
             id: 3,
             distance: 10.0,
             point: [50.0, 5.0, 1.0],
-            normal: [1.0, 0.0, 0.0]
+            normal: [1.0, 0.0, 0.0],
+            tag: None
         }
     );
     let inside = index.ray_pick([5.0, 5.0, 6.0], [1.0, 0.0, 0.0]).unwrap();
@@ -356,4 +360,200 @@ fn shape_ray_hit_matches_the_oracle_on_single_prisms() {
         }
     }
     assert!(roofs > 100 && walls > 100, "roofs {roofs} walls {walls}");
+}
+
+/// A gable house at (x0, y0): footprint 10 m × 8 m, eaves at 6 m, ridge along x at 9 m, with a
+/// balcony slab sticking out 1.5 m from the south wall at 3.2 m. Tags: 1 wall, 2 roof,
+/// 3 balcony, 4 ground.
+fn gable_house(x0: f64, y0: f64) -> TriangleMesh {
+    let p: Vec<[f32; 3]> = vec![
+        [0.0, 0.0, 0.0],
+        [10.0, 0.0, 0.0],
+        [10.0, 8.0, 0.0],
+        [0.0, 8.0, 0.0],
+        [0.0, 0.0, 6.0],
+        [10.0, 0.0, 6.0],
+        [10.0, 8.0, 6.0],
+        [0.0, 8.0, 6.0],
+        [0.0, 4.0, 9.0],
+        [10.0, 4.0, 9.0],
+        [3.0, -1.5, 3.2],
+        [7.0, -1.5, 3.2],
+        [7.0, 0.0, 3.2],
+        [3.0, 0.0, 3.2],
+    ];
+    let walls = [
+        [0, 1, 5],
+        [0, 5, 4],
+        [1, 2, 6],
+        [1, 6, 5],
+        [5, 6, 9],
+        [2, 3, 7],
+        [2, 7, 6],
+        [3, 0, 4],
+        [3, 4, 7],
+        [7, 4, 8],
+    ];
+    let roof = [[4, 5, 9], [4, 9, 8], [6, 7, 8], [6, 8, 9]];
+    let balcony = [[10, 11, 12], [10, 12, 13]];
+    let ground = [[0, 2, 1], [0, 3, 2]];
+    let mut t = Vec::new();
+    let mut tags = Vec::new();
+    for (tag, list) in [
+        (1u32, &walls[..]),
+        (2, &roof[..]),
+        (3, &balcony[..]),
+        (4, &ground[..]),
+    ] {
+        t.extend_from_slice(list);
+        tags.extend(std::iter::repeat_n(tag, list.len()));
+    }
+    TriangleMesh::new([x0, y0, 0.0], &p, &t, &tags).unwrap()
+}
+
+#[test]
+fn a_mesh_is_hit_on_the_surface_drawn_not_on_its_lod1_prism() {
+    let (x0, y0) = (385_000.0, 2_535_000.0);
+    let index = SpatialIndex::bulk_load(vec![
+        Item::new(1, Shape::Mesh(gable_house(x0, y0))),
+        // A tower behind it.
+        Item::new(2, Shape::prism(square(x0, y0 + 20.0, 10.0), 0.0, 30.0)),
+    ]);
+    // Straight down onto the balcony, outside the footprint an LoD1 prism would have.
+    let h = index
+        .ray_pick([x0 + 5.0, y0 - 1.0, 50.0], [0.0, 0.0, -1.0])
+        .unwrap();
+    assert_eq!((h.id, h.tag), (1, Some(3)));
+    assert!(
+        (h.distance - 46.8).abs() < 1e-5 && close(h.normal, [0.0, 0.0, 1.0]),
+        "{h:?}"
+    );
+    // Level at 8 m from the south: an LoD1 prism 9 m tall would be hit on its wall at y0; the
+    // roof slope is 8/3 m further in.
+    let h = index
+        .ray_pick([x0 + 5.0, y0 - 20.0, 8.0], [0.0, 1.0, 0.0])
+        .unwrap();
+    assert_eq!((h.id, h.tag), (1, Some(2)));
+    assert!((h.distance - (20.0 + 8.0 / 3.0)).abs() < 1e-4, "{h:?}");
+    assert!(
+        (h.normal[1] + 0.6).abs() < 1e-6 && (h.normal[2] - 0.8).abs() < 1e-6,
+        "{h:?}"
+    );
+    assert!((h.point[2] - 8.0).abs() < 1e-9);
+    // Above the ridge the ray passes to the tower's wall, which has no tag.
+    let h = index
+        .ray_pick([x0 + 5.0, y0 - 20.0, 9.5], [0.0, 1.0, 0.0])
+        .unwrap();
+    assert_eq!((h.id, h.tag, h.distance), (2, None, 40.0));
+    // Between the balcony and the ground under it, looking north: the south wall.
+    let h = index
+        .ray_pick([x0 + 5.0, y0 - 1.0, 1.0], [0.0, 1.0, 0.0])
+        .unwrap();
+    assert_eq!((h.id, h.tag), (1, Some(1)));
+    assert!((h.distance - 1.0).abs() < 1e-5);
+    // The 2-D queries see the mesh from above: the balcony is part of its footprint.
+    assert_eq!(index.within_distance_2d([x0 + 5.0, y0 - 3.0], 1.6), vec![1]);
+    assert!(index.within_distance_2d([x0 + 5.0, y0 - 3.0], 1.4).is_empty());
+    let strip = polygon![(x: x0 + 4.0, y: y0 - 1.4), (x: x0 + 5.0, y: y0 - 1.4), (x: x0 + 5.0, y: y0 - 0.1)];
+    assert_eq!(index.intersecting_polygon(&strip), vec![1]);
+    assert_eq!(index.nearest_2d([x0 + 5.0, y0 - 3.0], 1)[0].0, 1);
+}
+
+/// Every triangle of `mesh` against the ray, in f64: the nearest `t`.
+fn brute_mesh(mesh: &TriangleMesh, o: [f64; 3], d: [f64; 3]) -> Option<(f64, u32)> {
+    let mut best: Option<(f64, u32)> = None;
+    for (c, tag) in mesh.triangles() {
+        let sub = |a: [f64; 3], b: [f64; 3]| [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+        let cross = |a: [f64; 3], b: [f64; 3]| {
+            [
+                a[1] * b[2] - a[2] * b[1],
+                a[2] * b[0] - a[0] * b[2],
+                a[0] * b[1] - a[1] * b[0],
+            ]
+        };
+        let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+        let (e1, e2) = (sub(c[1], c[0]), sub(c[2], c[0]));
+        let p = cross(d, e2);
+        let det = dot(e1, p);
+        if det.abs() < 1e-12 {
+            continue;
+        }
+        let s = sub(o, c[0]);
+        let (u, q) = (dot(s, p) / det, cross(s, e1));
+        let (v, t) = (dot(d, q) / det, dot(e2, q) / det);
+        if u >= 0.0 && v >= 0.0 && u + v <= 1.0 && t >= 0.0 && best.is_none_or(|b| t < b.0) {
+            best = Some((t, tag));
+        }
+    }
+    best
+}
+
+#[test]
+fn ray_pick_among_many_meshes_matches_brute_force() {
+    // 400 houses on a jittered grid, turned by multiples of 90° so they stay apart.
+    let mut rng = rng(31);
+    let mut items = Vec::new();
+    for i in 0..20u32 {
+        for j in 0..20u32 {
+            let x = 385_000.0 + 25.0 * f64::from(i) + rng.random_range(0.0..5.0);
+            let y = 2_535_000.0 + 25.0 * f64::from(j) + rng.random_range(0.0..5.0);
+            items.push(Item::new(u64::from(i * 20 + j), Shape::Mesh(gable_house(x, y))));
+        }
+    }
+    let index = SpatialIndex::bulk_load(items.clone());
+    let mut hits = 0;
+    for k in 0..3000 {
+        let p = [
+            385_000.0 + rng.random_range(-20.0..520.0),
+            2_535_000.0 + rng.random_range(-20.0..520.0),
+        ];
+        let (o, d) = match k % 3 {
+            0 => ([p[0], p[1], 100.0], [0.0, 0.0, -1.0]),
+            1 => {
+                let az = rng.random_range(0.0..std::f64::consts::TAU);
+                (
+                    [p[0], p[1], rng.random_range(0.5..10.0)],
+                    [az.cos(), az.sin(), 0.0],
+                )
+            }
+            _ => {
+                let az = rng.random_range(0.0..std::f64::consts::TAU);
+                let pitch = rng.random_range(0.1..1.4f64);
+                (
+                    [p[0], p[1], 200.0],
+                    [az.cos() * pitch.cos(), az.sin() * pitch.cos(), -pitch.sin()],
+                )
+            }
+        };
+        let u = unit(d);
+        let mut oracle: Vec<(f64, ItemId, u32)> = items
+            .iter()
+            .filter_map(|it| match &it.shape {
+                Shape::Mesh(m) => brute_mesh(m, o, u).map(|(t, tag)| (t, it.id, tag)),
+                _ => None,
+            })
+            .collect();
+        oracle.sort_by(|a, b| a.0.total_cmp(&b.0));
+        match (index.ray_pick(o, d), oracle.first()) {
+            (None, None) => {}
+            (Some(h), Some(&(t, id, tag))) => {
+                hits += 1;
+                assert!(
+                    (h.distance - t).abs() < 1e-3,
+                    "ray {o:?} {d:?}: {h:?} vs {oracle:?}"
+                );
+                // Where two surfaces are within rounding of each other (an edge), either will do.
+                let tied = oracle
+                    .iter()
+                    .filter(|x| x.0 - t < 1e-3)
+                    .any(|x| (x.1, Some(x.2)) == (h.id, h.tag));
+                assert!(
+                    tied || (h.id, h.tag) == (id, Some(tag)),
+                    "ray {o:?} {d:?}: {h:?} vs {oracle:?}"
+                );
+            }
+            (got, want) => panic!("ray {o:?} {d:?}: index {got:?}, brute force {want:?}"),
+        }
+    }
+    assert!(hits > 600, "{hits} of 3000 rays hit a house");
 }

@@ -183,6 +183,17 @@ pub fn brute_distance(shape: &Shape, xy: [f64; 2]) -> f64 {
             let r = geo::Rect::new((b.min[0], b.min[1]), (b.max[0], b.max[1]));
             Euclidean.distance(&p, &r.to_polygon())
         }
+        Shape::Mesh(m) => m
+            .triangles()
+            .map(|(c, _)| {
+                let t = geo::Triangle::new(
+                    geo::coord! { x: c[0][0], y: c[0][1] },
+                    geo::coord! { x: c[1][0], y: c[1][1] },
+                    geo::coord! { x: c[2][0], y: c[2][1] },
+                );
+                Euclidean.distance(&p, &t.to_polygon())
+            })
+            .fold(f64::INFINITY, f64::min),
     }
 }
 
