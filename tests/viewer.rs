@@ -1010,17 +1010,18 @@ fn a_click_on_a_3d_building_names_the_surface_under_the_cursor() {
     let scene = cim_viewer::load_scene(&project).unwrap();
     // Straight down at (78691.9, 457791.5): a part's roof; from the south at 8 m up: a wall.
     let o = scene.origin.to_local(78_691.901_6, 457_791.500_2, 100.0);
-    let (_, _, _, class) =
-        cim_viewer::pick::ray_building_surface(&scene, o, [0.0, -1.0, 0.0], f32::INFINITY, &|_| true)
-            .unwrap();
-    assert_eq!(class, Some(cim_engine::mesh::SurfaceClass::Roof));
+    let class = |tag: Option<u32>| tag.map(|t| cim_engine::PickSurface::from_tag(t, "").class);
+    let (id, _, _, tag) =
+        cim_viewer::pick::ray_building(&scene, o, [0.0, -1.0, 0.0], f32::INFINITY, &|_| true).unwrap();
+    assert_eq!(class(tag), Some(cim_engine::mesh::SurfaceClass::Roof));
+    assert_eq!(scene.buildings[id as usize].lod.as_deref(), Some("2"));
     let o = scene.origin.to_local(78_691.9, 457_750.0, 8.0);
     let south_to_north = cim_viewer::model::scene::LocalOrigin::dir_to_local([0.0, 1.0, 0.0]);
-    let (_, _, _, class) =
-        cim_viewer::pick::ray_building_surface(&scene, o, south_to_north, f32::INFINITY, &|_| true).unwrap();
-    assert_eq!(class, Some(cim_engine::mesh::SurfaceClass::Wall));
-    // Every drawn triangle has its class.
+    let (_, _, _, tag) =
+        cim_viewer::pick::ray_building(&scene, o, south_to_north, f32::INFINITY, &|_| true).unwrap();
+    assert_eq!(class(tag), Some(cim_engine::mesh::SurfaceClass::Wall));
+    // Every drawn triangle has its surface.
     for t in &scene.tiles {
-        assert_eq!(t.classes.len(), t.mesh.triangle_count());
+        assert_eq!(t.surfaces.len(), t.mesh.triangle_count());
     }
 }

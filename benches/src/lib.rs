@@ -3,3 +3,4 @@ pub mod flood_case;
 pub mod footprints;
 pub mod gpkg_gen;
 pub mod huge_polygon;
+pub mod lod2;

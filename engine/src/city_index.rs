@@ -1,8 +1,11 @@
 //! The in-memory spatial index over a project's features, built by bulk loading at open.
 
-use crate::error::Result;
+use std::collections::HashMap;
+
+use crate::error::{EngineError, Result};
+use crate::mesh::SurfaceClass;
 use crate::{CityCode, FeatureFilter, FeatureKind, Project, Raster};
-use cim_spatial_index::{Item, ItemId, Shape, SpatialIndex};
+use cim_spatial_index::{Item, ItemId, Shape, SpatialIndex, TriangleMesh};
 
 /// What a ray pick found.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,6 +17,18 @@ pub struct PickHit {
     pub distance_m: f64,
     pub point: [f64; 3],
     pub normal: [f64; 3],
+    /// Where the feature has 3-D geometry: the surface hit on it.
+    pub surface: Option<PickSurface>,
+}
+
+/// The surface a ray met on a feature's 3-D geometry (its finest level of detail).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PickSurface {
+    pub class: SurfaceClass,
+    /// The level of detail, as the source writes it ("2", "2.2"…).
+    pub lod: String,
+    /// The source face (polygon) hit, in the representation's face order.
+    pub face: u32,
 }
 
 /// Per-feature data the index keeps beside the R-tree: enough to name a hit.
@@ -22,9 +37,12 @@ struct Entry {
     code: CityCode,
     layer: u16,
     kind: FeatureKind,
+    /// Index into `lods` of the mesh indexed for it (`u8::MAX`: none, its 2-D shape is).
+    lod: u8,
 }
 
-/// A spatial index over a project's features, with 3D solids: LOD1 buildings as extruded
+/// A spatial index over a project's features, with 3D solids: features with 3-D geometry as
+/// their finest mesh (picked on the surface drawn, which is named), LOD1 buildings as extruded
 /// footprints, other polygons as flat shapes on the ground, lines as road centrelines.
 pub struct CityIndex {
     index: SpatialIndex,
@@ -32,6 +50,55 @@ pub struct CityIndex {
     /// Index item → entry: a multi-part feature has one item per part, all naming its entry.
     item_entry: Vec<u32>,
     layers: Vec<String>,
+    lods: Vec<String>,
+}
+
+impl PickSurface {
+    /// A triangle's tag (in the spatial index, in the viewer's tiles): its surface class in the
+    /// top byte, its source face below (faces past 2²⁴ − 1 read as that).
+    pub fn tag(class: SurfaceClass, face: u32) -> u32 {
+        (class as u32) << 24 | face.min(0x00ff_ffff)
+    }
+
+    /// The surface a [`PickSurface::tag`] names, on a representation at `lod`.
+    pub fn from_tag(tag: u32, lod: &str) -> PickSurface {
+        PickSurface {
+            class: SurfaceClass::from_code((tag >> 24) as u8).unwrap_or_default(),
+            lod: lod.to_string(),
+            face: tag & 0x00ff_ffff,
+        }
+    }
+}
+
+/// The finest 3-D representation of each feature of `layer` that has one, as an indexed mesh:
+/// code → (level of detail, mesh).
+fn finest_meshes(
+    project: &Project,
+    layer: &str,
+    out: &mut HashMap<String, (String, TriangleMesh)>,
+) -> Result<()> {
+    project.for_each_representation(layer, None, |code, rep| {
+        if out.get(code).is_some_and(|(lod, _)| *lod >= rep.lod) {
+            return Ok(());
+        }
+        let m = &rep.mesh;
+        let tags: Vec<u32> = m
+            .classes
+            .iter()
+            .zip(&m.faces)
+            .map(|(c, f)| PickSurface::tag(*c, *f))
+            .collect();
+        let mesh = TriangleMesh::new(m.origin, &m.positions, &m.triangles, &tags).map_err(|e| {
+            EngineError::Geometry {
+                reason: format!(
+                    "the 3-D geometry of {code} (LoD {}) cannot be indexed: {e}",
+                    rep.lod
+                ),
+            }
+        })?;
+        out.insert(code.to_string(), (rep.lod, mesh));
+        Ok(())
+    })
 }
 
 /// Ground elevation for features without their own: terrain at the feature's first vertex,
@@ -47,12 +114,20 @@ fn ground_z(terrain: Option<&Raster>, g: &geo::Geometry<f64>) -> f64 {
 
 impl CityIndex {
     /// Loads the features matching `filter` from the project and bulk-loads the index. Items of
-    /// a multi-part feature share its entry.
+    /// a multi-part feature share its entry. A feature with 3-D geometry is indexed as its
+    /// finest mesh, the others by their 2-D geometry (LOD1 buildings as prisms).
     pub fn load(project: &Project, filter: &FeatureFilter) -> Result<CityIndex> {
         let terrain = match project.terrains()?.first() {
             Some(t) => Some(project.terrain(&t.name)?),
             None => None,
         };
+        let mut meshes: HashMap<String, (String, TriangleMesh)> = HashMap::new();
+        for l in project.layers()? {
+            if filter.layers.as_ref().is_none_or(|ls| ls.contains(&l.name)) {
+                finest_meshes(project, &l.name, &mut meshes)?;
+            }
+        }
+        let mut lods: Vec<String> = Vec::new();
         let mut items = Vec::new();
         let mut entries = Vec::new();
         let mut item_entry: Vec<u32> = Vec::new();
@@ -67,19 +142,33 @@ impl CityIndex {
             };
             let entry = entries.len() as u32;
             let f = s.feature;
-            let (base_z, top_z) = match &f.lod1 {
-                Some(l) => (l.base_m, l.top_m()),
-                None => {
-                    let z = ground_z(terrain.as_ref(), &f.geometry);
-                    (z, z)
-                }
-            };
-            push_shapes(&mut items, &f.geometry, base_z, top_z);
+            let mut lod = u8::MAX;
+            if let Some((name, mesh)) = meshes.remove(f.code.as_str()) {
+                lod = match lods.iter().position(|l| *l == name) {
+                    Some(i) => i as u8,
+                    None if lods.len() < usize::from(u8::MAX) => {
+                        lods.push(name);
+                        (lods.len() - 1) as u8
+                    }
+                    None => u8::MAX,
+                };
+                items.push(Item::new(items.len() as ItemId, Shape::Mesh(mesh)));
+            } else {
+                let (base_z, top_z) = match &f.lod1 {
+                    Some(l) => (l.base_m, l.top_m()),
+                    None => {
+                        let z = ground_z(terrain.as_ref(), &f.geometry);
+                        (z, z)
+                    }
+                };
+                push_shapes(&mut items, &f.geometry, base_z, top_z);
+            }
             item_entry.resize(items.len(), entry);
             entries.push(Entry {
                 code: f.code,
                 layer: layer as u16,
                 kind: f.kind,
+                lod,
             });
             Ok(())
         })?;
@@ -88,6 +177,7 @@ impl CityIndex {
             entries,
             item_entry,
             layers,
+            lods,
         })
     }
 
@@ -117,6 +207,10 @@ impl CityIndex {
     pub fn pick(&self, origin: [f64; 3], dir: [f64; 3]) -> Option<PickHit> {
         let hit = self.index.ray_pick(origin, dir)?;
         let e = self.entry(hit.id)?;
+        let surface = hit.tag.map(|t| {
+            let lod = self.lods.get(usize::from(e.lod)).map_or("", String::as_str);
+            PickSurface::from_tag(t, lod)
+        });
         Some(PickHit {
             code: e.code.clone(),
             layer: self.layers.get(usize::from(e.layer)).cloned().unwrap_or_default(),
@@ -124,6 +218,7 @@ impl CityIndex {
             distance_m: hit.distance,
             point: hit.point,
             normal: hit.normal,
+            surface,
         })
     }
 }
@@ -163,6 +258,7 @@ impl CityIndex {
             distance_m: 0.0,
             point: [xy[0], xy[1], z],
             normal: [0.0, 0.0, 1.0],
+            surface: None,
         })
     }
 }

@@ -22,7 +22,7 @@ pub mod mesh;
 mod raster;
 mod store;
 
-pub use city_index::{CityIndex, PickHit};
+pub use city_index::{CityIndex, PickHit, PickSurface};
 pub use code::CityCode;
 pub use crs::{crs_fitting, haversine_km, AreaOfUse, Crs, Transform};
 pub use date::Date;
@@ -35,6 +35,6 @@ pub use raster::Raster;
 // store re-exports (owned by the store engineer):
 pub use store::{
     run_raster_table, FeatureFilter, GeometryType, ImportStats, ImportTx, LayerInfo, LayerSpec, MeshSummary,
-    Project, RunBuilding, RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool, StoredFeature, SurfaceHit,
-    TerrainInfo, Viewpoint, Written, COVERAGE_TILE, DATA_NULL, FORMAT_VERSION,
+    Project, RunBuilding, RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool, StoredFeature, TerrainInfo,
+    Viewpoint, Written, COVERAGE_TILE, DATA_NULL, FORMAT_VERSION,
 };

@@ -22,7 +22,9 @@
 use geo::Intersects;
 
 /// Most triangles in one BVH leaf (and in a mesh that has no BVH).
-pub const LEAF: usize = 8;
+pub const LEAF: usize = 16;
+/// Bits of a leaf's link word that hold its triangle count.
+const COUNT_BITS: u32 = 5;
 
 /// Words before the positions: the local bounds.
 const HEADER: usize = 6;
@@ -40,7 +42,7 @@ pub enum MeshError {
     VertexOutOfRange { triangle: usize, vertex: u32 },
     /// A position or the origin is not finite.
     NotFinite,
-    /// More triangles than the BVH can address (2²⁷).
+    /// More triangles than the BVH can address (2²⁶).
     TooLarge,
     /// `tags` does not have one entry per triangle.
     TagCount,
@@ -56,7 +58,7 @@ impl std::fmt::Display for MeshError {
                 )
             }
             MeshError::NotFinite => write!(f, "a coordinate is not finite"),
-            MeshError::TooLarge => write!(f, "more than 2^27 triangles"),
+            MeshError::TooLarge => write!(f, "more than 2^26 triangles"),
             MeshError::TagCount => write!(f, "the tags are not one per triangle"),
         }
     }
@@ -121,9 +123,9 @@ impl LocalBox {
     };
 
     fn add(&mut self, p: [f32; 3]) {
-        for a in 0..3 {
-            self.lo[a] = self.lo[a].min(p[a]);
-            self.hi[a] = self.hi[a].max(p[a]);
+        for ((lo, hi), v) in self.lo.iter_mut().zip(&mut self.hi).zip(p) {
+            *lo = lo.min(v);
+            *hi = hi.max(v);
         }
     }
 }
@@ -249,8 +251,8 @@ impl Builder<'_> {
         let q = self.quantise(&b);
         self.nodes.push([q[0], q[1], q[2], 0]);
         if end - start <= LEAF {
-            // start < 2^27 (checked by the caller), count ≤ LEAF < 16.
-            self.nodes[at][3] = LEAF_BIT | (start as u32) << 4 | (end - start) as u32;
+            // start < 2^26 (checked by the caller), count ≤ LEAF < 2^COUNT_BITS.
+            self.nodes[at][3] = LEAF_BIT | (start as u32) << COUNT_BITS | (end - start) as u32;
             return;
         }
         let ext = [0, 1, 2].map(|a| c.hi[a] - c.lo[a]);
@@ -282,7 +284,7 @@ impl TriangleMesh {
     /// `positions`) and one caller's tag per triangle. Builds the BVH.
     ///
     /// Errors on a vertex index out of range, a non-finite coordinate, a tag list of the wrong
-    /// length, or more than 2²⁷ triangles. Degenerate triangles are kept (a ray never hits them).
+    /// length, or more than 2²⁶ triangles. Degenerate triangles are kept (a ray never hits them).
     pub fn new(
         origin: [f64; 3],
         positions: &[[f32; 3]],
@@ -292,7 +294,7 @@ impl TriangleMesh {
         if tags.len() != triangles.len() {
             return Err(MeshError::TagCount);
         }
-        if triangles.len() >= 1 << 27 || positions.len() >= 1 << 30 {
+        if triangles.len() >= 1 << 26 || positions.len() >= 1 << 30 {
             return Err(MeshError::TooLarge);
         }
         if !origin.iter().all(|v| v.is_finite()) || !positions.iter().flatten().all(|v| v.is_finite()) {
@@ -504,8 +506,8 @@ impl TriangleMesh {
                     continue;
                 }
                 if link & LEAF_BIT != 0 {
-                    let first = ((link & !LEAF_BIT) >> 4) as usize;
-                    for k in first..first + (link & 0xf) as usize {
+                    let first = ((link & !LEAF_BIT) >> COUNT_BITS) as usize;
+                    for k in first..first + (link & ((1 << COUNT_BITS) - 1)) as usize {
                         test(k, &mut best_t);
                     }
                     continue;
@@ -739,7 +741,7 @@ mod tests {
 
     #[test]
     fn small_meshes_have_no_nodes_and_sizes_add_up() {
-        let m = sheet(2, 0.0); // 8 triangles = LEAF
+        let m = sheet(2, 0.0); // 8 triangles < LEAF
         assert_eq!(m.node_count(), 0);
         assert_eq!(m.heap_bytes(), 24 + 12 * 9 + 16 * 8);
         let big = sheet(10, 0.0); // 200 triangles

@@ -49,18 +49,12 @@ pub fn run(a: PickArgs) -> Result<()> {
     };
     let index = CityIndex::load(&project, &filter)?;
     let hit = index.pick(origin, dir);
-    // Where the feature has 3-D geometry, the surface the ray meets on it.
-    let surface = match &hit {
-        Some(h) => project.surface_hit(&h.code, origin, dir)?,
-        None => None,
-    };
     match (&hit, a.json) {
         (Some(h), true) => {
             let mut v = serde_json::json!({"code": h.code.as_str(), "layer": h.layer, "kind": h.kind.name(),
                 "distance_m": h.distance_m, "point": h.point, "normal": h.normal});
-            if let Some(s) = &surface {
-                v["surface"] = serde_json::json!({"class": s.class.name(), "lod": s.lod, "face": s.face,
-                    "distance_m": s.distance_m, "point": s.point});
+            if let Some(s) = &h.surface {
+                v["surface"] = serde_json::json!({"class": s.class.name(), "lod": s.lod, "face": s.face});
             }
             println!("{v}");
         }
@@ -76,17 +70,8 @@ pub fn run(a: PickArgs) -> Result<()> {
                 h.point[2],
                 h.distance_m
             );
-            if let Some(s) = &surface {
-                println!(
-                    "  surface: {} (LoD {}, face {}) at {:.2},{:.2},{:.2}, {:.2} m along the ray",
-                    s.class.name(),
-                    s.lod,
-                    s.face,
-                    s.point[0],
-                    s.point[1],
-                    s.point[2],
-                    s.distance_m
-                );
+            if let Some(s) = &h.surface {
+                println!("  surface: {} (LoD {}, face {})", s.class.name(), s.lod, s.face);
             }
         }
         (None, false) => println!("no feature along the ray ({} features indexed)", index.len()),

@@ -7,7 +7,7 @@
 
 use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
-use cim_engine::{CityIndex, Feature, FeatureKind, PickHit, StoredFeature};
+use cim_engine::{CityIndex, Feature, FeatureKind, PickHit, PickSurface, StoredFeature};
 
 use crate::data::{Data, Pending};
 use crate::model::load::{lines_of, road_width_m, SceneData};
@@ -136,28 +136,16 @@ pub fn ray_ground(scene: &SceneData, origin: [f64; 3], dir: [f64; 3]) -> Option<
     None
 }
 
-/// The first building whose drawn mesh the ray `origin + t * dir` (viewer frame, `dir` of unit
-/// length) meets before `max_t`, among those `shown`: (building, t, normal in the viewer frame).
-/// Tiles are tried nearest first, and only while they could hold something nearer.
+/// The first shown building whose mesh the ray `origin + t·dir` (viewer frame, `dir` of unit
+/// length) meets before `max_t`: (building, t, the triangle's normal facing the ray, the
+/// surface tag of the triangle hit). Tiles are tried nearest first.
 pub fn ray_building(
     scene: &SceneData,
     origin: [f32; 3],
     dir: [f32; 3],
     max_t: f32,
     shown: &dyn Fn(u32) -> bool,
-) -> Option<(u32, f32, [f32; 3])> {
-    ray_building_surface(scene, origin, dir, max_t, shown).map(|(id, t, n, _)| (id, t, n))
-}
-
-/// [`ray_building`], with the surface class of the triangle hit (roof, wall…).
-#[allow(clippy::type_complexity)]
-pub fn ray_building_surface(
-    scene: &SceneData,
-    origin: [f32; 3],
-    dir: [f32; 3],
-    max_t: f32,
-    shown: &dyn Fn(u32) -> bool,
-) -> Option<(u32, f32, [f32; 3], Option<cim_engine::mesh::SurfaceClass>)> {
+) -> Option<(u32, f32, [f32; 3], Option<u32>)> {
     let mut tiles: Vec<(f32, usize)> = scene
         .tiles
         .iter()
@@ -168,7 +156,7 @@ pub fn ray_building_surface(
         .filter(|(e, _)| *e < max_t)
         .collect();
     tiles.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut best: Option<(u32, f32, [f32; 3], Option<cim_engine::mesh::SurfaceClass>)> = None;
+    let mut best: Option<(u32, f32, [f32; 3], Option<u32>)> = None;
     for (enter, k) in tiles {
         let limit = best.map_or(max_t, |b| b.1);
         if enter >= limit {
@@ -199,8 +187,11 @@ pub fn pick_ray(
     let landing = ray_ground(scene, o, d);
     // Half a metre past the ground for rounding: a building behind a hill is not picked.
     let max_t = landing.map_or(f32::INFINITY, |t| t as f32 + 0.5);
-    if let Some((id, t, n)) = ray_building(scene, origin.to_array(), dir.to_array(), max_t, shown) {
+    if let Some((id, t, n, tag)) = ray_building(scene, origin.to_array(), dir.to_array(), max_t, shown) {
         let b = &scene.buildings[id as usize];
+        // The surface clicked: its class and face in the 3-D geometry drawn (a prism's roof or
+        // wall where the building has none).
+        let surface = tag.map(|t| PickSurface::from_tag(t, b.lod.as_deref().unwrap_or("1")));
         let t = f64::from(t);
         let hit = PickHit {
             code: b.code.clone(),
@@ -213,6 +204,7 @@ pub fn pick_ray(
             distance_m: t,
             point: [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]],
             normal: LocalOrigin::dir_to_project(n),
+            surface,
         };
         return Some((hit, Some(id)));
     }
@@ -283,11 +275,6 @@ fn click_to_pick(
     select.write(Select(
         match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop, &shown) {
             Some((hit, building)) => Selection {
-                // The surface clicked on a building: the class of its triangle hit.
-                surface: building.and_then(|_| {
-                    let (o, d) = (ray.origin.to_array(), ray.direction.to_array());
-                    ray_building_surface(&scene.0, o, d, f32::INFINITY, &shown).and_then(|h| h.3)
-                }),
                 building,
                 hit: Some(hit),
             },

@@ -77,8 +77,6 @@ pub struct Selection {
     /// The building's id in the scene, where the hit is a building that is drawn.
     pub building: Option<u32>,
     pub hit: Option<PickHit>,
-    /// The surface clicked on it (roof, wall…), where it was clicked in the view.
-    pub surface: Option<cim_engine::mesh::SurfaceClass>,
 }
 
 /// The language shown now.

@@ -63,6 +63,7 @@ fn scene() -> SceneData {
                 layer: i,
                 // One tile each (they are 400 m apart).
                 tile: u32::from(i),
+                lod: None,
                 valid_days: [if i == 1 { 18262 } else { i32::MIN }, i32::MAX],
             })
             .collect(),
@@ -363,7 +364,6 @@ fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
     app.insert_resource(Selection {
         building: Some(1),
         hit: None,
-        surface: None,
     });
     app.update();
     assert!(building_vertices(&mut app, 1).0.iter().all(|c| *c == HIGHLIGHT));

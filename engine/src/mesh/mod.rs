@@ -291,42 +291,6 @@ impl Mesh3 {
             .sum()
     }
 
-    /// Where the ray `origin + t·dir` (project CRS) first meets a triangle, front or back: `t`
-    /// (in units of `dir`'s length) and the triangle; Möller–Trumbore, in f64 about the mesh's
-    /// origin.
-    pub fn ray_hit(&self, origin: [f64; 3], dir: [f64; 3]) -> Option<(f64, usize)> {
-        let o = sub(origin, self.origin);
-        let mut best: Option<(f64, usize)> = None;
-        for (k, t) in self.triangles.iter().enumerate() {
-            let [a, b, c] = t.map(|v| {
-                let p = self.positions[v as usize];
-                [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])]
-            });
-            let (e1, e2) = (sub(b, a), sub(c, a));
-            let p = cross(dir, e2);
-            let det = dot(e1, p);
-            if det.abs() < 1e-12 {
-                continue;
-            }
-            let inv = 1.0 / det;
-            let s = sub(o, a);
-            let u = dot(s, p) * inv;
-            if !(0.0..=1.0).contains(&u) {
-                continue;
-            }
-            let q = cross(s, e1);
-            let v = dot(dir, q) * inv;
-            if v < 0.0 || u + v > 1.0 {
-                continue;
-            }
-            let dist = dot(e2, q) * inv;
-            if dist >= 0.0 && best.is_none_or(|(d, _)| dist < d) {
-                best = Some((dist, k));
-            }
-        }
-        best
-    }
-
     /// The area of each surface class it has, m², in class order.
     pub fn areas_by_class(&self) -> Vec<(SurfaceClass, f64)> {
         let mut out: Vec<(SurfaceClass, f64)> = Vec::new();

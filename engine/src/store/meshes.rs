@@ -19,17 +19,6 @@ CREATE TABLE IF NOT EXISTS cim_meshes (
   PRIMARY KEY (code, lod, kind));
 CREATE INDEX IF NOT EXISTS cim_meshes_layer ON cim_meshes (layer, lod);";
 
-/// Where a ray met a feature's 3-D geometry.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SurfaceHit {
-    pub class: crate::mesh::SurfaceClass,
-    pub lod: String,
-    /// The source face hit.
-    pub face: u32,
-    pub distance_m: f64,
-    pub point: [f64; 3],
-}
-
 /// The 3-D representations of one layer at one level of detail, in sum.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct MeshSummary {
@@ -139,35 +128,6 @@ impl Project {
             out.push(representation(&code, lod, &kind, &encoding, &data)?);
         }
         Ok(out)
-    }
-
-    /// Where the ray `origin + t·dir` (project CRS, `dir` any length) meets the finest 3-D
-    /// geometry of feature `code`, if it has any and the ray meets it: the surface hit.
-    pub fn surface_hit(
-        &self,
-        code: &CityCode,
-        origin: [f64; 3],
-        dir: [f64; 3],
-    ) -> Result<Option<SurfaceHit>> {
-        let len = (dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]).sqrt();
-        if len.is_nan() || len <= 0.0 {
-            return Ok(None);
-        }
-        let d = [dir[0] / len, dir[1] / len, dir[2] / len];
-        let Some(rep) = self
-            .representations(code)?
-            .into_iter()
-            .max_by(|a, b| a.lod.cmp(&b.lod))
-        else {
-            return Ok(None);
-        };
-        Ok(rep.mesh.ray_hit(origin, d).map(|(t, k)| SurfaceHit {
-            class: rep.mesh.classes[k],
-            lod: rep.lod.clone(),
-            face: rep.mesh.faces[k],
-            distance_m: t,
-            point: [origin[0] + t * d[0], origin[1] + t * d[1], origin[2] + t * d[2]],
-        }))
     }
 
     /// Calls `f` with each feature's code and 3-D representation in `layer` at `lod` (every

@@ -37,7 +37,7 @@ mod viewpoints;
 pub use coverage::{COVERAGE_TILE, DATA_NULL};
 pub use import::{ImportStats, ImportTx, Written};
 pub use layer::{GeometryType, LayerInfo, LayerSpec};
-pub use meshes::{MeshSummary, SurfaceHit};
+pub use meshes::MeshSummary;
 pub use query::{FeatureFilter, StoredFeature};
 pub use run_rasters::{run_raster_table, RunRaster, RunRasterAt, RunSpool};
 pub use runs::{RunBuilding, RunRecord, RunRoad};

@@ -28,6 +28,8 @@ pub struct BuildingRecord {
     /// When it exists: days since 1970-01-01, from (inclusive) and to (exclusive);
     /// `i32::MIN`/`i32::MAX` where open.
     pub valid_days: [i32; 2],
+    /// The level of detail of the 3-D geometry it is drawn with (`None`: its LOD1 prism).
+    pub lod: Option<String>,
 }
 
 impl BuildingRecord {
@@ -110,7 +112,6 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     let mut inputs = Vec::new();
     let mut extent: Option<[f64; 4]> = terrain.as_ref().map(|t| t.extent());
     let mut without_height = 0usize;
-    let mut lods: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
     let filter = FeatureFilter {
         kinds: Some(vec![FeatureKind::Building]),
         ..FeatureFilter::default()
@@ -159,6 +160,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             code: s.feature.code.clone(),
             layer: layer as u16,
             tile: u32::MAX,
+            lod: None,
             valid_days: [
                 s.feature.validity.from.map_or(i32::MIN, |d| d.days_since_epoch()),
                 s.feature.validity.to.map_or(i32::MAX, |d| d.days_since_epoch()),
@@ -184,8 +186,8 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     for layer in &layers {
         project.for_each_representation(layer, None, |code, rep| {
             if let Some(&k) = index.get(code) {
-                if lods.get(&k).is_none_or(|was| rep.lod >= *was) {
-                    lods.insert(k, rep.lod.clone());
+                if buildings[k].lod.as_ref().is_none_or(|was| rep.lod >= *was) {
+                    buildings[k].lod = Some(rep.lod.clone());
                     inputs[k].mesh = Some(rep.mesh);
                 }
             }

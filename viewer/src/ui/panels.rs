@@ -78,7 +78,6 @@ impl SearchResult {
         );
         let z = crate::model::scene::ground(scene.terrain.as_ref(), x, y, f64::from(scene.ramp.min_m));
         Selection {
-            surface: None,
             building: scene.building_by_code(&self.code),
             hit: Some(PickHit {
                 code: self.code.clone(),
@@ -87,6 +86,7 @@ impl SearchResult {
                 distance_m: 0.0,
                 point: [x, y, z],
                 normal: [0.0, 0.0, 1.0],
+                surface: None,
             }),
         }
     }
@@ -455,9 +455,10 @@ fn feature_panel(
                         .striped(true)
                         .show(ui, |ui| {
                             // The surface clicked, where a building was clicked in the view.
-                            if let Some(c) = selection.surface {
+                            let surface = selection.hit.as_ref().and_then(|h| h.surface.as_ref());
+                            if let Some(s) = surface.filter(|_| selection.building.is_some()) {
                                 ui.label(egui::RichText::new(l.t("surface")).strong());
-                                ui.label(crate::model::text::surface_name(c, l));
+                                ui.label(crate::model::text::surface_name(s.class, l));
                                 ui.end_row();
                             }
                             for (k, v) in &shown.rows {

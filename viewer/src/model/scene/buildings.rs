@@ -36,9 +36,9 @@ pub struct BuildingTile {
     pub buildings: Vec<(u32, Range<u32>)>,
     /// The box round `mesh` (local frame), for rays to skip the tile.
     pub bounds: ([f32; 3], [f32; 3]),
-    /// The surface class of each triangle of `mesh` (roof, wall… of the 3-D geometry or the
-    /// prism it was drawn from).
-    pub classes: Vec<cim_engine::mesh::SurfaceClass>,
+    /// The surface of each triangle of `mesh`: its class (roof, wall… of the 3-D geometry or
+    /// the prism it was drawn from) and source face, as a [`cim_engine::PickSurface::tag`].
+    pub surfaces: Vec<u32>,
 }
 
 impl BuildingTile {
@@ -77,16 +77,17 @@ impl BuildingTile {
             .map(|(id, t, n, _)| (id, t, n))
     }
 
-    /// [`BuildingTile::ray_hit`], with the surface class of the triangle hit.
+    /// [`BuildingTile::ray_hit`], with the surface tag of the triangle hit
+    /// ([`BuildingTile::surfaces`]).
     pub fn ray_hit_surface(
         &self,
         origin: [f32; 3],
         dir: [f32; 3],
         max_t: f32,
         shown: &dyn Fn(u32) -> bool,
-    ) -> Option<(u32, f32, [f32; 3], Option<cim_engine::mesh::SurfaceClass>)> {
+    ) -> Option<(u32, f32, [f32; 3], Option<u32>)> {
         let p = &self.mesh.positions;
-        let mut best: Option<(u32, f32, [f32; 3], Option<cim_engine::mesh::SurfaceClass>)> = None;
+        let mut best: Option<(u32, f32, [f32; 3], Option<u32>)> = None;
         let mut limit = max_t;
         for (k, tri) in self.mesh.indices.chunks_exact(3).enumerate() {
             let (Some(a), Some(b), Some(c)) = (
@@ -113,7 +114,7 @@ impl BuildingTile {
                 n = [-n[0], -n[1], -n[2]];
             }
             limit = t;
-            best = Some((id, t, n, self.classes.get(k).copied()));
+            best = Some((id, t, n, self.surfaces.get(k).copied()));
         }
         best
     }
@@ -168,8 +169,14 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
                 tile.mesh.push_mesh3(m, origin, b.color, &[ground]);
                 let added = tile.mesh.triangle_count() - before;
                 // push_mesh3 keeps the mesh's triangle order, leaving out the skipped class.
-                tile.classes
-                    .extend(m.classes.iter().copied().filter(|c| *c != ground).take(added));
+                tile.surfaces.extend(
+                    m.classes
+                        .iter()
+                        .zip(&m.faces)
+                        .filter(|(c, _)| **c != ground)
+                        .map(|(c, f)| cim_engine::PickSurface::tag(*c, *f))
+                        .take(added),
+                );
                 let end = tile.mesh.vertex_count() as u32;
                 if end > start {
                     tile.buildings.push((b.id, start..end));
@@ -177,7 +184,7 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
             }
             tile.bounds = tile.mesh.bounds().unwrap_or_default();
             tile.buildings.shrink_to_fit();
-            tile.classes.shrink_to_fit();
+            tile.surfaces.shrink_to_fit();
             tile.mesh.shrink_to_fit();
             tile
         })
