@@ -381,4 +381,18 @@ fn a_city_model_is_queried_and_picked_by_its_surfaces() {
     let b = cim_json(&["info", p(&copy), "--json"]);
     assert_eq!(a["meshes"], b["meshes"]);
     assert!(!a["meshes"].as_array().unwrap().is_empty());
+    // CityJSON out, chosen by the name, or by --format whatever the name.
+    let cj = dir.path().join("dh.city.json");
+    let e = cim_json(&["export", p(&project), p(&cj), "--json"]);
+    assert_eq!(
+        (e["what"].as_str(), e["count"].as_u64()),
+        (Some("city objects"), Some(12)),
+        "{e}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cj).unwrap()).unwrap();
+    assert_eq!(doc["type"], "CityJSON");
+    assert_eq!(doc["CityObjects"].as_object().unwrap().len(), 12);
+    let other = dir.path().join("dh.json");
+    let e = cim_json(&["export", p(&project), p(&other), "--format", "cityjson", "--json"]);
+    assert_eq!(e["count"], 12);
 }

@@ -10,6 +10,8 @@ mod bad_input;
 mod citygml;
 #[path = "vector/cityjson.rs"]
 mod cityjson;
+#[path = "vector/export.rs"]
+mod export;
 #[path = "vector/fgb.rs"]
 mod fgb;
 #[path = "vector/geojson.rs"]

@@ -8,9 +8,12 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct ExportArgs {
     pub project: PathBuf,
-    /// Output file: .geojson/.json (features), .gpkg (a GeoPackage project), .tif/.tiff (a
-    /// terrain, or a run's raster with --run).
+    /// Output file: .city.json (CityJSON 2.0: 3-D city objects), .geojson/.json (features),
+    /// .gpkg (a GeoPackage project), .tif/.tiff (a terrain, or a run's raster with --run).
     pub out: PathBuf,
+    /// The output format where the name does not say it: cityjson.
+    #[arg(long)]
+    pub format: Option<String>,
     /// Only these layers (repeatable); for .tif, the terrain name (default: the first terrain).
     #[arg(long)]
     pub layer: Vec<String>,
@@ -64,6 +67,33 @@ pub fn run(a: ExportArgs) -> Result<()> {
             a.out.display()
         );
     }
+    let city_format = match &a.format {
+        Some(f) => Some(cim_importers::export::ExportFormat::parse(f).with_context(|| {
+            format!("--format {f}: unknown (use cityjson, or name the output .geojson, .gpkg or .tif)")
+        })?),
+        None => cim_importers::export::ExportFormat::of_path(&a.out),
+    };
+    if let Some(format) = city_format {
+        let done = cim_importers::export::export_file(&project, &filter, &a.out, format)?;
+        for w in &done.warnings {
+            eprintln!("warning: {w}");
+        }
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({"out": a.out.display().to_string(), "what": done.what, "count": done.count,
+                    "details": done.details, "warnings": done.warnings})
+            );
+        } else {
+            let more = if done.details.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", done.details.join(", "))
+            };
+            println!("wrote {} {}{more} to {}", done.count, done.what, a.out.display());
+        }
+        return Ok(());
+    }
     let mut raster_label = None;
     let (what, count) = if name.ends_with(".geojson") || name.ends_with(".json") {
         let features = project.features(&filter)?;
@@ -102,7 +132,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
         ("raster cells", raster.width * raster.height)
     } else {
         bail!(
-            "{}: unknown output format (use .geojson, .gpkg or .tif)",
+            "{}: unknown output format (use .city.json, .geojson, .gpkg or .tif, or --format)",
             a.out.display()
         );
     };

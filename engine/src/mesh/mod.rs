@@ -303,8 +303,9 @@ impl Mesh3 {
     }
 
     /// The outline of each source face, rebuilt from its triangles' boundary edges: per face,
-    /// its rings (vertex indices, each ring once round, not closed), in face order. Edges used
-    /// by two triangles of the same face are inside it; the others are its boundary.
+    /// its rings (vertex indices, each ring once round, not closed, turning as the face's
+    /// triangles do), in face order, the outer ring first (the largest), then its holes. Edges
+    /// used by two triangles of the same face are inside it; the others are its boundary.
     pub fn face_rings(&self) -> Vec<Vec<Vec<u32>>> {
         let n = self.face_count();
         let mut edges: Vec<HashMap<(u32, u32), u32>> = vec![HashMap::new(); n];
@@ -342,6 +343,19 @@ impl Mesh3 {
                         rings.push(ring);
                     }
                 }
+                // The outer ring encloses the most area (Newell's vector's length).
+                let area = |ring: &Vec<u32>| {
+                    let mut n = [0.0f64; 3];
+                    for (k, &v) in ring.iter().enumerate() {
+                        let a = self.positions[v as usize].map(f64::from);
+                        let b = self.positions[ring[(k + 1) % ring.len()] as usize].map(f64::from);
+                        n[0] += (a[1] - b[1]) * (a[2] + b[2]);
+                        n[1] += (a[2] - b[2]) * (a[0] + b[0]);
+                        n[2] += (a[0] - b[0]) * (a[1] + b[1]);
+                    }
+                    n[0] * n[0] + n[1] * n[1] + n[2] * n[2]
+                };
+                rings.sort_by(|a, b| area(b).total_cmp(&area(a)));
                 rings
             })
             .collect()

@@ -1,0 +1,73 @@
+//! Writers: what leaves a project for other tools.
+//!
+//! - [`export_file`]: the one entry point for the 3-D city formats, chosen by [`ExportFormat`]
+//!   (from the output's name or asked for): CityJSON 2.0 ([`cityjson`]).
+//! - [`write_geotiff`]: a terrain or run raster to GeoTIFF (readable by GDAL/QGIS and by
+//!   [`crate::terrain::read_geotiff`]).
+
+pub mod cityjson;
+mod geotiff;
+
+pub use geotiff::{write_geotiff, GEOTIFF_NODATA};
+
+use std::path::Path;
+
+use cim_engine::{FeatureFilter, Project};
+
+use crate::error::{ImportError, Result};
+
+/// A 3-D city format [`export_file`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// CityJSON 2.0 (`.city.json`).
+    CityJson,
+}
+
+impl ExportFormat {
+    /// The format a file name asks for, if it is one of these (`.city.json`).
+    pub fn of_path(path: &Path) -> Option<ExportFormat> {
+        let name = path.file_name()?.to_string_lossy().to_lowercase();
+        if name.ends_with(".city.json") {
+            return Some(ExportFormat::CityJson);
+        }
+        None
+    }
+
+    /// The format named `name` (`cityjson`).
+    pub fn parse(name: &str) -> Option<ExportFormat> {
+        match name.to_lowercase().as_str() {
+            "cityjson" => Some(ExportFormat::CityJson),
+            _ => None,
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exported {
+    /// What `count` counts ("city objects").
+    pub what: &'static str,
+    pub count: usize,
+    /// Further figures, one phrase each ("57 geometries").
+    pub details: Vec<String>,
+    /// What was left out or changed, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Exports the features of `project` that `filter` chooses to `out` in `format`. The output
+/// appears complete or not at all.
+pub fn export_file(
+    project: &Project,
+    filter: &FeatureFilter,
+    out: &Path,
+    format: ExportFormat,
+) -> Result<Exported> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(ImportError::file(out, "its folder does not exist"));
+        }
+    }
+    match format {
+        ExportFormat::CityJson => cityjson::write_cityjson(project, filter, out),
+    }
+}

@@ -1,0 +1,303 @@
+//! CityJSON 2.0 export: valid by CityJSON's reference validator (cjval, what `cjio validate`
+//! runs), and read back by cim's own importer with the same objects, links, levels of detail,
+//! surfaces and placement.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cim_engine::mesh::SurfaceClass;
+use cim_engine::{AttrValue, Crs, FeatureFilter, Project};
+use cim_importers::export::{export_file, ExportFormat};
+use cim_importers::pipeline::ImportOptions;
+use cim_importers::{import_file, ImportError};
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures")
+        .join(path)
+}
+
+fn new_project(path: &Path, epsg: u32) -> Project {
+    Project::create(path, &Crs::from_epsg(epsg).unwrap(), "000000").unwrap()
+}
+
+fn import(p: &mut Project, file: &Path, src_epsg: Option<u32>) {
+    let opts = ImportOptions {
+        src_crs: src_epsg.map(|e| Crs::from_epsg(e).unwrap()),
+        ..ImportOptions::default()
+    };
+    import_file(p, file, &opts, &mut |_| {}).unwrap();
+}
+
+/// cjval's verdict: the checks that failed, with their errors.
+fn cjval_errors(file: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let v = cjval::CJValidator::from_str(&text);
+    v.validate()
+        .iter()
+        .filter(|(_, r)| !r.is_valid())
+        .map(|(check, r)| format!("{check}: {:?}", r.errors))
+        .collect()
+}
+
+/// One object: its kind, its parent's id, and per level of detail the area of each surface
+/// class (m²) and the box (m).
+type Object = (
+    String,
+    Option<String>,
+    BTreeMap<String, (Vec<(SurfaceClass, f64)>, [f64; 6])>,
+);
+
+/// Per object id.
+type Summary = BTreeMap<String, Object>;
+
+/// The same object, up to welding at the millimetre: boxes within 1 mm, areas within 0.01 %
+/// (or 0.01 m²).
+fn assert_same(id: &str, got: &Object, want: &Object) {
+    assert_eq!((&got.0, &got.1), (&want.0, &want.1), "{id}");
+    assert_eq!(
+        got.2.keys().collect::<Vec<_>>(),
+        want.2.keys().collect::<Vec<_>>(),
+        "{id}"
+    );
+    for (lod, (areas, bx)) in &want.2 {
+        let (g_areas, g_bx) = &got.2[lod];
+        assert!(
+            bx.iter().zip(g_bx).all(|(a, b)| (a - b).abs() <= 1e-3 + 1e-9),
+            "{id} LoD {lod}: {g_bx:?} vs {bx:?}"
+        );
+        let classes = |a: &Vec<(SurfaceClass, f64)>| a.iter().map(|x| x.0).collect::<Vec<_>>();
+        assert_eq!(classes(areas), classes(g_areas), "{id} LoD {lod}");
+        for (a, b) in areas.iter().zip(g_areas) {
+            assert!(
+                (a.1 - b.1).abs() <= (1e-4 * a.1).max(0.01),
+                "{id} LoD {lod} {:?}: {} vs {}",
+                a.0,
+                b.1,
+                a.1
+            );
+        }
+    }
+}
+
+fn summary(p: &Project) -> Summary {
+    let mut out = Summary::new();
+    let mut id_of_code = BTreeMap::new();
+    let mut parents = BTreeMap::new();
+    p.for_each_feature(&FeatureFilter::default(), |s| {
+        let id = match s.feature.attributes.get("object_id") {
+            Some(AttrValue::Text(t)) => t.clone(),
+            _ => s.feature.code.to_string(),
+        };
+        id_of_code.insert(s.feature.code.to_string(), id.clone());
+        if let Some(AttrValue::Text(parent)) = s.feature.attributes.get("parent_code") {
+            parents.insert(id.clone(), parent.clone());
+        }
+        let mut lods = BTreeMap::new();
+        for rep in p.representations(&s.feature.code).unwrap() {
+            let areas = rep.mesh.areas_by_class();
+            let (lo, hi) = rep.mesh.bounds().unwrap();
+            lods.insert(rep.lod, (areas, [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]]));
+        }
+        out.insert(id, (s.feature.kind.name().to_string(), None, lods));
+        Ok(())
+    })
+    .unwrap();
+    for (id, parent_code) in parents {
+        let parent = id_of_code.get(&parent_code).cloned();
+        if let Some(e) = out.get_mut(&id) {
+            e.1 = parent;
+        }
+    }
+    out
+}
+
+/// Imports `file`, exports it as CityJSON, validates that, imports it again: the same model.
+fn round_trip(file: &Path, epsg: u32, src_epsg: Option<u32>) -> (Summary, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = new_project(&dir.path().join("a.gpkg"), epsg);
+    import(&mut a, file, src_epsg);
+    let out = dir.path().join("out.city.json");
+    let done = export_file(&a, &FeatureFilter::default(), &out, ExportFormat::CityJson).unwrap();
+    let errors = cjval_errors(&out);
+    assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(doc["version"], "2.0");
+    assert_eq!(
+        doc["metadata"]["referenceSystem"],
+        format!("https://www.opengis.net/def/crs/EPSG/0/{epsg}")
+    );
+    assert_eq!(done.count, doc["CityObjects"].as_object().unwrap().len());
+    let mut b = new_project(&dir.path().join("b.gpkg"), epsg);
+    import(&mut b, &out, None);
+    let (sa, sb) = (summary(&a), summary(&b));
+    assert_eq!(sa.len(), sb.len());
+    for (id, want) in &sa {
+        let got = sb
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} is missing after the round trip"));
+        assert_same(id, got, want);
+    }
+    (sa, doc)
+}
+
+#[test]
+fn the_3d_bag_sample_round_trips_with_its_three_lods() {
+    let (s, doc) = round_trip(&fixture("cityjson/3dbag_multi_lod.city.json"), 28992, Some(28992));
+    assert_eq!(s.len(), 10);
+    assert!(s
+        .values()
+        .all(|(_, _, lods)| lods.keys().cloned().collect::<Vec<_>>() == ["1.2", "1.3", "2.2"]));
+    let o = &doc["CityObjects"]["6751773"];
+    assert_eq!(o["type"], "Building", "{o}");
+    let g = &o["geometry"][2];
+    assert_eq!(
+        (g["type"].as_str(), g["lod"].as_str()),
+        (Some("Solid"), Some("2.2"))
+    );
+    let surfaces: Vec<&str> = g["semantics"]["surfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        surfaces.contains(&"RoofSurface") && surfaces.contains(&"WallSurface"),
+        "{surfaces:?}"
+    );
+}
+
+#[test]
+fn buildings_made_of_parts_keep_their_links_and_the_parents_without_geometry() {
+    let (s, doc) = round_trip(&fixture("cityjson/DH_01_subs.city.json"), 28992, Some(28992));
+    // 4 buildings (their geometry in their 8 parts, but one) and the 8 parts, linked both ways.
+    assert_eq!(s.len(), 12);
+    assert_eq!(s.values().filter(|e| e.1.is_some()).count(), 8);
+    let objects = doc["CityObjects"].as_object().unwrap();
+    let parts: Vec<_> = objects.values().filter(|o| o["type"] == "BuildingPart").collect();
+    assert_eq!(parts.len(), 8);
+    for part in parts {
+        let parent = &objects[part["parents"][0].as_str().unwrap()];
+        assert_eq!(parent["type"], "Building");
+        assert!(parent["children"].as_array().unwrap().len() >= 2);
+    }
+}
+
+#[test]
+fn plateau_citygml_exports_its_lod0_to_lod2_in_a_japanese_plane_crs() {
+    // JGD2011 / Japan Plane Rectangular CS IX, the zone of Tokyo.
+    let (s, doc) = round_trip(
+        &fixture("citygml/plateau_53392633/53392633_bldg_6697_2_op.gml"),
+        6677,
+        None,
+    );
+    assert_eq!(s.len(), 9);
+    for (id, (_, _, lods)) in &s {
+        assert_eq!(lods.keys().cloned().collect::<Vec<_>>(), ["0", "1", "2"], "{id}");
+    }
+    let walls: f64 = s
+        .values()
+        .flat_map(|e| e.2.get("2"))
+        .flat_map(|(areas, _)| areas.iter().filter(|a| a.0 == SurfaceClass::Wall).map(|a| a.1))
+        .sum();
+    assert!(walls > 100.0, "{walls}");
+    assert_eq!(
+        doc["transform"]["scale"],
+        serde_json::json!([0.001, 0.001, 0.001])
+    );
+}
+
+#[test]
+fn lod1_buildings_become_lod1_solids_and_flat_features_are_left_out_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = new_project(&dir.path().join("p.gpkg"), 28992);
+    // delft: LoD1 solids of buildings, roads, land use, water and plants.
+    import(&mut p, &fixture("cityjson/delft.city.json"), None);
+    let out = dir.path().join("delft.city.json");
+    let done = export_file(&p, &FeatureFilter::default(), &out, ExportFormat::CityJson).unwrap();
+    assert_eq!(done.count, 570);
+    assert!(cjval_errors(&out).is_empty());
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let mut types = BTreeMap::<String, usize>::new();
+    for o in doc["CityObjects"].as_object().unwrap().values() {
+        *types.entry(o["type"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    let source: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("cityjson/delft.city.json")).unwrap()).unwrap();
+    let mut want = BTreeMap::<String, usize>::new();
+    for o in source["CityObjects"].as_object().unwrap().values() {
+        *want.entry(o["type"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(types, want);
+
+    // A GeoJSON of LOD1 buildings and a parcel: the buildings as LoD 1 solids, the parcel left out.
+    let mut q = new_project(&dir.path().join("q.gpkg"), 4547);
+    let gj = dir.path().join("b.geojson");
+    std::fs::write(
+        &gj,
+        r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:4547"}},"features":[
+        {"type":"Feature","properties":{"height":12.5},"geometry":{"type":"Polygon","coordinates":[[[500000,3500000],[500020,3500000],[500020,3500010],[500000,3500010],[500000,3500000]]]}}]}"#,
+    )
+    .unwrap();
+    let opts = ImportOptions {
+        kind: Some(cim_engine::FeatureKind::Building),
+        heights: cim_importers::pipeline::HeightOptions {
+            height_attr: Some("height".into()),
+            ..Default::default()
+        },
+        ..ImportOptions::default()
+    };
+    import_file(&mut q, &gj, &opts, &mut |_| {}).unwrap();
+    let parcels = dir.path().join("parcels.geojson");
+    std::fs::write(
+        &parcels,
+        r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"EPSG:4547"}},"features":[
+        {"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[500100,3500000],[500120,3500000],[500120,3500010],[500100,3500000]]]}}]}"#,
+    )
+    .unwrap();
+    let popts = ImportOptions {
+        kind: Some(cim_engine::FeatureKind::Parcel),
+        ..ImportOptions::default()
+    };
+    import_file(&mut q, &parcels, &popts, &mut |_| {}).unwrap();
+    let out = dir.path().join("q.city.json");
+    let done = export_file(&q, &FeatureFilter::default(), &out, ExportFormat::CityJson).unwrap();
+    assert_eq!(done.count, 1);
+    assert!(
+        done.warnings
+            .iter()
+            .any(|w| w.starts_with("1 features without 3-D geometry")),
+        "{:?}",
+        done.warnings
+    );
+    assert!(cjval_errors(&out).is_empty());
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let o = doc["CityObjects"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (o["type"].as_str(), o["geometry"][0]["lod"].as_str()),
+        (Some("Building"), Some("1"))
+    );
+    assert_eq!(o["attributes"]["height"], 12.5);
+    // Heights to the millimetre: the box is 0..12.5 m.
+    let ext = &doc["metadata"]["geographicalExtent"];
+    assert_eq!((ext[2].as_f64(), ext[5].as_f64()), (Some(0.0), Some(12.5)));
+
+    // Only parcels chosen: nothing to export is an error, and no file is left.
+    let only_parcels = FeatureFilter {
+        layers: Some(vec!["parcels".into()]),
+        ..FeatureFilter::default()
+    };
+    let none = dir.path().join("none.city.json");
+    let e = export_file(&q, &only_parcels, &none, ExportFormat::CityJson).unwrap_err();
+    assert!(
+        matches!(e, ImportError::File { .. }) && e.to_string().contains("nothing to export"),
+        "{e}"
+    );
+    assert!(!none.exists() && !dir.path().join("none.city.partial").exists());
+}
