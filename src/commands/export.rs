@@ -8,12 +8,21 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct ExportArgs {
     pub project: PathBuf,
-    /// Output file: .city.json (CityJSON 2.0: 3-D city objects), .geojson/.json (features),
-    /// .gpkg (a GeoPackage project), .tif/.tiff (a terrain, or a run's raster with --run).
+    /// Output file: .city.json (CityJSON 2.0: 3-D city objects), .glb (glTF of the 3-D city),
+    /// .geojson/.json (features), .gpkg (a GeoPackage project), .tif/.tiff (a terrain, or a
+    /// run's raster with --run); a folder with --format 3dtiles.
     pub out: PathBuf,
-    /// The output format where the name does not say it: cityjson.
+    /// The output format where the name does not say it: cityjson, glb, 3dtiles.
     #[arg(long)]
     pub format: Option<String>,
+    /// 3D Tiles version: 1.1 (glb content with metadata; default) or 1.0 (b3dm, for older
+    /// clients such as QGIS).
+    #[arg(long, default_value = "1.1")]
+    pub tiles: String,
+    /// 3D Tiles heights are ellipsoidal: metres to add to the project's heights (the geoid's
+    /// height above the ellipsoid there, where the heights are above sea level).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub geoid_offset: f64,
     /// Only these layers (repeatable); for .tif, the terrain name (default: the first terrain).
     #[arg(long)]
     pub layer: Vec<String>,
@@ -43,6 +52,17 @@ pub struct ExportArgs {
 pub fn run(a: ExportArgs) -> Result<()> {
     if a.out.exists() && !a.force {
         bail!("{}: already exists (use --force to replace it)", a.out.display());
+    }
+    let version = match a.tiles.as_str() {
+        "1.1" => cim_importers::export::tiles::TilesVersion::V1_1,
+        "1.0" => cim_importers::export::tiles::TilesVersion::V1_0,
+        other => bail!("--tiles {other}: use 1.1 or 1.0"),
+    };
+    if !a.geoid_offset.is_finite() || a.geoid_offset.abs() > 200.0 {
+        bail!(
+            "--geoid-offset {}: the geoid is within ±110 m of the ellipsoid everywhere",
+            a.geoid_offset
+        );
     }
     let project = open_project(&a.project)?;
     let filter = FeatureFilter {
@@ -74,7 +94,20 @@ pub fn run(a: ExportArgs) -> Result<()> {
         None => cim_importers::export::ExportFormat::of_path(&a.out),
     };
     if let Some(format) = city_format {
-        let done = cim_importers::export::export_file(&project, &filter, &a.out, format)?;
+        if a.force && a.out.exists() {
+            let removed = if a.out.is_dir() {
+                std::fs::remove_dir_all(&a.out)
+            } else {
+                std::fs::remove_file(&a.out)
+            };
+            removed.with_context(|| format!("cannot replace {}", a.out.display()))?;
+        }
+        let tiles = cim_importers::export::tiles::TilesOptions {
+            version,
+            geoid_offset_m: a.geoid_offset,
+            ..Default::default()
+        };
+        let done = cim_importers::export::export_file(&project, &filter, &a.out, format, &tiles)?;
         for w in &done.warnings {
             eprintln!("warning: {w}");
         }

@@ -1,12 +1,15 @@
 //! Writers: what leaves a project for other tools.
 //!
 //! - [`export_file`]: the one entry point for the 3-D city formats, chosen by [`ExportFormat`]
-//!   (from the output's name or asked for): CityJSON 2.0 ([`cityjson`]).
+//!   (from the output's name or asked for): CityJSON 2.0 ([`cityjson`]), GLB and 3D Tiles 1.1
+//!   or 1.0 ([`tiles`], over the GLB writer [`gltf`]).
 //! - [`write_geotiff`]: a terrain or run raster to GeoTIFF (readable by GDAL/QGIS and by
 //!   [`crate::terrain::read_geotiff`]).
 
 pub mod cityjson;
 mod geotiff;
+pub mod gltf;
+pub mod tiles;
 
 pub use geotiff::{write_geotiff, GEOTIFF_NODATA};
 
@@ -21,6 +24,10 @@ use crate::error::{ImportError, Result};
 pub enum ExportFormat {
     /// CityJSON 2.0 (`.city.json`).
     CityJson,
+    /// glTF 2.0 binary (`.glb`), in the project CRS about the data's centre.
+    Glb,
+    /// A 3D Tiles tileset (a folder).
+    Tiles3d,
 }
 
 impl ExportFormat {
@@ -30,13 +37,18 @@ impl ExportFormat {
         if name.ends_with(".city.json") {
             return Some(ExportFormat::CityJson);
         }
+        if name.ends_with(".glb") {
+            return Some(ExportFormat::Glb);
+        }
         None
     }
 
-    /// The format named `name` (`cityjson`).
+    /// The format named `name` (`cityjson`, `glb`, `3dtiles`).
     pub fn parse(name: &str) -> Option<ExportFormat> {
         match name.to_lowercase().as_str() {
             "cityjson" => Some(ExportFormat::CityJson),
+            "glb" | "gltf" => Some(ExportFormat::Glb),
+            "3dtiles" | "3d-tiles" | "tiles" => Some(ExportFormat::Tiles3d),
             _ => None,
         }
     }
@@ -54,13 +66,14 @@ pub struct Exported {
     pub warnings: Vec<String>,
 }
 
-/// Exports the features of `project` that `filter` chooses to `out` in `format`. The output
-/// appears complete or not at all.
+/// Exports the features of `project` that `filter` chooses to `out` in `format` (`tiling`:
+/// how, for 3D Tiles). The output appears complete or not at all.
 pub fn export_file(
     project: &Project,
     filter: &FeatureFilter,
     out: &Path,
     format: ExportFormat,
+    tiling: &tiles::TilesOptions,
 ) -> Result<Exported> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
@@ -69,5 +82,7 @@ pub fn export_file(
     }
     match format {
         ExportFormat::CityJson => cityjson::write_cityjson(project, filter, out),
+        ExportFormat::Glb => tiles::write_glb(project, filter, out),
+        ExportFormat::Tiles3d => tiles::write_3dtiles(project, filter, out, tiling),
     }
 }

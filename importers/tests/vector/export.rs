@@ -118,7 +118,14 @@ fn round_trip(file: &Path, epsg: u32, src_epsg: Option<u32>) -> (Summary, serde_
     let mut a = new_project(&dir.path().join("a.gpkg"), epsg);
     import(&mut a, file, src_epsg);
     let out = dir.path().join("out.city.json");
-    let done = export_file(&a, &FeatureFilter::default(), &out, ExportFormat::CityJson).unwrap();
+    let done = export_file(
+        &a,
+        &FeatureFilter::default(),
+        &out,
+        ExportFormat::CityJson,
+        &Default::default(),
+    )
+    .unwrap();
     let errors = cjval_errors(&out);
     assert!(errors.is_empty(), "{}: {errors:?}", file.display());
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
@@ -214,7 +221,14 @@ fn lod1_buildings_become_lod1_solids_and_flat_features_are_left_out_with_a_warni
     // delft: LoD1 solids of buildings, roads, land use, water and plants.
     import(&mut p, &fixture("cityjson/delft.city.json"), None);
     let out = dir.path().join("delft.city.json");
-    let done = export_file(&p, &FeatureFilter::default(), &out, ExportFormat::CityJson).unwrap();
+    let done = export_file(
+        &p,
+        &FeatureFilter::default(),
+        &out,
+        ExportFormat::CityJson,
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(done.count, 570);
     assert!(cjval_errors(&out).is_empty());
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
@@ -261,7 +275,14 @@ fn lod1_buildings_become_lod1_solids_and_flat_features_are_left_out_with_a_warni
     };
     import_file(&mut q, &parcels, &popts, &mut |_| {}).unwrap();
     let out = dir.path().join("q.city.json");
-    let done = export_file(&q, &FeatureFilter::default(), &out, ExportFormat::CityJson).unwrap();
+    let done = export_file(
+        &q,
+        &FeatureFilter::default(),
+        &out,
+        ExportFormat::CityJson,
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(done.count, 1);
     assert!(
         done.warnings
@@ -294,10 +315,261 @@ fn lod1_buildings_become_lod1_solids_and_flat_features_are_left_out_with_a_warni
         ..FeatureFilter::default()
     };
     let none = dir.path().join("none.city.json");
-    let e = export_file(&q, &only_parcels, &none, ExportFormat::CityJson).unwrap_err();
+    let e = export_file(
+        &q,
+        &only_parcels,
+        &none,
+        ExportFormat::CityJson,
+        &Default::default(),
+    )
+    .unwrap_err();
     assert!(
         matches!(e, ImportError::File { .. }) && e.to_string().contains("nothing to export"),
         "{e}"
     );
     assert!(!none.exists() && !dir.path().join("none.city.partial").exists());
+}
+
+/// The Khronos glTF validator's verdict on each file (`tests/peers/gltf_validate.js`, npm
+/// `gltf-validator` under `$CIM_PEERS_NODE` or `~/.cache/cim-peers/node/node_modules`, which
+/// `.ci/test` installs); `None` where it is not installed (a failure under
+/// `CIM_REQUIRE_PEER_TESTS=1`).
+fn gltf_validator(files: &[PathBuf]) -> Option<Vec<serde_json::Value>> {
+    let modules = std::env::var_os("CIM_PEERS_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/cim-peers/node/node_modules")
+        });
+    if !modules.join("gltf-validator").is_dir() {
+        assert!(
+            std::env::var_os("CIM_REQUIRE_PEER_TESTS").is_none(),
+            "gltf-validator is not installed in {}",
+            modules.display()
+        );
+        eprintln!(
+            "note: gltf-validator not installed in {}; not validated",
+            modules.display()
+        );
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/gltf_validate.js");
+    let out = std::process::Command::new("node")
+        .arg(script)
+        .args(files)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node runs");
+    let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        reports.len(),
+        files.len(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(reports)
+}
+
+/// A GLB's JSON and binary chunk (the GLB inside a b3dm too).
+fn glb_parts(bytes: &[u8]) -> (serde_json::Value, Vec<u8>) {
+    let u32_at = |b: &[u8], k: usize| u32::from_le_bytes(b[k..k + 4].try_into().unwrap()) as usize;
+    let glb = if &bytes[..4] == b"b3dm" {
+        let skip = 28 + u32_at(bytes, 12) + u32_at(bytes, 16) + u32_at(bytes, 20) + u32_at(bytes, 24);
+        &bytes[skip..]
+    } else {
+        bytes
+    };
+    assert_eq!(&glb[..4], b"glTF");
+    assert_eq!(u32_at(glb, 8), glb.len(), "GLB length");
+    let jlen = u32_at(glb, 12);
+    let json: serde_json::Value = serde_json::from_slice(&glb[20..20 + jlen]).unwrap();
+    let bin = glb[20 + jlen + 8..].to_vec();
+    (json, bin)
+}
+
+/// Every POSITION of a GLB, with its node's translation added (glTF frame).
+fn glb_positions(json: &serde_json::Value, bin: &[u8]) -> Vec<[f64; 3]> {
+    let t: Vec<f64> = json["nodes"][0]["translation"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_f64().unwrap()).collect())
+        .unwrap_or_else(|| vec![0.0; 3]);
+    let mut out = Vec::new();
+    for prim in json["meshes"][0]["primitives"].as_array().unwrap() {
+        let acc = &json["accessors"][prim["attributes"]["POSITION"].as_u64().unwrap() as usize];
+        let view = &json["bufferViews"][acc["bufferView"].as_u64().unwrap() as usize];
+        let at = view["byteOffset"].as_u64().unwrap() as usize;
+        for k in 0..acc["count"].as_u64().unwrap() as usize {
+            let f = |c: usize| {
+                let o = at + 12 * k + 4 * c;
+                f64::from(f32::from_le_bytes(bin[o..o + 4].try_into().unwrap()))
+            };
+            out.push([t[0] + f(0), t[1] + f(1), t[2] + f(2)]);
+        }
+    }
+    out
+}
+
+/// ECEF on WGS 84, written here independently of the exporter's.
+fn wgs84_ecef(lon: f64, lat: f64, h: f64) -> [f64; 3] {
+    let a = 6_378_137.0;
+    let e2 = 0.006_694_379_990_141_317;
+    let (l, p) = (lon.to_radians(), lat.to_radians());
+    let n = a / (1.0 - e2 * p.sin().powi(2)).sqrt();
+    [
+        (n + h) * p.cos() * l.cos(),
+        (n + h) * p.cos() * l.sin(),
+        (n * (1.0 - e2) + h) * p.sin(),
+    ]
+}
+
+fn tiles_options(
+    version: cim_importers::export::tiles::TilesVersion,
+    geoid: f64,
+    max: usize,
+) -> cim_importers::export::tiles::TilesOptions {
+    cim_importers::export::tiles::TilesOptions {
+        version,
+        geoid_offset_m: geoid,
+        max_features: max,
+    }
+}
+
+#[test]
+fn tokyo_buildings_are_placed_on_the_globe_to_the_millimetre_in_3d_tiles() {
+    use cim_importers::export::tiles::TilesVersion;
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("citygml/plateau_53392633/53392633_bldg_6697_2_op.gml");
+    let mut p = new_project(&dir.path().join("tokyo.gpkg"), 6677);
+    import(&mut p, &file, None);
+    // A roof corner as the file states it: JGD2011 latitude, longitude (≡ WGS 84 here to
+    // well under a millimetre) and height.
+    let (lat, lon, h) = (35.533_096_948_566_886, 139.796_351_967_431_8, 3.664_108_11);
+    for (version, geoid) in [(TilesVersion::V1_1, 36.7), (TilesVersion::V1_0, 0.0)] {
+        let out = dir.path().join(format!("tiles_{geoid}"));
+        // Two features a tile at most: a tree of several levels.
+        let done = export_file(
+            &p,
+            &FeatureFilter::default(),
+            &out,
+            ExportFormat::Tiles3d,
+            &tiles_options(version, geoid, 2),
+        )
+        .unwrap();
+        assert_eq!(done.count, 9);
+        let tileset: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("tileset.json")).unwrap()).unwrap();
+        let want_version = if version == TilesVersion::V1_1 {
+            "1.1"
+        } else {
+            "1.0"
+        };
+        assert_eq!(tileset["asset"]["version"], want_version);
+        let m: Vec<f64> = tileset["root"]["transform"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        // Walk the tree: every leaf has content, inner tiles have a larger error than their children.
+        let mut contents = Vec::new();
+        let mut stack = vec![(tileset["root"].clone(), f64::INFINITY)];
+        while let Some((t, parent_error)) = stack.pop() {
+            let e = t["geometricError"].as_f64().unwrap();
+            assert!(e < parent_error, "{t}");
+            match t["children"].as_array() {
+                Some(children) => stack.extend(children.iter().map(|c| (c.clone(), e))),
+                None => contents.push(out.join(t["content"]["uri"].as_str().unwrap())),
+            }
+        }
+        assert!(contents.len() >= 5, "{} tiles", contents.len());
+        let mut features = 0;
+        let mut best = f64::INFINITY;
+        let want = wgs84_ecef(lon, lat, h + geoid);
+        for c in &contents {
+            let bytes = std::fs::read(c).unwrap();
+            let (json, bin) = glb_parts(&bytes);
+            if version == TilesVersion::V1_1 {
+                let table = &json["extensions"]["EXT_structural_metadata"]["propertyTables"][0];
+                features += table["count"].as_u64().unwrap();
+                assert!(table["properties"]["code"]["values"].is_u64());
+            } else {
+                let ft_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+                let ft: serde_json::Value = serde_json::from_slice(&bytes[28..28 + ft_len]).unwrap();
+                features += ft["BATCH_LENGTH"].as_u64().unwrap();
+            }
+            for g in glb_positions(&json, &bin) {
+                // glTF y up to the tile's z up, then the root transform (column-major).
+                let l = [g[0], -g[2], g[1]];
+                let e = [0, 1, 2].map(|r| m[r] * l[0] + m[4 + r] * l[1] + m[8 + r] * l[2] + m[12 + r]);
+                let d =
+                    ((e[0] - want[0]).powi(2) + (e[1] - want[1]).powi(2) + (e[2] - want[2]).powi(2)).sqrt();
+                best = best.min(d);
+            }
+        }
+        assert_eq!(features, 9);
+        assert!(
+            best < 0.001,
+            "the roof corner is {best} m from where WGS 84 puts it"
+        );
+        if let Some(reports) = gltf_validator(&contents) {
+            for r in reports {
+                assert_eq!(r["errors"], 0, "{r}");
+            }
+        }
+    }
+    // The folder exists now: refused, not overwritten.
+    let again = export_file(
+        &p,
+        &FeatureFilter::default(),
+        &dir.path().join("tiles_0"),
+        ExportFormat::Tiles3d,
+        &Default::default(),
+    );
+    assert!(again.unwrap_err().to_string().contains("already exists"));
+}
+
+#[test]
+fn a_glb_of_the_city_is_valid_and_carries_codes_and_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = new_project(&dir.path().join("dh.gpkg"), 28992);
+    import(&mut p, &fixture("cityjson/DH_01_subs.city.json"), Some(28992));
+    let out = dir.path().join("dh.glb");
+    let done = export_file(
+        &p,
+        &FeatureFilter::default(),
+        &out,
+        ExportFormat::Glb,
+        &Default::default(),
+    )
+    .unwrap();
+    // 8 parts and the one building with its own geometry; the 3 buildings made only of parts
+    // are in their parts, not left out.
+    assert_eq!(done.count, 9);
+    assert!(done.warnings.is_empty(), "{:?}", done.warnings);
+    let (json, bin) = glb_parts(&std::fs::read(&out).unwrap());
+    let table = &json["extensions"]["EXT_structural_metadata"]["propertyTables"][0];
+    assert_eq!(table["count"], 9);
+    let props =
+        json["extensions"]["EXT_structural_metadata"]["schema"]["classes"]["feature"]["properties"].clone();
+    assert!(
+        props["roofType"].is_object() && props["code"].is_object(),
+        "{props}"
+    );
+    // Its coordinates: metres about the stated origin, y up.
+    let origin = json["asset"]["extras"]["cim"]["origin"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let o: Vec<f64> = origin.iter().map(|v| v.as_f64().unwrap()).collect();
+    let pos = glb_positions(&json, &bin);
+    let top = pos.iter().map(|q| q[1] + o[2]).fold(f64::MIN, f64::max);
+    // The highest ridge DH_01_subs states is 14.739 m.
+    assert!((top - 14.739).abs() < 1e-3, "{top}");
+    if let Some(reports) = gltf_validator(&[out]) {
+        assert_eq!(reports[0]["errors"], 0, "{}", reports[0]);
+        assert_eq!(reports[0]["warnings"], 0, "{}", reports[0]);
+    }
 }
