@@ -573,3 +573,82 @@ fn a_glb_of_the_city_is_valid_and_carries_codes_and_attributes() {
         assert_eq!(reports[0]["warnings"], 0, "{}", reports[0]);
     }
 }
+
+/// CesiumJS's drawing of the tileset in `dir` (`tests/peers/cesium_tileset.js`: headless
+/// Chromium, the tileset unlit red on black from above, 800×600): the red pixels, tiles that
+/// failed, page errors. `None` where Chromium or the npm packages are missing (a failure under
+/// `CIM_REQUIRE_PEER_TESTS=1`).
+fn cesium(dir: &Path) -> Option<serde_json::Value> {
+    let modules = std::env::var_os("CIM_PEERS_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/cim-peers/node/node_modules")
+        });
+    let chromium =
+        std::env::var_os("CIM_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    if !(modules.join("cesium").is_dir() && modules.join("playwright-core").is_dir() && chromium.exists()) {
+        assert!(
+            std::env::var_os("CIM_REQUIRE_PEER_TESTS").is_none(),
+            "CesiumJS, playwright-core ({}) or Chromium ({}) is missing",
+            modules.display(),
+            chromium.display()
+        );
+        eprintln!("note: CesiumJS or Chromium not installed; the tileset is not drawn");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/cesium_tileset.js");
+    let out = std::process::Command::new("node")
+        .arg(script)
+        .arg(dir)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node runs");
+    let line = String::from_utf8_lossy(&out.stdout);
+    Some(
+        serde_json::from_str(line.trim())
+            .unwrap_or_else(|e| panic!("{e}: {line} {}", String::from_utf8_lossy(&out.stderr))),
+    )
+}
+
+#[test]
+fn cesium_draws_the_exported_tilesets_and_reports_a_missing_tile() {
+    use cim_importers::export::tiles::TilesVersion;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = new_project(&dir.path().join("tokyo.gpkg"), 6677);
+    import(
+        &mut p,
+        &fixture("citygml/plateau_53392633/53392633_bldg_6697_2_op.gml"),
+        None,
+    );
+    let mut drawn = Vec::new();
+    for (name, version, max) in [("v11", TilesVersion::V1_1, 2), ("v10", TilesVersion::V1_0, 1000)] {
+        let out = dir.path().join(name);
+        export_file(
+            &p,
+            &FeatureFilter::default(),
+            &out,
+            ExportFormat::Tiles3d,
+            &tiles_options(version, 36.7, max),
+        )
+        .unwrap();
+        let Some(r) = cesium(&out) else { return };
+        assert_eq!(r["failed"], serde_json::json!([]), "{name}: {r}");
+        assert_eq!(r["errors"], serde_json::json!([]), "{name}: {r}");
+        assert_eq!(r["loaded"], true, "{name}: {r}");
+        // The nine buildings fill a good part of the view (about 23,000 of 480,000 pixels).
+        let pixels = r["pixels"].as_u64().unwrap();
+        assert!(pixels > 10_000, "{name}: {r}");
+        drawn.push(pixels);
+    }
+    // The same buildings whatever the version and tiling.
+    let (a, b) = (drawn[0] as f64, drawn[1] as f64);
+    assert!((a - b).abs() < 0.02 * a, "{drawn:?}");
+    // A negative control: the harness sees a tile that is not there.
+    let broken = dir.path().join("v11");
+    for e in std::fs::read_dir(broken.join("content")).unwrap().take(1) {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let r = cesium(&broken).unwrap();
+    assert_ne!(r["failed"], serde_json::json!([]), "{r}");
+}
