@@ -224,8 +224,36 @@ pub fn import_file(
             crate::citymodel::import_city_model(project, model, opts).map(Imported::Features)
         }
         Format::CityGml => {
-            let model = crate::citymodel::citygml::read_citygml(path)?;
-            crate::citymodel::import_city_model(project, model, opts).map(Imported::Features)
+            // Streamed: batches of top-level objects go into one transaction as they are read.
+            use crate::citymodel::CityModelWriter;
+            let mut project = Some(project);
+            let mut writer: Option<CityModelWriter> = None;
+            let (head, warnings) = crate::citymodel::citygml::stream_citygml(path, &mut |head, objects| {
+                if writer.is_none() {
+                    if head.crs.is_none() && opts.src_crs.is_none() {
+                        return Err(crate::ImportError::MissingCrs {
+                            path: path.to_path_buf(),
+                            reason: match &head.srs_name {
+                                Some(s) => format!("its srsName '{s}' is not a CRS cim knows"),
+                                None => "the file has no srsName".into(),
+                            },
+                        });
+                    }
+                    let p = project.take().ok_or_else(|| crate::ImportError::file(path, "internal: project taken twice"))?;
+                    writer = Some(CityModelWriter::new(p, path, &head.format, head.crs.clone(), opts)?);
+                }
+                match writer.as_mut() {
+                    Some(w) => w.write(objects),
+                    None => Ok(()),
+                }
+            })?;
+            let writer = match (writer, project) {
+                (Some(w), _) => w,
+                // No object at all: the writer reports that nothing was stored.
+                (None, Some(p)) => CityModelWriter::new(p, path, &head.format, head.crs.clone(), opts)?,
+                (None, None) => return Err(crate::ImportError::file(path, "internal: no project")),
+            };
+            writer.finish(warnings).map(Imported::Features)
         }
         Format::JsonFg => {
             let model = crate::citymodel::jsonfg::read_jsonfg(path)?;

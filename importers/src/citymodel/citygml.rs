@@ -4,6 +4,12 @@
 //! multi-surfaces, boundary surfaces with their semantics), `xlink:href` references to polygons
 //! resolved. The CRS comes from the first `srsName`; geographic CRSs (EPSG:6697, EPSG:4326) are
 //! latitude first and are read so.
+//!
+//! Streamed in constant memory ([`stream_citygml`]): each top-level city object is handed over
+//! with everything nested in it (its parts, installations, surfaces) once its end tag is read,
+//! in batches; `xlink:href` references are resolved within the top-level object they appear
+//! in (CityGML 2.0 solids refer to the boundary surfaces that follow them), and the polygons
+//! kept for that are dropped with it.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -88,6 +94,22 @@ struct Parser {
     /// 1.0, 2.0 or 3.0, from the namespaces.
     version: &'static str,
 }
+
+/// What a [`stream_citygml`] batch comes with: the file's format and CRS as read so far (the
+/// first `srsName` precedes the first object's geometry).
+#[derive(Clone, Debug)]
+pub struct StreamHead {
+    pub format: String,
+    pub crs: Option<Crs>,
+    /// The first `srsName`, as written.
+    pub srs_name: Option<String>,
+}
+
+/// A batch is handed over once it holds this many objects (parts counted; a top-level object
+/// is never split from its parts)…
+const BATCH: usize = 512;
+/// …or those read from this many bytes of the file (PLATEAU buildings run to 100 kB each).
+const BATCH_BYTES: u64 = 4 << 20;
 
 fn attr(e: &BytesStart, name: &[u8]) -> Option<String> {
     e.attributes()
@@ -195,6 +217,7 @@ impl Parser {
                 let flat = self.ring.take().unwrap_or_default();
                 let d = if self.dims == 2 { 2 } else { 3 };
                 let lat_first = self.crs.as_ref().is_some_and(|c| c.1);
+
                 let ring: Vec<[f64; 3]> = flat
                     .chunks_exact(d)
                     .map(|c| {
@@ -254,7 +277,27 @@ impl Parser {
             if let Some(o) = self.open.pop() {
                 self.finish(o);
             }
+            if self.open.is_empty() {
+                // A top-level object is complete: what its references needed goes with it.
+                self.polygons.clear();
+            }
         }
+    }
+
+    fn head(&self) -> StreamHead {
+        StreamHead {
+            format: format!("CityGML {}", self.version),
+            crs: self.crs.as_ref().map(|c| c.0.clone()),
+            srs_name: self.srs_text.clone(),
+        }
+    }
+
+    /// The complete objects read so far (none is open), without the ones of no use.
+    fn take_objects(&mut self) -> Vec<CityObjectIn> {
+        std::mem::take(&mut self.objects)
+            .into_iter()
+            .filter(|o| o.kind != FeatureKind::Other || !o.representations.is_empty())
+            .collect()
     }
 
     /// An object's representations: polygons referenced by its solids are resolved (and a
@@ -305,18 +348,52 @@ fn parse_value(t: &str) -> AttrValue {
     }
 }
 
-/// Reads a CityGML file, streamed.
+/// Reads a CityGML file whole (for tests and small files; imports use [`stream_citygml`]).
 pub fn read_citygml(path: &Path) -> Result<CityModelIn> {
     let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-    read(path, std::io::BufReader::with_capacity(1 << 16, file))
+    collect(path, std::io::BufReader::with_capacity(1 << 16, file))
 }
 
 /// [`read_citygml`] of bytes already read (`path` names them in messages).
 pub fn read_citygml_bytes(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
-    read(path, bytes)
+    collect(path, bytes)
 }
 
-fn read<R: BufRead>(path: &Path, input: R) -> Result<CityModelIn> {
+fn collect<R: BufRead>(path: &Path, input: R) -> Result<CityModelIn> {
+    let mut objects = Vec::new();
+    let mut head = None;
+    let (last, warnings) = read(path, input, &mut |h, batch| {
+        head.get_or_insert_with(|| h.clone());
+        objects.extend(batch);
+        Ok(())
+    })?;
+    let head = head.unwrap_or(last);
+    Ok(CityModelIn {
+        path: path.to_path_buf(),
+        format: head.format,
+        crs: head.crs,
+        objects,
+        warnings,
+    })
+}
+
+/// Reads a CityGML file in constant memory, handing `on_batch` the complete top-level objects
+/// (with their parts) a batch at a time, with the format and CRS read so far. Returns the head
+/// at the end and the file's warnings. A file cut short is an error after the batches before
+/// the cut were handed over: the caller must not commit them.
+pub fn stream_citygml(
+    path: &Path,
+    on_batch: &mut dyn FnMut(&StreamHead, Vec<CityObjectIn>) -> Result<()>,
+) -> Result<(StreamHead, Vec<Warning>)> {
+    let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
+    read(path, std::io::BufReader::with_capacity(1 << 16, file), on_batch)
+}
+
+fn read<R: BufRead>(
+    path: &Path,
+    input: R,
+    on_batch: &mut dyn FnMut(&StreamHead, Vec<CityObjectIn>) -> Result<()>,
+) -> Result<(StreamHead, Vec<Warning>)> {
     let mut reader = Reader::from_reader(input);
     let mut p = Parser {
         stack: Vec::new(),
@@ -338,6 +415,7 @@ fn read<R: BufRead>(path: &Path, input: R) -> Result<CityModelIn> {
     };
     let mut saw_model = false;
     let mut buf = Vec::new();
+    let mut batch_start = 0u64;
     loop {
         let event = reader.read_event_into(&mut buf).map_err(|e| {
             ImportError::file(
@@ -373,7 +451,15 @@ fn read<R: BufRead>(path: &Path, input: R) -> Result<CityModelIn> {
                     p.text.push_str(&s);
                 }
             }
-            Event::End(_) => p.end(),
+            Event::End(_) => {
+                p.end();
+                let read = reader.buffer_position();
+                if p.open.is_empty() && (p.objects.len() >= BATCH || read - batch_start >= BATCH_BYTES) {
+                    batch_start = read;
+                    let batch = p.take_objects();
+                    on_batch(&p.head(), batch)?;
+                }
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -391,8 +477,7 @@ fn read<R: BufRead>(path: &Path, input: R) -> Result<CityModelIn> {
             ),
         ));
     }
-    let mut warnings: Vec<Warning> = p
-        .warnings
+    let mut warnings: Vec<Warning> = std::mem::take(&mut p.warnings)
         .into_iter()
         .map(|message| Warning {
             path: path.to_path_buf(),
@@ -407,15 +492,10 @@ fn read<R: BufRead>(path: &Path, input: R) -> Result<CityModelIn> {
             message: format!("its srsName '{s}' is not a CRS cim knows; give one with --src-crs"),
         });
     }
-    Ok(CityModelIn {
-        path: path.to_path_buf(),
-        format: format!("CityGML {}", p.version),
-        crs: p.crs.map(|c| c.0),
-        objects: p
-            .objects
-            .into_iter()
-            .filter(|o| o.kind != FeatureKind::Other || !o.representations.is_empty())
-            .collect(),
-        warnings,
-    })
+    let batch = p.take_objects();
+    let head = p.head();
+    if !batch.is_empty() {
+        on_batch(&head, batch)?;
+    }
+    Ok((head, warnings))
 }

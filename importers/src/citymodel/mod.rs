@@ -20,7 +20,7 @@ use cim_engine::mesh::{
 };
 use cim_engine::{
     AttrValue, Attributes, CityCode, Crs, Feature, FeatureKind, FieldDef, FieldType, GeometryType,
-    HeightSource, LayerSpec, Lod1, Project, Transform, Validity, Written,
+    HeightSource, ImportTx, LayerSpec, Lod1, Project, Transform, Validity, Written,
 };
 use geo::{ConvexHull, Coord, LineString, MultiPoint, MultiPolygon, Point, Polygon};
 use rayon::prelude::*;
@@ -368,325 +368,420 @@ fn to_project(reps: &mut [RepresentationIn], transform: &Transform) -> std::resu
 /// and 3-D representations, buildings into the layer, other kinds into `<layer>_<kind>`.
 pub fn import_city_model(
     project: &mut Project,
-    mut model: CityModelIn,
+    model: CityModelIn,
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
-    let path = model.path.clone();
-    let project_path = project.path().to_path_buf();
-    let engine_err = |source| ImportError::engine(project_path.clone(), source);
-    let src_crs =
-        match (&opts.src_crs, &model.crs) {
+    let mut w = CityModelWriter::new(project, &model.path, &model.format, model.crs.clone(), opts)?;
+    w.write(model.objects)?;
+    w.finish(model.warnings)
+}
+
+/// Writes a city model into a project batch by batch, all in one transaction (committed by
+/// [`CityModelWriter::finish`]; dropped unfinished, nothing is written). A batch must hold
+/// whole trees: a part comes in the same batch as its parent (the CityGML reader hands over
+/// top-level objects with everything nested in them). Layers get the fields their objects
+/// bring, batch by batch.
+pub struct CityModelWriter<'p> {
+    tx: ImportTx<'p>,
+    path: PathBuf,
+    format: String,
+    opts: ImportOptions,
+    project_path: PathBuf,
+    transform: Transform,
+    place: PlaceCheck,
+    region: String,
+    base: String,
+    /// Per layer: its report and the fields declared so far.
+    reports: BTreeMap<String, LayerReport>,
+    fields: BTreeMap<String, BTreeMap<String, FieldType>>,
+    heights: BTreeMap<String, BTreeMap<String, u64>>,
+    outside: u64,
+    first_outside: Option<String>,
+    warnings: Vec<Warning>,
+}
+
+impl<'p> CityModelWriter<'p> {
+    /// Starts the import of the model in `path` (its `format` for the layers' source), whose
+    /// objects are in `crs` (the file's; `--src-crs` overrides it).
+    pub fn new(
+        project: &'p mut Project,
+        path: &Path,
+        format: &str,
+        crs: Option<Crs>,
+        opts: &ImportOptions,
+    ) -> Result<CityModelWriter<'p>> {
+        let project_path = project.path().to_path_buf();
+        let src_crs = match (&opts.src_crs, crs) {
             (Some(c), _) => c.clone(),
-            (None, Some(c)) => c.clone(),
+            (None, Some(c)) => c,
             (None, None) => return Err(ImportError::MissingCrs {
-                path,
+                path: path.to_path_buf(),
                 reason:
                     "the file states no reference system (CityJSON metadata.referenceSystem, CityGML srsName)"
                         .into(),
             }),
         };
-    let project_crs = project.crs().clone();
-    let transform = Transform::new(&project_crs, &src_crs);
-    let region = project.region_code().to_string();
-    let base = opts.layer.clone().unwrap_or_else(|| stem_of(&path));
-    let mut report = ImportReport {
-        warnings: model.warnings,
-        ..Default::default()
-    };
-    let warn = |warnings: &mut Vec<Warning>, record: Option<u64>, message: String| {
-        crate::pipeline::warn_or_fail(warnings, &path, opts.strict, record, message)
-    };
-    let kind_of = |o: &CityObjectIn| opts.kind.unwrap_or(o.kind);
-    // Codes first: a part names its parent's code.
-    let code_of: HashMap<String, CityCode> = model
-        .objects
-        .iter()
-        .map(|o| {
-            let kind = kind_of(o);
-            (
-                o.id.clone(),
-                CityCode::derive(&region, kind, &layer_for(&base, kind), &o.id),
-            )
+        let project_crs = project.crs().clone();
+        let region = project.region_code().to_string();
+        let tx = project
+            .import()
+            .map_err(|e| ImportError::engine(project_path.clone(), e))?;
+        Ok(CityModelWriter {
+            tx,
+            path: path.to_path_buf(),
+            format: format.to_string(),
+            opts: opts.clone(),
+            transform: Transform::new(&project_crs, &src_crs),
+            place: PlaceCheck::new(&project_crs, &src_crs, None),
+            region,
+            base: opts.layer.clone().unwrap_or_else(|| stem_of(path)),
+            project_path,
+            reports: BTreeMap::new(),
+            fields: BTreeMap::new(),
+            heights: BTreeMap::new(),
+            outside: 0,
+            first_outside: None,
+            warnings: Vec::new(),
         })
-        .collect();
-    // Each layer's fields: every attribute its objects have, typed to hold all their values.
-    let mut by_layer: BTreeMap<String, (FeatureKind, BTreeMap<String, FieldType>)> = BTreeMap::new();
-    for o in &model.objects {
-        let kind = kind_of(o);
-        let entry = by_layer
-            .entry(layer_for(&base, kind))
-            .or_insert_with(|| (kind, BTreeMap::new()));
-        for (k, v) in &o.attributes {
-            let t = value_type(v);
-            entry
-                .1
-                .entry(k.clone())
-                .and_modify(|was| *was = t.map_or(*was, |t| widen(*was, t)))
-                .or_insert(t.unwrap_or(FieldType::Text));
-        }
     }
-    let place = PlaceCheck::new(&project_crs, &src_crs, None);
-    let mut tx = project.import().map_err(engine_err)?;
-    let mut reports: BTreeMap<String, LayerReport> = BTreeMap::new();
-    for (layer, (kind, fields)) in &by_layer {
-        let mut fields: Vec<FieldDef> = fields
+
+    fn engine_err(&self, source: cim_engine::EngineError) -> ImportError {
+        ImportError::engine(self.project_path.clone(), source)
+    }
+
+    fn warn(&mut self, record: Option<u64>, message: String) -> Result<()> {
+        crate::pipeline::warn_or_fail(&mut self.warnings, &self.path, self.opts.strict, record, message)
+    }
+
+    /// Makes sure the layers of `objects` exist with every field they bring (typed to hold the
+    /// values seen so far; a field new in this batch becomes a new column).
+    fn ensure_layers(&mut self, objects: &[CityObjectIn]) -> Result<()> {
+        let mut batch: BTreeMap<String, (FeatureKind, BTreeMap<String, FieldType>)> = BTreeMap::new();
+        for o in objects {
+            let kind = self.opts.kind.unwrap_or(o.kind);
+            let entry = batch
+                .entry(layer_for(&self.base, kind))
+                .or_insert_with(|| (kind, BTreeMap::new()));
+            for (k, v) in &o.attributes {
+                let t = value_type(v);
+                entry
+                    .1
+                    .entry(k.clone())
+                    .and_modify(|was| *was = t.map_or(*was, |t| widen(*was, t)))
+                    .or_insert(t.unwrap_or(FieldType::Text));
+            }
+        }
+        for (layer, (kind, fields)) in batch {
+            let known = self.fields.entry(layer.clone()).or_default();
+            let new_fields = !fields.keys().all(|k| known.contains_key(k));
+            if self.reports.contains_key(&layer) && !new_fields {
+                continue;
+            }
+            for (k, t) in fields {
+                known.entry(k).or_insert(t);
+            }
+            let mut defs: Vec<FieldDef> = known
+                .iter()
+                .map(|(name, t)| FieldDef {
+                    name: name.clone(),
+                    field_type: *t,
+                })
+                .collect();
+            for extra in ["object_type", "object_id", "parent_code"] {
+                if !defs.iter().any(|f| f.name == extra) {
+                    defs.push(FieldDef {
+                        name: extra.into(),
+                        field_type: FieldType::Text,
+                    });
+                }
+            }
+            let spec = LayerSpec {
+                name: layer.clone(),
+                kind,
+                classification: self.opts.classification,
+                geometry_type: GeometryType::MultiPolygon,
+                fields: defs,
+                source: format!("{} ({})", self.path.display(), self.format),
+            };
+            self.tx
+                .ensure_layer(&spec)
+                .map_err(|e| ImportError::engine(self.project_path.clone(), e))?;
+            self.reports.entry(layer.clone()).or_insert_with(|| LayerReport {
+                layer,
+                kind: Some(kind),
+                ..Default::default()
+            });
+        }
+        Ok(())
+    }
+
+    /// Places, triangulates and writes a batch of objects.
+    pub fn write(&mut self, mut objects: Vec<CityObjectIn>) -> Result<()> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let opts = self.opts.clone();
+        let kind_of = |o: &CityObjectIn| opts.kind.unwrap_or(o.kind);
+        let (region, base) = (self.region.clone(), self.base.clone());
+        // Codes first: a part names its parent's code.
+        let code_of: HashMap<String, CityCode> = objects
             .iter()
-            .map(|(name, t)| FieldDef {
-                name: name.clone(),
-                field_type: *t,
+            .map(|o| {
+                let kind = kind_of(o);
+                (
+                    o.id.clone(),
+                    CityCode::derive(&region, kind, &layer_for(&base, kind), &o.id),
+                )
             })
             .collect();
-        for extra in ["object_type", "object_id", "parent_code"] {
-            if !fields.iter().any(|f| f.name == extra) {
-                fields.push(FieldDef {
-                    name: extra.into(),
-                    field_type: FieldType::Text,
-                });
+        self.ensure_layers(&objects)?;
+        // First every object's geometry in the project CRS, its footprint and z-range; then the
+        // objects that carry none themselves (a Building made of BuildingParts) take their parts'.
+        struct Placed {
+            reps: Vec<EncodedRepresentation>,
+            footprint: Option<MultiPolygon<f64>>,
+            z: Option<(f64, f64, String)>,
+            first_source_point: Option<Coord<f64>>,
+        }
+        let transform = &self.transform;
+        let mut placed: Vec<Placed> = objects
+            .par_iter_mut()
+            .map(|o| {
+                let first_source_point = o
+                    .representations
+                    .iter()
+                    .flat_map(|r| r.surfaces.iter().flat_map(|s| s.rings.iter().flatten()))
+                    .next()
+                    .map(|p| Coord { x: p[0], y: p[1] });
+                if let Err(e) = to_project(&mut o.representations, transform) {
+                    o.warnings.push(format!(
+                        "cannot be placed in the project CRS: {e}; its geometry is left out"
+                    ));
+                    o.representations.clear();
+                }
+                let (reps, left_out) = build_representations(&o.representations);
+                o.representations = Vec::new();
+                if left_out > 0 {
+                    o.warnings.push(format!(
+                        "{left_out} polygon(s) without area or with fewer than 3 points left out"
+                    ));
+                }
+                let z = reps
+                    .iter()
+                    .fold(None::<(f64, f64, String)>, |acc, r| match r.mesh.bounds() {
+                        Some((lo, hi)) => Some(match acc {
+                            Some((a, b, l)) => (a.min(lo[2]), b.max(hi[2]), l.max(r.lod.clone())),
+                            None => (lo[2], hi[2], r.lod.clone()),
+                        }),
+                        None => acc,
+                    });
+                Placed {
+                    footprint: footprint_of(&reps),
+                    reps: reps.iter().filter_map(Representation::encode).collect(),
+                    z,
+                    first_source_point,
+                }
+            })
+            .collect();
+        let index_of: HashMap<&str, usize> = objects
+            .iter()
+            .enumerate()
+            .map(|(k, o)| (o.id.as_str(), k))
+            .collect();
+        let mut parts_of: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (k, o) in objects.iter().enumerate() {
+            if let Some(&parent) = o.parent.as_ref().and_then(|p| index_of.get(p.as_str())) {
+                parts_of.entry(parent).or_default().push(k);
             }
         }
-        tx.ensure_layer(&LayerSpec {
-            name: layer.clone(),
-            kind: *kind,
-            classification: opts.classification,
-            geometry_type: GeometryType::MultiPolygon,
-            fields,
-            source: format!("{} ({})", path.display(), model.format),
-        })
-        .map_err(engine_err)?;
-        reports.insert(
-            layer.clone(),
-            LayerReport {
-                layer: layer.clone(),
-                kind: Some(*kind),
-                ..Default::default()
-            },
-        );
-    }
-    let (mut outside, mut first_outside) = (0u64, None::<String>);
-    let mut heights: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    // First every object's geometry in the project CRS, its footprint and z-range; then the
-    // objects that carry none themselves (a Building made of BuildingParts) take their parts'.
-    struct Placed {
-        reps: Vec<EncodedRepresentation>,
-        footprint: Option<MultiPolygon<f64>>,
-        z: Option<(f64, f64, String)>,
-        first_source_point: Option<Coord<f64>>,
-    }
-    let placed: Vec<Placed> = model
-        .objects
-        .par_iter_mut()
-        .map(|o| {
-            let first_source_point = o
-                .representations
-                .iter()
-                .flat_map(|r| r.surfaces.iter().flat_map(|s| s.rings.iter().flatten()))
-                .next()
-                .map(|p| Coord { x: p[0], y: p[1] });
-            if let Err(e) = to_project(&mut o.representations, &transform) {
-                o.warnings.push(format!(
-                    "cannot be placed in the project CRS: {e}; its geometry is left out"
-                ));
-                o.representations.clear();
+        for k in 0..placed.len() {
+            if placed[k].footprint.is_some() {
+                continue;
             }
-            let (reps, left_out) = build_representations(&o.representations);
-            o.representations = Vec::new();
-            if left_out > 0 {
-                o.warnings.push(format!(
-                    "{left_out} polygon(s) without area or with fewer than 3 points left out"
-                ));
+            let parts: Vec<usize> = parts_of.get(&k).cloned().unwrap_or_default();
+            let mut polys = Vec::new();
+            let mut z: Option<(f64, f64, String)> = None;
+            let mut first = None;
+            for &c in &parts {
+                if let Some(fp) = &placed[c].footprint {
+                    polys.extend(fp.0.iter().cloned());
+                }
+                if let Some((a, b, l)) = &placed[c].z {
+                    z = Some(match z {
+                        Some((za, zb, zl)) => (za.min(*a), zb.max(*b), zl.max(l.clone())),
+                        None => (*a, *b, l.clone()),
+                    });
+                }
+                first = first.or(placed[c].first_source_point);
             }
-            let z = reps
-                .iter()
-                .fold(None::<(f64, f64, String)>, |acc, r| match r.mesh.bounds() {
-                    Some((lo, hi)) => Some(match acc {
-                        Some((a, b, l)) => (a.min(lo[2]), b.max(hi[2]), l.max(r.lod.clone())),
-                        None => (lo[2], hi[2], r.lod.clone()),
-                    }),
-                    None => acc,
-                });
+            if !polys.is_empty() {
+                placed[k].footprint = Some(MultiPolygon(polys));
+                placed[k].z = z;
+                placed[k].first_source_point = first;
+            }
+        }
+        drop(index_of);
+        for (
+            mut o,
             Placed {
-                footprint: footprint_of(&reps),
-                reps: reps.iter().filter_map(Representation::encode).collect(),
+                reps,
+                footprint,
                 z,
                 first_source_point,
-            }
-        })
-        .collect();
-    let mut placed = placed;
-    let index_of: HashMap<&str, usize> = model
-        .objects
-        .iter()
-        .enumerate()
-        .map(|(k, o)| (o.id.as_str(), k))
-        .collect();
-    let mut parts_of: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (k, o) in model.objects.iter().enumerate() {
-        if let Some(&parent) = o.parent.as_ref().and_then(|p| index_of.get(p.as_str())) {
-            parts_of.entry(parent).or_default().push(k);
-        }
-    }
-    for k in 0..placed.len() {
-        if placed[k].footprint.is_some() {
-            continue;
-        }
-        let parts: Vec<usize> = parts_of.get(&k).cloned().unwrap_or_default();
-        let mut polys = Vec::new();
-        let mut z: Option<(f64, f64, String)> = None;
-        let mut first = None;
-        for &c in &parts {
-            if let Some(fp) = &placed[c].footprint {
-                polys.extend(fp.0.iter().cloned());
-            }
-            if let Some((a, b, l)) = &placed[c].z {
-                z = Some(match z {
-                    Some((za, zb, zl)) => (za.min(*a), zb.max(*b), zl.max(l.clone())),
-                    None => (*a, *b, l.clone()),
-                });
-            }
-            first = first.or(placed[c].first_source_point);
-        }
-        if !polys.is_empty() {
-            placed[k].footprint = Some(MultiPolygon(polys));
-            placed[k].z = z;
-            placed[k].first_source_point = first;
-        }
-    }
-    drop(index_of);
-    for (
-        mut o,
-        Placed {
-            reps,
-            footprint,
-            z,
-            first_source_point,
-        },
-    ) in model.objects.into_iter().zip(placed)
-    {
-        let kind = kind_of(&o);
-        let layer = layer_for(&base, kind);
-        let Some(lr) = reports.get_mut(&layer) else {
-            continue;
-        };
-        lr.read += 1;
-        for m in std::mem::take(&mut o.warnings) {
-            warn(
-                &mut report.warnings,
-                Some(o.record),
-                format!("object '{}': {m}", o.id),
-            )?;
-        }
-        let Some(footprint) = footprint else {
-            warn(
-                &mut report.warnings,
-                Some(o.record),
-                format!(
-                    "object '{}' ({}): no 3-D surfaces to place it by, nor parts with any; skipped",
-                    o.id, o.type_name
-                ),
-            )?;
-            lr.skipped += 1;
-            continue;
-        };
-        let envelope = geo::BoundingRect::bounding_rect(&footprint)
-            .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
-        // Placed by its first point as the source gives it.
-        let first = first_source_point.unwrap_or(Coord { x: 0.0, y: 0.0 });
-        match place.check(first, envelope) {
-            Some(Misplaced::OutsideArea(m)) => {
-                outside += 1;
-                first_outside.get_or_insert_with(|| format!("object '{}': {m}", o.id));
-                warn(
-                    &mut report.warnings,
-                    Some(o.record),
-                    format!("object '{}': {m}", o.id),
-                )?;
-            }
-            Some(Misplaced::FarFromProject(m)) => warn(&mut report.warnings, Some(o.record), m)?,
-            None => {}
-        }
-        let (zmin, zmax, lod) = z.unwrap_or((0.0, 0.0, String::new()));
-        // A building made only of parts is drawn, picked and flooded by its parts: it keeps
-        // their outline as its footprint but no prism of its own.
-        let made_of_parts = reps.is_empty();
-        let lod1 = (kind == FeatureKind::Building && zmax > zmin && !made_of_parts).then(|| Lod1 {
-            base_m: zmin,
-            height_m: zmax - zmin,
-            height_source: HeightSource::Geometry { lod: lod.clone() },
-        });
-        if lod1.is_some() {
-            let source = HeightSource::Geometry { lod: lod.clone() }.to_string();
-            *heights
-                .entry(layer.clone())
-                .or_default()
-                .entry(source)
-                .or_default() += 1;
-        } else if kind == FeatureKind::Building && !made_of_parts {
-            lr.without_height += 1;
-        }
-        let mut attributes = std::mem::take(&mut o.attributes);
-        // A source's own time (JSON-FG `time`) as the day the feature is valid from.
-        let feature_valid_from = attributes.remove("valid_from");
-        attributes.insert("object_type".into(), AttrValue::Text(o.type_name.clone()));
-        attributes.insert("object_id".into(), AttrValue::Text(o.id.clone()));
-        if let Some(parent) = &o.parent {
-            match code_of.get(parent) {
-                Some(c) => {
-                    attributes.insert("parent_code".into(), AttrValue::Text(c.to_string()));
-                }
-                None => warn(
-                    &mut report.warnings,
-                    Some(o.record),
-                    format!("object '{}': its parent '{parent}' is not in the file", o.id),
-                )?,
-            }
-        }
-        let Some(code) = code_of.get(&o.id).cloned() else {
-            continue;
-        };
-        let feature = Feature {
-            code,
-            kind,
-            geometry: geo::Geometry::MultiPolygon(footprint),
-            lod1,
-            attributes,
-            validity: Validity {
-                from: opts.valid_from.or(match feature_valid_from {
-                    Some(AttrValue::Date(d)) => Some(d),
-                    _ => None,
-                }),
-                to: opts.valid_to,
             },
-            classification: opts.classification,
-            source_key: o.id.clone(),
+        ) in objects.into_iter().zip(placed)
+        {
+            let kind = kind_of(&o);
+            let layer = layer_for(&base, kind);
+            if !self.reports.contains_key(&layer) {
+                continue;
+            }
+            if let Some(lr) = self.reports.get_mut(&layer) {
+                lr.read += 1;
+            }
+            for m in std::mem::take(&mut o.warnings) {
+                self.warn(Some(o.record), format!("object '{}': {m}", o.id))?;
+            }
+            let Some(footprint) = footprint else {
+                self.warn(
+                    Some(o.record),
+                    format!(
+                        "object '{}' ({}): no 3-D surfaces to place it by, nor parts with any; skipped",
+                        o.id, o.type_name
+                    ),
+                )?;
+                if let Some(lr) = self.reports.get_mut(&layer) {
+                    lr.skipped += 1;
+                }
+                continue;
+            };
+            let envelope = geo::BoundingRect::bounding_rect(&footprint)
+                .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+            // Placed by its first point as the source gives it.
+            let first = first_source_point.unwrap_or(Coord { x: 0.0, y: 0.0 });
+            match self.place.check(first, envelope) {
+                Some(Misplaced::OutsideArea(m)) => {
+                    self.outside += 1;
+                    if self.first_outside.is_none() {
+                        self.first_outside = Some(format!("object '{}': {m}", o.id));
+                    }
+                    self.warn(Some(o.record), format!("object '{}': {m}", o.id))?;
+                }
+                Some(Misplaced::FarFromProject(m)) => self.warn(Some(o.record), m)?,
+                None => {}
+            }
+            let (zmin, zmax, lod) = z.unwrap_or((0.0, 0.0, String::new()));
+            // A building made only of parts is drawn, picked and flooded by its parts: it keeps
+            // their outline as its footprint but no prism of its own.
+            let made_of_parts = reps.is_empty();
+            let lod1 = (kind == FeatureKind::Building && zmax > zmin && !made_of_parts).then(|| Lod1 {
+                base_m: zmin,
+                height_m: zmax - zmin,
+                height_source: HeightSource::Geometry { lod: lod.clone() },
+            });
+            if lod1.is_some() {
+                let source = HeightSource::Geometry { lod: lod.clone() }.to_string();
+                *self
+                    .heights
+                    .entry(layer.clone())
+                    .or_default()
+                    .entry(source)
+                    .or_default() += 1;
+            } else if kind == FeatureKind::Building && !made_of_parts {
+                if let Some(lr) = self.reports.get_mut(&layer) {
+                    lr.without_height += 1;
+                }
+            }
+            let mut attributes = std::mem::take(&mut o.attributes);
+            // A source's own time (JSON-FG `time`) as the day the feature is valid from.
+            let feature_valid_from = attributes.remove("valid_from");
+            attributes.insert("object_type".into(), AttrValue::Text(o.type_name.clone()));
+            attributes.insert("object_id".into(), AttrValue::Text(o.id.clone()));
+            if let Some(parent) = &o.parent {
+                match code_of.get(parent) {
+                    Some(c) => {
+                        attributes.insert("parent_code".into(), AttrValue::Text(c.to_string()));
+                    }
+                    None => self.warn(
+                        Some(o.record),
+                        format!("object '{}': its parent '{parent}' is not in the file", o.id),
+                    )?,
+                }
+            }
+            let Some(code) = code_of.get(&o.id).cloned() else {
+                continue;
+            };
+            let feature = Feature {
+                code,
+                kind,
+                geometry: geo::Geometry::MultiPolygon(footprint),
+                lod1,
+                attributes,
+                validity: Validity {
+                    from: opts.valid_from.or(match feature_valid_from {
+                        Some(AttrValue::Date(d)) => Some(d),
+                        _ => None,
+                    }),
+                    to: opts.valid_to,
+                },
+                classification: opts.classification,
+                source_key: o.id.clone(),
+            };
+            let written = self.tx.write(&layer, &feature).map_err(|e| self.engine_err(e))?;
+            if let Some(lr) = self.reports.get_mut(&layer) {
+                match written {
+                    Written::Inserted => lr.inserted += 1,
+                    Written::Replaced => lr.replaced += 1,
+                }
+            }
+            self.tx
+                .put_encoded_representations(&layer, &feature.code, &reps)
+                .map_err(|e| ImportError::engine(self.project_path.clone(), e))?;
+        }
+        Ok(())
+    }
+
+    /// Commits what was written, with the reader's `warnings` first in the report.
+    pub fn finish(self, reader_warnings: Vec<Warning>) -> Result<ImportReport> {
+        let CityModelWriter {
+            tx,
+            path,
+            opts,
+            project_path,
+            mut reports,
+            heights,
+            outside,
+            first_outside,
+            warnings,
+            ..
+        } = self;
+        let mut report = ImportReport {
+            warnings: reader_warnings,
+            ..Default::default()
         };
-        match tx.write(&layer, &feature).map_err(engine_err)? {
-            Written::Inserted => lr.inserted += 1,
-            Written::Replaced => lr.replaced += 1,
+        report.warnings.extend(warnings);
+        let stored: u64 = reports.values().map(|r| r.inserted + r.replaced).sum();
+        if stored > 0 && outside == stored {
+            return Err(ImportError::file(
+                &path,
+                format!(
+                    "every object lies outside the project CRS's area of use ({}); nothing stored",
+                    first_outside.unwrap_or_default()
+                ),
+            ));
         }
-        tx.put_encoded_representations(&layer, &feature.code, &reps)
-            .map_err(engine_err)?;
-    }
-    let stored: u64 = reports.values().map(|r| r.inserted + r.replaced).sum();
-    if stored > 0 && outside == stored {
-        return Err(ImportError::file(
-            &path,
-            format!(
-                "every object lies outside the project CRS's area of use ({}); nothing stored",
-                first_outside.unwrap_or_default()
-            ),
-        ));
-    }
-    for (layer, lr) in &mut reports {
-        if let Some(h) = heights.get(layer) {
-            lr.height_sources = h.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        for (layer, lr) in &mut reports {
+            if let Some(h) = heights.get(layer) {
+                lr.height_sources = h.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            }
         }
+        report.layers = reports.into_values().filter(|r| r.read > 0).collect();
+        if stored == 0 && !opts.allow_empty {
+            return Err(crate::pipeline::nothing_stored(path.clone(), report));
+        }
+        tx.commit().map_err(|e| ImportError::engine(project_path, e))?;
+        Ok(report)
     }
-    report.layers = reports.into_values().filter(|r| r.read > 0).collect();
-    if stored == 0 && !opts.allow_empty {
-        return Err(crate::pipeline::nothing_stored(path.clone(), report));
-    }
-    tx.commit().map_err(engine_err)?;
-    Ok(report)
 }
 
 /// A file's stem without its compound extensions (`delft.city.json` → `delft`).

@@ -217,3 +217,129 @@ fn gml_that_is_not_citygml_is_not_taken_for_it() {
         Format::CityGml
     );
 }
+
+/// `n` box buildings (10 m × 10 m × 6 m, LoD1 solids) in UTM 50N, 20 m apart, each with a
+/// BuildingPart whose solid refers to its polygons by `xlink:href`.
+fn many_buildings(n: usize) -> String {
+    let mut s = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<core:CityModel xmlns:core="http://www.opengis.net/citygml/2.0" xmlns:bldg="http://www.opengis.net/citygml/building/2.0" xmlns:gml="http://www.opengis.net/gml" xmlns:xlink="http://www.w3.org/1999/xlink">
+<gml:boundedBy><gml:Envelope srsName="EPSG:32650"><gml:lowerCorner>0 0 0</gml:lowerCorner><gml:upperCorner>1 1 1</gml:upperCorner></gml:Envelope></gml:boundedBy>
+"#,
+    );
+    for k in 0..n {
+        let (x, y) = (
+            500_000.0 + 20.0 * (k % 100) as f64,
+            2_500_000.0 + 20.0 * (k / 100) as f64,
+        );
+        let c = |dx: f64, dy: f64, z: f64| format!("{} {} {z}", x + dx, y + dy);
+        let ring = |pts: [String; 4]| format!("{} {} {} {} {}", pts[0], pts[1], pts[2], pts[3], pts[0]);
+        let faces = [
+            ring([
+                c(0.0, 0.0, 0.0),
+                c(0.0, 10.0, 0.0),
+                c(10.0, 10.0, 0.0),
+                c(10.0, 0.0, 0.0),
+            ]),
+            ring([
+                c(0.0, 0.0, 6.0),
+                c(10.0, 0.0, 6.0),
+                c(10.0, 10.0, 6.0),
+                c(0.0, 10.0, 6.0),
+            ]),
+            ring([
+                c(0.0, 0.0, 0.0),
+                c(10.0, 0.0, 0.0),
+                c(10.0, 0.0, 6.0),
+                c(0.0, 0.0, 6.0),
+            ]),
+            ring([
+                c(10.0, 0.0, 0.0),
+                c(10.0, 10.0, 0.0),
+                c(10.0, 10.0, 6.0),
+                c(10.0, 0.0, 6.0),
+            ]),
+            ring([
+                c(10.0, 10.0, 0.0),
+                c(0.0, 10.0, 0.0),
+                c(0.0, 10.0, 6.0),
+                c(10.0, 10.0, 6.0),
+            ]),
+            ring([
+                c(0.0, 10.0, 0.0),
+                c(0.0, 0.0, 0.0),
+                c(0.0, 0.0, 6.0),
+                c(0.0, 10.0, 6.0),
+            ]),
+        ];
+        let refs: String = (0..6)
+            .map(|f| format!(r##"<gml:surfaceMember xlink:href="#p{k}_{f}"/>"##))
+            .collect();
+        let polys: String = faces
+            .iter()
+            .enumerate()
+            .map(|(f, r)| {
+                format!(
+                    r#"<gml:surfaceMember><gml:Polygon gml:id="p{k}_{f}"><gml:exterior><gml:LinearRing><gml:posList>{r}</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember>"#
+                )
+            })
+            .collect();
+        s.push_str(&format!(
+            r#"<core:cityObjectMember><bldg:Building gml:id="b{k}"><bldg:consistsOfBuildingPart><bldg:BuildingPart gml:id="b{k}_part">
+<bldg:lod1Solid><gml:Solid><gml:exterior><gml:CompositeSurface>{refs}</gml:CompositeSurface></gml:exterior></gml:Solid></bldg:lod1Solid>
+<bldg:lod1MultiSurface><gml:MultiSurface>{polys}</gml:MultiSurface></bldg:lod1MultiSurface>
+</bldg:BuildingPart></bldg:consistsOfBuildingPart></bldg:Building></core:cityObjectMember>
+"#
+        ));
+    }
+    s.push_str("</core:CityModel>\n");
+    s
+}
+
+#[test]
+fn a_big_file_is_streamed_in_batches_of_whole_buildings_and_stored_in_one_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.gml");
+    std::fs::write(&file, many_buildings(1200)).unwrap();
+    // Batches of 512 objects: 256 buildings with their parts, then what is left.
+    let mut batches = Vec::new();
+    let (head, warnings) = cim_importers::citymodel::citygml::stream_citygml(&file, &mut |h, objects| {
+        assert_eq!(h.crs.as_ref().and_then(|c| c.epsg()), Some(32650));
+        let buildings = objects.iter().filter(|o| o.type_name == "Building").count();
+        // A part is in the batch of its building.
+        for o in &objects {
+            if let Some(p) = &o.parent {
+                assert!(objects.iter().any(|q| &q.id == p), "{} without its parent", o.id);
+            }
+        }
+        batches.push(buildings);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(batches, vec![256, 256, 256, 256, 176]);
+    assert_eq!(head.format, "CityGML 2.0");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // Through the import: 2400 objects, each part's solid resolved from its references.
+    let (p, r) = import(dir.path(), 32650, &file);
+    let r = r.unwrap();
+    assert_eq!(r.layers.iter().map(|l| l.inserted).sum::<u64>(), 2400, "{r:?}");
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    let mut parts = 0;
+    p.for_each_feature(&FeatureFilter::default(), |s| {
+        if let Some(AttrValue::Text(t)) = s.feature.attributes.get("object_type") {
+            if t == "BuildingPart" {
+                parts += 1;
+                let reps = p.representations(&s.feature.code).unwrap();
+                assert_eq!(
+                    reps.len(),
+                    1,
+                    "the multi-surface whose polygons make the solid is dropped"
+                );
+                assert!((reps[0].mesh.volume() - 600.0).abs() < 1e-6);
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(parts, 1200);
+}
