@@ -396,3 +396,28 @@ fn a_city_model_is_queried_and_picked_by_its_surfaces() {
     let e = cim_json(&["export", p(&project), p(&other), "--format", "cityjson", "--json"]);
     assert_eq!(e["count"], 12);
 }
+
+#[test]
+fn textures_come_in_with_citygml_and_go_with_a_project_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("tokyo.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:6677",
+        "--region",
+        "000000",
+        "--json",
+    ]);
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/citygml/plateau_53392633/53392633_bldg_6697_2_op.gml");
+    cim_json(&["import", p(&project), p(&file), "--json"]);
+    let info = cim_json(&["info", p(&project), "--json"]);
+    assert_eq!(info["textures"]["images"], 9, "{info}");
+    let copy = dir.path().join("copy.gpkg");
+    cim_json(&["export", p(&project), p(&copy), "--json"]);
+    let info = cim_json(&["info", p(&copy), "--json"]);
+    assert_eq!(info["textures"]["images"], 9, "{info}");
+    assert_eq!(info["textures"]["bytes"], 163_231);
+}

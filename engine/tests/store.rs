@@ -1417,11 +1417,13 @@ fn features_keep_their_3d_representations_beside_their_footprints() {
             lod: "1".into(),
             kind: GeometryKind::Solid,
             mesh: lod1.clone(),
+            paints: vec![],
         },
         Representation {
             lod: "2.2".into(),
             kind: GeometryKind::MultiSurface,
             mesh: lod2.clone(),
+            paints: vec![],
         },
     ];
     let f = feature("bldg", FeatureKind::Building, "b1", square(x, y, 10.0));

@@ -243,7 +243,7 @@ pub fn import_file(
                     writer = Some(CityModelWriter::new(p, path, &head.format, head.crs.clone(), opts)?);
                 }
                 match writer.as_mut() {
-                    Some(w) => w.write(objects),
+                    Some(w) => w.write(objects, &head.paints),
                     None => Ok(()),
                 }
             })?;

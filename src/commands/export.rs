@@ -228,6 +228,7 @@ fn export_gpkg(project: &Project, filter: &FeatureFilter, a: &ExportArgs) -> Res
     let mut n = 0usize;
     let result = (|| -> Result<()> {
         let mut tx = out.import()?;
+        let mut textures: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
         for l in project.layers()? {
             if filter.layers.as_ref().is_some_and(|ls| !ls.contains(&l.name)) {
                 continue;
@@ -260,7 +261,26 @@ fn export_gpkg(project: &Project, filter: &FeatureFilter, a: &ExportArgs) -> Res
                 }
                 Ok(())
             })?;
-            for (code, reps) in by_code {
+            for (code, mut reps) in by_code {
+                // Texture images go with the meshes that use them (ids are the copy's own).
+                for r in &mut reps {
+                    for p in &mut r.paints {
+                        if let cim_engine::mesh::Paint::Texture(id) = p {
+                            let new_id = match textures.get(id) {
+                                Some(n) => *n,
+                                None => {
+                                    let t = project.texture(*id)?.with_context(|| {
+                                        format!("{code}: texture {id} is not in the project")
+                                    })?;
+                                    let n = tx.put_texture(&t.name, &t.data)?;
+                                    textures.insert(*id, n);
+                                    n
+                                }
+                            };
+                            *id = new_id;
+                        }
+                    }
+                }
                 tx.put_representations(&l.name, &cim_engine::CityCode::parse(&code)?, &reps)?;
             }
         }

@@ -23,6 +23,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let layers = project.layers()?;
     let terrains = project.terrains()?;
     let meshes = project.mesh_summary()?;
+    let (textures, texture_bytes) = project.texture_summary()?;
     let crs = project.crs();
     if a.json {
         let v = json!({
@@ -42,6 +43,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
                 "triangles": m.triangles, "bytes": m.bytes,
                 "bytes_per_triangle": m.bytes as f64 / m.triangles.max(1) as f64,
             })).collect::<Vec<_>>(),
+            "textures": {"images": textures, "bytes": texture_bytes},
             "terrain": terrains.iter().map(|t| json!({
                 "name": t.name, "width": t.width, "height": t.height, "cell_w": t.cell_w, "cell_h": t.cell_h,
                 "extent": t.extent, "min_m": t.min_m, "max_m": t.max_m, "valid_cells": t.valid_cells, "source": t.source,
@@ -89,6 +91,9 @@ pub fn run(a: InfoArgs) -> Result<()> {
                 m.bytes,
                 m.bytes as f64 / m.triangles.max(1) as f64
             );
+        }
+        if textures > 0 {
+            println!("texture images: {textures} ({texture_bytes} bytes, as delivered)");
         }
     }
     for t in &terrains {

@@ -362,6 +362,18 @@ impl Mesh3 {
     }
 }
 
+/// How a surface looks: what [`Mesh3::materials`] indexes, per representation.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Paint {
+    /// An image in the project's `cim_textures` (by id), mapped by the mesh's texture
+    /// coordinates.
+    Texture(i64),
+    /// A colour: linear RGB and opacity (CityGML X3DMaterial, CityJSON material: diffuse
+    /// colour and 1 − transparency).
+    Color([f32; 4]),
+}
+
 /// One geometry of a feature at one level of detail.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Representation {
@@ -369,6 +381,8 @@ pub struct Representation {
     pub lod: String,
     pub kind: GeometryKind,
     pub mesh: Mesh3,
+    /// What the mesh's per-triangle material indices name (empty where it has none).
+    pub paints: Vec<Paint>,
 }
 
 /// A representation in its stored form, encoded ([`encode_mesh`]) where convenient (on any
@@ -382,6 +396,7 @@ pub struct EncodedRepresentation {
     pub vertices: usize,
     pub triangles: usize,
     pub data: Vec<u8>,
+    pub paints: Vec<Paint>,
 }
 
 impl Representation {
@@ -395,6 +410,7 @@ impl Representation {
             vertices: self.mesh.vertex_count(),
             triangles: self.mesh.triangle_count(),
             data: encode_mesh(&self.mesh),
+            paints: self.paints.clone(),
         })
     }
 }

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS cim_meshes (
   min_x REAL NOT NULL, min_y REAL NOT NULL, min_z REAL NOT NULL,
   max_x REAL NOT NULL, max_y REAL NOT NULL, max_z REAL NOT NULL,
   n_vertices INTEGER NOT NULL, n_triangles INTEGER NOT NULL, encoding TEXT NOT NULL, data BLOB NOT NULL,
+  paints TEXT,
   PRIMARY KEY (code, lod, kind));
 CREATE INDEX IF NOT EXISTS cim_meshes_layer ON cim_meshes (layer, lod);";
 
@@ -32,6 +33,32 @@ pub struct MeshSummary {
 
 pub(super) fn has_table(conn: &Connection, path: &std::path::Path) -> Result<bool> {
     super::manage::table_exists(conn, path, "cim_meshes")
+}
+
+/// Whether `cim_meshes` has the `paints` column (projects written before it lack it).
+fn has_paints(conn: &Connection, path: &std::path::Path) -> Result<bool> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info('cim_meshes')")
+        .ctx(path)?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0)).ctx(path)?;
+    for n in names {
+        if n.ctx(path)? == "paints" {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The `paints` column's text for `paints` (NULL where there are none).
+fn paints_json(paints: &[crate::mesh::Paint]) -> Option<String> {
+    (!paints.is_empty()).then(|| serde_json::to_string(paints).unwrap_or_default())
+}
+
+fn paints_of(code: &str, lod: &str, text: Option<String>) -> Result<Vec<crate::mesh::Paint>> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(&t).map_err(|e| bad_blob(code, lod, format!("its paints: {e}"))),
+    }
 }
 
 fn bad_blob(code: &str, lod: &str, reason: String) -> EngineError {
@@ -63,6 +90,10 @@ impl ImportTx<'_> {
         let tx = self.connection();
         if !self.meshes_ready {
             tx.execute_batch(MESH_TABLE).ctx(&path)?;
+            if !has_paints(tx, &path)? {
+                tx.execute_batch("ALTER TABLE cim_meshes ADD COLUMN paints TEXT")
+                    .ctx(&path)?;
+            }
             self.meshes_ready = true;
         }
         let code = code.to_string();
@@ -72,7 +103,8 @@ impl ImportTx<'_> {
         let mut insert = tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO cim_meshes (code, layer, lod, kind, min_x, min_y, min_z, max_x, max_y, max_z,
-                   n_vertices, n_triangles, encoding, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                   n_vertices, n_triangles, encoding, data, paints)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )
             .ctx(&path)?;
         for r in reps {
@@ -92,7 +124,8 @@ impl ImportTx<'_> {
                     r.vertices as i64,
                     r.triangles as i64,
                     MESH_ENCODING,
-                    r.data
+                    r.data,
+                    paints_json(&r.paints)
                 ])
                 .ctx(&path)?;
         }
@@ -108,9 +141,16 @@ impl Project {
             return Ok(Vec::new());
         }
         let code = code.to_string();
+        let paints = if has_paints(&self.conn, path)? {
+            "paints"
+        } else {
+            "NULL"
+        };
         let mut stmt = self
             .conn
-            .prepare("SELECT lod, kind, encoding, data FROM cim_meshes WHERE code = ?1 ORDER BY lod, kind")
+            .prepare(&format!(
+                "SELECT lod, kind, encoding, data, {paints} FROM cim_meshes WHERE code = ?1 ORDER BY lod, kind"
+            ))
             .ctx(path)?;
         let rows = stmt
             .query_map([&code], |r| {
@@ -119,13 +159,16 @@ impl Project {
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .ctx(path)?;
         let mut out = Vec::new();
         for row in rows {
-            let (lod, kind, encoding, data) = row.ctx(path)?;
-            out.push(representation(&code, lod, &kind, &encoding, &data)?);
+            let (lod, kind, encoding, data, paints) = row.ctx(path)?;
+            let mut rep = representation(&code, lod, &kind, &encoding, &data)?;
+            rep.paints = paints_of(&code, &rep.lod, paints)?;
+            out.push(rep);
         }
         Ok(out)
     }
@@ -142,23 +185,29 @@ impl Project {
         if !has_table(&self.conn, path)? {
             return Ok(());
         }
+        let paints = if has_paints(&self.conn, path)? {
+            "paints"
+        } else {
+            "NULL"
+        };
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT code, lod, kind, encoding, data FROM cim_meshes
-                 WHERE layer = ?1 AND (?2 IS NULL OR lod = ?2) ORDER BY code, lod",
-            )
+            .prepare(&format!(
+                "SELECT code, lod, kind, encoding, data, {paints} FROM cim_meshes
+                 WHERE layer = ?1 AND (?2 IS NULL OR lod = ?2) ORDER BY code, lod"
+            ))
             .ctx(path)?;
         let mut rows = stmt.query(params![layer, lod]).ctx(path)?;
         while let Some(r) = rows.next().ctx(path)? {
             let code: String = r.get(0).ctx(path)?;
-            let rep = representation(
+            let mut rep = representation(
                 &code,
                 r.get(1).ctx(path)?,
                 &r.get::<_, String>(2).ctx(path)?,
                 &r.get::<_, String>(3).ctx(path)?,
                 &r.get::<_, Vec<u8>>(4).ctx(path)?,
             )?;
+            rep.paints = paints_of(&code, &rep.lod, r.get(5).ctx(path)?)?;
             f(&code, rep)?;
         }
         Ok(())
@@ -209,6 +258,7 @@ fn representation(
         kind: GeometryKind::from_name(kind).unwrap_or_default(),
         lod,
         mesh,
+        paints: Vec::new(),
     })
 }
 

@@ -32,6 +32,7 @@ mod run_rasters;
 mod runs;
 mod schema;
 mod terrain;
+mod textures;
 mod viewpoints;
 
 pub use coverage::{COVERAGE_TILE, DATA_NULL};
@@ -42,6 +43,7 @@ pub use query::{FeatureFilter, StoredFeature};
 pub use run_rasters::{run_raster_table, RunRaster, RunRasterAt, RunSpool};
 pub use runs::{RunBuilding, RunRecord, RunRoad};
 pub use terrain::TerrainInfo;
+pub use textures::{image_mime, Texture};
 pub use viewpoints::Viewpoint;
 
 use crate::crs::Crs;

@@ -20,7 +20,7 @@ use cim_engine::{AttrValue, Crs, FeatureKind};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::{kind_of_type, CityModelIn, CityObjectIn, RepresentationIn, SurfaceIn};
+use super::{kind_of_type, CityModelIn, CityObjectIn, PaintIn, RepresentationIn, SurfaceIn};
 use crate::error::{ImportError, Result, Warning};
 
 /// Whether a file's start looks like CityGML.
@@ -62,6 +62,9 @@ fn crs_of(srs: &str) -> Option<(Crs, bool)> {
 /// A polygon's rings (outer first), x, y, z.
 type Rings = Vec<Vec<[f64; 3]>>;
 
+/// What an appearance gives a polygon: its paint and, per ring id, texture coordinates.
+type Target = (u16, HashMap<String, Vec<[f32; 2]>>);
+
 #[derive(Default)]
 struct Obj {
     index: usize,
@@ -93,6 +96,21 @@ struct Parser {
     record: u64,
     /// 1.0, 2.0 or 3.0, from the namespaces.
     version: &'static str,
+    /// The model's folder, where texture images are.
+    dir: std::path::PathBuf,
+    /// Appearances read so far: paints, and per polygon id its paint and per ring id its
+    /// texture coordinates (taken when the polygon is read; the first theme wins).
+    paints: Vec<PaintIn>,
+    targets: HashMap<String, Target>,
+    /// In a ParameterizedTexture: its paint and the polygon it is targeting now.
+    texture: Option<(Option<u16>, Option<String>)>,
+    /// The ring the texture coordinates being read are for.
+    tex_ring: Option<String>,
+    /// In an X3DMaterial: its paint.
+    material: Option<u16>,
+    /// The gml:ids of the rings of the polygon being read.
+    ring_ids: Vec<Option<String>>,
+    missing_images: std::collections::HashSet<String>,
 }
 
 /// What a [`stream_citygml`] batch comes with: the file's format and CRS as read so far (the
@@ -103,6 +121,8 @@ pub struct StreamHead {
     pub crs: Option<Crs>,
     /// The first `srsName`, as written.
     pub srs_name: Option<String>,
+    /// The appearances' paints read so far (what surfaces' `material` indices name).
+    pub paints: Vec<PaintIn>,
 }
 
 /// A batch is handed over once it holds this many objects (parts counted; a top-level object
@@ -180,8 +200,27 @@ impl Parser {
             self.geometry = Some((lod, kind, depth));
         }
         match name.as_str() {
-            "Polygon" | "Triangle" => self.polygon = Some((id, Vec::new())),
-            "LinearRing" => self.ring = Some(Vec::new()),
+            "Polygon" | "Triangle" => {
+                self.polygon = Some((id, Vec::new()));
+                self.ring_ids.clear();
+            }
+            "LinearRing" => {
+                self.ring = Some(Vec::new());
+                self.ring_ids.push(id);
+            }
+            "ParameterizedTexture" | "GeoreferencedTexture" => self.texture = Some((None, None)),
+            "X3DMaterial" => {
+                self.paints.push(PaintIn::Color([0.8, 0.8, 0.8, 1.0]));
+                self.material = u16::try_from(self.paints.len() - 1).ok();
+            }
+            "target" => {
+                if let (Some(t), Some(uri)) = (&mut self.texture, attr(e, b"uri")) {
+                    t.1 = Some(uri.trim_start_matches('#').to_string());
+                }
+            }
+            "textureCoordinates" => {
+                self.tex_ring = attr(e, b"ring").map(|r| r.trim_start_matches('#').to_string());
+            }
             "stringAttribute" | "intAttribute" | "doubleAttribute" | "measureAttribute" | "dateAttribute"
             | "uriAttribute" => {
                 self.gen_name = attr(e, b"name");
@@ -235,11 +274,23 @@ impl Parser {
             }
             "Polygon" | "Triangle" => {
                 if let Some((id, rings)) = self.polygon.take() {
-                    let surface = SurfaceIn {
+                    let mut surface = SurfaceIn {
                         rings,
                         class: self.class.as_ref().map(|c| c.0).unwrap_or_default(),
                         ..Default::default()
                     };
+                    // Its appearance, where one targets it.
+                    if let Some((paint, mut uvs)) = id.as_ref().and_then(|i| self.targets.remove(i)) {
+                        surface.material = Some(paint);
+                        if !uvs.is_empty() {
+                            surface.uvs = Some(
+                                self.ring_ids
+                                    .iter()
+                                    .map(|r| r.as_ref().and_then(|r| uvs.remove(r)).unwrap_or_default())
+                                    .collect(),
+                            );
+                        }
+                    }
                     if let (Some(o), Some((lod, kind, _))) = (self.open.last_mut(), &self.geometry) {
                         if let Some(id) = id {
                             self.polygons.insert(id, (surface.clone(), o.index));
@@ -251,6 +302,64 @@ impl Parser {
                     }
                 }
             }
+            "imageURI" => {
+                if let Some(t) = &mut self.texture {
+                    let image = self.dir.join(text.trim());
+                    if !image.is_file() && self.missing_images.insert(text.trim().to_string()) {
+                        self.warnings.push(format!(
+                            "texture image '{}' is not there; the surfaces keep their texture coordinates",
+                            text.trim()
+                        ));
+                    }
+                    self.paints.push(PaintIn::Texture { image });
+                    t.0 = u16::try_from(self.paints.len() - 1).ok();
+                }
+            }
+            "target" => {
+                let id = text.trim().trim_start_matches('#').to_string();
+                if !id.is_empty() {
+                    if let Some(m) = self.material {
+                        self.targets.entry(id).or_insert_with(|| (m, HashMap::new()));
+                    } else if let Some(t) = &mut self.texture {
+                        t.1 = Some(id);
+                    }
+                }
+            }
+            "textureCoordinates" => {
+                if let (Some((Some(paint), Some(target))), Some(ring)) = (&self.texture, self.tex_ring.take())
+                {
+                    let uv: Vec<f32> = text.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+                    let uv: Vec<[f32; 2]> = uv.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+                    let entry = self
+                        .targets
+                        .entry(target.clone())
+                        .or_insert_with(|| (*paint, HashMap::new()));
+                    if entry.0 == *paint {
+                        entry.1.insert(ring, uv);
+                    }
+                }
+            }
+            "diffuseColor" => {
+                if let Some(PaintIn::Color(c)) =
+                    self.material.and_then(|m| self.paints.get_mut(usize::from(m)))
+                {
+                    let v: Vec<f32> = text.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+                    if v.len() >= 3 {
+                        c[..3].copy_from_slice(&v[..3]);
+                    }
+                }
+            }
+            "transparency" => {
+                if let Some(PaintIn::Color(c)) =
+                    self.material.and_then(|m| self.paints.get_mut(usize::from(m)))
+                {
+                    if let Ok(t) = text.trim().parse::<f32>() {
+                        c[3] = 1.0 - t;
+                    }
+                }
+            }
+            "ParameterizedTexture" | "GeoreferencedTexture" => self.texture = None,
+            "X3DMaterial" => self.material = None,
             "value" => {
                 if let (Some(n), Some(o)) = (self.gen_name.take(), self.open.last()) {
                     self.objects[o.index].attributes.insert(n, parse_value(&text));
@@ -289,6 +398,7 @@ impl Parser {
             format: format!("CityGML {}", self.version),
             crs: self.crs.as_ref().map(|c| c.0.clone()),
             srs_name: self.srs_text.clone(),
+            paints: self.paints.clone(),
         }
     }
 
@@ -367,6 +477,8 @@ fn collect<R: BufRead>(path: &Path, input: R) -> Result<CityModelIn> {
         objects.extend(batch);
         Ok(())
     })?;
+    // The CRS as the first batch saw it; the paints as read to the end.
+    let paints = last.paints.clone();
     let head = head.unwrap_or(last);
     Ok(CityModelIn {
         path: path.to_path_buf(),
@@ -374,6 +486,7 @@ fn collect<R: BufRead>(path: &Path, input: R) -> Result<CityModelIn> {
         crs: head.crs,
         objects,
         warnings,
+        paints,
     })
 }
 
@@ -412,6 +525,14 @@ fn read<R: BufRead>(
         warnings: Vec::new(),
         record: 0,
         version: "",
+        dir: path.parent().map(std::path::PathBuf::from).unwrap_or_default(),
+        paints: Vec::new(),
+        targets: HashMap::new(),
+        texture: None,
+        tex_ring: None,
+        material: None,
+        ring_ids: Vec::new(),
+        missing_images: Default::default(),
     };
     let mut saw_model = false;
     let mut buf = Vec::new();

@@ -14,7 +14,7 @@ use cim_engine::{AttrValue, Attributes, Crs};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{kind_of_type, CityModelIn, CityObjectIn, RepresentationIn, SurfaceIn};
+use super::{kind_of_type, CityModelIn, CityObjectIn, PaintIn, RepresentationIn, SurfaceIn};
 use crate::error::{ImportError, Result, Warning};
 
 #[derive(Deserialize)]
@@ -53,6 +53,8 @@ struct DocIn {
 
 #[derive(Deserialize, Default)]
 struct AppearanceIn {
+    #[serde(default)]
+    materials: Vec<Value>,
     #[serde(default)]
     textures: Vec<Value>,
     #[serde(rename = "vertices-texture", default)]
@@ -194,6 +196,32 @@ struct Ctx<'a> {
     vertices: &'a [[f64; 3]],
     uv: &'a [Vec<f64>],
     templates: Option<&'a TemplatesIn>,
+    /// Where this appearance's paints start in the model's list (materials, then textures).
+    paint_base: usize,
+    materials: usize,
+}
+
+/// The paints of an appearance: its materials (diffuse colour, 1 − transparency), then its
+/// textures (image files beside the model).
+fn paints_of(path: &Path, appearance: &AppearanceIn) -> Vec<PaintIn> {
+    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+    let mut out: Vec<PaintIn> = appearance
+        .materials
+        .iter()
+        .map(|m| {
+            let c = m
+                .get("diffuseColor")
+                .and_then(Value::as_array)
+                .map(|a| [0, 1, 2].map(|k| a.get(k).and_then(Value::as_f64).unwrap_or(0.8) as f32))
+                .unwrap_or([0.8, 0.8, 0.8]);
+            let t = m.get("transparency").and_then(Value::as_f64).unwrap_or(0.0) as f32;
+            PaintIn::Color([c[0], c[1], c[2], 1.0 - t])
+        })
+        .collect();
+    out.extend(appearance.textures.iter().map(|t| PaintIn::Texture {
+        image: dir.join(t.get("image").and_then(Value::as_str).unwrap_or_default()),
+    }));
+    out
 }
 
 /// Whether `bytes` (a file's start) is CityJSON or a CityJSONSeq header.
@@ -235,12 +263,15 @@ pub fn read_cityjson_bytes(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
     let mut model = header(path, &doc)?;
     let appearance = doc.appearance.unwrap_or_default();
     check_textures(path, &appearance, &mut model.warnings);
+    model.paints = paints_of(path, &appearance);
     let ctx = Ctx {
         scale: model_scale(&doc.transform),
         translate: model_translate(&doc.transform),
         vertices: &doc.vertices,
         uv: &appearance.vertices_texture,
         templates: doc.templates.as_ref(),
+        paint_base: 0,
+        materials: appearance.materials.len(),
     };
     let mut record = 0;
     for (id, o) in doc.city_objects {
@@ -322,6 +353,7 @@ fn header(path: &Path, doc: &DocIn) -> Result<CityModelIn> {
         crs,
         objects: Vec::new(),
         warnings,
+        paints: Vec::new(),
     })
 }
 
@@ -379,12 +411,17 @@ fn read_seq(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
             }
         };
         let appearance = f.appearance.unwrap_or_default();
+        check_textures(path, &appearance, &mut model.warnings);
+        let paint_base = model.paints.len();
+        model.paints.extend(paints_of(path, &appearance));
         let ctx = Ctx {
             scale,
             translate,
             vertices: &f.vertices,
             uv: &appearance.vertices_texture,
             templates: doc.templates.as_ref(),
+            paint_base,
+            materials: appearance.materials.len(),
         };
         for (id, o) in f.city_objects {
             record += 1;
@@ -601,10 +638,18 @@ fn walk(
             .and_then(|s| s.get("type")?.as_str())
             .map(|t| SurfaceClass::from_name(t).unwrap_or(SurfaceClass::Unclassified))
             .unwrap_or_default();
-        let material = at(mat, k)
-            .and_then(Value::as_u64)
-            .or(mat_one)
-            .and_then(|m| u16::try_from(m).ok());
+        // The paint: the texture where the surface has one, else its material.
+        let texture = at(tex, k)
+            .and_then(Value::as_array)
+            .and_then(|rs| rs.first()?.as_array()?.first()?.as_u64());
+        let material = match texture {
+            Some(t) => Some(ctx.paint_base as u64 + ctx.materials as u64 + t),
+            None => at(mat, k)
+                .and_then(Value::as_u64)
+                .or(mat_one)
+                .map(|m| ctx.paint_base as u64 + m),
+        }
+        .and_then(|m| u16::try_from(m).ok());
         // Texture: per ring [texture, uv index for each vertex].
         let uvs = at(tex, k).and_then(Value::as_array).and_then(|rs| {
             let mut out = Vec::with_capacity(rs.len());

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use cim_engine::mesh::{
-    EncodedRepresentation, FastMap, GeometryKind, MeshBuilder, Representation, SurfaceClass,
+    EncodedRepresentation, FastMap, GeometryKind, MeshBuilder, Paint, Representation, SurfaceClass,
 };
 use cim_engine::{
     AttrValue, Attributes, CityCode, Crs, Feature, FeatureKind, FieldDef, FieldType, GeometryType,
@@ -30,13 +30,24 @@ use crate::pipeline::{ImportOptions, ImportReport, LayerReport};
 use crate::placement::{Misplaced, PlaceCheck};
 
 /// A surface of a city object as read: a planar polygon (outer ring, then holes) in the source
-/// CRS, its class, and its texture coordinates and material where it has them.
+/// CRS, its class, and its texture coordinates and paint (an index into the model's
+/// [`CityModelIn::paints`]) where it has them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SurfaceIn {
     pub rings: Vec<Vec<[f64; 3]>>,
     pub class: SurfaceClass,
     pub uvs: Option<Vec<Vec<[f32; 2]>>>,
     pub material: Option<u16>,
+}
+
+/// How surfaces look, as a model file gives it: a texture image (a file beside the model) or a
+/// colour.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PaintIn {
+    /// The image file, resolved against the model's folder.
+    Texture { image: PathBuf },
+    /// Linear RGB and opacity.
+    Color([f32; 4]),
 }
 
 /// One geometry of a city object as read.
@@ -74,6 +85,8 @@ pub struct CityModelIn {
     pub crs: Option<Crs>,
     pub objects: Vec<CityObjectIn>,
     pub warnings: Vec<Warning>,
+    /// What surfaces' `material` indices name.
+    pub paints: Vec<PaintIn>,
 }
 
 /// The cim kind of a CityJSON/CityGML city object type; `None` for a type it does not know
@@ -127,8 +140,10 @@ pub fn layer_for(base: &str, kind: FeatureKind) -> String {
 }
 
 /// An object's representations triangulated in the project CRS, and how many polygons had to be
-/// left out (too few points, no area).
-fn build_representations(reps: &[RepresentationIn]) -> (Vec<Representation>, usize) {
+/// left out (too few points, no area). `paints` are the model's, resolved: each
+/// representation gets those its surfaces use, its triangles' material indices renumbered to
+/// them.
+fn build_representations(reps: &[RepresentationIn], paints: &[Paint]) -> (Vec<Representation>, usize) {
     let mut out = Vec::new();
     let mut skipped = 0;
     for r in reps {
@@ -143,12 +158,30 @@ fn build_representations(reps: &[RepresentationIn]) -> (Vec<Representation>, usi
                 skipped += 1;
             }
         }
-        let mesh = b.finish();
+        let mut mesh = b.finish();
+        let mut used: Vec<Paint> = Vec::new();
+        if let Some(m) = &mut mesh.materials {
+            let mut local: HashMap<u16, u16> = HashMap::new();
+            for k in m.iter_mut() {
+                let Some(p) = paints.get(usize::from(*k)) else {
+                    *k = u16::MAX;
+                    continue;
+                };
+                *k = *local.entry(*k).or_insert_with(|| {
+                    used.push(*p);
+                    (used.len() - 1) as u16
+                });
+            }
+            if used.is_empty() {
+                mesh.materials = None;
+            }
+        }
         if !mesh.triangles.is_empty() {
             out.push(Representation {
                 lod: r.lod.clone(),
                 kind: r.kind,
                 mesh,
+                paints: used,
             });
         }
     }
@@ -372,7 +405,7 @@ pub fn import_city_model(
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
     let mut w = CityModelWriter::new(project, &model.path, &model.format, model.crs.clone(), opts)?;
-    w.write(model.objects)?;
+    w.write(model.objects, &model.paints)?;
     w.finish(model.warnings)
 }
 
@@ -398,6 +431,8 @@ pub struct CityModelWriter<'p> {
     outside: u64,
     first_outside: Option<String>,
     warnings: Vec<Warning>,
+    /// The model's paints resolved so far (textures stored in the project).
+    paints: Vec<Paint>,
 }
 
 impl<'p> CityModelWriter<'p> {
@@ -442,7 +477,35 @@ impl<'p> CityModelWriter<'p> {
             outside: 0,
             first_outside: None,
             warnings: Vec::new(),
+            paints: Vec::new(),
         })
+    }
+
+    /// Resolves the paints not resolved yet: texture images are read and stored in the project
+    /// (a missing or unreadable one becomes plain white: the reader has warned about it).
+    fn resolve_paints(&mut self, paints: &[PaintIn]) -> Result<()> {
+        for p in paints.iter().skip(self.paints.len()) {
+            let paint = match p {
+                PaintIn::Color(c) => Paint::Color(*c),
+                PaintIn::Texture { image } => match std::fs::read(image) {
+                    Ok(bytes) => {
+                        let name = image
+                            .strip_prefix(self.path.parent().unwrap_or(Path::new("")))
+                            .unwrap_or(image)
+                            .to_string_lossy()
+                            .into_owned();
+                        let id = self
+                            .tx
+                            .put_texture(&name, &bytes)
+                            .map_err(|e| ImportError::engine(self.project_path.clone(), e))?;
+                        Paint::Texture(id)
+                    }
+                    Err(_) => Paint::Color([1.0, 1.0, 1.0, 1.0]),
+                },
+            };
+            self.paints.push(paint);
+        }
+        Ok(())
     }
 
     fn engine_err(&self, source: cim_engine::EngineError) -> ImportError {
@@ -515,11 +578,13 @@ impl<'p> CityModelWriter<'p> {
         Ok(())
     }
 
-    /// Places, triangulates and writes a batch of objects.
-    pub fn write(&mut self, mut objects: Vec<CityObjectIn>) -> Result<()> {
+    /// Places, triangulates and writes a batch of objects, whose surfaces' paints index
+    /// `paints` (the model's, as read so far).
+    pub fn write(&mut self, mut objects: Vec<CityObjectIn>, paints: &[PaintIn]) -> Result<()> {
         if objects.is_empty() {
             return Ok(());
         }
+        self.resolve_paints(paints)?;
         let opts = self.opts.clone();
         let kind_of = |o: &CityObjectIn| opts.kind.unwrap_or(o.kind);
         let (region, base) = (self.region.clone(), self.base.clone());
@@ -544,6 +609,7 @@ impl<'p> CityModelWriter<'p> {
             first_source_point: Option<Coord<f64>>,
         }
         let transform = &self.transform;
+        let resolved = &self.paints;
         let mut placed: Vec<Placed> = objects
             .par_iter_mut()
             .map(|o| {
@@ -559,7 +625,7 @@ impl<'p> CityModelWriter<'p> {
                     ));
                     o.representations.clear();
                 }
-                let (reps, left_out) = build_representations(&o.representations);
+                let (reps, left_out) = build_representations(&o.representations, resolved);
                 o.representations = Vec::new();
                 if left_out > 0 {
                     o.warnings.push(format!(

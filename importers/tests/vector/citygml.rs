@@ -343,3 +343,76 @@ fn a_big_file_is_streamed_in_batches_of_whole_buildings_and_stored_in_one_go() {
     .unwrap();
     assert_eq!(parts, 1200);
 }
+
+#[test]
+fn plateau_textures_are_stored_once_and_mapped_by_the_files_coordinates() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("plateau_53392633/53392633_bldg_6697_2_op.gml");
+    let (mut p, r) = import(dir.path(), 6677, &file);
+    let r = r.unwrap();
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    // The 9 JPEGs of the appearance folder, as delivered.
+    assert_eq!(p.texture_summary().unwrap().0, 9);
+    let t = p.texture(1).unwrap().unwrap();
+    assert_eq!(t.mime, "image/jpeg");
+    assert!(t.name.starts_with("53392633_bldg_6697_appearance/") && t.data.starts_with(&[0xff, 0xd8]));
+    let on_disk = std::fs::read(file.parent().unwrap().join(&t.name)).unwrap();
+    assert_eq!(t.data, on_disk);
+    let mut textured = 0;
+    p.for_each_feature(&FeatureFilter::default(), |s| {
+        for rep in p.representations(&s.feature.code).unwrap() {
+            if rep.lod != "2" {
+                assert!(rep.paints.is_empty());
+                continue;
+            }
+            // One image a building, every LoD2 triangle mapped into it.
+            assert_eq!(rep.paints.len(), 1, "{:?}", rep.paints);
+            assert!(matches!(rep.paints[0], cim_engine::mesh::Paint::Texture(_)));
+            let m = &rep.mesh;
+            let mats = m.materials.as_ref().unwrap();
+            let untextured: Vec<SurfaceClass> = mats
+                .iter()
+                .zip(&m.classes)
+                .filter(|(k, _)| **k != 0)
+                .map(|(_, c)| *c)
+                .collect();
+            // Roofs and walls are photographed; only the ground (never seen) has no texture.
+            assert!(
+                untextured.iter().all(|c| *c == SurfaceClass::Ground),
+                "{untextured:?}"
+            );
+            assert!(untextured.len() < mats.len() / 4);
+            let uvs = m.uvs.as_ref().unwrap();
+            assert_eq!(uvs.len(), m.positions.len());
+            assert!(uvs
+                .iter()
+                .all(|uv| (0.0..=1.0).contains(&uv[0]) && (0.0..=1.0).contains(&uv[1])));
+            textured += 1;
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(textured, 9);
+    // Imported again (replacing the buildings): the images are not stored twice.
+    import_file(&mut p, &file, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(p.texture_summary().unwrap().0, 9);
+}
+
+#[test]
+fn a_missing_texture_image_is_a_warning_naming_it_and_the_surfaces_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    // The tile without its appearance folder.
+    let copy = dir.path().join("tile.gml");
+    std::fs::copy(fixture("plateau_53392633/53392633_bldg_6697_2_op.gml"), &copy).unwrap();
+    let (p, r) = import(dir.path(), 6677, &copy);
+    let r = r.unwrap();
+    assert_eq!(r.layers[0].inserted, 9);
+    let missing: Vec<&String> = r
+        .warnings
+        .iter()
+        .map(|w| &w.message)
+        .filter(|m| m.contains("texture image '53392633_bldg_6697_appearance/") && m.contains("is not there"))
+        .collect();
+    assert_eq!(missing.len(), 9, "{:?}", r.warnings);
+    assert_eq!(p.texture_summary().unwrap().0, 0);
+}

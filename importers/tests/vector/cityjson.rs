@@ -185,6 +185,21 @@ fn parts_know_their_building_and_lod2_surfaces_keep_their_semantics() {
         assert!(m.area(Some(class)) > 1.0, "no {class:?} surfaces");
     }
     assert!(m.materials.is_some(), "materials are kept");
+    // Their colours, as the file's materials give them: roofs dark red (0.502, 0, 0), the walls
+    // light grey (0.922).
+    let rep = &p.representations(&part).unwrap()[0];
+    let colour_of = |class: SurfaceClass| {
+        let k = m.classes.iter().position(|c| *c == class).unwrap();
+        rep.paints[usize::from(m.materials.as_ref().unwrap()[k])]
+    };
+    assert_eq!(
+        colour_of(SurfaceClass::Roof),
+        cim_engine::mesh::Paint::Color([0.502, 0.0, 0.0, 1.0])
+    );
+    assert_eq!(
+        colour_of(SurfaceClass::Wall),
+        cim_engine::mesh::Paint::Color([0.922, 0.922, 0.922, 1.0])
+    );
     // Its footprint: the ground surface's outline, with the same area.
     let geo::Geometry::MultiPolygon(fp) = &f.feature.geometry else {
         panic!()
