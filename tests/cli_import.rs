@@ -52,6 +52,26 @@ fn demo_builds_the_district_and_picks_a_building() {
     assert!((200.0..240.0).contains(&z), "roof at {z}");
     assert!(v["pick"]["code"].as_str().unwrap().starts_with("554782-BU-"));
     assert!(out.join("bubenec.cim.gpkg").is_file());
+    // The 3-D district: 9 PLATEAU buildings at LoD0, 1 and 2 with their 9 photo textures, and a
+    // ray onto the tallest one's roof names the roof surface.
+    let d = &v["district_3d"];
+    assert_eq!(
+        (d["buildings"].as_u64(), d["textures"].as_u64()),
+        (Some(9), Some(9)),
+        "{d}"
+    );
+    let lods: Vec<&str> = d["meshes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["lod"].as_str().unwrap())
+        .collect();
+    assert_eq!(lods, ["0", "1", "2"]);
+    assert_eq!(d["pick"]["surface"], "RoofSurface", "{d}");
+    // The tallest is the control tower: its roof about 52 m up (measuredHeight 48.7 m).
+    let z = d["pick"]["point"][2].as_f64().unwrap();
+    assert!((45.0..60.0).contains(&z), "{z}");
+    assert!(out.join("tokyo.cim.gpkg").is_file());
     // Building the demo again replaces it cleanly.
     assert_eq!(layer_counts(&build_demo(dir.path())).len(), 3);
 }

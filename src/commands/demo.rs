@@ -1,4 +1,5 @@
-//! `cim demo`: builds the Bubeneč (Prague) sample district into a ready project.
+//! `cim demo`: builds the Bubeneč (Prague) sample district into a ready project, and a 3-D
+//! district of real LoD2 buildings with their photo textures (Project PLATEAU, Tokyo).
 
 use anyhow::{bail, Context, Result};
 use cim_engine::{CityIndex, Classification, Crs, FeatureFilter, FeatureKind, Project};
@@ -15,6 +16,13 @@ const DEMO_REGION: &str = "554782";
 /// Storey-typical height for the demo buildings, whose source has no height: recorded as
 /// `default` on every building so nobody mistakes it for a measurement.
 const DEMO_BUILDING_HEIGHT_M: f64 = 15.0;
+/// The 3-D district's project CRS: JGD2011 / Japan Plane Rectangular CS IX (Tokyo).
+const TOKYO_EPSG: u32 = 6677;
+/// Ōta-ku's local government code (with its check digit), as the city-code region.
+const TOKYO_REGION: &str = "131113";
+/// The geoid's height above the ellipsoid at Haneda (GSIGEO2011), m: PLATEAU heights are
+/// orthometric (Tokyo Peil), 3D Tiles heights ellipsoidal.
+const TOKYO_GEOID_M: f64 = 36.7;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -68,6 +76,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     std::fs::rename(&building, &final_path)
         .with_context(|| format!("cannot move the demo project to {}", final_path.display()))?;
     let mut v = summarise(&final_path, a.json)?;
+    v["district_3d"] = district_3d(&assets, &a.out, a.json)?;
     if !a.no_flood {
         v["flood"] = flood(&assets, &final_path, a.json)?;
     }
@@ -75,6 +84,107 @@ pub fn run(a: DemoArgs) -> Result<()> {
         println!("{v}");
     }
     Ok(())
+}
+
+/// The 3-D district: the PLATEAU tile imported into `out/tokyo.cim.gpkg` (LoD0–LoD2 with
+/// semantics and textures), a roof picked, and the commands to look at it and hand it on.
+fn district_3d(assets: &Path, out: &Path, json: bool) -> Result<serde_json::Value> {
+    let file = assets.join("tokyo/53392633_bldg_6697_2_op.gml");
+    let path = out.join("tokyo.cim.gpkg");
+    let building = out.join("tokyo.cim.gpkg.building");
+    std::fs::remove_file(&building).ok();
+    let made = (|| -> Result<()> {
+        let mut project = Project::create(&building, &Crs::from_epsg(TOKYO_EPSG)?, TOKYO_REGION)?;
+        let opts = ImportOptions {
+            layer: Some("buildings".into()),
+            classification: Classification::Public,
+            ..Default::default()
+        };
+        let report = match cim_importers::import_file(&mut project, &file, &opts, &mut |_| {})? {
+            cim_importers::Imported::Features(r) => r,
+            cim_importers::Imported::Terrain(..) => bail!("{}: read as terrain", file.display()),
+        };
+        if !json {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = made {
+        std::fs::remove_file(&building).ok();
+        return Err(e);
+    }
+    std::fs::rename(&building, &path)
+        .with_context(|| format!("cannot move the project to {}", path.display()))?;
+    let project = Project::open(&path)?;
+    let index = CityIndex::load(&project, &FeatureFilter::default())?;
+    let meshes = project.mesh_summary()?;
+    let (textures, _) = project.texture_summary()?;
+    let buildings = project.features(&FeatureFilter::default())?;
+    // Straight down onto the tallest building's roof.
+    let tallest = buildings
+        .iter()
+        .filter_map(|b| b.feature.lod1.as_ref().map(|l| (l.top_m(), b)))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, b)| b);
+    let pick = tallest.and_then(|b| {
+        use geo::InteriorPoint;
+        let c = b.feature.geometry.interior_point()?;
+        index
+            .pick([c.x(), c.y(), 500.0], [0.0, 0.0, -1.0])
+            .map(|h| (c, h))
+    });
+    if json {
+        return Ok(json!({
+            "project": path.display().to_string(),
+            "buildings": buildings.len(),
+            "meshes": meshes.iter().map(|m| json!({"lod": m.lod, "features": m.features, "triangles": m.triangles})).collect::<Vec<_>>(),
+            "textures": textures,
+            "pick": pick.as_ref().map(|(_, h)| json!({"code": h.code.as_str(), "point": h.point,
+                "surface": h.surface.as_ref().map(|s| s.class.name())})),
+        }));
+    }
+    println!();
+    println!(
+        "Built a 3-D district near Haneda, Tokyo (Project PLATEAU, MLIT, CC BY 4.0): {}",
+        path.display()
+    );
+    println!(
+        "  {} buildings · {} · {} texture images",
+        buildings.len(),
+        meshes
+            .iter()
+            .map(|m| format!("LoD{} {} triangles", m.lod, m.triangles))
+            .collect::<Vec<_>>()
+            .join(", "),
+        textures
+    );
+    if let Some((c, h)) = &pick {
+        println!(
+            "  a ray straight down onto the tallest building hits its {} at z = {:.2} m",
+            h.surface.as_ref().map_or("roof", |s| s.class.name()),
+            h.point[2]
+        );
+        println!();
+        println!("Try:");
+        println!(
+            "  cim pick {} --from {:.1},{:.1},500 --dir 0,0,-1",
+            path.display(),
+            c.x(),
+            c.y()
+        );
+    } else {
+        println!();
+        println!("Try:");
+    }
+    println!("  cim view {}", path.display());
+    println!("  cim export {} tokyo.city.json", path.display());
+    println!(
+        "  cim export {} tokyo-tiles --format 3dtiles --geoid-offset {TOKYO_GEOID_M}   (for CesiumJS)",
+        path.display()
+    );
+    Ok(json!({"project": path.display().to_string(), "buildings": buildings.len(), "textures": textures}))
 }
 
 /// The demo storm and its what-if variant (scenarios/demo-storm*.toml), run on the demo project
