@@ -1025,3 +1025,64 @@ fn a_click_on_a_3d_building_names_the_surface_under_the_cursor() {
         assert_eq!(t.surfaces.len(), t.mesh.triangle_count());
     }
 }
+
+#[test]
+fn photo_textures_are_drawn_and_unreadable_images_fall_back_to_plain() {
+    if !can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("tokyo.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:6677",
+        "--region",
+        "000000",
+        "--json",
+    ]);
+    let file = fixtures().join("citygml/plateau_53392633/53392633_bldg_6697_2_op.gml");
+    cim_json(&["import", p(&project), p(&file), "--json"]);
+    // Reddish pixels: the control tower's red and white paint is only in its photo texture
+    // (sky, ground and plain buildings have none).
+    let reddish = |png: &Path| {
+        let img = read_png(png);
+        img.pixels()
+            .filter(|q| q[0] > q[1] + 40 && q[0] > q[2] + 40)
+            .count()
+    };
+    let textured = dir.path().join("textured.png");
+    cim_json(&[
+        "render",
+        p(&project),
+        "--size",
+        "480x270",
+        "--out",
+        p(&textured),
+        "--json",
+    ]);
+    // The same without its images: drawn plain, with a notice.
+    let conn = rusqlite::Connection::open(&project).unwrap();
+    conn.execute("UPDATE cim_textures SET data = x'00'", []).unwrap();
+    drop(conn);
+    let plain = dir.path().join("plain.png");
+    let o = cim(&[
+        "render",
+        p(&project),
+        "--size",
+        "480x270",
+        "--out",
+        p(&plain),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("9 texture images cannot be read"),
+        "{}",
+        stderr(&o)
+    );
+    let (t, pl) = (reddish(&textured), reddish(&plain));
+    // Measured: 200 and 0.
+    assert!(t > 100 && pl < 10, "reddish pixels: {t} textured, {pl} plain");
+}

@@ -36,6 +36,8 @@ fn spawn_tiles(
     split: Option<Res<Split>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
+    // Absent in apps without rendering (the logic tests): tiles then draw plain.
+    mut images: Option<ResMut<Assets<Image>>>,
 ) {
     let split = split.is_some_and(|s| s.0);
     let sides: &[usize] = if split { &[0, 1] } else { &[0] };
@@ -46,6 +48,31 @@ fn spawn_tiles(
         ..default()
     });
     for (i, tile) in scene.0.tiles.iter().enumerate() {
+        // A tile with photo textures gets its own material, its atlas as the base colour.
+        let atlas = tile.atlas.as_ref().and_then(|a| a.image.as_ref());
+        let material = match (atlas, images.as_mut()) {
+            (Some(img), Some(images)) => {
+                let image = images.add(Image::new(
+                    bevy::render::render_resource::Extent3d {
+                        width: img.width,
+                        height: img.height,
+                        depth_or_array_layers: 1,
+                    },
+                    bevy::render::render_resource::TextureDimension::D2,
+                    img.pixels.clone(),
+                    bevy::render::render_resource::TextureFormat::Rgba8UnormSrgb,
+                    RenderAssetUsages::RENDER_WORLD,
+                ));
+                materials.add(StandardMaterial {
+                    base_color: Color::WHITE,
+                    base_color_texture: Some(image),
+                    perceptual_roughness: 0.9,
+                    reflectance: 0.2,
+                    ..default()
+                })
+            }
+            _ => material.clone(),
+        };
         for &side in sides {
             let mut e = commands.spawn((
                 Mesh3d(meshes.add(to_bevy_mesh(&tile.mesh, RenderAssetUsages::default()))),
@@ -132,8 +159,15 @@ fn paint_buildings(
                         .copied()
                         .unwrap_or(BUILDING_COLOR);
                     let c = colour_of(*id, plain, side);
+                    // Unstyled, a building keeps its faces' own colours (materials, white under
+                    // a photo texture).
+                    let own = c == plain;
                     for k in r.start as usize..(r.end as usize).min(colors.len()) {
-                        colors[k] = c;
+                        colors[k] = if own {
+                            tile.mesh.colors.get(k).copied().unwrap_or(plain)
+                        } else {
+                            c
+                        };
                     }
                 }
             }

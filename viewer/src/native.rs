@@ -361,6 +361,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
                 normals: vec![[0.0, 1.0, 0.0]; 3],
                 colors: vec![[0.0; 4]; 3],
                 indices: vec![0, 1, 2],
+                uvs: None,
             }))
             .insert_resource(PlaybackState {
                 playback: crate::model::flood::Playback::new(frames),

@@ -170,6 +170,9 @@ pub fn to_bevy_mesh(m: &MeshData, usage: RenderAssetUsages) -> Mesh {
     mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, m.positions.clone());
     mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, m.normals.clone());
     mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, m.colors.clone());
+    if let Some(uvs) = m.uvs.as_ref().filter(|u| u.len() == m.positions.len()) {
+        mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uvs.clone());
+    }
     mesh.insert_indices(Indices::U32(m.indices.clone()));
     mesh
 }

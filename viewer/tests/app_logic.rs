@@ -39,13 +39,14 @@ fn scene() -> SceneData {
             top_m: 30.0,
             color: BUILDING_COLOR,
             mesh: None,
+            paints: vec![],
         })
         .collect();
     SceneData {
         project_path: "synthetic".into(),
         extent,
         origin,
-        tiles: build_tiles(&inputs, &origin, 256.0),
+        tiles: build_tiles(&inputs, &origin, 256.0, &Default::default()),
         terrain: Some(r),
         ramp: ElevationRamp {
             min_m: 10.0,
@@ -177,6 +178,7 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
             normals: vec![[0.0, 1.0, 0.0]; 3],
             colors: vec![[0.0; 4]; 3],
             indices: vec![0, 1, 2],
+            uvs: None,
         }))
         .insert_resource(PlaybackState {
             playback: cim_viewer::model::flood::Playback::new(frames),

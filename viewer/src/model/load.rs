@@ -173,6 +173,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             top_m: lod1.top_m(),
             color: BUILDING_COLOR,
             mesh: None,
+            paints: Vec::new(),
         });
         Ok(())
     })?;
@@ -189,6 +190,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
                 if buildings[k].lod.as_ref().is_none_or(|was| rep.lod >= *was) {
                     buildings[k].lod = Some(rep.lod.clone());
                     inputs[k].mesh = Some(rep.mesh);
+                    inputs[k].paints = rep.paints;
                 }
             }
             Ok(())
@@ -207,7 +209,8 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     };
     let (min_m, max_m) = terrain.as_ref().and_then(|t| t.min_max()).unwrap_or((0.0, 0.0));
     let origin = LocalOrigin::centre_of(extent, f64::from(min_m));
-    let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M);
+    let textures = load_textures(project, &inputs, &mut notices)?;
+    let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M, &textures);
     let overlays = load_overlays(project, terrain.as_ref(), &origin, f64::from(min_m))?;
     for (t, tile) in tiles.iter().enumerate() {
         for (id, _) in &tile.buildings {
@@ -228,6 +231,52 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         overlays,
         notices,
     })
+}
+
+/// The texture images the buildings' meshes use, decoded (one that cannot be is a notice, and
+/// its surfaces are drawn plain).
+fn load_textures(
+    project: &Project,
+    inputs: &[BuildingInput],
+    notices: &mut Vec<String>,
+) -> anyhow::Result<std::collections::HashMap<i64, crate::model::scene::atlas::Rgba>> {
+    let ids: std::collections::BTreeSet<i64> = inputs
+        .iter()
+        .filter(|b| b.mesh.as_ref().is_some_and(|m| m.uvs.is_some()))
+        .flat_map(|b| b.paints.iter())
+        .filter_map(|p| match p {
+            cim_engine::mesh::Paint::Texture(id) => Some(*id),
+            cim_engine::mesh::Paint::Color(_) => None,
+        })
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    let mut failed = 0;
+    for id in ids {
+        let Some(t) = project.texture(id)? else {
+            failed += 1;
+            continue;
+        };
+        match image::load_from_memory(&t.data) {
+            Ok(img) => {
+                let rgba = img.to_rgba8();
+                out.insert(
+                    id,
+                    crate::model::scene::atlas::Rgba {
+                        width: rgba.width(),
+                        height: rgba.height(),
+                        pixels: rgba.into_raw(),
+                    },
+                );
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    if failed > 0 {
+        notices.push(format!(
+            "{failed} texture images cannot be read: their surfaces are drawn plain"
+        ));
+    }
+    Ok(out)
 }
 
 /// Parcel boundaries and roads of every layer of those kinds, draped on the terrain.

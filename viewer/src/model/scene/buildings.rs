@@ -24,6 +24,9 @@ pub struct BuildingInput {
     /// Its 3-D geometry where it has some (LoD2 from CityJSON, CityGML, IFC), drawn instead
     /// of the footprint's prism.
     pub mesh: Option<cim_engine::mesh::Mesh3>,
+    /// What the mesh's material indices name: texture images (drawn from the tile's atlas) and
+    /// colours (the faces' vertex colours).
+    pub paints: Vec<cim_engine::mesh::Paint>,
 }
 
 /// The merged mesh of the buildings whose footprint centre falls in one tile.
@@ -39,6 +42,8 @@ pub struct BuildingTile {
     /// The surface of each triangle of `mesh`: its class (roof, wall… of the 3-D geometry or
     /// the prism it was drawn from) and source face, as a [`cim_engine::PickSurface::tag`].
     pub surfaces: Vec<u32>,
+    /// The photo textures its buildings use, in one image (`mesh.uvs` index it).
+    pub atlas: Option<super::atlas::Atlas>,
 }
 
 impl BuildingTile {
@@ -137,7 +142,13 @@ impl BuildingTile {
 /// CRS) their footprint centre falls in, each tile one mesh. Buildings with no area or no
 /// height are left out. Tiles come in key order and buildings in id order, so the result is
 /// the same on every run.
-pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) -> Vec<BuildingTile> {
+pub fn build_tiles(
+    inputs: &[BuildingInput],
+    origin: &LocalOrigin,
+    tile_m: f64,
+    textures: &std::collections::HashMap<i64, super::atlas::Rgba>,
+) -> Vec<BuildingTile> {
+    use cim_engine::mesh::Paint;
     let mut groups: BTreeMap<(i64, i64), Vec<&BuildingInput>> = BTreeMap::new();
     for b in inputs {
         let Some(c) = b.footprint.centroid() else { continue };
@@ -152,6 +163,17 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
                 key,
                 ..BuildingTile::default()
             };
+            // The textures its buildings use (those with texture coordinates), in one atlas.
+            let used: std::collections::BTreeMap<i64, &super::atlas::Rgba> = list
+                .iter()
+                .filter(|b| b.mesh.as_ref().is_some_and(|m| m.uvs.is_some()))
+                .flat_map(|b| b.paints.iter())
+                .filter_map(|p| match p {
+                    Paint::Texture(id) => textures.get(id).map(|t| (*id, t)),
+                    Paint::Color(_) => None,
+                })
+                .collect();
+            tile.atlas = super::atlas::pack(&used);
             for b in list {
                 let start = tile.mesh.vertex_count() as u32;
                 // The 3-D geometry, or the footprint's prism; the ground under a building is
@@ -166,7 +188,40 @@ pub fn build_tiles(inputs: &[BuildingInput], origin: &LocalOrigin, tile_m: f64) 
                 };
                 let ground = cim_engine::mesh::SurfaceClass::Ground;
                 let before = tile.mesh.triangle_count();
-                tile.mesh.push_mesh3(m, origin, b.color, &[ground]);
+                // Each face: its paint's colour (white under a texture), else the building's.
+                let paint_of = |t: usize| {
+                    m.materials
+                        .as_ref()
+                        .and_then(|ms| ms.get(t))
+                        .and_then(|k| b.paints.get(usize::from(*k)))
+                };
+                let color_of = |t: usize| match paint_of(t) {
+                    Some(Paint::Texture(id))
+                        if tile.atlas.as_ref().is_some_and(|a| a.rects.contains_key(id)) =>
+                    {
+                        [1.0, 1.0, 1.0, 1.0]
+                    }
+                    Some(Paint::Color(c)) => *c,
+                    _ => b.color,
+                };
+                let atlas = tile.atlas.clone();
+                let uv_of = |t: usize, v: u32| -> [f32; 2] {
+                    let Some(a) = &atlas else { return [0.0, 0.0] };
+                    match (paint_of(t), &m.uvs) {
+                        (Some(Paint::Texture(id)), Some(uvs)) => {
+                            a.map(*id, uvs.get(v as usize).copied().unwrap_or([0.0, 0.0]))
+                        }
+                        _ => a.white,
+                    }
+                };
+                let uv_dyn: &dyn Fn(usize, u32) -> [f32; 2] = &uv_of;
+                tile.mesh.push_mesh3_painted(
+                    m,
+                    origin,
+                    &[ground],
+                    &color_of,
+                    atlas.is_some().then_some(uv_dyn),
+                );
                 let added = tile.mesh.triangle_count() - before;
                 // push_mesh3 keeps the mesh's triangle order, leaving out the skipped class.
                 tile.surfaces.extend(
@@ -378,11 +433,13 @@ mod tests {
             top_m: top,
             color: [1.0; 4],
             mesh: None,
+            paints: vec![],
         };
         let tiles = build_tiles(
             &[input(0, 500_010.0, 10.0), input(1, 500_040.0, 40.0)],
             &o(),
             256.0,
+            &Default::default(),
         );
         assert_eq!(tiles.len(), 1);
         let t = &tiles[0];
@@ -431,6 +488,7 @@ mod tests {
                 top_m: 10.0,
                 color: [0.5, 0.5, 0.5, 1.0],
                 mesh: None,
+                paints: vec![],
             })
             .chain(std::iter::once(BuildingInput {
                 id: 9,
@@ -439,9 +497,10 @@ mod tests {
                 top_m: 10.0, // no height: left out
                 color: [1.0; 4],
                 mesh: None,
+                paints: vec![],
             }))
             .collect();
-        let mut tiles = build_tiles(&inputs, &o(), 256.0);
+        let mut tiles = build_tiles(&inputs, &o(), 256.0, &Default::default());
         assert_eq!(tiles.len(), 2);
         assert_eq!(tiles[0].key, (1953, 9765));
         let ids: Vec<u32> = tiles[0].buildings.iter().map(|b| b.0).collect();
@@ -457,5 +516,59 @@ mod tests {
             .iter()
             .all(|c| *c == [0.5, 0.5, 0.5, 1.0]));
         assert!(!tiles[0].set_color(2, [1.0; 4]));
+    }
+
+    #[test]
+    fn painted_faces_take_their_colour_and_textured_ones_the_atlas() {
+        use cim_engine::mesh::{MeshBuilder, Paint, SurfaceClass};
+        // Two faces of a building: a textured wall (paint 0) and a red roof (paint 1).
+        let mut b = MeshBuilder::new([500_000.0, 2_500_000.0, 0.0]);
+        let wall = vec![
+            [500_000.0, 2_500_000.0, 0.0],
+            [500_010.0, 2_500_000.0, 0.0],
+            [500_010.0, 2_500_000.0, 5.0],
+            [500_000.0, 2_500_000.0, 5.0],
+        ];
+        let uv = vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+        b.add_polygon(&[wall], SurfaceClass::Wall, Some(&[uv]), Some(0))
+            .unwrap();
+        let roof = vec![
+            [500_000.0, 2_500_000.0, 5.0],
+            [500_010.0, 2_500_000.0, 5.0],
+            [500_010.0, 2_500_010.0, 5.0],
+            [500_000.0, 2_500_010.0, 5.0],
+        ];
+        b.add_polygon(&[roof], SurfaceClass::Roof, None, Some(1)).unwrap();
+        let input = BuildingInput {
+            id: 0,
+            footprint: box_cw(500_000.0, 2_500_000.0),
+            base_m: 0.0,
+            top_m: 5.0,
+            color: [0.5, 0.5, 0.5, 1.0],
+            mesh: Some(b.finish()),
+            paints: vec![Paint::Texture(7), Paint::Color([0.8, 0.1, 0.1, 1.0])],
+        };
+        let image = crate::model::scene::atlas::Rgba {
+            width: 2,
+            height: 2,
+            pixels: vec![10; 16],
+        };
+        let textures = std::collections::HashMap::from([(7, image)]);
+        let tiles = build_tiles(&[input], &o(), 256.0, &textures);
+        let t = &tiles[0];
+        let atlas = t.atlas.as_ref().unwrap();
+        let uvs = t.mesh.uvs.as_ref().unwrap();
+        assert_eq!(uvs.len(), t.mesh.positions.len());
+        let r = atlas.rects[&7];
+        for (k, c) in t.mesh.colors.iter().enumerate() {
+            let inside = uvs[k][0] >= r[0] && uvs[k][0] <= r[2] && uvs[k][1] >= r[1] && uvs[k][1] <= r[3];
+            if *c == [1.0, 1.0, 1.0, 1.0] {
+                assert!(inside, "a textured vertex maps into its image: {:?}", uvs[k]);
+            } else {
+                assert_eq!(*c, [0.8, 0.1, 0.1, 1.0]);
+                assert_eq!(uvs[k], atlas.white);
+            }
+        }
+        assert!(t.mesh.colors.contains(&[0.8, 0.1, 0.1, 1.0]) && t.mesh.colors.contains(&[1.0; 4]));
     }
 }

@@ -9,6 +9,9 @@ pub struct MeshData {
     /// Linear RGBA.
     pub colors: Vec<[f32; 4]>,
     pub indices: Vec<u32>,
+    /// Texture coordinates, one a vertex, where the mesh is textured (a building tile with a
+    /// texture atlas).
+    pub uvs: Option<Vec<[f32; 2]>>,
 }
 
 impl MeshData {
@@ -43,6 +46,20 @@ impl MeshData {
         color: [f32; 4],
         skip: &[cim_engine::mesh::SurfaceClass],
     ) {
+        self.push_mesh3_painted(m, origin, skip, &|_| color, None);
+    }
+
+    /// [`MeshData::push_mesh3`] with each face coloured by `color_of(triangle)` and, where
+    /// `uv_of` is given, texture coordinates `uv_of(triangle, vertex)` (the mesh's `uvs` then
+    /// holds one a vertex).
+    pub fn push_mesh3_painted(
+        &mut self,
+        m: &cim_engine::mesh::Mesh3,
+        origin: &super::LocalOrigin,
+        skip: &[cim_engine::mesh::SurfaceClass],
+        color_of: &dyn Fn(usize) -> [f32; 4],
+        uv_of: Option<&dyn Fn(usize, u32) -> [f32; 2]>,
+    ) {
         let mut t = 0;
         while t < m.triangles.len() {
             let face = m.faces[t];
@@ -64,6 +81,7 @@ impl MeshData {
                 }
                 let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt().max(1e-12);
                 let normal = super::LocalOrigin::dir_to_local([n[0] / len, n[1] / len, n[2] / len]);
+                let color = color_of(t);
                 let mut local: Vec<(u32, u32)> = Vec::new();
                 for tri in &m.triangles[t..end] {
                     for &v in tri {
@@ -72,6 +90,9 @@ impl MeshData {
                             None => {
                                 let p = m.world(v);
                                 let i = self.push(origin.to_local(p[0], p[1], p[2]), normal, color);
+                                if let Some(uv_of) = uv_of {
+                                    self.uvs.get_or_insert_with(Vec::new).push(uv_of(t, v));
+                                }
                                 local.push((v, i));
                                 i
                             }
@@ -95,6 +116,9 @@ impl MeshData {
         self.normals.shrink_to_fit();
         self.colors.shrink_to_fit();
         self.indices.shrink_to_fit();
+        if let Some(u) = &mut self.uvs {
+            u.shrink_to_fit();
+        }
     }
 
     /// Bytes the arrays hold.
@@ -103,6 +127,7 @@ impl MeshData {
             + self.normals.capacity() * 12
             + self.colors.capacity() * 16
             + self.indices.capacity() * 4
+            + self.uvs.as_ref().map_or(0, |u| u.capacity() * 8)
     }
 }
 

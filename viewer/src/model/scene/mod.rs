@@ -1,5 +1,6 @@
 //! Scene geometry built without Bevy: the local frame, terrain chunks, merged building tiles.
 
+pub mod atlas;
 mod buildings;
 mod drape;
 mod mesh;
