@@ -53,11 +53,11 @@ impl Format {
 
 /// The format of the file at `path`, by its first bytes and then its extension.
 pub fn detect(path: &Path) -> Result<Format> {
-    let mut head = vec![0u8; 8192];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
+    // Up to 1 MiB: a JSON file's "type" may follow a long metadata or appearance member.
+    let mut head = Vec::with_capacity(1 << 20);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut head))
         .map_err(|e| ImportError::io(path, e))?;
-    head.truncate(n);
     let by_content = sniff(&head);
     if by_content != Format::Unknown {
         return Ok(by_content);

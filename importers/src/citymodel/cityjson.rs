@@ -226,7 +226,7 @@ fn paints_of(path: &Path, appearance: &AppearanceIn) -> Vec<PaintIn> {
 
 /// Whether `bytes` (a file's start) is CityJSON or a CityJSONSeq header.
 pub fn looks_like(bytes: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]);
     let compact: String = head.chars().filter(|c| !c.is_whitespace()).collect();
     compact.contains("\"type\":\"CityJSON\"")
         || compact.contains("\"type\":\"CityJSONFeature\"")

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
-use cim_engine::mesh::{extrude, GeometryKind, Mesh3, Representation, SurfaceClass};
+use cim_engine::mesh::{extrude, GeometryKind, Mesh3, Paint, Representation, SurfaceClass};
 use cim_engine::{AttrValue, FeatureFilter, FeatureKind, Project, StoredFeature};
 use serde_json::{json, Map, Value};
 
@@ -170,24 +170,107 @@ impl Vertices {
 
 /// One geometry object of a representation, its vertices added to `vertices`. `None` when no
 /// face has an outline.
+/// The file's appearance: materials (one a colour), textures (one a stored image, written
+/// beside the file) and texture coordinates, each listed once.
+#[derive(Default)]
+struct Appearance {
+    materials: Vec<Value>,
+    material_of: HashMap<[u32; 4], usize>,
+    textures: Vec<Value>,
+    texture_of: HashMap<i64, Option<usize>>,
+    uvs: Vec<[f32; 2]>,
+    uv_of: HashMap<[u32; 2], usize>,
+    /// Images to write: (file name in the texture folder, bytes).
+    images: Vec<(String, Vec<u8>)>,
+}
+
+impl Appearance {
+    fn material(&mut self, c: [f32; 4]) -> usize {
+        let key = c.map(f32::to_bits);
+        let n = self.materials.len();
+        *self.material_of.entry(key).or_insert_with(|| {
+            let r = |v: f32| (f64::from(v) * 1000.0).round() / 1000.0;
+            self.materials.push(json!({"name": format!("cim-{n}"),
+                "diffuseColor": [r(c[0]), r(c[1]), r(c[2])], "transparency": r(1.0 - c[3])}));
+            n
+        })
+    }
+
+    /// The texture of image `id` (`None` when it is not a PNG or JPEG, which CityJSON names).
+    fn texture(&mut self, id: i64, project: &Project, folder: &str) -> Result<Option<usize>> {
+        if let Some(k) = self.texture_of.get(&id) {
+            return Ok(*k);
+        }
+        let t = project
+            .texture(id)
+            .map_err(|e| ImportError::engine(project.path(), e))?;
+        let k = t.and_then(|t| {
+            let (kind, ext) = match t.mime.as_str() {
+                "image/png" => ("PNG", "png"),
+                "image/jpeg" => ("JPG", "jpg"),
+                _ => return None,
+            };
+            let stem = Path::new(&t.name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "texture".into());
+            let file = format!("{id}-{stem}.{ext}");
+            self.textures
+                .push(json!({"type": kind, "image": format!("{folder}/{file}")}));
+            self.images.push((file, t.data));
+            Some(self.textures.len() - 1)
+        });
+        self.texture_of.insert(id, k);
+        Ok(k)
+    }
+
+    fn uv(&mut self, uv: [f32; 2]) -> usize {
+        let n = self.uvs.len();
+        *self.uv_of.entry(uv.map(f32::to_bits)).or_insert_with(|| {
+            self.uvs.push(uv);
+            n
+        })
+    }
+}
+
+/// What the export needs to write a representation's appearance.
+struct Looks<'a> {
+    paints: &'a [Paint],
+    project: &'a Project,
+    folder: &'a str,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn geometry(
     rep_lod: &str,
     kind: GeometryKind,
     mesh: &Mesh3,
     t: &str,
     vertices: &mut Vertices,
-) -> Option<Value> {
+    looks: &Looks,
+    appearance: &mut Appearance,
+) -> Result<Option<Value>> {
     let rings = mesh.face_rings();
-    // The class of each face: that of its first triangle.
+    // The class and paint of each face: those of its first triangle.
     let mut class_of = vec![SurfaceClass::Unclassified; rings.len()];
+    let mut paint_of: Vec<Option<Paint>> = vec![None; rings.len()];
     let mut seen = vec![false; rings.len()];
-    for (c, f) in mesh.classes.iter().zip(&mesh.faces) {
+    for (k, (c, f)) in mesh.classes.iter().zip(&mesh.faces).enumerate() {
         let f = *f as usize;
         if f < seen.len() && !seen[f] {
             seen[f] = true;
             class_of[f] = *c;
+            paint_of[f] = mesh
+                .materials
+                .as_ref()
+                .and_then(|m| m.get(k))
+                .and_then(|p| looks.paints.get(usize::from(*p)))
+                .copied();
         }
     }
+    let mut material_values: Vec<Value> = Vec::new();
+    let mut texture_values: Vec<Value> = Vec::new();
+    let (mut any_material, mut any_texture) = (false, false);
     let mut faces: Vec<Value> = Vec::new();
     let mut surfaces: Vec<Value> = Vec::new();
     let mut surface_of: BTreeMap<SurfaceClass, usize> = BTreeMap::new();
@@ -201,6 +284,36 @@ fn geometry(
             .map(|ring| Value::Array(ring.iter().map(|&v| json!(vertices.add(mesh.world(v)))).collect()))
             .collect();
         faces.push(Value::Array(polygon));
+        // Its look: a colour as a material, an image as a texture with a coordinate a vertex.
+        let mut material = Value::Null;
+        let mut texture = json!([[null]]);
+        match paint_of[f] {
+            Some(Paint::Color(c)) => {
+                material = json!(appearance.material(c));
+                any_material = true;
+            }
+            Some(Paint::Texture(id)) => {
+                if let (Some(k), Some(uvs)) =
+                    (appearance.texture(id, looks.project, looks.folder)?, &mesh.uvs)
+                {
+                    texture = Value::Array(
+                        face.iter()
+                            .map(|ring| {
+                                let mut r = vec![json!(k)];
+                                r.extend(ring.iter().map(|&v| {
+                                    json!(appearance.uv(uvs.get(v as usize).copied().unwrap_or([0.0, 0.0])))
+                                }));
+                                Value::Array(r)
+                            })
+                            .collect(),
+                    );
+                    any_texture = true;
+                }
+            }
+            None => {}
+        }
+        material_values.push(material);
+        texture_values.push(texture);
         let class = class_of[f];
         values.push(if allowed(t, class) {
             let n = surface_of.len();
@@ -214,23 +327,35 @@ fn geometry(
         });
     }
     if faces.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let (type_name, boundaries, values) = match kind {
-        GeometryKind::Solid => ("Solid", json!([faces]), json!([values])),
-        GeometryKind::MultiSolid => ("MultiSolid", json!([[faces]]), json!([[values]])),
-        GeometryKind::CompositeSolid => ("CompositeSolid", json!([[faces]]), json!([[values]])),
-        GeometryKind::MultiSurface => ("MultiSurface", json!(faces), json!(values)),
-        GeometryKind::CompositeSurface | GeometryKind::Tin => {
-            ("CompositeSurface", json!(faces), json!(values))
+    // Boundaries and the arrays that mirror them, nested as the geometry type wants.
+    let nest = |v: Vec<Value>| -> Value {
+        match kind {
+            GeometryKind::Solid => json!([v]),
+            GeometryKind::MultiSolid | GeometryKind::CompositeSolid => json!([[v]]),
+            _ => json!(v),
         }
     };
+    let type_name = match kind {
+        GeometryKind::Solid => "Solid",
+        GeometryKind::MultiSolid => "MultiSolid",
+        GeometryKind::CompositeSolid => "CompositeSolid",
+        GeometryKind::MultiSurface => "MultiSurface",
+        GeometryKind::CompositeSurface | GeometryKind::Tin => "CompositeSurface",
+    };
     let lod = if rep_lod.is_empty() { "1" } else { rep_lod };
-    let mut g = json!({"type": type_name, "lod": lod, "boundaries": boundaries});
+    let mut g = json!({"type": type_name, "lod": lod, "boundaries": nest(faces)});
     if !surfaces.is_empty() {
-        g["semantics"] = json!({"surfaces": surfaces, "values": values});
+        g["semantics"] = json!({"surfaces": surfaces, "values": nest(values)});
     }
-    Some(g)
+    if any_material {
+        g["material"] = json!({"default": {"values": nest(material_values)}});
+    }
+    if any_texture {
+        g["texture"] = json!({"default": {"values": nest(texture_values)}});
+    }
+    Ok(Some(g))
 }
 
 /// Writes the features of `project` chosen by `filter` to `out` as CityJSON 2.0 (through a
@@ -281,6 +406,13 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
         .collect();
 
     let mut vertices = Vertices::default();
+    let mut appearance = Appearance::default();
+    // Texture images go into a folder beside the file, named after it.
+    let stem = out
+        .file_name()
+        .map(|n| n.to_string_lossy().replace(".city.json", "").replace(".json", ""))
+        .unwrap_or_else(|| "city".into());
+    let folder = format!("{stem}-textures");
     // Each feature's type and geometry (a part's type keeps its family when it is promoted,
     // so the semantics allowed do not change).
     let mut geoms_of: Vec<Vec<Value>> = Vec::with_capacity(features.len());
@@ -295,7 +427,20 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
         let mut list: Vec<&Representation> = reps.get(&code).map(|r| r.iter().collect()).unwrap_or_default();
         list.sort_by(|a, b| a.lod.cmp(&b.lod));
         for rep in list {
-            geoms.extend(geometry(&rep.lod, rep.kind, &rep.mesh, t, &mut vertices));
+            let looks = Looks {
+                paints: &rep.paints,
+                project,
+                folder: &folder,
+            };
+            geoms.extend(geometry(
+                &rep.lod,
+                rep.kind,
+                &rep.mesh,
+                t,
+                &mut vertices,
+                &looks,
+                &mut appearance,
+            )?);
         }
         if geoms.is_empty() {
             if let Some(l) = &f.lod1 {
@@ -306,7 +451,20 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
                 };
                 if let Some(fp) = footprint {
                     let prism = extrude(&fp, l.base_m, l.top_m());
-                    geoms.extend(geometry("1", GeometryKind::Solid, &prism, t, &mut vertices));
+                    let looks = Looks {
+                        paints: &[],
+                        project,
+                        folder: &folder,
+                    };
+                    geoms.extend(geometry(
+                        "1",
+                        GeometryKind::Solid,
+                        &prism,
+                        t,
+                        &mut vertices,
+                        &looks,
+                        &mut appearance,
+                    )?);
                 }
             }
         }
@@ -420,12 +578,43 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
     }
     let n_objects = objects.len();
     let n_vertices = vertices.list.len();
-    let doc_head = json!({
-        "type": "CityJSON",
-        "version": "2.0",
+    let mut doc_head = json!({
         "transform": {"scale": [0.001, 0.001, 0.001], "translate": [mm(lo[0]), mm(lo[1]), mm(lo[2])]},
         "metadata": metadata,
     });
+    if !appearance.materials.is_empty() || !appearance.textures.is_empty() {
+        let mut a = serde_json::Map::new();
+        if !appearance.materials.is_empty() {
+            a.insert(
+                "materials".into(),
+                Value::Array(std::mem::take(&mut appearance.materials)),
+            );
+        }
+        if !appearance.textures.is_empty() {
+            a.insert(
+                "textures".into(),
+                Value::Array(std::mem::take(&mut appearance.textures)),
+            );
+            a.insert(
+                "vertices-texture".into(),
+                json!(appearance
+                    .uvs
+                    .iter()
+                    .map(|uv| [f64::from(uv[0]), f64::from(uv[1])])
+                    .collect::<Vec<_>>()),
+            );
+        }
+        doc_head["appearance"] = Value::Object(a);
+    }
+    // The images first: the file appears complete, with its textures beside it.
+    if !appearance.images.is_empty() {
+        let dir = out.parent().unwrap_or(Path::new("")).join(&folder);
+        std::fs::create_dir_all(&dir).map_err(|e| ImportError::io(&dir, e))?;
+        for (name, bytes) in &appearance.images {
+            std::fs::write(dir.join(name), bytes).map_err(|e| ImportError::io(dir.join(name), e))?;
+        }
+    }
+    let n_images = appearance.images.len();
 
     // Streamed out: the head's members, the objects one by one, then the vertices.
     let tmp = out.with_extension("partial");
@@ -433,8 +622,9 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
     let write = || -> std::io::Result<()> {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         let head = serde_json::to_string(&doc_head)?;
-        // The head object without its closing brace.
-        w.write_all(&head.as_bytes()[..head.len() - 1])?;
+        // "type" and "version" first (readers sniff for them), then the head's other members.
+        w.write_all(b"{\"type\":\"CityJSON\",\"version\":\"2.0\",")?;
+        w.write_all(&head.as_bytes()[1..head.len() - 1])?;
         w.write_all(b",\"CityObjects\":{")?;
         for (k, (id, o)) in objects.iter().enumerate() {
             if k > 0 {
@@ -462,10 +652,16 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
     Ok(Exported {
         what: "city objects",
         count: n_objects,
-        details: vec![
-            format!("{geometries} geometries"),
-            format!("{n_vertices} vertices"),
-        ],
+        details: {
+            let mut d = vec![
+                format!("{geometries} geometries"),
+                format!("{n_vertices} vertices"),
+            ];
+            if n_images > 0 {
+                d.push(format!("{n_images} texture images in {folder}/"));
+            }
+            d
+        },
         warnings,
     })
 }

@@ -374,3 +374,20 @@ fn a_json_fg_polyhedron_is_a_building_with_its_solid_time_and_crs() {
         .to_string();
     assert!(e.contains("bare.json"), "{e}");
 }
+
+#[test]
+fn a_cityjson_whose_type_follows_a_long_member_is_still_recognised() {
+    // Keys in any order: here 20 kB of metadata before "type" (as a writer that sorts keys
+    // and puts a long appearance first would).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("late.json");
+    let long = "x".repeat(20_000);
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"appearance":{{"materials":[]}},"metadata":{{"title":"{long}"}},"type":"CityJSON","version":"2.0","transform":{{"scale":[1,1,1],"translate":[0,0,0]}},"CityObjects":{{}},"vertices":[]}}"#
+        ),
+    )
+    .unwrap();
+    assert_eq!(detect(&file).unwrap(), Format::CityJson);
+}

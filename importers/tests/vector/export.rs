@@ -112,7 +112,37 @@ fn summary(p: &Project) -> Summary {
     out
 }
 
-/// Imports `file`, exports it as CityJSON, validates that, imports it again: the same model.
+/// The paints of each object's representations, by object id and LoD: colours as they are,
+/// textures by their images' bytes (ids differ between projects).
+fn looks(p: &Project) -> BTreeMap<(String, String), Vec<String>> {
+    let mut out = BTreeMap::new();
+    p.for_each_feature(&FeatureFilter::default(), |s| {
+        let id = match s.feature.attributes.get("object_id") {
+            Some(AttrValue::Text(t)) => t.clone(),
+            _ => s.feature.code.to_string(),
+        };
+        for rep in p.representations(&s.feature.code).unwrap() {
+            let mut paints: Vec<String> = rep
+                .paints
+                .iter()
+                .map(|paint| match paint {
+                    cim_engine::mesh::Paint::Color(c) => format!("{c:?}"),
+                    cim_engine::mesh::Paint::Texture(id) => {
+                        format!("image of {} bytes", p.texture(*id).unwrap().unwrap().data.len())
+                    }
+                })
+                .collect();
+            paints.sort();
+            out.insert((id.clone(), rep.lod.clone()), paints);
+        }
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+/// Imports `file`, exports it as CityJSON, validates that, imports it again: the same model,
+/// with the same colours and texture images.
 fn round_trip(file: &Path, epsg: u32, src_epsg: Option<u32>) -> (Summary, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let mut a = new_project(&dir.path().join("a.gpkg"), epsg);
@@ -144,6 +174,12 @@ fn round_trip(file: &Path, epsg: u32, src_epsg: Option<u32>) -> (Summary, serde_
             .get(id)
             .unwrap_or_else(|| panic!("{id} is missing after the round trip"));
         assert_same(id, got, want);
+    }
+    assert_eq!(looks(&a), looks(&b));
+    if let Some(textures) = doc["appearance"]["textures"].as_array() {
+        for t in textures {
+            assert!(dir.path().join(t["image"].as_str().unwrap()).is_file(), "{t}");
+        }
     }
     (sa, doc)
 }
@@ -188,6 +224,13 @@ fn buildings_made_of_parts_keep_their_links_and_the_parents_without_geometry() {
         assert_eq!(parent["type"], "Building");
         assert!(parent["children"].as_array().unwrap().len() >= 2);
     }
+    // Their colours as materials: the file's three (light grey, dark red, grey).
+    assert_eq!(
+        doc["appearance"]["materials"].as_array().unwrap().len(),
+        3,
+        "{}",
+        doc["appearance"]
+    );
 }
 
 #[test]
@@ -212,6 +255,9 @@ fn plateau_citygml_exports_its_lod0_to_lod2_in_a_japanese_plane_crs() {
         doc["transform"]["scale"],
         serde_json::json!([0.001, 0.001, 0.001])
     );
+    // Its photo textures: the 9 images beside the file, every roof and wall mapped.
+    assert_eq!(doc["appearance"]["textures"].as_array().unwrap().len(), 9);
+    assert!(doc["appearance"]["vertices-texture"].as_array().unwrap().len() > 1000);
 }
 
 #[test]
