@@ -440,4 +440,11 @@ fn textures_come_in_with_citygml_and_go_with_a_project_copy() {
     let info = cim_json(&["info", p(&copy), "--json"]);
     assert_eq!(info["textures"]["images"], 9, "{info}");
     assert_eq!(info["textures"]["bytes"], 163_231);
+    // Removing the layer removes the images only its meshes used.
+    cim_json(&["layer", "rm", p(&copy), "53392633_bldg_6697_2_op", "--json"]);
+    let info = cim_json(&["info", p(&copy), "--json"]);
+    assert_eq!(info["textures"]["images"], 0, "{info}");
+    // The original keeps them.
+    let info = cim_json(&["info", p(&project), "--json"]);
+    assert_eq!(info["textures"]["images"], 9, "{info}");
 }

@@ -262,11 +262,22 @@ fn representation(
     })
 }
 
-/// Removes `layer`'s meshes (with the layer), in the open transaction `tx`.
+/// Removes `layer`'s meshes (with the layer), in the open transaction `tx`, and the texture
+/// images no mesh uses any more.
 pub(super) fn drop_layer(tx: &Connection, path: &std::path::Path, layer: &str) -> Result<()> {
     if has_table(tx, path)? {
         tx.execute("DELETE FROM cim_meshes WHERE layer = ?1", [layer])
             .ctx(path)?;
+        if super::manage::table_exists(tx, path, "cim_textures")? {
+            let used = if has_paints(tx, path)? {
+                "SELECT json_extract(p.value, '$.texture') FROM cim_meshes m, json_each(m.paints) p
+                 WHERE m.paints IS NOT NULL AND json_extract(p.value, '$.texture') IS NOT NULL"
+            } else {
+                "SELECT NULL WHERE 0"
+            };
+            tx.execute(&format!("DELETE FROM cim_textures WHERE id NOT IN ({used})"), [])
+                .ctx(path)?;
+        }
     }
     Ok(())
 }
