@@ -1,7 +1,7 @@
 use super::{open_project, parse_date};
 use crate::output::feature_collection;
 use anyhow::{bail, Context, Result};
-use cim_engine::{Classification, Crs, FeatureFilter, LayerSpec, Project, Transform};
+use cim_engine::{Classification, Crs, FeatureFilter, Project, Transform};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -139,7 +139,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
         write_atomically(&a.out, fc.to_string().as_bytes())?;
         ("features", features.len())
     } else if name.ends_with(".gpkg") {
-        ("features", export_gpkg(&project, &filter, &a)?)
+        ("features", project.export_copy(&a.out, &filter)?)
     } else if name.ends_with(".tif") || name.ends_with(".tiff") {
         let (raster, label) = match &a.run {
             Some(run) => run_raster(&project, run, a.raster.as_deref().unwrap_or("max_depth"))?,
@@ -214,90 +214,4 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
-}
-
-/// Copies the selected features (with their 3-D geometry, and all terrain) into a new GeoPackage
-/// project in the same CRS,
-/// built beside the target and renamed into place when complete.
-fn export_gpkg(project: &Project, filter: &FeatureFilter, a: &ExportArgs) -> Result<usize> {
-    let tmp = a.out.with_extension("gpkg.partial");
-    if tmp.exists() {
-        std::fs::remove_file(&tmp).ok();
-    }
-    let mut out = Project::create(&tmp, project.crs(), project.region_code())?;
-    let mut n = 0usize;
-    let result = (|| -> Result<()> {
-        let mut tx = out.import()?;
-        let mut textures: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
-        for l in project.layers()? {
-            if filter.layers.as_ref().is_some_and(|ls| !ls.contains(&l.name)) {
-                continue;
-            }
-            tx.ensure_layer(&LayerSpec {
-                name: l.name.clone(),
-                kind: l.kind,
-                classification: l.classification,
-                geometry_type: l.geometry_type,
-                fields: l.fields.clone(),
-                source: format!("{} (exported)", project.path().display()),
-            })?;
-            let f = FeatureFilter {
-                layers: Some(vec![l.name.clone()]),
-                ..filter.clone()
-            };
-            let mut codes = std::collections::HashSet::new();
-            project.for_each_feature(&f, |s| {
-                tx.write(&s.layer, &s.feature)?;
-                codes.insert(s.feature.code.to_string());
-                n += 1;
-                Ok(())
-            })?;
-            // Their 3-D geometry with them.
-            let mut by_code: std::collections::BTreeMap<String, Vec<cim_engine::mesh::Representation>> =
-                std::collections::BTreeMap::new();
-            project.for_each_representation(&l.name, None, |code, rep| {
-                if codes.contains(code) {
-                    by_code.entry(code.to_string()).or_default().push(rep);
-                }
-                Ok(())
-            })?;
-            for (code, mut reps) in by_code {
-                // Texture images go with the meshes that use them (ids are the copy's own).
-                for r in &mut reps {
-                    for p in &mut r.paints {
-                        if let cim_engine::mesh::Paint::Texture(id) = p {
-                            let new_id = match textures.get(id) {
-                                Some(n) => *n,
-                                None => {
-                                    let t = project.texture(*id)?.with_context(|| {
-                                        format!("{code}: texture {id} is not in the project")
-                                    })?;
-                                    let n = tx.put_texture(&t.name, &t.data)?;
-                                    textures.insert(*id, n);
-                                    n
-                                }
-                            };
-                            *id = new_id;
-                        }
-                    }
-                }
-                tx.put_representations(&l.name, &cim_engine::CityCode::parse(&code)?, &reps)?;
-            }
-        }
-        for t in project.terrains()? {
-            tx.put_terrain(&t.name, &project.terrain(&t.name)?, &t.source)?;
-        }
-        tx.commit()?;
-        Ok(())
-    })();
-    drop(out);
-    if let Err(e) = result {
-        std::fs::remove_file(&tmp).ok();
-        return Err(e);
-    }
-    if a.out.exists() {
-        std::fs::remove_file(&a.out).with_context(|| format!("cannot replace {}", a.out.display()))?;
-    }
-    std::fs::rename(&tmp, &a.out).with_context(|| format!("cannot write {}", a.out.display()))?;
-    Ok(n)
 }

@@ -21,6 +21,7 @@
 //! dropped without [`ImportTx::commit`], or is killed (`kill -9`, power loss) leaves the
 //! project as it was before the import began.
 
+mod copy;
 mod coverage;
 mod import;
 mod layer;
