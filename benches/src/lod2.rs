@@ -70,15 +70,10 @@ pub fn lod2_city(n: usize) -> Lod2City {
                 origin[1] + (i / side) as f64 * cell,
                 0.0,
             ];
-            let tags: Vec<u32> = m
-                .classes
-                .iter()
-                .zip(&m.faces)
-                .map(|(c, f)| PickSurface::tag(*c, *f))
-                .collect();
             triangles += m.triangles.len();
             vertices += m.positions.len();
-            let mesh = TriangleMesh::new(at, &m.positions, &m.triangles, &tags).expect("mesh");
+            let mesh =
+                TriangleMesh::new(at, &m.positions, &m.triangles, &PickSurface::tags(m)).expect("mesh");
             Item::new(i as u64, Shape::Mesh(mesh))
         })
         .collect();

@@ -60,6 +60,15 @@ impl PickSurface {
         (class as u32) << 24 | face.min(0x00ff_ffff)
     }
 
+    /// The tag of each triangle of `m`.
+    pub fn tags(m: &crate::mesh::Mesh3) -> Vec<u32> {
+        m.classes
+            .iter()
+            .zip(&m.faces)
+            .map(|(c, f)| PickSurface::tag(*c, *f))
+            .collect()
+    }
+
     /// The surface a [`PickSurface::tag`] names, on a representation at `lod`.
     pub fn from_tag(tag: u32, lod: &str) -> PickSurface {
         PickSurface {
@@ -82,20 +91,15 @@ fn finest_meshes(
             return Ok(());
         }
         let m = &rep.mesh;
-        let tags: Vec<u32> = m
-            .classes
-            .iter()
-            .zip(&m.faces)
-            .map(|(c, f)| PickSurface::tag(*c, *f))
-            .collect();
-        let mesh = TriangleMesh::new(m.origin, &m.positions, &m.triangles, &tags).map_err(|e| {
-            EngineError::Geometry {
-                reason: format!(
-                    "the 3-D geometry of {code} (LoD {}) cannot be indexed: {e}",
-                    rep.lod
-                ),
-            }
-        })?;
+        let mesh =
+            TriangleMesh::new(m.origin, &m.positions, &m.triangles, &PickSurface::tags(m)).map_err(|e| {
+                EngineError::Geometry {
+                    reason: format!(
+                        "the 3-D geometry of {code} (LoD {}) cannot be indexed: {e}",
+                        rep.lod
+                    ),
+                }
+            })?;
         out.insert(code.to_string(), (rep.lod, mesh));
         Ok(())
     })

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
-use cim_engine::mesh::{extrude, GeometryKind, Mesh3, Paint, Representation, SurfaceClass};
+use cim_engine::mesh::{GeometryKind, Mesh3, Paint, Representation, SurfaceClass};
 use cim_engine::{AttrValue, FeatureFilter, FeatureKind, Project, StoredFeature};
 use serde_json::{json, Map, Value};
 
@@ -361,29 +361,15 @@ fn geometry(
 /// Writes the features of `project` chosen by `filter` to `out` as CityJSON 2.0 (through a
 /// temporary file beside it, renamed into place when complete).
 pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> Result<Exported> {
-    let eng = |e| ImportError::engine(project.path(), e);
-    let mut features: Vec<StoredFeature> = Vec::new();
-    project
-        .for_each_feature(filter, |s| {
-            features.push(s);
-            Ok(())
-        })
-        .map_err(eng)?;
+    let mut reps: Vec<Vec<Representation>> = Vec::new();
+    let features = super::chosen(project, filter, |k, rep| {
+        if reps.len() <= k {
+            reps.resize_with(k + 1, Vec::new);
+        }
+        reps[k].push(rep);
+    })?;
+    reps.resize_with(features.len(), Vec::new);
     let codes: HashSet<String> = features.iter().map(|s| s.feature.code.to_string()).collect();
-    let mut layers: Vec<&str> = features.iter().map(|s| s.layer.as_str()).collect();
-    layers.sort_unstable();
-    layers.dedup();
-    let mut reps: HashMap<String, Vec<Representation>> = HashMap::new();
-    for layer in layers {
-        project
-            .for_each_representation(layer, None, |code, rep| {
-                if codes.contains(code) {
-                    reps.entry(code.to_string()).or_default().push(rep);
-                }
-                Ok(())
-            })
-            .map_err(eng)?;
-    }
 
     let mut warnings = Vec::new();
     // Ids: the source's where unique.
@@ -417,14 +403,12 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
     // so the semantics allowed do not change).
     let mut geoms_of: Vec<Vec<Value>> = Vec::with_capacity(features.len());
     let mut types: Vec<&str> = Vec::with_capacity(features.len());
-    for s in &features {
+    for (s, list) in features.iter().zip(&mut reps) {
         let f = &s.feature;
-        let code = f.code.to_string();
         let t: &str = text_attr(s, "object_type")
             .and_then(cityjson_type)
             .unwrap_or_else(|| type_of_kind(f.kind));
         let mut geoms: Vec<Value> = Vec::new();
-        let mut list: Vec<&Representation> = reps.get(&code).map(|r| r.iter().collect()).unwrap_or_default();
         list.sort_by(|a, b| a.lod.cmp(&b.lod));
         for rep in list {
             let looks = Looks {
@@ -443,29 +427,21 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
             )?);
         }
         if geoms.is_empty() {
-            if let Some(l) = &f.lod1 {
-                let footprint = match &f.geometry {
-                    geo::Geometry::Polygon(p) => Some(geo::MultiPolygon(vec![p.clone()])),
-                    geo::Geometry::MultiPolygon(m) => Some(m.clone()),
-                    _ => None,
+            if let Some(prism) = super::lod1_prism(f) {
+                let looks = Looks {
+                    paints: &[],
+                    project,
+                    folder: &folder,
                 };
-                if let Some(fp) = footprint {
-                    let prism = extrude(&fp, l.base_m, l.top_m());
-                    let looks = Looks {
-                        paints: &[],
-                        project,
-                        folder: &folder,
-                    };
-                    geoms.extend(geometry(
-                        "1",
-                        GeometryKind::Solid,
-                        &prism,
-                        t,
-                        &mut vertices,
-                        &looks,
-                        &mut appearance,
-                    )?);
-                }
+                geoms.extend(geometry(
+                    "1",
+                    GeometryKind::Solid,
+                    &prism,
+                    t,
+                    &mut vertices,
+                    &looks,
+                    &mut appearance,
+                )?);
             }
         }
         geoms_of.push(geoms);
@@ -537,18 +513,10 @@ pub fn write_cityjson(project: &Project, filter: &FeatureFilter, out: &Path) -> 
         }
     }
     if objects.is_empty() {
-        return Err(ImportError::file(
-            out,
-            format!(
-                "nothing to export: none of the {} features chosen has 3-D geometry or an LOD1 height",
-                features.len()
-            ),
-        ));
+        return Err(super::nothing_to_export(out, features.len()));
     }
     if left_out > 0 {
-        warnings.push(format!(
-            "{left_out} features without 3-D geometry or an LOD1 height were left out (2-D features export to .geojson or .gpkg)"
-        ));
+        warnings.push(super::left_out_warning(left_out));
     }
     if promoted > 0 {
         warnings.push(format!(

@@ -15,7 +15,8 @@ pub use geotiff::{write_geotiff, GEOTIFF_NODATA};
 
 use std::path::Path;
 
-use cim_engine::{FeatureFilter, Project};
+use cim_engine::mesh::{extrude, Mesh3, Representation};
+use cim_engine::{Feature, FeatureFilter, Project, StoredFeature};
 
 use crate::error::{ImportError, Result};
 
@@ -64,6 +65,68 @@ pub struct Exported {
     pub details: Vec<String>,
     /// What was left out or changed, one line each.
     pub warnings: Vec<String>,
+}
+
+/// The features `filter` chooses, and their 3-D representations, each handed to
+/// `on_rep(index of its feature, representation)`.
+pub(crate) fn chosen(
+    project: &Project,
+    filter: &FeatureFilter,
+    mut on_rep: impl FnMut(usize, Representation),
+) -> Result<Vec<StoredFeature>> {
+    let eng = |e| ImportError::engine(project.path(), e);
+    let mut features: Vec<StoredFeature> = Vec::new();
+    project
+        .for_each_feature(filter, |s| {
+            features.push(s);
+            Ok(())
+        })
+        .map_err(eng)?;
+    let index: std::collections::HashMap<String, usize> = features
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (s.feature.code.to_string(), k))
+        .collect();
+    let mut layers: Vec<&str> = features.iter().map(|s| s.layer.as_str()).collect();
+    layers.sort_unstable();
+    layers.dedup();
+    for layer in layers {
+        project
+            .for_each_representation(layer, None, |code, rep| {
+                if let Some(&k) = index.get(code) {
+                    on_rep(k, rep);
+                }
+                Ok(())
+            })
+            .map_err(eng)?;
+    }
+    Ok(features)
+}
+
+/// A feature's LOD1 prism (its footprint from base to top), where it has a height and polygons.
+pub(crate) fn lod1_prism(f: &Feature) -> Option<Mesh3> {
+    let l = f.lod1.as_ref()?;
+    let footprint = match &f.geometry {
+        geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p.clone()]),
+        geo::Geometry::MultiPolygon(m) => m.clone(),
+        _ => return None,
+    };
+    Some(extrude(&footprint, l.base_m, l.top_m()))
+}
+
+/// The error of an export with nothing to write, out of `chosen` features.
+pub(crate) fn nothing_to_export(out: &Path, chosen: usize) -> ImportError {
+    ImportError::file(
+        out,
+        format!("nothing to export: none of the {chosen} features chosen has 3-D geometry or an LOD1 height"),
+    )
+}
+
+/// The warning for `n` features an export left out.
+pub(crate) fn left_out_warning(n: usize) -> String {
+    format!(
+        "{n} features without 3-D geometry or an LOD1 height were left out (2-D features export to .geojson or .gpkg)"
+    )
 }
 
 /// Exports the features of `project` that `filter` chooses to `out` in `format` (`tiling`:

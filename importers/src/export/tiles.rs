@@ -20,8 +20,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cim_engine::mesh::{extrude, Mesh3, SurfaceClass};
-use cim_engine::{AttrValue, Crs, FeatureFilter, Project, StoredFeature, Transform};
+use cim_engine::mesh::{Mesh3, SurfaceClass};
+use cim_engine::{AttrValue, Crs, FeatureFilter, Project, Transform};
 use serde_json::{json, Value};
 
 use super::gltf::{glb, FeatureIds, GlbFeature, Properties};
@@ -77,37 +77,20 @@ fn attr_text(v: &AttrValue) -> String {
 }
 
 /// The chosen features that have 3-D geometry or an LOD1 height, as solids, with the property
-/// columns (code, layer, kind, lod, then every source attribute), and how many were left out.
-pub(crate) fn solids(project: &Project, filter: &FeatureFilter) -> Result<(Vec<Solid>, Vec<String>, usize)> {
-    let eng = |e| ImportError::engine(project.path(), e);
-    let mut features: Vec<StoredFeature> = Vec::new();
-    project
-        .for_each_feature(filter, |s| {
-            features.push(s);
-            Ok(())
-        })
-        .map_err(eng)?;
-    let index: std::collections::HashMap<String, usize> = features
-        .iter()
-        .enumerate()
-        .map(|(k, s)| (s.feature.code.to_string(), k))
-        .collect();
-    let mut finest: Vec<Option<(String, Mesh3)>> = (0..features.len()).map(|_| None).collect();
-    let mut layers: Vec<&str> = features.iter().map(|s| s.layer.as_str()).collect();
-    layers.sort_unstable();
-    layers.dedup();
-    for layer in layers {
-        project
-            .for_each_representation(layer, None, |code, rep| {
-                if let Some(&k) = index.get(code) {
-                    if finest[k].as_ref().is_none_or(|(lod, _)| rep.lod >= *lod) {
-                        finest[k] = Some((rep.lod, rep.mesh));
-                    }
-                }
-                Ok(())
-            })
-            .map_err(eng)?;
-    }
+/// columns (code, layer, kind, lod, then every source attribute), how many were left out, and
+/// the box round them all (project CRS). None of them is an error naming `out`.
+pub(crate) fn solids(project: &Project, filter: &FeatureFilter, out: &Path) -> Result<Solids> {
+    // Each feature's finest representation.
+    let mut finest: Vec<Option<(String, Mesh3)>> = Vec::new();
+    let features = super::chosen(project, filter, |k, rep| {
+        if finest.len() <= k {
+            finest.resize_with(k + 1, || None);
+        }
+        if finest[k].as_ref().is_none_or(|(lod, _)| rep.lod >= *lod) {
+            finest[k] = Some((rep.lod, rep.mesh));
+        }
+    })?;
+    finest.resize_with(features.len(), || None);
     let mut names: Vec<String> = features
         .iter()
         .flat_map(|s| s.feature.attributes.keys().cloned())
@@ -125,27 +108,17 @@ pub(crate) fn solids(project: &Project, filter: &FeatureFilter) -> Result<(Vec<S
             _ => None,
         })
         .collect();
-    let mut out = Vec::new();
+    let chosen = features.len();
+    let mut list = Vec::new();
     let mut left_out = 0;
     for (s, fin) in features.into_iter().zip(finest) {
         let f = &s.feature;
         if fin.is_none() && parents.contains(f.code.as_str()) {
             continue;
         }
-        let (lod, mesh) = match fin {
-            Some(x) => x,
-            None => {
-                let fp = match (&f.lod1, &f.geometry) {
-                    (Some(_), geo::Geometry::Polygon(p)) => geo::MultiPolygon(vec![p.clone()]),
-                    (Some(_), geo::Geometry::MultiPolygon(m)) => m.clone(),
-                    _ => {
-                        left_out += 1;
-                        continue;
-                    }
-                };
-                let l = f.lod1.as_ref().map_or((0.0, 0.0), |l| (l.base_m, l.top_m()));
-                ("1".to_string(), extrude(&fp, l.0, l.1))
-            }
+        let Some((lod, mesh)) = fin.or_else(|| super::lod1_prism(f).map(|m| ("1".to_string(), m))) else {
+            left_out += 1;
+            continue;
         };
         if mesh.triangles.is_empty() {
             left_out += 1;
@@ -162,9 +135,34 @@ pub(crate) fn solids(project: &Project, filter: &FeatureFilter) -> Result<(Vec<S
                 .iter()
                 .map(|n| f.attributes.get(n).map(attr_text).unwrap_or_default()),
         );
-        out.push(Solid { mesh, row });
+        list.push(Solid { mesh, row });
     }
-    Ok((out, columns, left_out))
+    if list.is_empty() {
+        return Err(super::nothing_to_export(out, chosen));
+    }
+    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+    for s in &list {
+        if let Some((a, b)) = s.mesh.bounds() {
+            for k in 0..3 {
+                lo[k] = lo[k].min(a[k]);
+                hi[k] = hi[k].max(b[k]);
+            }
+        }
+    }
+    Ok(Solids {
+        list,
+        columns,
+        left_out,
+        bounds: (lo, hi),
+    })
+}
+
+/// What [`solids`] found.
+pub(crate) struct Solids {
+    pub list: Vec<Solid>,
+    pub columns: Vec<String>,
+    pub left_out: usize,
+    pub bounds: ([f64; 3], [f64; 3]),
 }
 
 /// WGS 84 ellipsoid.
@@ -290,16 +288,17 @@ fn build(placed: &[Placed], ids: Vec<usize>, level: u32, x: u32, y: u32, max: us
             hi[a] = hi[a].max(placed[i].hi[a]);
         }
     }
+    let leaf = |features: Vec<usize>| Tile {
+        level,
+        x,
+        y,
+        lo,
+        hi,
+        features,
+        children: vec![],
+    };
     if ids.len() <= max || level >= 20 {
-        return Tile {
-            level,
-            x,
-            y,
-            lo,
-            hi,
-            features: ids,
-            children: vec![],
-        };
+        return leaf(ids);
     }
     // Split at the middle of the features' centres.
     let centre = |i: usize| {
@@ -325,15 +324,7 @@ fn build(placed: &[Placed], ids: Vec<usize>, level: u32, x: u32, y: u32, max: us
     }
     if quads.iter().filter(|q| !q.is_empty()).count() < 2 {
         // All centres at one point: cannot split.
-        return Tile {
-            level,
-            x,
-            y,
-            lo,
-            hi,
-            features: ids,
-            children: vec![],
-        };
+        return leaf(ids);
     }
     let children = quads
         .into_iter()
@@ -490,25 +481,15 @@ pub fn write_3dtiles(
     if out.exists() {
         return Err(ImportError::file(out, "already exists"));
     }
-    let (solids, columns, left_out) = solids(project, filter)?;
-    if solids.is_empty() {
-        return Err(ImportError::file(
-            out,
-            "nothing to export: none of the features chosen has 3-D geometry or an LOD1 height",
-        ));
-    }
+    let Solids {
+        list: solids,
+        columns,
+        left_out,
+        bounds: (lo, hi),
+    } = solids(project, filter, out)?;
     let wgs84 = Crs::from_epsg(4326).map_err(|e| ImportError::engine(out, e))?;
     let to_wgs84 = Transform::new(&wgs84, project.crs());
     // The frame's origin: the centre of the data's box, on its lowest point.
-    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
-    for s in &solids {
-        if let Some((a, b)) = s.mesh.bounds() {
-            for k in 0..3 {
-                lo[k] = lo[k].min(a[k]);
-                hi[k] = hi[k].max(b[k]);
-            }
-        }
-    }
     let (clon, clat) = to_wgs84
         .apply(0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]))
         .map_err(|e| ImportError::file(out, format!("cannot place the data's centre in WGS 84: {e}")))?;
@@ -556,9 +537,7 @@ pub fn write_3dtiles(
     std::fs::rename(&tmp, out).map_err(|e| ImportError::io(out, e))?;
     let mut warnings = Vec::new();
     if left_out > 0 {
-        warnings.push(format!(
-            "{left_out} features without 3-D geometry or an LOD1 height were left out (2-D features export to .geojson or .gpkg)"
-        ));
+        warnings.push(super::left_out_warning(left_out));
     }
     if opts.geoid_offset_m == 0.0 {
         warnings.push(
@@ -586,22 +565,12 @@ pub fn write_3dtiles(
 /// Writes the chosen features as one GLB in the project CRS about the data's centre (glTF
 /// frame: x = easting, y = height, z = −northing), the centre and CRS in the asset's extras.
 pub fn write_glb(project: &Project, filter: &FeatureFilter, out: &Path) -> Result<Exported> {
-    let (solids, columns, left_out) = solids(project, filter)?;
-    if solids.is_empty() {
-        return Err(ImportError::file(
-            out,
-            "nothing to export: none of the features chosen has 3-D geometry or an LOD1 height",
-        ));
-    }
-    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
-    for s in &solids {
-        if let Some((a, b)) = s.mesh.bounds() {
-            for k in 0..3 {
-                lo[k] = lo[k].min(a[k]);
-                hi[k] = hi[k].max(b[k]);
-            }
-        }
-    }
+    let Solids {
+        list: solids,
+        columns,
+        left_out,
+        bounds: (lo, hi),
+    } = solids(project, filter, out)?;
     let c = [0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]];
     let features: Vec<GlbFeature> = solids
         .iter()
@@ -628,9 +597,7 @@ pub fn write_glb(project: &Project, filter: &FeatureFilter, out: &Path) -> Resul
     std::fs::rename(&tmp, out).map_err(|e| ImportError::io(out, e))?;
     let mut warnings = Vec::new();
     if left_out > 0 {
-        warnings.push(format!(
-            "{left_out} features without 3-D geometry or an LOD1 height were left out (2-D features export to .geojson or .gpkg)"
-        ));
+        warnings.push(super::left_out_warning(left_out));
     }
     let triangles: usize = solids.iter().map(|s| s.mesh.triangles.len()).sum();
     Ok(Exported {
