@@ -228,18 +228,29 @@ fn a_ray_through_a_building_picks_it() {
         let cx = roof.iter().map(|p| p[0]).sum::<f32>() / roof.len() as f32;
         let cz = roof.iter().map(|p| p[2]).sum::<f32>() / roof.len() as f32;
         let from = bevy_vec(cx, top + 50.0, cz);
-        let Some((hit, building)) =
-            cim_viewer::pick::pick_ray(&scene, &index, from, bevy_vec(0.0, -1.0, 0.0), 1.0, &|_| true)
-        else {
+        let Some((hit, building)) = cim_viewer::pick::pick_ray(
+            &scene,
+            &index,
+            from,
+            bevy_vec(0.0, -1.0, 0.0),
+            1.0,
+            &|_| true,
+            &|_| false,
+        ) else {
             continue;
         };
         if building == Some(*id) {
             assert!((hit.distance_m - 50.0).abs() < 0.05, "{}", hit.distance_m);
             // Hidden (its layer off, or not standing on the "as of" day): clicked through.
-            let through =
-                cim_viewer::pick::pick_ray(&scene, &index, from, bevy_vec(0.0, -1.0, 0.0), 1.0, &|b| {
-                    b != *id
-                });
+            let through = cim_viewer::pick::pick_ray(
+                &scene,
+                &index,
+                from,
+                bevy_vec(0.0, -1.0, 0.0),
+                1.0,
+                &|b| b != *id,
+                &|_| false,
+            );
             assert!(
                 through
                     .as_ref()
@@ -329,6 +340,7 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
             bevy_vec(0.0, -1.0, 0.0),
             1.0,
             &|_| true,
+            &|_| false,
         );
         (z, hit)
     };
@@ -377,6 +389,7 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
         bevy_vec(0.0, 1.0, 0.2),
         1.0,
         &|_| true,
+        &|_| false,
     )
     .is_none());
 }
@@ -982,6 +995,99 @@ fn a_city_model_is_drawn_by_its_finest_3d_geometry_and_info_lists_it() {
     assert_eq!(scene.buildings.len(), 10);
     assert!(want > 100);
     assert_eq!(drawn, want);
+    // Far, the tiles draw LoD 1.3, the finest below LoD 2 (less its ground too).
+    let mut want_far = 0;
+    pr.for_each_representation("3dbag_multi_lod", Some("1.3"), |_, r| {
+        want_far += r
+            .mesh
+            .classes
+            .iter()
+            .filter(|c| **c != cim_engine::mesh::SurfaceClass::Ground)
+            .count();
+        Ok(())
+    })
+    .unwrap();
+    let drawn_far: usize = scene
+        .tiles
+        .iter()
+        .map(|t| t.far.as_ref().expect("a far level").mesh.triangle_count())
+        .sum();
+    assert!(want_far > 50 && want_far < want, "{want_far} {want}");
+    assert_eq!(drawn_far, want_far);
+}
+
+#[test]
+fn every_city_object_with_3d_geometry_is_drawn_and_picked_not_only_buildings() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("delft.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:28992",
+        "--region",
+        "000000",
+        "--json",
+    ]);
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/cityjson/delft.city.json");
+    cim_json(&["import", p(&project), p(&file), "--json"]);
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    // delft.city.json: 160 buildings, 138 other objects (bridges, land use, furniture…), 143
+    // roads, 126 vegetation objects and 3 water bodies, all with LoD1 geometry.
+    let count = |k: cim_engine::FeatureKind| scene.buildings.iter().filter(|b| b.kind == k).count();
+    use cim_engine::FeatureKind as K;
+    assert_eq!(
+        [K::Building, K::Other, K::Road, K::Vegetation, K::Water].map(count),
+        [160, 138, 143, 126, 3]
+    );
+    assert_eq!(scene.layers.len(), 5);
+    // Every one is in a tile, in its kind's colour unless its surfaces have their own.
+    for (id, b) in scene.buildings.iter().enumerate() {
+        let tile = &scene.tiles[b.tile as usize];
+        let r = tile
+            .range_of(id as u32)
+            .unwrap_or_else(|| panic!("{} not drawn", b.code));
+        assert!(r.end > r.start);
+        assert_eq!(
+            tile.mesh.colors[r.start as usize],
+            cim_viewer::model::load::plain_color(b.kind),
+            "{}",
+            b.code
+        );
+    }
+    // Roads drawn by their surfaces are not draped again.
+    assert!(
+        scene.overlays.iter().all(|o| o.kind != K::Road),
+        "{:?}",
+        scene.overlays.len()
+    );
+    // A ray straight down on a water body picks it, as water.
+    let water = scene.buildings.iter().position(|b| b.kind == K::Water).unwrap();
+    let pr = cim_engine::Project::open(&project).unwrap();
+    let f = pr.feature(&scene.buildings[water].code).unwrap().unwrap();
+    let inside = geo::InteriorPoint::interior_point(&f.feature.geometry).unwrap();
+    let index = cim_viewer::data::wait(cim_viewer::pick::PickIndex::load(
+        &cim_viewer::data::ProjectSource::new(&project),
+    ))
+    .unwrap();
+    let mut hits = std::collections::HashMap::new();
+    for dx in [-1.0, 0.0, 1.0] {
+        let from = scene.origin.to_local(inside.x() + dx, inside.y(), 200.0);
+        let (hit, id) = cim_viewer::pick::pick_ray(
+            &scene,
+            &index,
+            bevy_vec(from[0], from[1], from[2]),
+            bevy_vec(0.0, -1.0, 0.0),
+            1.0,
+            &|_| true,
+            &|_| false,
+        )
+        .unwrap();
+        *hits.entry((hit.kind, id.is_some())).or_insert(0) += 1;
+    }
+    // Something may stand over the water (a bridge); most rays land on it.
+    assert!(hits.get(&(K::Water, true)).copied().unwrap_or(0) >= 2, "{hits:?}");
 }
 
 #[test]
@@ -1011,14 +1117,31 @@ fn a_click_on_a_3d_building_names_the_surface_under_the_cursor() {
     // Straight down at (78691.9, 457791.5): a part's roof; from the south at 8 m up: a wall.
     let o = scene.origin.to_local(78_691.901_6, 457_791.500_2, 100.0);
     let class = |tag: Option<u32>| tag.map(|t| cim_engine::PickSurface::from_tag(t, "").class);
-    let (id, _, _, tag) =
-        cim_viewer::pick::ray_building(&scene, o, [0.0, -1.0, 0.0], f32::INFINITY, &|_| true).unwrap();
+    let (id, t_near, _, tag) =
+        cim_viewer::pick::ray_building(&scene, o, [0.0, -1.0, 0.0], f32::INFINITY, &|_| true, &|_| false)
+            .unwrap();
     assert_eq!(class(tag), Some(cim_engine::mesh::SurfaceClass::Roof));
     assert_eq!(scene.buildings[id as usize].lod.as_deref(), Some("2"));
+    // Far, the same building is drawn as its LOD1 prism: the ray meets its flat roof at the
+    // building's top, above the sloped LoD2 roof.
+    let tile = &scene.tiles[scene.buildings[id as usize].tile as usize];
+    let far = tile.far.as_ref().expect("a far level for the LoD2 tile");
+    assert_eq!(far.buildings.len(), tile.buildings.len());
+    let (far_id, t_far, n, tag) =
+        cim_viewer::pick::ray_building(&scene, o, [0.0, -1.0, 0.0], f32::INFINITY, &|_| true, &|_| true)
+            .unwrap();
+    assert_eq!(far_id, id);
+    assert!(
+        t_far < t_near - 0.1,
+        "prism roof {t_far} m below the eye, LoD2 roof {t_near} m"
+    );
+    assert!(n[1] > 0.999, "a flat roof: {n:?}");
+    assert_eq!(class(tag), Some(cim_engine::mesh::SurfaceClass::Roof));
     let o = scene.origin.to_local(78_691.9, 457_750.0, 8.0);
     let south_to_north = cim_viewer::model::scene::LocalOrigin::dir_to_local([0.0, 1.0, 0.0]);
     let (_, _, _, tag) =
-        cim_viewer::pick::ray_building(&scene, o, south_to_north, f32::INFINITY, &|_| true).unwrap();
+        cim_viewer::pick::ray_building(&scene, o, south_to_north, f32::INFINITY, &|_| true, &|_| false)
+            .unwrap();
     assert_eq!(class(tag), Some(cim_engine::mesh::SurfaceClass::Wall));
     // Every drawn triangle has its surface.
     for t in &scene.tiles {

@@ -285,8 +285,14 @@ pub fn render(a: RenderArgs) -> Result<()> {
         eprintln!("run '{run}' at {shown_min} min{asked}: {n_closed} roads closed");
     }
     let overlay = a.overlay.then(|| report_overlay(&a, run_frame_s));
-    let (buildings, tiles) = (scene.buildings.len(), scene.tiles.len());
-    let per_building = scene.building_bytes_beyond_meshes() as f64 / buildings.max(1) as f64;
+    let (objects, tiles) = (scene.buildings.len(), scene.tiles.len());
+    let buildings = scene
+        .buildings
+        .iter()
+        .filter(|b| b.kind == cim_engine::FeatureKind::Building)
+        .count();
+    let others = objects - buildings;
+    let per_building = scene.building_bytes_beyond_meshes() as f64 / objects.max(1) as f64;
     let shot = cim_viewer::render(
         scene,
         &RenderRequest {
@@ -310,7 +316,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
         println!(
             "{}",
             serde_json::json!({"out": a.out, "width": width, "height": height, "adapter": shot.adapter,
-                "buildings": buildings, "building_tiles": tiles, "first_frame_ms": ms(since_launch), "scene_load_ms": ms(loaded),
+                "buildings": buildings, "other_city_objects": others, "building_tiles": tiles, "first_frame_ms": ms(since_launch), "scene_load_ms": ms(loaded),
                 "bytes_per_building_beyond_meshes": per_building,
                 "terrain_chunks": shot.terrain_chunks, "terrain_triangles": shot.terrain_triangles,
                 "run_frame_s": run_frame_s,
@@ -318,8 +324,13 @@ pub fn render(a: RenderArgs) -> Result<()> {
         );
     } else {
         println!(
-            "wrote {} ({width}×{height}, {buildings} buildings in {tiles} tiles) on {}; first frame {:.0} ms after launch (scene read in {:.0} ms)",
+            "wrote {} ({width}×{height}, {buildings} buildings{} in {tiles} tiles) on {}; first frame {:.0} ms after launch (scene read in {:.0} ms)",
             a.out.display(),
+            if others > 0 {
+                format!(" and {others} other city objects")
+            } else {
+                String::new()
+            },
             shot.adapter,
             ms(since_launch),
             ms(loaded)

@@ -1,21 +1,38 @@
 //! Buildings: the tiles of merged building meshes (one entity a tile, or one a side in split
 //! screen), painted by the layers' [`Styling`] and the [`Selection`]: colours, opacity and the
 //! "as of" date through the tiles' vertex colours and positions (a hidden building's vertices
-//! collapse to a point), and the selected building highlighted.
+//! collapse to a point), and the selected building highlighted. A tile whose features have a
+//! coarser form has a second entity, its far level (LOD1), shown instead of the finest (LoD2)
+//! while the tile is small on screen ([`tile_near`]); [`TileLevels`] says which is drawn.
 
 use bevy::asset::RenderAssetUsages;
 use bevy::mesh::VertexAttributeValues;
 use bevy::prelude::*;
 
 use crate::model::load::BUILDING_COLOR;
+use crate::model::scene::{box_distance, tile_near, BuildingTile};
 use crate::model::style::{building_color, HIGHLIGHT};
 use crate::state::{
-    order_sets, side_layers, to_bevy_mesh, Scene, Selection, Side, Split, Styling, ViewerSystems,
+    order_sets, side_layers, to_bevy_mesh, Scene, Selection, Side, Split, Styling, TileLevels, ViewCamera,
+    ViewHeightPx, ViewerSystems, FOV_Y,
 };
 
 /// A building tile's mesh entity: index into [`crate::model::load::SceneData::tiles`].
 #[derive(Component, Debug)]
 pub struct BuildingTileMesh(pub usize);
+
+/// Marks the entity of a tile's far level ([`BuildingTile::far`]).
+#[derive(Component, Debug)]
+pub struct FarLevel;
+
+/// The level of `tile` an entity draws.
+fn level_of(tile: &BuildingTile, far: bool) -> Option<&BuildingTile> {
+    if far {
+        tile.far.as_deref()
+    } else {
+        Some(tile)
+    }
+}
 
 /// The building tiles, painted.
 pub struct BuildingsPlugin;
@@ -24,7 +41,9 @@ impl Plugin for BuildingsPlugin {
     fn build(&self, app: &mut App) {
         order_sets(app);
         app.init_resource::<Selection>()
+            .init_resource::<TileLevels>()
             .add_systems(Startup, spawn_tiles)
+            .add_systems(Update, choose_levels.in_set(ViewerSystems::Lod))
             .add_systems(PostUpdate, paint_buildings.in_set(ViewerSystems::Paint));
     }
 }
@@ -47,6 +66,7 @@ fn spawn_tiles(
         reflectance: 0.2,
         ..default()
     });
+    let plain = material.clone();
     for (i, tile) in scene.0.tiles.iter().enumerate() {
         // A tile with photo textures gets its own material, its atlas as the base colour.
         let atlas = tile.atlas.as_ref().and_then(|a| a.image.as_ref());
@@ -78,15 +98,97 @@ fn spawn_tiles(
                 Mesh3d(meshes.add(to_bevy_mesh(&tile.mesh, RenderAssetUsages::default()))),
                 MeshMaterial3d(material.clone()),
                 Transform::IDENTITY,
+                Visibility::Inherited,
                 BuildingTileMesh(i),
                 Side(side),
             ));
             if split {
                 e.insert(side_layers(side));
             }
+            // The far level: plain (no photo textures), hidden until the tile is small.
+            if let Some(far) = &tile.far {
+                let mut e = commands.spawn((
+                    Mesh3d(meshes.add(to_bevy_mesh(&far.mesh, RenderAssetUsages::default()))),
+                    MeshMaterial3d(plain.clone()),
+                    Transform::IDENTITY,
+                    Visibility::Hidden,
+                    BuildingTileMesh(i),
+                    FarLevel,
+                    Side(side),
+                ));
+                if split {
+                    e.insert(side_layers(side));
+                }
+            }
         }
     }
 }
+
+/// Shows each tile's near or far level as its size on screen from each side's camera asks
+/// ([`tile_near`], measured to the nearest point of the tile).
+fn choose_levels(
+    scene: Res<Scene>,
+    cameras: Query<(&ViewCamera, Option<&Side>)>,
+    windows: Query<&Window>,
+    view_h: Option<Res<ViewHeightPx>>,
+    mut levels: ResMut<TileLevels>,
+    mut entities: Query<(&BuildingTileMesh, Has<FarLevel>, Option<&Side>, &mut Visibility)>,
+) {
+    let tiles = &scene.0.tiles;
+    if !tiles.iter().any(|t| t.far.is_some()) {
+        return;
+    }
+    let h = windows
+        .iter()
+        .next()
+        .map(|w| w.height())
+        .or(view_h.map(|v| v.0))
+        .unwrap_or(1080.0);
+    let mut eyes: [Option<[f32; 3]>; 2] = [None, None];
+    for (c, side) in &cameras {
+        let k = side.map_or(0, |s| s.0.min(1));
+        eyes[k].get_or_insert(c.0.eye());
+    }
+    let mut next = TileLevels {
+        far: vec![[false; 2]; tiles.len()],
+    };
+    for (k, t) in tiles.iter().enumerate() {
+        if t.far.is_none() {
+            continue;
+        }
+        for (side, eye) in eyes.iter().enumerate() {
+            let Some(eye) = *eye else { continue };
+            let d = box_distance(eye, t.bounds.0, t.bounds.1);
+            let was_near = !levels.far(k, side);
+            // A tile starts far (the first frame has no "was").
+            let was_near = was_near && !levels.far.is_empty();
+            next.far[k][side] = !tile_near(t.feature_m, d, h, FOV_Y, was_near);
+        }
+    }
+    if next == *levels {
+        return;
+    }
+    *levels = next;
+    for (tile, far, side, mut v) in &mut entities {
+        let side = side.map_or(0, |s| s.0);
+        let shown = levels.far(tile.0, side) == far;
+        v.set_if_neq(if shown {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        });
+    }
+}
+
+/// A tile's entity as the painter sees it: which tile, its mesh and material, its side and
+/// whether it is the far level.
+type TileEntity = (
+    &'static BuildingTileMesh,
+    &'static Mesh3d,
+    &'static MeshMaterial3d<StandardMaterial>,
+    Option<&'static Side>,
+    Has<FarLevel>,
+);
 
 /// What the tiles' meshes show now.
 #[derive(Default)]
@@ -101,12 +203,7 @@ fn paint_buildings(
     styling: Option<Res<Styling>>,
     selection: Res<Selection>,
     scene: Res<Scene>,
-    tiles: Query<(
-        &BuildingTileMesh,
-        &Mesh3d,
-        &MeshMaterial3d<StandardMaterial>,
-        Option<&Side>,
-    )>,
+    tiles: Query<TileEntity>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut painted: Local<Painted>,
@@ -133,18 +230,21 @@ fn paint_buildings(
         }
     };
     let mut paint_tile = |tile_index: usize, only: Option<&[u32]>| {
-        let Some(tile) = s.tiles.get(tile_index) else {
+        let Some(whole) = s.tiles.get(tile_index) else {
             return;
         };
-        let ids: Vec<(u32, std::ops::Range<u32>)> = match only {
-            Some(ids) => ids
-                .iter()
-                .filter_map(|&id| tile.range_of(id).map(|r| (id, r)))
-                .collect(),
-            None => tile.buildings.clone(),
-        };
-        // One entity a tile, or one a side in split screen.
-        for (_, mesh3d, _, side) in tiles.iter().filter(|(t, ..)| t.0 == tile_index) {
+        // One entity a tile (and one for its far level), or that a side in split screen.
+        for (_, mesh3d, _, side, far) in tiles.iter().filter(|(t, ..)| t.0 == tile_index) {
+            let Some(tile) = level_of(whole, far) else {
+                continue;
+            };
+            let ids: Vec<(u32, std::ops::Range<u32>)> = match only {
+                Some(ids) => ids
+                    .iter()
+                    .filter_map(|&id| tile.range_of(id).map(|r| (id, r)))
+                    .collect(),
+                None => tile.buildings.clone(),
+            };
             let side = side.map_or(0, |x| x.0);
             let Some(mut mesh) = meshes.get_mut(&mesh3d.0) else {
                 continue;
@@ -199,7 +299,7 @@ fn paint_buildings(
         }
         let translucent = layers.buildings_translucent();
         if translucent != painted.translucent {
-            for (_, _, m, _) in &tiles {
+            for (_, _, m, ..) in &tiles {
                 if let Some(mut mat) = materials.get_mut(&m.0) {
                     mat.alpha_mode = if translucent {
                         AlphaMode::Blend

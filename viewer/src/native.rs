@@ -25,10 +25,11 @@ use crate::model::load::SceneData;
 use crate::model::scene::MeshData;
 use crate::model::views::{frame_scene, scene_span};
 use crate::playback::WaterOverlay;
+use crate::state::ViewHeightPx;
 use crate::state::{
     HallMode, PlaybackState, RunKpis, Scene, Selection, Side, Split, Styling, UiLang, UI_FONT,
 };
-use crate::terrain::{TerrainBacklog, TerrainBudget, TerrainChunk, ViewHeightPx};
+use crate::terrain::{TerrainBacklog, TerrainBudget, TerrainChunk};
 
 /// The system's language: the first of `LC_ALL`, `LC_MESSAGES`, `LANG` that is set.
 pub fn locale_lang() -> Lang {

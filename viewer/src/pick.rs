@@ -13,7 +13,8 @@ use crate::data::{Data, Pending};
 use crate::model::load::{lines_of, road_width_m, SceneData};
 use crate::model::scene::{drape_ribbon, ground, LocalOrigin, MeshData};
 use crate::state::{
-    order_sets, to_bevy_mesh, Scene, Select, Selection, Styling, ViewCamera, ViewerSystems, FOV_Y,
+    order_sets, to_bevy_mesh, Scene, Select, Selection, Side, Styling, TileLevels, ViewCamera, ViewerSystems,
+    FOV_Y,
 };
 
 /// A click moves the cursor at most this far between press and release, pixels (more is a drag).
@@ -138,19 +139,26 @@ pub fn ray_ground(scene: &SceneData, origin: [f64; 3], dir: [f64; 3]) -> Option<
 
 /// The first shown building whose mesh the ray `origin + t·dir` (viewer frame, `dir` of unit
 /// length) meets before `max_t`: (building, t, the triangle's normal facing the ray, the
-/// surface tag of the triangle hit). Tiles are tried nearest first.
+/// surface tag of the triangle hit). Tiles are tried nearest first, each at the level drawn
+/// (`far(tile)`: its far level, where it has one).
 pub fn ray_building(
     scene: &SceneData,
     origin: [f32; 3],
     dir: [f32; 3],
     max_t: f32,
     shown: &dyn Fn(u32) -> bool,
+    far: &dyn Fn(usize) -> bool,
 ) -> Option<(u32, f32, [f32; 3], Option<u32>)> {
-    let mut tiles: Vec<(f32, usize)> = scene
-        .tiles
-        .iter()
-        .enumerate()
-        .filter_map(|(k, t)| {
+    let level = |k: usize| {
+        let t = &scene.tiles[k];
+        match (far(k), &t.far) {
+            (true, Some(f)) => f.as_ref(),
+            _ => t,
+        }
+    };
+    let mut tiles: Vec<(f32, usize)> = (0..scene.tiles.len())
+        .filter_map(|k| {
+            let t = level(k);
             crate::model::scene::ray_box(origin, dir, t.bounds.0, t.bounds.1).map(|e| (e, k))
         })
         .filter(|(e, _)| *e < max_t)
@@ -162,7 +170,7 @@ pub fn ray_building(
         if enter >= limit {
             break;
         }
-        if let Some(hit) = scene.tiles[k].ray_hit_surface(origin, dir, limit, shown) {
+        if let Some(hit) = level(k).ray_hit_surface(origin, dir, limit, shown) {
             best = Some(hit);
         }
     }
@@ -180,6 +188,7 @@ pub fn pick_ray(
     dir: Vec3,
     road_slop_m: f64,
     shown: &dyn Fn(u32) -> bool,
+    far: &dyn Fn(usize) -> bool,
 ) -> Option<(PickHit, Option<u32>)> {
     let dir = dir.normalize_or_zero();
     let o = scene.origin.to_project(origin.to_array());
@@ -187,11 +196,18 @@ pub fn pick_ray(
     let landing = ray_ground(scene, o, d);
     // Half a metre past the ground for rounding: a building behind a hill is not picked.
     let max_t = landing.map_or(f32::INFINITY, |t| t as f32 + 0.5);
-    if let Some((id, t, n, tag)) = ray_building(scene, origin.to_array(), dir.to_array(), max_t, shown) {
+    if let Some((id, t, n, tag)) = ray_building(scene, origin.to_array(), dir.to_array(), max_t, shown, far) {
         let b = &scene.buildings[id as usize];
         // The surface clicked: its class and face in the 3-D geometry drawn (a prism's roof or
-        // wall where the building has none).
-        let surface = tag.map(|t| PickSurface::from_tag(t, b.lod.as_deref().unwrap_or("1")));
+        // wall where the building has none, or where its LOD1 form is drawn far).
+        let far_drawn =
+            far(b.tile as usize) && scene.tiles.get(b.tile as usize).is_some_and(|t| t.far.is_some());
+        let lod = if far_drawn {
+            "1"
+        } else {
+            b.lod.as_deref().unwrap_or("1")
+        };
+        let surface = tag.map(|t| PickSurface::from_tag(t, lod));
         let t = f64::from(t);
         let hit = PickHit {
             code: b.code.clone(),
@@ -200,7 +216,7 @@ pub fn pick_ray(
                 .get(usize::from(b.layer))
                 .cloned()
                 .unwrap_or_default(),
-            kind: FeatureKind::Building,
+            kind: b.kind,
             distance_m: t,
             point: [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]],
             normal: LocalOrigin::dir_to_project(n),
@@ -221,10 +237,11 @@ pub fn pick_ray(
 fn click_to_pick(
     buttons: Res<ButtonInput<MouseButton>>,
     windows: Query<&Window>,
-    cameras: Query<(&Camera, &GlobalTransform, &ViewCamera)>,
+    cameras: Query<(&Camera, &GlobalTransform, &ViewCamera, Option<&Side>)>,
     picker: Option<Res<Picker>>,
     scene: Res<Scene>,
     styling: Option<Res<Styling>>,
+    levels: Option<Res<TileLevels>>,
     mut select: MessageWriter<Select>,
     wants: Option<Res<bevy_egui::input::EguiWantsInput>>,
     mut pressed_at: Local<Option<Vec2>>,
@@ -254,9 +271,9 @@ fn click_to_pick(
         return;
     };
     // The camera of the half clicked in a split window, else the only one.
-    let Some((camera, transform, orbit)) = cameras
+    let Some((camera, transform, orbit, side)) = cameras
         .iter()
-        .find(|(c, _, _)| c.logical_viewport_rect().is_none_or(|r| r.contains(cursor)))
+        .find(|(c, ..)| c.logical_viewport_rect().is_none_or(|r| r.contains(cursor)))
     else {
         return;
     };
@@ -272,8 +289,11 @@ fn click_to_pick(
             .as_ref()
             .is_none_or(|s| s.layers.building_shown(&scene.0, id))
     };
+    // Each tile at the level drawn on that side.
+    let side = side.map_or(0, |s| s.0);
+    let far = |tile: usize| levels.as_ref().is_some_and(|l| l.far(tile, side));
     select.write(Select(
-        match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop, &shown) {
+        match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop, &shown, &far) {
             Some((hit, building)) => Selection {
                 building,
                 hit: Some(hit),

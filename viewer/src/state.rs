@@ -79,6 +79,26 @@ pub struct Selection {
     pub hit: Option<PickHit>,
 }
 
+/// Which level of each building tile is drawn on each side (owned by the buildings plugin):
+/// its far (LOD1) level where true, else its finest. Picking hits the level drawn.
+#[derive(Resource, Clone, Debug, Default, PartialEq)]
+pub struct TileLevels {
+    /// Per [`SceneData::tiles`], per side.
+    pub far: Vec<[bool; 2]>,
+}
+
+impl TileLevels {
+    /// Whether tile `tile` is drawn far on side `side`.
+    pub fn far(&self, tile: usize, side: usize) -> bool {
+        self.far.get(tile).is_some_and(|f| f[side.min(1)])
+    }
+}
+
+/// Height of the view in pixels where there is no window (an offscreen image): for levels of
+/// detail.
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct ViewHeightPx(pub f32);
+
 /// The language shown now.
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UiLang(pub Lang);

@@ -11,7 +11,8 @@ use bevy::prelude::*;
 
 use crate::model::scene::{chunk_extent, chunk_grid, chunk_mesh, lod_step_for, step_errors, ChunkKey, STEPS};
 use crate::state::{
-    order_sets, set_alpha, to_bevy_mesh, visibility, Scene, Styling, ViewCamera, ViewerSystems, FOV_Y,
+    order_sets, set_alpha, to_bevy_mesh, visibility, Scene, Styling, ViewCamera, ViewHeightPx, ViewerSystems,
+    FOV_Y,
 };
 
 /// The terrain's mesh may stray this many pixels from the DEM on screen…
@@ -35,10 +36,6 @@ pub struct TerrainChunk {
     /// Triangles of the mesh it has now (skirts included).
     pub triangles: usize,
 }
-
-/// Height of the view in pixels (for the terrain's level of detail).
-#[derive(Resource, Clone, Copy, Debug)]
-pub struct ViewHeightPx(pub f32);
 
 /// Terrain chunks re-meshed at most a frame (default [`CHUNKS_PER_FRAME`]; an offscreen image
 /// takes them all at once).

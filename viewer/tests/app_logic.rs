@@ -6,19 +6,48 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 use cim_engine::Raster;
-use cim_viewer::buildings::{BuildingTileMesh, BuildingsPlugin};
+use cim_viewer::buildings::{BuildingTileMesh, BuildingsPlugin, FarLevel};
 use cim_viewer::camera::camera_bundle;
 use cim_viewer::data::{wait, Data, ProjectSource};
 use cim_viewer::model::load::{BuildingRecord, SceneData, BUILDING_COLOR};
 use cim_viewer::model::scene::{build_tiles, BuildingInput, ElevationRamp, LocalOrigin, MAX_STEP};
 use cim_viewer::playback::{PlaybackPlugin, WaterOverlay, WaterSurface};
+use cim_viewer::state::ViewHeightPx;
 use cim_viewer::state::{PlaybackState, Scene, ViewCamera};
-use cim_viewer::terrain::{TerrainBacklog, TerrainChunk, TerrainPlugin, ViewHeightPx};
+use cim_viewer::terrain::{TerrainBacklog, TerrainChunk, TerrainPlugin};
 use cim_viewer::OrbitCamera;
 use geo::{polygon, MultiPolygon};
 
 /// 640 × 640 cells of 1 m (10 × 10 chunks) of gentle slope, and two buildings.
 fn scene() -> SceneData {
+    scene_with(false)
+}
+
+/// Building 0's LoD2: walls from 11 m to the eaves at 24 m and a hipped roof up to 30 m (its
+/// LOD1 prism, 11–30 m, drawn far).
+fn hipped(x: f64) -> cim_engine::mesh::Mesh3 {
+    use cim_engine::mesh::{MeshBuilder, SurfaceClass};
+    let (y0, y1) = (3_000_100.0, 3_000_130.0);
+    let c = [[x, y0], [x + 20.0, y0], [x + 20.0, y1], [x, y1]];
+    let mut b = MeshBuilder::new([x, y0, 0.0]);
+    for k in 0..4 {
+        let (a, d) = (c[k], c[(k + 1) % 4]);
+        let wall = vec![
+            [a[0], a[1], 11.0],
+            [d[0], d[1], 11.0],
+            [d[0], d[1], 24.0],
+            [a[0], a[1], 24.0],
+        ];
+        b.add_polygon(&[wall], SurfaceClass::Wall, None, None).unwrap();
+        let apex = [x + 10.0, 0.5 * (y0 + y1), 30.0];
+        let roof = vec![[a[0], a[1], 24.0], [d[0], d[1], 24.0], apex];
+        b.add_polygon(&[roof], SurfaceClass::Roof, None, None).unwrap();
+    }
+    b.finish()
+}
+
+/// [`scene`], where `lod2` gives building 0 a LoD2 mesh and its LOD1 prism as the far form.
+fn scene_with(lod2: bool) -> SceneData {
     let n = 641;
     let mut r = Raster::empty(n, n, 400_000.0, 3_000_640.0, 1.0, 1.0);
     for row in 0..n {
@@ -38,8 +67,15 @@ fn scene() -> SceneData {
             base_m: 11.0,
             top_m: 30.0,
             color: BUILDING_COLOR,
-            mesh: None,
+            mesh: (lod2 && id == 0).then(|| hipped(x)),
             paints: vec![],
+            far: None,
+        })
+        .map(|mut b| {
+            if b.mesh.is_some() {
+                b.far = Some(cim_engine::mesh::extrude(&b.footprint, b.base_m, b.top_m));
+            }
+            b
         })
         .collect();
     SceneData {
@@ -65,6 +101,7 @@ fn scene() -> SceneData {
                 // One tile each (they are 400 m apart).
                 tile: u32::from(i),
                 lod: None,
+                kind: cim_engine::FeatureKind::Building,
                 valid_days: [if i == 1 { 18262 } else { i32::MIN }, i32::MAX],
             })
             .collect(),
@@ -75,12 +112,16 @@ fn scene() -> SceneData {
 }
 
 fn app(orbit: OrbitCamera) -> App {
+    app_with(scene(), orbit)
+}
+
+fn app_with(scene: SceneData, orbit: OrbitCamera) -> App {
     let mut app = App::new();
     app.add_plugins((MinimalPlugins, AssetPlugin::default(), TransformPlugin))
         .init_asset::<Mesh>()
         .init_asset::<StandardMaterial>()
         .init_asset::<cim_viewer::playback::water::WaterMaterial>()
-        .insert_resource(Scene(Arc::new(scene())))
+        .insert_resource(Scene(Arc::new(scene)))
         // A small view, so that within this 640 m square distance already coarsens the terrain
         // (at 1080 px, 1 m cells stay at full detail out to 1.6 km).
         .insert_resource(ViewHeightPx(200.0))
@@ -241,14 +282,26 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
 
 /// Building `id`'s vertex colours and positions as the GPU gets them.
 fn building_vertices(app: &mut App, id: u32) -> (Vec<[f32; 4]>, Vec<[f32; 3]>) {
+    building_vertices_at(app, id, false)
+}
+
+/// [`building_vertices`] in its tile's near level, or with `far` its far one.
+fn building_vertices_at(app: &mut App, id: u32, far: bool) -> (Vec<[f32; 4]>, Vec<[f32; 3]>) {
     let scene = app.world().resource::<Scene>().0.clone();
     let tile = scene.buildings[id as usize].tile as usize;
-    let range = scene.tiles[tile].range_of(id).unwrap();
-    let mut q = app.world_mut().query::<(&BuildingTileMesh, &Mesh3d)>();
+    let level = if far {
+        scene.tiles[tile].far.as_deref().unwrap()
+    } else {
+        &scene.tiles[tile]
+    };
+    let range = level.range_of(id).unwrap();
+    let mut q = app
+        .world_mut()
+        .query::<(&BuildingTileMesh, &Mesh3d, Has<FarLevel>)>();
     let handle = q
         .iter(app.world())
-        .find(|(t, _)| t.0 == tile)
-        .map(|(_, m)| m.0.clone())
+        .find(|(t, _, f)| t.0 == tile && *f == far)
+        .map(|(_, m, _)| m.0.clone())
         .unwrap();
     let meshes = app.world().resource::<Assets<Mesh>>();
     let mesh = meshes.get(&handle).unwrap();
@@ -381,6 +434,108 @@ fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
         .world_mut()
         .query_filtered::<&Visibility, With<TerrainChunk>>();
     assert!(vis.iter(app.world()).all(|v| *v == Visibility::Hidden));
+}
+
+#[test]
+fn lod2_tiles_draw_lod1_when_small_on_screen_and_both_levels_are_painted() {
+    use cim_viewer::layers::LayersPlugin;
+    use cim_viewer::model::style::HIGHLIGHT;
+    use cim_viewer::state::{Selection, Styling, TileLevels};
+    let scene = scene_with(true);
+    assert!(scene.tiles[0].far.is_some() && scene.tiles[1].far.is_none());
+    // The far level has building 0's prism: 4 walls and a flat roof, 11–30 m.
+    let far = scene.tiles[0].far.as_deref().unwrap();
+    let near = &scene.tiles[0];
+    assert_eq!(far.mesh.vertex_count(), 4 * 4 + 4);
+    assert_eq!(far.bounds.1[1] - far.bounds.0[1], 19.0);
+    assert!(
+        near.mesh.triangle_count() == 4 * 2 + 4,
+        "{}",
+        near.mesh.triangle_count()
+    );
+    assert_eq!(scene.tiles[0].feature_m, 30.0);
+    let focus = scene.origin.to_local(400_110.0, 3_000_115.0, 20.0);
+    let mut app = app_with(
+        scene,
+        OrbitCamera {
+            focus,
+            yaw: 0.3,
+            pitch: 0.6,
+            distance: 80.0,
+        },
+    );
+    app.add_plugins(LayersPlugin);
+    app.update();
+    app.update();
+    let shown = |app: &mut App| {
+        let mut q = app
+            .world_mut()
+            .query::<(&BuildingTileMesh, Has<FarLevel>, &Visibility)>();
+        let mut v: Vec<(usize, bool)> = q
+            .iter(app.world())
+            .filter(|(_, _, v)| **v != Visibility::Hidden)
+            .map(|(t, f, _)| (t.0, f))
+            .collect();
+        v.sort();
+        v
+    };
+    // 80 m away in a 200 px view, the 30 m building spans 30 × 200 / (2 tan 0.35) / 80 ≈ 205 px:
+    // near.
+    assert_eq!(app.world().resource::<TileLevels>().far[0], [false, false]);
+    assert_eq!(shown(&mut app), [(0, false), (1, false)]);
+    // Selected, it is highlighted in both levels.
+    app.insert_resource(Selection {
+        building: Some(0),
+        hit: None,
+    });
+    app.update();
+    assert!(building_vertices_at(&mut app, 0, false)
+        .0
+        .iter()
+        .all(|c| *c == HIGHLIGHT));
+    assert!(building_vertices_at(&mut app, 0, true)
+        .0
+        .iter()
+        .all(|c| *c == HIGHLIGHT));
+    // 5 km away it spans about 3 px: the far level is drawn instead.
+    let mut cams = app.world_mut().query::<&mut ViewCamera>();
+    for mut c in cams.iter_mut(app.world_mut()) {
+        c.0.distance = 5_000.0;
+    }
+    app.update();
+    assert!(app.world().resource::<TileLevels>().far(0, 0));
+    assert_eq!(shown(&mut app), [(0, true), (1, false)]);
+    // Its layer hidden, it collapses in the far level too.
+    app.world_mut().resource_mut::<Styling>().layers.buildings[0].0 = false;
+    app.update();
+    assert!(collapsed(&building_vertices_at(&mut app, 0, true).1));
+    assert!(collapsed(&building_vertices_at(&mut app, 0, false).1));
+    // Back near (within the band where a near tile stays near).
+    let mut cams = app.world_mut().query::<&mut ViewCamera>();
+    for mut c in cams.iter_mut(app.world_mut()) {
+        c.0.distance = 120.0;
+    }
+    app.update();
+    assert_eq!(shown(&mut app), [(0, false), (1, false)]);
+}
+
+#[test]
+fn tile_levels_switch_by_screen_size_with_a_band_against_flicker() {
+    use cim_viewer::model::scene::{box_distance, tile_near, NEAR_PX};
+    let fov = cim_viewer::state::FOV_Y;
+    // A 10 m feature in a 1000 px view: 1000 / (2 tan 0.35) = 2740 px a metre at 1 m.
+    let px = |d: f32| 10.0 * 1000.0 / (2.0 * (0.5 * fov).tan()) / d;
+    let d_switch = 10.0 * 1000.0 / (2.0 * (0.5 * fov).tan()) / NEAR_PX;
+    assert!((px(d_switch) - NEAR_PX).abs() < 1e-3);
+    assert!(tile_near(10.0, 0.99 * d_switch, 1000.0, fov, false));
+    assert!(!tile_near(10.0, 1.01 * d_switch, 1000.0, fov, false));
+    // Once near, it stays so until 80 % of the size.
+    assert!(tile_near(10.0, 1.2 * d_switch, 1000.0, fov, true));
+    assert!(!tile_near(10.0, 1.3 * d_switch, 1000.0, fov, true));
+    // Inside its box the distance is 0 (always near); beside it, to the nearest face.
+    assert_eq!(box_distance([1.0, 1.0, 1.0], [0.0; 3], [2.0; 3]), 0.0);
+    assert_eq!(box_distance([5.0, 1.0, 6.0], [0.0; 3], [2.0; 3]), 5.0);
+    assert!(tile_near(10.0, 0.0, 1000.0, fov, false));
 }
 
 #[test]

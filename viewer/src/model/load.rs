@@ -17,6 +17,20 @@ pub const BUILDING_TILE_M: f64 = 256.0;
 /// Default building colour (linear RGBA): a light warm grey.
 pub const BUILDING_COLOR: [f32; 4] = [0.62, 0.60, 0.56, 1.0];
 
+/// The colour a city object of `kind` is drawn in by its 3-D geometry where its surfaces have
+/// none of their own (linear RGBA).
+pub fn plain_color(kind: FeatureKind) -> [f32; 4] {
+    match kind {
+        FeatureKind::Building => BUILDING_COLOR,
+        FeatureKind::Road => [0.22, 0.22, 0.24, 1.0],
+        FeatureKind::Water => [0.18, 0.38, 0.62, 1.0],
+        FeatureKind::Vegetation => [0.28, 0.50, 0.22, 1.0],
+        FeatureKind::Terrain => [0.52, 0.47, 0.38, 1.0],
+        FeatureKind::Parcel => [0.70, 0.66, 0.50, 1.0],
+        FeatureKind::Other => [0.66, 0.64, 0.62, 1.0],
+    }
+}
+
 /// A building as the viewer keeps it beside its mesh: enough to name it and look it up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BuildingRecord {
@@ -28,8 +42,11 @@ pub struct BuildingRecord {
     /// When it exists: days since 1970-01-01, from (inclusive) and to (exclusive);
     /// `i32::MIN`/`i32::MAX` where open.
     pub valid_days: [i32; 2],
-    /// The level of detail of the 3-D geometry it is drawn with (`None`: its LOD1 prism).
+    /// The level of detail of the 3-D geometry it is drawn with near (`None`: its LOD1 prism).
     pub lod: Option<String>,
+    /// A building, or another city object drawn by its 3-D geometry (a bridge, a road's
+    /// surfaces, a water body, vegetation, relief).
+    pub kind: FeatureKind,
 }
 
 impl BuildingRecord {
@@ -112,10 +129,6 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     let mut inputs = Vec::new();
     let mut extent: Option<[f64; 4]> = terrain.as_ref().map(|t| t.extent());
     let mut without_height = 0usize;
-    let filter = FeatureFilter {
-        kinds: Some(vec![FeatureKind::Building]),
-        ..FeatureFilter::default()
-    };
     for info in project.layers()? {
         let lines_or_points = matches!(
             info.geometry_type,
@@ -132,69 +145,153 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             ));
         }
     }
-    project.for_each_feature(&filter, |s| {
-        let footprint = match &s.feature.geometry {
-            Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
-            Geometry::MultiPolygon(m) => m.clone(),
-            _ => return Ok(()),
-        };
-        let Some(lod1) = &s.feature.lod1 else {
-            // A building made of parts is drawn by its parts.
-            if !s.feature.attributes.contains_key("object_type") {
-                without_height += 1;
-            }
-            return Ok(());
-        };
-        if let Some(r) = footprint.bounding_rect() {
-            extent = Some(grow(extent, [r.min().x, r.min().y, r.max().x, r.max().y]));
+    // Buildings with an LOD1 height, and every feature of any kind with 3-D geometry.
+    let mesh_layers: std::collections::BTreeSet<String> =
+        project.mesh_summary()?.into_iter().map(|m| m.layer).collect();
+    let buildings_filter = FeatureFilter {
+        kinds: Some(vec![FeatureKind::Building]),
+        ..FeatureFilter::default()
+    };
+    let others_filter = FeatureFilter {
+        layers: Some(mesh_layers.iter().cloned().collect()),
+        kinds: Some(
+            FeatureKind::ALL
+                .into_iter()
+                .filter(|k| *k != FeatureKind::Building)
+                .collect(),
+        ),
+        ..FeatureFilter::default()
+    };
+    for (filter, kinds_with_meshes) in [(buildings_filter, false), (others_filter, true)] {
+        if kinds_with_meshes && mesh_layers.is_empty() {
+            continue;
         }
-        let layer = match layers.iter().position(|l| *l == s.layer) {
-            Some(i) => i,
-            None => {
-                layers.push(s.layer.clone());
-                layers.len() - 1
-            }
-        };
-        let id = buildings.len() as u32;
-        buildings.push(BuildingRecord {
-            code: s.feature.code.clone(),
-            layer: layer as u16,
-            tile: u32::MAX,
-            lod: None,
-            valid_days: [
-                s.feature.validity.from.map_or(i32::MIN, |d| d.days_since_epoch()),
-                s.feature.validity.to.map_or(i32::MAX, |d| d.days_since_epoch()),
-            ],
-        });
-        inputs.push(BuildingInput {
-            id,
-            footprint,
-            base_m: lod1.base_m,
-            top_m: lod1.top_m(),
-            color: BUILDING_COLOR,
-            mesh: None,
-            paints: Vec::new(),
-        });
-        Ok(())
-    })?;
-    // Buildings with 3-D geometry are drawn by it, at their finest level of detail; a building
-    // made of parts (no height of its own) by its parts.
+        project.for_each_feature(&filter, |s| {
+            let footprint = match &s.feature.geometry {
+                Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
+                Geometry::MultiPolygon(m) => m.clone(),
+                _ if kinds_with_meshes => MultiPolygon(vec![]),
+                _ => return Ok(()),
+            };
+            let (base_m, top_m) = match &s.feature.lod1 {
+                Some(lod1) => (lod1.base_m, lod1.top_m()),
+                // Drawn only if it has 3-D geometry (kept out below otherwise).
+                None if kinds_with_meshes => (0.0, 0.0),
+                None => {
+                    // A building made of parts is drawn by its parts.
+                    if !s.feature.attributes.contains_key("object_type") {
+                        without_height += 1;
+                    }
+                    return Ok(());
+                }
+            };
+            let layer = match layers.iter().position(|l| *l == s.layer) {
+                Some(i) => i,
+                None => {
+                    layers.push(s.layer.clone());
+                    layers.len() - 1
+                }
+            };
+            let id = buildings.len() as u32;
+            buildings.push(BuildingRecord {
+                code: s.feature.code.clone(),
+                layer: layer as u16,
+                tile: u32::MAX,
+                lod: None,
+                kind: s.feature.kind,
+                valid_days: [
+                    s.feature.validity.from.map_or(i32::MIN, |d| d.days_since_epoch()),
+                    s.feature.validity.to.map_or(i32::MAX, |d| d.days_since_epoch()),
+                ],
+            });
+            inputs.push(BuildingInput {
+                id,
+                footprint,
+                base_m,
+                top_m,
+                color: plain_color(s.feature.kind),
+                mesh: None,
+                paints: Vec::new(),
+                far: None,
+            });
+            Ok(())
+        })?;
+    }
+    // Features with 3-D geometry are drawn by it, near at their finest level of detail and far
+    // at their LoD1 (else as their LOD1 prism); a building made of parts (no height of its own)
+    // by its parts.
     let index: std::collections::HashMap<String, usize> = buildings
         .iter()
         .enumerate()
         .map(|(k, b)| (b.code.to_string(), k))
         .collect();
+    // The finest representation below LoD2 of each feature, by index.
+    let mut lod1: std::collections::HashMap<usize, (String, cim_engine::mesh::Mesh3)> =
+        std::collections::HashMap::new();
     for layer in &layers {
+        if !mesh_layers.contains(layer) {
+            continue;
+        }
         project.for_each_representation(layer, None, |code, rep| {
-            if let Some(&k) = index.get(code) {
-                if buildings[k].lod.as_ref().is_none_or(|was| rep.lod >= *was) {
-                    buildings[k].lod = Some(rep.lod.clone());
-                    inputs[k].mesh = Some(rep.mesh);
-                    inputs[k].paints = rep.paints;
-                }
+            let Some(&k) = index.get(code) else {
+                return Ok(());
+            };
+            let below_2 = rep.lod.as_str() < "2" && rep.lod.as_str() >= "1";
+            if below_2 && lod1.get(&k).is_none_or(|(was, _)| rep.lod >= *was) {
+                lod1.insert(k, (rep.lod.clone(), rep.mesh.clone()));
+            }
+            if buildings[k].lod.as_ref().is_none_or(|was| rep.lod >= *was) {
+                buildings[k].lod = Some(rep.lod.clone());
+                inputs[k].mesh = Some(rep.mesh);
+                inputs[k].paints = rep.paints;
             }
             Ok(())
         })?;
+    }
+    for (k, b) in buildings.iter().enumerate() {
+        let finer_than_lod1 = b.lod.as_deref().is_some_and(|l| l >= "2");
+        if !finer_than_lod1 {
+            continue;
+        }
+        let input = &mut inputs[k];
+        input.far = match lod1.remove(&k) {
+            Some((_, m)) => Some(m),
+            None if input.top_m > input.base_m && !input.footprint.0.is_empty() => Some(
+                cim_engine::mesh::extrude(&input.footprint, input.base_m, input.top_m),
+            ),
+            None => None,
+        };
+    }
+    drop(lod1);
+    // Other city objects without 3-D geometry are not drawn here (roads and parcels are
+    // draped on the ground); ids stay indices.
+    if buildings
+        .iter()
+        .zip(&inputs)
+        .any(|(b, i)| b.kind != FeatureKind::Building && i.mesh.is_none())
+    {
+        let kept: Vec<(BuildingRecord, BuildingInput)> = buildings
+            .drain(..)
+            .zip(inputs.drain(..))
+            .filter(|(b, i)| b.kind == FeatureKind::Building || i.mesh.is_some())
+            .collect();
+        for (id, (b, mut i)) in kept.into_iter().enumerate() {
+            i.id = id as u32;
+            buildings.push(b);
+            inputs.push(i);
+        }
+    }
+    for i in &inputs {
+        let r = match &i.mesh {
+            Some(m) => m.bounds().map(|(lo, hi)| [lo[0], lo[1], hi[0], hi[1]]),
+            None => i
+                .footprint
+                .bounding_rect()
+                .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]),
+        };
+        if let Some(r) = r {
+            extent = Some(grow(extent, r));
+        }
     }
     if without_height > 0 {
         notices.push(format!(
@@ -211,7 +308,14 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     let origin = LocalOrigin::centre_of(extent, f64::from(min_m));
     let textures = load_textures(project, &inputs, &mut notices)?;
     let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M, &textures);
-    let overlays = load_overlays(project, terrain.as_ref(), &origin, f64::from(min_m))?;
+    // Roads drawn by their 3-D surfaces are not draped again.
+    let drawn: std::collections::HashSet<&CityCode> = buildings
+        .iter()
+        .filter(|b| b.kind != FeatureKind::Building)
+        .map(|b| &b.code)
+        .collect();
+    let overlays = load_overlays(project, terrain.as_ref(), &origin, f64::from(min_m), &drawn)?;
+    drop(drawn);
     for (t, tile) in tiles.iter().enumerate() {
         for (id, _) in &tile.buildings {
             buildings[*id as usize].tile = t as u32;
@@ -285,6 +389,7 @@ fn load_overlays(
     terrain: Option<&Raster>,
     origin: &LocalOrigin,
     fallback_z: f64,
+    drawn: &std::collections::HashSet<&CityCode>,
 ) -> anyhow::Result<Vec<Overlay>> {
     let step = terrain.map_or(5.0, |t| t.cell_w.min(t.cell_h).max(0.25));
     let mut out: Vec<Overlay> = Vec::new();
@@ -293,6 +398,9 @@ fn load_overlays(
         ..FeatureFilter::default()
     };
     project.for_each_feature(&filter, |s| {
+        if drawn.contains(&s.feature.code) {
+            return Ok(());
+        }
         let kind = s.feature.kind;
         let (width, color) = match kind {
             FeatureKind::Road => (road_width_m(&s.feature.attributes), ROAD_COLOR),

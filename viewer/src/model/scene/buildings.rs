@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use geo::{Centroid, MultiPolygon};
+use geo::{BoundingRect, Centroid, MultiPolygon};
 
 use super::mesh::MeshData;
 use super::LocalOrigin;
@@ -27,6 +27,9 @@ pub struct BuildingInput {
     /// What the mesh's material indices name: texture images (drawn from the tile's atlas) and
     /// colours (the faces' vertex colours).
     pub paints: Vec<cim_engine::mesh::Paint>,
+    /// Its coarse form where `mesh` is finer than LOD1 (its LoD1 geometry, else its LOD1
+    /// prism), drawn instead when it is small on screen.
+    pub far: Option<cim_engine::mesh::Mesh3>,
 }
 
 /// The merged mesh of the buildings whose footprint centre falls in one tile.
@@ -44,6 +47,11 @@ pub struct BuildingTile {
     pub surfaces: Vec<u32>,
     /// The photo textures its buildings use, in one image (`mesh.uvs` index it).
     pub atlas: Option<super::atlas::Atlas>,
+    /// The same features in their coarse form (LOD1 where the near level draws LoD2), drawn
+    /// when the tile is small on screen ([`tile_near`]); `None` when there is no coarser form.
+    pub far: Option<Box<BuildingTile>>,
+    /// The longer side of a typical feature's footprint in it, m.
+    pub feature_m: f32,
 }
 
 impl BuildingTile {
@@ -138,113 +146,177 @@ impl BuildingTile {
     }
 }
 
-/// Buildings grouped by the tile (of `tile_m` metres, aligned to multiples of it in the project
-/// CRS) their footprint centre falls in, each tile one mesh. Buildings with no area or no
-/// height are left out. Tiles come in key order and buildings in id order, so the result is
-/// the same on every run.
+/// Features grouped by the tile (of `tile_m` metres, aligned to multiples of it in the project
+/// CRS) their footprint centre falls in, each tile one mesh. Features with no area or no
+/// height are left out. Tiles come in key order and features in id order, so the result is
+/// the same on every run. A tile where some feature has a coarser form ([`BuildingInput::far`])
+/// also gets its far level: every feature in its coarsest form.
 pub fn build_tiles(
     inputs: &[BuildingInput],
     origin: &LocalOrigin,
     tile_m: f64,
     textures: &std::collections::HashMap<i64, super::atlas::Rgba>,
 ) -> Vec<BuildingTile> {
-    use cim_engine::mesh::Paint;
     let mut groups: BTreeMap<(i64, i64), Vec<&BuildingInput>> = BTreeMap::new();
     for b in inputs {
-        let Some(c) = b.footprint.centroid() else { continue };
-        let key = ((c.x() / tile_m).floor() as i64, (c.y() / tile_m).floor() as i64);
+        // The footprint's centre, else (an object without one) its mesh's.
+        let centre = b.footprint.centroid().map(|c| (c.x(), c.y())).or_else(|| {
+            let (lo, hi) = b.mesh.as_ref()?.bounds()?;
+            Some((0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1])))
+        });
+        let Some((x, y)) = centre else { continue };
+        let key = ((x / tile_m).floor() as i64, (y / tile_m).floor() as i64);
         groups.entry(key).or_default().push(b);
     }
     groups
         .into_iter()
         .map(|(key, mut list)| {
             list.sort_by_key(|b| b.id);
-            let mut tile = BuildingTile {
-                key,
-                ..BuildingTile::default()
-            };
-            // The textures its buildings use (those with texture coordinates), in one atlas.
-            let used: std::collections::BTreeMap<i64, &super::atlas::Rgba> = list
-                .iter()
-                .filter(|b| b.mesh.as_ref().is_some_and(|m| m.uvs.is_some()))
-                .flat_map(|b| b.paints.iter())
-                .filter_map(|p| match p {
-                    Paint::Texture(id) => textures.get(id).map(|t| (*id, t)),
-                    Paint::Color(_) => None,
-                })
-                .collect();
-            tile.atlas = super::atlas::pack(&used);
-            for b in list {
-                let start = tile.mesh.vertex_count() as u32;
-                // The 3-D geometry, or the footprint's prism; the ground under a building is
-                // not seen.
-                let prism;
-                let m = match &b.mesh {
-                    Some(m) => m,
-                    None => {
-                        prism = cim_engine::mesh::extrude(&b.footprint, b.base_m, b.top_m);
-                        &prism
-                    }
-                };
-                let ground = cim_engine::mesh::SurfaceClass::Ground;
-                let before = tile.mesh.triangle_count();
-                // Each face: its paint's colour (white under a texture), else the building's.
-                let paint_of = |t: usize| {
-                    m.materials
-                        .as_ref()
-                        .and_then(|ms| ms.get(t))
-                        .and_then(|k| b.paints.get(usize::from(*k)))
-                };
-                let color_of = |t: usize| match paint_of(t) {
-                    Some(Paint::Texture(id))
-                        if tile.atlas.as_ref().is_some_and(|a| a.rects.contains_key(id)) =>
-                    {
-                        [1.0, 1.0, 1.0, 1.0]
-                    }
-                    Some(Paint::Color(c)) => *c,
-                    _ => b.color,
-                };
-                let atlas = tile.atlas.clone();
-                let uv_of = |t: usize, v: u32| -> [f32; 2] {
-                    let Some(a) = &atlas else { return [0.0, 0.0] };
-                    match (paint_of(t), &m.uvs) {
-                        (Some(Paint::Texture(id)), Some(uvs)) => {
-                            a.map(*id, uvs.get(v as usize).copied().unwrap_or([0.0, 0.0]))
-                        }
-                        _ => a.white,
-                    }
-                };
-                let uv_dyn: &dyn Fn(usize, u32) -> [f32; 2] = &uv_of;
-                tile.mesh.push_mesh3_painted(
-                    m,
-                    origin,
-                    &[ground],
-                    &color_of,
-                    atlas.is_some().then_some(uv_dyn),
-                );
-                let added = tile.mesh.triangle_count() - before;
-                // push_mesh3 keeps the mesh's triangle order, leaving out the skipped class.
-                tile.surfaces.extend(
-                    m.classes
-                        .iter()
-                        .zip(&m.faces)
-                        .filter(|(c, _)| **c != ground)
-                        .map(|(c, f)| cim_engine::PickSurface::tag(*c, *f))
-                        .take(added),
-                );
-                let end = tile.mesh.vertex_count() as u32;
-                if end > start {
-                    tile.buildings.push((b.id, start..end));
+            let mut tile = build_level(key, &list, origin, textures, false);
+            if list.iter().any(|b| b.far.is_some()) {
+                let far = build_level(key, &list, origin, textures, true);
+                if !far.buildings.is_empty() {
+                    tile.far = Some(Box::new(far));
                 }
             }
-            tile.bounds = tile.mesh.bounds().unwrap_or_default();
-            tile.buildings.shrink_to_fit();
-            tile.surfaces.shrink_to_fit();
-            tile.mesh.shrink_to_fit();
+            // The size of a typical feature in it (the median of the footprints' longer
+            // sides): how large the tile's detail looks on screen.
+            let mut sizes: Vec<f64> = list
+                .iter()
+                .filter_map(|b| b.footprint.bounding_rect())
+                .map(|r| r.width().max(r.height()))
+                .collect();
+            sizes.sort_by(f64::total_cmp);
+            tile.feature_m = sizes.get(sizes.len() / 2).copied().unwrap_or(0.0) as f32;
             tile
         })
         .filter(|t| !t.buildings.is_empty())
         .collect()
+}
+
+/// One level of a tile: each feature's finest geometry (its prism where it has none), or with
+/// `far` its coarse one ([`BuildingInput::far`], else the same). Photo textures are drawn near
+/// only.
+fn build_level(
+    key: (i64, i64),
+    list: &[&BuildingInput],
+    origin: &LocalOrigin,
+    textures: &std::collections::HashMap<i64, super::atlas::Rgba>,
+    far: bool,
+) -> BuildingTile {
+    use cim_engine::mesh::Paint;
+    let mut tile = BuildingTile {
+        key,
+        ..BuildingTile::default()
+    };
+    // The textures its features use (those with texture coordinates), in one atlas.
+    if !far {
+        let used: std::collections::BTreeMap<i64, &super::atlas::Rgba> = list
+            .iter()
+            .filter(|b| b.mesh.as_ref().is_some_and(|m| m.uvs.is_some()))
+            .flat_map(|b| b.paints.iter())
+            .filter_map(|p| match p {
+                Paint::Texture(id) => textures.get(id).map(|t| (*id, t)),
+                Paint::Color(_) => None,
+            })
+            .collect();
+        tile.atlas = super::atlas::pack(&used);
+    }
+    for b in list {
+        let start = tile.mesh.vertex_count() as u32;
+        // The 3-D geometry, or the footprint's prism; the ground under a building is not
+        // seen.
+        let prism;
+        let chosen = if far {
+            b.far.as_ref().or(b.mesh.as_ref())
+        } else {
+            b.mesh.as_ref()
+        };
+        let m = match chosen {
+            Some(m) => m,
+            None => {
+                prism = cim_engine::mesh::extrude(&b.footprint, b.base_m, b.top_m);
+                &prism
+            }
+        };
+        // A coarse form of its own has no paints (a prism); the finest shares the feature's.
+        let own_paints = !(far && b.far.is_some());
+        let ground = cim_engine::mesh::SurfaceClass::Ground;
+        let before = tile.mesh.triangle_count();
+        // Each face: its paint's colour (white under a texture), else the feature's.
+        let paint_of = |t: usize| {
+            m.materials
+                .as_ref()
+                .and_then(|ms| ms.get(t))
+                .filter(|_| own_paints)
+                .and_then(|k| b.paints.get(usize::from(*k)))
+        };
+        let color_of = |t: usize| match paint_of(t) {
+            Some(Paint::Texture(id)) if tile.atlas.as_ref().is_some_and(|a| a.rects.contains_key(id)) => {
+                [1.0, 1.0, 1.0, 1.0]
+            }
+            Some(Paint::Color(c)) => *c,
+            _ => b.color,
+        };
+        let atlas = tile.atlas.clone();
+        let uv_of = |t: usize, v: u32| -> [f32; 2] {
+            let Some(a) = &atlas else { return [0.0, 0.0] };
+            match (paint_of(t), &m.uvs) {
+                (Some(Paint::Texture(id)), Some(uvs)) => {
+                    a.map(*id, uvs.get(v as usize).copied().unwrap_or([0.0, 0.0]))
+                }
+                _ => a.white,
+            }
+        };
+        let uv_dyn: &dyn Fn(usize, u32) -> [f32; 2] = &uv_of;
+        tile.mesh
+            .push_mesh3_painted(m, origin, &[ground], &color_of, atlas.is_some().then_some(uv_dyn));
+        let added = tile.mesh.triangle_count() - before;
+        // push_mesh3 keeps the mesh's triangle order, leaving out the skipped class.
+        tile.surfaces.extend(
+            m.classes
+                .iter()
+                .zip(&m.faces)
+                .filter(|(c, _)| **c != ground)
+                .map(|(c, f)| cim_engine::PickSurface::tag(*c, *f))
+                .take(added),
+        );
+        let end = tile.mesh.vertex_count() as u32;
+        if end > start {
+            tile.buildings.push((b.id, start..end));
+        }
+    }
+    tile.bounds = tile.mesh.bounds().unwrap_or_default();
+    tile.buildings.shrink_to_fit();
+    tile.surfaces.shrink_to_fit();
+    tile.mesh.shrink_to_fit();
+    tile
+}
+
+/// Whether a tile is drawn near (its features' finest geometry) rather than far (their LOD1
+/// form), seen from `distance_m` (to the nearest point of its box) in a view `view_h_px`
+/// pixels high with the vertical field of view `fov_y`: near once a typical feature of it
+/// (`feature_m` across) spans [`NEAR_PX`] pixels, and, once near, until it spans less than
+/// 80 % of that (so a tile at the threshold does not flicker).
+pub fn tile_near(feature_m: f32, distance_m: f32, view_h_px: f32, fov_y: f32, was_near: bool) -> bool {
+    let px_per_m_at_1m = view_h_px / (2.0 * (0.5 * fov_y).tan());
+    let px = feature_m * px_per_m_at_1m / distance_m.max(0.1);
+    let threshold = if was_near { 0.8 * NEAR_PX } else { NEAR_PX };
+    px >= threshold
+}
+
+/// On-screen size (pixels) of a tile's typical feature above which the tile is drawn with its
+/// finest geometry (LoD2) rather than its LOD1 form.
+pub const NEAR_PX: f32 = 40.0;
+
+/// Distance from `p` to the nearest point of the box `min`–`max` (0 inside).
+pub fn box_distance(p: [f32; 3], min: [f32; 3], max: [f32; 3]) -> f32 {
+    let mut d2 = 0.0;
+    for k in 0..3 {
+        let d = (min[k] - p[k]).max(p[k] - max[k]).max(0.0);
+        d2 += d * d;
+    }
+    d2.sqrt()
 }
 
 fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
@@ -434,6 +506,7 @@ mod tests {
             color: [1.0; 4],
             mesh: None,
             paints: vec![],
+            far: None,
         };
         let tiles = build_tiles(
             &[input(0, 500_010.0, 10.0), input(1, 500_040.0, 40.0)],
@@ -489,6 +562,7 @@ mod tests {
                 color: [0.5, 0.5, 0.5, 1.0],
                 mesh: None,
                 paints: vec![],
+                far: None,
             })
             .chain(std::iter::once(BuildingInput {
                 id: 9,
@@ -498,6 +572,7 @@ mod tests {
                 color: [1.0; 4],
                 mesh: None,
                 paints: vec![],
+                far: None,
             }))
             .collect();
         let mut tiles = build_tiles(&inputs, &o(), 256.0, &Default::default());
@@ -547,6 +622,7 @@ mod tests {
             color: [0.5, 0.5, 0.5, 1.0],
             mesh: Some(b.finish()),
             paints: vec![Paint::Texture(7), Paint::Color([0.8, 0.1, 0.1, 1.0])],
+            far: None,
         };
         let image = crate::model::scene::atlas::Rgba {
             width: 2,

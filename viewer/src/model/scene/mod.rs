@@ -7,7 +7,10 @@ mod mesh;
 mod origin;
 mod terrain;
 
-pub use buildings::{build_tiles, extrude, ray_box, ray_triangle, BuildingInput, BuildingTile};
+pub use buildings::{
+    box_distance, build_tiles, extrude, ray_box, ray_triangle, tile_near, BuildingInput, BuildingTile,
+    NEAR_PX,
+};
 pub use drape::{drape_ribbon, ground, DRAPE_LIFT_M};
 pub use mesh::{bounds_of, normalised, triangle_normal, MeshData};
 pub use origin::LocalOrigin;
