@@ -7,13 +7,18 @@
 //! - [`FeatureIds::BatchId`]: `_BATCHID` for a b3dm (3D Tiles 1.0), whose batch table holds the
 //!   properties.
 //!
+//! Appearances go along: a surface with a colour of its own (X3DMaterial, CityJSON material)
+//! gets a material of that colour, and a surface with a photo texture a material with the image
+//! (PNG or JPEG, embedded as delivered) and its texture coordinates; other surfaces take their
+//! group's colour.
+//!
 //! Positions are given in glTF's frame (metres, y up) relative to the node's translation, so
 //! they stay exact in f32. Normals are left out: clients compute flat ones, which is what a
 //! city model's planar faces want.
 
 use serde_json::{json, Value};
 
-use cim_engine::mesh::SurfaceClass;
+use cim_engine::mesh::{Paint, SurfaceClass};
 
 /// How features are identified in the mesh.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,11 +28,48 @@ pub enum FeatureIds {
 }
 
 /// One feature to write: triangles over its own positions (glTF frame, relative to the node's
-/// translation), each with its surface class.
+/// translation), each with its surface class, and how its surfaces look.
+#[derive(Default)]
 pub struct GlbFeature {
     pub positions: Vec<[f32; 3]>,
     pub triangles: Vec<[u32; 3]>,
     pub classes: Vec<SurfaceClass>,
+    /// Per triangle, an index into `paints` (the mesh's `materials`); `None`: all plain.
+    pub materials: Option<Vec<u16>>,
+    pub paints: Vec<Paint>,
+    /// Texture coordinates per position (CityGML's convention: v up from the image's bottom).
+    pub uvs: Option<Vec<[f32; 2]>>,
+}
+
+/// A texture image to embed: PNG or JPEG as delivered.
+pub struct GlbImage {
+    pub mime: String,
+    pub bytes: Vec<u8>,
+}
+
+/// How a primitive's triangles look: their group's colour, a colour (its RGBA bits), or a
+/// texture image (its id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Look {
+    Group,
+    Color([u32; 4]),
+    Texture(i64),
+}
+
+impl GlbFeature {
+    /// How triangle `t` looks, given the images that can be embedded.
+    fn look(&self, t: usize, images: &std::collections::HashMap<i64, GlbImage>) -> Look {
+        let paint = self
+            .materials
+            .as_ref()
+            .and_then(|m| m.get(t))
+            .and_then(|k| self.paints.get(usize::from(*k)));
+        match paint {
+            Some(Paint::Color(c)) => Look::Color(c.map(f32::to_bits)),
+            Some(Paint::Texture(id)) if self.uvs.is_some() && images.contains_key(id) => Look::Texture(*id),
+            _ => Look::Group,
+        }
+    }
 }
 
 /// The features' properties: a name for each column (any text) and a row per feature.
@@ -112,31 +154,70 @@ pub fn glb(
     properties: &Properties,
     translation: [f64; 3],
     extras: Value,
+    images: &std::collections::HashMap<i64, GlbImage>,
 ) -> Vec<u8> {
     let mut bin: Vec<u8> = Vec::new();
     let mut views: Vec<Value> = Vec::new();
     let mut accessors: Vec<Value> = Vec::new();
     let mut primitives: Vec<Value> = Vec::new();
     let mut materials: Vec<Value> = Vec::new();
-    for (g, (name, colour)) in GROUPS.iter().enumerate() {
-        // This group's vertices: (feature, vertex) → index, positions and feature ids.
+    // Texture images by id, and their glTF texture index.
+    let mut gl_images: Vec<Value> = Vec::new();
+    let mut textures: Vec<Value> = Vec::new();
+    let mut texture_index: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    // The triangles of each (group, look), in a fixed order: one primitive each.
+    let mut keys: std::collections::BTreeMap<(usize, Look), Vec<(u32, u32)>> =
+        std::collections::BTreeMap::new();
+    for (fi, f) in features.iter().enumerate() {
+        for (t, c) in f.classes.iter().enumerate().take(f.triangles.len()) {
+            keys.entry((group(*c), f.look(t, images)))
+                .or_default()
+                .push((fi as u32, t as u32));
+        }
+    }
+    for ((g, look), triangles) in keys {
+        let (name, colour) = GROUPS[g];
+        // The texture, embedded once.
+        let texture = match look {
+            Look::Texture(id) => match (texture_index.get(&id), images.get(&id)) {
+                (Some(&t), _) => Some(t),
+                (None, Some(image)) => {
+                    let v = view(&mut bin, &mut views, &image.bytes, None);
+                    gl_images.push(json!({"bufferView": v, "mimeType": image.mime}));
+                    textures.push(json!({"source": gl_images.len() - 1, "sampler": 0}));
+                    texture_index.insert(id, textures.len() - 1);
+                    Some(textures.len() - 1)
+                }
+                (None, None) => None,
+            },
+            _ => None,
+        };
+        // This primitive's vertices: (feature, vertex) → index, positions, feature ids and
+        // (textured) texture coordinates.
         let mut positions: Vec<[f32; 3]> = Vec::new();
         let mut fids: Vec<f32> = Vec::new();
-        let mut indices: Vec<u32> = Vec::new();
-        for (fi, f) in features.iter().enumerate() {
-            let mut remap: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-            for (t, c) in f.triangles.iter().zip(&f.classes) {
-                if group(*c) != g {
-                    continue;
-                }
-                for &v in t {
-                    let k = *remap.entry(v).or_insert_with(|| {
-                        positions.push(f.positions[v as usize]);
-                        fids.push(fi as f32);
-                        (positions.len() - 1) as u32
-                    });
-                    indices.push(k);
-                }
+        let mut uvs: Vec<[f32; 2]> = Vec::new();
+        let mut indices: Vec<u32> = Vec::with_capacity(3 * triangles.len());
+        let mut remap: std::collections::HashMap<(u32, u32), u32> = std::collections::HashMap::new();
+        for (fi, t) in triangles {
+            let f = &features[fi as usize];
+            for &v in &f.triangles[t as usize] {
+                let k = *remap.entry((fi, v)).or_insert_with(|| {
+                    positions.push(f.positions[v as usize]);
+                    fids.push(fi as f32);
+                    if texture.is_some() {
+                        let uv = f
+                            .uvs
+                            .as_ref()
+                            .and_then(|u| u.get(v as usize))
+                            .copied()
+                            .unwrap_or([0.0, 0.0]);
+                        // glTF's v runs down from the image's top.
+                        uvs.push([uv[0], 1.0 - uv[1]]);
+                    }
+                    (positions.len() - 1) as u32
+                });
+                indices.push(k);
             }
         }
         if indices.is_empty() {
@@ -174,12 +255,31 @@ pub fn glb(
             json!({"bufferView": iv, "componentType": ctype, "count": indices.len(), "type": "SCALAR"}),
         );
         let idx_acc = accessors.len() - 1;
-        materials.push(
-            json!({"name": name, "pbrMetallicRoughness": {"baseColorFactor": colour,
-            "metallicFactor": 0.0, "roughnessFactor": 1.0}, "doubleSided": true}),
-        );
+        let material = match look {
+            Look::Group => json!({"name": name, "pbrMetallicRoughness": {"baseColorFactor": colour,
+                "metallicFactor": 0.0, "roughnessFactor": 1.0}, "doubleSided": true}),
+            Look::Color(bits) => json!({"name": format!("{name} colour"), "pbrMetallicRoughness": {
+                "baseColorFactor": bits.map(|b| f32::from_bits(b).clamp(0.0, 1.0)),
+                "metallicFactor": 0.0, "roughnessFactor": 1.0}, "doubleSided": true}),
+            Look::Texture(_) => match texture {
+                Some(tex) => json!({"name": format!("{name} texture"), "pbrMetallicRoughness": {
+                    "baseColorTexture": {"index": tex}, "metallicFactor": 0.0, "roughnessFactor": 1.0},
+                    "doubleSided": true}),
+                None => json!({"name": name, "pbrMetallicRoughness": {"baseColorFactor": colour,
+                    "metallicFactor": 0.0, "roughnessFactor": 1.0}, "doubleSided": true}),
+            },
+        };
+        materials.push(material);
         let mut prim = json!({"attributes": {"POSITION": pos_acc}, "indices": idx_acc,
             "material": materials.len() - 1, "mode": 4});
+        if texture.is_some() {
+            let uv_bytes: Vec<u8> = uvs.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+            let uv_view = view(&mut bin, &mut views, &uv_bytes, Some(34962));
+            accessors.push(
+                json!({"bufferView": uv_view, "componentType": 5126, "count": uvs.len(), "type": "VEC2"}),
+            );
+            prim["attributes"]["TEXCOORD_0"] = json!(accessors.len() - 1);
+        }
         match ids {
             FeatureIds::MeshFeatures => {
                 prim["attributes"]["_FEATURE_ID_0"] = json!(fid_acc);
@@ -201,6 +301,12 @@ pub fn glb(
         "materials": materials,
         "accessors": accessors,
     });
+    if !textures.is_empty() {
+        doc["images"] = Value::Array(gl_images);
+        doc["textures"] = Value::Array(textures);
+        // Texture coordinates may run past the image: it repeats, smoothly filtered.
+        doc["samplers"] = json!([{"magFilter": 9729, "minFilter": 9987, "wrapS": 10497, "wrapT": 10497}]);
+    }
     if ids == FeatureIds::MeshFeatures {
         // One STRING property a column: values concatenated, offsets (u32) after them.
         let mut taken = std::collections::HashSet::new();

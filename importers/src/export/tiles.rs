@@ -24,9 +24,12 @@ use cim_engine::mesh::{Mesh3, SurfaceClass};
 use cim_engine::{AttrValue, Crs, FeatureFilter, Project, Transform};
 use serde_json::{json, Value};
 
-use super::gltf::{glb, FeatureIds, GlbFeature, Properties};
+use std::collections::HashMap;
+
+use super::gltf::{glb, FeatureIds, GlbFeature, GlbImage, Properties};
 use super::Exported;
 use crate::error::{ImportError, Result};
+use cim_engine::mesh::Paint;
 
 /// Which 3D Tiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -59,9 +62,11 @@ impl Default for TilesOptions {
     }
 }
 
-/// A feature to draw: its finest 3-D geometry (or its LOD1 prism) and its properties.
+/// A feature to draw: its finest 3-D geometry (or its LOD1 prism), how it looks, and its
+/// properties.
 pub(crate) struct Solid {
     pub mesh: Mesh3,
+    pub paints: Vec<Paint>,
     pub row: Vec<String>,
 }
 
@@ -81,13 +86,13 @@ fn attr_text(v: &AttrValue) -> String {
 /// the box round them all (project CRS). None of them is an error naming `out`.
 pub(crate) fn solids(project: &Project, filter: &FeatureFilter, out: &Path) -> Result<Solids> {
     // Each feature's finest representation.
-    let mut finest: Vec<Option<(String, Mesh3)>> = Vec::new();
+    let mut finest: Vec<Option<(String, Mesh3, Vec<Paint>)>> = Vec::new();
     let features = super::chosen(project, filter, |k, rep| {
         if finest.len() <= k {
             finest.resize_with(k + 1, || None);
         }
-        if finest[k].as_ref().is_none_or(|(lod, _)| rep.lod >= *lod) {
-            finest[k] = Some((rep.lod, rep.mesh));
+        if finest[k].as_ref().is_none_or(|(lod, ..)| rep.lod >= *lod) {
+            finest[k] = Some((rep.lod, rep.mesh, rep.paints));
         }
     })?;
     finest.resize_with(features.len(), || None);
@@ -116,7 +121,9 @@ pub(crate) fn solids(project: &Project, filter: &FeatureFilter, out: &Path) -> R
         if fin.is_none() && parents.contains(f.code.as_str()) {
             continue;
         }
-        let Some((lod, mesh)) = fin.or_else(|| super::lod1_prism(f).map(|m| ("1".to_string(), m))) else {
+        let Some((lod, mesh, paints)) =
+            fin.or_else(|| super::lod1_prism(f).map(|m| ("1".to_string(), m, Vec::new())))
+        else {
             left_out += 1;
             continue;
         };
@@ -135,7 +142,7 @@ pub(crate) fn solids(project: &Project, filter: &FeatureFilter, out: &Path) -> R
                 .iter()
                 .map(|n| f.attributes.get(n).map(attr_text).unwrap_or_default()),
         );
-        list.push(Solid { mesh, row });
+        list.push(Solid { mesh, paints, row });
     }
     if list.is_empty() {
         return Err(super::nothing_to_export(out, chosen));
@@ -155,6 +162,48 @@ pub(crate) fn solids(project: &Project, filter: &FeatureFilter, out: &Path) -> R
         left_out,
         bounds: (lo, hi),
     })
+}
+
+/// The texture images `solids` use that glTF can embed (PNG, JPEG), and how many others there
+/// are (their surfaces are written plain).
+pub(crate) fn images_of(
+    project: &Project,
+    solids: &[Solid],
+    out: &Path,
+) -> Result<(HashMap<i64, GlbImage>, usize)> {
+    let ids: std::collections::BTreeSet<i64> = solids
+        .iter()
+        .filter(|s| s.mesh.uvs.is_some())
+        .flat_map(|s| &s.paints)
+        .filter_map(|p| match p {
+            Paint::Texture(id) => Some(*id),
+            Paint::Color(_) => None,
+        })
+        .collect();
+    let mut images = HashMap::new();
+    let mut other = 0;
+    for id in ids {
+        match project.texture(id).map_err(|e| ImportError::engine(out, e))? {
+            Some(t) if t.mime == "image/png" || t.mime == "image/jpeg" => {
+                images.insert(
+                    id,
+                    GlbImage {
+                        mime: t.mime,
+                        bytes: t.data,
+                    },
+                );
+            }
+            _ => other += 1,
+        }
+    }
+    Ok((images, other))
+}
+
+/// The warning for texture images glTF cannot carry.
+pub(crate) fn plain_images_warning(n: usize) -> String {
+    format!(
+        "{n} texture images are neither PNG nor JPEG: the surfaces they cover are written in plain colours"
+    )
 }
 
 /// What [`solids`] found.
@@ -225,6 +274,9 @@ struct Placed {
     positions: Vec<[f64; 3]>,
     triangles: Vec<[u32; 3]>,
     classes: Vec<SurfaceClass>,
+    materials: Option<Vec<u16>>,
+    uvs: Option<Vec<[f32; 2]>>,
+    paints: Vec<Paint>,
     lo: [f64; 3],
     hi: [f64; 3],
     row: Vec<String>,
@@ -263,6 +315,9 @@ fn place(s: Solid, to_wgs84: &Transform, enu: &Enu, geoid: f64, path: &Path) -> 
         positions,
         triangles: s.mesh.triangles,
         classes: s.mesh.classes,
+        materials: s.mesh.materials,
+        uvs: s.mesh.uvs,
+        paints: s.paints,
         lo,
         hi,
         row: s.row,
@@ -370,6 +425,7 @@ fn content_glb(
     centre: [f64; 3],
     ids: FeatureIds,
     columns: &[String],
+    images: &HashMap<i64, GlbImage>,
 ) -> Vec<u8> {
     let list: Vec<GlbFeature> = features
         .iter()
@@ -386,6 +442,9 @@ fn content_glb(
                     .collect(),
                 triangles: p.triangles.clone(),
                 classes: p.classes.clone(),
+                materials: p.materials.clone(),
+                paints: p.paints.clone(),
+                uvs: p.uvs.clone(),
             }
         })
         .collect();
@@ -399,6 +458,7 @@ fn content_glb(
         &props,
         [centre[0], centre[2], -centre[1]],
         Value::Null,
+        images,
     )
 }
 
@@ -438,6 +498,7 @@ fn write_tile(
     dir: &Path,
     opts: &TilesOptions,
     columns: &[String],
+    images: &HashMap<i64, GlbImage>,
     count: &mut usize,
 ) -> std::io::Result<Value> {
     let mut tile = json!({"boundingVolume": bounding_box(t.lo, t.hi), "geometricError": 0.0});
@@ -447,10 +508,17 @@ fn write_tile(
         let (file, bytes) = match opts.version {
             TilesVersion::V1_1 => (
                 format!("content/{name}.glb"),
-                content_glb(placed, &t.features, centre, FeatureIds::MeshFeatures, columns),
+                content_glb(
+                    placed,
+                    &t.features,
+                    centre,
+                    FeatureIds::MeshFeatures,
+                    columns,
+                    images,
+                ),
             ),
             TilesVersion::V1_0 => {
-                let g = content_glb(placed, &t.features, centre, FeatureIds::BatchId, columns);
+                let g = content_glb(placed, &t.features, centre, FeatureIds::BatchId, columns, images);
                 let rows: Vec<Vec<String>> = t.features.iter().map(|&i| placed[i].row.clone()).collect();
                 (format!("content/{name}.b3dm"), b3dm(&g, &rows, columns))
             }
@@ -463,7 +531,7 @@ fn write_tile(
         let children = t
             .children
             .iter()
-            .map(|c| write_tile(c, placed, dir, opts, columns, count))
+            .map(|c| write_tile(c, placed, dir, opts, columns, images, count))
             .collect::<std::io::Result<Vec<_>>>()?;
         tile["children"] = Value::Array(children);
     }
@@ -487,6 +555,7 @@ pub fn write_3dtiles(
         left_out,
         bounds: (lo, hi),
     } = solids(project, filter, out)?;
+    let (images, not_embedded) = images_of(project, &solids, out)?;
     let wgs84 = Crs::from_epsg(4326).map_err(|e| ImportError::engine(out, e))?;
     let to_wgs84 = Transform::new(&wgs84, project.crs());
     // The frame's origin: the centre of the data's box, on its lowest point.
@@ -512,7 +581,7 @@ pub fn write_3dtiles(
     let mut tiles = 0usize;
     let written = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(tmp.join("content"))?;
-        let mut root_json = write_tile(&root, &placed, &tmp, opts, &columns, &mut tiles)?;
+        let mut root_json = write_tile(&root, &placed, &tmp, opts, &columns, &images, &mut tiles)?;
         root_json["transform"] = json!(enu.matrix());
         root_json["refine"] = json!("ADD");
         let ge = diagonal(root.lo, root.hi);
@@ -538,6 +607,9 @@ pub fn write_3dtiles(
     let mut warnings = Vec::new();
     if left_out > 0 {
         warnings.push(super::left_out_warning(left_out));
+    }
+    if not_embedded > 0 {
+        warnings.push(plain_images_warning(not_embedded));
     }
     if opts.geoid_offset_m == 0.0 {
         warnings.push(
@@ -571,6 +643,7 @@ pub fn write_glb(project: &Project, filter: &FeatureFilter, out: &Path) -> Resul
         left_out,
         bounds: (lo, hi),
     } = solids(project, filter, out)?;
+    let (images, not_embedded) = images_of(project, &solids, out)?;
     let c = [0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]];
     let features: Vec<GlbFeature> = solids
         .iter()
@@ -583,6 +656,9 @@ pub fn write_glb(project: &Project, filter: &FeatureFilter, out: &Path) -> Resul
                 .collect(),
             triangles: s.mesh.triangles.clone(),
             classes: s.mesh.classes.clone(),
+            materials: s.mesh.materials.clone(),
+            paints: s.paints.clone(),
+            uvs: s.mesh.uvs.clone(),
         })
         .collect();
     let props = Properties {
@@ -591,13 +667,23 @@ pub fn write_glb(project: &Project, filter: &FeatureFilter, out: &Path) -> Resul
     };
     let extras = json!({"cim": {"crs": project.crs().display_name(), "epsg": project.crs().epsg(),
         "origin": c, "axes": "x = easting, y = height, z = -northing, metres from origin"}});
-    let bytes = glb(&features, FeatureIds::MeshFeatures, &props, [0.0; 3], extras);
+    let bytes = glb(
+        &features,
+        FeatureIds::MeshFeatures,
+        &props,
+        [0.0; 3],
+        extras,
+        &images,
+    );
     let tmp = out.with_extension("partial");
     std::fs::write(&tmp, &bytes).map_err(|e| ImportError::io(&tmp, e))?;
     std::fs::rename(&tmp, out).map_err(|e| ImportError::io(out, e))?;
     let mut warnings = Vec::new();
     if left_out > 0 {
         warnings.push(super::left_out_warning(left_out));
+    }
+    if not_embedded > 0 {
+        warnings.push(plain_images_warning(not_embedded));
     }
     let triangles: usize = solids.iter().map(|s| s.mesh.triangles.len()).sum();
     Ok(Exported {

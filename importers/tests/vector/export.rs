@@ -698,3 +698,179 @@ fn cesium_draws_the_exported_tilesets_and_reports_a_missing_tile() {
     let r = cesium(&broken).unwrap();
     assert_ne!(r["failed"], serde_json::json!([]), "{r}");
 }
+
+/// Every glTF texture coordinate of the textured primitives of a GLB, and the images embedded.
+fn glb_uvs_and_images(json: &serde_json::Value, bin: &[u8]) -> (Vec<[f32; 2]>, Vec<Vec<u8>>) {
+    let view_bytes = |v: usize| {
+        let view = &json["bufferViews"][v];
+        let at = view["byteOffset"].as_u64().unwrap() as usize;
+        bin[at..at + view["byteLength"].as_u64().unwrap() as usize].to_vec()
+    };
+    let mut uvs = Vec::new();
+    for prim in json["meshes"][0]["primitives"].as_array().unwrap() {
+        let Some(a) = prim["attributes"]["TEXCOORD_0"].as_u64() else {
+            continue;
+        };
+        // A textured primitive's material has the texture.
+        let m = &json["materials"][prim["material"].as_u64().unwrap() as usize];
+        assert!(
+            m["pbrMetallicRoughness"]["baseColorTexture"]["index"].is_u64(),
+            "{m}"
+        );
+        let acc = &json["accessors"][a as usize];
+        let bytes = view_bytes(acc["bufferView"].as_u64().unwrap() as usize);
+        for k in 0..acc["count"].as_u64().unwrap() as usize {
+            let f =
+                |c: usize| f32::from_le_bytes(bytes[8 * k + 4 * c..8 * k + 4 * c + 4].try_into().unwrap());
+            uvs.push([f(0), f(1)]);
+        }
+    }
+    let images = json["images"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| view_bytes(i["bufferView"].as_u64().unwrap() as usize))
+                .collect()
+        })
+        .unwrap_or_default();
+    (uvs, images)
+}
+
+#[test]
+fn photo_textures_and_colours_go_into_the_glb_and_the_3d_tiles() {
+    use cim_importers::export::tiles::TilesVersion;
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("citygml/plateau_53392633/53392633_bldg_6697_2_op.gml");
+    let mut p = new_project(&dir.path().join("tokyo.gpkg"), 6677);
+    import(&mut p, &file, None);
+    // What the project holds: the images, and each textured vertex's coordinate in glTF's
+    // convention (v down from the top).
+    let mut stored_images: Vec<Vec<u8>> = Vec::new();
+    let mut stored_uvs: std::collections::HashSet<[u32; 2]> = Default::default();
+    let mut finest: BTreeMap<String, cim_engine::mesh::Representation> = BTreeMap::new();
+    p.for_each_feature(&FeatureFilter::default(), |s| {
+        for rep in p.representations(&s.feature.code).unwrap() {
+            let code = s.feature.code.to_string();
+            if finest.get(&code).is_none_or(|r| rep.lod >= r.lod) {
+                finest.insert(code, rep);
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    for rep in finest.values() {
+        for paint in &rep.paints {
+            if let cim_engine::mesh::Paint::Texture(id) = *paint {
+                let t = p.texture(id).unwrap().unwrap();
+                if !stored_images.contains(&t.data) {
+                    stored_images.push(t.data);
+                }
+            }
+        }
+        if let Some(uvs) = &rep.mesh.uvs {
+            stored_uvs.extend(uvs.iter().map(|uv| [uv[0].to_bits(), (1.0f32 - uv[1]).to_bits()]));
+        }
+    }
+    assert!(stored_images.len() >= 5, "{}", stored_images.len());
+
+    let out = dir.path().join("tokyo.glb");
+    let done = export_file(
+        &p,
+        &FeatureFilter::default(),
+        &out,
+        ExportFormat::Glb,
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(done.warnings.is_empty(), "{:?}", done.warnings);
+    let (json, bin) = glb_parts(&std::fs::read(&out).unwrap());
+    let (uvs, mut images) = glb_uvs_and_images(&json, &bin);
+    // Every image once, byte for byte as delivered; every coordinate one the model has.
+    images.sort();
+    let mut want = stored_images.clone();
+    want.sort();
+    assert_eq!(images, want);
+    assert!(uvs.len() > 100, "{}", uvs.len());
+    for uv in &uvs {
+        assert!(stored_uvs.contains(&[uv[0].to_bits(), uv[1].to_bits()]), "{uv:?}");
+    }
+    assert_eq!(json["samplers"][0]["wrapS"], 10497);
+
+    // 3D Tiles: each tile embeds the images its buildings use; all of them together.
+    let tiles = dir.path().join("tiles");
+    export_file(
+        &p,
+        &FeatureFilter::default(),
+        &tiles,
+        ExportFormat::Tiles3d,
+        &tiles_options(TilesVersion::V1_1, 36.7, 3),
+    )
+    .unwrap();
+    let mut contents: Vec<PathBuf> = std::fs::read_dir(tiles.join("content"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    contents.sort();
+    assert!(contents.len() >= 3, "{contents:?}");
+    let mut all: Vec<Vec<u8>> = Vec::new();
+    for c in &contents {
+        let (json, bin) = glb_parts(&std::fs::read(c).unwrap());
+        for image in glb_uvs_and_images(&json, &bin).1 {
+            if !all.contains(&image) {
+                all.push(image);
+            }
+        }
+    }
+    all.sort();
+    assert_eq!(all, want);
+
+    // Colours: Den Haag's three materials, each a material of that colour.
+    let mut dh = new_project(&dir.path().join("dh.gpkg"), 28992);
+    import(&mut dh, &fixture("cityjson/DH_01_subs.city.json"), Some(28992));
+    let mut colours: Vec<[f32; 4]> = Vec::new();
+    dh.for_each_feature(&FeatureFilter::default(), |s| {
+        for rep in dh.representations(&s.feature.code).unwrap() {
+            for paint in rep.paints {
+                if let cim_engine::mesh::Paint::Color(c) = paint {
+                    if !colours.contains(&c) {
+                        colours.push(c);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(colours.len(), 3);
+    let dh_out = dir.path().join("dh.glb");
+    export_file(
+        &dh,
+        &FeatureFilter::default(),
+        &dh_out,
+        ExportFormat::Glb,
+        &Default::default(),
+    )
+    .unwrap();
+    let (json, _) = glb_parts(&std::fs::read(&dh_out).unwrap());
+    let factors: Vec<[f32; 4]> = json["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let f = &m["pbrMetallicRoughness"]["baseColorFactor"];
+            [0, 1, 2, 3].map(|k| f[k].as_f64().unwrap_or(-1.0) as f32)
+        })
+        .collect();
+    for c in &colours {
+        assert!(factors.contains(c), "{c:?} not in {factors:?}");
+    }
+
+    let mut files = vec![out, dh_out];
+    files.extend(contents);
+    if let Some(reports) = gltf_validator(&files) {
+        for (f, r) in files.iter().zip(&reports) {
+            assert_eq!(r["errors"], 0, "{}: {r}", f.display());
+            assert_eq!(r["warnings"], 0, "{}: {r}", f.display());
+        }
+    }
+}
