@@ -606,6 +606,18 @@ fn read<R: BufRead>(
             message,
         })
         .collect();
+    // Appearances are applied to the polygons read after them (what keeps the import
+    // streamed); those left named polygons that came before them, or none in the file.
+    if let Some(first) = p.targets.keys().min() {
+        warnings.push(Warning {
+            path: path.to_path_buf(),
+            record: None,
+            message: format!(
+                "{} appearance target(s) were not applied (first: '#{first}'): their polygons come before the appearance in the file or are not in it; a streamed import paints only polygons that follow their appearance (put appearanceMember elements before the city objects, or inside each object)",
+                p.targets.len()
+            ),
+        });
+    }
     if let (Some(s), None) = (&p.srs_text, &p.crs) {
         warnings.push(Warning {
             path: path.to_path_buf(),

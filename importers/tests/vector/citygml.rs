@@ -416,3 +416,62 @@ fn a_missing_texture_image_is_a_warning_naming_it_and_the_surfaces_stay() {
     assert_eq!(missing.len(), 9, "{:?}", r.warnings);
     assert_eq!(p.texture_summary().unwrap().0, 0);
 }
+
+#[test]
+fn an_appearance_after_its_polygons_is_a_warning_not_a_silent_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let material = |targets: &[&str]| {
+        let t: String = targets
+            .iter()
+            .map(|t| format!("<app:target>#{t}</app:target>"))
+            .collect();
+        format!(
+            "<app:appearanceMember><app:Appearance><app:theme>t</app:theme><app:surfaceDataMember><app:X3DMaterial><app:diffuseColor>0.8 0.1 0.1</app:diffuseColor>{t}</app:X3DMaterial></app:surfaceDataMember></app:Appearance></app:appearanceMember>\n"
+        )
+    };
+    // One appearance before the buildings (painting b0's roof), one after them (b1's roof, and
+    // a polygon the file does not have).
+    let mut gml = many_buildings(2).replace(
+        "xmlns:gml=",
+        "xmlns:app=\"http://www.opengis.net/citygml/appearance/2.0\" xmlns:gml=",
+    );
+    let first = gml.find("<core:cityObjectMember>").unwrap();
+    gml.insert_str(first, &material(&["p0_1"]));
+    let end = gml.find("</core:CityModel>").unwrap();
+    gml.insert_str(end, &material(&["p1_1", "nowhere"]));
+    let file = dir.path().join("late.gml");
+    std::fs::write(&file, gml).unwrap();
+    let (p, r) = import(dir.path(), 32650, &file);
+    let r = r.unwrap();
+    let late: Vec<&String> = r
+        .warnings
+        .iter()
+        .map(|w| &w.message)
+        .filter(|m| m.contains("appearance target"))
+        .collect();
+    assert_eq!(late.len(), 1, "{:?}", r.warnings);
+    assert!(
+        late[0].starts_with("2 appearance target(s) were not applied (first: '#nowhere')"),
+        "{}",
+        late[0]
+    );
+    // b0's roof is painted, b1 is not.
+    let painted = |id: &str| {
+        let mut found = None;
+        p.for_each_feature(&cim_engine::FeatureFilter::default(), |s| {
+            if s.feature.source_key == format!("{id}_part") {
+                found = Some(
+                    p.representations(&s.feature.code)
+                        .unwrap()
+                        .iter()
+                        .any(|r| !r.paints.is_empty()),
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+        found.unwrap()
+    };
+    assert!(painted("b0"));
+    assert!(!painted("b1"));
+}
