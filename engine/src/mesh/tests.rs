@@ -177,3 +177,58 @@ fn areas_are_given_per_class_in_class_order() {
         vec![SurfaceClass::Roof, SurfaceClass::Wall, SurfaceClass::Ground]
     );
 }
+
+#[test]
+fn quadrilaterals_convex_or_not_triangulate_to_their_area_facing_their_ring() {
+    use super::triangulate::triangulate_polygon;
+    let area_and_facing = |pts: &[[f64; 3]], tris: &[[usize; 3]]| {
+        let mut area = 0.0;
+        let mut n = [0.0; 3];
+        for t in tris {
+            let (a, b, c) = (pts[t[0]], pts[t[1]], pts[t[2]]);
+            let (u, w) = (
+                [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
+                [c[0] - a[0], c[1] - a[1], c[2] - a[2]],
+            );
+            let x = [
+                u[1] * w[2] - u[2] * w[1],
+                u[2] * w[0] - u[0] * w[2],
+                u[0] * w[1] - u[1] * w[0],
+            ];
+            area += 0.5 * (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt();
+            for k in 0..3 {
+                n[k] += x[k];
+            }
+        }
+        (area, n)
+    };
+    // A wall 10 m long and 6 m high, far from the origin, facing south (−y), ring closed.
+    let wall = vec![
+        [500_000.0, 2_500_000.0, 0.0],
+        [500_010.0, 2_500_000.0, 0.0],
+        [500_010.0, 2_500_000.0, 6.0],
+        [500_000.0, 2_500_000.0, 6.0],
+        [500_000.0, 2_500_000.0, 0.0],
+    ];
+    let (pts, tris) = triangulate_polygon(&[wall]).unwrap();
+    assert_eq!((pts.len(), tris.len()), (4, 2));
+    let (area, n) = area_and_facing(&pts, &tris);
+    assert!((area - 60.0).abs() < 1e-9, "{area}");
+    assert!(n[1] < 0.0 && n[0].abs() < 1e-9 && n[2].abs() < 1e-9, "{n:?}");
+    // A dart (concave at its third corner): not a fan about the first point, but its own area.
+    let dart = vec![[0.0, 0.0, 0.0], [4.0, 2.0, 0.0], [1.0, 2.0, 0.0], [0.0, 4.0, 0.0]];
+    let (pts, tris) = triangulate_polygon(&[dart]).unwrap();
+    let (area, n) = area_and_facing(&pts, &tris);
+    // Shoelace: (0·2 − 4·0) + (4·2 − 1·2) + (1·4 − 0·2) + (0·0 − 0·4) = 10 → 5.
+    assert!((area - 5.0).abs() < 1e-9, "{area}");
+    assert!(n[2] > 0.0);
+    // Three points in a row and a fourth: a triangle, whatever the path.
+    let (pts, tris) = triangulate_polygon(&[vec![
+        [0.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [2.0, 0.0, 0.0],
+        [1.0, 1.0, 0.0],
+    ]])
+    .unwrap();
+    assert!((area_and_facing(&pts, &tris).0 - 1.0).abs() < 1e-9);
+}

@@ -62,6 +62,27 @@ pub fn triangulate_polygon(
         }
         return Ok((t.to_vec(), vec![[0, 1, 2]]));
     }
+    // A convex quadrilateral without holes (most walls) is two triangles about its first
+    // point, each facing as the ring does.
+    if n_outer == 4 && rings.iter().skip(1).all(|h| open_len(h) < 3) {
+        let q = [outer[0], outer[1], outer[2], outer[3]];
+        if q.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(TriangulateError::NotFinite);
+        }
+        if let Some(normal) = plane_normal(&q) {
+            // Every corner turns the same way as the ring, by more than rounding.
+            let scale = (0..4)
+                .map(|k| norm(sub(q[(k + 1) % 4], q[k])))
+                .fold(0.0, f64::max);
+            let convex = (0..4).all(|k| {
+                let (a, b, c) = (q[k], q[(k + 1) % 4], q[(k + 2) % 4]);
+                dot(cross(sub(b, a), sub(c, b)), normal) > 1e-9 * scale * scale
+            });
+            if convex {
+                return Ok((q.to_vec(), vec![[0, 1, 2], [0, 2, 3]]));
+            }
+        }
+    }
     let mut points: Vec<[f64; 3]> = Vec::new();
     let mut holes: Vec<usize> = Vec::new();
     for (k, ring) in rings.iter().enumerate() {

@@ -5,6 +5,7 @@
 //! `transform`; the reference system comes from `metadata.referenceSystem` (a compound CRS such
 //! as EPSG:7415 keeps its heights).
 
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -273,11 +274,13 @@ pub fn read_cityjson_bytes(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
         paint_base: 0,
         materials: appearance.materials.len(),
     };
-    let mut record = 0;
-    for (id, o) in doc.city_objects {
-        record += 1;
-        model.objects.push(object(&ctx, record, id, o));
-    }
+    // Objects are built on every core (each one alone: its rings from the shared vertices).
+    let list: Vec<(String, ObjectIn)> = doc.city_objects.into_iter().collect();
+    model.objects = list
+        .into_par_iter()
+        .enumerate()
+        .map(|(k, (id, o))| object(&ctx, k as u64 + 1, id, o))
+        .collect();
     Ok(model)
 }
 
@@ -610,7 +613,11 @@ fn walk(
                 Some(&OPEN) => *pos += 1,
                 _ => return Err("a ring is not an array of vertex indices".into()),
             }
-            let mut ring = Vec::new();
+            // Its length known up front: one allocation a ring.
+            let len = b
+                .get(*pos..)
+                .map_or(0, |rest| rest.iter().take_while(|&&t| t >= 0).count());
+            let mut ring = Vec::with_capacity(len);
             loop {
                 match b.get(*pos).copied() {
                     Some(CLOSE) => {
