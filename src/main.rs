@@ -20,6 +20,11 @@ mod commands;
 mod output;
 mod progress;
 
+/// mimalloc: imports build and free millions of small rings and meshes on several threads, where
+/// glibc's allocator spent a third of a CityJSON import (benches/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "cim",

@@ -3,6 +3,9 @@
 //! 36,271 triangles) in < 0.1 s; `cjio info` takes 0.48 s on it here
 //! (benches/peer/cityjson_cjio.py prints both and the ratio).
 
+// Linked for the allocator the `cim` binary uses (set in cim-benches).
+extern crate cim_benches;
+
 use cim_engine::{Crs, Project};
 use cim_importers::pipeline::ImportOptions;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

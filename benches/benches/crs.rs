@@ -1,6 +1,9 @@
 //! Per-point cost of the pure-Rust CRS transforms the importers run on every coordinate:
 //! CGCS2000 → Gauss-Krüger, WGS 84 → UTM / Web Mercator, WGS 84 → Krovak (with datum shift).
 
+// Linked for the allocator the `cim` binary uses (set in cim-benches).
+extern crate cim_benches;
+
 use cim_engine::{Crs, Transform};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 

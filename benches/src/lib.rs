@@ -4,3 +4,8 @@ pub mod footprints;
 pub mod gpkg_gen;
 pub mod huge_polygon;
 pub mod lod2;
+
+/// The allocator the `cim` binary uses (see its `main.rs`), so that the benches measure what it
+/// does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

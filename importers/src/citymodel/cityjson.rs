@@ -256,8 +256,11 @@ pub fn read_cityjson_bytes(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
     if seq {
         return read_seq(path, bytes);
     }
-    let doc: DocIn =
-        serde_json::from_slice(bytes).map_err(|e| bad(path, format!("not valid CityJSON: {e}")))?;
+    // Split and parsed on every core; where that fails, whole (serde says where and why).
+    let doc: DocIn = match parse_split(bytes) {
+        Some(Ok(doc)) => doc,
+        _ => serde_json::from_slice(bytes).map_err(|e| bad(path, format!("not valid CityJSON: {e}")))?,
+    };
     if doc.ty != "CityJSON" {
         return Err(bad(path, format!("\"type\" is \"{}\", not \"CityJSON\"", doc.ty)));
     }
@@ -282,6 +285,164 @@ pub fn read_cityjson_bytes(path: &Path, bytes: &[u8]) -> Result<CityModelIn> {
         .map(|(k, (id, o))| object(&ctx, k as u64 + 1, id, o))
         .collect();
     Ok(model)
+}
+
+/// The members of the JSON object in `bytes[at..]`: each key's span (its quotes included) and
+/// value's span, and where the object ends; `None` where it is not a well-formed object (the
+/// full parser then says why). A scan for splitting the document, not a validation: each
+/// value is still parsed by serde.
+fn members(bytes: &[u8], mut at: usize) -> Option<(Vec<(Span, Span)>, usize)> {
+    let ws = |b: &[u8], mut k: usize| {
+        while k < b.len() && b[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        k
+    };
+    at = ws(bytes, at);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = ws(bytes, at + 1);
+    let mut out = Vec::new();
+    if bytes.get(at) == Some(&b'}') {
+        return Some((out, at + 1));
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = skip_string(bytes, at)?;
+        let key = at..key_end;
+        at = ws(bytes, key_end);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        at = ws(bytes, at + 1);
+        let value_end = skip_value(bytes, at)?;
+        out.push((key, at..value_end));
+        at = ws(bytes, value_end);
+        match bytes.get(at) {
+            Some(b',') => at = ws(bytes, at + 1),
+            Some(b'}') => return Some((out, at + 1)),
+            _ => return None,
+        }
+    }
+}
+
+type Span = std::ops::Range<usize>;
+
+/// The end (one past the closing quote) of the string starting at `bytes[at]` (a quote).
+fn skip_string(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut k = at + 1;
+    while k < bytes.len() {
+        match bytes[k] {
+            b'\\' => k += 2,
+            b'"' => return Some(k + 1),
+            _ => k += 1,
+        }
+    }
+    None
+}
+
+/// The end of the JSON value starting at `bytes[at]`: a string, an object or array (nesting
+/// counted, strings skipped), or a scalar (up to the next delimiter).
+fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        b'"' => skip_string(bytes, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut k = at;
+            while k < bytes.len() {
+                match bytes[k] {
+                    b'"' => {
+                        k = skip_string(bytes, k)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(k + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                k += 1;
+            }
+            None
+        }
+        _ => {
+            let mut k = at;
+            while k < bytes.len()
+                && !matches!(bytes[k], b',' | b'}' | b']')
+                && !bytes[k].is_ascii_whitespace()
+            {
+                k += 1;
+            }
+            (k > at).then_some(k)
+        }
+    }
+}
+
+/// The document parsed on every core: its members found by a scan, the vertices and each city
+/// object parsed apart (in parallel), the rest as one small document. `None` where the scan
+/// finds it malformed (the caller parses it whole, for serde's message).
+fn parse_split(bytes: &[u8]) -> Option<std::result::Result<DocIn, serde_json::Error>> {
+    let (top, end) = members(bytes, 0)?;
+    if bytes[end..].iter().any(|b| !b.is_ascii_whitespace()) {
+        return None;
+    }
+    let key_is = |k: &Span, name: &[u8]| bytes.get(k.start + 1..k.end - 1) == Some(name);
+    // Each once (a repeated member is serde's error to report).
+    let one = |name: &[u8]| {
+        let mut found = top.iter().filter(|(k, _)| key_is(k, name));
+        match (found.next(), found.next()) {
+            (Some((_, v)), None) => Some(v.clone()),
+            _ => None,
+        }
+    };
+    let (objects, vertices) = (one(b"CityObjects")?, one(b"vertices")?);
+    let object_members = members(bytes, objects.start)?.0;
+    // The rest: every other member, as a document of its own.
+    let mut rest = Vec::with_capacity(4096);
+    rest.push(b'{');
+    for (k, v) in &top {
+        if key_is(k, b"CityObjects") || key_is(k, b"vertices") {
+            continue;
+        }
+        if rest.len() > 1 {
+            rest.push(b',');
+        }
+        rest.extend_from_slice(&bytes[k.clone()]);
+        rest.push(b':');
+        rest.extend_from_slice(&bytes[v.clone()]);
+    }
+    rest.push(b'}');
+    let (verts, (head, objs)) = rayon::join(
+        || serde_json::from_slice::<Vec<[f64; 3]>>(&bytes[vertices]),
+        || {
+            rayon::join(
+                || serde_json::from_slice::<DocIn>(&rest),
+                || {
+                    object_members
+                        .par_iter()
+                        .map(|(k, v)| {
+                            let id: String = serde_json::from_slice(&bytes[k.clone()])?;
+                            let o: ObjectIn = serde_json::from_slice(&bytes[v.clone()])?;
+                            Ok((id, o))
+                        })
+                        .collect::<std::result::Result<Vec<(String, ObjectIn)>, serde_json::Error>>()
+                },
+            )
+        },
+    );
+    Some((|| {
+        let mut doc = head?;
+        doc.vertices = verts?;
+        // As a map would: the last of a repeated id wins, in id order.
+        doc.city_objects = objs?.into_iter().collect();
+        Ok(doc)
+    })())
 }
 
 fn model_scale(t: &Option<TransformIn>) -> [f64; 3] {
