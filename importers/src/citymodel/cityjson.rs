@@ -910,3 +910,54 @@ fn instance(ctx: &Ctx, g: &GeometryIn) -> std::result::Result<RepresentationIn, 
         surfaces,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a parse gives, to compare: the type, the vertices, each object's id, type,
+    /// attributes and boundaries.
+    fn digest(d: &DocIn) -> String {
+        let objects: Vec<String> = d
+            .city_objects
+            .iter()
+            .map(|(id, o)| {
+                let b: Vec<&Vec<i64>> = o.geometry.iter().map(|g| &g.boundaries.0).collect();
+                format!("{id}:{}:{:?}:{b:?}", o.ty, o.attributes)
+            })
+            .collect();
+        format!("{} {:?} {:?} {objects:?}", d.ty, d.version, d.vertices)
+    }
+
+    #[test]
+    fn the_split_parse_reads_what_serde_reads_and_leaves_the_rest_to_it() {
+        let doc = r#" {"type":"CityJSON","version":"2.0","transform":{"scale":[1,1,1],"translate":[0,0,0]},
+            "CityObjects":{"a\"}[b":{"type":"Building","attributes":{"note":"{[\"]}\\","n":-1.5e3,"t":true,"z":null},
+              "geometry":[{"type":"MultiSurface","lod":"1","boundaries":[[[0,1,2]]]}]},
+             "c":{ "type" : "Road" , "geometry" : [ ] },
+             "b":{"type":"PlantCover"}},
+            "metadata":{"title":"x]}"},
+            "vertices":[[0,0,0],[1,0,0],[1,1,0.5]] } "#;
+        let whole: DocIn = serde_json::from_str(doc).unwrap();
+        let split = parse_split(doc.as_bytes()).expect("split").unwrap();
+        assert_eq!(digest(&split), digest(&whole));
+        assert_eq!(split.city_objects.len(), 3);
+        assert_eq!(split.metadata, whole.metadata);
+        // Malformed, cut short, repeated members, trailing text: the whole parse decides.
+        for bad in [
+            &doc[..doc.len() - 10],
+            r#"{"type":"CityJSON","CityObjects":{},"vertices":[],"vertices":[]}"#,
+            r#"{"type":"CityJSON","CityObjects":{},"vertices":[]} x"#,
+            r#"{"type":"CityJSON","CityObjects":{"a" {}},"vertices":[]}"#,
+            r#"{"type":"CityJSON","CityObjects":{}}"#,
+            "",
+            "[]",
+        ] {
+            assert!(parse_split(bad.as_bytes()).is_none(), "{bad}");
+        }
+        // Well formed but not CityJSON inside: serde's error, from the split or the whole.
+        let wrong = r#"{"type":"CityJSON","CityObjects":{"a":{"type":7}},"vertices":[]}"#;
+        assert!(matches!(parse_split(wrong.as_bytes()), Some(Err(_))));
+        assert!(serde_json::from_str::<DocIn>(wrong).is_err());
+    }
+}
