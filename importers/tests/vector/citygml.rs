@@ -475,3 +475,56 @@ fn an_appearance_after_its_polygons_is_a_warning_not_a_silent_loss() {
     assert!(painted("b0"));
     assert!(!painted("b1"));
 }
+
+#[test]
+fn an_unknown_srs_name_and_a_polygon_of_two_points_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // An srsName cim does not know: an error naming the file and the name, nothing stored.
+    let unknown = dir.path().join("unknown_srs.gml");
+    std::fs::write(
+        &unknown,
+        many_buildings(1).replace("EPSG:32650", "urn:example:crs:city-grid"),
+    )
+    .unwrap();
+    let (p, r) = import(dir.path(), 32650, &unknown);
+    let e = r.unwrap_err().to_string();
+    assert!(
+        e.contains("unknown_srs.gml") && e.contains("'urn:example:crs:city-grid'") && e.contains("--src-crs"),
+        "{e}"
+    );
+    assert!(p.layers().unwrap().is_empty());
+    // Building 0's roof cut to two points: left out with a warning naming the object; its
+    // other five faces stored.
+    let gml = many_buildings(2);
+    let roof = gml.find(r#"<gml:Polygon gml:id="p0_1">"#).unwrap();
+    let start = roof + gml[roof..].find("<gml:posList>").unwrap() + "<gml:posList>".len();
+    let end = start + gml[start..].find("</gml:posList>").unwrap();
+    let two = format!(
+        "{}500000 2500000 6 500010 2500000 6{}",
+        &gml[..start],
+        &gml[end..]
+    );
+    let file = dir.path().join("two_points.gml");
+    std::fs::write(&file, two).unwrap();
+    let mut p = Project::create(
+        &dir.path().join("two.cim.gpkg"),
+        &Crs::from_epsg(32650).unwrap(),
+        "000000",
+    )
+    .unwrap();
+    let r = import_file(&mut p, &file, &ImportOptions::default(), &mut |_| {}).unwrap();
+    let Imported::Features(r) = r else { panic!() };
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("object 'b0_part'") && w.message.contains("fewer than 3 points")),
+        "{:?}",
+        r.warnings
+    );
+    assert_eq!(
+        r.layers.iter().map(|l| l.inserted).sum::<u64>(),
+        4,
+        "{:?}",
+        r.layers
+    );
+}
