@@ -8,6 +8,7 @@ pub mod citymodel;
 mod error;
 pub mod export;
 pub mod file;
+pub mod ifc;
 pub mod osm;
 pub mod pipeline;
 mod placement;

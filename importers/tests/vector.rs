@@ -18,6 +18,8 @@ mod fgb;
 mod geojson;
 #[path = "vector/gpkg.rs"]
 mod gpkg;
+#[path = "vector/ifc.rs"]
+mod ifc;
 #[path = "vector/shapefile.rs"]
 mod shapefile;
 #[path = "vector/support.rs"]

@@ -35,6 +35,11 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             read("citygml/Building_LOD2-EPSG25832_CityGML3.gml"),
             read("citygml/zurich_lod2_citygml1.xml"),
         ],
+        "step" => vec![
+            read("ifc/geographic-referencing.ifc"),
+            read("ifc/UT_GeoRef_1.ifc"),
+            read("ifc/MCON-1.ifc"),
+        ],
         "mesh" => {
             let mut b = cim_engine::mesh::MeshBuilder::new([85_000.0, 447_000.0, 0.0]);
             let ring = vec![[85_000.0, 447_000.0, 0.0], [85_010.0, 447_000.0, 0.0], [85_010.0, 447_010.0, 3.0], [85_000.0, 447_010.0, 3.0]];
@@ -145,6 +150,18 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
         }
         "mesh" => {
             let _ = cim_engine::mesh::decode_mesh(data);
+        }
+        "step" => {
+            // The index, then every instance's parameters.
+            if let Ok(f) =
+                cim_importers::ifc::step::StepFile::from_bytes(&work.join("fuzz.ifc"), data.to_vec())
+            {
+                for (ty, _) in f.type_counts() {
+                    for id in f.ids_of(&ty) {
+                        let _ = f.get(id);
+                    }
+                }
+            }
         }
         "citygml" => {
             let label = work.join("fuzz.gml");

@@ -1,0 +1,173 @@
+//! The STEP reader on the IFC fixtures: their schemas, instance counts, and values as written.
+
+use std::path::{Path, PathBuf};
+
+use cim_importers::ifc::step::{decode_string, Schema, StepFile, Value};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/ifc")
+        .join(name)
+}
+
+#[test]
+fn every_fixture_is_indexed_with_its_schema_and_instance_count() {
+    // (file, schema, instances: the lines that start with '#', one instance each in these files)
+    for (name, schema, n) in [
+        ("duplex.ifc", "IFC2X3", 38_898),
+        ("Duplex_A_20110907_georeferenced.ifc", "IFC2X3", 38_913),
+        ("geographic-referencing.ifc", "IFC4", 49),
+        ("UT_GeoRef_1.ifc", "IFC4X3_RC2", 32),
+        ("MCON-1.ifc", "IFC4X3_RC3", 661),
+    ] {
+        let f = StepFile::open(&fixture(name)).unwrap();
+        assert_eq!(f.header.schema.name(), schema, "{name}");
+        assert_eq!(f.len(), n, "{name}");
+        assert_eq!(f.duplicates, 0, "{name}");
+    }
+    let f = StepFile::open(&fixture("UT_GeoRef_1.ifc")).unwrap();
+    assert!(matches!(f.header.schema, Schema::Ifc4x3(_)));
+}
+
+#[test]
+fn the_duplex_has_its_walls_windows_doors_slabs_spaces_and_storeys() {
+    let f = StepFile::open(&fixture("Duplex_A_20110907_georeferenced.ifc")).unwrap();
+    let n = f.type_counts();
+    let count = |t: &str| n.get(t).copied().unwrap_or(0);
+    // As the fixture's manifest states them.
+    assert_eq!(
+        [
+            "IFCWALLSTANDARDCASE",
+            "IFCWALL",
+            "IFCWINDOW",
+            "IFCDOOR",
+            "IFCOPENINGELEMENT",
+            "IFCRELVOIDSELEMENT",
+            "IFCRELFILLSELEMENT",
+            "IFCSLAB",
+            "IFCSPACE",
+            "IFCBUILDINGSTOREY"
+        ]
+        .map(count),
+        [56, 1, 24, 14, 50, 50, 38, 21, 21, 4]
+    );
+    assert!(
+        f.header.preprocessor_version.contains("Revit Architecture 2011"),
+        "{:?}",
+        f.header
+    );
+    // Every storey is an IfcBuildingStorey with a GlobalId of 22 characters and a name.
+    for id in f.ids_of("IFCBUILDINGSTOREY") {
+        let s = f.get(id).unwrap();
+        assert_eq!(s.params[0].as_str().map(str::len), Some(22), "{s:?}");
+        assert!(s.params[2].as_str().is_some_and(|n| !n.is_empty()), "{s:?}");
+    }
+}
+
+#[test]
+fn values_are_read_as_written() {
+    let f = StepFile::open(&fixture("geographic-referencing.ifc")).unwrap();
+    assert_eq!(f.header.name, "GeoReference.ifc");
+    // #2= IFCMAPCONVERSION(#100011,#1,458658.78,5438232.79,113.7,0.270600445976,0.962691746426,$);
+    let m = f.get(2).unwrap();
+    assert_eq!(m.ty, "IFCMAPCONVERSION");
+    assert_eq!(
+        m.params,
+        vec![
+            Value::Ref(100011),
+            Value::Ref(1),
+            Value::Real(458658.78),
+            Value::Real(5438232.79),
+            Value::Real(113.7),
+            Value::Real(0.270600445976),
+            Value::Real(0.962691746426),
+            Value::Null
+        ]
+    );
+    // #3= IFCSIUNIT(*,.LENGTHUNIT.,$,.METRE.);
+    let u = f.get(3).unwrap();
+    assert_eq!(
+        u.params,
+        vec![
+            Value::Derived,
+            Value::Enum("LENGTHUNIT".into()),
+            Value::Null,
+            Value::Enum("METRE".into())
+        ]
+    );
+    // #173= IFCCARTESIANPOINT((0.,0.,0.));
+    assert_eq!(
+        f.get(173).unwrap().params,
+        vec![Value::List(vec![Value::Real(0.0); 3])]
+    );
+    // A wrongly typed reference and a missing one are errors naming both instances.
+    let e = f.get_typed(1, &["IFCCARTESIANPOINT"], 2).unwrap_err().to_string();
+    assert!(
+        e.contains("geographic-referencing.ifc") && e.contains("#2 refers to #1, a IFCPROJECTEDCRS"),
+        "{e}"
+    );
+    let e = f
+        .get_typed(999_999, &["IFCCARTESIANPOINT"], 2)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("#999999, which is not in the file"), "{e}");
+}
+
+#[test]
+fn strings_decode_their_escapes() {
+    assert_eq!(decode_string(b"it''s"), "it's");
+    assert_eq!(decode_string(b"C:\\\\temp"), "C:\\temp");
+    assert_eq!(decode_string(b"Stra\\X\\DFe"), "Straße");
+    assert_eq!(decode_string(b"\\X2\\5EFA7B51\\X0\\ A"), "建筑 A");
+    assert_eq!(decode_string(b"\\X4\\0001F3E0\\X0\\"), "🏠");
+    assert_eq!(decode_string(b"\\S\\D"), "Ä");
+    assert_eq!(decode_string(b"\\PA\\x"), "x");
+    assert_eq!(decode_string("建筑".as_bytes()), "建筑");
+}
+
+#[test]
+fn broken_files_are_errors_naming_the_file_the_instance_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("geographic-referencing.ifc")).unwrap();
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    // Cut in the middle of #243's parameters.
+    let at = text.find("#243= IFCAXIS2PLACEMENT3D(#173").unwrap() + 30;
+    let cut = write("cut.ifc", &text[..at]);
+    let e = StepFile::open(&cut).err().unwrap().to_string();
+    assert!(
+        e.contains("cut.ifc") && e.contains("#243") && e.contains("cut short"),
+        "{e}"
+    );
+    // Cut between instances.
+    let at = text.find("#243=").unwrap();
+    let e = StepFile::open(&write("cut2.ifc", &text[..at]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("#121") && e.contains("cut short"), "{e}");
+    // An unknown schema.
+    let other = write(
+        "other.ifc",
+        &text.replace("FILE_SCHEMA (('IFC4'))", "FILE_SCHEMA (('AP214'))"),
+    );
+    let e = StepFile::open(&other).err().unwrap().to_string();
+    assert!(e.contains("other.ifc") && e.contains("'AP214'"), "{e}");
+    // Not STEP at all.
+    let e = StepFile::open(&write("x.ifc", "{}")).err().unwrap().to_string();
+    assert!(e.contains("not a STEP file"), "{e}");
+    // A bad parameter: found when the instance is read, naming it.
+    let garbled = write(
+        "garbled.ifc",
+        &text.replace(
+            "#173= IFCCARTESIANPOINT((0.,0.,0.));",
+            "#173= IFCCARTESIANPOINT((0.,0.,0.) ?);",
+        ),
+    );
+    let f = StepFile::open(&garbled).unwrap();
+    let e = f.get(173).unwrap_err().to_string();
+    assert!(e.contains("#173 (IFCCARTESIANPOINT)") && e.contains("'?'"), "{e}");
+}
