@@ -1,5 +1,6 @@
 //! IFC (BIM) models: the STEP physical file reader ([`step`]) that IFC 2x3, 4 and 4.3 files are
-//! read with. The model (spatial structure, products, placements, geometry, georeferencing)
-//! builds on it.
+//! read with, and where a model lies on the map ([`georef`]). The model (spatial structure,
+//! products, placements, geometry) builds on them.
 
+pub mod georef;
 pub mod step;

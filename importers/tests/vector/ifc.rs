@@ -171,3 +171,55 @@ fn broken_files_are_errors_naming_the_file_the_instance_and_the_reason() {
     let e = f.get(173).unwrap_err().to_string();
     assert!(e.contains("#173 (IFCCARTESIANPOINT)") && e.contains("'?'"), "{e}");
 }
+
+#[test]
+fn georeferencing_places_the_issues_test_vectors_to_the_millimetre() {
+    use cim_importers::ifc::georef::{read_georef, GeorefMethod};
+    let close = |got: [f64; 3], want: [f64; 3]| (0..3).all(|k| (got[k] - want[k]).abs() < 0.001);
+    // A millimetre project on a metre CRS, rotated: local (0,0,0) and (1000 mm, 0, 0).
+    let g = read_georef(&StepFile::open(&fixture("geographic-referencing.ifc")).unwrap()).unwrap();
+    assert_eq!((g.method, g.unit_m), (GeorefMethod::MapConversion, 0.001));
+    let m = g.conversion.as_ref().unwrap();
+    assert_eq!(m.crs.as_deref(), Some("EPSG:25832"));
+    assert!(m.scale_from_units, "no Scale in the file: the units' ratio");
+    assert!(close(
+        m.to_map([0.0, 0.0, 0.0]),
+        [458_658.78, 5_438_232.79, 113.7]
+    ));
+    let p = m.to_map([1000.0, 0.0, 0.0]);
+    assert!(close(p, [458_659.050_6, 5_438_233.752_7, 113.7]), "{p:?}");
+    assert!((m.rotation_deg() - 74.3).abs() < 0.05, "{}", m.rotation_deg());
+    // IFC 4.3 (pre-final): (10, 0, 0) m.
+    let g = read_georef(&StepFile::open(&fixture("UT_GeoRef_1.ifc")).unwrap()).unwrap();
+    let m = g.conversion.as_ref().unwrap();
+    assert_eq!(
+        (g.method, m.crs.as_deref()),
+        (GeorefMethod::MapConversion, Some("EPSG:5834"))
+    );
+    assert!(close(
+        m.to_map([10.0, 0.0, 0.0]),
+        [4_468_015.0, 5_334_600.0, 515.0]
+    ));
+    // An IFC 4.3 road by its map conversion.
+    let g = read_georef(&StepFile::open(&fixture("MCON-1.ifc")).unwrap()).unwrap();
+    let m = g.conversion.as_ref().unwrap();
+    assert_eq!(m.crs.as_deref(), Some("EPSG:3878"));
+    assert!(close(m.to_map([0.0; 3]), [24_525_000.0, 6_876_000.0, 0.0]));
+    assert_eq!(m.scale, [1.0; 3]);
+    // IFC2x3 by its property sets (the site still says Chicago).
+    let g = read_georef(&StepFile::open(&fixture("Duplex_A_20110907_georeferenced.ifc")).unwrap()).unwrap();
+    assert_eq!(g.method, GeorefMethod::PropertySets);
+    let m = g.conversion.as_ref().unwrap();
+    assert_eq!(m.crs.as_deref(), Some("EPSG:9897"));
+    assert!(close(m.to_map([0.0; 3]), [76_670.0, 77_179.0, 293.700_012]));
+    let p = m.to_map([1.0, 0.0, 0.0]);
+    assert!(close(p, [76_670.325_568, 77_179.945_519, 293.700_012]), "{p:?}");
+    // The plain duplex: only its site's latitude and longitude.
+    let g = read_georef(&StepFile::open(&fixture("duplex.ifc")).unwrap()).unwrap();
+    assert_eq!((g.method, g.unit_m), (GeorefMethod::SiteLocation, 1.0));
+    let s = g.site.unwrap();
+    assert!(
+        (s[0] - 41.8744).abs() < 1e-4 && (s[1] + 87.6394).abs() < 1e-4,
+        "{s:?}"
+    );
+}
