@@ -3,4 +3,5 @@
 //! products, placements, geometry) builds on them.
 
 pub mod georef;
+pub mod placement;
 pub mod step;

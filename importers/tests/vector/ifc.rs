@@ -223,3 +223,112 @@ fn georeferencing_places_the_issues_test_vectors_to_the_millimetre() {
         "{s:?}"
     );
 }
+
+/// IfcOpenShell's Python (`tests/peers/ifc_placements.py` needs ifcopenshell 0.9): from
+/// `$CIM_PEERS_IFC`, else `~/.cache/cim-peers/ifc/bin/python`; `None` where it is not there (a
+/// failure under `CIM_REQUIRE_PEER_TESTS=1`).
+fn ifcopenshell_python() -> Option<PathBuf> {
+    let python = std::env::var_os("CIM_PEERS_IFC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/cim-peers/ifc/bin/python")
+        });
+    if python.is_file() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CIM_REQUIRE_PEER_TESTS").is_none(),
+        "IfcOpenShell is not installed at {}",
+        python.display()
+    );
+    eprintln!(
+        "note: IfcOpenShell not installed at {}; not compared",
+        python.display()
+    );
+    None
+}
+
+#[test]
+fn every_products_placement_agrees_with_ifcopenshell() {
+    use cim_importers::ifc::placement::Placements;
+    let Some(python) = ifcopenshell_python() else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/ifc_placements.py");
+    // (IfcOpenShell 0.9 refuses the pre-final IFC4X3 files.)
+    for name in ["duplex.ifc", "geographic-referencing.ifc"] {
+        let file = fixture(name);
+        let out = std::process::Command::new(&python)
+            .arg(&script)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let f = StepFile::open(&file).unwrap();
+        let mut placements = Placements::default();
+        let mut n = 0;
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = v["id"].as_u64().unwrap();
+            let m = |r: usize, c: usize| v["m"][r][c].as_f64().unwrap();
+            let product = f.get(id).unwrap();
+            let pl = product.params[5].as_ref_id().unwrap();
+            let fr = placements.world(&f, pl).unwrap();
+            for r in 0..3 {
+                let got = [fr.x[r], fr.y[r], fr.z[r], fr.origin[r]];
+                for c in 0..4 {
+                    assert!(
+                        (got[c] - m(r, c)).abs() < 1e-9,
+                        "{name} #{id}: row {r} {got:?} against {line}"
+                    );
+                }
+            }
+            n += 1;
+        }
+        assert!(n > 0, "{name}");
+        if name == "duplex.ifc" {
+            assert_eq!(n, 295);
+        }
+    }
+}
+
+#[test]
+fn a_placement_that_refers_to_itself_is_an_error_naming_it() {
+    use cim_importers::ifc::placement::Placements;
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("geographic-referencing.ifc")).unwrap();
+    // The building's placement made relative to the proxy's, whose storey is in the building.
+    let looped = text.replace(
+        "#100025= IFCLOCALPLACEMENT(#100022,#100040);",
+        "#100025= IFCLOCALPLACEMENT(#121,#100040);",
+    );
+    let path = dir.path().join("loop.ifc");
+    std::fs::write(&path, looped).unwrap();
+    let f = StepFile::open(&path).unwrap();
+    let e = Placements::default().world(&f, 121).unwrap_err().to_string();
+    assert!(
+        e.contains("loop.ifc") && e.contains("refers to itself") && e.contains("#121"),
+        "{e}"
+    );
+    // And straight to itself.
+    let own = text.replace(
+        "#100022= IFCLOCALPLACEMENT($,#100040);",
+        "#100022= IFCLOCALPLACEMENT(#100022,#100040);",
+    );
+    std::fs::write(&path, own).unwrap();
+    let f = StepFile::open(&path).unwrap();
+    let e = Placements::default().world(&f, 100022).unwrap_err().to_string();
+    assert!(e.contains("#100022: a placement that refers to itself"), "{e}");
+    // A placement naming a point where a direction should be.
+    let wrong = text.replace(
+        "#243= IFCAXIS2PLACEMENT3D(#173,#217,#218);",
+        "#243= IFCAXIS2PLACEMENT3D(#173,#173,#218);",
+    );
+    std::fs::write(&path, wrong).unwrap();
+    let f = StepFile::open(&path).unwrap();
+    let e = Placements::default().world(&f, 121).unwrap_err().to_string();
+    assert!(
+        e.contains("#243 refers to #173, a IFCCARTESIANPOINT, where IFCDIRECTION is expected"),
+        "{e}"
+    );
+}
