@@ -5,3 +5,4 @@
 pub mod georef;
 pub mod placement;
 pub mod step;
+pub mod structure;
