@@ -2,6 +2,7 @@
 //! read with, and where a model lies on the map ([`georef`]). The model (spatial structure,
 //! products, placements, geometry) builds on them.
 
+pub mod geometry;
 pub mod georef;
 pub mod placement;
 pub mod step;

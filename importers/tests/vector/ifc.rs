@@ -382,3 +382,91 @@ fn products_their_classes_and_containers_agree_with_ifcopenshell() {
         }
     }
 }
+
+/// The volume inside closed faces (triangulated by the engine), positive when they face out.
+fn volume(faces: &[Vec<Vec<[f64; 3]>>]) -> f64 {
+    let mut b = cim_engine::mesh::MeshBuilder::new([0.0; 3]);
+    for face in faces {
+        b.add_polygon(face, cim_engine::mesh::SurfaceClass::Wall, None, None)
+            .unwrap();
+    }
+    let m = b.finish();
+    m.triangles
+        .iter()
+        .map(|t| {
+            let [a, b, c] = t.map(|v| m.world(v));
+            (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
+                + a[2] * (b[0] * c[1] - b[1] * c[0]))
+                / 6.0
+        })
+        .sum()
+}
+
+#[test]
+fn extruded_profiles_enclose_their_volumes_facing_out() {
+    use cim_importers::ifc::geometry::{circle_segments, extruded_area_solid};
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"ISO-10303-21;
+HEADER;
+FILE_DESCRIPTION((''),'2;1');
+FILE_NAME('t.ifc','',(''),(''),'','','');
+FILE_SCHEMA(('IFC4'));
+ENDSEC;
+DATA;
+#1=IFCCARTESIANPOINT((0.,0.,0.));
+#2=IFCDIRECTION((0.,0.,1.));
+#3=IFCDIRECTION((1.,0.,0.));
+#4=IFCAXIS2PLACEMENT3D(#1,#2,#3);
+#5=IFCCARTESIANPOINT((1000.,500.));
+#6=IFCAXIS2PLACEMENT2D(#5,$);
+#10=IFCRECTANGLEPROFILEDEF(.AREA.,$,#6,2000.,3000.);
+#11=IFCEXTRUDEDAREASOLID(#10,#4,#2,4000.);
+#20=IFCCIRCLEPROFILEDEF(.AREA.,$,$,500.);
+#21=IFCEXTRUDEDAREASOLID(#20,#4,#2,1000.);
+#30=IFCCARTESIANPOINT((0.,0.));
+#31=IFCCARTESIANPOINT((10.,0.));
+#32=IFCCARTESIANPOINT((10.,10.));
+#33=IFCCARTESIANPOINT((0.,10.));
+#34=IFCPOLYLINE((#30,#31,#32,#33,#30));
+#35=IFCCARTESIANPOINTLIST2D(((4.,4.),(4.,6.),(6.,6.),(6.,4.)));
+#36=IFCINDEXEDPOLYCURVE(#35,(IFCLINEINDEX((1,2,3,4,1))),$);
+#37=IFCARBITRARYPROFILEDEFWITHVOIDS(.AREA.,'plate',#34,(#36));
+#38=IFCDIRECTION((0.,0.,-1.));
+#39=IFCEXTRUDEDAREASOLID(#37,#4,#38,2.);
+#40=IFCDIRECTION((1.,0.,1.));
+#41=IFCEXTRUDEDAREASOLID(#37,#4,#40,2.);
+#50=IFCTRAPEZIUMPROFILEDEF(.AREA.,$,$,1.,2.,3.,0.);
+#51=IFCEXTRUDEDAREASOLID(#50,#4,#2,1.);
+ENDSEC;
+END-ISO-10303-21;
+"#;
+    let path = dir.path().join("t.ifc");
+    std::fs::write(&path, text).unwrap();
+    let f = StepFile::open(&path).unwrap();
+    // A 2 × 3 m box 4 m high, in millimetres, its profile moved to (1000, 500).
+    let faces = extruded_area_solid(&f, 11, 1.0).unwrap();
+    assert_eq!(faces.len(), 6);
+    assert!((volume(&faces) - 24e9).abs() < 1.0, "{}", volume(&faces));
+    let xs: Vec<f64> = faces.iter().flatten().flatten().map(|p| p[0]).collect();
+    assert_eq!(xs.iter().cloned().fold(f64::MAX, f64::min), 0.0);
+    assert_eq!(xs.iter().cloned().fold(f64::MIN, f64::max), 2000.0);
+    // A cylinder of radius 500 mm cut to 1 mm: its volume a little under π r² h.
+    let n = circle_segments(500.0, 1.0);
+    assert!((40..=60).contains(&n), "{n}");
+    let v = volume(&extruded_area_solid(&f, 21, 1.0).unwrap());
+    let exact = std::f64::consts::PI * 500.0 * 500.0 * 1000.0;
+    let polygon = 0.5 * n as f64 * 500.0 * 500.0 * (std::f64::consts::TAU / n as f64).sin() * 1000.0;
+    assert!(
+        (v - polygon).abs() < 1e-3 * polygon && v < exact && v > 0.99 * exact,
+        "{v} {exact}"
+    );
+    // A 10 × 10 plate with a 2 × 2 hole, extruded 2 downwards: 192, still facing out.
+    assert!((volume(&extruded_area_solid(&f, 39, 0.01).unwrap()) - 192.0).abs() < 1e-9);
+    // The same along a slanted direction: depth 2 along (1, 0, 1), height √2.
+    let slanted = volume(&extruded_area_solid(&f, 41, 0.01).unwrap());
+    // (f32 positions in the mesh: a few parts in 10⁸.)
+    assert!((slanted - 96.0 * 2f64.sqrt()).abs() < 1e-4, "{slanted}");
+    // A profile not read yet is an error naming it.
+    let e = extruded_area_solid(&f, 51, 0.01).unwrap_err().to_string();
+    assert!(e.contains("#50") && e.contains("IFCTRAPEZIUMPROFILEDEF"), "{e}");
+}
