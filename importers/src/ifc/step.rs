@@ -1,8 +1,8 @@
 //! ISO 10303-21 (STEP physical file) as IFC writes it: the header (schema, name, description,
 //! the program that wrote it) and an index of the data section's entity instances, built in
 //! one pass over the bytes; an instance's parameters are parsed only when asked for. The file's
-//! bytes and the index (24 bytes an instance) are all that is kept, so a model takes little more
-//! memory than its file.
+//! bytes and the index (24 bytes an instance, and its id again in its type's list) are all that
+//! is kept, so a model takes little more memory than its file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -153,6 +153,8 @@ pub struct StepFile {
     type_ids: HashMap<String, u32>,
     /// In id order.
     entries: Vec<Entry>,
+    /// Per type (index into `types`), its instances' ids in id order.
+    by_type: Vec<Vec<u64>>,
     /// Instances whose id appeared before (ignored, the first kept).
     pub duplicates: usize,
 }
@@ -252,6 +254,7 @@ impl StepFile {
             types: Vec::new(),
             type_ids: HashMap::new(),
             entries: Vec::new(),
+            by_type: Vec::new(),
             duplicates: 0,
         };
         file.index(b, data_at)?;
@@ -359,6 +362,11 @@ impl StepFile {
         self.entries.dedup_by_key(|e| e.id);
         self.duplicates = before - self.entries.len();
         self.entries.shrink_to_fit();
+        let mut by_type: Vec<Vec<u64>> = vec![Vec::new(); self.types.len()];
+        for e in &self.entries {
+            by_type[e.ty as usize].push(e.id);
+        }
+        self.by_type = by_type;
         Ok(())
     }
 
@@ -388,16 +396,16 @@ impl StepFile {
         let Some(&t) = self.type_ids.get(ty) else {
             return Vec::new();
         };
-        self.entries.iter().filter(|e| e.ty == t).map(|e| e.id).collect()
+        self.by_type.get(t as usize).cloned().unwrap_or_default()
     }
 
     /// How many instances of each type, by type.
     pub fn type_counts(&self) -> std::collections::BTreeMap<String, usize> {
-        let mut n = vec![0usize; self.types.len()];
-        for e in &self.entries {
-            n[e.ty as usize] += 1;
-        }
-        self.types.iter().cloned().zip(n).collect()
+        self.types
+            .iter()
+            .cloned()
+            .zip(self.by_type.iter().map(Vec::len))
+            .collect()
     }
 
     /// Instance `id` with its parameters; an error names the file, `#id` and the reason.
