@@ -255,20 +255,22 @@ pub fn glb(
             json!({"bufferView": iv, "componentType": ctype, "count": indices.len(), "type": "SCALAR"}),
         );
         let idx_acc = accessors.len() - 1;
-        let material = match look {
-            Look::Group => json!({"name": name, "pbrMetallicRoughness": {"baseColorFactor": colour,
-                "metallicFactor": 0.0, "roughnessFactor": 1.0}, "doubleSided": true}),
-            Look::Color(bits) => json!({"name": format!("{name} colour"), "pbrMetallicRoughness": {
-                "baseColorFactor": bits.map(|b| f32::from_bits(b).clamp(0.0, 1.0)),
-                "metallicFactor": 0.0, "roughnessFactor": 1.0}, "doubleSided": true}),
-            Look::Texture(_) => match texture {
-                Some(tex) => json!({"name": format!("{name} texture"), "pbrMetallicRoughness": {
-                    "baseColorTexture": {"index": tex}, "metallicFactor": 0.0, "roughnessFactor": 1.0},
-                    "doubleSided": true}),
-                None => json!({"name": name, "pbrMetallicRoughness": {"baseColorFactor": colour,
-                    "metallicFactor": 0.0, "roughnessFactor": 1.0}, "doubleSided": true}),
-            },
+        // A matte, two-sided material: its name and base colour (a factor, or the texture).
+        let (label, base) = match (look, texture) {
+            (Look::Color(bits), _) => (
+                format!("{name} colour"),
+                json!({"baseColorFactor": bits.map(|b| f32::from_bits(b).clamp(0.0, 1.0))}),
+            ),
+            (Look::Texture(_), Some(tex)) => (
+                format!("{name} texture"),
+                json!({"baseColorTexture": {"index": tex}}),
+            ),
+            _ => (name.to_string(), json!({"baseColorFactor": colour})),
         };
+        let mut pbr = base;
+        pbr["metallicFactor"] = json!(0.0);
+        pbr["roughnessFactor"] = json!(1.0);
+        let material = json!({"name": label, "pbrMetallicRoughness": pbr, "doubleSided": true});
         materials.push(material);
         let mut prim = json!({"attributes": {"POSITION": pos_acc}, "indices": idx_acc,
             "material": materials.len() - 1, "mode": 4});

@@ -156,21 +156,29 @@ pub(crate) fn solids(project: &Project, filter: &FeatureFilter, out: &Path) -> R
             }
         }
     }
+    // What glTF cannot carry is said once, for either writer.
+    let (images, not_embedded) = images_of(project, &list, out)?;
+    let mut warnings = Vec::new();
+    if left_out > 0 {
+        warnings.push(super::left_out_warning(left_out));
+    }
+    if not_embedded > 0 {
+        warnings.push(format!(
+            "{not_embedded} texture images are neither PNG nor JPEG: the surfaces they cover are written in plain colours"
+        ));
+    }
     Ok(Solids {
         list,
         columns,
-        left_out,
+        images,
+        warnings,
         bounds: (lo, hi),
     })
 }
 
 /// The texture images `solids` use that glTF can embed (PNG, JPEG), and how many others there
 /// are (their surfaces are written plain).
-pub(crate) fn images_of(
-    project: &Project,
-    solids: &[Solid],
-    out: &Path,
-) -> Result<(HashMap<i64, GlbImage>, usize)> {
+fn images_of(project: &Project, solids: &[Solid], out: &Path) -> Result<(HashMap<i64, GlbImage>, usize)> {
     let ids: std::collections::BTreeSet<i64> = solids
         .iter()
         .filter(|s| s.mesh.uvs.is_some())
@@ -199,18 +207,14 @@ pub(crate) fn images_of(
     Ok((images, other))
 }
 
-/// The warning for texture images glTF cannot carry.
-pub(crate) fn plain_images_warning(n: usize) -> String {
-    format!(
-        "{n} texture images are neither PNG nor JPEG: the surfaces they cover are written in plain colours"
-    )
-}
-
 /// What [`solids`] found.
 pub(crate) struct Solids {
     pub list: Vec<Solid>,
     pub columns: Vec<String>,
-    pub left_out: usize,
+    /// The texture images they use that glTF can embed.
+    pub images: HashMap<i64, GlbImage>,
+    /// Features left out, images written plain.
+    pub warnings: Vec<String>,
     pub bounds: ([f64; 3], [f64; 3]),
 }
 
@@ -552,10 +556,10 @@ pub fn write_3dtiles(
     let Solids {
         list: solids,
         columns,
-        left_out,
+        images,
+        mut warnings,
         bounds: (lo, hi),
     } = solids(project, filter, out)?;
-    let (images, not_embedded) = images_of(project, &solids, out)?;
     let wgs84 = Crs::from_epsg(4326).map_err(|e| ImportError::engine(out, e))?;
     let to_wgs84 = Transform::new(&wgs84, project.crs());
     // The frame's origin: the centre of the data's box, on its lowest point.
@@ -604,13 +608,6 @@ pub fn write_3dtiles(
         return Err(ImportError::io(&tmp, e));
     }
     std::fs::rename(&tmp, out).map_err(|e| ImportError::io(out, e))?;
-    let mut warnings = Vec::new();
-    if left_out > 0 {
-        warnings.push(super::left_out_warning(left_out));
-    }
-    if not_embedded > 0 {
-        warnings.push(plain_images_warning(not_embedded));
-    }
     if opts.geoid_offset_m == 0.0 {
         warnings.push(
             "heights written as ellipsoidal as they are: if they are orthometric (above sea level), pass --geoid-offset with the geoid's height here, or the city floats or sinks by it in Cesium"
@@ -640,10 +637,10 @@ pub fn write_glb(project: &Project, filter: &FeatureFilter, out: &Path) -> Resul
     let Solids {
         list: solids,
         columns,
-        left_out,
+        images,
+        warnings,
         bounds: (lo, hi),
     } = solids(project, filter, out)?;
-    let (images, not_embedded) = images_of(project, &solids, out)?;
     let c = [0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]];
     let features: Vec<GlbFeature> = solids
         .iter()
@@ -678,13 +675,6 @@ pub fn write_glb(project: &Project, filter: &FeatureFilter, out: &Path) -> Resul
     let tmp = out.with_extension("partial");
     std::fs::write(&tmp, &bytes).map_err(|e| ImportError::io(&tmp, e))?;
     std::fs::rename(&tmp, out).map_err(|e| ImportError::io(out, e))?;
-    let mut warnings = Vec::new();
-    if left_out > 0 {
-        warnings.push(super::left_out_warning(left_out));
-    }
-    if not_embedded > 0 {
-        warnings.push(plain_images_warning(not_embedded));
-    }
     let triangles: usize = solids.iter().map(|s| s.mesh.triangles.len()).sum();
     Ok(Exported {
         what: "features",

@@ -73,9 +73,10 @@ fn bad(f: &StepFile, reason: impl Into<String>) -> ImportError {
     ImportError::file(&f.path, reason)
 }
 
-/// The coordinates of an `IfcCartesianPoint` (two or three; z 0 where two).
-pub fn point(f: &StepFile, id: u64, from: u64) -> Result<[f64; 3]> {
-    let p = f.get_typed(id, &["IFCCARTESIANPOINT"], from)?;
+/// The two or three numbers of an instance of type `ty` (`IfcCartesianPoint`, `IfcDirection`:
+/// a list of them first), z 0 where two.
+fn triple(f: &StepFile, id: u64, from: u64, ty: &str, name: &str) -> Result<[f64; 3]> {
+    let p = f.get_typed(id, &[ty], from)?;
     let c: Vec<f64> = p
         .params
         .first()
@@ -83,27 +84,19 @@ pub fn point(f: &StepFile, id: u64, from: u64) -> Result<[f64; 3]> {
         .map(|l| l.iter().filter_map(Value::as_f64).collect())
         .unwrap_or_default();
     if c.len() < 2 || c.iter().any(|v| !v.is_finite()) {
-        return Err(bad(
-            f,
-            format!("#{id} (IfcCartesianPoint): not two or three numbers"),
-        ));
+        return Err(bad(f, format!("#{id} ({name}): not two or three numbers")));
     }
     Ok([c[0], c[1], c.get(2).copied().unwrap_or(0.0)])
 }
 
+/// The coordinates of an `IfcCartesianPoint` (two or three; z 0 where two).
+pub fn point(f: &StepFile, id: u64, from: u64) -> Result<[f64; 3]> {
+    triple(f, id, from, "IFCCARTESIANPOINT", "IfcCartesianPoint")
+}
+
 /// The ratios of an `IfcDirection` (z 0 where two).
 pub fn direction(f: &StepFile, id: u64, from: u64) -> Result<[f64; 3]> {
-    let d = f.get_typed(id, &["IFCDIRECTION"], from)?;
-    let c: Vec<f64> = d
-        .params
-        .first()
-        .and_then(Value::as_list)
-        .map(|l| l.iter().filter_map(Value::as_f64).collect())
-        .unwrap_or_default();
-    if c.len() < 2 || c.iter().any(|v| !v.is_finite()) {
-        return Err(bad(f, format!("#{id} (IfcDirection): not two or three numbers")));
-    }
-    Ok([c[0], c[1], c.get(2).copied().unwrap_or(0.0)])
+    triple(f, id, from, "IFCDIRECTION", "IfcDirection")
 }
 
 /// The frame of an `IfcAxis2Placement3D` or `IfcAxis2Placement2D`: its location, its z axis

@@ -313,24 +313,3 @@ pub fn read_structure(f: &StepFile) -> Result<Structure> {
     }
     Ok(s)
 }
-
-/// Whether a class is a spatial element (what holds others).
-pub fn is_spatial(class: &str) -> bool {
-    matches!(
-        class,
-        "IfcSite"
-            | "IfcBuilding"
-            | "IfcBuildingStorey"
-            | "IfcSpace"
-            | "IfcFacility"
-            | "IfcFacilityPart"
-            | "IfcBridge"
-            | "IfcBridgePart"
-            | "IfcRoad"
-            | "IfcRoadPart"
-            | "IfcRailway"
-            | "IfcMarineFacility"
-            | "IfcSpatialZone"
-            | "IfcExternalSpatialElement"
-    )
-}

@@ -248,27 +248,35 @@ fn ifcopenshell_python() -> Option<PathBuf> {
     None
 }
 
+/// IfcOpenShell's reading of `file` (`tests/peers/ifc_placements.py`): a JSON object a product.
+fn ifcopenshell_reading(python: &Path, file: &Path) -> Vec<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/ifc_placements.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn every_products_placement_agrees_with_ifcopenshell() {
     use cim_importers::ifc::placement::Placements;
     let Some(python) = ifcopenshell_python() else {
         return;
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/ifc_placements.py");
     // (IfcOpenShell 0.9 refuses the pre-final IFC4X3 files.)
     for name in ["duplex.ifc", "geographic-referencing.ifc"] {
         let file = fixture(name);
-        let out = std::process::Command::new(&python)
-            .arg(&script)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let theirs = ifcopenshell_reading(&python, &file);
         let f = StepFile::open(&file).unwrap();
         let mut placements = Placements::default();
         let mut n = 0;
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for v in &theirs {
             let id = v["id"].as_u64().unwrap();
             if v["m"].is_null() {
                 continue;
@@ -282,7 +290,7 @@ fn every_products_placement_agrees_with_ifcopenshell() {
                 for c in 0..4 {
                     assert!(
                         (got[c] - m(r, c)).abs() < 1e-9,
-                        "{name} #{id}: row {r} {got:?} against {line}"
+                        "{name} #{id}: row {r} {got:?} against {v}"
                     );
                 }
             }
@@ -342,24 +350,14 @@ fn products_their_classes_and_containers_agree_with_ifcopenshell() {
     let Some(python) = ifcopenshell_python() else {
         return;
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/ifc_placements.py");
     for name in [
         "Duplex_A_20110907_georeferenced.ifc",
         "geographic-referencing.ifc",
     ] {
         let file = fixture(name);
-        let out = std::process::Command::new(&python)
-            .arg(&script)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let theirs = ifcopenshell_reading(&python, &file);
         let f = StepFile::open(&file).unwrap();
         let s = read_structure(&f).unwrap();
-        let theirs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
         // The same products…
         let mut ids: Vec<u64> = theirs.iter().map(|v| v["id"].as_u64().unwrap()).collect();
         ids.sort();

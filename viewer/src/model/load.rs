@@ -236,14 +236,21 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             let Some(&k) = index.get(code) else {
                 return Ok(());
             };
-            let below_2 = rep.lod.as_str() < "2" && rep.lod.as_str() >= "1";
-            if below_2 && lod1.get(&k).is_none_or(|(was, _)| rep.lod >= *was) {
-                lod1.insert(k, (rep.lod.clone(), rep.mesh.clone()));
-            }
-            if buildings[k].lod.as_ref().is_none_or(|was| rep.lod >= *was) {
-                buildings[k].lod = Some(rep.lod.clone());
-                inputs[k].mesh = Some(rep.mesh);
+            let lod1_x = |lod: &str| ("1".."2").contains(&lod);
+            // The finest is drawn near; one it displaces, or a coarser one, may be the LoD 1.x
+            // drawn far (moved, not copied).
+            let (lod, mesh) = if buildings[k].lod.as_ref().is_none_or(|was| rep.lod >= *was) {
                 inputs[k].paints = rep.paints;
+                let mesh = inputs[k].mesh.replace(rep.mesh);
+                match (buildings[k].lod.replace(rep.lod), mesh) {
+                    (Some(lod), Some(mesh)) => (lod, mesh),
+                    _ => return Ok(()),
+                }
+            } else {
+                (rep.lod, rep.mesh)
+            };
+            if lod1_x(&lod) && lod1.get(&k).is_none_or(|(was, _)| lod >= *was) {
+                lod1.insert(k, (lod, mesh));
             }
             Ok(())
         })?;
