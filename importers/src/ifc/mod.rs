@@ -2,8 +2,11 @@
 //! read with, and where a model lies on the map ([`georef`]). The model (spatial structure,
 //! products, placements, geometry) builds on them.
 
+pub mod body;
 pub mod geometry;
 pub mod georef;
+pub mod import;
 pub mod placement;
+pub mod solid;
 pub mod step;
 pub mod structure;

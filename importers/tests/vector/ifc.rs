@@ -402,7 +402,7 @@ fn volume(faces: &[Vec<Vec<[f64; 3]>>]) -> f64 {
 
 #[test]
 fn extruded_profiles_enclose_their_volumes_facing_out() {
-    use cim_importers::ifc::geometry::{circle_segments, extruded_area_solid};
+    use cim_importers::ifc::geometry::{circle_segments, extruded_area_solid, Tess};
     let dir = tempfile::tempdir().unwrap();
     let text = r#"ISO-10303-21;
 HEADER;
@@ -442,7 +442,7 @@ END-ISO-10303-21;
     std::fs::write(&path, text).unwrap();
     let f = StepFile::open(&path).unwrap();
     // A 2 × 3 m box 4 m high, in millimetres, its profile moved to (1000, 500).
-    let faces = extruded_area_solid(&f, 11, 1.0).unwrap();
+    let faces = extruded_area_solid(&f, 11, &Tess::new(1.0)).unwrap();
     assert_eq!(faces.len(), 6);
     assert!((volume(&faces) - 24e9).abs() < 1.0, "{}", volume(&faces));
     let xs: Vec<f64> = faces.iter().flatten().flatten().map(|p| p[0]).collect();
@@ -451,7 +451,7 @@ END-ISO-10303-21;
     // A cylinder of radius 500 mm cut to 1 mm: its volume a little under π r² h.
     let n = circle_segments(500.0, 1.0);
     assert!((40..=60).contains(&n), "{n}");
-    let v = volume(&extruded_area_solid(&f, 21, 1.0).unwrap());
+    let v = volume(&extruded_area_solid(&f, 21, &Tess::new(1.0)).unwrap());
     let exact = std::f64::consts::PI * 500.0 * 500.0 * 1000.0;
     let polygon = 0.5 * n as f64 * 500.0 * 500.0 * (std::f64::consts::TAU / n as f64).sin() * 1000.0;
     assert!(
@@ -459,12 +459,14 @@ END-ISO-10303-21;
         "{v} {exact}"
     );
     // A 10 × 10 plate with a 2 × 2 hole, extruded 2 downwards: 192, still facing out.
-    assert!((volume(&extruded_area_solid(&f, 39, 0.01).unwrap()) - 192.0).abs() < 1e-9);
+    assert!((volume(&extruded_area_solid(&f, 39, &Tess::new(0.01)).unwrap()) - 192.0).abs() < 1e-9);
     // The same along a slanted direction: depth 2 along (1, 0, 1), height √2.
-    let slanted = volume(&extruded_area_solid(&f, 41, 0.01).unwrap());
+    let slanted = volume(&extruded_area_solid(&f, 41, &Tess::new(0.01)).unwrap());
     // (f32 positions in the mesh: a few parts in 10⁸.)
     assert!((slanted - 96.0 * 2f64.sqrt()).abs() < 1e-4, "{slanted}");
     // A profile not read yet is an error naming it.
-    let e = extruded_area_solid(&f, 51, 0.01).unwrap_err().to_string();
+    let e = extruded_area_solid(&f, 51, &Tess::new(0.01))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("#50") && e.contains("IFCTRAPEZIUMPROFILEDEF"), "{e}");
 }
