@@ -53,7 +53,7 @@ pub fn print_import_report(r: &ImportReport, as_json: bool) {
             .collect();
         println!(
             "{}",
-            json!({ "layers": layers, "warnings": warnings, "warning_groups": grouped })
+            json!({ "layers": layers, "warnings": warnings, "warning_groups": grouped, "notes": r.notes })
         );
         return;
     }
@@ -77,6 +77,9 @@ pub fn print_import_report(r: &ImportReport, as_json: bool) {
         for (source, n) in &l.height_sources {
             println!("  height from {source}: {n} building(s)");
         }
+    }
+    for n in &r.notes {
+        println!("{n}");
     }
 }
 

@@ -26,6 +26,8 @@ pub enum Format {
     GeoTiff,
     OsmXml,
     OsmPbf,
+    /// IFC in its STEP physical file form (IFC 2x3, 4, 4.3).
+    Ifc,
     /// A 3-D format cim does not read yet (its name).
     NotYet(&'static str),
     /// Nothing cim knows (GDAL may, with the `gdal` feature).
@@ -45,6 +47,7 @@ impl Format {
             Format::GeoTiff => "GeoTIFF",
             Format::OsmXml => "OSM XML",
             Format::OsmPbf => "OSM PBF",
+            Format::Ifc => "IFC",
             Format::NotYet(n) => n,
             Format::Unknown => "unknown",
         }
@@ -102,7 +105,7 @@ pub fn sniff(head: &[u8]) -> Format {
     let text = String::from_utf8_lossy(head);
     let t = text.trim_start_matches('\u{feff}').trim_start();
     if t.starts_with("ISO-10303-21") {
-        return Format::NotYet("IFC (STEP)");
+        return Format::Ifc;
     }
     if t.starts_with('<') {
         if t.contains("<osm") {
@@ -163,8 +166,10 @@ fn by_extension(path: &Path) -> Format {
     } else if ends(".citygml") {
         // A `.gml` that is CityGML was recognised by its content; other GML is GDAL's.
         Format::CityGml
-    } else if ends(".ifc") || ends(".ifczip") {
-        Format::NotYet("IFC")
+    } else if ends(".ifc") {
+        Format::Ifc
+    } else if ends(".ifczip") {
+        Format::NotYet("ifcZIP (unzip it: cim reads the .ifc inside)")
     } else if ends(".las") || ends(".laz") {
         Format::NotYet("LAS/LAZ point cloud")
     } else if ends(".osgb") {
@@ -255,6 +260,45 @@ pub fn import_file(
             };
             writer.finish(warnings).map(Imported::Features)
         }
+        Format::Ifc => {
+            let read = crate::ifc::import::read_ifc(path, project.crs(), opts.origin, opts.src_crs.as_ref())?;
+            if read.model.objects.is_empty() && !opts.allow_empty {
+                let first = read.model.warnings.iter().find(|w| w.message.contains("left out"));
+                return Err(ImportError::file(
+                    path,
+                    format!(
+                        "no product has a 3-D body to import ({} placed by {}; alignments and other curve-only products are not imported yet){}",
+                        read.schema,
+                        read.placed.method,
+                        first.map(|w| format!("; {}", w.message)).unwrap_or_default()
+                    ),
+                ));
+            }
+            // The model is placed in its own CRS already.
+            let o = ImportOptions {
+                src_crs: None,
+                ..opts.clone()
+            };
+            let mut w = crate::citymodel::CityModelWriter::new(project, path, &read.model.format, read.model.crs.clone(), &o)?;
+            w.write(read.model.objects, &read.model.paints)?;
+            let model = cim_engine::BimModel {
+                layer: w.base_layer().to_string(),
+                file: path.display().to_string(),
+                schema: read.schema.clone(),
+                method: read.placed.method.clone(),
+                crs: read.placed.crs.display_name().to_string(),
+                origin: read.placed.origin,
+                rotation_deg: read.placed.rotation_deg,
+                scale: read.placed.scale,
+                elements: (read.products - read.skipped) as u64,
+                skipped: read.skipped as u64,
+                classes: read.classes.iter().map(|(c, n)| (c.clone(), *n as u64)).collect(),
+            };
+            w.put_bim_model(&model)?;
+            let mut report = w.finish(read.model.warnings)?;
+            report.notes.push(format!("{} ({}): {}", path.display(), read.schema, read.placed));
+            Ok(Imported::Features(report))
+        }
         Format::JsonFg => {
             let model = crate::citymodel::jsonfg::read_jsonfg(path)?;
             crate::citymodel::import_city_model(project, model, opts).map(Imported::Features)
@@ -262,7 +306,7 @@ pub fn import_file(
         Format::NotYet(what) => Err(ImportError::file(
             path,
             format!(
-                "{what} is not imported yet (BIM, more 3-D city models, point clouds and meshes are coming); cim reads {SUPPORTED_FORMATS}"
+                "{what} is not imported yet (more 3-D city models, point clouds and meshes are coming); cim reads {SUPPORTED_FORMATS}"
             ),
         )),
         Format::GeoJson | Format::Shapefile | Format::GeoPackage | Format::FlatGeobuf | Format::Unknown => {

@@ -63,6 +63,10 @@ pub struct ImportOptions {
     pub source_layer: Option<String>,
     /// A DEM's cell size in the project CRS, m (default: the source's).
     pub cell_size: Option<f64>,
+    /// Where a BIM model goes, overriding its georeferencing: easting, northing and height in
+    /// the project CRS of the model's origin, and the rotation of its x axis from east (degrees
+    /// anticlockwise).
+    pub origin: Option<[f64; 4]>,
 }
 
 /// What one layer's import did.
@@ -84,6 +88,8 @@ pub struct LayerReport {
 pub struct ImportReport {
     pub layers: Vec<LayerReport>,
     pub warnings: Vec<Warning>,
+    /// What the user should know that is not a problem (how a BIM model was placed).
+    pub notes: Vec<String>,
 }
 
 /// Adds a warning about `path` (and `record`), or with `strict` fails with it instead.

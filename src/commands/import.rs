@@ -13,7 +13,8 @@ pub struct ImportArgs {
     /// The project to import into.
     pub project: PathBuf,
     /// The file: .geojson/.json, .shp, .gpkg, .fgb, .tif/.tiff (terrain), .osm/.osm.pbf/.pbf,
-    /// .city.json/.city.jsonl (CityJSON); recognised by its content, then its extension.
+    /// .city.json/.city.jsonl (CityJSON), .gml (CityGML), .ifc (BIM: IFC 2x3, 4, 4.3);
+    /// recognised by its content, then its extension.
     pub file: PathBuf,
     /// Target layer name (default: the source layer's name; for a DEM, "terrain"; for a city
     /// model, the file's stem for buildings and <layer>_<kind> for other objects).
@@ -28,6 +29,11 @@ pub struct ImportArgs {
     /// Source CRS, overriding what the file says (EPSG:4490, EPSG:4547, a PROJ string).
     #[arg(long)]
     pub src_crs: Option<String>,
+    /// Where a BIM model's origin goes, overriding (or standing in for) its georeferencing:
+    /// easting, northing and height in the project's CRS, and optionally the rotation of its x
+    /// axis from east in degrees anticlockwise ("E,N,H[,rotation]").
+    #[arg(long, allow_hyphen_values = true)]
+    pub origin: Option<String>,
     /// Classification of the layer and its features: public, internal, restricted.
     #[arg(long, default_value = "public")]
     pub classification: Classification,
@@ -96,6 +102,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
         allow_empty: a.allow_empty,
         source_layer: a.source_layer.clone(),
         cell_size: a.cell_size,
+        origin: a.origin.as_deref().map(parse_origin).transpose()?,
     };
     if !a.file.exists() {
         bail!("{}: no such file", a.file.display());
@@ -122,6 +129,19 @@ pub fn run(a: ImportArgs) -> Result<()> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `E,N,H[,rotation]` as four numbers (rotation 0 where not given).
+fn parse_origin(s: &str) -> Result<[f64; 4]> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .with_context(|| format!("--origin {s}: expected E,N,H[,rotation] as numbers"))?;
+    if !(3..=4).contains(&v.len()) || v.iter().any(|x| !x.is_finite()) {
+        bail!("--origin {s}: expected E,N,H[,rotation] (three or four finite numbers)");
+    }
+    Ok([v[0], v[1], v[2], v.get(3).copied().unwrap_or(0.0)])
 }
 
 fn print_terrain(r: &TerrainReport, warnings: &[cim_importers::Warning], json: bool) {

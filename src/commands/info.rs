@@ -24,6 +24,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let terrains = project.terrains()?;
     let meshes = project.mesh_summary()?;
     let (textures, texture_bytes) = project.texture_summary()?;
+    let bim = project.bim_models()?;
     let crs = project.crs();
     if a.json {
         let v = json!({
@@ -44,6 +45,12 @@ pub fn run(a: InfoArgs) -> Result<()> {
                 "bytes_per_triangle": m.bytes as f64 / m.triangles.max(1) as f64,
             })).collect::<Vec<_>>(),
             "textures": {"images": textures, "bytes": texture_bytes},
+            "bim_models": bim.iter().map(|m| json!({
+                "layer": m.layer, "file": m.file, "schema": m.schema, "georeferencing": m.method,
+                "crs": m.crs, "origin": m.origin, "rotation_deg": m.rotation_deg, "scale": m.scale,
+                "elements": m.elements, "skipped": m.skipped,
+                "classes": m.classes.iter().map(|(c, n)| json!({"class": c, "count": n})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "terrain": terrains.iter().map(|t| json!({
                 "name": t.name, "width": t.width, "height": t.height, "cell_w": t.cell_w, "cell_h": t.cell_h,
                 "extent": t.extent, "min_m": t.min_m, "max_m": t.max_m, "valid_cells": t.valid_cells, "source": t.source,
@@ -95,6 +102,25 @@ pub fn run(a: InfoArgs) -> Result<()> {
         if textures > 0 {
             println!("texture images: {textures} ({texture_bytes} bytes, as delivered)");
         }
+    }
+    for m in &bim {
+        println!();
+        println!(
+            "BIM model '{}': {} from {}, {} elements{}",
+            m.layer,
+            m.schema,
+            m.file,
+            m.elements,
+            if m.skipped > 0 { format!(" ({} left out: geometry failed)", m.skipped) } else { String::new() }
+        );
+        println!(
+            "  placed by {}: origin E {:.3}, N {:.3}, H {:.3} in {}, rotated {:.4}°, scale {}",
+            m.method, m.origin[0], m.origin[1], m.origin[2], m.crs, m.rotation_deg, m.scale
+        );
+        let mut classes = m.classes.clone();
+        classes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let list: Vec<String> = classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        println!("  {}", list.join(", "));
     }
     for t in &terrains {
         println!();

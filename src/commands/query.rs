@@ -47,6 +47,10 @@ pub struct QueryArgs {
     /// The city as it was on this date (YYYY-MM-DD).
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Attribute conditions joined by AND: "ifc_class = 'IfcWindow' AND storey = 'Level 1'",
+    /// "height > 20", "name LIKE 'Wall%'", "storey IS NULL".
+    #[arg(long = "where")]
+    pub where_: Option<String>,
     /// Highest classification to show: public, internal or restricted (default: all).
     #[arg(long)]
     pub max_class: Option<Classification>,
@@ -153,6 +157,10 @@ pub fn run(a: QueryArgs) -> Result<()> {
         kinds: (!a.kind.is_empty()).then(|| a.kind.clone()),
         as_of: parse_date(&a.as_of)?,
         max_classification: a.max_class,
+        conditions: match &a.where_ {
+            Some(w) => cim_engine::parse_conditions(w)?,
+            None => Vec::new(),
+        },
         ..Default::default()
     };
     for l in &a.layer {

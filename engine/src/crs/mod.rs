@@ -68,11 +68,27 @@ fn excerpt(text: &str) -> String {
     }
 }
 
+/// Compound CRSs newer than the built-in EPSG table that BIM models name, each as its
+/// horizontal CRS (heights pass through unchanged): (code, horizontal code, name).
+const COMPOUND: &[(u32, u16, &str)] = &[(9897, 2169, "LUREF / Luxembourg TM + NG95 height")];
+
 impl Crs {
     /// A CRS from the built-in EPSG table (about 6000 codes, all CGCS2000 zones included).
     pub fn from_epsg(code: u32) -> Result<Crs> {
         let crs = format!("EPSG:{code}");
         let code16 = u16::try_from(code).map_err(|_| unknown(&crs, "code out of range"))?;
+        if let Some((_, horizontal, name)) = COMPOUND.iter().find(|c| c.0 == code) {
+            let def = crs_definitions::from_code(*horizontal)
+                .ok_or_else(|| unknown(&crs, "its horizontal CRS is not in the built-in EPSG table"))?;
+            let proj = Proj::from_proj_string(def.proj4).map_err(|e| unknown(&crs, e.to_string()))?;
+            return Ok(Crs {
+                epsg: Some(code),
+                display: name.to_string(),
+                name: crs,
+                proj4: def.proj4.to_string(),
+                proj,
+            });
+        }
         let def = crs_definitions::from_code(code16)
             .ok_or_else(|| unknown(&crs, "not in the built-in EPSG table"))?;
         let proj4 = def.proj4.replace(SJTSK_TOWGS84_3, SJTSK_TOWGS84);

@@ -112,6 +112,7 @@ impl Project {
         .ctx(&path)?;
         forget(&tx, &path, name)?;
         super::meshes::drop_layer(&tx, &path, name)?;
+        super::bim::drop_layer(&tx, &path, name)?;
         tx.commit().ctx(&path)?;
         Ok(n.max(0) as u64)
     }
@@ -162,6 +163,7 @@ impl Project {
         tx.execute_batch(&layer::rtree_triggers_sql(new)).ctx(&path)?;
         tx.execute_batch(&code_triggers_sql(new)).ctx(&path)?;
         super::meshes::rename_layer(&tx, &path, old, new)?;
+        super::bim::rename_layer(&tx, &path, old, new)?;
         tx.commit().ctx(&path)
     }
 }

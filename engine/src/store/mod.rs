@@ -21,6 +21,8 @@
 //! dropped without [`ImportTx::commit`], or is killed (`kill -9`, power loss) leaves the
 //! project as it was before the import began.
 
+mod bim;
+mod condition;
 mod copy;
 mod coverage;
 mod import;
@@ -36,6 +38,8 @@ mod terrain;
 mod textures;
 mod viewpoints;
 
+pub use bim::BimModel;
+pub use condition::{parse_conditions, CmpOp, Condition};
 pub use coverage::{COVERAGE_TILE, DATA_NULL};
 pub use import::{ImportStats, ImportTx, Written};
 pub use layer::{GeometryType, LayerInfo, LayerSpec};

@@ -28,6 +28,8 @@ pub struct FeatureFilter {
     pub kinds: Option<Vec<FeatureKind>>,
     /// At most this many features in all.
     pub limit: Option<usize>,
+    /// Attribute conditions, all of which a feature meets ([`super::parse_conditions`]).
+    pub conditions: Vec<super::Condition>,
 }
 
 /// A feature with where it is stored.
@@ -107,6 +109,35 @@ fn where_clause(m: &LayerMeta, filter: &FeatureFilter) -> (String, Vec<Value>) {
                 names.join(", ")
             }
         ));
+    }
+    for c in &filter.conditions {
+        // A field by its name, or a cim column (cim_code, cim_kind…); a layer without it has
+        // no feature that meets the condition.
+        let column = m
+            .columns
+            .iter()
+            .find(|col| col.name == c.field)
+            .map(|col| q(&col.column))
+            .or_else(|| layer::CIM_COLUMNS.contains(&c.field.as_str()).then(|| c.field.clone()));
+        let Some(column) = column else {
+            conds.push("0".into());
+            continue;
+        };
+        match c.op {
+            super::CmpOp::IsNull | super::CmpOp::IsNotNull => conds.push(format!("{column} {}", c.op.sql())),
+            op => {
+                let v = match &c.value {
+                    crate::AttrValue::Bool(b) => Value::Integer(i64::from(*b)),
+                    crate::AttrValue::Int(i) => Value::Integer(*i),
+                    crate::AttrValue::Real(r) => Value::Real(*r),
+                    crate::AttrValue::Text(t) => Value::Text(t.clone()),
+                    crate::AttrValue::Date(d) => Value::Text(d.to_string()),
+                    crate::AttrValue::Null => Value::Null,
+                };
+                let at = p(v, &mut params);
+                conds.push(format!("{column} {} {at}", op.sql()));
+            }
+        }
     }
     if conds.is_empty() {
         (String::new(), params)

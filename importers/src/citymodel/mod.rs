@@ -508,6 +508,18 @@ impl<'p> CityModelWriter<'p> {
         Ok(())
     }
 
+    /// The layer buildings go to (other kinds to `<layer>_<kind>`).
+    pub fn base_layer(&self) -> &str {
+        &self.base
+    }
+
+    /// Records the BIM model these objects come from, in the same transaction.
+    pub fn put_bim_model(&mut self, m: &cim_engine::BimModel) -> Result<()> {
+        self.tx
+            .put_bim_model(m)
+            .map_err(|e| ImportError::engine(self.project_path.clone(), e))
+    }
+
     fn engine_err(&self, source: cim_engine::EngineError) -> ImportError {
         ImportError::engine(self.project_path.clone(), source)
     }
@@ -857,7 +869,7 @@ pub fn stem_of(path: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "city".into());
     let lower = name.to_lowercase();
-    for ext in [".city.jsonl", ".city.json", ".jsonl", ".json", ".gml", ".xml"] {
+    for ext in [".city.jsonl", ".city.json", ".jsonl", ".json", ".gml", ".xml", ".ifc"] {
         if lower.ends_with(ext) {
             return name[..name.len() - ext.len()].to_string();
         }

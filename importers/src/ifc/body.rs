@@ -24,6 +24,9 @@ fn bad(f: &StepFile, reason: impl Into<String>) -> ImportError {
 /// The representation identifiers taken for a body, best first.
 const BODY_IDS: [&str; 2] = ["Body", "Facetation"];
 
+/// Representation identifiers that are not the shape of the thing itself.
+const NOT_BODY_IDS: [&str; 6] = ["Clearance", "Box", "Lighting", "Annotation", "Reference", "CoG"];
+
 /// Representation types that are 3-D geometry.
 const SOLID_TYPES: [&str; 12] = [
     "SweptSolid",
@@ -100,10 +103,11 @@ impl<'f> Bodies<'f> {
                 return Ok(Some(*rid));
             }
         }
-        // An unnamed representation of a 3-D type.
+        // Else one of a 3-D type that is not a clearance, box or other stand-in ('Surface' of a
+        // terrain, an unnamed one).
         Ok(reps
             .iter()
-            .find(|(_, i, t)| i.is_empty() && SOLID_TYPES.contains(&t.as_str()))
+            .find(|(_, i, t)| !NOT_BODY_IDS.contains(&i.as_str()) && SOLID_TYPES.contains(&t.as_str()))
             .map(|(rid, _, _)| *rid))
     }
 

@@ -276,6 +276,7 @@ pub fn surface_class_of(class: &str, predefined: Option<&str>) -> SurfaceClass {
 /// The cim kind of a product of IFC class `class`.
 pub fn kind_of_class(class: &str) -> FeatureKind {
     match class {
+        "IfcSite" | "IfcSolidStratum" | "IfcGeotechnicalStratum" | "IfcEarthworksFill" => FeatureKind::Terrain,
         "IfcRoad" | "IfcRoadPart" | "IfcPavement" | "IfcCourse" | "IfcKerb" | "IfcRailway" | "IfcRail" => {
             FeatureKind::Road
         }

@@ -57,12 +57,12 @@ impl VectorFormat {
 
 /// Every format `cim import` reads, for error messages.
 pub const SUPPORTED_FORMATS: &str = ".geojson/.json, .shp, .gpkg and .fgb (vector), .tif/.tiff \
-     (terrain), .osm and .osm.pbf (OpenStreetMap), .city.json/.city.jsonl (CityJSON)";
+     (terrain), .osm and .osm.pbf (OpenStreetMap), .city.json/.city.jsonl (CityJSON), .gml (CityGML), .ifc (IFC 2x3, 4, 4.3)";
 
 /// Extensions of 3-D formats that cim does not read yet and GDAL cannot read either (so the
 /// `gdal` feature would not help).
 const NOT_YET_3D: &[&str] = &[
-    "ifc", "ifczip", "ifcxml", "citygml", "las", "laz", "obj", "osgb", "b3dm", "i3dm", "pnts", "glb", "gltf",
+    "ifczip", "ifcxml", "las", "laz", "obj", "osgb", "b3dm", "i3dm", "pnts", "glb", "gltf",
     "ply", "e57",
 ];
 
