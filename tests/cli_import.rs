@@ -448,3 +448,140 @@ fn textures_come_in_with_citygml_and_go_with_a_project_copy() {
     let info = cim_json(&["info", p(&project), "--json"]);
     assert_eq!(info["textures"]["images"], 9, "{info}");
 }
+
+#[test]
+fn a_bim_model_is_imported_placed_listed_queried_and_reimported_with_the_same_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 2169);
+    let file = fixtures().join("ifc/Duplex_A_20110907_georeferenced.ifc");
+    // How it was placed is printed after the import.
+    let o = cim(&["import", p(&project), p(&file)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("placed by ePSet_MapConversion")
+            && out.contains("E 76670.000, N 77179.000, H 293.700")
+            && out.contains("rotated 71.0000°"),
+        "{out}"
+    );
+    assert!(out.contains("inserted 215"), "{out}");
+    // The Chicago site 7,874 km away is warned of; the map conversion wins.
+    assert!(stderr(&o).contains("the map conversion wins"), "{}", stderr(&o));
+    // cim info lists the model: schema, georeferencing, CRS, element counts.
+    let info = cim_json(&["info", p(&project), "--json"]);
+    let m = &info["bim_models"][0];
+    assert_eq!(m["schema"], "IFC2X3");
+    assert!(m["georeferencing"]
+        .as_str()
+        .unwrap()
+        .starts_with("ePSet_MapConversion"));
+    assert_eq!(m["crs"], "LUREF / Luxembourg TM + NG95 height");
+    assert_eq!(m["elements"], 215);
+    let classes: Vec<(String, u64)> = m["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["class"].as_str().unwrap().to_string(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for (class, n) in [
+        ("IfcWallStandardCase", 56),
+        ("IfcWall", 1),
+        ("IfcWindow", 24),
+        ("IfcDoor", 14),
+        ("IfcSlab", 21),
+    ] {
+        assert!(classes.contains(&(class.to_string(), n)), "{class}: {classes:?}");
+    }
+    // Filtered by class and storey.
+    let layer = "Duplex_A_20110907_georeferenced";
+    let q = cim_json(&[
+        "query",
+        p(&project),
+        "--layer",
+        layer,
+        "--where",
+        "ifc_class = 'IfcWindow'",
+        "--json",
+    ]);
+    assert_eq!(q["features"].as_array().unwrap().len(), 24);
+    let q = cim_json(&[
+        "query",
+        p(&project),
+        "--where",
+        "ifc_class = 'IfcDoor' AND storey = 'Level 1'",
+        "--json",
+    ]);
+    let doors = q["features"].as_array().unwrap();
+    assert!(!doors.is_empty() && doors.len() < 14, "{}", doors.len());
+    for d in doors {
+        assert_eq!(d["properties"]["storey"], "Level 1");
+        assert_eq!(d["properties"]["global_id"].as_str().unwrap().len(), 22);
+    }
+    let codes = |v: &serde_json::Value| -> Vec<String> {
+        let mut c: Vec<String> = v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"]["cim_code"].as_str().unwrap().to_string())
+            .collect();
+        c.sort();
+        c
+    };
+    let before = codes(&cim_json(&["query", p(&project), "--layer", layer, "--json"]));
+    // Imported again: the GlobalIds keep the city codes; every element is updated in place.
+    let o = cim(&["import", p(&project), p(&file)]);
+    assert!(stdout(&o).contains("inserted 0, updated 215"), "{}", stdout(&o));
+    assert_eq!(
+        codes(&cim_json(&["query", p(&project), "--layer", layer, "--json"])),
+        before
+    );
+    // A bad condition is a clear error.
+    let e = cim_err(&["query", p(&project), "--where", "ifc_class = IfcWindow"]);
+    assert!(e.contains("quoted text"), "{e}");
+}
+
+#[test]
+fn an_ifc_model_without_georeferencing_needs_an_origin_and_bad_ones_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 25832);
+    let plain = dir.path().join("plain.ifc");
+    let text = std::fs::read_to_string(fixtures().join("ifc/geographic-referencing.ifc")).unwrap();
+    // Without its map conversion, projected CRS and the site's latitude and longitude.
+    let stripped: String = text
+        .lines()
+        .filter(|l| !l.contains("IFCMAPCONVERSION") && !l.contains("IFCPROJECTEDCRS"))
+        .map(|l| format!("{}\n", l.replace("(49,5,44,124),(8,26,1,320000),113.7", "$,$,$")))
+        .collect();
+    assert!(!stripped.contains("(49,5,44,124)"));
+    std::fs::write(&plain, stripped).unwrap();
+    let e = cim_err(&["import", p(&project), p(&plain)]);
+    assert!(e.contains("plain.ifc") && e.contains("--origin"), "{e}");
+    assert_eq!(layer_counts(&project), vec![]);
+    // With --origin it goes where it is told.
+    let o = cim(&[
+        "import",
+        p(&project),
+        p(&plain),
+        "--origin",
+        "458000,5438000,100,30",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("placed by --origin: model origin at E 458000.000, N 5438000.000, H 100.000"),
+        "{}",
+        stdout(&o)
+    );
+    let e = cim_err(&["import", p(&project), p(&plain), "--origin", "458000,x"]);
+    assert!(e.contains("--origin"), "{e}");
+    // A file cut mid-entity: an error naming the file and where; nothing written.
+    let cut = dir.path().join("cut.ifc");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let e = cim_err(&["import", p(&project), p(&cut)]);
+    assert!(e.contains("cut.ifc"), "{e}");
+    assert_eq!(layer_counts(&project), vec![("plain".to_string(), 1)]);
+}

@@ -63,6 +63,14 @@ impl ImportError {
             reason: reason.into(),
         }
     }
+    /// What went wrong, without the file's name (for a message that names the file already).
+    pub fn reason(&self) -> String {
+        match self {
+            ImportError::File { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
+
     pub fn file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         ImportError::File {
             path: path.into(),

@@ -111,7 +111,11 @@ pub fn run(a: InfoArgs) -> Result<()> {
             m.schema,
             m.file,
             m.elements,
-            if m.skipped > 0 { format!(" ({} left out: geometry failed)", m.skipped) } else { String::new() }
+            if m.skipped > 0 {
+                format!(" ({} left out: geometry failed)", m.skipped)
+            } else {
+                String::new()
+            }
         );
         println!(
             "  placed by {}: origin E {:.3}, N {:.3}, H {:.3} in {}, rotated {:.4}°, scale {}",

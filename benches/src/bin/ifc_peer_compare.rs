@@ -12,58 +12,8 @@ use std::time::Instant;
 
 use cim_importers::ifc::georef::read_georef;
 use cim_importers::ifc::import::tessellate;
-use cim_importers::ifc::solid::{bounds, Tri};
+use cim_importers::ifc::solid::{area, bounds, enclosed_volume, Tri};
 use cim_importers::ifc::step::StepFile;
-
-/// The enclosed volume as the peer script has it: the sizes of the signed volumes of the pieces
-/// (triangles joined through points at the same place, to a micrometre), in m³.
-fn enclosed_volume(tris: &[Tri], unit: f64) -> f64 {
-    let mut parent: HashMap<[i64; 3], [i64; 3]> = HashMap::new();
-    fn find(parent: &mut HashMap<[i64; 3], [i64; 3]>, mut a: [i64; 3]) -> [i64; 3] {
-        loop {
-            let p = *parent.entry(a).or_insert(a);
-            if p == a {
-                return a;
-            }
-            let gp = *parent.entry(p).or_insert(p);
-            parent.insert(a, gp);
-            a = gp;
-        }
-    }
-    let key = |p: [f64; 3]| p.map(|v| (v * unit * 1e6).round() as i64);
-    for t in tris {
-        let a = find(&mut parent, key(t[0]));
-        let b = find(&mut parent, key(t[1]));
-        parent.insert(b, a);
-        let c = find(&mut parent, key(t[2]));
-        parent.insert(c, a);
-    }
-    let mut pieces: HashMap<[i64; 3], f64> = HashMap::new();
-    for t in tris {
-        let [a, b, c] = t.map(|p| p.map(|v| v * unit));
-        let v = (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
-            + a[2] * (b[0] * c[1] - b[1] * c[0]))
-            / 6.0;
-        let r = find(&mut parent, key(t[0]));
-        *pieces.entry(r).or_insert(0.0) += v;
-    }
-    pieces.values().map(|v| v.abs()).sum()
-}
-
-fn area(tris: &[Tri], unit: f64) -> f64 {
-    tris.iter()
-        .map(|t| {
-            let [a, b, c] = t.map(|p| p.map(|v| v * unit));
-            let (u, w) = ([0, 1, 2].map(|k| b[k] - a[k]), [0, 1, 2].map(|k| c[k] - a[k]));
-            let x = [
-                u[1] * w[2] - u[2] * w[1],
-                u[2] * w[0] - u[0] * w[2],
-                u[0] * w[1] - u[1] * w[0],
-            ];
-            (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt() / 2.0
-        })
-        .sum()
-}
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -126,10 +76,13 @@ fn main() -> std::process::ExitCode {
         // Closed: the volumes; open (a surface model), the areas.
         let closed = v["closed"].as_bool().unwrap_or(true);
         let (vo, vt) = if closed {
-            (enclosed_volume(t, unit), v["volume"].as_f64().unwrap_or(f64::NAN))
+            (
+                enclosed_volume(t, 1e-6 / unit) * unit.powi(3),
+                v["volume"].as_f64().unwrap_or(f64::NAN),
+            )
         } else {
             open_surfaces += 1;
-            (area(t, unit), v["area"].as_f64().unwrap_or(f64::NAN))
+            (area(t) * unit * unit, v["area"].as_f64().unwrap_or(f64::NAN))
         };
         let rel = if vt.abs() < 1e-9 && vo.abs() < 1e-9 {
             0.0

@@ -105,8 +105,11 @@ pub(super) fn drop_layer(tx: &Connection, path: &std::path::Path, layer: &str) -
 /// Follows a renamed layer.
 pub(super) fn rename_layer(tx: &Connection, path: &std::path::Path, old: &str, new: &str) -> Result<()> {
     if has_table(tx, path)? {
-        tx.execute("UPDATE cim_bim_models SET layer = ?2 WHERE layer = ?1", params![old, new])
-            .ctx(path)?;
+        tx.execute(
+            "UPDATE cim_bim_models SET layer = ?2 WHERE layer = ?1",
+            params![old, new],
+        )
+        .ctx(path)?;
     }
     Ok(())
 }
@@ -157,7 +160,11 @@ impl Project {
         }
         let found: Option<String> = self
             .conn
-            .query_row("SELECT layer FROM cim_bim_models WHERE layer = ?1", params![layer], |r| r.get(0))
+            .query_row(
+                "SELECT layer FROM cim_bim_models WHERE layer = ?1",
+                params![layer],
+                |r| r.get(0),
+            )
             .optional()
             .ctx(&path)?;
         Ok(match found {

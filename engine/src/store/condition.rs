@@ -161,7 +161,12 @@ pub fn parse_conditions(text: &str) -> Result<Vec<Condition>> {
             }
             let w: String = chars[s..k].iter().collect();
             match w.to_lowercase().as_str() {
-                "" => return Err(bad(text, format!("a value expected after '{field} {}'", op.sql()))),
+                "" => {
+                    return Err(bad(
+                        text,
+                        format!("a value expected after '{field} {}'", op.sql()),
+                    ))
+                }
                 "true" => AttrValue::Bool(true),
                 "false" => AttrValue::Bool(false),
                 _ => match (w.parse::<i64>(), w.parse::<f64>()) {
@@ -183,7 +188,10 @@ pub fn parse_conditions(text: &str) -> Result<Vec<Condition>> {
         }
         let w = word(&mut k);
         if !w.eq_ignore_ascii_case("and") {
-            return Err(bad(text, format!("AND expected at character {}, found '{w}'", k + 1)));
+            return Err(bad(
+                text,
+                format!("AND expected at character {}, found '{w}'", k + 1),
+            ));
         }
     }
 }
@@ -194,7 +202,10 @@ mod tests {
 
     #[test]
     fn conditions_parse() {
-        let c = parse_conditions("ifc_class = 'IfcWindow' and height >= 2.5 AND \"my field\" IS NOT NULL and n<>3").unwrap();
+        let c = parse_conditions(
+            "ifc_class = 'IfcWindow' and height >= 2.5 AND \"my field\" IS NOT NULL and n<>3",
+        )
+        .unwrap();
         assert_eq!(c.len(), 4);
         assert_eq!(c[0].value, AttrValue::Text("IfcWindow".into()));
         assert_eq!((c[1].op, &c[1].value), (CmpOp::Ge, &AttrValue::Real(2.5)));

@@ -118,7 +118,11 @@ fn where_clause(m: &LayerMeta, filter: &FeatureFilter) -> (String, Vec<Value>) {
             .iter()
             .find(|col| col.name == c.field)
             .map(|col| q(&col.column))
-            .or_else(|| layer::CIM_COLUMNS.contains(&c.field.as_str()).then(|| c.field.clone()));
+            .or_else(|| {
+                layer::CIM_COLUMNS
+                    .contains(&c.field.as_str())
+                    .then(|| c.field.clone())
+            });
         let Some(column) = column else {
             conds.push("0".into());
             continue;

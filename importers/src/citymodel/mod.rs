@@ -869,7 +869,15 @@ pub fn stem_of(path: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "city".into());
     let lower = name.to_lowercase();
-    for ext in [".city.jsonl", ".city.json", ".jsonl", ".json", ".gml", ".xml", ".ifc"] {
+    for ext in [
+        ".city.jsonl",
+        ".city.json",
+        ".jsonl",
+        ".json",
+        ".gml",
+        ".xml",
+        ".ifc",
+    ] {
         if lower.ends_with(ext) {
             return name[..name.len() - ext.len()].to_string();
         }

@@ -111,17 +111,24 @@ impl<'f> Bodies<'f> {
             .map(|(rid, _, _)| *rid))
     }
 
-    /// The triangles of a shape representation's items, in its frame.
+    /// The triangles of a shape representation's items, in its frame. Items that fail are left
+    /// out with a warning; where every item fails, the first failure is the error.
     pub fn representation(&mut self, rep: u64, from: u64) -> Result<Vec<Tri>> {
         let r = self.f.get_typed(rep, &["IFCSHAPEREPRESENTATION"], from)?;
         let mut out = Vec::new();
+        let mut failed: Vec<ImportError> = Vec::new();
         for item in r.params.get(3).and_then(Value::as_list).unwrap_or(&[]) {
             let Some(id) = item.as_ref_id() else { continue };
             match self.item(id, rep) {
                 Ok(mut tris) => out.append(&mut tris),
-                Err(e) => self.warnings.push(e.to_string()),
+                Err(e) => failed.push(e),
             }
         }
+        if out.is_empty() && !failed.is_empty() {
+            return Err(failed.remove(0));
+        }
+        self.warnings
+            .extend(failed.iter().map(|e| format!("an item left out: {}", e.reason())));
         Ok(out)
     }
 

@@ -723,12 +723,53 @@ fn profile_at(f: &StepFile, id: u64, from: u64, t: &Tess, depth: usize) -> Resul
     } else {
         rings
     };
+    if let Some(k) = rings.iter().position(|r| self_intersects(r)) {
+        return Err(bad(
+            f,
+            format!(
+                "#{id}: its {} intersects itself",
+                if k == 0 {
+                    "outer curve".to_string()
+                } else {
+                    format!("inner curve {k}")
+                }
+            ),
+        ));
+    }
     // Outer counter-clockwise, holes clockwise, none closed.
     Ok(rings
         .into_iter()
         .enumerate()
         .map(|(k, r)| oriented(r, k == 0))
         .collect())
+}
+
+/// Whether two edges of a closed ring that do not share a point cross (rings of up to 4096
+/// points are checked).
+fn self_intersects(r: &[[f64; 2]]) -> bool {
+    let n = r.len();
+    if !(4..=4096).contains(&n) {
+        return false;
+    }
+    let orient =
+        |a: [f64; 2], b: [f64; 2], c: [f64; 2]| (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
+    for i in 0..n {
+        let (a, b) = (r[i], r[(i + 1) % n]);
+        for j in i + 2..n {
+            if i == 0 && j == n - 1 {
+                continue;
+            }
+            let (c, d) = (r[j], r[(j + 1) % n]);
+            let (d1, d2) = (orient(a, b, c), orient(a, b, d));
+            let (d3, d4) = (orient(c, d, a), orient(c, d, b));
+            if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
+                && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// An `IfcCartesianTransformationOperator` (2D or 3D, uniform or not) as an affine map.

@@ -60,6 +60,8 @@ impl std::fmt::Display for Placed {
 pub struct IfcRead {
     pub model: CityModelIn,
     pub placed: Placed,
+    /// Where a model point goes on the map.
+    pub to_map: ToMap,
     pub schema: String,
     /// Products with a body, and how many of them failed alone (skipped).
     pub products: usize,
@@ -69,8 +71,8 @@ pub struct IfcRead {
 }
 
 /// Placing a model: local points (project units) to map points.
-#[derive(Clone, Copy, Debug)]
-struct ToMap {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ToMap {
     origin: [f64; 3],
     /// Unit x and y axes of the model on the map, times the scale.
     ax: [f64; 2],
@@ -79,7 +81,8 @@ struct ToMap {
 }
 
 impl ToMap {
-    fn apply(&self, p: [f64; 3]) -> [f64; 3] {
+    /// A model point (project units, the model's world frame) on the map.
+    pub fn apply(&self, p: [f64; 3]) -> [f64; 3] {
         [
             self.origin[0] + self.ax[0] * p[0] + self.ay[0] * p[1],
             self.origin[1] + self.ax[1] * p[0] + self.ay[1] * p[1],
@@ -276,7 +279,9 @@ pub fn surface_class_of(class: &str, predefined: Option<&str>) -> SurfaceClass {
 /// The cim kind of a product of IFC class `class`.
 pub fn kind_of_class(class: &str) -> FeatureKind {
     match class {
-        "IfcSite" | "IfcSolidStratum" | "IfcGeotechnicalStratum" | "IfcEarthworksFill" => FeatureKind::Terrain,
+        "IfcSite" | "IfcSolidStratum" | "IfcGeotechnicalStratum" | "IfcEarthworksFill" => {
+            FeatureKind::Terrain
+        }
         "IfcRoad" | "IfcRoadPart" | "IfcPavement" | "IfcCourse" | "IfcKerb" | "IfcRailway" | "IfcRail" => {
             FeatureKind::Road
         }
@@ -634,6 +639,7 @@ pub fn read_ifc_file(
             paints: Vec::new(),
         },
         placed,
+        to_map,
         schema,
         products,
         skipped: geom.skipped,
@@ -675,7 +681,7 @@ pub fn tessellate(f: &StepFile, g: &Georef) -> Result<(Tessellated, Vec<String>)
             Ok(Some(t)) if !t.is_empty() => t,
             Ok(_) => continue,
             Err(e) => {
-                failed.push(format!("#{} ({}): {e}", p.id, p.class));
+                failed.push(format!("#{} ({}): {}", p.id, p.class, e.reason()));
                 out.skipped += 1;
                 continue;
             }
@@ -698,7 +704,12 @@ pub fn tessellate(f: &StepFile, g: &Georef) -> Result<(Tessellated, Vec<String>)
                     }
                 }
                 Ok(_) => {}
-                Err(e) => warnings.push(format!("#{o} ({}): not cut from #{}: {e}", op.class, p.id)),
+                Err(e) => warnings.push(format!(
+                    "#{o} ({}): not cut from #{}: {}",
+                    op.class,
+                    p.id,
+                    e.reason()
+                )),
             }
         }
         if bounds(&tris).is_some() {
@@ -710,6 +721,7 @@ pub fn tessellate(f: &StepFile, g: &Georef) -> Result<(Tessellated, Vec<String>)
             "{} product(s) without geometry, left out; the first: {first}",
             failed.len()
         ));
+        warnings.extend(failed.iter().skip(1).take(50).map(|f| format!("left out: {f}")));
     }
     warnings.extend(b.warnings.iter().take(50).cloned());
     if b.warnings.len() > 50 {

@@ -133,6 +133,47 @@ pub fn volume(tris: &[Tri]) -> f64 {
         .sum()
 }
 
+/// The volume a soup encloses whichever way its pieces face: the sizes of the signed volumes of
+/// its pieces (triangles joined through points at the same place, to `eps`).
+pub fn enclosed_volume(tris: &[Tri], eps: f64) -> f64 {
+    use std::collections::HashMap;
+    let key = |p: [f64; 3]| p.map(|v| (v / eps).round() as i64);
+    let mut parent: HashMap<[i64; 3], [i64; 3]> = HashMap::new();
+    fn find(parent: &mut HashMap<[i64; 3], [i64; 3]>, mut a: [i64; 3]) -> [i64; 3] {
+        loop {
+            let p = *parent.entry(a).or_insert(a);
+            if p == a {
+                return a;
+            }
+            let gp = *parent.entry(p).or_insert(p);
+            parent.insert(a, gp);
+            a = gp;
+        }
+    }
+    for t in tris {
+        let a = find(&mut parent, key(t[0]));
+        for p in &t[1..] {
+            let b = find(&mut parent, key(*p));
+            parent.insert(b, a);
+        }
+    }
+    let Some((lo, _)) = bounds(tris) else { return 0.0 };
+    let mut pieces: HashMap<[i64; 3], f64> = HashMap::new();
+    for t in tris {
+        let [a, b, c] = t.map(|p| sub(p, lo));
+        let r = find(&mut parent, key(t[0]));
+        *pieces.entry(r).or_insert(0.0) += dot(a, cross(b, c)) / 6.0;
+    }
+    pieces.values().map(|v| v.abs()).sum()
+}
+
+/// The area of a soup's triangles.
+pub fn area(tris: &[Tri]) -> f64 {
+    tris.iter()
+        .map(|t| norm(cross(sub(t[1], t[0]), sub(t[2], t[0]))) / 2.0)
+        .sum()
+}
+
 fn tri_bounds(t: &Tri) -> ([f64; 3], [f64; 3]) {
     let mut lo = t[0];
     let mut hi = t[0];

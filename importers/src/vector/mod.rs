@@ -62,8 +62,7 @@ pub const SUPPORTED_FORMATS: &str = ".geojson/.json, .shp, .gpkg and .fgb (vecto
 /// Extensions of 3-D formats that cim does not read yet and GDAL cannot read either (so the
 /// `gdal` feature would not help).
 const NOT_YET_3D: &[&str] = &[
-    "ifczip", "ifcxml", "las", "laz", "obj", "osgb", "b3dm", "i3dm", "pnts", "glb", "gltf",
-    "ply", "e57",
+    "ifczip", "ifcxml", "las", "laz", "obj", "osgb", "b3dm", "i3dm", "pnts", "glb", "gltf", "ply", "e57",
 ];
 
 /// The error for a 3-D format that no reader (ours or GDAL's) imports yet, if `path` is one.
