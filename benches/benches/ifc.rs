@@ -1,6 +1,9 @@
 //! IFC: the STEP reader's throughput (issue 13: parsing ≥ 100 MB/s, memory ≤ 2× the file), on
 //! `duplex.ifc` and on a bigger file made of it (the data section 20 times, ids renumbered).
-//! Each iteration indexes the file and parses every instance's parameters.
+//! Each iteration indexes the file and parses every instance's parameters. And the whole of
+//! `duplex.ifc` parsed, georeferenced and tessellated (openings cut), against the issue's
+//! 0.15 s (IfcOpenShell's default kernel 2.6 s CPU; `benches/peer/ifc_peers.sh` prints the
+//! ratios).
 
 // Linked for the allocator the `cim` binary uses (set in cim-benches).
 extern crate cim_benches;
@@ -78,5 +81,22 @@ fn bench_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_step);
+fn bench_tessellate(c: &mut Criterion) {
+    use cim_importers::ifc::georef::read_georef;
+    use cim_importers::ifc::import::tessellate;
+    let src = duplex();
+    let mut group = c.benchmark_group("ifc");
+    group.sample_size(10).measurement_time(Duration::from_secs(8));
+    group.bench_function("duplex_parse_and_tessellate", |b| {
+        b.iter(|| {
+            let f = StepFile::from_bytes(Path::new("duplex.ifc"), src.clone()).expect("parses");
+            let g = read_georef(&f).expect("georef");
+            let (geom, _) = tessellate(&f, &g).expect("tessellates");
+            geom.bodies.iter().map(|(_, t)| t.len()).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_step, bench_tessellate);
 criterion_main!(benches);

@@ -172,6 +172,10 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
                         let _ = f.get(id);
                     }
                 }
+                // The model: georeferencing, structure, placements, every body (booleans and
+                // openings included), placed by --origin where the file has no georeferencing.
+                let _ = cim_importers::ifc::import::read_ifc_file(&f, crs, Some([0.0, 0.0, 0.0, 0.0]), None);
+                let _ = cim_importers::ifc::import::read_ifc_file(&f, crs, None, None);
             }
         }
         "citygml" => {

@@ -2,7 +2,8 @@
 //! far the bounding boxes differ (mm) and the volumes (%); prints the distribution, the worst
 //! products, the share within 1 mm and 1 %, and both CPU times with their ratio.
 //!
-//! Usage: ifc_peer_compare FILE.ifc PEER.jsonl (the script's output for the same file).
+//! Usage: ifc_peer_compare FILE.ifc PEER.jsonl [WEBIFC.json] (the scripts' output for the
+//! same file: `tests/peers/ifc_geometry.py`, `benches/peer/ifc_webifc.js`).
 
 extern crate cim_benches;
 
@@ -145,10 +146,25 @@ fn main() -> std::process::ExitCode {
         println!("only cim ({}): {}", only_ours.len(), only_ours.join(", "));
     }
     println!(
-        "time: cim {:.3} s (best of 5, parse + tessellate), IfcOpenShell {:.3} s CPU: {:.1}× faster",
+        "time: cim {:.3} s (best of 5, parse + georeference + tessellate, one thread), IfcOpenShell {:.3} s CPU (default kernel): {:.1}× faster",
         best,
         peer_cpu,
         peer_cpu / best
     );
+    if let Some(w) = args.get(3) {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(w).expect("web-ifc output")).expect("json");
+        let cpu = v["cpu_s"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "web-ifc 0.0.78: {} meshes, {} triangles, {:.3} s CPU warm ({:.3} s cold): cim {:.1}× faster warm",
+            v["meshes"],
+            v["triangles"],
+            cpu,
+            v["first_s"].as_f64().unwrap_or(f64::NAN),
+            cpu / best
+        );
+    }
+    let triangles: usize = geom.bodies.iter().map(|(_, t)| t.len()).sum();
+    println!("cim: {} products, {triangles} triangles", geom.bodies.len());
     std::process::ExitCode::SUCCESS
 }

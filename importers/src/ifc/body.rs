@@ -50,6 +50,8 @@ pub struct Bodies<'f> {
     /// Points closer than this are one (project units).
     pub eps: f64,
     maps: HashMap<u64, Rc<Vec<Tri>>>,
+    /// Items being read, one inside another (a cycle of references would never end).
+    depth: usize,
     /// Items left out (a type not read, or an item that failed), as messages.
     pub warnings: Vec<String>,
 }
@@ -61,6 +63,7 @@ impl<'f> Bodies<'f> {
             tess,
             eps,
             maps: HashMap::new(),
+            depth: 0,
             warnings: Vec::new(),
         }
     }
@@ -134,6 +137,19 @@ impl<'f> Bodies<'f> {
 
     /// One representation item as triangles facing out.
     pub fn item(&mut self, id: u64, from: u64) -> Result<Vec<Tri>> {
+        if self.depth >= 64 {
+            return Err(bad(
+                self.f,
+                format!("#{id}: items nested too deep (an item made of itself?)"),
+            ));
+        }
+        self.depth += 1;
+        let r = self.item_at(id, from);
+        self.depth -= 1;
+        r
+    }
+
+    fn item_at(&mut self, id: u64, from: u64) -> Result<Vec<Tri>> {
         let f = self.f;
         let it = f
             .get(id)

@@ -772,3 +772,32 @@ fn openings_are_cut_and_products_that_fail_are_left_out_naming_them() {
         "{beam}"
     );
 }
+
+#[test]
+fn items_made_of_themselves_are_errors_not_endless() {
+    use cim_importers::ifc::body::Bodies;
+    use cim_importers::ifc::geometry::Tess;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cycle.ifc");
+    // A CSG solid whose boolean has the solid itself as operands (found by the fuzzer as a stack
+    // overflow), and a mapped item whose map shows the item itself.
+    std::fs::write(
+        &path,
+        "ISO-10303-21;HEADER;FILE_DESCRIPTION((''),'2;1');FILE_NAME('c.ifc','',(''),(''),'','','');FILE_SCHEMA(('IFC4'));ENDSEC;DATA;
+#1=IFCCSGSOLID(#2);
+#2=IFCBOOLEANRESULT(.UNION.,#1,#1);
+#3=IFCCARTESIANPOINT((0.,0.,0.));
+#4=IFCAXIS2PLACEMENT3D(#3,$,$);
+#5=IFCREPRESENTATIONMAP(#4,#6);
+#6=IFCSHAPEREPRESENTATION($,'Body','MappedRepresentation',(#7));
+#7=IFCMAPPEDITEM(#5,$);
+ENDSEC;END-ISO-10303-21;",
+    )
+    .unwrap();
+    let f = StepFile::open(&path).unwrap();
+    let mut b = Bodies::new(&f, Tess::new(0.001), 1e-6);
+    let e = b.item(1, 0).unwrap_err().to_string();
+    assert!(e.contains("cycle.ifc") && e.contains("nested too deep"), "{e}");
+    // The map being built is empty inside itself: nothing, and no endless loop.
+    assert!(b.item(7, 0).unwrap().is_empty());
+}
