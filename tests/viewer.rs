@@ -1209,3 +1209,55 @@ fn photo_textures_are_drawn_and_unreadable_images_fall_back_to_plain() {
     // Measured: 200 and 0.
     assert!(t > 100 && pl < 10, "reddish pixels: {t} textured, {pl} plain");
 }
+
+#[test]
+fn a_bim_model_is_drawn_filtered_by_class_and_storey_and_cut_away() {
+    use cim_viewer::model::style::{LayerState, StoreyFilter};
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 2169);
+    let file = fixtures().join("ifc/Duplex_A_20110907_georeferenced.ifc");
+    let o = cim(&["import", p(&project), p(&file)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    // Every element drawn, tagged with its class and storey.
+    assert_eq!(scene.buildings.len(), 215);
+    assert!(scene.buildings.iter().all(|b| b.bim.is_some() && b.tile != u32::MAX));
+    let class = |name: &str| scene.bim.classes.iter().position(|(c, _)| c == name).unwrap() as u16;
+    assert_eq!(scene.bim.classes[usize::from(class("IfcWindow"))].1, 24);
+    assert_eq!(scene.bim.classes[usize::from(class("IfcWallStandardCase"))].1, 56);
+    // Storeys lowest first, with their elevations.
+    let names: Vec<&str> = scene.bim.storeys.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["T/FDN", "Level 1", "Level 2", "Roof"], "{:?}", scene.bim.storeys);
+    assert!(scene.bim.storeys.windows(2).all(|w| w[0].1 < w[1].1));
+    // Drawn as they are at every distance: no LOD1 boxes for the elements.
+    assert!(scene.tiles.iter().all(|t| t.far.is_none()));
+    // Windows hidden by class; everything above Level 1 cut away; only Level 2.
+    let mut layers = LayerState::all_shown(&scene);
+    let windows: Vec<u32> = (0..215u32)
+        .filter(|&i| scene.buildings[i as usize].bim.unwrap().class == class("IfcWindow"))
+        .collect();
+    assert!(windows.iter().all(|&w| layers.building_shown(&scene, w)));
+    layers.bim.classes[usize::from(class("IfcWindow"))] = false;
+    assert!(windows.iter().all(|&w| !layers.building_shown(&scene, w)));
+    let shown = |l: &LayerState| (0..215u32).filter(|&i| l.building_shown(&scene, i)).count();
+    assert_eq!(shown(&layers), 215 - 24);
+    layers.bim.classes.iter_mut().for_each(|c| *c = true);
+    let storey_of = |i: u32| scene.bim.storeys.get(usize::from(scene.buildings[i as usize].bim.unwrap().storey));
+    let on = |l: &str| (0..215u32).filter(|&i| storey_of(i).is_some_and(|s| s.0 == l)).count();
+    layers.bim.storey = StoreyFilter::UpTo(1);
+    let unstoreyed = (0..215u32).filter(|&i| storey_of(i).is_none()).count();
+    assert_eq!(shown(&layers), on("T/FDN") + on("Level 1") + unstoreyed);
+    assert!(on("Level 2") > 20 && on("Level 1") > 20, "{} {}", on("Level 1"), on("Level 2"));
+    layers.bim.storey = StoreyFilter::Only(2);
+    assert_eq!(shown(&layers), on("Level 2"));
+    // The panel: class, storey and GlobalId first, property sets grouped.
+    let code = scene.buildings[windows[0] as usize].code.clone();
+    let f = cim_engine::Project::open(&project).unwrap().feature(&code).unwrap().unwrap();
+    let rows = cim_viewer::model::text::feature_lines(&f, cim_viewer::model::i18n::Lang::En);
+    let at = |k: &str| rows.iter().position(|(a, _)| a == k).unwrap_or_else(|| panic!("{k}: {rows:?}"));
+    assert_eq!(rows[at("IFC class")].1, "IfcWindow");
+    assert_eq!(rows[at("GlobalId")].1.len(), 22);
+    assert!(at("▸ Pset_WindowCommon") > at("Storey"));
+    assert_eq!(rows[at("▸ Pset_WindowCommon") + 1].0.trim(), "FireRating");
+    assert!(!rows.iter().any(|(k, _)| k == "ifc_properties"));
+}

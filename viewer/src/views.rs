@@ -256,6 +256,7 @@ mod tests {
             tiles: vec![],
             overlays: vec![],
             notices: vec![],
+            bim: Default::default(),
         };
         let v = Viewpoint {
             name: "a".into(),

@@ -102,12 +102,14 @@ fn scene_with(lod2: bool) -> SceneData {
                 tile: u32::from(i),
                 lod: None,
                 kind: cim_engine::FeatureKind::Building,
+                bim: None,
                 valid_days: [if i == 1 { 18262 } else { i32::MIN }, i32::MAX],
             })
             .collect(),
         layers: vec!["buildings".into(), "planned".into()],
         overlays: vec![],
         notices: vec![],
+        bim: Default::default(),
     }
 }
 

@@ -47,6 +47,27 @@ pub struct BuildingRecord {
     /// A building, or another city object drawn by its 3-D geometry (a bridge, a road's
     /// surfaces, a water body, vegetation, relief).
     pub kind: FeatureKind,
+    /// Where it is an element of a BIM model: its IFC class and storey.
+    pub bim: Option<BimTag>,
+}
+
+/// A BIM element's IFC class and storey, as indices into [`BimScene`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BimTag {
+    pub class: u16,
+    /// `u16::MAX`: in no storey.
+    pub storey: u16,
+}
+
+/// The BIM models' classes and storeys, for the viewer's filters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BimScene {
+    /// The layers holding BIM elements (indices into [`SceneData::layers`]).
+    pub layers: Vec<u16>,
+    /// IFC classes, sorted, with how many elements each.
+    pub classes: Vec<(String, u32)>,
+    /// Storeys, lowest first: name and elevation (m; models' storeys of the same name are one).
+    pub storeys: Vec<(String, f64)>,
 }
 
 impl BuildingRecord {
@@ -74,6 +95,8 @@ pub struct SceneData {
     pub overlays: Vec<Overlay>,
     /// Things that could not be shown, one line each (shown in the UI; never fatal).
     pub notices: Vec<String>,
+    /// BIM elements' classes and storeys.
+    pub bim: BimScene,
 }
 
 /// One layer's lines draped on the ground.
@@ -162,6 +185,10 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         ),
         ..FeatureFilter::default()
     };
+    // BIM models' elements: their classes and storeys.
+    let bim_layers: std::collections::BTreeSet<String> =
+        project.bim_models()?.into_iter().map(|m| m.layer).collect();
+    let mut bim_of: Vec<(u32, String, Option<(String, f64)>)> = Vec::new();
     for (filter, kinds_with_meshes) in [(buildings_filter, false), (others_filter, true)] {
         if kinds_with_meshes && mesh_layers.is_empty() {
             continue;
@@ -193,12 +220,23 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
                 }
             };
             let id = buildings.len() as u32;
+            if bim_layers.contains(&s.layer) {
+                let text = |k: &str| match s.feature.attributes.get(k) {
+                    Some(cim_engine::AttrValue::Text(t)) => Some(t.clone()),
+                    _ => None,
+                };
+                if let Some(class) = text("ifc_class") {
+                    let elevation = s.feature.attributes.get("storey_elevation_m").and_then(|v| v.as_f64());
+                    bim_of.push((id, class, text("storey").map(|n| (n, elevation.unwrap_or(f64::NAN)))));
+                }
+            }
             buildings.push(BuildingRecord {
                 code: s.feature.code.clone(),
                 layer: layer as u16,
                 tile: u32::MAX,
                 lod: None,
                 kind: s.feature.kind,
+                bim: None,
                 valid_days: [
                     s.feature.validity.from.map_or(i32::MIN, |d| d.days_since_epoch()),
                     s.feature.validity.to.map_or(i32::MAX, |d| d.days_since_epoch()),
@@ -255,9 +293,12 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             Ok(())
         })?;
     }
+    // BIM elements: tagged, coloured by class, and drawn as they are at every distance (their
+    // LOD1 prisms would be boxes around furniture).
+    let bim = bim_scene(&mut buildings, &mut inputs, bim_of, &layers, &bim_layers);
     for (k, b) in buildings.iter().enumerate() {
         let finer_than_lod1 = b.lod.as_deref().is_some_and(|l| l >= "2");
-        if !finer_than_lod1 {
+        if !finer_than_lod1 || b.bim.is_some() {
             continue;
         }
         let input = &mut inputs[k];
@@ -341,7 +382,55 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         tiles,
         overlays,
         notices,
+        bim,
     })
+}
+
+/// Tags BIM elements with their class and storey (indices into the [`BimScene`] returned) and
+/// colours them by class.
+fn bim_scene(
+    buildings: &mut [BuildingRecord],
+    inputs: &mut [BuildingInput],
+    tagged: Vec<(u32, String, Option<(String, f64)>)>,
+    layers: &[String],
+    bim_layers: &std::collections::BTreeSet<String>,
+) -> BimScene {
+    let mut classes: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+    let mut storeys: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    for (_, c, s) in &tagged {
+        *classes.entry(c.clone()).or_default() += 1;
+        if let Some((name, e)) = s {
+            let at = storeys.entry(name.clone()).or_insert(*e);
+            if at.is_nan() {
+                *at = *e;
+            }
+        }
+    }
+    let classes: Vec<(String, u32)> = classes.into_iter().collect();
+    let mut storeys: Vec<(String, f64)> = storeys.into_iter().collect();
+    storeys.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    for (id, c, s) in tagged {
+        let class = classes.iter().position(|(n, _)| *n == c).unwrap_or(0) as u16;
+        let storey = s
+            .and_then(|(n, _)| storeys.iter().position(|(m, _)| *m == n))
+            .map_or(u16::MAX, |k| k as u16);
+        if let Some(b) = buildings.get_mut(id as usize) {
+            b.bim = Some(BimTag { class, storey });
+        }
+        if let Some(i) = inputs.get_mut(id as usize) {
+            i.color = crate::model::style::ifc_class_color(&c);
+        }
+    }
+    BimScene {
+        layers: layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| bim_layers.contains(*l))
+            .map(|(k, _)| k as u16)
+            .collect(),
+        classes,
+        storeys,
+    }
 }
 
 /// The texture images the buildings' meshes use, decoded (one that cannot be is a notice, and

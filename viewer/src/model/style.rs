@@ -375,6 +375,69 @@ pub struct LayerState {
     pub closed_roads: bool,
     /// Show only buildings standing on this day (days since 1970-01-01); `None`: all.
     pub as_of: Option<i32>,
+    /// Which BIM elements show: by IFC class and storey.
+    pub bim: BimFilter,
+}
+
+/// Which storeys of BIM models show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StoreyFilter {
+    #[default]
+    All,
+    /// Only this storey (index into [`crate::model::load::BimScene::storeys`]).
+    Only(u16),
+    /// This storey and those below: everything above is cut away, to look inside.
+    UpTo(u16),
+}
+
+/// BIM elements shown: their class on, their storey let through.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BimFilter {
+    /// Per [`crate::model::load::BimScene::classes`]: whether it shows.
+    pub classes: Vec<bool>,
+    pub storey: StoreyFilter,
+}
+
+impl BimFilter {
+    /// Every class and storey shown.
+    pub fn all(scene: &SceneData) -> BimFilter {
+        BimFilter {
+            classes: vec![true; scene.bim.classes.len()],
+            storey: StoreyFilter::All,
+        }
+    }
+
+    /// Whether an element so tagged shows (anything not in a BIM model does). Elements in no
+    /// storey show unless one storey alone is asked for.
+    pub fn shows(&self, tag: Option<crate::model::load::BimTag>) -> bool {
+        let Some(t) = tag else { return true };
+        if !self.classes.get(usize::from(t.class)).copied().unwrap_or(true) {
+            return false;
+        }
+        match self.storey {
+            StoreyFilter::All => true,
+            StoreyFilter::Only(s) => t.storey == s,
+            StoreyFilter::UpTo(s) => t.storey == u16::MAX || t.storey <= s,
+        }
+    }
+}
+
+/// The plain colour of a BIM element by its IFC class (linear RGBA): glass for windows, timber
+/// for doors, concrete for slabs and the structure, light walls.
+pub fn ifc_class_color(class: &str) -> [f32; 4] {
+    let c = class.strip_suffix("StandardCase").unwrap_or(class);
+    match c {
+        "IfcWindow" | "IfcCurtainWall" | "IfcPlate" => [0.35, 0.55, 0.75, 1.0],
+        "IfcDoor" => [0.45, 0.28, 0.15, 1.0],
+        "IfcSlab" | "IfcFooting" | "IfcPile" => [0.55, 0.55, 0.55, 1.0],
+        "IfcRoof" => [0.55, 0.25, 0.2, 1.0],
+        "IfcBeam" | "IfcColumn" | "IfcMember" => [0.5, 0.45, 0.4, 1.0],
+        "IfcStair" | "IfcStairFlight" | "IfcRamp" | "IfcRampFlight" | "IfcRailing" => [0.6, 0.5, 0.35, 1.0],
+        "IfcFurnishingElement" | "IfcFurniture" => [0.7, 0.6, 0.45, 1.0],
+        "IfcCovering" => [0.85, 0.83, 0.78, 1.0],
+        "IfcWall" => [0.88, 0.86, 0.82, 1.0],
+        _ => [0.75, 0.75, 0.72, 1.0],
+    }
 }
 
 impl LayerState {
@@ -387,6 +450,7 @@ impl LayerState {
             water: (true, 1.0),
             closed_roads: true,
             as_of: None,
+            bim: BimFilter::all(scene),
         }
     }
 
@@ -395,7 +459,9 @@ impl LayerState {
         let Some(b) = scene.buildings.get(id as usize) else {
             return false;
         };
-        self.buildings.get(b.layer as usize).is_none_or(|l| l.0) && self.as_of.is_none_or(|d| b.exists_on(d))
+        self.buildings.get(b.layer as usize).is_none_or(|l| l.0)
+            && self.as_of.is_none_or(|d| b.exists_on(d))
+            && self.bim.shows(b.bim)
     }
 
     /// A building's opacity (its layer's).

@@ -27,8 +27,35 @@ pub fn feature_lines(s: &StoredFeature, lang: Lang) -> Vec<(String, String)> {
             format!("{} – {}", d(&f.validity.from), d(&f.validity.to)),
         ));
     }
+    // A BIM element: its class, storey and GlobalId first, its property sets last, grouped.
+    let bim_keys = [("ifc_class", "ifc_class"), ("storey", "storey"), ("global_id", "global_id")];
+    for (key, label) in bim_keys {
+        if let Some(v) = f.attributes.get(key) {
+            rows.push((lang.t(label).to_string(), v.to_string()));
+        }
+    }
     for (k, v) in &f.attributes {
+        if bim_keys.iter().any(|(b, _)| b == k) || k == "ifc_properties" {
+            continue;
+        }
         rows.push((k.clone(), v.to_string()));
+    }
+    if let Some(cim_engine::AttrValue::Text(t)) = f.attributes.get("ifc_properties") {
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t) {
+            Ok(sets) => {
+                for (set, props) in sets {
+                    rows.push((format!("▸ {set}"), String::new()));
+                    for (name, value) in props.as_object().into_iter().flatten() {
+                        let v = match value {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        rows.push((format!("    {name}"), v));
+                    }
+                }
+            }
+            Err(_) => rows.push(("ifc_properties".into(), t.clone())),
+        }
     }
     rows
 }

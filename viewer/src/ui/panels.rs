@@ -14,7 +14,7 @@ use geo::BoundingRect;
 use crate::data::{Data, Pending};
 use crate::model::flood::{kpi_at, Kpi};
 use crate::model::i18n::Lang;
-use crate::model::style::{Classing, ColorBy};
+use crate::model::style::{Classing, ColorBy, StoreyFilter};
 use crate::model::text::{feature_lines, playback_line};
 use crate::model::views::{building_view, envelope_view};
 use crate::state::{
@@ -298,6 +298,48 @@ fn layers_panel(
                             }),
                     );
                     layers.as_of = on.then_some(day);
+                }
+                // BIM models: elements by IFC class and storey, and the cut-away.
+                if !s.bim.classes.is_empty() {
+                    ui.separator();
+                    ui.label(egui::RichText::new(l.t("bim")).strong());
+                    let storey_name = |f: StoreyFilter| match f {
+                        StoreyFilter::All => l.t("all_storeys").to_string(),
+                        StoreyFilter::Only(k) | StoreyFilter::UpTo(k) => {
+                            s.bim.storeys.get(usize::from(k)).map_or(String::new(), |(n, _)| n.clone())
+                        }
+                    };
+                    let mut storey = layers.bim.storey;
+                    egui::ComboBox::from_id_salt("bim_storey")
+                        .selected_text(storey_name(storey))
+                        .show_ui(ui, |ui| {
+                            ui.selectable_value(&mut storey, StoreyFilter::All, l.t("all_storeys"));
+                            for (k, (name, elev)) in s.bim.storeys.iter().enumerate() {
+                                let k = k as u16;
+                                let keep_cut = matches!(storey, StoreyFilter::UpTo(_));
+                                let value = if keep_cut { StoreyFilter::UpTo(k) } else { StoreyFilter::Only(k) };
+                                let label = if elev.is_finite() { format!("{name} ({elev:.2} m)") } else { name.clone() };
+                                ui.selectable_value(&mut storey, value, label);
+                            }
+                        });
+                    if storey != StoreyFilter::All {
+                        let mut cut = matches!(storey, StoreyFilter::UpTo(_));
+                        ui.horizontal(|ui| {
+                            ui.radio_value(&mut cut, false, l.t("only_storey"));
+                            ui.radio_value(&mut cut, true, l.t("cut_above"));
+                        });
+                        storey = match (storey, cut) {
+                            (StoreyFilter::Only(k) | StoreyFilter::UpTo(k), true) => StoreyFilter::UpTo(k),
+                            (StoreyFilter::Only(k) | StoreyFilter::UpTo(k), false) => StoreyFilter::Only(k),
+                            (other, _) => other,
+                        };
+                    }
+                    layers.bim.storey = storey;
+                    egui::CollapsingHeader::new(l.t("classes")).id_salt("bim_classes").show(ui, |ui| {
+                        for ((class, n), on) in s.bim.classes.iter().zip(layers.bim.classes.iter_mut()) {
+                            ui.checkbox(on, format!("{class} ({n})"));
+                        }
+                    });
                 }
                 ui.separator();
                 ui.label(l.t("color_by"));
