@@ -415,3 +415,63 @@ fn roughness_from_a_layer_slows_the_flow() {
         "{e}"
     );
 }
+
+#[test]
+fn a_bim_building_blocks_the_flood_by_its_ground_floor_footprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    // The duplex (≈ 9 × 27 m) placed in the box by --origin, its first floor on the ground
+    // there.
+    let ground = {
+        let pr = cim_engine::Project::open(&project).unwrap();
+        let name = pr.terrains().unwrap()[0].name.clone();
+        pr.terrain(&name).unwrap().sample(457195.0, 5550280.0).unwrap()
+    };
+    let origin = format!("457190,5550290,{ground},0");
+    let o = cim(&[
+        "import",
+        p(&project),
+        p(&fixtures().join("ifc/duplex.ifc")),
+        "--layer",
+        "duplex",
+        "--origin",
+        &origin,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = scenario(dir.path(), "bim", "");
+    cim_json(&["run", p(&run), "--json"]);
+    let pr = cim_engine::Project::open(&project).unwrap();
+    let results = pr.run_buildings("bim").unwrap();
+    // The duplex's elements on its lowest level are watched buildings; those above are not.
+    let bim: Vec<cim_engine::StoredFeature> = pr
+        .features(&cim_engine::FeatureFilter {
+            layers: Some(vec!["duplex".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let watched: std::collections::HashSet<&str> = results.iter().map(|r| r.code.as_str()).collect();
+    let (mut ground_in, mut upper_in) = (0, 0);
+    for s in &bim {
+        let base = s.feature.lod1.as_ref().unwrap().base_m;
+        let w = watched.contains(s.feature.code.as_str());
+        // Level 1 is at the model's 0, Level 2 3 m up (the terrain under each element decides;
+        // it slopes a little here).
+        if base <= ground + 0.5 {
+            ground_in += usize::from(w);
+        } else if base > ground + 2.5 {
+            upper_in += usize::from(w);
+        }
+    }
+    assert!(ground_in > 20, "{ground_in} ground elements watched");
+    assert_eq!(upper_in, 0);
+    // No water inside it: the cells under its walls and floor are blocked.
+    let peaks = pr
+        .run_rasters("bim")
+        .unwrap()
+        .into_iter()
+        .find(|r| r.quantity == "max_depth")
+        .unwrap();
+    let depth = cim_importers::read_run_raster(&project, &peaks).unwrap();
+    let inside = depth.sample(457190.0 + 4.5, 5550290.0 - 10.0);
+    assert!(inside.is_none_or(|d| d <= 0.0), "{inside:?}");
+}

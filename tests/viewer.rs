@@ -1221,13 +1221,21 @@ fn a_bim_model_is_drawn_filtered_by_class_and_storey_and_cut_away() {
     let scene = cim_viewer::load_scene(&project).unwrap();
     // Every element drawn, tagged with its class and storey.
     assert_eq!(scene.buildings.len(), 215);
-    assert!(scene.buildings.iter().all(|b| b.bim.is_some() && b.tile != u32::MAX));
+    assert!(scene
+        .buildings
+        .iter()
+        .all(|b| b.bim.is_some() && b.tile != u32::MAX));
     let class = |name: &str| scene.bim.classes.iter().position(|(c, _)| c == name).unwrap() as u16;
     assert_eq!(scene.bim.classes[usize::from(class("IfcWindow"))].1, 24);
     assert_eq!(scene.bim.classes[usize::from(class("IfcWallStandardCase"))].1, 56);
     // Storeys lowest first, with their elevations.
     let names: Vec<&str> = scene.bim.storeys.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["T/FDN", "Level 1", "Level 2", "Roof"], "{:?}", scene.bim.storeys);
+    assert_eq!(
+        names,
+        ["T/FDN", "Level 1", "Level 2", "Roof"],
+        "{:?}",
+        scene.bim.storeys
+    );
     assert!(scene.bim.storeys.windows(2).all(|w| w[0].1 < w[1].1));
     // Drawn as they are at every distance: no LOD1 boxes for the elements.
     assert!(scene.tiles.iter().all(|t| t.far.is_none()));
@@ -1242,19 +1250,41 @@ fn a_bim_model_is_drawn_filtered_by_class_and_storey_and_cut_away() {
     let shown = |l: &LayerState| (0..215u32).filter(|&i| l.building_shown(&scene, i)).count();
     assert_eq!(shown(&layers), 215 - 24);
     layers.bim.classes.iter_mut().for_each(|c| *c = true);
-    let storey_of = |i: u32| scene.bim.storeys.get(usize::from(scene.buildings[i as usize].bim.unwrap().storey));
-    let on = |l: &str| (0..215u32).filter(|&i| storey_of(i).is_some_and(|s| s.0 == l)).count();
+    let storey_of = |i: u32| {
+        scene
+            .bim
+            .storeys
+            .get(usize::from(scene.buildings[i as usize].bim.unwrap().storey))
+    };
+    let on = |l: &str| {
+        (0..215u32)
+            .filter(|&i| storey_of(i).is_some_and(|s| s.0 == l))
+            .count()
+    };
     layers.bim.storey = StoreyFilter::UpTo(1);
     let unstoreyed = (0..215u32).filter(|&i| storey_of(i).is_none()).count();
     assert_eq!(shown(&layers), on("T/FDN") + on("Level 1") + unstoreyed);
-    assert!(on("Level 2") > 20 && on("Level 1") > 20, "{} {}", on("Level 1"), on("Level 2"));
+    assert!(
+        on("Level 2") > 20 && on("Level 1") > 20,
+        "{} {}",
+        on("Level 1"),
+        on("Level 2")
+    );
     layers.bim.storey = StoreyFilter::Only(2);
     assert_eq!(shown(&layers), on("Level 2"));
     // The panel: class, storey and GlobalId first, property sets grouped.
     let code = scene.buildings[windows[0] as usize].code.clone();
-    let f = cim_engine::Project::open(&project).unwrap().feature(&code).unwrap().unwrap();
+    let f = cim_engine::Project::open(&project)
+        .unwrap()
+        .feature(&code)
+        .unwrap()
+        .unwrap();
     let rows = cim_viewer::model::text::feature_lines(&f, cim_viewer::model::i18n::Lang::En);
-    let at = |k: &str| rows.iter().position(|(a, _)| a == k).unwrap_or_else(|| panic!("{k}: {rows:?}"));
+    let at = |k: &str| {
+        rows.iter()
+            .position(|(a, _)| a == k)
+            .unwrap_or_else(|| panic!("{k}: {rows:?}"))
+    };
     assert_eq!(rows[at("IFC class")].1, "IfcWindow");
     assert_eq!(rows[at("GlobalId")].1.len(), 22);
     assert!(at("▸ Pset_WindowCommon") > at("Storey"));

@@ -166,12 +166,35 @@ pub fn prepare(
         FeatureKind::Building,
         "building_layers",
     )?;
+    // A BIM model's elements block water where they stand on the ground: those that reach
+    // from at most 1 m above the terrain under them (its mean) to at least 0.5 m below it —
+    // walls, doors, ground slabs — not the windows and roofs above them nor the footings below.
+    let bim_layers: Vec<String> = project.bim_models()?.into_iter().map(|m| m.layer).collect();
     let mut footprints: Vec<(String, Geometry<f64>)> = if building_layers.is_empty() {
         Vec::new()
     } else {
         project
             .features(&filter(building_layers))?
             .into_iter()
+            .filter(|s| {
+                let Some(l) = s.feature.lod1.as_ref().filter(|_| bim_layers.contains(&s.layer)) else {
+                    return true;
+                };
+                let under = cells_inside_geometry(&grid, &s.feature.geometry);
+                let ground = under.iter().map(|&c| f64::from(grid.z[c])).sum::<f64>() / under.len() as f64;
+                // Too small to cover a cell: by the cell it stands in.
+                let ground = if ground.is_finite() {
+                    ground
+                } else {
+                    match geo::Centroid::centroid(&s.feature.geometry)
+                        .and_then(|c| grid.cell_at(c.x(), c.y()))
+                    {
+                        Some(c) => f64::from(grid.z[c]),
+                        None => return false,
+                    }
+                };
+                l.base_m <= ground + 1.0 && l.top_m() >= ground - 0.5
+            })
             .map(|s| (s.feature.code.as_str().to_string(), s.feature.geometry))
             .collect()
     };

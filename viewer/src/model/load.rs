@@ -226,8 +226,16 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
                     _ => None,
                 };
                 if let Some(class) = text("ifc_class") {
-                    let elevation = s.feature.attributes.get("storey_elevation_m").and_then(|v| v.as_f64());
-                    bim_of.push((id, class, text("storey").map(|n| (n, elevation.unwrap_or(f64::NAN)))));
+                    let elevation = s
+                        .feature
+                        .attributes
+                        .get("storey_elevation_m")
+                        .and_then(|v| v.as_f64());
+                    bim_of.push((
+                        id,
+                        class,
+                        text("storey").map(|n| (n, elevation.unwrap_or(f64::NAN))),
+                    ));
                 }
             }
             buildings.push(BuildingRecord {

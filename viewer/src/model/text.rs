@@ -28,7 +28,11 @@ pub fn feature_lines(s: &StoredFeature, lang: Lang) -> Vec<(String, String)> {
         ));
     }
     // A BIM element: its class, storey and GlobalId first, its property sets last, grouped.
-    let bim_keys = [("ifc_class", "ifc_class"), ("storey", "storey"), ("global_id", "global_id")];
+    let bim_keys = [
+        ("ifc_class", "ifc_class"),
+        ("storey", "storey"),
+        ("global_id", "global_id"),
+    ];
     for (key, label) in bim_keys {
         if let Some(v) = f.attributes.get(key) {
             rows.push((lang.t(label).to_string(), v.to_string()));

@@ -305,9 +305,11 @@ fn layers_panel(
                     ui.label(egui::RichText::new(l.t("bim")).strong());
                     let storey_name = |f: StoreyFilter| match f {
                         StoreyFilter::All => l.t("all_storeys").to_string(),
-                        StoreyFilter::Only(k) | StoreyFilter::UpTo(k) => {
-                            s.bim.storeys.get(usize::from(k)).map_or(String::new(), |(n, _)| n.clone())
-                        }
+                        StoreyFilter::Only(k) | StoreyFilter::UpTo(k) => s
+                            .bim
+                            .storeys
+                            .get(usize::from(k))
+                            .map_or(String::new(), |(n, _)| n.clone()),
                     };
                     let mut storey = layers.bim.storey;
                     egui::ComboBox::from_id_salt("bim_storey")
@@ -317,8 +319,16 @@ fn layers_panel(
                             for (k, (name, elev)) in s.bim.storeys.iter().enumerate() {
                                 let k = k as u16;
                                 let keep_cut = matches!(storey, StoreyFilter::UpTo(_));
-                                let value = if keep_cut { StoreyFilter::UpTo(k) } else { StoreyFilter::Only(k) };
-                                let label = if elev.is_finite() { format!("{name} ({elev:.2} m)") } else { name.clone() };
+                                let value = if keep_cut {
+                                    StoreyFilter::UpTo(k)
+                                } else {
+                                    StoreyFilter::Only(k)
+                                };
+                                let label = if elev.is_finite() {
+                                    format!("{name} ({elev:.2} m)")
+                                } else {
+                                    name.clone()
+                                };
                                 ui.selectable_value(&mut storey, value, label);
                             }
                         });
@@ -335,11 +345,13 @@ fn layers_panel(
                         };
                     }
                     layers.bim.storey = storey;
-                    egui::CollapsingHeader::new(l.t("classes")).id_salt("bim_classes").show(ui, |ui| {
-                        for ((class, n), on) in s.bim.classes.iter().zip(layers.bim.classes.iter_mut()) {
-                            ui.checkbox(on, format!("{class} ({n})"));
-                        }
-                    });
+                    egui::CollapsingHeader::new(l.t("classes"))
+                        .id_salt("bim_classes")
+                        .show(ui, |ui| {
+                            for ((class, n), on) in s.bim.classes.iter().zip(layers.bim.classes.iter_mut()) {
+                                ui.checkbox(on, format!("{class} ({n})"));
+                            }
+                        });
                 }
                 ui.separator();
                 ui.label(l.t("color_by"));
