@@ -33,10 +33,22 @@ fn demo_builds_the_district_and_picks_a_building() {
         layers,
         vec![
             ("buildings".to_string(), 144),
+            ("duplex".to_string(), 215),
             ("parcels".to_string(), 407),
             ("streets".to_string(), 35)
         ]
     );
+    // The BIM model beside the district, placed by its georeferencing.
+    let m = &v["bim_models"][0];
+    assert_eq!(
+        (m["layer"].as_str(), m["elements"].as_u64()),
+        (Some("duplex"), Some(215))
+    );
+    assert!(m["georeferencing"]
+        .as_str()
+        .unwrap()
+        .starts_with("ePSet_MapConversion"));
+    assert_eq!(m["origin"][0].as_f64(), Some(457535.0));
     let t = &v["terrain"][0];
     assert_eq!(
         (t["width"].as_u64(), t["height"].as_u64()),
@@ -543,6 +555,35 @@ fn a_bim_model_is_imported_placed_listed_queried_and_reimported_with_the_same_co
     // A bad condition is a clear error.
     let e = cim_err(&["query", p(&project), "--where", "ifc_class = IfcWindow"]);
     assert!(e.contains("quoted text"), "{e}");
+    // Exports carry the elements with their class and GlobalId: CityJSON keyed by GlobalId,
+    // glTF and 3D Tiles with them in their feature metadata.
+    let door = doors[0]["properties"]["global_id"].as_str().unwrap().to_string();
+    let cj = dir.path().join("duplex.city.json");
+    cim_json(&["export", p(&project), p(&cj), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cj).unwrap()).unwrap();
+    let objects = v["CityObjects"].as_object().unwrap();
+    assert_eq!(objects.len(), 215);
+    assert_eq!(objects[&door]["attributes"]["ifc_class"], "IfcDoor");
+    assert_eq!(objects[&door]["attributes"]["global_id"], door.as_str());
+    let glb = dir.path().join("duplex.glb");
+    cim_json(&["export", p(&project), p(&glb), "--json"]);
+    let tiles = dir.path().join("tiles");
+    cim_json(&["export", p(&project), p(&tiles), "--format", "3dtiles", "--json"]);
+    let content = std::fs::read_dir(tiles.join("content"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for file in [glb, content] {
+        let bytes = std::fs::read(&file).unwrap();
+        let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+        assert!(
+            has("ifc_class") && has("global_id") && has("IfcDoor") && has(&door),
+            "{}",
+            file.display()
+        );
+    }
 }
 
 #[test]

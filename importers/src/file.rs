@@ -297,6 +297,7 @@ pub fn import_file(
             w.put_bim_model(&model)?;
             let mut report = w.finish(read.model.warnings)?;
             report.notes.push(format!("{} ({}): {}", path.display(), read.schema, read.placed));
+            report.notes.extend(read.notes.iter().map(|n| format!("{}: {n}", path.display())));
             Ok(Imported::Features(report))
         }
         Format::JsonFg => {

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// The demo's project CRS: WGS 84 / UTM 33N, the CRS of the demo DEM.
 const DEMO_EPSG: u32 = 32633;
+/// The demo's BIM model (the buildingSMART Duplex, georeferenced beside the district).
+const DEMO_BIM: &str = "bim/duplex_bubenec.ifc";
 /// Prague's municipality code (OBEC_KOD in the demo parcels), used as the city-code region.
 const DEMO_REGION: &str = "554782";
 /// Storey-typical height for the demo buildings, whose source has no height: recorded as
@@ -265,6 +267,21 @@ fn build(assets: &Path, path: &Path, quiet: bool) -> Result<()> {
             }
         }
     }
+    // A BIM model beside the district, placed by its own georeferencing (IFC2x3 property sets).
+    let ifc = assets.join(DEMO_BIM);
+    let opts = ImportOptions {
+        layer: Some("duplex".into()),
+        ..Default::default()
+    };
+    if let cim_importers::Imported::Features(report) =
+        cim_importers::import_file(&mut project, &ifc, &opts, &mut |_| {})?
+    {
+        if !quiet {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
     Ok(())
 }
 
@@ -284,6 +301,7 @@ fn summarise(path: &Path, as_json: bool) -> Result<serde_json::Value> {
         let c = b.feature.geometry.centroid()?;
         index.pick([c.x(), c.y(), 1000.0], [0.0, 0.0, -1.0])
     });
+    let bim = project.bim_models()?;
     if as_json {
         let v = json!({
             "project": path.display().to_string(),
@@ -292,6 +310,8 @@ fn summarise(path: &Path, as_json: bool) -> Result<serde_json::Value> {
             "terrain": terrains.iter().map(|t| json!({"name": t.name, "width": t.width, "height": t.height, "min_m": t.min_m, "max_m": t.max_m})).collect::<Vec<_>>(),
             "indexed": index.len(),
             "pick": pick.as_ref().map(|h| json!({"code": h.code.as_str(), "layer": h.layer, "point": h.point})),
+            "bim_models": bim.iter().map(|m| json!({"layer": m.layer, "schema": m.schema, "elements": m.elements,
+                "georeferencing": m.method, "origin": m.origin, "crs": m.crs})).collect::<Vec<_>>(),
         });
         return Ok(v);
     }
@@ -303,6 +323,12 @@ fn summarise(path: &Path, as_json: bool) -> Result<serde_json::Value> {
     );
     for l in &layers {
         println!("  {:<10} {:>5} {}", l.name, l.feature_count, l.kind.name());
+    }
+    for m in &bim {
+        println!(
+            "  BIM model '{}': {} elements ({}), placed by {} at E {:.1}, N {:.1}, H {:.1}",
+            m.layer, m.elements, m.schema, m.method, m.origin[0], m.origin[1], m.origin[2]
+        );
     }
     for t in &terrains {
         println!(

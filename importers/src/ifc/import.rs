@@ -68,6 +68,8 @@ pub struct IfcRead {
     pub skipped: usize,
     /// Elements by IFC class.
     pub classes: BTreeMap<String, usize>,
+    /// What is worth knowing but is no problem (spaces not imported, a scale taken from units).
+    pub notes: Vec<String>,
 }
 
 /// Placing a model: local points (project units) to map points.
@@ -124,14 +126,15 @@ fn true_north(f: &StepFile) -> Option<[f64; 2]> {
 /// first, then the map conversion, then the site's latitude and longitude. Warnings go to
 /// `warn`.
 fn place(
-    path: &Path,
     f: &StepFile,
     g: &Georef,
     project_crs: &Crs,
     origin: Option<[f64; 4]>,
     src_crs: Option<&Crs>,
     warn: &mut Vec<String>,
+    info: &mut Vec<String>,
 ) -> Result<(Placed, ToMap)> {
+    let path = f.path.as_path();
     let unit = g.unit_m;
     let site_in = |crs: &Crs| -> Option<[f64; 2]> {
         let [lat, lon, _] = g.site?;
@@ -180,7 +183,7 @@ fn place(
             sz: z[2] - o[2],
         };
         if c.scale_from_units {
-            warn.push(format!(
+            info.push(format!(
                 "the map conversion gives no scale: model units ({} m) scaled to the CRS's by {}",
                 unit, c.scale[0]
             ));
@@ -505,7 +508,8 @@ pub fn read_ifc_file(
     let path = f.path.clone();
     let g = read_georef(f)?;
     let mut notes: Vec<String> = Vec::new();
-    let (placed, to_map) = place(&path, f, &g, project_crs, origin, src_crs, &mut notes)?;
+    let mut info: Vec<String> = Vec::new();
+    let (placed, to_map) = place(f, &g, project_crs, origin, src_crs, &mut notes, &mut info)?;
     let (geom, warnings) = tessellate(f, &g)?;
     let schema = f.header.schema.name().to_string();
     let structure = read_structure(f)?;
@@ -614,7 +618,7 @@ pub fn read_ifc_file(
         });
     }
     if spaces > 0 {
-        notes.push(format!(
+        info.push(format!(
             "{spaces} space(s) (IfcSpace) not imported: rooms are not drawn yet"
         ));
     }
@@ -644,6 +648,7 @@ pub fn read_ifc_file(
         products,
         skipped: geom.skipped,
         classes,
+        notes: info,
     })
 }
 

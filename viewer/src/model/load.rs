@@ -188,7 +188,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     // BIM models' elements: their classes and storeys.
     let bim_layers: std::collections::BTreeSet<String> =
         project.bim_models()?.into_iter().map(|m| m.layer).collect();
-    let mut bim_of: Vec<(u32, String, Option<(String, f64)>)> = Vec::new();
+    let mut bim_of: Vec<Tagged> = Vec::new();
     for (filter, kinds_with_meshes) in [(buildings_filter, false), (others_filter, true)] {
         if kinds_with_meshes && mesh_layers.is_empty() {
             continue;
@@ -394,12 +394,15 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     })
 }
 
+/// A BIM element as read: its id, IFC class, and storey (name, elevation m).
+type Tagged = (u32, String, Option<(String, f64)>);
+
 /// Tags BIM elements with their class and storey (indices into the [`BimScene`] returned) and
 /// colours them by class.
 fn bim_scene(
     buildings: &mut [BuildingRecord],
     inputs: &mut [BuildingInput],
-    tagged: Vec<(u32, String, Option<(String, f64)>)>,
+    tagged: Vec<Tagged>,
     layers: &[String],
     bim_layers: &std::collections::BTreeSet<String>,
 ) -> BimScene {
