@@ -195,6 +195,56 @@ fn create_open_round_trips_every_kind_of_value() {
 }
 
 #[test]
+fn attribute_conditions_filter_features_by_their_fields() {
+    use cim_engine::parse_conditions;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut p) = new_project(dir.path());
+    let mut road = feature(
+        "roads",
+        FeatureKind::Road,
+        "r1",
+        line_string![(x: 1.0, y: 2.0), (x: 3.0, y: 4.0)].into(),
+    );
+    road.attributes
+        .insert("name".into(), AttrValue::Text("长安街".into()));
+    {
+        let mut tx = p.import().unwrap();
+        tx.ensure_layer(&spec("buildings", FeatureKind::Building, GeometryType::Polygon))
+            .unwrap();
+        let mut roads = spec("roads", FeatureKind::Road, GeometryType::LineString);
+        roads.fields.retain(|f| f.name == "name");
+        tx.ensure_layer(&roads).unwrap();
+        for i in 0..10 {
+            tx.write("buildings", &rich_building(i)).unwrap();
+        }
+        tx.write("roads", &road).unwrap();
+        tx.commit().unwrap();
+    }
+    let count = |w: &str| {
+        p.features(&FeatureFilter {
+            conditions: parse_conditions(w).unwrap(),
+            ..Default::default()
+        })
+        .unwrap()
+        .len()
+    };
+    // floors = i + 1; listed for even i; names "楼 i …"; every building built 1987-03-04.
+    assert_eq!(count("floors >= 8"), 3);
+    assert_eq!(count("floors > 2 AND listed = true"), 4);
+    assert_eq!(count("area < 103"), 3);
+    assert_eq!(count("name LIKE '楼 1%'"), 1);
+    assert_eq!(count("name = '长安街'"), 1);
+    assert_eq!(count("built = '1987-03-04'"), 10);
+    assert_eq!(count("cim_kind = 'road'"), 1);
+    // The roads layer has no "floors": none of its features meet a condition on it.
+    assert_eq!(count("floors IS NULL"), 0);
+    assert_eq!(count("floors IS NOT NULL"), 10);
+    assert_eq!(count("nothing = 1"), 0);
+    // Text that looks like SQL stays a value.
+    assert_eq!(count("name = 'x'' OR 1=1 --'"), 0);
+}
+
+#[test]
 fn upsert_replaces_in_place_and_keeps_the_fid() {
     let dir = tempfile::tempdir().unwrap();
     let (_, mut p) = new_project(dir.path());
@@ -555,6 +605,7 @@ fn filters_agree_with_a_brute_force_scan() {
                 .random_bool(0.3)
                 .then(|| vec![FeatureKind::Other, FeatureKind::Water]),
             limit: rng.random_bool(0.2).then(|| rng.random_range(0..50)),
+            conditions: Vec::new(),
         };
         let want: Vec<(String, i64)> = all
             .iter()
