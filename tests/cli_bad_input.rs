@@ -620,11 +620,15 @@ fn errors_are_one_clean_line() {
     );
     let e = cim_err(&["import", p(&project), p(&bad_crs)]);
     assert!(e.contains("999999") && !e.contains("declares none"), "{e}");
-    // Unsupported formats: what is supported, and no GDAL advice for formats GDAL cannot read.
+    // An IFC file that stops after its first line: the file and what is missing.
     let ifc = write(dir.path(), "model.ifc", b"ISO-10303-21;");
     let e = cim_err(&["import", p(&project), p(&ifc)]);
+    assert!(e.contains("model.ifc") && e.contains("no HEADER section"), "{e}");
+    // Unsupported formats: what is supported, and no GDAL advice for formats GDAL cannot read.
+    let las = write(dir.path(), "cloud.las", b"LASF\x00\x00\x00\x00");
+    let e = cim_err(&["import", p(&project), p(&las)]);
     assert!(
-        e.contains(".tif/.tiff") && e.contains(".osm") && !e.contains("gdal"),
+        e.contains(".tif/.tiff") && e.contains(".osm") && e.contains(".ifc") && !e.contains("gdal"),
         "{e}"
     );
     // A GeoTIFF compressed with ZSTD, or holding complex samples: named, not "corrupt".
