@@ -65,9 +65,16 @@ const NOT_YET_3D: &[&str] = &[
     "ifczip", "ifcxml", "las", "laz", "obj", "osgb", "b3dm", "i3dm", "pnts", "glb", "gltf", "ply", "e57",
 ];
 
-/// The error for a 3-D format that no reader (ours or GDAL's) imports yet, if `path` is one.
+/// The error for a 3-D format that no reader (ours or GDAL's) imports yet, or that is a 3-D model
+/// rather than a vector layer (IFC, CityGML: `import_file` reads them), if `path` is one.
 fn not_yet_3d(path: &Path) -> Option<ImportError> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    if matches!(ext.as_str(), "ifc" | "citygml") {
+        return Some(ImportError::file(
+            path,
+            format!("a .{ext} file is a 3-D model, not a vector layer: `cim import` reads it as one"),
+        ));
+    }
     NOT_YET_3D.contains(&ext.as_str()).then(|| {
         ImportError::file(
             path,
