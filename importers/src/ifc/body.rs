@@ -723,7 +723,9 @@ impl<'f> Bodies<'f> {
                         [ring[j][0], ring[j][1], 0.0],
                         [ring[(j + 1) % n][0], ring[(j + 1) % n][1], 0.0],
                     );
-                    faces.push(vec![vec![turn(p, a0), turn(q, a0), turn(q, a1), turn(p, a1)]]);
+                    // Outward for a counter-clockwise ring turned the positive way (and the
+                    // other way round, with the caps, for a negative angle).
+                    faces.push(vec![vec![turn(p, a0), turn(p, a1), turn(q, a1), turn(q, a0)]]);
                 }
             }
         }
@@ -740,8 +742,9 @@ impl<'f> Bodies<'f> {
                     })
                     .collect()
             };
-            faces.push(cap(0.0, false));
-            faces.push(cap(angle, true));
+            // The start faces against the sweep, the end along it.
+            faces.push(cap(0.0, angle < 0.0));
+            faces.push(cap(angle, angle > 0.0));
         }
         let mut out = Vec::new();
         triangulate_faces(&faces, &mut out);

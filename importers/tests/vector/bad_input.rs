@@ -94,7 +94,10 @@ fn missing_files_and_unknown_extensions() {
     // 3-D models cim reads, but not as vector layers.
     for name in ["model.ifc", "city.CityGML"] {
         let msg = open_vector(Path::new(name), None).err().unwrap().to_string();
-        assert!(msg.contains(name) && msg.contains("cim import") && !msg.contains("gdal"), "{msg}");
+        assert!(
+            msg.contains(name) && msg.contains("cim import") && !msg.contains("gdal"),
+            "{msg}"
+        );
     }
     assert!(list_layers(Path::new("/nonexistent/x.fgb")).is_err());
 }

@@ -801,3 +801,99 @@ ENDSEC;END-ISO-10303-21;",
     // The map being built is empty inside itself: nothing, and no endless loop.
     assert!(b.item(7, 0).unwrap().is_empty());
 }
+
+/// Items other than extrusions, each with a volume known exactly or nearly.
+const SHAPES: &str = r#"ISO-10303-21;
+HEADER;
+FILE_DESCRIPTION((''),'2;1');
+FILE_NAME('shapes.ifc','',(''),(''),'','','');
+FILE_SCHEMA(('IFC4'));
+ENDSEC;
+DATA;
+#1=IFCCARTESIANPOINT((0.,0.,0.));
+#2=IFCAXIS2PLACEMENT3D(#1,$,$);
+#3=IFCDIRECTION((0.,0.,1.));
+#4=IFCDIRECTION((0.,1.,0.));
+#5=IFCDIRECTION((1.,0.,0.));
+#10=IFCBLOCK(#2,2.,3.,4.);
+#11=IFCRIGHTCIRCULARCYLINDER(#2,2.,0.5);
+#12=IFCRIGHTCIRCULARCONE(#2,3.,1.);
+#13=IFCSPHERE(#2,1.);
+#14=IFCRECTANGULARPYRAMID(#2,2.,2.,3.);
+#20=IFCCARTESIANPOINT((2.,0.));
+#21=IFCAXIS2PLACEMENT2D(#20,$);
+#22=IFCRECTANGLEPROFILEDEF(.AREA.,$,#21,1.,2.);
+#23=IFCCARTESIANPOINT((0.,0.,0.));
+#24=IFCAXIS1PLACEMENT(#23,#4);
+#25=IFCREVOLVEDAREASOLID(#22,#2,#24,6.283185307179586);
+#26=IFCREVOLVEDAREASOLID(#22,#2,#24,3.141592653589793);
+#27=IFCREVOLVEDAREASOLID(#22,#2,#24,-1.5707963267948966);
+#30=IFCCARTESIANPOINTLIST3D(((0.,0.,0.),(1.,0.,0.),(1.,1.,0.),(0.,1.,0.),(0.,0.,1.),(1.,0.,1.),(1.,1.,1.),(0.,1.,1.)));
+#31=IFCINDEXEDPOLYGONALFACE((1,4,3,2));
+#32=IFCINDEXEDPOLYGONALFACE((5,6,7,8));
+#33=IFCINDEXEDPOLYGONALFACE((1,2,6,5));
+#34=IFCINDEXEDPOLYGONALFACE((2,3,7,6));
+#35=IFCINDEXEDPOLYGONALFACE((3,4,8,7));
+#36=IFCINDEXEDPOLYGONALFACE((4,1,5,8));
+#37=IFCPOLYGONALFACESET(#30,.T.,(#31,#32,#33,#34,#35,#36),$);
+#40=IFCSHAPEREPRESENTATION($,'Body','CSG',(#10));
+#41=IFCREPRESENTATIONMAP(#2,#40);
+#42=IFCCARTESIANTRANSFORMATIONOPERATOR3D(#5,#4,#1,2.,#3);
+#43=IFCMAPPEDITEM(#41,#42);
+#50=IFCPLANE(#51);
+#51=IFCAXIS2PLACEMENT3D(#52,#3,#5);
+#52=IFCCARTESIANPOINT((0.,0.,1.));
+#53=IFCHALFSPACESOLID(#50,.F.);
+#54=IFCBOOLEANCLIPPINGRESULT(.DIFFERENCE.,#10,#53);
+#55=IFCCARTESIANPOINT((0.,0.));
+#56=IFCCARTESIANPOINT((1.,0.));
+#57=IFCCARTESIANPOINT((1.,3.));
+#58=IFCCARTESIANPOINT((0.,3.));
+#59=IFCPOLYLINE((#55,#56,#57,#58,#55));
+#60=IFCPOLYGONALBOUNDEDHALFSPACE(#50,.F.,#2,#59);
+#61=IFCBOOLEANCLIPPINGRESULT(.DIFFERENCE.,#10,#60);
+#62=IFCCSGSOLID(#63);
+#63=IFCBOOLEANRESULT(.UNION.,#10,#64);
+#64=IFCBLOCK(#65,2.,3.,4.);
+#65=IFCAXIS2PLACEMENT3D(#66,$,$);
+#66=IFCCARTESIANPOINT((1.,0.,0.));
+ENDSEC;
+END-ISO-10303-21;
+"#;
+
+#[test]
+fn primitives_revolutions_face_sets_maps_and_booleans_enclose_their_volumes() {
+    use cim_importers::ifc::body::Bodies;
+    use cim_importers::ifc::geometry::Tess;
+    use cim_importers::ifc::solid::{bounds, volume};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shapes.ifc");
+    std::fs::write(&path, SHAPES).unwrap();
+    let f = StepFile::open(&path).unwrap();
+    let mut b = Bodies::new(&f, Tess::new(0.0005), 1e-9);
+    let pi = std::f64::consts::PI;
+    let mut v = |id: u64| volume(&b.item(id, 0).unwrap());
+    let near = |a: f64, b: f64, rel: f64| (a - b).abs() <= rel * b.abs();
+    assert!(near(v(10), 24.0, 1e-12));
+    assert!(near(v(11), pi * 0.25 * 2.0, 0.005), "{}", v(11));
+    assert!(near(v(12), pi * 3.0 / 3.0, 0.005), "{}", v(12));
+    assert!(near(v(13), 4.0 / 3.0 * pi, 0.01), "{}", v(13));
+    assert!(near(v(14), 4.0, 1e-12));
+    // A 1 × 2 rectangle 1.5 to 2.5 from the axis, turned all the way and half way round.
+    let ring = pi * (2.5f64.powi(2) - 1.5f64.powi(2)) * 2.0;
+    assert!(near(v(25), ring, 0.005), "{} {ring}", v(25));
+    assert!(near(v(26), ring / 2.0, 0.005), "{}", v(26));
+    assert!(near(v(27), ring / 4.0, 0.005), "{}", v(27));
+    // A unit cube of polygons.
+    assert!(near(v(37), 1.0, 1e-12));
+    // The block mapped at twice its size: 8 × 24.
+    assert!(near(v(43), 192.0, 1e-9), "{}", v(43));
+    // Cut above z = 1 by a half-space (its material above the plane: agreement false).
+    assert!(near(v(54), 6.0, 1e-9), "{}", v(54));
+    let (_, hi) = bounds(&Bodies::new(&f, Tess::new(0.0005), 1e-9).item(54, 0).unwrap()).unwrap();
+    assert!((hi[2] - 1.0).abs() < 1e-9);
+    // The same cut only within x 0–1: half the block loses its top.
+    assert!(near(v(61), 12.0 + 3.0, 1e-9), "{}", v(61));
+    // Two blocks overlapping by half: their union 36.
+    assert!(near(v(62), 36.0, 1e-9), "{}", v(62));
+}
