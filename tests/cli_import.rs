@@ -85,7 +85,7 @@ fn demo_builds_the_district_and_picks_a_building() {
     assert!((45.0..60.0).contains(&z), "{z}");
     assert!(out.join("tokyo.cim.gpkg").is_file());
     // Building the demo again replaces it cleanly.
-    assert_eq!(layer_counts(&build_demo(dir.path())).len(), 3);
+    assert_eq!(layer_counts(&build_demo(dir.path())).len(), 4);
 }
 
 #[test]

@@ -15,9 +15,16 @@ fn the_demo_district_loads_as_terrain_and_merged_building_tiles() {
     let scene = cim_viewer::load_scene(&project).unwrap();
     let info = cim_json(&["info", p(&project), "--json"]);
     let layers = info["layers"].as_array().unwrap();
-    let buildings = layers.iter().find(|l| l["name"] == "buildings").unwrap()["features"]
-        .as_u64()
-        .unwrap();
+    // The district's buildings and the BIM model's elements beside it.
+    let buildings: u64 = ["buildings", "duplex"]
+        .iter()
+        .map(|n| {
+            layers.iter().find(|l| l["name"] == *n).unwrap()["features"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(scene.bim.layers.len(), 1);
     assert_eq!(scene.buildings.len() as u64, buildings);
     assert!(scene.notices.is_empty(), "{:?}", scene.notices);
     // Every building is in exactly one tile, and tiles are few (one draw call each).
@@ -154,11 +161,12 @@ fn a_selected_building_is_drawn_highlighted() {
     let dir = tempfile::tempdir().unwrap();
     let project = build_demo(dir.path());
     let scene = cim_viewer::load_scene(&project).unwrap();
-    // The building with the most vertices, and where it is.
+    // The district's building with the most vertices, and where it is.
     let (tile, (id, range)) = scene
         .tiles
         .iter()
         .flat_map(|t| t.buildings.iter().map(move |b| (t, b.clone())))
+        .filter(|(_, (id, _))| scene.layers[usize::from(scene.buildings[*id as usize].layer)] == "buildings")
         .max_by_key(|(_, (_, r))| r.end - r.start)
         .unwrap();
     let pts = &tile.mesh.positions[range.start as usize..range.end as usize];

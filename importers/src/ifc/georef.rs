@@ -130,23 +130,32 @@ fn unit_metres(f: &StepFile, id: u64, depth: usize) -> Result<Option<f64>> {
     }
 }
 
-/// The project's length unit in metres (1 where it states none).
-pub fn project_length_unit_m(f: &StepFile) -> Result<f64> {
+/// The project's units of type `kind` (`LENGTHUNIT`, `PLANEANGLEUNIT`) as assigned, in order.
+fn assigned_units(f: &StepFile, kind: &str) -> Result<Vec<super::step::Instance>> {
     let Some(&project) = f.ids_of("IFCPROJECT").first() else {
         return Err(bad(f, "no IfcProject: not an IFC model"));
     };
     let p = f.get(project)?;
     let Some(units) = p.params.get(8).and_then(Value::as_ref_id) else {
-        return Ok(1.0);
+        return Ok(Vec::new());
     };
     let assignment = f.get_typed(units, &["IFCUNITASSIGNMENT"], project)?;
+    let mut out = Vec::new();
     for u in assignment.params.first().and_then(Value::as_list).unwrap_or(&[]) {
         let Some(id) = u.as_ref_id() else { continue };
         let unit = f.get(id)?;
-        if unit.params.get(1).and_then(Value::as_enum) == Some("LENGTHUNIT") {
-            if let Some(m) = unit_metres(f, id, 0)? {
-                return Ok(m);
-            }
+        if unit.params.get(1).and_then(Value::as_enum) == Some(kind) {
+            out.push(unit);
+        }
+    }
+    Ok(out)
+}
+
+/// The project's length unit in metres (1 where it states none).
+pub fn project_length_unit_m(f: &StepFile) -> Result<f64> {
+    for unit in assigned_units(f, "LENGTHUNIT")? {
+        if let Some(m) = unit_metres(f, unit.id, 0)? {
+            return Ok(m);
         }
     }
     Ok(1.0)
@@ -154,45 +163,32 @@ pub fn project_length_unit_m(f: &StepFile) -> Result<f64> {
 
 /// Radians in the project's plane angle unit (1 where it states none; π/180 for degrees).
 pub fn plane_angle_unit_rad(f: &StepFile) -> Result<f64> {
-    let Some(&project) = f.ids_of("IFCPROJECT").first() else {
-        return Err(bad(f, "no IfcProject: not an IFC model"));
-    };
-    let p = f.get(project)?;
-    let Some(units) = p.params.get(8).and_then(Value::as_ref_id) else {
+    let Some(unit) = assigned_units(f, "PLANEANGLEUNIT")?.into_iter().next() else {
         return Ok(1.0);
     };
-    let assignment = f.get_typed(units, &["IFCUNITASSIGNMENT"], project)?;
-    for u in assignment.params.first().and_then(Value::as_list).unwrap_or(&[]) {
-        let Some(id) = u.as_ref_id() else { continue };
-        let unit = f.get(id)?;
-        if unit.params.get(1).and_then(Value::as_enum) != Some("PLANEANGLEUNIT") {
-            continue;
-        }
-        if unit.ty == "IFCSIUNIT" {
-            return Ok(1.0);
-        }
-        // A conversion-based unit: its factor times its base (radians), or by its name.
-        let factor = unit
-            .params
-            .get(3)
-            .and_then(Value::as_ref_id)
-            .and_then(|m| f.get(m).ok())
-            .and_then(|m| m.params.first().and_then(Value::as_f64))
-            .filter(|v| *v > 0.0 && v.is_finite());
-        let name = unit
-            .params
-            .get(2)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        return Ok(match (factor, name.as_str()) {
-            (_, "DEGREE") => std::f64::consts::PI / 180.0,
-            (_, "GRAD" | "GON") => std::f64::consts::PI / 200.0,
-            (Some(v), _) => v,
-            (None, _) => 1.0,
-        });
+    if unit.ty == "IFCSIUNIT" {
+        return Ok(1.0);
     }
-    Ok(1.0)
+    // A conversion-based unit: by its name, else its factor (to radians).
+    let factor = unit
+        .params
+        .get(3)
+        .and_then(Value::as_ref_id)
+        .and_then(|m| f.get(m).ok())
+        .and_then(|m| m.params.first().and_then(Value::as_f64))
+        .filter(|v| *v > 0.0 && v.is_finite());
+    let name = unit
+        .params
+        .get(2)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    Ok(match (factor, name.as_str()) {
+        (_, "DEGREE") => std::f64::consts::PI / 180.0,
+        (_, "GRAD" | "GON") => std::f64::consts::PI / 200.0,
+        (Some(v), _) => v,
+        (None, _) => 1.0,
+    })
 }
 
 /// A compound plane angle (degrees, minutes, seconds, millionths of a second; all of one sign)
