@@ -169,7 +169,9 @@ pub fn prepare(
     // A BIM model's elements block water where they stand on the ground: those that reach
     // from at most 1 m above the terrain under them (its mean) to at least 0.5 m below it —
     // walls, doors, ground slabs — not the windows and roofs above them nor the footings below.
+    // Each model is one watched building, reported by its largest element on the ground.
     let bim_layers: Vec<String> = project.bim_models()?.into_iter().map(|m| m.layer).collect();
+    let mut model_of: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut footprints: Vec<(String, Geometry<f64>)> = if building_layers.is_empty() {
         Vec::new()
     } else {
@@ -195,7 +197,12 @@ pub fn prepare(
                 };
                 l.base_m <= ground + 1.0 && l.top_m() >= ground - 0.5
             })
-            .map(|s| (s.feature.code.as_str().to_string(), s.feature.geometry))
+            .map(|s| {
+                if bim_layers.contains(&s.layer) {
+                    model_of.insert(s.feature.code.as_str().to_string(), s.layer.clone());
+                }
+                (s.feature.code.as_str().to_string(), s.feature.geometry)
+            })
             .collect()
     };
     let mut drainage = config.drainage.capacity_mm_per_h;
@@ -278,6 +285,33 @@ pub fn prepare(
         }
         building_cells.push((code.clone(), cells));
     }
+    // A BIM model's elements: their cells together, under the code of the one covering most.
+    let mut models: std::collections::BTreeMap<String, (String, usize, Vec<usize>)> =
+        std::collections::BTreeMap::new();
+    building_cells.retain(|(code, cells)| {
+        let Some(layer) = model_of.get(code) else {
+            return true;
+        };
+        let m = models
+            .entry(layer.clone())
+            .or_insert_with(|| (code.clone(), 0, Vec::new()));
+        if cells.len() > m.1 {
+            m.0 = code.clone();
+            m.1 = cells.len();
+        }
+        m.2.extend(cells.iter().copied());
+        false
+    });
+    footprints.retain(|(code, _)| !model_of.contains_key(code));
+    let mut model_buildings: Vec<WatchedBuilding> = Vec::new();
+    for (_, (code, _, mut cells)) in models {
+        cells.sort_unstable();
+        cells.dedup();
+        let watch = ring_around(&grid, &cells);
+        if !watch.is_empty() {
+            model_buildings.push(WatchedBuilding { code, cells: watch });
+        }
+    }
     let buildings = building_cells
         .into_iter()
         .zip(&footprints)
@@ -292,6 +326,7 @@ pub fn prepare(
             };
             (!watch.is_empty()).then_some(WatchedBuilding { code, cells: watch })
         })
+        .chain(model_buildings)
         .collect();
 
     // Roughness from polygons, if asked.

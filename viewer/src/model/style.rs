@@ -324,6 +324,9 @@ pub async fn color_buildings(
             let mut colors = vec![crate::model::flood::class_color("dry"); n];
             let mut counts: HashMap<&str, usize> = HashMap::new();
             let (classes, timeline) = crate::model::flood::run_building_classes(source, run, at_s).await?;
+            // A BIM model is one building in a run (reported by one of its elements): all its
+            // elements take that class.
+            let mut model_class: HashMap<u16, &str> = HashMap::new();
             for (code, class) in classes {
                 let Ok(code) = cim_engine::CityCode::parse(&code) else {
                     continue;
@@ -331,6 +334,15 @@ pub async fn color_buildings(
                 if let Some(&id) = ids.get(&code) {
                     colors[id as usize] = crate::model::flood::class_color(class);
                     *counts.entry(class).or_default() += 1;
+                    let layer = scene.buildings[id as usize].layer;
+                    if scene.bim.layers.contains(&layer) {
+                        model_class.insert(layer, class);
+                    }
+                }
+            }
+            for (id, b) in scene.buildings.iter().enumerate() {
+                if let Some(class) = model_class.get(&b.layer) {
+                    colors[id] = crate::model::flood::class_color(class);
                 }
             }
             let rows = crate::model::flood::CLASSES
