@@ -847,6 +847,7 @@ fn roads_are_marked_closed_only_while_the_run_says_so() {
         closed_s,
         reopened_s,
         closed_for_s: 400.0,
+        closed_intervals: vec![],
     };
     let record = cim_engine::RunRecord {
         name: "hand".into(),

@@ -1189,6 +1189,61 @@ fn runs_keep_each_buildings_classes_over_time_and_older_tables_gain_the_column()
     assert_eq!(p.run_buildings("b").unwrap()[0].classes, "3");
 }
 
+#[test]
+fn runs_keep_every_interval_a_road_was_closed_and_older_tables_gain_the_column() {
+    use cim_engine::{RunRecord, RunRoad};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut p) = new_project(dir.path());
+    let record = |name: &str| RunRecord {
+        name: name.into(),
+        model: "flood".into(),
+        scenario: String::new(),
+        created: String::new(),
+        completed: true,
+        time_reached_s: 600.0,
+        outputs: String::new(),
+        summary: serde_json::json!({}),
+    };
+    let road = |code: &str, intervals: Vec<(f64, Option<f64>)>| RunRoad {
+        code: code.into(),
+        length_m: 80.0,
+        max_depth_m: 0.4,
+        closed_s: intervals.first().map(|i| i.0),
+        reopened_s: intervals.last().and_then(|i| i.1),
+        closed_for_s: intervals.iter().map(|(a, b)| b.unwrap_or(600.0) - a).sum(),
+        closed_intervals: intervals,
+    };
+    let roads = [
+        road("r1", vec![(120.0, Some(450.5)), (500.0, None)]),
+        road("r2", vec![]),
+        road("r3", vec![(10.0, Some(20.0))]),
+    ];
+    p.save_run(&record("a"), &[], &roads, None).unwrap();
+    assert_eq!(p.run_roads("a").unwrap(), roads.to_vec());
+    drop(p);
+    // A project whose road table predates the intervals: read as none, given the column on save.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE cim_run_roads;
+         CREATE TABLE cim_run_roads (fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL,
+           length_m REAL NOT NULL, max_depth_m REAL NOT NULL, closed_s REAL, reopened_s REAL,
+           closed_for_s REAL NOT NULL, UNIQUE (run, code));
+         INSERT INTO cim_run_roads (run, code, length_m, max_depth_m, closed_s, reopened_s, closed_for_s)
+           VALUES ('a', 'r1', 80.0, 0.4, 120.0, NULL, 430.5);",
+    )
+    .unwrap();
+    drop(conn);
+    let mut p = Project::open(&path).unwrap();
+    let old = p.run_roads("a").unwrap();
+    assert_eq!(
+        (old.len(), old[0].closed_s, old[0].closed_intervals.len()),
+        (1, Some(120.0), 0)
+    );
+    p.save_run(&record("b"), &[], &roads, None).unwrap();
+    assert_eq!(p.run_roads("b").unwrap(), roads.to_vec());
+    assert!(p.run_roads("a").unwrap()[0].closed_intervals.is_empty());
+}
+
 /// A raster stored as a GeoPackage 2D gridded coverage reads back cell for cell, and GDAL reads
 /// the same values from the project file.
 #[test]

@@ -17,8 +17,33 @@ CREATE TABLE IF NOT EXISTS cim_run_buildings (
   first_wet_s REAL, class TEXT NOT NULL, classes TEXT NOT NULL DEFAULT '', UNIQUE (run, code));
 CREATE TABLE IF NOT EXISTS cim_run_roads (
   fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL, length_m REAL NOT NULL,
-  max_depth_m REAL NOT NULL, closed_s REAL, reopened_s REAL, closed_for_s REAL NOT NULL, UNIQUE (run, code));
+  max_depth_m REAL NOT NULL, closed_s REAL, reopened_s REAL, closed_for_s REAL NOT NULL,
+  closed_intervals TEXT NOT NULL DEFAULT '', UNIQUE (run, code));
 ";
+
+/// Closed intervals as stored: `from-to` pairs in seconds joined by `;`, an open end empty
+/// (`120-450;600-`).
+fn intervals_text(v: &[(f64, Option<f64>)]) -> String {
+    v.iter()
+        .map(|(a, b)| match b {
+            Some(b) => format!("{a}-{b}"),
+            None => format!("{a}-"),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn intervals_of(text: &str) -> Vec<(f64, Option<f64>)> {
+    text.split(';')
+        .filter_map(|p| {
+            let (a, b) = p.split_once('-')?;
+            Some((
+                a.parse().ok()?,
+                if b.is_empty() { None } else { Some(b.parse().ok()?) },
+            ))
+        })
+        .collect()
+}
 
 /// One stored run.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +84,9 @@ pub struct RunRoad {
     pub closed_s: Option<f64>,
     pub reopened_s: Option<f64>,
     pub closed_for_s: f64,
+    /// Every interval it was closed, in order: from, and to (`None`: still closed at the end).
+    /// Empty for runs stored before intervals were kept.
+    pub closed_intervals: Vec<(f64, Option<f64>)>,
 }
 
 impl Project {
@@ -83,6 +111,13 @@ impl Project {
         if !has_column(&tx, "cim_run_buildings", "classes").ctx(&path)? {
             tx.execute_batch("ALTER TABLE cim_run_buildings ADD COLUMN classes TEXT NOT NULL DEFAULT ''")
                 .ctx(&path)?;
+        }
+        // And those that predate closed intervals, theirs.
+        if !has_column(&tx, "cim_run_roads", "closed_intervals").ctx(&path)? {
+            tx.execute_batch(
+                "ALTER TABLE cim_run_roads ADD COLUMN closed_intervals TEXT NOT NULL DEFAULT ''",
+            )
+            .ctx(&path)?;
         }
         for table in ["cim_runs", "cim_run_buildings", "cim_run_roads"] {
             let key = if table == "cim_runs" { "name" } else { "run" };
@@ -124,8 +159,9 @@ impl Project {
             }
             let mut s = tx
                 .prepare(
-                    "INSERT INTO cim_run_roads (run, code, length_m, max_depth_m, closed_s, reopened_s, closed_for_s)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO cim_run_roads (run, code, length_m, max_depth_m, closed_s, reopened_s, closed_for_s,
+                       closed_intervals)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .ctx(&path)?;
             for r in roads {
@@ -136,7 +172,8 @@ impl Project {
                     r.max_depth_m,
                     r.closed_s,
                     r.reopened_s,
-                    r.closed_for_s
+                    r.closed_for_s,
+                    intervals_text(&r.closed_intervals)
                 ])
                 .ctx(&path)?;
             }
@@ -228,12 +265,18 @@ impl Project {
             return Ok(Vec::new());
         }
         let path = &self.meta.path;
+        // Runs stored before intervals were kept have no such column.
+        let intervals = if has_column(&self.conn, "cim_run_roads", "closed_intervals").ctx(path)? {
+            "closed_intervals"
+        } else {
+            "''"
+        };
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT code, length_m, max_depth_m, closed_s, reopened_s, closed_for_s
-                 FROM cim_run_roads WHERE run = ?1 ORDER BY code",
-            )
+            .prepare(&format!(
+                "SELECT code, length_m, max_depth_m, closed_s, reopened_s, closed_for_s, {intervals}
+                 FROM cim_run_roads WHERE run = ?1 ORDER BY code"
+            ))
             .ctx(path)?;
         let rows = stmt
             .query_map([name], |r| {
@@ -244,6 +287,7 @@ impl Project {
                     closed_s: r.get(3)?,
                     reopened_s: r.get(4)?,
                     closed_for_s: r.get(5)?,
+                    closed_intervals: intervals_of(&r.get::<_, String>(6)?),
                 })
             })
             .ctx(path)?;

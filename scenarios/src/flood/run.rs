@@ -114,6 +114,8 @@ pub struct RoadResult {
     pub closed_s: Option<f64>,
     pub reopened_s: Option<f64>,
     pub closed_for_s: f64,
+    /// Every interval it was closed, in order: from, and to (`None`: still closed at the end).
+    pub closed_intervals: Vec<(f64, Option<f64>)>,
 }
 
 /// The state of the city at one output time.
@@ -297,12 +299,7 @@ struct Watch<'a> {
     building_max: Vec<f64>,
     /// Reused for each building's wall depths.
     scratch: Vec<f64>,
-    road_max: Vec<f64>,
-    road_closed: Vec<Option<f64>>,
-    road_reopened: Vec<Option<f64>>,
-    road_closed_for: Vec<f64>,
-    /// When each currently closed road closed this time.
-    road_closed_since: Vec<Option<f64>>,
+    roads: Vec<RoadWatch>,
     /// Each building's class at each snapshot so far, a digit each.
     classes: Vec<String>,
 }
@@ -315,11 +312,7 @@ impl<'a> Watch<'a> {
             first_wet: vec![None; prepared.buildings.len()],
             building_max: vec![0.0; prepared.buildings.len()],
             scratch: Vec::new(),
-            road_max: vec![0.0; nr],
-            road_closed: vec![None; nr],
-            road_reopened: vec![None; nr],
-            road_closed_for: vec![0.0; nr],
-            road_closed_since: vec![None; nr],
+            roads: vec![RoadWatch::default(); nr],
             classes: vec![String::new(); prepared.buildings.len()],
         }
     }
@@ -335,23 +328,9 @@ impl<'a> Watch<'a> {
                 self.first_wet[k] = Some(t);
             }
         }
-        for (k, r) in self.prepared.roads.iter().enumerate() {
-            let d = deepest(&r.cells);
-            self.road_max[k] = self.road_max[k].max(d);
-            let closed = d > self.prepared.config.roads.closed_m;
-            match (closed, self.road_closed_since[k]) {
-                (true, None) => {
-                    self.road_closed_since[k] = Some(t);
-                    self.road_closed[k].get_or_insert(t);
-                    self.road_reopened[k] = None;
-                }
-                (false, Some(since)) => {
-                    self.road_closed_for[k] += t - since;
-                    self.road_closed_since[k] = None;
-                    self.road_reopened[k] = Some(t);
-                }
-                _ => {}
-            }
+        let closed_m = self.prepared.config.roads.closed_m;
+        for (r, w) in self.prepared.roads.iter().zip(&mut self.roads) {
+            w.observe(deepest(&r.cells), closed_m, t);
         }
     }
 
@@ -366,7 +345,7 @@ impl<'a> Watch<'a> {
             classes.push(char::from(b'0' + class as u8));
         }
         let closed: Vec<usize> = (0..prepared.roads.len())
-            .filter(|&k| self.road_closed_since[k].is_some())
+            .filter(|&k| self.roads[k].since.is_some())
             .collect();
         let area = prepared.grid.num_cells() as f64 * prepared.grid.cell_area();
         Snapshot {
@@ -407,21 +386,86 @@ impl<'a> Watch<'a> {
             .roads
             .iter()
             .enumerate()
-            .map(|(k, r)| RoadResult {
-                code: r.code.clone(),
-                length_m: r.length_m,
-                max_depth_m: self.road_max[k],
-                closed_s: self.road_closed[k],
-                reopened_s: self.road_reopened[k],
-                closed_for_s: self.road_closed_for[k] + self.road_closed_since[k].map_or(0.0, |s| end - s),
-            })
+            .map(|(k, r)| self.roads[k].result(&r.code, r.length_m, end))
             .collect()
+    }
+}
+
+/// One road watched through a run: its deepest water, and when it closed and reopened.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct RoadWatch {
+    max_depth_m: f64,
+    /// The intervals closed and reopened so far.
+    intervals: Vec<(f64, Option<f64>)>,
+    /// When it closed this time, while it is closed.
+    since: Option<f64>,
+}
+
+impl RoadWatch {
+    /// Water `depth_m` deep on it at time `t`: closed while deeper than `closed_m`.
+    fn observe(&mut self, depth_m: f64, closed_m: f64, t: f64) {
+        self.max_depth_m = self.max_depth_m.max(depth_m);
+        match (depth_m > closed_m, self.since) {
+            (true, None) => self.since = Some(t),
+            (false, Some(since)) => {
+                self.intervals.push((since, Some(t)));
+                self.since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Its result for a run that ended at `end`.
+    fn result(&self, code: &str, length_m: f64, end: f64) -> RoadResult {
+        let intervals: Vec<(f64, Option<f64>)> = self
+            .intervals
+            .iter()
+            .copied()
+            .chain(self.since.map(|s| (s, None)))
+            .collect();
+        RoadResult {
+            code: code.to_string(),
+            length_m,
+            max_depth_m: self.max_depth_m,
+            closed_s: intervals.first().map(|i| i.0),
+            reopened_s: intervals.last().and_then(|i| i.1),
+            closed_for_s: intervals.iter().map(|(a, b)| b.unwrap_or(end) - a).sum(),
+            closed_intervals: intervals,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_road_keeps_every_interval_it_was_closed() {
+        let mut w = RoadWatch::default();
+        for (t, d) in [
+            (0.0, 0.0),
+            (10.0, 0.4),
+            (20.0, 0.5),
+            (30.0, 0.1),
+            (40.0, 0.2),
+            (50.0, 0.35),
+            (90.0, 0.6),
+        ] {
+            w.observe(d, 0.3, t);
+        }
+        let r = w.result("r", 100.0, 100.0);
+        assert_eq!(r.closed_intervals, vec![(10.0, Some(30.0)), (50.0, None)]);
+        assert_eq!((r.closed_s, r.reopened_s), (Some(10.0), None));
+        assert_eq!((r.closed_for_s, r.max_depth_m), (20.0 + 50.0, 0.6));
+        // Reopened at the end: the last reopening is its end.
+        w.observe(0.0, 0.3, 95.0);
+        let r = w.result("r", 100.0, 100.0);
+        assert_eq!(r.closed_intervals, vec![(10.0, Some(30.0)), (50.0, Some(95.0))]);
+        assert_eq!((r.reopened_s, r.closed_for_s), (Some(95.0), 65.0));
+        // Never closed.
+        let r = RoadWatch::default().result("r", 1.0, 100.0);
+        assert!(r.closed_intervals.is_empty() && r.closed_s.is_none() && r.closed_for_s == 0.0);
+    }
 
     #[test]
     fn a_building_is_judged_by_its_walls_not_its_deepest_corner() {

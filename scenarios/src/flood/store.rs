@@ -141,6 +141,7 @@ pub fn run_and_store(
             closed_s: r.closed_s,
             reopened_s: r.reopened_s,
             closed_for_s: r.closed_for_s,
+            closed_intervals: r.closed_intervals.clone(),
         })
         .collect();
     project.save_run(&record, &buildings, &roads, Some(spool))?;

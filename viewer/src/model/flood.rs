@@ -318,6 +318,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_road_is_closed_within_its_intervals_only() {
+        let mut r = RunRoad {
+            code: "r".into(),
+            length_m: 1.0,
+            max_depth_m: 0.5,
+            closed_s: Some(10.0),
+            reopened_s: None,
+            closed_for_s: 70.0,
+            closed_intervals: vec![(10.0, Some(30.0)), (50.0, None)],
+        };
+        let at = |r: &RunRoad| [5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 99.0].map(|t| is_closed(r, t));
+        assert_eq!(at(&r), [false, true, true, false, false, true, true]);
+        // A run stored before intervals: first closing to last reopening.
+        r.closed_intervals.clear();
+        assert_eq!(at(&r), [false, true, true, true, true, true, true]);
+    }
+
+    #[test]
     fn deeper_water_is_darker_and_more_opaque() {
         let (a, b) = (depth_color(0.05), depth_color(0.8));
         assert!(b[0] + b[1] + b[2] < a[0] + a[1] + a[2]);
@@ -511,8 +529,15 @@ pub async fn closed_roads(
     Ok(closed_roads_mesh(scene, &roads, &features, t_s))
 }
 
-/// Whether road `r` is closed at `t_s`: closed at or before it and not yet reopened.
-fn is_closed(r: &RunRoad, t_s: f64) -> bool {
+/// Whether road `r` is closed at `t_s`: within one of its closed intervals (runs stored before
+/// intervals were kept: between its first closing and its last reopening).
+pub fn is_closed(r: &RunRoad, t_s: f64) -> bool {
+    if !r.closed_intervals.is_empty() {
+        return r
+            .closed_intervals
+            .iter()
+            .any(|(a, b)| *a <= t_s && b.is_none_or(|b| b > t_s));
+    }
     r.closed_s.is_some_and(|c| c <= t_s) && r.reopened_s.is_none_or(|o| o > t_s)
 }
 
