@@ -2,6 +2,9 @@
 //! determinism.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
+/// The run lifecycle every model goes through (one test binary for the crate).
+mod lifecycle;
+
 use cim_scenarios::flood::{
     Boundaries, Boundary, FloodGrid, FloodParams, Forcing, Inflow, Inlet, Interp, Rain, Simulation,
     TimeSeries,

@@ -210,13 +210,15 @@ fn flood(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value>
             println!("Running {} ({}) ...", config.name, path.display());
         }
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let done = super::run::execute(&config, text, json)
+        let name = config.name.clone();
+        let scenario = cim_scenarios::run::Scenario::Flood(config);
+        let done = super::run::execute(&scenario, text, json)
             .with_context(|| format!("scenario {}", path.display()))?;
         if !json {
-            super::run::print_summary(&config.name, &config.project, &done);
+            super::run::print_summary(&scenario, &done);
         }
-        runs.push(json!({"name": config.name, "summary": done.summary}));
-        names.push(config.name);
+        runs.push(json!({"name": name, "summary": done.summary()}));
+        names.push(name);
     }
     if !json {
         println!();

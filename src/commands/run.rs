@@ -3,13 +3,12 @@
 use super::open_project;
 use anyhow::{bail, Context, Result};
 use cim_engine::RunRecord;
-use cim_scenarios::flood::{self, config::ScenarioConfig, FloodClass, StoredRun};
+use cim_scenarios::flood::{FloodClass, StoredRun};
+use cim_scenarios::run::{stop_on_ctrl_c, Finished, Scenario};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -23,61 +22,33 @@ pub struct RunArgs {
 }
 
 pub fn run(a: RunArgs) -> Result<()> {
-    let mut config = ScenarioConfig::load(&a.scenario)?;
+    let mut scenario = Scenario::load(&a.scenario)?;
     if let Some(t) = a.threads {
-        config.parameters.threads = t;
+        scenario.set_threads(t);
     }
     let text = std::fs::read_to_string(&a.scenario).unwrap_or_default();
     let done =
-        execute(&config, text, a.json).with_context(|| format!("scenario {}", a.scenario.display()))?;
+        execute(&scenario, text, a.json).with_context(|| format!("scenario {}", a.scenario.display()))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&done.summary)?);
+        println!("{}", serde_json::to_string_pretty(done.summary())?);
     } else {
-        print_summary(&config.name, &config.project, &done);
+        print_summary(&scenario, &done);
     }
     Ok(())
 }
 
 /// Runs and stores a scenario (`scenario_text` is kept with the run), with a progress bar unless
 /// `quiet`; Ctrl-C stops it at the end of the current step, keeping what it reached.
-pub fn execute(config: &ScenarioConfig, scenario_text: String, quiet: bool) -> Result<StoredRun> {
-    let mut project = open_project(&config.project)?;
-    static STOP: AtomicBool = AtomicBool::new(false);
-    static HANDLER: std::sync::Once = std::sync::Once::new();
-    // Where a handler cannot be set (an embedding that has its own), Ctrl-C just ends the process.
-    HANDLER.call_once(|| {
-        let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+pub fn execute(scenario: &Scenario, scenario_text: String, quiet: bool) -> Result<Finished> {
+    // Opened here first for its clear errors and notices.
+    drop(open_project(scenario.project())?);
+    let bar = progress_bar(scenario.duration_s(), quiet);
+    let done = cim_scenarios::run::execute(scenario, scenario_text, stop_on_ctrl_c(), &mut |p| {
+        bar.set_position(p.time_s as u64);
+        bar.set_message(format!("{} · {:.0} steps/s", p.detail, p.steps_per_s));
     });
-    STOP.store(false, Ordering::SeqCst);
-    let stop = &STOP;
-    let duration_s = config.time.duration_min * 60.0;
-    let bar = progress_bar(duration_s, quiet);
-    let started = Instant::now();
-    let mut steps = 0u64;
-    let mut last_draw = Instant::now();
-    let stored = flood::run_and_store(
-        &mut project,
-        config,
-        scenario_text,
-        flood::available_memory(),
-        |info| {
-            steps += 1;
-            if last_draw.elapsed().as_millis() >= 100 {
-                last_draw = Instant::now();
-                bar.set_position(info.time_s as u64);
-                bar.set_message(format!(
-                    "Δt {:.2} s · {} wet cells · max {:.2} m · {:.0} steps/s",
-                    info.dt_s,
-                    info.wet_cells,
-                    info.max_depth_m,
-                    steps as f64 / started.elapsed().as_secs_f64().max(1e-9)
-                ));
-            }
-            !stop.load(Ordering::SeqCst)
-        },
-    );
     bar.finish_and_clear();
-    Ok(stored?)
+    Ok(done?)
 }
 
 fn progress_bar(duration_s: f64, quiet: bool) -> ProgressBar {
@@ -92,7 +63,14 @@ fn progress_bar(duration_s: f64, quiet: bool) -> ProgressBar {
     bar
 }
 
-pub fn print_summary(name: &str, project: &Path, done: &StoredRun) {
+/// The run's summary in words, as its model tells it.
+pub fn print_summary(scenario: &Scenario, done: &Finished) {
+    match done {
+        Finished::Flood(r) => print_flood(scenario.name(), scenario.project(), r),
+    }
+}
+
+fn print_flood(name: &str, project: &Path, done: &StoredRun) {
     let (r, wall, cells) = (&done.result, done.wall_s, done.cells);
     let s = &r.summary;
     let state = if s.completed {

@@ -600,7 +600,7 @@ impl ScenarioConfig {
 
 /// The file's table with its baseline merged under it; `project` and `extends` paths are made
 /// relative to the current directory.
-fn load_table(path: &Path, depth: usize) -> Result<toml::Table, ScenarioError> {
+pub(crate) fn load_table(path: &Path, depth: usize) -> Result<toml::Table, ScenarioError> {
     if depth > 8 {
         return Err(ScenarioError::invalid(format!(
             "{}: `extends` goes more than 8 files deep (a loop?)",
