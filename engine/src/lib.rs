@@ -35,7 +35,7 @@ pub use raster::Raster;
 // store re-exports (owned by the store engineer):
 pub use store::{
     image_mime, parse_conditions, run_raster_table, BimModel, CmpOp, Condition, FeatureFilter, GeometryType,
-    ImportStats, ImportTx, LayerInfo, LayerSpec, MeshSummary, Project, RunBuilding, RunRaster, RunRasterAt,
-    RunRecord, RunRoad, RunSpool, StoredFeature, TerrainInfo, Texture, Viewpoint, Written, COVERAGE_TILE,
-    DATA_NULL, FORMAT_VERSION,
+    ImportStats, ImportTx, Kpi, KpiSnapshot, LayerInfo, LayerSpec, MeshSummary, Project, RunBuilding,
+    RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool, RunSummary, StoredFeature, TerrainInfo, Texture,
+    Viewpoint, Written, COVERAGE_TILE, DATA_NULL, FLOOD_CLASSES, FORMAT_VERSION,
 };

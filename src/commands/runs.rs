@@ -3,7 +3,7 @@
 use super::open_project;
 use super::run::require_run;
 use anyhow::{bail, Context, Result};
-use cim_engine::{Project, Raster, RunRecord};
+use cim_engine::{Project, Raster, RunRecord, RunSummary, FLOOD_CLASSES};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,38 +33,9 @@ pub struct CompareArgs {
     pub json: bool,
 }
 
-const CLASSES: [&str; 4] = ["dry", "<0.3 m", "0.3-0.5 m", ">0.5 m"];
-
-/// The numbers a run is compared by.
-struct Kpis {
-    by_class: [u64; 4],
-    roads_closed: u64,
-    road_closed_m: f64,
-    /// The depth from which the run counted a road closed (older runs: 0.3 m).
-    road_closed_at_m: f64,
-    max_depth_m: f64,
-    stored_m3: f64,
-    out_m3: f64,
-    completed: bool,
-}
-
-fn kpis(r: &RunRecord) -> Kpis {
-    let s = &r.summary["run"];
-    let f = |k: &str| s[k].as_f64().unwrap_or(0.0);
-    let mut by_class = [0u64; 4];
-    for (k, v) in by_class.iter_mut().enumerate() {
-        *v = s["buildings_by_class"][k].as_u64().unwrap_or(0);
-    }
-    Kpis {
-        by_class,
-        roads_closed: s["roads_closed"].as_u64().unwrap_or(0),
-        road_closed_m: f("road_closed_length_m") + 0.0,
-        road_closed_at_m: s["road_closed_m"].as_f64().unwrap_or(0.3),
-        max_depth_m: f("max_depth_m"),
-        stored_m3: s["balance"]["stored_m3"].as_f64().unwrap_or(0.0),
-        out_m3: s["balance"]["boundary_out_m3"].as_f64().unwrap_or(0.0),
-        completed: r.completed,
-    }
+/// A run's figures by key (0 where its summary lacks one).
+fn kpi(s: &RunSummary, key: &str) -> f64 {
+    s.value(key).unwrap_or(0.0)
 }
 
 pub fn list(a: RunsArgs) -> Result<()> {
@@ -107,7 +78,7 @@ pub fn list(a: RunsArgs) -> Result<()> {
         "run", "created", "time", "max m", "buildings dry/<.3/.3-.5/>.5", "roads closed"
     );
     for r in &runs {
-        let k = kpis(r);
+        let k = RunSummary::of(r);
         let time = if k.completed {
             format!("{:.0} s", r.time_reached_s)
         } else {
@@ -118,13 +89,14 @@ pub fn list(a: RunsArgs) -> Result<()> {
             r.name,
             r.created,
             time,
-            k.max_depth_m,
-            format!(
-                "{}/{}/{}/{}",
-                k.by_class[0], k.by_class[1], k.by_class[2], k.by_class[3]
-            ),
-            k.roads_closed,
-            k.road_closed_m,
+            kpi(&k, "max_depth_m"),
+            FLOOD_CLASSES
+                .iter()
+                .map(|(key, _)| kpi(&k, key).to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+            kpi(&k, "roads_closed"),
+            kpi(&k, "road_closed_length_m"),
             if r.outputs.is_empty() {
                 format!("{} in the project", project.run_rasters(&r.name)?.len())
             } else {
@@ -223,7 +195,7 @@ pub fn compare_runs(
         .into_iter()
         .map(|b| (b.code, b.class))
         .collect();
-    let rank = |c: &str| CLASSES.iter().position(|x| *x == c).unwrap_or(0);
+    let rank = |c: &str| FLOOD_CLASSES.iter().position(|x| x.1 == c).unwrap_or(0);
     let (mut worse, mut better) = (0u64, 0u64);
     for b in project.run_buildings(&rb.name)? {
         if let Some(ca) = classes_a.get(&b.code) {
@@ -234,12 +206,14 @@ pub fn compare_runs(
             }
         }
     }
-    let (ka, kb) = (kpis(&ra), kpis(&rb));
-    let side = |k: &Kpis| {
+    let (ka, kb) = (RunSummary::of(&ra), RunSummary::of(&rb));
+    let side = |k: &RunSummary| {
+        let by_class: Vec<u64> = FLOOD_CLASSES.iter().map(|(key, _)| kpi(k, key) as u64).collect();
         serde_json::json!({
-            "buildings_by_class": k.by_class, "roads_closed": k.roads_closed,
-            "road_closed_length_m": k.road_closed_m, "max_depth_m": k.max_depth_m,
-            "stored_m3": k.stored_m3, "boundary_out_m3": k.out_m3, "completed": k.completed,
+            "buildings_by_class": by_class, "roads_closed": kpi(k, "roads_closed") as u64,
+            "road_closed_length_m": kpi(k, "road_closed_length_m"), "max_depth_m": kpi(k, "max_depth_m"),
+            "stored_m3": kpi(k, "stored_m3"), "boundary_out_m3": kpi(k, "boundary_out_m3"), "completed": k.completed,
+            "kpis": k.kpis.iter().map(|x| serde_json::json!({"key": x.key, "label": x.label, "unit": x.unit, "value": x.value})).collect::<Vec<_>>(),
         })
     };
     let v = serde_json::json!({
@@ -252,44 +226,27 @@ pub fn compare_runs(
         return Ok(v);
     }
     println!("{:<34} {:>14} {:>14} {:>10}", "", ra.name, rb.name, "change");
-    for (k, label) in CLASSES.iter().enumerate() {
-        let (x, y) = (ka.by_class[k], kb.by_class[k]);
+    // Every KPI of the first run that the second has too, as the model names them (the water
+    // that left over the boundary is in the JSON only).
+    for x in ka.kpis.iter().filter(|x| x.key != "boundary_out_m3") {
+        let Some(y) = kb.value(x.key) else { continue };
+        let label = if x.unit.is_empty() {
+            x.label.clone()
+        } else {
+            format!("{}, {}", x.label, x.unit)
+        };
+        let digits = match x.unit {
+            "" | "m" | "m³" if x.key != "max_depth_m" => 0,
+            _ => 2,
+        };
         println!(
-            "{:<34} {:>14} {:>14} {:>+10}",
-            format!("buildings {label}"),
-            x,
+            "{:<34} {:>14.digits$} {:>14.digits$} {:>+10.digits$}",
+            label,
+            x.value,
             y,
-            y as i64 - x as i64
+            y - x.value
         );
     }
-    println!(
-        "{:<34} {:>14} {:>14} {:>+10}",
-        format!("roads closed (> {} m)", ka.road_closed_at_m),
-        ka.roads_closed,
-        kb.roads_closed,
-        kb.roads_closed as i64 - ka.roads_closed as i64
-    );
-    println!(
-        "{:<34} {:>14.0} {:>14.0} {:>+10.0}",
-        "closed road length, m",
-        ka.road_closed_m,
-        kb.road_closed_m,
-        kb.road_closed_m - ka.road_closed_m
-    );
-    println!(
-        "{:<34} {:>14.2} {:>14.2} {:>+10.2}",
-        "max depth, m",
-        ka.max_depth_m,
-        kb.max_depth_m,
-        kb.max_depth_m - ka.max_depth_m
-    );
-    println!(
-        "{:<34} {:>14.0} {:>14.0} {:>+10.0}",
-        "water left in the domain, m³",
-        ka.stored_m3,
-        kb.stored_m3,
-        kb.stored_m3 - ka.stored_m3
-    );
     println!("buildings in a worse class: {worse}, in a better class: {better}");
     println!("cells at least 1 cm deeper: {wetter}, at least 1 cm shallower: {drier}");
     println!("difference map (max depth {} − {}): {}", rb.name, ra.name, out);

@@ -91,10 +91,7 @@ pub async fn terrain_notice(
 ) -> anyhow::Result<Option<String>> {
     let name = &frames.name;
     let run = run_named(source, name).await?;
-    let recorded: Option<cim_engine::TerrainInfo> = run
-        .summary
-        .pointer("/run/terrain")
-        .and_then(|t| serde_json::from_value(t.clone()).ok());
+    let recorded = cim_engine::RunSummary::of(&run).terrain;
     if let Some(was) = recorded {
         let now = source.terrains().await?.into_iter().find(|t| t.name == was.name);
         match now {
@@ -244,17 +241,12 @@ pub fn water_mesh(
 /// timeline (stored before it did). The flag says whether the classes are of a time.
 pub fn building_classes(
     buildings: &[RunBuilding],
-    summary: &serde_json::Value,
+    summary: &cim_engine::RunSummary,
     at_s: Option<f64>,
 ) -> (Vec<(String, &'static str)>, bool) {
     let snapshot = match at_s {
         Some(t) => {
-            let run = summary.get("run").unwrap_or(summary);
-            let times: Vec<f64> = run
-                .get("snapshots")
-                .and_then(|s| s.as_array())
-                .map(|s| s.iter().filter_map(|x| x.get("time_s")?.as_f64()).collect())
-                .unwrap_or_default();
+            let times: Vec<f64> = summary.snapshots.iter().map(|s| s.time_s).collect();
             (!times.is_empty()).then(|| times.iter().rposition(|&x| x <= t).unwrap_or(0))
         }
         None => None,
@@ -284,7 +276,11 @@ pub async fn run_building_classes(
 ) -> anyhow::Result<(Vec<(String, &'static str)>, bool)> {
     let run = run_named(source, name).await?;
     let buildings = source.run_buildings(name.to_string()).await?;
-    Ok(building_classes(&buildings, &run.summary, at_s))
+    Ok(building_classes(
+        &buildings,
+        &cim_engine::RunSummary::of(&run),
+        at_s,
+    ))
 }
 
 /// Colours the scene's buildings by their class in run `name` at `at_s` (see
@@ -601,38 +597,28 @@ pub struct Kpi {
 /// snapshots; empty for a run stored without them).
 pub async fn run_kpis(source: &dyn DataSource, name: &str) -> anyhow::Result<Vec<Kpi>> {
     let run = run_named(source, name).await?;
-    // `cim run` stores the model's summary under "run", beside its own timings.
-    Ok(kpis_of_summary(run.summary.get("run").unwrap_or(&run.summary)))
+    Ok(kpis_of_run(&cim_engine::RunSummary::of(&run)))
 }
 
-/// [`Kpi`]s from a run summary's `snapshots`.
-pub fn kpis_of_summary(summary: &serde_json::Value) -> Vec<Kpi> {
-    let Some(snaps) = summary.get("snapshots").and_then(|s| s.as_array()) else {
-        return Vec::new();
-    };
-    // `+ 0.0` turns the -0 that runs stored before the fix in their empty sums into 0.
-    let f = |s: &serde_json::Value, k: &str| s.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0) + 0.0;
-    let mut out: Vec<Kpi> = snaps
+/// [`Kpi`]s from a run's typed summary, at each of its snapshots in time order.
+pub fn kpis_of_run(summary: &cim_engine::RunSummary) -> Vec<Kpi> {
+    summary
+        .snapshots
         .iter()
         .map(|s| {
-            let classes: Vec<u64> = s
-                .get("buildings_by_class")
-                .and_then(|c| c.as_array())
-                .map(|c| c.iter().map(|x| x.as_u64().unwrap_or(0)).collect())
-                .unwrap_or_default();
+            let v = |k: &str| s.values.get(k).copied().unwrap_or(0.0);
             Kpi {
-                time_s: f(s, "time_s"),
-                flooded_buildings: classes.iter().skip(1).sum(),
-                deep_buildings: classes.get(3).copied().unwrap_or(0),
-                roads_closed: s.get("roads_closed").and_then(|v| v.as_u64()).unwrap_or(0),
-                closed_road_m: f(s, "road_closed_length_m"),
-                max_depth_m: f(s, "max_depth_m"),
-                rain_mm: f(s, "rain_mm"),
+                time_s: s.time_s,
+                flooded_buildings: (v("buildings_shallow") + v("buildings_moderate") + v("buildings_deep"))
+                    as u64,
+                deep_buildings: v("buildings_deep") as u64,
+                roads_closed: v("roads_closed") as u64,
+                closed_road_m: v("road_closed_length_m"),
+                max_depth_m: v("max_depth_m"),
+                rain_mm: v("rain_mm"),
             }
         })
-        .collect();
-    out.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-    out
+        .collect()
 }
 
 /// The KPIs shown at time `t_s`: the last at or before it.
@@ -665,6 +651,19 @@ mod kpi_tests {
     use super::*;
     use crate::model::i18n::Lang;
 
+    fn record(summary: serde_json::Value) -> cim_engine::RunSummary {
+        cim_engine::RunSummary::of(&cim_engine::RunRecord {
+            name: "r".into(),
+            model: "flood".into(),
+            scenario: String::new(),
+            created: String::new(),
+            completed: true,
+            time_reached_s: 600.0,
+            outputs: String::new(),
+            summary,
+        })
+    }
+
     #[test]
     fn kpis_come_from_the_summary_snapshots() {
         let summary = serde_json::json!({
@@ -675,7 +674,7 @@ mod kpi_tests {
                  "roads_closed": 0, "road_closed_length_m": -0.0, "rain_mm": 20.0}
             ]
         });
-        let k = kpis_of_summary(&summary);
+        let k = kpis_of_run(&record(summary));
         assert_eq!(k.len(), 2);
         assert_eq!(k[0].time_s, 300.0);
         // Runs stored before the fix kept an empty sum's -0 ("-0.0 km" in the panel).
@@ -695,6 +694,6 @@ mod kpi_tests {
             ]
         );
         assert_eq!(alerts(&k[1], Lang::Zh)[0], "3 栋建筑水深超过 0.5 m");
-        assert!(kpis_of_summary(&serde_json::json!({})).is_empty());
+        assert!(kpis_of_run(&record(serde_json::json!({}))).is_empty());
     }
 }
