@@ -214,23 +214,33 @@ fn property_set(f: &StepFile, to: u64, name: &str) -> Result<Option<Vec<(String,
         if s.ty != "IFCPROPERTYSET" || s.params.get(2).and_then(Value::as_str) != Some(name) {
             continue;
         }
-        let mut out = Vec::new();
-        for p in s.params.get(4).and_then(Value::as_list).unwrap_or(&[]) {
-            let Some(id) = p.as_ref_id() else { continue };
-            let prop = f.get(id)?;
-            if prop.ty == "IFCPROPERTYSINGLEVALUE" {
-                let key = prop
-                    .params
-                    .first()
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                out.push((key, prop.params.get(2).cloned().unwrap_or(Value::Null)));
-            }
-        }
-        return Ok(Some(out));
+        return Ok(Some(set_values(f, &s)));
     }
     Ok(None)
+}
+
+/// The values of an `IfcPropertySet`'s single-value, enumerated and list properties, by name
+/// (properties that cannot be read are left out).
+pub(crate) fn set_values(f: &StepFile, set: &super::step::Instance) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for p in set.params.get(4).and_then(Value::as_list).unwrap_or(&[]) {
+        let Some(prop) = p.as_ref_id().and_then(|id| f.get(id).ok()) else {
+            continue;
+        };
+        if matches!(
+            prop.ty.as_str(),
+            "IFCPROPERTYSINGLEVALUE" | "IFCPROPERTYENUMERATEDVALUE" | "IFCPROPERTYLISTVALUE"
+        ) {
+            let key = prop
+                .params
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            out.push((key, prop.params.get(2).cloned().unwrap_or(Value::Null)));
+        }
+    }
+    out
 }
 
 /// The length unit of an `IfcProjectedCRS`'s `MapUnit` in metres (metres where it has none).

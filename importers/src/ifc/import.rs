@@ -346,24 +346,10 @@ fn property_definition(f: &StepFile, id: u64) -> Option<(String, Vec<(String, At
     let mut out = Vec::new();
     match s.ty.as_str() {
         "IFCPROPERTYSET" => {
-            for p in s.params.get(4).and_then(Value::as_list).unwrap_or(&[]) {
-                let Some(pid) = p.as_ref_id() else { continue };
-                let Ok(prop) = f.get(pid) else { continue };
-                let key = prop
-                    .params
-                    .first()
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let value = match prop.ty.as_str() {
-                    "IFCPROPERTYSINGLEVALUE" => attr_of(prop.params.get(2).unwrap_or(&Value::Null)),
-                    "IFCPROPERTYENUMERATEDVALUE" | "IFCPROPERTYLISTVALUE" => {
-                        attr_of(prop.params.get(2).unwrap_or(&Value::Null))
-                    }
-                    _ => continue,
-                };
-                out.push((key, value));
-            }
+            out = super::georef::set_values(f, &s)
+                .into_iter()
+                .map(|(k, v)| (k, attr_of(&v)))
+                .collect();
         }
         "IFCELEMENTQUANTITY" => {
             for q in s.params.get(5).and_then(Value::as_list).unwrap_or(&[]) {
