@@ -83,6 +83,57 @@ impl Scenario {
     }
 }
 
+/// What a model's step came to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stepped {
+    /// Still short of its next output time.
+    Going,
+    /// It reached this output time: take a snapshot there.
+    Output(f64),
+    /// Past its last output time.
+    Done,
+    /// Told to stop during the step; its state is where it stopped.
+    Stopped,
+}
+
+/// A simulation as the run loop drives it: steps (each to the model's next check or output time
+/// at most), snapshots at its output times and where it was stopped. How a model is prepared
+/// and what it leaves (its tables, rasters, summary) are its own.
+pub trait Model {
+    /// What the model says after each of its simulation steps (time step, wet cells…).
+    type Step;
+
+    /// Simulated time reached, s.
+    fn time_s(&self) -> f64;
+
+    /// Advances; after each simulation step `go_on` is asked whether to go on, and the step
+    /// ends there when it says no.
+    fn step(&mut self, go_on: &mut dyn FnMut(&Self::Step) -> bool) -> Result<Stepped, ScenarioError>;
+
+    /// Records its state at `time_s` (an output time, or where it stopped).
+    fn snapshot(&mut self, time_s: f64) -> Result<(), ScenarioError>;
+}
+
+/// The one run loop: steps `model` to its end, a snapshot at every output time, or until
+/// `go_on` says no (then a last snapshot where it stopped). Returns whether it completed.
+pub fn drive<M: Model>(
+    model: &mut M,
+    mut go_on: impl FnMut(&M::Step) -> bool,
+) -> Result<bool, ScenarioError> {
+    loop {
+        match model.step(&mut go_on)? {
+            Stepped::Going => {}
+            Stepped::Output(t) => model.snapshot(t)?,
+            Stepped::Done => return Ok(true),
+            Stepped::Stopped => {
+                let t = model.time_s();
+                model.snapshot(t)?;
+                return Ok(false);
+            }
+        }
+    }
+}
+
 /// How far a run has come.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Progress {
@@ -183,5 +234,60 @@ pub fn execute(
             report(reached, String::new(), steps, true);
             Ok(Finished::Flood(stored))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock that ticks 1 s a step, outputs every 3 s up to 9 s.
+    struct Clock {
+        t: f64,
+        snaps: Vec<f64>,
+    }
+
+    impl Model for Clock {
+        type Step = f64;
+
+        fn time_s(&self) -> f64 {
+            self.t
+        }
+
+        fn step(&mut self, go_on: &mut dyn FnMut(&f64) -> bool) -> Result<Stepped, ScenarioError> {
+            if self.t >= 9.0 {
+                return Ok(Stepped::Done);
+            }
+            self.t += 1.0;
+            if !go_on(&self.t) {
+                return Ok(Stepped::Stopped);
+            }
+            Ok(if self.t % 3.0 == 0.0 {
+                Stepped::Output(self.t)
+            } else {
+                Stepped::Going
+            })
+        }
+
+        fn snapshot(&mut self, time_s: f64) -> Result<(), ScenarioError> {
+            self.snaps.push(time_s);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_run_loop_snapshots_every_output_and_where_it_stopped() {
+        let mut c = Clock {
+            t: 0.0,
+            snaps: vec![],
+        };
+        assert!(drive(&mut c, |_| true).unwrap());
+        assert_eq!(c.snaps, [3.0, 6.0, 9.0]);
+        let mut c = Clock {
+            t: 0.0,
+            snaps: vec![],
+        };
+        assert!(!drive(&mut c, |t| *t < 5.0).unwrap());
+        assert_eq!(c.snaps, [3.0, 5.0]);
     }
 }

@@ -202,92 +202,150 @@ pub trait RunOutput {
 
 /// Runs a prepared flood to its end, or until `on_step` returns `false` (Ctrl-C): then the
 /// result holds everything up to that time and `completed` is false. An unstable run is an
-/// error naming the time and cell.
+/// error naming the time and cell. Driven by the one run loop ([`crate::run::drive`]).
 pub fn run_flood(
     prepared: &PreparedFlood,
     output: &mut dyn RunOutput,
-    mut on_step: impl FnMut(&StepInfo) -> bool,
+    on_step: impl FnMut(&StepInfo) -> bool,
 ) -> Result<RunResult, ScenarioError> {
-    let mut sim = Simulation::new(
-        prepared.grid.clone(),
-        prepared.forcing.clone(),
-        prepared.params.clone(),
-        prepared.duration_s,
-    )?;
-    let mut watch = Watch::new(prepared);
-    let mut snapshots = Vec::new();
-    let mut steps = 0u64;
-    let mut stopped = false;
-    let mut last = StepInfo {
-        time_s: 0.0,
-        dt_s: 0.0,
-        wet_cells: 0,
-        max_depth_m: 0.0,
-    };
-    'outputs: for &t_out in &prepared.output_times_s {
-        while sim.time_s() < t_out {
-            let next_watch = ((sim.time_s() / WATCH_EVERY_S).floor() + 1.0) * WATCH_EVERY_S;
+    let mut run = FloodRun::new(prepared, output)?;
+    let completed = crate::run::drive(&mut run, on_step)?;
+    run.finish(completed)
+}
+
+/// A flood run under way: the simulation, what is watched, the snapshots so far.
+pub struct FloodRun<'a> {
+    prepared: &'a PreparedFlood,
+    output: &'a mut dyn RunOutput,
+    sim: Simulation,
+    watch: Watch<'a>,
+    snapshots: Vec<Snapshot>,
+    steps: u64,
+    last: StepInfo,
+    /// The next of `prepared.output_times_s` to reach.
+    next_output: usize,
+}
+
+impl<'a> FloodRun<'a> {
+    pub fn new(
+        prepared: &'a PreparedFlood,
+        output: &'a mut dyn RunOutput,
+    ) -> Result<FloodRun<'a>, ScenarioError> {
+        Ok(FloodRun {
+            sim: Simulation::new(
+                prepared.grid.clone(),
+                prepared.forcing.clone(),
+                prepared.params.clone(),
+                prepared.duration_s,
+            )?,
+            watch: Watch::new(prepared),
+            prepared,
+            output,
+            snapshots: Vec::new(),
+            steps: 0,
+            last: StepInfo {
+                time_s: 0.0,
+                dt_s: 0.0,
+                wet_cells: 0,
+                max_depth_m: 0.0,
+            },
+            next_output: 0,
+        })
+    }
+}
+
+impl crate::run::Model for FloodRun<'_> {
+    type Step = StepInfo;
+
+    fn time_s(&self) -> f64 {
+        self.sim.time_s()
+    }
+
+    /// To the next 10 s check or output time, whichever comes first.
+    fn step(
+        &mut self,
+        go_on: &mut dyn FnMut(&StepInfo) -> bool,
+    ) -> Result<crate::run::Stepped, ScenarioError> {
+        use crate::run::Stepped;
+        let Some(&t_out) = self.prepared.output_times_s.get(self.next_output) else {
+            return Ok(Stepped::Done);
+        };
+        if self.sim.time_s() < t_out {
+            let next_watch = ((self.sim.time_s() / WATCH_EVERY_S).floor() + 1.0) * WATCH_EVERY_S;
             let until = next_watch.min(t_out);
-            let mut go_on = true;
-            sim.run_until(until, |info| {
-                steps += 1;
-                last = *info;
-                go_on = on_step(info);
-                go_on
+            let mut going = true;
+            let (steps, last) = (&mut self.steps, &mut self.last);
+            self.sim.run_until(until, |info| {
+                *steps += 1;
+                *last = *info;
+                going = go_on(info);
+                going
             })?;
-            watch.check(&sim);
-            if !go_on {
-                stopped = true;
-                break 'outputs;
+            self.watch.check(&self.sim);
+            if !going {
+                return Ok(Stepped::Stopped);
             }
         }
-        snapshots.push(watch.snapshot(&sim, &last, prepared));
-        let depth: Vec<f32> = sim.depth().iter().map(|&h| h as f32).collect();
-        output.write_step(t_out, &depth, &sim.speed())?;
+        if self.sim.time_s() >= t_out {
+            self.next_output += 1;
+            return Ok(Stepped::Output(t_out));
+        }
+        Ok(Stepped::Going)
     }
-    if stopped {
-        // Keep the state reached as a last output.
-        snapshots.push(watch.snapshot(&sim, &last, prepared));
-        let depth: Vec<f32> = sim.depth().iter().map(|&h| h as f32).collect();
-        output.write_step(sim.time_s(), &depth, &sim.speed())?;
+
+    /// The buildings' and roads' state, and the depth and speed frames.
+    fn snapshot(&mut self, time_s: f64) -> Result<(), ScenarioError> {
+        self.snapshots
+            .push(self.watch.snapshot(&self.sim, &self.last, self.prepared));
+        let depth: Vec<f32> = self.sim.depth().iter().map(|&h| h as f32).collect();
+        self.output.write_step(time_s, &depth, &self.sim.speed())
     }
-    let end = sim.time_s();
-    let buildings = watch.building_results();
-    let roads = watch.road_results(end);
-    let mut by_class = [0u64; 4];
-    for b in &buildings {
-        by_class[b.class as usize] += 1;
+}
+
+impl FloodRun<'_> {
+    /// Everything the run leaves, `completed` or stopped.
+    pub fn finish(self, completed: bool) -> Result<RunResult, ScenarioError> {
+        let (prepared, sim, watch, snapshots, steps) =
+            (self.prepared, self.sim, self.watch, self.snapshots, self.steps);
+        let stopped = !completed;
+        let end = sim.time_s();
+        let buildings = watch.building_results();
+        let roads = watch.road_results(end);
+        let mut by_class = [0u64; 4];
+        for b in &buildings {
+            by_class[b.class as usize] += 1;
+        }
+        let closed: Vec<&RoadResult> = roads.iter().filter(|r| r.closed_s.is_some()).collect();
+        let max_speed = sim.max_speed();
+        let summary = RunSummary {
+            completed: !stopped,
+            time_reached_s: end,
+            duration_s: prepared.duration_s,
+            steps,
+            cells: prepared.grid.num_cells() as u64,
+            cell_size_m: prepared.grid.dx,
+            terrain: prepared.terrain_info.clone(),
+            balance: sim.balance().into(),
+            max_depth_m: sim.max_depth().iter().copied().fold(0.0f32, f32::max).into(),
+            max_speed_m_per_s: max_speed.iter().copied().fold(0.0f32, f32::max).into(),
+            buildings_by_class: by_class,
+            exposure_percentile: prepared.config.buildings.percentile,
+            flooded_m: prepared.config.buildings.flooded_m,
+            road_closed_m: prepared.config.roads.closed_m,
+            roads_closed: closed.len() as u64,
+            // A fold from +0: an empty f64 sum is -0, which reports print as "-0.0 km".
+            road_closed_length_m: closed.iter().map(|r| r.length_m).fold(0.0, |a, b| a + b),
+            snapshots,
+        };
+        Ok(RunResult {
+            summary,
+            buildings,
+            roads,
+            max_depth_m: sim.max_depth().to_vec(),
+            max_speed_m_per_s: max_speed,
+            time_of_max_depth_s: sim.time_of_max_depth(),
+        })
     }
-    let closed: Vec<&RoadResult> = roads.iter().filter(|r| r.closed_s.is_some()).collect();
-    let max_speed = sim.max_speed();
-    let summary = RunSummary {
-        completed: !stopped,
-        time_reached_s: end,
-        duration_s: prepared.duration_s,
-        steps,
-        cells: prepared.grid.num_cells() as u64,
-        cell_size_m: prepared.grid.dx,
-        terrain: prepared.terrain_info.clone(),
-        balance: sim.balance().into(),
-        max_depth_m: sim.max_depth().iter().copied().fold(0.0f32, f32::max).into(),
-        max_speed_m_per_s: max_speed.iter().copied().fold(0.0f32, f32::max).into(),
-        buildings_by_class: by_class,
-        exposure_percentile: prepared.config.buildings.percentile,
-        flooded_m: prepared.config.buildings.flooded_m,
-        road_closed_m: prepared.config.roads.closed_m,
-        roads_closed: closed.len() as u64,
-        // A fold from +0: an empty f64 sum is -0, which reports print as "-0.0 km".
-        road_closed_length_m: closed.iter().map(|r| r.length_m).fold(0.0, |a, b| a + b),
-        snapshots,
-    };
-    Ok(RunResult {
-        summary,
-        buildings,
-        roads,
-        max_depth_m: sim.max_depth().to_vec(),
-        max_speed_m_per_s: max_speed,
-        time_of_max_depth_s: sim.time_of_max_depth(),
-    })
 }
 
 /// Buildings and roads followed through a run.
