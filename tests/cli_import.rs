@@ -477,6 +477,24 @@ fn a_bim_model_is_imported_placed_listed_queried_and_reimported_with_the_same_co
         "{out}"
     );
     assert!(out.contains("inserted 215"), "{out}");
+    // Into a project in another CRS: reprojected, and where that is printed too (GDAL puts
+    // LUREF 76670, 77179 at 292176.399, 5501384.242 in ETRS89 / UTM 32N).
+    let other = dir.path().join("utm");
+    std::fs::create_dir_all(&other).unwrap();
+    let utm = new_project(&other, 25832);
+    let o2 = cim(&["import", p(&utm), p(&file)]);
+    let line = stdout(&o2);
+    let at = line.find("= E ").unwrap_or_else(|| panic!("{line}"));
+    let nums: Vec<f64> = line[at + 4..]
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|t| t.parse().ok())
+        .take(2)
+        .collect();
+    assert!(
+        (nums[0] - 292176.399).abs() < 0.01 && (nums[1] - 5501384.242).abs() < 0.01,
+        "{line}"
+    );
+    assert!(line.contains("in the project's ETRS89 / UTM zone 32N"), "{line}");
     // The Chicago site 7,874 km away is warned of; the map conversion wins.
     assert!(stderr(&o).contains("the map conversion wins"), "{}", stderr(&o));
     // cim info lists the model: schema, georeferencing, CRS, element counts.

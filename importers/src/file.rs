@@ -296,7 +296,18 @@ pub fn import_file(
             };
             w.put_bim_model(&model)?;
             let mut report = w.finish(read.model.warnings)?;
-            report.notes.push(format!("{} ({}): {}", path.display(), read.schema, read.placed));
+            // Where that is in the project's CRS too, when the model states another.
+            let project_crs = project.crs().clone();
+            let there = if read.placed.crs.same_horizontal(&project_crs) {
+                String::new()
+            } else {
+                let [e, n, _] = read.placed.origin;
+                match cim_engine::Transform::new(&project_crs, &read.placed.crs).apply(e, n) {
+                    Ok((x, y)) => format!(" = E {x:.3}, N {y:.3} in the project's {}", project_crs.display_name()),
+                    Err(_) => String::new(),
+                }
+            };
+            report.notes.push(format!("{} ({}): {}{there}", path.display(), read.schema, read.placed));
             report.notes.extend(read.notes.iter().map(|n| format!("{}: {n}", path.display())));
             Ok(Imported::Features(report))
         }
