@@ -229,13 +229,13 @@ pub fn compare_runs(
     // Every KPI of the first run that the second has too, as the model names them (the water
     // that left over the boundary is in the JSON only).
     for x in ka.kpis.iter().filter(|x| x.key != "boundary_out_m3") {
-        let Some(y) = kb.value(x.key) else { continue };
+        let Some(y) = kb.value(&x.key) else { continue };
         let label = if x.unit.is_empty() {
             x.label.clone()
         } else {
             format!("{}, {}", x.label, x.unit)
         };
-        let digits = match x.unit {
+        let digits = match x.unit.as_str() {
             "" | "m" | "m³" if x.key != "max_depth_m" => 0,
             _ => 2,
         };

@@ -1,32 +1,45 @@
 //! A stored run's summary, typed: what every model states (model, whether it completed, the time
 //! it reached of the time it was to simulate) and its headline numbers (KPIs: what `cim runs`
 //! lists, `cim compare` sets side by side and the viewer charts), overall and at each snapshot.
-//! The summary JSON a model stores is read here, once, by the run's model; CLI and viewer use
-//! the typed values.
+//! A model declares its KPIs in the summary it stores (`kpis`, `kpi_snapshots`); flood runs
+//! stored before that are read from their flood summary. CLI and viewer use the typed values.
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::RunRecord;
 
 /// One headline number of a run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Kpi {
     /// Stable key (`buildings_deep`, `roads_closed`).
-    pub key: &'static str,
+    pub key: String,
     /// In words, for tables (`buildings >0.5 m`, `roads closed (> 0.3 m)`).
     pub label: String,
     /// `""` for counts.
-    pub unit: &'static str,
+    pub unit: String,
     pub value: f64,
 }
 
+impl Kpi {
+    pub fn new(key: &str, label: impl Into<String>, unit: &str, value: f64) -> Kpi {
+        Kpi {
+            key: key.to_string(),
+            label: label.into(),
+            unit: unit.to_string(),
+            // An empty sum's -0 would print as "-0".
+            value: value + 0.0,
+        }
+    }
+}
+
 /// The KPIs at one snapshot of a run.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KpiSnapshot {
     pub time_s: f64,
-    pub values: BTreeMap<&'static str, f64>,
+    pub values: BTreeMap<String, f64>,
 }
 
 /// A run's summary, typed.
@@ -65,6 +78,16 @@ impl RunSummary {
             snapshots: Vec::new(),
             terrain: None,
         };
+        // What the model declared.
+        let declared = r.summary.get("kpis").is_some();
+        if let Some(k) = r.summary.get("kpis") {
+            s.kpis = serde_json::from_value(k.clone()).unwrap_or_default();
+            s.snapshots = r
+                .summary
+                .get("kpi_snapshots")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+        }
         if r.model == "flood" {
             // `cim run` stores the model's summary under "run", beside its own timings.
             let run = r.summary.get("run").unwrap_or(&r.summary);
@@ -72,17 +95,20 @@ impl RunSummary {
                 .get("duration_s")
                 .and_then(Value::as_f64)
                 .unwrap_or(r.time_reached_s);
-            s.kpis = flood_kpis(run);
-            s.snapshots = run
-                .get("snapshots")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(flood_snapshot).collect())
-                .unwrap_or_default();
-            s.snapshots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+            // Runs stored before models declared their KPIs.
+            if !declared {
+                s.kpis = flood_kpis(run);
+                s.snapshots = run
+                    .get("snapshots")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().map(flood_snapshot).collect())
+                    .unwrap_or_default();
+            }
             s.terrain = run
                 .get("terrain")
                 .and_then(|t| serde_json::from_value(t.clone()).ok());
         }
+        s.snapshots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
         s
     }
 
@@ -111,21 +137,11 @@ fn classes(v: &Value) -> impl Iterator<Item = (&'static str, &'static str, f64)>
 
 fn flood_kpis(run: &Value) -> Vec<Kpi> {
     let mut out: Vec<Kpi> = classes(run)
-        .map(|(key, label, value)| Kpi {
-            key,
-            label: format!("buildings {label}"),
-            unit: "",
-            value,
-        })
+        .map(|(key, label, value)| Kpi::new(key, format!("buildings {label}"), "", value))
         .collect();
     let closed_at = num(run, "road_closed_m").unwrap_or(0.3);
-    let mut push = |key: &'static str, label: String, unit: &'static str, value: Option<f64>| {
-        out.push(Kpi {
-            key,
-            label,
-            unit,
-            value: value.unwrap_or(0.0),
-        })
+    let mut push = |key: &str, label: String, unit: &str, value: Option<f64>| {
+        out.push(Kpi::new(key, label, unit, value.unwrap_or(0.0)))
     };
     push(
         "roads_closed",
@@ -157,7 +173,7 @@ fn flood_kpis(run: &Value) -> Vec<Kpi> {
 }
 
 fn flood_snapshot(s: &Value) -> KpiSnapshot {
-    let mut values: BTreeMap<&'static str, f64> = classes(s).map(|(key, _, n)| (key, n)).collect();
+    let mut values: BTreeMap<String, f64> = classes(s).map(|(key, _, n)| (key.to_string(), n)).collect();
     for key in [
         "roads_closed",
         "road_closed_length_m",
@@ -165,7 +181,7 @@ fn flood_snapshot(s: &Value) -> KpiSnapshot {
         "rain_mm",
         "wet_cells",
     ] {
-        values.insert(key, num(s, key).unwrap_or(0.0));
+        values.insert(key.to_string(), num(s, key).unwrap_or(0.0));
     }
     KpiSnapshot {
         time_s: num(s, "time_s").unwrap_or(0.0),

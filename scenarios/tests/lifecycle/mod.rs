@@ -98,3 +98,39 @@ fn a_model_cim_does_not_know_is_an_error_naming_the_file_and_the_models() {
         assert!(e.contains("s.toml") && e.contains(words), "{e}");
     }
 }
+
+#[test]
+fn a_run_declares_its_kpis_as_older_runs_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = setup(dir.path(), "");
+    let s = Scenario::load(&path).unwrap();
+    execute(&s, String::new(), &AtomicBool::new(false), &mut |_| {}).unwrap();
+    let p = Project::open(&dir.path().join("p.cim.gpkg")).unwrap();
+    let mut record = p.run("s").unwrap().unwrap();
+    assert!(record.summary.get("kpis").is_some() && record.summary.get("kpi_snapshots").is_some());
+    let declared = cim_engine::RunSummary::of(&record);
+    assert_eq!(declared.kpis.len(), 9);
+    assert_eq!(declared.snapshots.len(), 2);
+    // The same run as a run stored before models declared them.
+    let obj = record.summary.as_object_mut().unwrap();
+    obj.remove("kpis");
+    obj.remove("kpi_snapshots");
+    let legacy = cim_engine::RunSummary::of(&record);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+    assert_eq!(legacy.kpis.len(), declared.kpis.len());
+    for (a, b) in declared.kpis.iter().zip(&legacy.kpis) {
+        assert_eq!((&a.key, &a.label, &a.unit), (&b.key, &b.label, &b.unit));
+        assert!(close(a.value, b.value), "{a:?} {b:?}");
+    }
+    for (a, b) in declared.snapshots.iter().zip(&legacy.snapshots) {
+        assert_eq!(a.time_s, b.time_s);
+        assert_eq!(
+            a.values.keys().collect::<Vec<_>>(),
+            b.values.keys().collect::<Vec<_>>()
+        );
+        assert!(
+            a.values.iter().all(|(k, v)| close(*v, b.values[k])),
+            "{a:?} {b:?}"
+        );
+    }
+}
