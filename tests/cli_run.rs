@@ -115,6 +115,26 @@ polygon = "POLYGON((457220 5550320, 457240 5550320, 457240 5550340, 457220 55503
         .collect();
     assert_eq!(names.len(), 2);
     assert!(names.contains(&"storm") && names.contains(&"pond"));
+    // Each with its headline numbers, as the model declared them.
+    for r in runs.as_array().unwrap() {
+        let k = &r["kpis"];
+        let classes: f64 = [
+            "buildings_dry",
+            "buildings_shallow",
+            "buildings_moderate",
+            "buildings_deep",
+        ]
+        .iter()
+        .map(|c| k[*c].as_f64().unwrap())
+        .sum();
+        let watched = r["summary"]["run"]["buildings_by_class"].as_array().unwrap();
+        assert_eq!(
+            classes as u64,
+            watched.iter().map(|x| x.as_u64().unwrap()).sum::<u64>(),
+            "{k}"
+        );
+        assert!(k["max_depth_m"].as_f64().unwrap() > 0.0, "{k}");
+    }
 
     let c = cim_json(&["compare", p(&project), "storm", "pond", "--json"]);
     assert!(c["cells_shallower_by_1cm"].as_u64().unwrap() > 0, "{c}");

@@ -57,9 +57,15 @@ pub fn list(a: RunsArgs) -> Result<()> {
         let v: Vec<serde_json::Value> = runs
             .iter()
             .map(|r| {
+                // The headline numbers as the model declared them, beside the whole summary.
+                let kpis: serde_json::Map<String, serde_json::Value> = RunSummary::of(r)
+                    .kpis
+                    .iter()
+                    .map(|k| (k.key.clone(), serde_json::json!(k.value)))
+                    .collect();
                 serde_json::json!({
                     "name": r.name, "model": r.model, "created": r.created, "completed": r.completed,
-                    "time_reached_s": r.time_reached_s, "outputs": r.outputs, "summary": r.summary,
+                    "time_reached_s": r.time_reached_s, "outputs": r.outputs, "kpis": kpis, "summary": r.summary,
                 })
             })
             .collect();
