@@ -47,7 +47,7 @@ pub use layer::{GeometryType, LayerInfo, LayerSpec};
 pub use meshes::MeshSummary;
 pub use query::{FeatureFilter, StoredFeature};
 pub use run_rasters::{run_raster_table, RunRaster, RunRasterAt, RunSpool};
-pub use run_summary::{Kpi, KpiSnapshot, RunSummary, FLOOD_CLASSES};
+pub use run_summary::{flood_kpis, Kpi, KpiSnapshot, RunSummary, FLOOD_CLASSES};
 pub use runs::{RunBuilding, RunRecord, RunRoad};
 pub use terrain::TerrainInfo;
 pub use textures::{image_mime, Texture};

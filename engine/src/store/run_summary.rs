@@ -97,12 +97,7 @@ impl RunSummary {
                 .unwrap_or(r.time_reached_s);
             // Runs stored before models declared their KPIs.
             if !declared {
-                s.kpis = flood_kpis(run);
-                s.snapshots = run
-                    .get("snapshots")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().map(flood_snapshot).collect())
-                    .unwrap_or_default();
+                (s.kpis, s.snapshots) = flood_kpis(run);
             }
             s.terrain = run
                 .get("terrain")
@@ -135,7 +130,20 @@ fn classes(v: &Value) -> impl Iterator<Item = (&'static str, &'static str, f64)>
     })
 }
 
-fn flood_kpis(run: &Value) -> Vec<Kpi> {
+/// The KPIs of a flood run summary (its `run` part): buildings by class, roads closed and
+/// their length, the deepest water, the water left and the water that left; and the same at
+/// each snapshot. What the flood declares when it stores a run, and how runs stored before
+/// that are read.
+pub fn flood_kpis(run: &Value) -> (Vec<Kpi>, Vec<KpiSnapshot>) {
+    let snapshots = run
+        .get("snapshots")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(flood_snapshot).collect())
+        .unwrap_or_default();
+    (flood_totals(run), snapshots)
+}
+
+fn flood_totals(run: &Value) -> Vec<Kpi> {
     let mut out: Vec<Kpi> = classes(run)
         .map(|(key, label, value)| Kpi::new(key, format!("buildings {label}"), "", value))
         .collect();

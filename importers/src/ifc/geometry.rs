@@ -6,7 +6,7 @@
 
 use crate::error::{ImportError, Result};
 
-use super::placement::{axis2_placement, direction, point, Frame};
+use super::placement::{axis2_placement, cross, direction, dot, point, sub, Frame};
 use super::step::{StepFile, Value};
 
 /// A planar face: its outer ring, then its holes.
@@ -790,14 +790,8 @@ pub fn transformation(f: &StepFile, id: u64, from: u64) -> Result<super::solid::
             None => Ok(None),
         }
     };
-    let unit = |v: [f64; 3]| {
-        let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-        if l > 1e-12 {
-            v.map(|c| c / l)
-        } else {
-            v
-        }
-    };
+    // A direction of no length stays as it is.
+    let unit = |v: [f64; 3]| super::placement::unit(v).unwrap_or(v);
     let origin = match o.params.get(2).and_then(Value::as_ref_id) {
         Some(p) => point(f, p, id)?,
         None => [0.0; 3],
@@ -825,16 +819,12 @@ pub fn transformation(f: &StepFile, id: u64, from: u64) -> Result<super::solid::
     } else {
         [0.0, 1.0, 0.0]
     });
-    let d = x0[0] * z[0] + x0[1] * z[1] + x0[2] * z[2];
-    let x = unit([x0[0] - d * z[0], x0[1] - d * z[1], x0[2] - d * z[2]]);
-    let zx = [
-        z[1] * x[2] - z[2] * x[1],
-        z[2] * x[0] - z[0] * x[2],
-        z[0] * x[1] - z[1] * x[0],
-    ];
+    let d = dot(x0, z);
+    let x = unit(sub(x0, z.map(|c| d * c)));
+    let zx = cross(z, x);
     let y = match dir(1)? {
         // A given y that points against z × x mirrors.
-        Some(y1) if y1[0] * zx[0] + y1[1] * zx[1] + y1[2] * zx[2] < 0.0 => zx.map(|c| -c),
+        Some(y1) if dot(y1, zx) < 0.0 => zx.map(|c| -c),
         _ => zx,
     };
     Ok(super::solid::Affine {

@@ -496,10 +496,10 @@ pub fn read_ifc_file(
     let mut notes: Vec<String> = Vec::new();
     let mut info: Vec<String> = Vec::new();
     let (placed, to_map) = place(f, &g, project_crs, origin, src_crs, &mut notes, &mut info)?;
-    let (geom, warnings) = tessellate(f, &g)?;
     let schema = f.header.schema.name().to_string();
     let structure = read_structure(f)?;
     let rel = relations(f);
+    let (geom, warnings) = tessellate_with(f, &g, &structure, &rel)?;
     let mut classes: BTreeMap<String, usize> = BTreeMap::new();
     let mut objects = Vec::new();
     let mut spaces = 0;
@@ -652,13 +652,21 @@ pub struct Tessellated {
 /// openings cut from their hosts. Returns the bodies and warnings (items left out, products
 /// skipped, openings not cut), each naming the entity.
 pub fn tessellate(f: &StepFile, g: &Georef) -> Result<(Tessellated, Vec<String>)> {
+    tessellate_with(f, g, &read_structure(f)?, &relations(f))
+}
+
+/// [`tessellate`] with the model's structure and relations already read.
+fn tessellate_with(
+    f: &StepFile,
+    g: &Georef,
+    structure: &Structure,
+    rel: &Relations,
+) -> Result<(Tessellated, Vec<String>)> {
     let tess = Tess {
         tol: CURVE_TOLERANCE_M / g.unit_m,
         angle_rad: plane_angle_unit_rad(f)?,
     };
     let eps = 1e-6 / g.unit_m;
-    let structure = read_structure(f)?;
-    let rel = relations(f);
     let mut b = Bodies::new(f, tess, eps);
     let mut places = Placements::default();
     let mut out = Tessellated::default();

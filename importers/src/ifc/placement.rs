@@ -48,15 +48,15 @@ impl Frame {
     }
 }
 
-fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+pub(crate) fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
 
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+pub(crate) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [
         a[1] * b[2] - a[2] * b[1],
         a[2] * b[0] - a[0] * b[2],
@@ -64,7 +64,8 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     ]
 }
 
-fn unit(v: [f64; 3]) -> Option<[f64; 3]> {
+/// `v` scaled to length 1 (`None` for no length).
+pub(crate) fn unit(v: [f64; 3]) -> Option<[f64; 3]> {
     let l = dot(v, v).sqrt();
     (l.is_finite() && l > 1e-12).then(|| [v[0] / l, v[1] / l, v[2] / l])
 }

@@ -11,25 +11,10 @@ use cim_engine::mesh::triangulate_polygon;
 
 use super::geometry::Face;
 use super::placement::Frame;
+pub(crate) use super::placement::{cross, dot, sub};
 
 /// A triangle, counter-clockwise seen from outside.
 pub type Tri = [[f64; 3]; 3];
-
-pub(crate) fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-pub(crate) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
 
 fn norm(a: [f64; 3]) -> f64 {
     dot(a, a).sqrt()

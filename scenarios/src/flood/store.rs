@@ -4,76 +4,11 @@
 
 use std::time::Instant;
 
-use cim_engine::{
-    Kpi, KpiSnapshot, Project, Raster, RunBuilding, RunRecord, RunRoad, RunSpool, FLOOD_CLASSES,
-};
+use cim_engine::{Project, Raster, RunBuilding, RunRecord, RunRoad, RunSpool};
 
 use super::config::ScenarioConfig;
 use super::{prepare, run_flood, PreparedFlood, RunOutput, RunResult, StepInfo};
 use crate::ScenarioError;
-
-/// The headline numbers a flood declares: buildings by class, roads closed and their length,
-/// the deepest water, the water left and the water that left.
-fn kpis(s: &super::RunSummary) -> Vec<Kpi> {
-    let mut out: Vec<Kpi> = FLOOD_CLASSES
-        .iter()
-        .zip(s.buildings_by_class)
-        .map(|((key, label), n)| Kpi::new(key, format!("buildings {label}"), "", n as f64))
-        .collect();
-    out.push(Kpi::new(
-        "roads_closed",
-        format!("roads closed (> {} m)", s.road_closed_m),
-        "",
-        s.roads_closed as f64,
-    ));
-    out.push(Kpi::new(
-        "road_closed_length_m",
-        "closed road length",
-        "m",
-        s.road_closed_length_m,
-    ));
-    out.push(Kpi::new("max_depth_m", "max depth", "m", s.max_depth_m));
-    out.push(Kpi::new(
-        "stored_m3",
-        "water left in the domain",
-        "m³",
-        s.balance.volumes.stored_m3,
-    ));
-    out.push(Kpi::new(
-        "boundary_out_m3",
-        "water out over the boundary",
-        "m³",
-        s.balance.volumes.boundary_out_m3,
-    ));
-    out
-}
-
-/// The flood's numbers at each snapshot.
-fn kpi_snapshots(s: &super::RunSummary) -> Vec<KpiSnapshot> {
-    s.snapshots
-        .iter()
-        .map(|x| {
-            let mut values: std::collections::BTreeMap<String, f64> = FLOOD_CLASSES
-                .iter()
-                .zip(x.buildings_by_class)
-                .map(|((key, _), n)| (key.to_string(), n as f64))
-                .collect();
-            for (key, v) in [
-                ("roads_closed", x.roads_closed as f64),
-                ("road_closed_length_m", x.road_closed_length_m),
-                ("max_depth_m", x.max_depth_m),
-                ("rain_mm", x.rain_mm),
-                ("wet_cells", x.wet_cells as f64),
-            ] {
-                values.insert(key.to_string(), v + 0.0);
-            }
-            KpiSnapshot {
-                time_s: x.time_s,
-                values,
-            }
-        })
-        .collect()
-}
 
 /// A finished (or stopped) run, stored in its project.
 pub struct StoredRun {
@@ -162,7 +97,7 @@ pub fn run_and_store(
 
     let cells = prepared.grid.num_cells() as f64;
     let rasters = spool.tables();
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "run": result.summary,
         "grid": {
             "terrain": prepared.terrain,
@@ -174,9 +109,11 @@ pub fn run_and_store(
         "rasters": rasters,
         "wall_s": wall_s,
         "cell_updates_per_s": cells * result.summary.steps as f64 / wall_s.max(1e-9),
-        "kpis": kpis(&result.summary),
-        "kpi_snapshots": kpi_snapshots(&result.summary),
     });
+    // The headline numbers it declares, read from its summary as older runs' are.
+    let (kpis, kpi_snapshots) = cim_engine::flood_kpis(&summary["run"]);
+    summary["kpis"] = serde_json::to_value(kpis).unwrap_or_default();
+    summary["kpi_snapshots"] = serde_json::to_value(kpi_snapshots).unwrap_or_default();
     let record = RunRecord {
         name: config.name.clone(),
         model: config.model.clone(),
