@@ -1155,8 +1155,7 @@ fn runs_keep_each_buildings_classes_over_time_and_older_tables_gain_the_column()
     };
     p.save_run(
         &record("a"),
-        &[building("b1", "0122"), building("b2", "0000")],
-        &[],
+        &[RunBuilding::table(&[building("b1", "0122"), building("b2", "0000")])],
         None,
     )
     .unwrap();
@@ -1183,7 +1182,7 @@ fn runs_keep_each_buildings_classes_over_time_and_older_tables_gain_the_column()
         (old.len(), old[0].classes.as_str(), old[0].class.as_str()),
         (1, "", "0.15-0.5 m")
     );
-    p.save_run(&record("b"), &[building("b1", "3")], &[], None)
+    p.save_run(&record("b"), &[RunBuilding::table(&[building("b1", "3")])], None)
         .unwrap();
     assert_eq!(p.run_buildings("a").unwrap()[0].classes, "");
     assert_eq!(p.run_buildings("b").unwrap()[0].classes, "3");
@@ -1218,7 +1217,7 @@ fn runs_keep_every_interval_a_road_was_closed_and_older_tables_gain_the_column()
         road("r2", vec![]),
         road("r3", vec![(10.0, Some(20.0))]),
     ];
-    p.save_run(&record("a"), &[], &roads, None).unwrap();
+    p.save_run(&record("a"), &[RunRoad::table(&roads)], None).unwrap();
     assert_eq!(p.run_roads("a").unwrap(), roads.to_vec());
     drop(p);
     // A project whose road table predates the intervals: read as none, given the column on save.
@@ -1239,9 +1238,81 @@ fn runs_keep_every_interval_a_road_was_closed_and_older_tables_gain_the_column()
         (old.len(), old[0].closed_s, old[0].closed_intervals.len()),
         (1, Some(120.0), 0)
     );
-    p.save_run(&record("b"), &[], &roads, None).unwrap();
+    p.save_run(&record("b"), &[RunRoad::table(&roads)], None).unwrap();
     assert_eq!(p.run_roads("b").unwrap(), roads.to_vec());
     assert!(p.run_roads("a").unwrap()[0].closed_intervals.is_empty());
+}
+
+/// A model's own result table: created as declared, keyed by run and its key columns, listed
+/// with the run, widened when a later model adds a column, removed with the run; bad names and
+/// rows that do not fit are refused before anything is written.
+#[test]
+fn models_declare_their_own_result_tables() {
+    use cim_engine::{Cell, ColumnKind, ResultColumn, ResultTable, RunRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut p) = new_project(dir.path());
+    let record = |name: &str| RunRecord {
+        name: name.into(),
+        model: "traffic".into(),
+        scenario: String::new(),
+        created: String::new(),
+        completed: true,
+        time_reached_s: 600.0,
+        outputs: String::new(),
+        summary: serde_json::json!({}),
+    };
+    let flows = |extra: bool| {
+        let mut cols = vec![
+            ResultColumn::new("code", ColumnKind::Text),
+            ResultColumn::new("direction", ColumnKind::Integer),
+            ResultColumn::nullable("mean_speed_m_s", ColumnKind::Real),
+        ];
+        if extra {
+            cols.push(ResultColumn::new("longest_queue", ColumnKind::Integer));
+        }
+        let mut t = ResultTable::new("cim_run_road_flows", cols, &["code", "direction"]);
+        for (code, d, v) in [("r1", 0i64, Some(12.5)), ("r1", 1, None), ("r2", 0, Some(3.0))] {
+            let mut row = vec![Cell::from(code), Cell::from(d), Cell::from(v)];
+            if extra {
+                row.push(Cell::from(4i64));
+            }
+            t.rows.push(row);
+        }
+        t
+    };
+    p.save_run(&record("a"), &[flows(false)], None).unwrap();
+    assert_eq!(p.run_tables("a").unwrap(), ["cim_run_road_flows"]);
+    let got = p.run_table("a", "cim_run_road_flows").unwrap().unwrap();
+    assert_eq!(got.rows.len(), 3);
+    assert_eq!(got.rows[1], [Cell::from("r1"), Cell::Integer(1), Cell::Null]);
+    assert_eq!(got.values("mean_speed_m_s").filter_map(Cell::real).sum::<f64>(), 15.5);
+    // A later model adds a column: the older run's rows read its empty value.
+    p.save_run(&record("b"), &[flows(true)], None).unwrap();
+    let old = p.run_table("a", "cim_run_road_flows").unwrap().unwrap();
+    assert_eq!(old.values("longest_queue").collect::<Vec<_>>(), [&Cell::Integer(0); 3]);
+    // The same key twice in a run is refused, and nothing of that save is kept.
+    let mut twice = flows(true);
+    twice.rows.push(twice.rows[0].clone());
+    let err = p.save_run(&record("c"), &[twice], None).unwrap_err().to_string();
+    assert!(err.contains("run 'c'") && err.contains("cim_run_road_flows") && err.contains("row 3"), "{err}");
+    assert!(p.run("c").unwrap().is_none());
+    for bad in ["runs_x", "cim_run_Trips", "cim_run_tables"] {
+        let t = ResultTable::new(bad, vec![ResultColumn::new("code", ColumnKind::Text)], &[]);
+        let err = p.save_run(&record("d"), &[t], None).unwrap_err().to_string();
+        assert!(err.contains(bad), "{err}");
+    }
+    let mut short = flows(false);
+    short.rows[2].pop();
+    let err = p.save_run(&record("d"), &[short], None).unwrap_err().to_string();
+    assert!(err.contains("row 2 has 2 values for 3 columns"), "{err}");
+    // Saving a run again replaces its rows; removing it removes them.
+    p.save_run(&record("a"), &[flows(false)], None).unwrap();
+    assert_eq!(p.run_table("a", "cim_run_road_flows").unwrap().unwrap().rows.len(), 3);
+    assert!(p.delete_run("a").unwrap());
+    assert!(p.run_table("a", "cim_run_road_flows").unwrap().unwrap().rows.is_empty());
+    assert!(p.run_tables("a").unwrap().is_empty());
+    assert_eq!(p.run_table("b", "cim_run_road_flows").unwrap().unwrap().rows.len(), 3);
+    assert!(p.run_table("b", "cim_run_nothing").unwrap().is_none());
 }
 
 /// A raster stored as a GeoPackage 2D gridded coverage reads back cell for cell, and GDAL reads
@@ -1376,7 +1447,7 @@ fn a_runs_rasters_go_into_the_project_with_its_records_and_leave_with_it() {
             "cim_run_a_max_depth"
         ]
     );
-    p.save_run(&record("a", ""), &[], &[], Some(spool)).unwrap();
+    p.save_run(&record("a", ""), &[], Some(spool)).unwrap();
     assert!(!spool_file.exists());
     let rasters = p.run_rasters("a").unwrap();
     let depth: Vec<f64> = rasters
@@ -1399,7 +1470,7 @@ fn a_runs_rasters_go_into_the_project_with_its_records_and_leave_with_it() {
     // Saved again with fewer rasters: the old ones go.
     let mut spool = p.begin_run("a").unwrap();
     spool.put("max_depth", None, &grid(0.5), "m").unwrap();
-    p.save_run(&record("a", ""), &[], &[], Some(spool)).unwrap();
+    p.save_run(&record("a", ""), &[], Some(spool)).unwrap();
     assert_eq!(p.run_rasters("a").unwrap().len(), 1);
     let tables = |p: &Project| -> i64 {
         let conn = rusqlite::Connection::open(p.path()).unwrap();
@@ -1413,7 +1484,7 @@ fn a_runs_rasters_go_into_the_project_with_its_records_and_leave_with_it() {
     assert_eq!(tables(&p), 1);
 
     // A derived map whose table would read the same as another run's is refused, by name.
-    p.save_run(&record("a_max", ""), &[], &[], None).unwrap();
+    p.save_run(&record("a_max", ""), &[], None).unwrap();
     let e = p
         .put_run_raster("a_max", "depth", &grid(0.0), "m")
         .unwrap_err()
@@ -1436,7 +1507,7 @@ fn a_runs_rasters_go_into_the_project_with_its_records_and_leave_with_it() {
     for f in ["depth_t000600.tif", "depth_t000300.tif", "max_depth.tif"] {
         std::fs::write(folder.join(f), b"").unwrap();
     }
-    p.save_run(&record("old", "city.cim.runs/old"), &[], &[], None)
+    p.save_run(&record("old", "city.cim.runs/old"), &[], None)
         .unwrap();
     let old = p.run_rasters("old").unwrap();
     let shown: Vec<(String, Option<f64>)> = old.iter().map(|r| (r.quantity.clone(), r.time_s)).collect();

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use cim_engine::Project;
+use cim_engine::{Project, Raster, ResultTable, RunRecord, RunSpool};
 
 use crate::flood::{self, config::ScenarioConfig};
 use crate::ScenarioError;
@@ -96,12 +96,19 @@ pub enum Stepped {
     Stopped,
 }
 
-/// A simulation as the run loop drives it: steps (each to the model's next check or output time
-/// at most), snapshots at its output times and where it was stopped. How a model is prepared
-/// and what it leaves (its tables, rasters, summary) are its own.
-pub trait Model {
+/// A simulation as the lifecycle runs it: prepared by its model from the scenario and the
+/// project, then stepped (each step to the model's next check or output time at most),
+/// snapshot at its output times and where it was stopped, and finished into what it leaves —
+/// its summary with its KPIs, the result tables it declares, its end rasters — which
+/// [`execute`] stores in the project the same way for every model.
+pub trait Model: Sized {
     /// What the model says after each of its simulation steps (time step, wet cells…).
     type Step;
+    /// What it gives back in memory besides what is stored (its typed result).
+    type Result;
+
+    /// A step's simulated time and its state in words, for progress reports.
+    fn describe(step: &Self::Step) -> (f64, String);
 
     /// Simulated time reached, s.
     fn time_s(&self) -> f64;
@@ -112,6 +119,31 @@ pub trait Model {
 
     /// Records its state at `time_s` (an output time, or where it stopped).
     fn snapshot(&mut self, time_s: f64) -> Result<(), ScenarioError>;
+
+    /// Ends the run (`completed`, or stopped after `wall_s` of wall time): what it leaves.
+    fn finish(self, completed: bool, wall_s: f64) -> Result<Outcome<Self::Result>, ScenarioError>;
+}
+
+/// What a finished (or stopped) model leaves.
+pub struct Outcome<R> {
+    pub completed: bool,
+    pub time_reached_s: f64,
+    /// Its summary: what `cim run --json` prints and the run's record keeps. It declares the
+    /// run's KPIs (`kpis`, `kpi_snapshots`: [`cim_engine::RunSummary`] reads them); the
+    /// lifecycle adds `rasters` (the coverage tables) and `wall_s`.
+    pub summary: serde_json::Value,
+    /// Its result tables, keyed by city code.
+    pub tables: Vec<ResultTable>,
+    /// Rasters of the whole run (peaks), stored beside the frames it wrote while running.
+    pub rasters: Vec<EndRaster>,
+    pub result: R,
+}
+
+/// A raster a model leaves at its end.
+pub struct EndRaster {
+    pub quantity: String,
+    pub raster: Raster,
+    pub uom: String,
 }
 
 /// The one run loop: steps `model` to its end, a snapshot at every output time, or until
@@ -168,6 +200,16 @@ impl Finished {
     }
 }
 
+/// What the lifecycle stored of a run, beside the model's own result.
+pub struct Stored<R> {
+    pub result: R,
+    /// The summary as stored.
+    pub summary: serde_json::Value,
+    /// The coverage tables of its rasters, in the project.
+    pub rasters: Vec<String>,
+    pub wall_s: f64,
+}
+
 /// The stop flag Ctrl-C sets (its handler installed once per process; where one cannot be set,
 /// as in an embedding with its own, Ctrl-C just ends the process). Cleared here: a run that
 /// starts is not stopped by an earlier Ctrl-C.
@@ -184,6 +226,7 @@ pub fn stop_on_ctrl_c() -> &'static AtomicBool {
 /// Runs `scenario` on its project and stores the run there (`scenario_text`, the file as
 /// written, is kept with it). `progress` hears at most ten times a second and once at the end;
 /// the run stops at the end of the step during which `stop` is set, keeping what it reached.
+/// Nothing is stored when the run fails.
 pub fn execute(
     scenario: &Scenario,
     scenario_text: String,
@@ -191,50 +234,113 @@ pub fn execute(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Finished, ScenarioError> {
     let mut project = Project::open(scenario.project())?;
-    let duration_s = scenario.duration_s();
-    let started = Instant::now();
-    let mut last: Option<Instant> = None;
-    let mut steps = 0u64;
-    let mut report = |time_s: f64, detail: String, steps: u64, force: bool| {
-        if !force && last.is_some_and(|l| l.elapsed().as_millis() < 100) {
-            return;
-        }
-        last = Some(Instant::now());
-        progress(&Progress {
-            time_s,
-            duration_s,
-            steps,
-            steps_per_s: steps as f64 / started.elapsed().as_secs_f64().max(1e-9),
-            detail,
-        });
+    let name = scenario.name().to_string();
+    let mut life = Life {
+        scenario,
+        scenario_text,
+        stop,
+        progress,
     };
     match scenario {
         Scenario::Flood(config) => {
-            let mut reached = 0.0;
-            let stored = flood::run_and_store(
-                &mut project,
-                config,
-                scenario_text,
-                flood::available_memory(),
-                |info| {
-                    steps += 1;
-                    reached = info.time_s;
-                    report(
-                        info.time_s,
-                        format!(
-                            "Δt {:.2} s · {} wet cells · max {:.2} m",
-                            info.dt_s, info.wet_cells, info.max_depth_m
-                        ),
-                        steps,
-                        false,
-                    );
-                    !stop.load(Ordering::SeqCst)
-                },
-            )?;
-            report(reached, String::new(), steps, true);
-            Ok(Finished::Flood(stored))
+            let prepared = flood::prepare(config, &project, flood::available_memory())?;
+            let mut spool = project.begin_run(&name)?;
+            let outcome = {
+                let mut frames = flood::SpoolFrames::new(&mut spool, &prepared.grid);
+                let model = flood::FloodRun::new(&prepared, &mut frames)?;
+                life.run(model)?
+            };
+            let stored = store(&mut project, scenario, life.scenario_text, spool, outcome)?;
+            Ok(Finished::Flood(flood::StoredRun {
+                cells: prepared.grid.num_cells() as f64,
+                result: stored.result,
+                summary: stored.summary,
+                rasters: stored.rasters,
+                wall_s: stored.wall_s,
+            }))
         }
     }
+}
+
+/// The parts of a run every model shares.
+struct Life<'a> {
+    scenario: &'a Scenario,
+    scenario_text: String,
+    stop: &'a AtomicBool,
+    progress: &'a mut dyn FnMut(&Progress),
+}
+
+impl Life<'_> {
+    /// Drives `model` to its end or to a stop, reporting progress, and finishes it.
+    fn run<M: Model>(&mut self, mut model: M) -> Result<(Outcome<M::Result>, f64), ScenarioError> {
+        let duration_s = self.scenario.duration_s();
+        let started = Instant::now();
+        let mut last: Option<Instant> = None;
+        let mut steps = 0u64;
+        let mut reached = 0.0;
+        let (stop, progress) = (self.stop, &mut *self.progress);
+        let mut report = |time_s: f64, detail: String, steps: u64, force: bool| {
+            if !force && last.is_some_and(|l| l.elapsed().as_millis() < 100) {
+                return;
+            }
+            last = Some(Instant::now());
+            progress(&Progress {
+                time_s,
+                duration_s,
+                steps,
+                steps_per_s: steps as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                detail,
+            });
+        };
+        let completed = drive(&mut model, |step| {
+            steps += 1;
+            let (t, detail) = M::describe(step);
+            reached = t;
+            report(t, detail, steps, false);
+            !stop.load(Ordering::SeqCst)
+        })?;
+        report(reached, String::new(), steps, true);
+        let wall_s = started.elapsed().as_secs_f64();
+        Ok((model.finish(completed, wall_s)?, wall_s))
+    }
+}
+
+/// Stores what a model left as the scenario's run, replacing one of that name: its record and
+/// summary, its result tables and its rasters (the frames spooled while it ran, and its end
+/// rasters), in one transaction.
+fn store<R>(
+    project: &mut Project,
+    scenario: &Scenario,
+    scenario_text: String,
+    mut spool: RunSpool,
+    (outcome, wall_s): (Outcome<R>, f64),
+) -> Result<Stored<R>, ScenarioError> {
+    for r in &outcome.rasters {
+        spool.put(&r.quantity, None, &r.raster, &r.uom)?;
+    }
+    let rasters = spool.tables();
+    let mut summary = outcome.summary;
+    if let Some(map) = summary.as_object_mut() {
+        map.insert("rasters".into(), serde_json::json!(rasters));
+        map.insert("wall_s".into(), serde_json::json!(wall_s));
+    }
+    let record = RunRecord {
+        name: scenario.name().to_string(),
+        model: scenario.model().to_string(),
+        scenario: scenario_text,
+        created: String::new(),
+        completed: outcome.completed,
+        time_reached_s: outcome.time_reached_s,
+        outputs: String::new(),
+        summary: summary.clone(),
+    };
+    project.save_run(&record, &outcome.tables, Some(spool))?;
+    Ok(Stored {
+        result: outcome.result,
+        summary,
+        rasters,
+        wall_s,
+    })
 }
 
 #[cfg(test)]
@@ -249,6 +355,22 @@ mod tests {
 
     impl Model for Clock {
         type Step = f64;
+        type Result = Vec<f64>;
+
+        fn describe(t: &f64) -> (f64, String) {
+            (*t, String::new())
+        }
+
+        fn finish(self, completed: bool, _wall_s: f64) -> Result<Outcome<Vec<f64>>, ScenarioError> {
+            Ok(Outcome {
+                completed,
+                time_reached_s: self.t,
+                summary: serde_json::json!({}),
+                tables: Vec::new(),
+                rasters: Vec::new(),
+                result: self.snaps,
+            })
+        }
 
         fn time_s(&self) -> f64 {
             self.t

@@ -54,7 +54,7 @@ pub fn list(a: RunsArgs) -> Result<()> {
     let project = open_project(&a.project)?;
     let runs = project.runs()?;
     if a.json {
-        let v: Vec<serde_json::Value> = runs
+        let v = runs
             .iter()
             .map(|r| {
                 // The headline numbers as the model declared them, beside the whole summary.
@@ -63,12 +63,16 @@ pub fn list(a: RunsArgs) -> Result<()> {
                     .iter()
                     .map(|k| (k.key.clone(), serde_json::json!(k.value)))
                     .collect();
-                serde_json::json!({
+                // Where its results are: the tables it wrote and its rasters.
+                let rasters: Vec<String> =
+                    project.run_rasters(&r.name)?.iter().map(|x| x.label()).collect();
+                Ok(serde_json::json!({
                     "name": r.name, "model": r.model, "created": r.created, "completed": r.completed,
-                    "time_reached_s": r.time_reached_s, "outputs": r.outputs, "kpis": kpis, "summary": r.summary,
-                })
+                    "time_reached_s": r.time_reached_s, "outputs": r.outputs, "kpis": kpis,
+                    "tables": project.run_tables(&r.name)?, "rasters": rasters, "summary": r.summary,
+                }))
             })
-            .collect();
+            .collect::<Result<Vec<serde_json::Value>>>()?;
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -116,12 +120,17 @@ pub fn list(a: RunsArgs) -> Result<()> {
     Ok(())
 }
 
-fn read_max_depth(project: &Project, r: &RunRecord) -> Result<Raster> {
+/// A run's raster of `quantity` (its peak: the coverage with no time).
+fn read_peak(project: &Project, r: &RunRecord, quantity: &str) -> Result<Raster> {
     let rasters = project.run_rasters(&r.name)?;
-    let Some(peak) = rasters.iter().find(|x| x.quantity == "max_depth") else {
+    let Some(peak) = rasters
+        .iter()
+        .find(|x| x.quantity == quantity && x.time_s.is_none())
+    else {
         bail!(
-            "run '{}' has no maximum depth raster in {}{}",
+            "run '{}' has no {} raster in {}{}",
             r.name,
+            quantity.replace('_', " "),
             project.path().display(),
             if r.outputs.is_empty() {
                 String::new()
@@ -131,6 +140,64 @@ fn read_max_depth(project: &Project, r: &RunRecord) -> Result<Raster> {
         );
     };
     cim_importers::read_run_raster(project.path(), peak).with_context(|| format!("run '{}'", r.name))
+}
+
+/// The difference map of the quantity both runs' model names: the raster, B − A, with the
+/// cells that rose or fell by more than `step`.
+struct Difference {
+    quantity: String,
+    unit: String,
+    raster: Raster,
+    higher: u64,
+    lower: u64,
+}
+
+fn difference(
+    project: &Project,
+    ra: &RunRecord,
+    rb: &RunRecord,
+    (ka, kb): (&RunSummary, &RunSummary),
+) -> Result<Option<Difference>> {
+    let (Some((qa, unit)), Some((qb, _))) = (&ka.compare_raster, &kb.compare_raster) else {
+        return Ok(None);
+    };
+    if qa != qb {
+        bail!(
+            "runs '{}' and '{}' map different quantities ({qa}, {qb}); compare runs of one model",
+            ra.name,
+            rb.name
+        );
+    }
+    let (da, db) = (read_peak(project, ra, qa)?, read_peak(project, rb, qa)?);
+    if (da.width, da.height) != (db.width, db.height)
+        || (da.origin_x - db.origin_x).abs() > 1e-6
+        || (da.origin_y - db.origin_y).abs() > 1e-6
+        || (da.cell_w - db.cell_w).abs() > 1e-9
+    {
+        bail!(
+            "runs '{}' and '{}' are on different grids ({}×{} vs {}×{} cells); compare runs of the same domain and resolution",
+            ra.name, rb.name, da.width, da.height, db.width, db.height
+        );
+    }
+    let diff: Vec<f32> = da
+        .data
+        .iter()
+        .zip(&db.data)
+        .map(|(x, y)| if x.is_nan() || y.is_nan() { f32::NAN } else { y - x })
+        .collect();
+    let (higher, lower) = diff.iter().fold((0u64, 0u64), |(w, d), &v| {
+        (w + u64::from(v > 0.01), d + u64::from(v < -0.01))
+    });
+    Ok(Some(Difference {
+        quantity: qa.clone(),
+        unit: unit.clone(),
+        raster: Raster {
+            data: diff,
+            ..db.clone()
+        },
+        higher,
+        lower,
+    }))
 }
 
 pub fn compare(a: CompareArgs) -> Result<()> {
@@ -159,39 +226,31 @@ pub fn compare_runs(
     };
     let mut project = open_project(&a.project)?;
     let (ra, rb) = (require_run(&project, &a.run_a)?, require_run(&project, &a.run_b)?);
-    let (da, db) = (read_max_depth(&project, &ra)?, read_max_depth(&project, &rb)?);
-    if (da.width, da.height) != (db.width, db.height)
-        || (da.origin_x - db.origin_x).abs() > 1e-6
-        || (da.origin_y - db.origin_y).abs() > 1e-6
-        || (da.cell_w - db.cell_w).abs() > 1e-9
-    {
+    let (ka, kb) = (RunSummary::of(&ra), RunSummary::of(&rb));
+    if ka.model != kb.model {
         bail!(
-            "runs '{}' and '{}' are on different grids ({}×{} vs {}×{} cells); compare runs of the same domain and resolution",
-            ra.name, rb.name, da.width, da.height, db.width, db.height
+            "run '{}' is a {} run and '{}' a {} run; compare runs of one model",
+            ra.name,
+            ka.model,
+            rb.name,
+            kb.model
         );
     }
-    let diff: Vec<f32> = da
-        .data
-        .iter()
-        .zip(&db.data)
-        .map(|(x, y)| if x.is_nan() || y.is_nan() { f32::NAN } else { y - x })
-        .collect();
-    let (wetter, drier) = diff.iter().fold((0u64, 0u64), |(w, d), &v| {
-        (w + u64::from(v > 0.01), d + u64::from(v < -0.01))
-    });
-    let raster = Raster {
-        data: diff,
-        ..db.clone()
-    };
-    let out = match &a.out {
-        Some(p) => {
-            cim_importers::export::write_geotiff(p, &raster, project.crs())?;
-            p.display().to_string()
+    let diff = difference(&project, &ra, &rb, (&ka, &kb))?;
+    let out = match (&diff, &a.out) {
+        (None, _) => None,
+        (Some(d), Some(p)) => {
+            cim_importers::export::write_geotiff(p, &d.raster, project.crs())?;
+            Some(p.display().to_string())
         }
-        None => {
-            let table =
-                project.put_run_raster(&rb.name, &format!("max_depth_minus_{}", ra.name), &raster, "m")?;
-            format!("GPKG:{}:{table}", project.path().display())
+        (Some(d), None) => {
+            let table = project.put_run_raster(
+                &rb.name,
+                &format!("{}_minus_{}", d.quantity, ra.name),
+                &d.raster,
+                &d.unit,
+            )?;
+            Some(format!("GPKG:{}:{table}", project.path().display()))
         }
     };
 
@@ -212,7 +271,6 @@ pub fn compare_runs(
             }
         }
     }
-    let (ka, kb) = (RunSummary::of(&ra), RunSummary::of(&rb));
     let side = |k: &RunSummary| {
         let by_class: Vec<u64> = FLOOD_CLASSES.iter().map(|(key, _)| kpi(k, key) as u64).collect();
         serde_json::json!({
@@ -224,8 +282,10 @@ pub fn compare_runs(
     };
     let v = serde_json::json!({
         "a": ra.name, "b": rb.name, "summary_a": side(&ka), "summary_b": side(&kb),
+        "model": ka.model,
         "buildings_worse": worse, "buildings_better": better,
-        "cells_deeper_by_1cm": wetter, "cells_shallower_by_1cm": drier,
+        "cells_deeper_by_1cm": diff.as_ref().map(|d| d.higher),
+        "cells_shallower_by_1cm": diff.as_ref().map(|d| d.lower),
         "difference_map": out,
     });
     if a.json {
@@ -253,9 +313,22 @@ pub fn compare_runs(
             y - x.value
         );
     }
-    println!("buildings in a worse class: {worse}, in a better class: {better}");
-    println!("cells at least 1 cm deeper: {wetter}, at least 1 cm shallower: {drier}");
-    println!("difference map (max depth {} − {}): {}", rb.name, ra.name, out);
+    if ka.model == "flood" {
+        println!("buildings in a worse class: {worse}, in a better class: {better}");
+    }
+    if let (Some(d), Some(out)) = (&diff, &out) {
+        println!(
+            "cells at least 0.01 {} higher: {}, at least 0.01 {} lower: {}",
+            d.unit, d.higher, d.unit, d.lower
+        );
+        println!(
+            "difference map ({} {} − {}): {}",
+            d.quantity.replace('_', " "),
+            rb.name,
+            ra.name,
+            out
+        );
+    }
     if !(ka.completed && kb.completed) {
         println!("note: a run was stopped before its end; its figures cover the time it reached");
     }

@@ -11,7 +11,7 @@
 //! | `cim_layers` | one row per layer: kind, classification, geometry type, source, fields (JSON, with the column each field is stored in) |
 //! | `cim_codes` | every city code → (layer, fid), so codes stay unique across the project |
 //! | `cim_terrain`, `cim_terrain_<name>` | DEMs in the project CRS: a row each, and the cells as a GeoPackage 2D gridded coverage (Float32 TIFF tiles) that GDAL opens; older projects' `cim_terrain_tiles` are still read |
-//! | `cim_runs`, `cim_run_buildings`, `cim_run_roads` | simulation runs: scenario, summary, raster folder; per-building and per-road results by city code |
+//! | `cim_runs`, `cim_run_tables`, `cim_run_…` | simulation runs: scenario, summary; the result tables each model declares (the flood's `cim_run_buildings`, `cim_run_roads`), keyed by run and city code, and which a run wrote |
 //!
 //! Each layer table has `fid`, `geom` and the `cim_*` columns (code, kind, classification,
 //! validity, LOD1 heights, source key), then one typed column per attribute field.
@@ -30,6 +30,7 @@ mod layer;
 mod manage;
 mod meshes;
 mod query;
+mod result_tables;
 mod rtree;
 mod run_rasters;
 mod run_summary;
@@ -46,6 +47,7 @@ pub use import::{ImportStats, ImportTx, Written};
 pub use layer::{GeometryType, LayerInfo, LayerSpec};
 pub use meshes::MeshSummary;
 pub use query::{FeatureFilter, StoredFeature};
+pub use result_tables::{Cell, ColumnKind, ResultColumn, ResultTable};
 pub use run_rasters::{run_raster_table, RunRaster, RunRasterAt, RunSpool};
 pub use run_summary::{flood_kpis, Kpi, KpiSnapshot, RunSummary, FLOOD_CLASSES};
 pub use runs::{RunBuilding, RunRecord, RunRoad};

@@ -55,6 +55,9 @@ pub struct RunSummary {
     pub snapshots: Vec<KpiSnapshot>,
     /// The terrain it ran on, as stored then (runs stored before it was recorded: `None`).
     pub terrain: Option<super::TerrainInfo>,
+    /// The raster quantity (and its unit) whose difference `cim compare` maps, where the model
+    /// names one (`summary.compare`; flood runs: `max_depth`, in m).
+    pub compare_raster: Option<(String, String)>,
 }
 
 /// Flood building classes: their keys and labels, driest first.
@@ -77,6 +80,12 @@ impl RunSummary {
             kpis: Vec::new(),
             snapshots: Vec::new(),
             terrain: None,
+            compare_raster: r.summary.get("compare").and_then(|c| {
+                Some((
+                    c.get("raster")?.as_str()?.to_string(),
+                    c.get("unit").and_then(Value::as_str).unwrap_or("").to_string(),
+                ))
+            }),
         };
         // What the model declared.
         let declared = r.summary.get("kpis").is_some();
@@ -102,6 +111,10 @@ impl RunSummary {
             s.terrain = run
                 .get("terrain")
                 .and_then(|t| serde_json::from_value(t.clone()).ok());
+            // Runs stored before models named it.
+            if s.compare_raster.is_none() {
+                s.compare_raster = Some(("max_depth".into(), "m".into()));
+            }
         }
         s.snapshots.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
         s

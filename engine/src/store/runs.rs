@@ -3,22 +3,16 @@
 //! listed, compared and joined to its layers in QGIS or SQL. Tables are created on the first
 //! saved run.
 
+use super::result_tables::{self, Cell, ColumnKind, ResultColumn, ResultTable};
 use super::run_rasters::RunSpool;
 use super::{Project, SqlContext};
 use crate::error::Result;
 use rusqlite::params;
 
-const RUN_TABLES: &str = "
+const RUN_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS cim_runs (
   name TEXT NOT NULL PRIMARY KEY, model TEXT NOT NULL, scenario TEXT NOT NULL, created TEXT NOT NULL,
   completed INTEGER NOT NULL, time_reached_s REAL NOT NULL, outputs TEXT NOT NULL, summary TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cim_run_buildings (
-  fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL, max_depth_m REAL NOT NULL,
-  first_wet_s REAL, class TEXT NOT NULL, classes TEXT NOT NULL DEFAULT '', UNIQUE (run, code));
-CREATE TABLE IF NOT EXISTS cim_run_roads (
-  fid INTEGER PRIMARY KEY, run TEXT NOT NULL, code TEXT NOT NULL, length_m REAL NOT NULL,
-  max_depth_m REAL NOT NULL, closed_s REAL, reopened_s REAL, closed_for_s REAL NOT NULL,
-  closed_intervals TEXT NOT NULL DEFAULT '', UNIQUE (run, code));
 ";
 
 /// Closed intervals as stored: `from-to` pairs in seconds joined by `;`, an open end empty
@@ -89,14 +83,79 @@ pub struct RunRoad {
     pub closed_intervals: Vec<(f64, Option<f64>)>,
 }
 
+impl RunBuilding {
+    /// The flood's building table (`cim_run_buildings`, by code) holding `rows`.
+    pub fn table(rows: &[RunBuilding]) -> ResultTable {
+        use ColumnKind::*;
+        let mut t = ResultTable::new(
+            "cim_run_buildings",
+            vec![
+                ResultColumn::new("code", Text),
+                ResultColumn::new("max_depth_m", Real),
+                ResultColumn::nullable("first_wet_s", Real),
+                ResultColumn::new("class", Text),
+                ResultColumn::new("classes", Text),
+            ],
+            &["code"],
+        );
+        t.rows = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::from(r.code.as_str()),
+                    r.max_depth_m.into(),
+                    r.first_wet_s.into(),
+                    r.class.as_str().into(),
+                    r.classes.as_str().into(),
+                ]
+            })
+            .collect();
+        t
+    }
+}
+
+impl RunRoad {
+    /// The flood's road table (`cim_run_roads`, by code) holding `rows`.
+    pub fn table(rows: &[RunRoad]) -> ResultTable {
+        use ColumnKind::*;
+        let mut t = ResultTable::new(
+            "cim_run_roads",
+            vec![
+                ResultColumn::new("code", Text),
+                ResultColumn::new("length_m", Real),
+                ResultColumn::new("max_depth_m", Real),
+                ResultColumn::nullable("closed_s", Real),
+                ResultColumn::nullable("reopened_s", Real),
+                ResultColumn::new("closed_for_s", Real),
+                ResultColumn::new("closed_intervals", Text),
+            ],
+            &["code"],
+        );
+        t.rows = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::from(r.code.as_str()),
+                    r.length_m.into(),
+                    r.max_depth_m.into(),
+                    r.closed_s.into(),
+                    r.reopened_s.into(),
+                    r.closed_for_s.into(),
+                    intervals_text(&r.closed_intervals).into(),
+                ]
+            })
+            .collect();
+        t
+    }
+}
+
 impl Project {
     /// Stores a run with its rasters (spooled since [`Project::begin_run`]), replacing one of
     /// the same name, in one transaction.
     pub fn save_run(
         &mut self,
         run: &RunRecord,
-        buildings: &[RunBuilding],
-        roads: &[RunRoad],
+        tables: &[ResultTable],
         mut rasters: Option<RunSpool>,
     ) -> Result<()> {
         let path = self.meta.path.clone();
@@ -106,24 +165,10 @@ impl Project {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .ctx(&path)?;
         super::run_rasters::save(&tx, &path, srs_id, &run.name, rasters.as_mut())?;
-        tx.execute_batch(RUN_TABLES).ctx(&path)?;
-        // Projects whose run tables predate the class timeline get its column.
-        if !has_column(&tx, "cim_run_buildings", "classes").ctx(&path)? {
-            tx.execute_batch("ALTER TABLE cim_run_buildings ADD COLUMN classes TEXT NOT NULL DEFAULT ''")
-                .ctx(&path)?;
-        }
-        // And those that predate closed intervals, theirs.
-        if !has_column(&tx, "cim_run_roads", "closed_intervals").ctx(&path)? {
-            tx.execute_batch(
-                "ALTER TABLE cim_run_roads ADD COLUMN closed_intervals TEXT NOT NULL DEFAULT ''",
-            )
+        tx.execute_batch(RUN_TABLE).ctx(&path)?;
+        tx.execute("DELETE FROM cim_runs WHERE name = ?1", [&run.name])
             .ctx(&path)?;
-        }
-        for table in ["cim_runs", "cim_run_buildings", "cim_run_roads"] {
-            let key = if table == "cim_runs" { "name" } else { "run" };
-            tx.execute(&format!("DELETE FROM {table} WHERE {key} = ?1"), [&run.name])
-                .ctx(&path)?;
-        }
+        result_tables::delete(&tx, &path, &run.name)?;
         tx.execute(
             "INSERT INTO cim_runs (name, model, scenario, created, completed, time_reached_s, outputs, summary)
              VALUES (?1, ?2, ?3, coalesce(nullif(?4, ''), strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), ?5, ?6, ?7, ?8)",
@@ -139,46 +184,18 @@ impl Project {
             ],
         )
         .ctx(&path)?;
-        {
-            let mut b = tx
-                .prepare(
-                    "INSERT INTO cim_run_buildings (run, code, max_depth_m, first_wet_s, class, classes)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .ctx(&path)?;
-            for r in buildings {
-                b.execute(params![
-                    run.name,
-                    r.code,
-                    r.max_depth_m,
-                    r.first_wet_s,
-                    r.class,
-                    r.classes
-                ])
-                .ctx(&path)?;
-            }
-            let mut s = tx
-                .prepare(
-                    "INSERT INTO cim_run_roads (run, code, length_m, max_depth_m, closed_s, reopened_s, closed_for_s,
-                       closed_intervals)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .ctx(&path)?;
-            for r in roads {
-                s.execute(params![
-                    run.name,
-                    r.code,
-                    r.length_m,
-                    r.max_depth_m,
-                    r.closed_s,
-                    r.reopened_s,
-                    r.closed_for_s,
-                    intervals_text(&r.closed_intervals)
-                ])
-                .ctx(&path)?;
-            }
-        }
+        result_tables::save(&tx, &path, &run.name, tables)?;
         tx.commit().ctx(&path)
+    }
+
+    /// The result tables a run wrote, by name.
+    pub fn run_tables(&self, name: &str) -> Result<Vec<String>> {
+        result_tables::tables_of(&self.conn, &self.meta.path, name)
+    }
+
+    /// A run's rows of one of its result tables (`None` where the project has no such table).
+    pub fn run_table(&self, name: &str, table: &str) -> Result<Option<ResultTable>> {
+        result_tables::read(&self.conn, &self.meta.path, name, table)
     }
 
     fn has_runs(&self) -> Result<bool> {
@@ -307,10 +324,7 @@ impl Project {
         let n = tx
             .execute("DELETE FROM cim_runs WHERE name = ?1", [name])
             .ctx(&path)?;
-        tx.execute("DELETE FROM cim_run_buildings WHERE run = ?1", [name])
-            .ctx(&path)?;
-        tx.execute("DELETE FROM cim_run_roads WHERE run = ?1", [name])
-            .ctx(&path)?;
+        result_tables::delete(&tx, &path, name)?;
         tx.commit().ctx(&path)?;
         if let Some(outputs) = legacy {
             let folder = path.parent().unwrap_or(std::path::Path::new("")).join(outputs);

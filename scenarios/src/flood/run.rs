@@ -210,7 +210,7 @@ pub fn run_flood(
 ) -> Result<RunResult, ScenarioError> {
     let mut run = FloodRun::new(prepared, output)?;
     let completed = crate::run::drive(&mut run, on_step)?;
-    run.finish(completed)
+    run.into_result(completed)
 }
 
 /// A flood run under way: the simulation, what is watched, the snapshots so far.
@@ -256,6 +256,26 @@ impl<'a> FloodRun<'a> {
 
 impl crate::run::Model for FloodRun<'_> {
     type Step = StepInfo;
+    type Result = RunResult;
+
+    fn describe(info: &StepInfo) -> (f64, String) {
+        (
+            info.time_s,
+            format!(
+                "Δt {:.2} s · {} wet cells · max {:.2} m",
+                info.dt_s, info.wet_cells, info.max_depth_m
+            ),
+        )
+    }
+
+    fn finish(
+        self,
+        completed: bool,
+        wall_s: f64,
+    ) -> Result<crate::run::Outcome<RunResult>, ScenarioError> {
+        let prepared = self.prepared;
+        super::store::outcome(prepared, self.into_result(completed)?, wall_s)
+    }
 
     fn time_s(&self) -> f64 {
         self.sim.time_s()
@@ -303,8 +323,8 @@ impl crate::run::Model for FloodRun<'_> {
 }
 
 impl FloodRun<'_> {
-    /// Everything the run leaves, `completed` or stopped.
-    pub fn finish(self, completed: bool) -> Result<RunResult, ScenarioError> {
+    /// Everything the run leaves in memory, `completed` or stopped.
+    pub fn into_result(self, completed: bool) -> Result<RunResult, ScenarioError> {
         let (prepared, sim, watch, snapshots, steps) =
             (self.prepared, self.sim, self.watch, self.snapshots, self.steps);
         let stopped = !completed;

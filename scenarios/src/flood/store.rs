@@ -1,16 +1,14 @@
-//! Running a flood scenario and storing it in its project: the one entry point of `cim run`
-//! (and of `cim demo`). The run's depth and speed frames, its peaks, its per-building and
-//! per-road results and its summary all go into the project file, in one transaction at the end.
+//! What a flood run leaves in its project: its depth and speed frames (spooled while it runs),
+//! its peaks, its per-building and per-road result tables and its summary with its KPIs. The
+//! lifecycle ([`crate::run::execute`]) stores them in one transaction at the end.
 
-use std::time::Instant;
+use cim_engine::{Raster, RunBuilding, RunRoad, RunSpool};
 
-use cim_engine::{Project, Raster, RunBuilding, RunRecord, RunRoad, RunSpool};
-
-use super::config::ScenarioConfig;
-use super::{prepare, run_flood, PreparedFlood, RunOutput, RunResult, StepInfo};
+use super::{FloodGrid, PreparedFlood, RunOutput, RunResult};
+use crate::run::{EndRaster, Outcome};
 use crate::ScenarioError;
 
-/// A finished (or stopped) run, stored in its project.
+/// A finished (or stopped) flood run, stored in its project.
 pub struct StoredRun {
     pub result: RunResult,
     /// What `cim run --json` prints and the run's record keeps: the run's summary, its grid,
@@ -23,107 +21,72 @@ pub struct StoredRun {
     pub cells: f64,
 }
 
-/// Frames spooled as coverages of the run.
-struct Frames<'a> {
+/// Depth and speed frames spooled as coverages of the run.
+pub struct SpoolFrames<'a> {
     spool: &'a mut RunSpool,
-    prepared: &'a PreparedFlood,
+    grid: &'a FloodGrid,
 }
 
-impl Frames<'_> {
-    fn put(
-        &mut self,
-        quantity: &str,
-        time_s: Option<f64>,
-        data: &[f32],
-        uom: &str,
-    ) -> Result<(), ScenarioError> {
-        let g = &self.prepared.grid;
-        let raster = Raster {
-            width: g.width,
-            height: g.height,
-            origin_x: g.origin_x,
-            origin_y: g.origin_y,
-            cell_w: g.dx,
-            cell_h: g.dy,
-            data: data.to_vec(),
-        };
-        self.spool.put(quantity, time_s, &raster, uom)?;
-        Ok(())
+impl<'a> SpoolFrames<'a> {
+    pub fn new(spool: &'a mut RunSpool, grid: &'a FloodGrid) -> SpoolFrames<'a> {
+        SpoolFrames { spool, grid }
     }
 }
 
-impl RunOutput for Frames<'_> {
+/// A grid's values as a raster.
+fn raster(g: &FloodGrid, data: &[f32]) -> Raster {
+    Raster {
+        width: g.width,
+        height: g.height,
+        origin_x: g.origin_x,
+        origin_y: g.origin_y,
+        cell_w: g.dx,
+        cell_h: g.dy,
+        data: data.to_vec(),
+    }
+}
+
+impl RunOutput for SpoolFrames<'_> {
     fn write_step(
         &mut self,
         time_s: f64,
         depth_m: &[f32],
         speed_m_per_s: &[f32],
     ) -> Result<(), ScenarioError> {
-        self.put("depth", Some(time_s), depth_m, "m")?;
-        self.put("speed", Some(time_s), speed_m_per_s, "m/s")
+        self.spool
+            .put("depth", Some(time_s), &raster(self.grid, depth_m), "m")?;
+        self.spool
+            .put("speed", Some(time_s), &raster(self.grid, speed_m_per_s), "m/s")?;
+        Ok(())
     }
 }
 
-/// Prepares scenario `config` on `project`, runs it (calling `on_step` after each step; it
-/// returns `false` to stop, keeping what was reached) and stores the run under the scenario's
-/// name, replacing one of that name. `scenario_text` is kept with the run; `memory_limit_bytes`
-/// bounds the grid. Nothing is stored when the run fails.
-pub fn run_and_store(
-    project: &mut Project,
-    config: &ScenarioConfig,
-    scenario_text: String,
-    memory_limit_bytes: u64,
-    on_step: impl FnMut(&StepInfo) -> bool,
-) -> Result<StoredRun, ScenarioError> {
-    let prepared = prepare(config, project, memory_limit_bytes)?;
-    let mut spool = project.begin_run(&config.name)?;
-    let started = Instant::now();
-    let result = run_flood(
-        &prepared,
-        &mut Frames {
-            spool: &mut spool,
-            prepared: &prepared,
-        },
-        on_step,
-    )?;
-    let wall_s = started.elapsed().as_secs_f64();
-    let mut peaks = Frames {
-        spool: &mut spool,
-        prepared: &prepared,
-    };
-    peaks.put("max_depth", None, &result.max_depth_m, "m")?;
-    peaks.put("max_speed", None, &result.max_speed_m_per_s, "m/s")?;
-    peaks.put("time_of_max_depth", None, &result.time_of_max_depth_s, "s")?;
-
-    let cells = prepared.grid.num_cells() as f64;
-    let rasters = spool.tables();
+/// What a flood run leaves: its summary (with the KPIs it declares), its building and road
+/// tables, its peak rasters.
+pub(super) fn outcome(
+    prepared: &PreparedFlood,
+    result: RunResult,
+    wall_s: f64,
+) -> Result<Outcome<RunResult>, ScenarioError> {
+    let g = &prepared.grid;
+    let cells = g.num_cells() as f64;
     let mut summary = serde_json::json!({
         "run": result.summary,
         "grid": {
             "terrain": prepared.terrain,
-            "width": prepared.grid.width,
-            "height": prepared.grid.height,
-            "origin": [prepared.grid.origin_x, prepared.grid.origin_y],
-            "cell_m": prepared.grid.dx,
+            "width": g.width,
+            "height": g.height,
+            "origin": [g.origin_x, g.origin_y],
+            "cell_m": g.dx,
         },
-        "rasters": rasters,
-        "wall_s": wall_s,
         "cell_updates_per_s": cells * result.summary.steps as f64 / wall_s.max(1e-9),
+        // What `cim compare` maps the difference of.
+        "compare": {"raster": "max_depth", "unit": "m"},
     });
     // The headline numbers it declares, read from its summary as older runs' are.
     let (kpis, kpi_snapshots) = cim_engine::flood_kpis(&summary["run"]);
     summary["kpis"] = serde_json::to_value(kpis).unwrap_or_default();
     summary["kpi_snapshots"] = serde_json::to_value(kpi_snapshots).unwrap_or_default();
-    let record = RunRecord {
-        name: config.name.clone(),
-        model: config.model.clone(),
-        scenario: scenario_text,
-        created: String::new(),
-        completed: result.summary.completed,
-        time_reached_s: result.summary.time_reached_s,
-        outputs: String::new(),
-        summary: summary.clone(),
-    };
     let buildings: Vec<RunBuilding> = result
         .buildings
         .iter()
@@ -148,13 +111,22 @@ pub fn run_and_store(
             closed_intervals: r.closed_intervals.clone(),
         })
         .collect();
-    project.save_run(&record, &buildings, &roads, Some(spool))?;
-    Ok(StoredRun {
-        result,
+    let peak = |quantity: &str, data: &[f32], uom: &str| EndRaster {
+        quantity: quantity.to_string(),
+        raster: raster(g, data),
+        uom: uom.to_string(),
+    };
+    Ok(Outcome {
+        completed: result.summary.completed,
+        time_reached_s: result.summary.time_reached_s,
         summary,
-        rasters,
-        wall_s,
-        cells,
+        tables: vec![RunBuilding::table(&buildings), RunRoad::table(&roads)],
+        rasters: vec![
+            peak("max_depth", &result.max_depth_m, "m"),
+            peak("max_speed", &result.max_speed_m_per_s, "m/s"),
+            peak("time_of_max_depth", &result.time_of_max_depth_s, "s"),
+        ],
+        result,
     })
 }
 

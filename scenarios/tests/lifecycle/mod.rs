@@ -69,6 +69,19 @@ fn a_scenario_runs_through_the_one_lifecycle_reporting_progress_and_is_stored() 
     assert_eq!((run.model.as_str(), run.completed), ("flood", true));
     assert_eq!(run.summary["run"]["steps"], done.summary()["run"]["steps"]);
     assert_eq!(run.summary["rasters"], done.summary()["rasters"]);
+    // The tables the flood declares, written through the lifecycle and listed with the run;
+    // its peaks beside its frames; the quantity compare maps.
+    assert_eq!(p.run_tables("s").unwrap(), ["cim_run_buildings", "cim_run_roads"]);
+    let buildings = p.run_table("s", "cim_run_buildings").unwrap().unwrap();
+    assert_eq!(buildings.rows.len(), p.run_buildings("s").unwrap().len());
+    let rasters = p.run_rasters("s").unwrap();
+    for q in ["max_depth", "max_speed", "time_of_max_depth"] {
+        assert_eq!(rasters.iter().filter(|r| r.quantity == q).count(), 1, "{q}");
+    }
+    assert_eq!(rasters.iter().filter(|r| r.quantity == "depth").count(), rasters.len() / 2 - 1);
+    let summary = cim_engine::RunSummary::of(&run);
+    assert_eq!(summary.compare_raster, Some(("max_depth".into(), "m".into())));
+    assert!(run.summary["wall_s"].as_f64().unwrap() > 0.0);
 }
 
 #[test]
