@@ -859,8 +859,12 @@ fn roads_are_marked_closed_only_while_the_run_says_so() {
         outputs: "none".into(),
         summary: serde_json::json!({}),
     };
-    pr.save_run(&record, &[cim_engine::RunRoad::table(&[road(Some(100.0), Some(500.0))])], None)
-        .unwrap();
+    pr.save_run(
+        &record,
+        &[cim_engine::RunRoad::table(&[road(Some(100.0), Some(500.0))])],
+        None,
+    )
+    .unwrap();
     drop(pr);
     let scene = cim_viewer::load_scene(&project).unwrap();
     let (mesh, n) = wait(cim_viewer::model::flood::closed_roads(

@@ -34,8 +34,9 @@ pub use feature::{
 pub use raster::Raster;
 // store re-exports (owned by the store engineer):
 pub use store::{
-    flood_kpis, Cell, ColumnKind, ResultColumn, ResultTable, image_mime, parse_conditions, run_raster_table, BimModel, CmpOp, Condition, FeatureFilter,
-    GeometryType, ImportStats, ImportTx, Kpi, KpiSnapshot, LayerInfo, LayerSpec, MeshSummary, Project,
-    RunBuilding, RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool, RunSummary, StoredFeature,
-    TerrainInfo, Texture, Viewpoint, Written, COVERAGE_TILE, DATA_NULL, FLOOD_CLASSES, FORMAT_VERSION,
+    flood_kpis, image_mime, parse_conditions, run_raster_table, BimModel, Cell, CmpOp, ColumnKind, Condition,
+    FeatureFilter, GeometryType, ImportStats, ImportTx, Kpi, KpiSnapshot, LayerInfo, LayerSpec, MeshSummary,
+    Project, ResultColumn, ResultTable, RunBuilding, RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool,
+    RunSummary, StoredFeature, TerrainInfo, Texture, Viewpoint, Written, COVERAGE_TILE, DATA_NULL,
+    FLOOD_CLASSES, FORMAT_VERSION,
 };

@@ -1155,7 +1155,10 @@ fn runs_keep_each_buildings_classes_over_time_and_older_tables_gain_the_column()
     };
     p.save_run(
         &record("a"),
-        &[RunBuilding::table(&[building("b1", "0122"), building("b2", "0000")])],
+        &[RunBuilding::table(&[
+            building("b1", "0122"),
+            building("b2", "0000"),
+        ])],
         None,
     )
     .unwrap();
@@ -1285,16 +1288,25 @@ fn models_declare_their_own_result_tables() {
     let got = p.run_table("a", "cim_run_road_flows").unwrap().unwrap();
     assert_eq!(got.rows.len(), 3);
     assert_eq!(got.rows[1], [Cell::from("r1"), Cell::Integer(1), Cell::Null]);
-    assert_eq!(got.values("mean_speed_m_s").filter_map(Cell::real).sum::<f64>(), 15.5);
+    assert_eq!(
+        got.values("mean_speed_m_s").filter_map(Cell::real).sum::<f64>(),
+        15.5
+    );
     // A later model adds a column: the older run's rows read its empty value.
     p.save_run(&record("b"), &[flows(true)], None).unwrap();
     let old = p.run_table("a", "cim_run_road_flows").unwrap().unwrap();
-    assert_eq!(old.values("longest_queue").collect::<Vec<_>>(), [&Cell::Integer(0); 3]);
+    assert_eq!(
+        old.values("longest_queue").collect::<Vec<_>>(),
+        [&Cell::Integer(0); 3]
+    );
     // The same key twice in a run is refused, and nothing of that save is kept.
     let mut twice = flows(true);
     twice.rows.push(twice.rows[0].clone());
     let err = p.save_run(&record("c"), &[twice], None).unwrap_err().to_string();
-    assert!(err.contains("run 'c'") && err.contains("cim_run_road_flows") && err.contains("row 3"), "{err}");
+    assert!(
+        err.contains("run 'c'") && err.contains("cim_run_road_flows") && err.contains("row 3"),
+        "{err}"
+    );
     assert!(p.run("c").unwrap().is_none());
     for bad in ["runs_x", "cim_run_Trips", "cim_run_tables"] {
         let t = ResultTable::new(bad, vec![ResultColumn::new("code", ColumnKind::Text)], &[]);
@@ -1307,11 +1319,30 @@ fn models_declare_their_own_result_tables() {
     assert!(err.contains("row 2 has 2 values for 3 columns"), "{err}");
     // Saving a run again replaces its rows; removing it removes them.
     p.save_run(&record("a"), &[flows(false)], None).unwrap();
-    assert_eq!(p.run_table("a", "cim_run_road_flows").unwrap().unwrap().rows.len(), 3);
+    assert_eq!(
+        p.run_table("a", "cim_run_road_flows")
+            .unwrap()
+            .unwrap()
+            .rows
+            .len(),
+        3
+    );
     assert!(p.delete_run("a").unwrap());
-    assert!(p.run_table("a", "cim_run_road_flows").unwrap().unwrap().rows.is_empty());
+    assert!(p
+        .run_table("a", "cim_run_road_flows")
+        .unwrap()
+        .unwrap()
+        .rows
+        .is_empty());
     assert!(p.run_tables("a").unwrap().is_empty());
-    assert_eq!(p.run_table("b", "cim_run_road_flows").unwrap().unwrap().rows.len(), 3);
+    assert_eq!(
+        p.run_table("b", "cim_run_road_flows")
+            .unwrap()
+            .unwrap()
+            .rows
+            .len(),
+        3
+    );
     assert!(p.run_table("b", "cim_run_nothing").unwrap().is_none());
 }
 

@@ -243,3 +243,116 @@ fn absurd_road_tags_are_left_empty_with_a_warning() {
     assert_eq!(attr(fine, "lanes"), &AttrValue::Int(3));
     assert!(fine.warnings.is_empty());
 }
+
+/// What a road network needs, on the Essen block (GraphHopper's fixture): node ids in line
+/// order, the 21 places where 15 signal nodes (and crossings with signals) lie on the 85 roads
+/// whose nodes are all in the file, with their direction, lanes per direction, turn lanes and
+/// the turn restrictions (the fourth's `from` way is clipped, so skipped; counted independently
+/// with Python's ElementTree).
+#[test]
+fn essen_roads_keep_what_a_network_needs() {
+    let r = read(&fixture("graphhopper_edge_based_subnetwork.osm"));
+    assert_eq!(r.roads.len(), 85);
+    let text = |f: &SourceFeature, k: &str| match attr(f, k) {
+        AttrValue::Text(s) => s.clone(),
+        AttrValue::Null => String::new(),
+        other => panic!("{k}: {other:?}"),
+    };
+    let w = by_key(&r.roads, "osm:way/392444138");
+    assert_eq!(text(w, "osm_nodes"), "33790309 2494964448 3956630426 3956630442");
+    assert_eq!(
+        text(w, "osm_controls"),
+        "signals@2494964448 signals@3956630426:backward"
+    );
+    assert_eq!(text(w, "osm_restrictions"), "no_left_turn@33790309>392444149");
+    assert_eq!(attr(w, "lanes:forward"), &AttrValue::Int(2));
+    assert_eq!(attr(w, "lanes:backward"), &AttrValue::Int(2));
+    assert_eq!(text(w, "turn:lanes:backward"), "through|through;right");
+    assert_eq!(text(w, "turn:lanes:forward"), "");
+    // Every node of every road, in order, and the line has a vertex for each.
+    for f in &r.roads {
+        let n = text(f, "osm_nodes").split(' ').count();
+        let Some(geo::Geometry::LineString(l)) = &f.geometry else {
+            panic!()
+        };
+        assert_eq!(n, l.0.len(), "{}", f.key);
+    }
+    let controls: Vec<String> = r
+        .roads
+        .iter()
+        .flat_map(|f| {
+            text(f, "osm_controls")
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(controls.len(), 21);
+    let distinct: std::collections::BTreeSet<&str> = controls
+        .iter()
+        .map(|c| c.split(['@', ':']).nth(1).unwrap())
+        .collect();
+    assert_eq!(distinct.len(), 15);
+    assert!(controls.iter().all(|c| c.starts_with("signals@")));
+    let restrictions: Vec<String> = r
+        .roads
+        .iter()
+        .filter(|f| !text(f, "osm_restrictions").is_empty())
+        .map(|f| format!("{} {}", f.key, text(f, "osm_restrictions")))
+        .collect();
+    assert_eq!(
+        restrictions,
+        [
+            "osm:way/392444134 only_straight_on@3956630457>392444139",
+            "osm:way/392444138 no_left_turn@33790309>392444149",
+            "osm:way/392444141 only_straight_on@356222936>392444134",
+        ]
+    );
+}
+
+/// `oneway=-1` reverses the line, its node ids, its lanes and its controls' directions; a
+/// restriction through a way and one whose members are missing are warned of by relation.
+#[test]
+fn reversed_oneways_keep_their_directions_and_odd_restrictions_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.osm");
+    std::fs::write(
+        &path,
+        r#"<?xml version="1.0"?><osm version="0.6">
+<node id="1" lat="0" lon="0"/><node id="2" lat="0" lon="0.001"><tag k="highway" v="stop"/><tag k="direction" v="forward"/></node>
+<node id="3" lat="0" lon="0.002"/><node id="4" lat="0.001" lon="0.002"/>
+<way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="residential"/><tag k="oneway" v="-1"/>
+ <tag k="lanes:backward" v="2"/><tag k="turn:lanes:backward" v="left|through"/></way>
+<way id="11"><nd ref="3"/><nd ref="4"/><tag k="highway" v="residential"/></way>
+<relation id="20"><member type="way" ref="10" role="from"/><member type="way" ref="11" role="via"/><member type="way" ref="11" role="to"/><tag k="type" v="restriction"/><tag k="restriction" v="no_u_turn"/></relation>
+<relation id="21"><member type="way" ref="99" role="from"/><member type="node" ref="3" role="via"/><member type="way" ref="11" role="to"/><tag k="type" v="restriction"/><tag k="restriction" v="no_left_turn"/></relation>
+<relation id="22"><member type="way" ref="10" role="from"/><member type="node" ref="3" role="via"/><member type="way" ref="11" role="to"/><tag k="type" v="restriction"/><tag k="restriction:hgv" v="no_left_turn"/></relation>
+</osm>"#,
+    )
+    .unwrap();
+    let r = read(&path);
+    let w = by_key(&r.roads, "osm:way/10");
+    assert_eq!(attr(w, "osm_nodes"), &AttrValue::Text("3 2 1".into()));
+    assert_eq!(
+        attr(w, "osm_controls"),
+        &AttrValue::Text("stop@2:backward".into())
+    );
+    assert_eq!(attr(w, "lanes:forward"), &AttrValue::Int(2));
+    assert_eq!(attr(w, "lanes:backward"), &AttrValue::Null);
+    assert_eq!(
+        attr(w, "turn:lanes:forward"),
+        &AttrValue::Text("left|through".into())
+    );
+    assert_eq!(attr(w, "osm_restrictions"), &AttrValue::Null);
+    let warned = r.road_warnings.join("\n");
+    assert!(
+        warned.contains("relation 20 (no_u_turn)") && warned.contains("through a way"),
+        "{warned}"
+    );
+    assert!(
+        warned.contains("relation 21 (no_left_turn)") && warned.contains("from way 99"),
+        "{warned}"
+    );
+    assert!(!warned.contains("relation 22"), "{warned}");
+}

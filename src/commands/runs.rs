@@ -64,8 +64,7 @@ pub fn list(a: RunsArgs) -> Result<()> {
                     .map(|k| (k.key.clone(), serde_json::json!(k.value)))
                     .collect();
                 // Where its results are: the tables it wrote and its rasters.
-                let rasters: Vec<String> =
-                    project.run_rasters(&r.name)?.iter().map(|x| x.label()).collect();
+                let rasters: Vec<String> = project.run_rasters(&r.name)?.iter().map(|x| x.label()).collect();
                 Ok(serde_json::json!({
                     "name": r.name, "model": r.model, "created": r.created, "completed": r.completed,
                     "time_reached_s": r.time_reached_s, "outputs": r.outputs, "kpis": kpis,

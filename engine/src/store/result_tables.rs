@@ -273,12 +273,7 @@ pub(super) fn delete(tx: &rusqlite::Transaction, path: &Path, run: &str) -> Resu
 }
 
 /// Writes a run's tables (after [`delete`]): each created or widened as declared.
-pub(super) fn save(
-    tx: &rusqlite::Transaction,
-    path: &Path,
-    run: &str,
-    tables: &[ResultTable],
-) -> Result<()> {
+pub(super) fn save(tx: &rusqlite::Transaction, path: &Path, run: &str, tables: &[ResultTable]) -> Result<()> {
     for t in tables {
         t.check(path, run)?;
     }

@@ -1,6 +1,6 @@
 //! Roads and buildings from parsed OSM data.
 
-use super::data::{tag, MemberKind, OsmData, Relation, Way};
+use super::data::{tag, Facing, MemberKind, OsmData, Relation, Way};
 use super::rings::{assemble, join_rings};
 use super::tags::{parse_flag, parse_int, parse_length_m, parse_levels, parse_maxspeed_kmh, parse_oneway};
 use crate::error::Warning;
@@ -44,6 +44,17 @@ pub(crate) fn road_fields() -> Vec<FieldDef> {
         ("bridge", Bool),
         ("tunnel", Bool),
         ("layer", Int),
+        ("lanes:forward", Int),
+        ("lanes:backward", Int),
+        ("turn:lanes", Text),
+        ("turn:lanes:forward", Text),
+        ("turn:lanes:backward", Text),
+        ("access", Text),
+        ("motor_vehicle", Text),
+        ("junction", Text),
+        ("osm_nodes", Text),
+        ("osm_controls", Text),
+        ("osm_restrictions", Text),
     ]
     .into_iter()
     .map(|(n, t)| field(n, t))
@@ -152,11 +163,100 @@ fn plausible(
     }
 }
 
+/// What a road network needs of a way beyond its tags, in the order of the stored line
+/// (reversed for `oneway=-1`): its node ids (`osm_nodes`, space-separated: junctions are the
+/// nodes roads share), the controls on its nodes (`osm_controls`: `signals@id`, `stop@id`,
+/// `all_stop@id`, `give_way@id`, with `:forward`/`:backward` where one direction only) and the
+/// turn restrictions from it (`osm_restrictions`: `kind@via_node>to_way`).
+fn network_attributes(
+    a: &mut Attributes,
+    data: &OsmData,
+    way: &Way,
+    reversed: bool,
+    restrictions: &HashMap<i64, Vec<String>>,
+) {
+    let mut refs = way.refs.clone();
+    if reversed {
+        refs.reverse();
+    }
+    let nodes: Vec<String> = refs.iter().map(i64::to_string).collect();
+    a.insert("osm_nodes".into(), AttrValue::Text(nodes.join(" ")));
+    let controls: Vec<String> = refs
+        .iter()
+        .filter_map(|&n| {
+            let c = data.control(n)?;
+            let facing = match (c.facing, reversed) {
+                (Facing::Both, _) => "",
+                (Facing::Forward, false) | (Facing::Backward, true) => ":forward",
+                (Facing::Backward, false) | (Facing::Forward, true) => ":backward",
+            };
+            Some(format!("{}@{n}{facing}", c.kind.name()))
+        })
+        .collect();
+    a.insert(
+        "osm_controls".into(),
+        if controls.is_empty() {
+            AttrValue::Null
+        } else {
+            AttrValue::Text(controls.join(" "))
+        },
+    );
+    a.insert(
+        "osm_restrictions".into(),
+        restrictions
+            .get(&way.id)
+            .map_or(AttrValue::Null, |r| AttrValue::Text(r.join(" "))),
+    );
+}
+
+/// Turn restrictions by their `from` way, as stored (`kind@via>to`); those naming ways or
+/// nodes missing from the file are warned of and left out.
+fn restrictions_by_way(cx: &Ctx, layer: &mut Layer) -> HashMap<i64, Vec<String>> {
+    let roads: std::collections::HashSet<i64> = cx
+        .data
+        .ways
+        .iter()
+        .filter(|w| tag(&w.tags, "highway").is_some())
+        .map(|w| w.id)
+        .collect();
+    let mut by_way: HashMap<i64, Vec<String>> = HashMap::new();
+    for (record, note) in &cx.data.restriction_notes {
+        cx.warn(layer, *record, note.clone());
+    }
+    for r in &cx.data.restrictions {
+        let missing = [
+            ("from way", r.from, roads.contains(&r.from)),
+            ("to way", r.to, roads.contains(&r.to)),
+        ]
+        .into_iter()
+        .chain(std::iter::once((
+            "via node",
+            r.via,
+            cx.data.node(r.via).is_some(),
+        )))
+        .find(|(_, _, there)| !there);
+        if let Some((what, id, _)) = missing {
+            let msg = format!(
+                "turn restriction relation {} ({}): its {what} {id} is not a road in the file; left out",
+                r.id, r.kind
+            );
+            cx.warn(layer, r.record, msg);
+            continue;
+        }
+        by_way
+            .entry(r.from)
+            .or_default()
+            .push(format!("{}@{}>{}", r.kind, r.via, r.to));
+    }
+    by_way
+}
+
 /// Roads: ways with `highway=*`, except areas (`area=yes`) and roads that do not exist
 /// (`highway=proposed|abandoned|razed`).
 pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
     let cx = Ctx { path, data };
     let mut layer = Layer::default();
+    let restrictions = restrictions_by_way(&cx, &mut layer);
     for way in &data.ways {
         let Some(highway) = tag(&way.tags, "highway") else {
             continue;
@@ -231,6 +331,34 @@ pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
             &mut warnings,
         );
         a.insert("layer".into(), level.map_or(AttrValue::Null, AttrValue::Int));
+        // Directions are the stored line's: a reversed way's backward lanes are its forward.
+        let reversed = matches!(oneway, Some((_, true)));
+        let (fwd, bwd) = if reversed {
+            ("backward", "forward")
+        } else {
+            ("forward", "backward")
+        };
+        for (key, from) in [("lanes:forward", fwd), ("lanes:backward", bwd)] {
+            let v = plausible(
+                way.id,
+                t,
+                &format!("lanes:{from}"),
+                parse_int,
+                0..=MAX_LANES,
+                &mut warnings,
+            );
+            a.insert(key.into(), v.map_or(AttrValue::Null, AttrValue::Int));
+        }
+        a.insert("turn:lanes".into(), text(t, "turn:lanes"));
+        a.insert("turn:lanes:forward".into(), text(t, &format!("turn:lanes:{fwd}")));
+        a.insert(
+            "turn:lanes:backward".into(),
+            text(t, &format!("turn:lanes:{bwd}")),
+        );
+        for k in ["access", "motor_vehicle", "junction"] {
+            a.insert(k.into(), text(t, k));
+        }
+        network_attributes(&mut a, data, way, reversed, &restrictions);
         layer.features.push(SourceFeature {
             record: way.record,
             key: format!("osm:way/{}", way.id),

@@ -6,7 +6,11 @@
 //! - **roads**: ways with `highway=*` as LineStrings (not `area=yes`, not
 //!   `highway=proposed|abandoned|razed`), with `highway`, `name`, `name:zh`, `name:en`, `ref`,
 //!   `lanes`, `maxspeed` (km/h; `maxspeed_raw` keeps the text), `oneway` (`-1` reverses the
-//!   line), `bridge`, `tunnel`, `layer`;
+//!   line), `bridge`, `tunnel`, `layer`, and what a road network needs: `lanes:forward`,
+//!   `lanes:backward`, `turn:lanes` (and `:forward`/`:backward`), `access`, `motor_vehicle`,
+//!   `junction`, the way's node ids (`osm_nodes`), the signals, stops and give-ways on its
+//!   nodes (`osm_controls`) and the turn restrictions from it (`osm_restrictions`), all in the
+//!   direction of the stored line;
 //! - **buildings**: closed ways and multipolygon relations with `building=*` as Polygons (or
 //!   MultiPolygons), with `building`, `name`, `height` (m), `building:levels`, `min_height`, and a
 //!   height hint from `height` or else `building:levels`.

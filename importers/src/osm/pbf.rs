@@ -29,6 +29,7 @@ pub(crate) fn read(path: &Path) -> Result<OsmData> {
                         lon_e7: n.decimicro_lon(),
                     };
                     data.add_node(n.id(), pos);
+                    data.add_node_tags(n.id(), &tags(n.tags()));
                 }
                 Element::DenseNode(n) => {
                     let pos = NodePos {
@@ -36,6 +37,10 @@ pub(crate) fn read(path: &Path) -> Result<OsmData> {
                         lon_e7: n.decimicro_lon(),
                     };
                     data.add_node(n.id(), pos);
+                    let mut t = n.tags().peekable();
+                    if t.peek().is_some() {
+                        data.add_node_tags(n.id(), &tags(t));
+                    }
                 }
                 Element::Way(w) => {
                     data.add_way(w.id(), record, w.refs().collect(), tags(w.tags()));

@@ -12,6 +12,7 @@ enum Open {
     None,
     Node {
         id: i64,
+        tags: Vec<(String, String)>,
     },
     Way {
         id: i64,
@@ -29,7 +30,7 @@ impl Open {
     fn describe(&self) -> String {
         match self {
             Open::None => String::new(),
-            Open::Node { id } => format!(" (in node {id})"),
+            Open::Node { id, .. } => format!(" (in node {id})"),
             Open::Way { id, .. } => format!(" (in way {id})"),
             Open::Relation { id, .. } => format!(" (in relation {id})"),
         }
@@ -161,7 +162,7 @@ impl Parser {
             b"node" => {
                 self.record += 1;
                 let id = int(e, "id", d)?;
-                self.open = Open::Node { id };
+                self.open = Open::Node { id, tags: Vec::new() };
                 // Deleted or position-less nodes (osmChange, history files) have no lat/lon.
                 if attr(e, b"lat", d)?.is_some() {
                     let pos = NodePos {
@@ -195,8 +196,10 @@ impl Parser {
             b"tag" => {
                 let kv = || Ok::<_, String>((required(e, "k", d)?, required(e, "v", d)?));
                 match &mut self.open {
-                    Open::Way { tags, .. } | Open::Relation { tags, .. } => tags.push(kv()?),
-                    _ => {}
+                    Open::Way { tags, .. } | Open::Relation { tags, .. } | Open::Node { tags, .. } => {
+                        tags.push(kv()?)
+                    }
+                    Open::None => {}
                 }
             }
             b"member" => {
@@ -222,7 +225,11 @@ impl Parser {
 
     fn end(&mut self, name: &[u8]) -> std::result::Result<(), String> {
         match name {
-            b"node" => self.open = Open::None,
+            b"node" => {
+                if let Open::Node { id, tags } = std::mem::replace(&mut self.open, Open::None) {
+                    self.data.add_node_tags(id, &tags);
+                }
+            }
             b"way" => {
                 if let Open::Way { id, refs, tags } = std::mem::replace(&mut self.open, Open::None) {
                     self.data.add_way(id, self.record, refs, tags);

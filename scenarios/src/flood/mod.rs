@@ -33,8 +33,8 @@ pub use grid::{FloodGrid, Manning};
 pub use kernel::{face_flux, Boundary, FaceConsts, G};
 pub use prepare::{prepare, PreparedFlood, WatchedBuilding, WatchedRoad, BYTES_PER_CELL};
 pub use run::{
-    run_flood, wall_depth, BuildingResult, FloodClass, FloodRun, RoadResult, RunOutput, RunResult, RunSummary,
-    Snapshot, VolumeBalanceSummary, MODERATE_MAX_M, ROAD_CLOSED_M, SHALLOW_MAX_M, WATCH_EVERY_S,
+    run_flood, wall_depth, BuildingResult, FloodClass, FloodRun, RoadResult, RunOutput, RunResult,
+    RunSummary, Snapshot, VolumeBalanceSummary, MODERATE_MAX_M, ROAD_CLOSED_M, SHALLOW_MAX_M, WATCH_EVERY_S,
     WET_AT_BUILDING_M,
 };
 pub use series::{Interp, TimeSeries};

@@ -268,11 +268,7 @@ impl crate::run::Model for FloodRun<'_> {
         )
     }
 
-    fn finish(
-        self,
-        completed: bool,
-        wall_s: f64,
-    ) -> Result<crate::run::Outcome<RunResult>, ScenarioError> {
+    fn finish(self, completed: bool, wall_s: f64) -> Result<crate::run::Outcome<RunResult>, ScenarioError> {
         let prepared = self.prepared;
         super::store::outcome(prepared, self.into_result(completed)?, wall_s)
     }

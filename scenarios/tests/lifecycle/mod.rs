@@ -78,7 +78,10 @@ fn a_scenario_runs_through_the_one_lifecycle_reporting_progress_and_is_stored() 
     for q in ["max_depth", "max_speed", "time_of_max_depth"] {
         assert_eq!(rasters.iter().filter(|r| r.quantity == q).count(), 1, "{q}");
     }
-    assert_eq!(rasters.iter().filter(|r| r.quantity == "depth").count(), rasters.len() / 2 - 1);
+    assert_eq!(
+        rasters.iter().filter(|r| r.quantity == "depth").count(),
+        rasters.len() / 2 - 1
+    );
     let summary = cim_engine::RunSummary::of(&run);
     assert_eq!(summary.compare_raster, Some(("max_depth".into(), "m".into())));
     assert!(run.summary["wall_s"].as_f64().unwrap() > 0.0);
