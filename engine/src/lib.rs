@@ -19,6 +19,7 @@ mod error;
 mod feature;
 pub mod gpkg;
 pub mod mesh;
+pub mod network;
 mod raster;
 mod store;
 
@@ -36,7 +37,7 @@ pub use raster::Raster;
 pub use store::{
     flood_kpis, image_mime, parse_conditions, run_raster_table, BimModel, Cell, CmpOp, ColumnKind, Condition,
     FeatureFilter, GeometryType, ImportStats, ImportTx, Kpi, KpiSnapshot, LayerInfo, LayerSpec, MeshSummary,
-    Project, ResultColumn, ResultTable, RunBuilding, RunRaster, RunRasterAt, RunRecord, RunRoad, RunSpool,
-    RunSummary, StoredFeature, TerrainInfo, Texture, Viewpoint, Written, COVERAGE_TILE, DATA_NULL,
-    FLOOD_CLASSES, FORMAT_VERSION,
+    NetworkSummary, Project, ResultColumn, ResultTable, RunBuilding, RunRaster, RunRasterAt, RunRecord,
+    RunRoad, RunSpool, RunSummary, StoredFeature, TerrainInfo, Texture, Viewpoint, Written, COVERAGE_TILE,
+    DATA_NULL, FLOOD_CLASSES, FORMAT_VERSION,
 };
