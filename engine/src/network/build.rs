@@ -236,11 +236,11 @@ pub(crate) fn build(roads: Vec<RoadIn>, opts: &NetworkOptions) -> Network {
         if r.nodes.is_none() {
             continue;
         }
-        for i in 0..r.line.len() {
-            if let Some(j) = jv[ri][i] {
-                let jn = &mut net.junctions[j as usize];
+        for (p, j) in r.line.iter().zip(&jv[ri]) {
+            if let Some(j) = j {
+                let jn = &mut net.junctions[*j as usize];
                 if jn.osm_node.is_some() {
-                    (jn.x, jn.y) = (r.line[i][0], r.line[i][1]);
+                    (jn.x, jn.y) = (p[0], p[1]);
                 }
             }
         }
@@ -358,6 +358,7 @@ pub(crate) fn build(roads: Vec<RoadIn>, opts: &NetworkOptions) -> Network {
 
     // --- Control of the other junctions. ---
     let mut arms_of = vec![0usize; net.junctions.len()];
+    #[allow(clippy::needless_range_loop)] // edges and junctions are both changed within
     for j in 0..net.junctions.len() {
         let jn = &net.junctions[j];
         let mut pieces: Vec<u32> = jn
@@ -386,12 +387,13 @@ pub(crate) fn build(roads: Vec<RoadIn>, opts: &NetworkOptions) -> Network {
             .any(|&e| net.edges[e as usize].yields == Yield::AllWayStop)
         {
             Control::AllWayStop
-        } else if arms == 2 || incoming.len() <= 1 {
-            Control::Priority
-        } else if incoming
-            .iter()
-            .any(|&e| net.edges[e as usize].yields != Yield::None)
+        } else if arms == 2
+            || incoming.len() <= 1
+            || incoming
+                .iter()
+                .any(|&e| net.edges[e as usize].yields != Yield::None)
         {
+            // A road going on, one way in, or signed: the signs (or nothing) rule.
             Control::Priority
         } else {
             let top = incoming
@@ -423,12 +425,26 @@ pub(crate) fn build(roads: Vec<RoadIn>, opts: &NetworkOptions) -> Network {
     for _ in &signal_junctions {
         tls.add();
     }
-    for a in 0..signal_junctions.len() {
-        let ja = &net.junctions[signal_junctions[a] as usize];
-        for b in a + 1..signal_junctions.len() {
-            let jb = &net.junctions[signal_junctions[b] as usize];
-            if dist([ja.x, ja.y], [jb.x, jb.y]) <= opts.tls_join_m {
-                tls.join(a as u32, b as u32);
+    let cell = opts.tls_join_m.max(1e-3);
+    let at = |j: u32| {
+        let jn = &net.junctions[j as usize];
+        [jn.x, jn.y]
+    };
+    let key = |p: [f64; 2]| ((p[0] / cell).floor() as i64, (p[1] / cell).floor() as i64);
+    let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+    for (k, &j) in signal_junctions.iter().enumerate() {
+        grid.entry(key(at(j))).or_default().push(k);
+    }
+    for (a, &ja) in signal_junctions.iter().enumerate() {
+        let (gx, gy) = key(at(ja));
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                let Some(list) = grid.get(&(gx + dx, gy + dy)) else { continue };
+                for &b in list {
+                    if b > a && dist(at(ja), at(signal_junctions[b])) <= opts.tls_join_m {
+                        tls.join(a as u32, b as u32);
+                    }
+                }
             }
         }
     }
