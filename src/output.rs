@@ -53,7 +53,8 @@ pub fn print_import_report(r: &ImportReport, as_json: bool) {
             .collect();
         println!(
             "{}",
-            json!({ "layers": layers, "warnings": warnings, "warning_groups": grouped, "notes": r.notes })
+            json!({ "layers": layers, "warnings": warnings, "warning_groups": grouped, "notes": r.notes,
+                    "network": r.network })
         );
         return;
     }
@@ -81,6 +82,39 @@ pub fn print_import_report(r: &ImportReport, as_json: bool) {
     for n in &r.notes {
         println!("{n}");
     }
+    if let Some(s) = &r.network {
+        println!("{}", network_line(s));
+    }
+}
+
+/// The road network in one line (and what it assumed).
+pub fn network_line(s: &cim_engine::network::NetworkStats) -> String {
+    let mut line = format!(
+        "road network: {} junctions, {} edges ({} lanes, {:.1} km), {} signal controllers, {} lane connections",
+        s.junctions, s.edges, s.lanes, s.length_km, s.controllers, s.connections
+    );
+    if s.roads_not_drivable > 0 {
+        line.push_str(&format!("; {} roads not for cars left out", s.roads_not_drivable));
+    }
+    if s.lanes_defaulted + s.speed_defaulted > 0 {
+        line.push_str(&format!(
+            "; lanes from the road class on {} edges, speed on {}",
+            s.lanes_defaulted, s.speed_defaulted
+        ));
+    }
+    if s.restrictions_applied + s.restrictions_unmatched > 0 {
+        line.push_str(&format!(
+            "; {} turn restrictions applied, {} unmatched",
+            s.restrictions_applied, s.restrictions_unmatched
+        ));
+    }
+    if s.components > 1 {
+        line.push_str(&format!(
+            "; {} parts not connected to each other (trips between them cannot be made)",
+            s.components
+        ));
+    }
+    line
 }
 
 /// Properties of a feature as GeoJSON: engine fields first (prefixed `cim_`), then attributes.

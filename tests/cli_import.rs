@@ -644,3 +644,95 @@ fn an_ifc_model_without_georeferencing_needs_an_origin_and_bad_ones_fail_cleanly
     assert!(e.contains("cut.ifc"), "{e}");
     assert_eq!(layer_counts(&project), vec![("plain".to_string(), 1)]);
 }
+
+/// Importing OSM roads builds the road network: the Essen block's drivable roads (service
+/// roads, footways and paths left out, as SUMO's passenger network), its signals joined to
+/// their junctions, its four turn restrictions applied; stored as tables GDAL opens, listed by
+/// `cim info`, and the same again on re-import.
+#[test]
+fn osm_roads_become_a_road_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32632);
+    let osm = fixtures().join("osm/graphhopper_edge_based_subnetwork.osm");
+    let r = cim_json(&["import", p(&project), p(&osm), "--json"]);
+    let n = &r["network"];
+    assert_eq!(
+        [
+            &n["roads"],
+            &n["roads_not_drivable"],
+            &n["junctions"],
+            &n["edges"],
+            &n["lanes"]
+        ],
+        [105, 68, 40, 67, 89],
+        "{n}"
+    );
+    assert_eq!(
+        [&n["controllers"], &n["restrictions_applied"], &n["components"]],
+        [6, 4, 1],
+        "{n}"
+    );
+    // Every maxspeed was tagged here; lanes came from the class on 41 edges.
+    assert_eq!([&n["speed_defaulted"], &n["lanes_defaulted"]], [0, 41], "{n}");
+    let info = cim_json(&["info", p(&project), "--json"]);
+    assert_eq!(info["network"]["stats"], *n);
+    let controls = &info["network"]["controls"];
+    assert_eq!(
+        controls[3],
+        serde_json::json!(["traffic_signals", 7]),
+        "{controls}"
+    );
+    let text = stdout(&cim(&["info", p(&project)]));
+    assert!(
+        text.contains("road network: 40 junctions, 67 edges (89 lanes"),
+        "{text}"
+    );
+
+    // The no-left-turn from Franziskastraße (way 392444138) via node 33790309 into
+    // Paulinenstraße (way 392444149): its approach goes straight, right and back, never left.
+    let db = rusqlite::Connection::open(&project).unwrap();
+    let turns: Vec<(String, String)> = db
+        .prepare(
+            "SELECT c.turn, r2.cim_source_key FROM cim_net_edges e
+               JOIN roads r ON r.cim_code = e.code
+               JOIN cim_net_junctions j ON j.junction = e.to_junction
+               JOIN cim_net_connections c ON c.from_edge = e.edge
+               JOIN cim_net_edges e2 ON e2.edge = c.to_edge JOIN roads r2 ON r2.cim_code = e2.code
+             WHERE r.cim_source_key = 'osm:way/392444138' AND j.osm_node = 33790309",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(turns.iter().any(|(t, _)| t == "s"), "{turns:?}");
+    assert!(
+        !turns.iter().any(|(_, to)| to == "osm:way/392444149"),
+        "{turns:?}"
+    );
+    // Same again on re-import.
+    let again = cim_json(&["import", p(&project), p(&osm), "--json"]);
+    assert_eq!(again["network"], *n);
+    if std::process::Command::new("ogrinfo")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        for (table, count, geom) in [
+            ("cim_net_edges", 67, "Line String"),
+            ("cim_net_junctions", 40, "Point"),
+            ("cim_net_signals", 6, "Point"),
+        ] {
+            let o = std::process::Command::new("ogrinfo")
+                .args(["-so", p(&project), table])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                text.contains(&format!("Feature Count: {count}")),
+                "{table}: {text}"
+            );
+            assert!(text.contains(&format!("Geometry: {geom}")), "{table}: {text}");
+        }
+    }
+}

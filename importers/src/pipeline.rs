@@ -90,6 +90,8 @@ pub struct ImportReport {
     pub warnings: Vec<Warning>,
     /// What the user should know that is not a problem (how a BIM model was placed).
     pub notes: Vec<String>,
+    /// The road network, rebuilt from the project's road layers when roads were imported.
+    pub network: Option<cim_engine::network::NetworkStats>,
 }
 
 /// Adds a warning about `path` (and `record`), or with `strict` fails with it instead.
@@ -398,6 +400,30 @@ pub fn import_vectors(
         }
     }
     tx.commit().map_err(engine_err)?;
+    // Roads changed: the network traffic drives on follows, with what it assumed.
+    if report
+        .layers
+        .iter()
+        .any(|l| l.kind == Some(FeatureKind::Road) && l.inserted + l.replaced > 0)
+    {
+        let opts = cim_engine::network::NetworkOptions::default();
+        let net = project.build_network(&opts).map_err(engine_err)?;
+        let layers: Vec<String> = project
+            .layers()
+            .map_err(engine_err)?
+            .into_iter()
+            .filter(|l| l.kind == FeatureKind::Road)
+            .map(|l| l.name)
+            .collect();
+        project.save_network(&net, &layers).map_err(engine_err)?;
+        report.notes.extend(net.notes.iter().take(20).cloned());
+        if net.notes.len() > 20 {
+            report
+                .notes
+                .push(format!("… and {} more network notes", net.notes.len() - 20));
+        }
+        report.network = Some(net.stats);
+    }
     Ok(report)
 }
 

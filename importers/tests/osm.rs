@@ -245,14 +245,14 @@ fn absurd_road_tags_are_left_empty_with_a_warning() {
 }
 
 /// What a road network needs, on the Essen block (GraphHopper's fixture): node ids in line
-/// order, the 21 places where 15 signal nodes (and crossings with signals) lie on the 85 roads
-/// whose nodes are all in the file, with their direction, lanes per direction, turn lanes and
-/// the turn restrictions (the fourth's `from` way is clipped, so skipped; counted independently
-/// with Python's ElementTree).
+/// order, the 27 places where 17 signal nodes (and crossings with signals) lie on the 105
+/// roads (ways cut at the extract's edge keep their longest stretch inside, as netconvert
+/// does; 10 are left with one node), with their direction, lanes per direction, turn lanes and
+/// the four turn restrictions (counted independently with Python's ElementTree).
 #[test]
 fn essen_roads_keep_what_a_network_needs() {
     let r = read(&fixture("graphhopper_edge_based_subnetwork.osm"));
-    assert_eq!(r.roads.len(), 85);
+    assert_eq!(r.roads.len(), 105);
     let text = |f: &SourceFeature, k: &str| match attr(f, k) {
         AttrValue::Text(s) => s.clone(),
         AttrValue::Null => String::new(),
@@ -288,12 +288,12 @@ fn essen_roads_keep_what_a_network_needs() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert_eq!(controls.len(), 21);
+    assert_eq!(controls.len(), 27);
     let distinct: std::collections::BTreeSet<&str> = controls
         .iter()
         .map(|c| c.split(['@', ':']).nth(1).unwrap())
         .collect();
-    assert_eq!(distinct.len(), 15);
+    assert_eq!(distinct.len(), 17);
     assert!(controls.iter().all(|c| c.starts_with("signals@")));
     let restrictions: Vec<String> = r
         .roads
@@ -307,6 +307,7 @@ fn essen_roads_keep_what_a_network_needs() {
             "osm:way/392444134 only_straight_on@3956630457>392444139",
             "osm:way/392444138 no_left_turn@33790309>392444149",
             "osm:way/392444141 only_straight_on@356222936>392444134",
+            "osm:way/615562823 only_right_turn@274650327>615562822",
         ]
     );
 }

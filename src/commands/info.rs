@@ -25,6 +25,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let meshes = project.mesh_summary()?;
     let (textures, texture_bytes) = project.texture_summary()?;
     let bim = project.bim_models()?;
+    let network = project.network_summary()?;
     let crs = project.crs();
     if a.json {
         let v = json!({
@@ -55,6 +56,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
                 "name": t.name, "width": t.width, "height": t.height, "cell_w": t.cell_w, "cell_h": t.cell_h,
                 "extent": t.extent, "min_m": t.min_m, "max_m": t.max_m, "valid_cells": t.valid_cells, "source": t.source,
             })).collect::<Vec<_>>(),
+            "network": network,
         });
         println!("{v}");
         return Ok(());
@@ -140,6 +142,25 @@ pub fn run(a: InfoArgs) -> Result<()> {
             t.valid_cells,
             extent_text(Some(t.extent))
         );
+    }
+    if let Some(n) = &network {
+        println!();
+        println!(
+            "{} (built {} from {})",
+            crate::output::network_line(&n.stats),
+            n.built,
+            n.layers.join(", ")
+        );
+        let controls: Vec<String> = n.controls.iter().map(|(c, k)| format!("{c} {k}")).collect();
+        println!("  junctions: {}", controls.join(", "));
+        println!("  tables: cim_net_edges, cim_net_junctions, cim_net_signals, cim_net_connections");
+        if !n.notes.is_empty() {
+            println!(
+                "  {} notes (cim info --json lists them), the first: {}",
+                n.notes.len(),
+                n.notes[0]
+            );
+        }
     }
     Ok(())
 }

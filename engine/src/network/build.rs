@@ -439,7 +439,9 @@ pub(crate) fn build(roads: Vec<RoadIn>, opts: &NetworkOptions) -> Network {
         let (gx, gy) = key(at(ja));
         for dx in -1..=1 {
             for dy in -1..=1 {
-                let Some(list) = grid.get(&(gx + dx, gy + dy)) else { continue };
+                let Some(list) = grid.get(&(gx + dx, gy + dy)) else {
+                    continue;
+                };
                 for &b in list {
                     if b > a && dist(at(ja), at(signal_junctions[b])) <= opts.tls_join_m {
                         tls.join(a as u32, b as u32);

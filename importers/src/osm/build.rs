@@ -171,11 +171,12 @@ fn plausible(
 fn network_attributes(
     a: &mut Attributes,
     data: &OsmData,
-    way: &Way,
+    way: i64,
+    refs: &[i64],
     reversed: bool,
     restrictions: &HashMap<i64, Vec<String>>,
 ) {
-    let mut refs = way.refs.clone();
+    let mut refs = refs.to_vec();
     if reversed {
         refs.reverse();
     }
@@ -204,9 +205,25 @@ fn network_attributes(
     a.insert(
         "osm_restrictions".into(),
         restrictions
-            .get(&way.id)
+            .get(&way)
             .map_or(AttrValue::Null, |r| AttrValue::Text(r.join(" "))),
     );
+}
+
+/// The longest stretch `lo..hi` of `refs` whose nodes are all in the file (the first of equals).
+fn longest_present_run(data: &OsmData, refs: &[i64]) -> (usize, usize) {
+    let (mut best, mut start) = ((0, 0), None);
+    for (i, &n) in refs.iter().enumerate() {
+        if data.node(n).is_some() {
+            let s = *start.get_or_insert(i);
+            if i + 1 - s > best.1 - best.0 {
+                best = (s, i + 1);
+            }
+        } else {
+            start = None;
+        }
+    }
+    best
 }
 
 /// Turn restrictions by their `from` way, as stored (`kind@via>to`); those naming ways or
@@ -264,22 +281,37 @@ pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
         if tag(&way.tags, "area") == Some("yes") || matches!(highway, "proposed" | "abandoned" | "razed") {
             continue;
         }
-        let mut coords = match cx.coords(way) {
-            Ok(c) => c,
-            Err(msg) => {
-                cx.warn(&mut layer, way.record, msg);
-                continue;
-            }
-        };
-        if coords.len() < 2 {
+        // A way cut at the edge of an extract keeps its longest stretch of nodes in the file
+        // (as netconvert and osmnx do), with a warning.
+        let (lo, hi) = longest_present_run(data, &way.refs);
+        let refs = &way.refs[lo..hi];
+        if refs.len() < 2 {
             let msg = format!(
                 "way {}: a road with {} node(s) in the file; skipped",
                 way.id,
-                coords.len()
+                refs.len()
             );
             cx.warn(&mut layer, way.record, msg);
             continue;
         }
+        if refs.len() < way.refs.len() {
+            let missing = way.refs.iter().filter(|&&n| data.node(n).is_none()).count();
+            let msg = format!(
+                "way {}: {missing} of its {} nodes are not in the file; kept the stretch of {} nodes inside",
+                way.id,
+                way.refs.len(),
+                refs.len()
+            );
+            cx.warn(&mut layer, way.record, msg);
+        }
+        let mut coords: Vec<Coord> = refs
+            .iter()
+            .filter_map(|&n| data.node(n))
+            .map(|p| {
+                let (x, y) = p.lon_lat();
+                Coord { x, y }
+            })
+            .collect();
         let t = &way.tags;
         let oneway = tag(t, "oneway").and_then(parse_oneway).or_else(|| {
             // A roundabout is one-way without saying so.
@@ -358,7 +390,7 @@ pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
         for k in ["access", "motor_vehicle", "junction"] {
             a.insert(k.into(), text(t, k));
         }
-        network_attributes(&mut a, data, way, reversed, &restrictions);
+        network_attributes(&mut a, data, way.id, refs, reversed, &restrictions);
         layer.features.push(SourceFeature {
             record: way.record,
             key: format!("osm:way/{}", way.id),
