@@ -736,3 +736,51 @@ fn osm_roads_become_a_road_network() {
         }
     }
 }
+
+/// A GIS road layer with no lanes, speeds or node ids: junctions by snapping line ends within
+/// 0.5 m on one level (a bridge passes over), the class's lanes and speed counted as assumed,
+/// and parts that do not meet reported.
+#[test]
+fn gis_roads_snap_at_their_ends_and_say_what_they_assumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    let roads = dir.path().join("roads.geojson");
+    // EPSG:32633 coordinates via a "crs" member (GeoJSON 2008 style, read by cim).
+    let line = |a: [f64; 2], b: [f64; 2], props: &str| {
+        format!(
+            r#"{{"type":"Feature","properties":{{{props}}},"geometry":{{"type":"LineString","coordinates":[[{},{}],[{},{}]]}}}}"#,
+            a[0], a[1], b[0], b[1]
+        )
+    };
+    let (x, y) = (460_000.0, 5_550_000.0);
+    let feats = [
+        line([x, y], [x + 100.0, y], r#""name":"a""#),
+        line([x + 100.3, y], [x + 200.0, y], r#""name":"b""#),
+        line([x + 100.0, y + 0.2], [x + 100.0, y + 100.0], r#""name":"c","oneway":"yes""#),
+        // A bridge over the junction of a and b, on layer 1: meets nothing.
+        line([x + 100.0, y - 50.0], [x + 100.0, y + 0.1], r#""name":"bridge","layer":1"#),
+        // A footway is not for cars.
+        line([x, y], [x, y + 50.0], r#""name":"path","highway":"footway""#),
+    ];
+    std::fs::write(
+        &roads,
+        format!(
+            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::32633"}}}},"features":[{}]}}"#,
+            feats.join(",")
+        ),
+    )
+    .unwrap();
+    let r = cim_json(&["import", p(&project), p(&roads), "--kind", "road", "--json"]);
+    let n = &r["network"];
+    // a, b and c meet (5 junctions with the far ends); the bridge's two ends are dead ends.
+    assert_eq!([&n["roads"], &n["roads_not_drivable"], &n["junctions"]], [5, 1, 6], "{n}");
+    // a and b both ways, c one way, the bridge both ways.
+    assert_eq!([&n["edges"], &n["lanes_defaulted"], &n["speed_defaulted"]], [7, 7, 7], "{n}");
+    assert_eq!(n["components"], 2, "{n}");
+    let text = stdout(&cim(&["import", p(&project), p(&roads), "--kind", "road"]));
+    assert!(
+        text.contains("lanes from the road class on 7 edges, speed on 7")
+            && text.contains("2 parts not connected to each other"),
+        "{text}"
+    );
+}
