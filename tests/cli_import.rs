@@ -756,9 +756,17 @@ fn gis_roads_snap_at_their_ends_and_say_what_they_assumed() {
     let feats = [
         line([x, y], [x + 100.0, y], r#""name":"a""#),
         line([x + 100.3, y], [x + 200.0, y], r#""name":"b""#),
-        line([x + 100.0, y + 0.2], [x + 100.0, y + 100.0], r#""name":"c","oneway":"yes""#),
+        line(
+            [x + 100.0, y + 0.2],
+            [x + 100.0, y + 100.0],
+            r#""name":"c","oneway":"yes""#,
+        ),
         // A bridge over the junction of a and b, on layer 1: meets nothing.
-        line([x + 100.0, y - 50.0], [x + 100.0, y + 0.1], r#""name":"bridge","layer":1"#),
+        line(
+            [x + 100.0, y - 50.0],
+            [x + 100.0, y + 0.1],
+            r#""name":"bridge","layer":1"#,
+        ),
         // A footway is not for cars.
         line([x, y], [x, y + 50.0], r#""name":"path","highway":"footway""#),
     ];
@@ -773,9 +781,17 @@ fn gis_roads_snap_at_their_ends_and_say_what_they_assumed() {
     let r = cim_json(&["import", p(&project), p(&roads), "--kind", "road", "--json"]);
     let n = &r["network"];
     // a, b and c meet (5 junctions with the far ends); the bridge's two ends are dead ends.
-    assert_eq!([&n["roads"], &n["roads_not_drivable"], &n["junctions"]], [5, 1, 6], "{n}");
+    assert_eq!(
+        [&n["roads"], &n["roads_not_drivable"], &n["junctions"]],
+        [5, 1, 6],
+        "{n}"
+    );
     // a and b both ways, c one way, the bridge both ways.
-    assert_eq!([&n["edges"], &n["lanes_defaulted"], &n["speed_defaulted"]], [7, 7, 7], "{n}");
+    assert_eq!(
+        [&n["edges"], &n["lanes_defaulted"], &n["speed_defaulted"]],
+        [7, 7, 7],
+        "{n}"
+    );
     assert_eq!(n["components"], 2, "{n}");
     let text = stdout(&cim(&["import", p(&project), p(&roads), "--kind", "road"]));
     assert!(

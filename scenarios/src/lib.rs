@@ -8,6 +8,7 @@
 
 pub mod flood;
 pub mod run;
+pub mod traffic;
 
 mod error;
 

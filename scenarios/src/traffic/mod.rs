@@ -1,0 +1,26 @@
+//! # Traffic: microscopic simulation on the project's road network
+//!
+//! Entry types: [`SimNet`] (the network as the simulation drives it: lanes, links through
+//! junctions, conflicts, signal programs), [`Router`] (fastest routes over the edge graph),
+//! [`Sim`] (vehicles stepped together: Krauss or IDM car following, junction rules, lane
+//! changes) with its [`SimParams`] and [`VehicleType`].
+//!
+//! ## Glossary
+//! - **link**: a movement through a junction from one lane onto another (SUMO's connection).
+//! - **foe**: a link whose path crosses or merges with another's; the lower-ranked yields.
+//! - **approach**: the first vehicle of a lane, heading for its next link.
+//! - **vehicle-step**: one vehicle advanced one step (SUMO's "vehicle update").
+//! - **Krauss**: a car-following model where each driver keeps a speed from which they can
+//!   stop behind their leader after a reaction time τ, minus a random dawdle σ.
+
+pub mod net;
+pub mod route;
+pub mod sim;
+
+pub use net::{Link, Program, Rule, SimNet};
+pub use route::Router;
+pub use sim::{EdgeBin, Follow, Sim, SimParams, Status, Trip, TripResult, VehicleType};
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,937 @@
+//! The microscopic simulation: vehicles on lanes, stepped together.
+//!
+//! Each step has phases, every one a pure function of the state the step began with, so the
+//! result is the same for any number of threads:
+//! 1. vehicles due depart where their first lane has room (else they wait, in order);
+//! 2. the first vehicle of each lane registers its approach to its next link; whether the
+//!    link is open for it is decided from the signal, the foes approaching or crossing, stop
+//!    signs and room beyond the junction (vehicles do not block the box);
+//! 3. every vehicle's next speed, from its leader (on its lane, or beyond the junction) or the
+//!    stop line (Krauss, or IDM), then the dawdling drawn from hash(seed, vehicle, step);
+//! 4. moves, in lane order, vehicles crossing a junction handed over through a buffer;
+//! 5. lane changes: to a lane that continues on the route (strategic), or to a faster one.
+
+use rayon::prelude::*;
+
+use super::net::{Rule, SimNet};
+use cim_engine::network::Turn;
+
+/// Car-following model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Follow {
+    /// Krauss, as SUMO's default.
+    Krauss,
+    /// Intelligent Driver Model (Treiber), integrated in quarter steps.
+    Idm,
+}
+
+/// A vehicle type; the defaults are SUMO's passenger car.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VehicleType {
+    pub length_m: f64,
+    pub min_gap_m: f64,
+    pub accel: f64,
+    pub decel: f64,
+    pub emergency_decel: f64,
+    /// Driver imperfection, 0–1.
+    pub sigma: f64,
+    /// Reaction time (Krauss), desired time headway (IDM), s.
+    pub tau_s: f64,
+    pub max_speed: f64,
+    /// Spread of the drivers' speed factor (a normal of mean 1, cut to 0.2–2).
+    pub speed_dev: f64,
+}
+
+impl Default for VehicleType {
+    fn default() -> Self {
+        VehicleType {
+            length_m: 5.0,
+            min_gap_m: 2.5,
+            accel: 2.6,
+            decel: 4.5,
+            emergency_decel: 9.0,
+            sigma: 0.5,
+            tau_s: 1.0,
+            max_speed: 55.56,
+            speed_dev: 0.1,
+        }
+    }
+}
+
+/// How the simulation runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimParams {
+    /// Step, s (1, or 0.5).
+    pub step_s: f64,
+    pub vtype: VehicleType,
+    pub follow: Follow,
+    pub seed: u64,
+    /// A vehicle halted this long is counted stuck, s.
+    pub stuck_after_s: f64,
+    /// A vehicle yields to a foe due at the junction within this time, s.
+    pub yield_gap_s: f64,
+    /// A link is blocked for its foes this long after a vehicle passes it, s.
+    pub clear_s: f64,
+}
+
+impl Default for SimParams {
+    fn default() -> Self {
+        SimParams {
+            step_s: 1.0,
+            vtype: VehicleType::default(),
+            follow: Follow::Krauss,
+            seed: 42,
+            stuck_after_s: 300.0,
+            yield_gap_s: 3.0,
+            clear_s: 2.0,
+        }
+    }
+}
+
+/// One trip: when, and which edges.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trip {
+    pub id: String,
+    pub depart_s: f64,
+    pub route: Vec<u32>,
+}
+
+/// How a trip ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Not yet on the road (its time not come, or no room yet).
+    Waiting,
+    Running,
+    Arrived,
+    /// Halted longer than the stuck time (still on the road at the end).
+    Stuck,
+    /// No route could take it where it was going.
+    Undelivered,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Waiting => "waiting",
+            Status::Running => "running",
+            Status::Arrived => "arrived",
+            Status::Stuck => "stuck",
+            Status::Undelivered => "undelivered",
+        }
+    }
+}
+
+/// What became of a trip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TripResult {
+    pub status: Status,
+    pub departed_s: Option<f64>,
+    pub arrived_s: Option<f64>,
+    pub route_length_m: f64,
+    /// Time spent slower than 0.1 m/s, s.
+    pub waiting_s: f64,
+    /// Time lost against driving at the desired speed, s.
+    pub time_loss_s: f64,
+    pub reroutes: u32,
+}
+
+/// A vehicle on the road.
+#[derive(Clone, Debug)]
+struct Veh {
+    trip: u32,
+    /// Index of its current edge in its route.
+    at: u32,
+    lane: u32,
+    /// Its front's distance from the start of its lane, m.
+    pos: f64,
+    v: f64,
+    factor: f64,
+    halted_s: f64,
+    /// When it came to a halt at a stop line (stop signs, all-way stops).
+    stopped_at: Option<f64>,
+    stuck: bool,
+}
+
+/// The first vehicle of a lane and its next link.
+#[derive(Clone, Copy, Debug)]
+struct Approach {
+    link: u32,
+    /// To the stop line, m.
+    dist: f64,
+    v: f64,
+    /// Halted at the line since.
+    stopped_at: Option<f64>,
+}
+
+/// Counts per edge for one time bin.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EdgeBin {
+    pub entered: u32,
+    pub left: u32,
+    /// Vehicle-steps on the edge and the sum of their speeds.
+    pub samples: u64,
+    pub speed_sum: f64,
+    /// Most vehicles halted on it at once.
+    pub longest_queue: u32,
+}
+
+/// The state of a simulation.
+pub struct Sim {
+    pub net: SimNet,
+    pub params: SimParams,
+    pub trips: Vec<Trip>,
+    pub results: Vec<TripResult>,
+    /// Vehicle slots, by trip index (`None` off the road).
+    veh: Vec<Option<Veh>>,
+    /// Vehicles of each lane, front first.
+    lane_veh: Vec<Vec<u32>>,
+    /// Trips by departure, and the next not yet due.
+    order: Vec<u32>,
+    next_due: usize,
+    /// Due but not yet inserted, in order.
+    waiting: Vec<u32>,
+    /// Until when each link is occupied by a vehicle that passed it.
+    busy_until: Vec<f64>,
+    pub time_s: f64,
+    pub steps: u64,
+    /// Vehicle-steps simulated (one vehicle moved one step).
+    pub vehicle_steps: u64,
+    pub running: usize,
+    /// Per-edge counts in bins of `bin_s`.
+    pub bin_s: f64,
+    pub bins: Vec<Vec<EdgeBin>>,
+}
+
+/// A number in [0, 1) from the seed, a vehicle and a step (SplitMix64).
+fn uniform(seed: u64, veh: u64, step: u64) -> f64 {
+    let mut z = seed
+        .wrapping_add(veh.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(step.wrapping_mul(0xBF58_476D_1CE4_E5B9))
+        .wrapping_add(0x94D0_49BB_1331_11EB);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A driver's speed factor: normal(1, dev) cut to [0.2, 2], drawn for the vehicle.
+fn speed_factor(seed: u64, veh: u64, dev: f64) -> f64 {
+    if dev <= 0.0 {
+        return 1.0;
+    }
+    for k in 0..100u64 {
+        let u1 = uniform(seed ^ 0x5EED, veh, 2 * k + 1_000_000_007).max(1e-300);
+        let u2 = uniform(seed ^ 0x5EED, veh, 2 * k + 1_000_000_008);
+        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        let f = 1.0 + dev * z;
+        if (0.2..=2.0).contains(&f) {
+            return f;
+        }
+    }
+    1.0
+}
+
+/// Krauss's safe speed behind a leader at speed `vl` with `gap` m to spare (SUMO's original
+/// formulation): the fastest speed from which braking at `b` after the reaction time `tau`
+/// stops behind the leader braking alike.
+fn krauss_safe(gap: f64, vl: f64, b: f64, tau: f64) -> f64 {
+    let g = gap.max(0.0);
+    (-tau * b + ((tau * b).powi(2) + vl * vl + 2.0 * b * g).sqrt()).max(0.0)
+}
+
+impl Sim {
+    /// A simulation of `trips` (routes of edges of `net`) from time 0.
+    pub fn new(net: SimNet, params: SimParams, trips: Vec<Trip>, bin_s: f64) -> Sim {
+        let mut order: Vec<u32> = (0..trips.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            trips[a as usize]
+                .depart_s
+                .total_cmp(&trips[b as usize].depart_s)
+                .then(a.cmp(&b))
+        });
+        let results = trips
+            .iter()
+            .map(|t| TripResult {
+                status: if t.route.is_empty() {
+                    Status::Undelivered
+                } else {
+                    Status::Waiting
+                },
+                departed_s: None,
+                arrived_s: None,
+                route_length_m: 0.0,
+                waiting_s: 0.0,
+                time_loss_s: 0.0,
+                reroutes: 0,
+            })
+            .collect();
+        Sim {
+            lane_veh: vec![Vec::new(); net.lanes.len()],
+            busy_until: vec![f64::NEG_INFINITY; net.links.len()],
+            veh: vec![None; trips.len()],
+            net,
+            params,
+            trips,
+            results,
+            order,
+            next_due: 0,
+            waiting: Vec::new(),
+            time_s: 0.0,
+            steps: 0,
+            vehicle_steps: 0,
+            running: 0,
+            bin_s,
+            bins: Vec::new(),
+        }
+    }
+
+    /// Whether every trip has ended (arrived, undelivered) or is stuck, and none is due.
+    pub fn finished(&self) -> bool {
+        self.next_due >= self.order.len() && self.waiting.is_empty() && self.running == 0
+    }
+
+    /// Vehicles on the road now: (trip, lane, front position, speed).
+    pub fn vehicles(&self) -> impl Iterator<Item = (u32, u32, f64, f64)> + '_ {
+        self.veh.iter().flatten().map(|v| (v.trip, v.lane, v.pos, v.v))
+    }
+
+    fn bin(&mut self) -> &mut Vec<EdgeBin> {
+        let k = (self.time_s / self.bin_s).floor().max(0.0) as usize;
+        let edges = self.net.edge_lane.len();
+        while self.bins.len() <= k {
+            self.bins.push(vec![EdgeBin::default(); edges]);
+        }
+        &mut self.bins[k]
+    }
+
+    /// The desired speed of vehicle `v` on its lane.
+    fn desired(&self, v: &Veh) -> f64 {
+        (self.net.lanes[v.lane as usize].speed_m_s * v.factor).min(self.params.vtype.max_speed)
+    }
+
+    /// Its next edge, if its route goes on.
+    fn next_edge(&self, v: &Veh) -> Option<u32> {
+        self.trips[v.trip as usize].route.get(v.at as usize + 1).copied()
+    }
+
+    /// Room at the start of `lane`: from its start to the back of its last vehicle, m.
+    fn room(&self, lane: u32) -> f64 {
+        match self.lane_veh[lane as usize].last() {
+            Some(&b) => {
+                let b = self.veh[b as usize].as_ref().map_or(0.0, |b| b.pos);
+                b - self.params.vtype.length_m
+            }
+            None => f64::INFINITY,
+        }
+    }
+
+    /// Advances one step.
+    pub fn step(&mut self) {
+        let dt = self.params.step_s;
+        self.insert();
+        let approaches = self.approaches();
+        let open = self.open_links(&approaches);
+        let speeds = self.speeds(&approaches, &open);
+        self.apply_speeds(&speeds, &approaches, &open);
+        self.moves();
+        self.lane_changes();
+        self.time_s += dt;
+        self.steps += 1;
+    }
+
+    /// Phase 1: trips due go on the road where their first lane has room.
+    fn insert(&mut self) {
+        while self.next_due < self.order.len()
+            && self.trips[self.order[self.next_due] as usize].depart_s <= self.time_s + 1e-9
+        {
+            let t = self.order[self.next_due];
+            self.next_due += 1;
+            if self.results[t as usize].status == Status::Waiting {
+                self.waiting.push(t);
+            }
+        }
+        let vt = self.params.vtype.clone();
+        let mut blocked_edges: Vec<u32> = Vec::new();
+        let mut still = Vec::new();
+        for t in std::mem::take(&mut self.waiting) {
+            let route = &self.trips[t as usize].route;
+            let first = route[0];
+            // Trips on an edge depart in order: one that cannot blocks those behind it.
+            if blocked_edges.contains(&first) {
+                still.push(t);
+                continue;
+            }
+            let next = route.get(1).copied();
+            let lanes: Vec<u32> = (0..self.net.edge_lanes[first as usize])
+                .map(|i| self.net.lane(first, i))
+                .filter(|&l| next.is_none_or(|n| self.net.link_to(l, n).is_some()))
+                .collect();
+            let lanes = if lanes.is_empty() {
+                (0..self.net.edge_lanes[first as usize])
+                    .map(|i| self.net.lane(first, i))
+                    .collect()
+            } else {
+                lanes
+            };
+            // The lane with most room (the rightmost of equals).
+            let best = lanes
+                .iter()
+                .copied()
+                .max_by(|&a, &b| self.room(a).total_cmp(&self.room(b)).then(b.cmp(&a)));
+            let Some(lane) = best else {
+                still.push(t);
+                continue;
+            };
+            let room = self.room(lane);
+            let base = vt.length_m + 0.1;
+            let length = self.net.lanes[lane as usize].length_m;
+            let factor = speed_factor(self.params.seed, u64::from(t), vt.speed_dev);
+            let desired = (self.net.lanes[lane as usize].speed_m_s * factor).min(vt.max_speed);
+            let lead_v = self.lane_veh[lane as usize]
+                .last()
+                .and_then(|&b| self.veh[b as usize].as_ref())
+                .map(|b| b.v);
+            // At full speed, as far up as its gap behind the last vehicle allows (SUMO's
+            // departPos "last", so departures keep the spacing of the flow ahead); behind a
+            // slow or halted vehicle, at the lane's start at the speed that is safe there.
+            let (pos, v) = match lead_v {
+                None => (base, desired),
+                Some(lv) => {
+                    let full = room - vt.min_gap_m - desired * vt.tau_s;
+                    if full >= base && lv >= desired - 0.5 {
+                        (full.min(length - 0.1), desired)
+                    } else if lv < desired - 0.5 && room >= base + vt.min_gap_m {
+                        (
+                            base,
+                            krauss_safe(room - base - vt.min_gap_m, lv, vt.decel, vt.tau_s).min(desired),
+                        )
+                    } else {
+                        (f64::NAN, 0.0)
+                    }
+                }
+            };
+            if pos.is_nan() || pos > length {
+                blocked_edges.push(first);
+                still.push(t);
+                continue;
+            }
+            self.lane_veh[lane as usize].push(t);
+            self.veh[t as usize] = Some(Veh {
+                trip: t,
+                at: 0,
+                lane,
+                pos,
+                v,
+                factor,
+                halted_s: 0.0,
+                stopped_at: None,
+                stuck: false,
+            });
+            let r = &mut self.results[t as usize];
+            r.status = Status::Running;
+            r.departed_s = Some(self.time_s);
+            r.route_length_m = length - pos;
+            self.running += 1;
+            self.bin()[first as usize].entered += 1;
+        }
+        self.waiting = still;
+    }
+
+    /// Puts trip `t`'s vehicle on the rightmost lane of its first edge at `pos` (its front, m)
+    /// and speed `v`, among the vehicles there by position (initial states: a ring road
+    /// filled evenly). `false` if the trip is on the road already or `pos` is off the lane.
+    pub fn place(&mut self, t: u32, pos: f64, v: f64) -> bool {
+        let Some(&first) = self.trips.get(t as usize).and_then(|x| x.route.first()) else {
+            return false;
+        };
+        let lane = self.net.lane(first, 0);
+        if self.veh[t as usize].is_some() || !(0.0..=self.net.lanes[lane as usize].length_m).contains(&pos) {
+            return false;
+        }
+        let vs = &self.lane_veh[lane as usize];
+        let at = vs.partition_point(|&o| self.veh[o as usize].as_ref().is_some_and(|o| o.pos > pos));
+        self.lane_veh[lane as usize].insert(at, t);
+        self.veh[t as usize] = Some(Veh {
+            trip: t,
+            at: 0,
+            lane,
+            pos,
+            v,
+            factor: speed_factor(self.params.seed, u64::from(t), self.params.vtype.speed_dev),
+            halted_s: 0.0,
+            stopped_at: None,
+            stuck: false,
+        });
+        let r = &mut self.results[t as usize];
+        r.status = Status::Running;
+        r.departed_s = Some(self.time_s);
+        self.running += 1;
+        self.order.retain(|&o| o != t);
+        true
+    }
+
+    /// Phase 2a: each lane's first vehicle and the link it is heading for.
+    fn approaches(&self) -> Vec<Option<Approach>> {
+        self.lane_veh
+            .iter()
+            .enumerate()
+            .map(|(lane, vs)| {
+                let &id = vs.first()?;
+                let v = self.veh[id as usize].as_ref()?;
+                let next = self.next_edge(v)?;
+                let link = self.net.link_to(lane as u32, next)?;
+                Some(Approach {
+                    link,
+                    dist: self.net.lanes[lane].length_m - v.pos,
+                    v: v.v,
+                    stopped_at: v.stopped_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Phase 2b: whether each approach's link is open to it.
+    fn open_links(&self, approaches: &[Option<Approach>]) -> Vec<bool> {
+        let t = self.time_s;
+        let vt = &self.params.vtype;
+        let states: Vec<&str> = self.net.programs.iter().map(|p| p.state_at(t)).collect();
+        let signal = |link: u32| -> char {
+            let l = &self.net.links[link as usize];
+            l.controller
+                .and_then(|c| states[c as usize].as_bytes().get(l.signal as usize))
+                .map_or('G', |&b| b as char)
+        };
+        // Rank of a link now: a signal's G beats its g; otherwise the link's own.
+        let rank = |link: u32| -> i32 {
+            let l = &self.net.links[link as usize];
+            match l.rule {
+                Rule::Signal => match signal(link) {
+                    'G' => 4,
+                    'g' => 2,
+                    'y' => 3,
+                    _ => -1,
+                },
+                _ => l.rank,
+            }
+        };
+        // The approach on a link's lane heading for that link, if any.
+        let approach_on = |link: u32| {
+            let from = self.net.links[link as usize].from_lane;
+            approaches[from as usize].filter(|a| a.link == link)
+        };
+        approaches
+            .iter()
+            .map(|a| {
+                let Some(a) = a else { return false };
+                let l = &self.net.links[a.link as usize];
+                // Do not block the box: where the lane beyond is full up to the junction and
+                // not moving, wait before the line.
+                let jammed = self.lane_veh[l.to_lane as usize]
+                    .last()
+                    .and_then(|&b| self.veh[b as usize].as_ref())
+                    .is_some_and(|b| b.v < 1.0);
+                if jammed && self.room(l.to_lane) < vt.length_m + vt.min_gap_m {
+                    return false;
+                }
+                let busy = l.foes.iter().any(|&f| self.busy_until[f as usize] > t);
+                let mine = rank(a.link);
+                // Foes of higher rank due soon, or halted at their line ready to go first.
+                let foe_due = |min_rank: i32| {
+                    l.foes.iter().any(|&f| {
+                        rank(f) > min_rank
+                            && approach_on(f).is_some_and(|b| {
+                                b.dist / b.v.max(0.1) < self.params.yield_gap_s || b.dist < 1.0 && b.v < 0.1
+                            })
+                    })
+                };
+                match l.rule {
+                    Rule::Free => true,
+                    Rule::Signal => match signal(a.link) {
+                        'G' => !busy,
+                        'g' => !busy && !foe_due(mine),
+                        // Yellow: drive on where stopping would take more than comfortable braking.
+                        'y' => a.dist < a.v * a.v / (2.0 * vt.decel) + 0.5,
+                        _ => false,
+                    },
+                    Rule::Yield => !busy && !foe_due(mine),
+                    Rule::Stop => a.stopped_at.is_some() && !busy && !foe_due(mine),
+                    Rule::AllStop => {
+                        let Some(since) = a.stopped_at else { return false };
+                        // First come, first served among those halted at their lines.
+                        !busy
+                            && !l.foes.iter().any(|&f| {
+                                approach_on(f).is_some_and(|b| {
+                                    b.stopped_at
+                                        .is_some_and(|s| s < since || (s == since && f < a.link))
+                                })
+                            })
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Phase 3: the next speed of every vehicle, lane by lane, from the state the step began with.
+    fn speeds(&self, approaches: &[Option<Approach>], open: &[bool]) -> Vec<Vec<f64>> {
+        let p = &self.params;
+        let vt = &p.vtype;
+        let dt = p.step_s;
+        self.lane_veh
+            .par_iter()
+            .enumerate()
+            .map(|(lane, vs)| {
+                let length = self.net.lanes[lane].length_m;
+                let mut out = Vec::with_capacity(vs.len());
+                for (k, &id) in vs.iter().enumerate() {
+                    let Some(v) = self.veh[id as usize].as_ref() else {
+                        out.push(0.0);
+                        continue;
+                    };
+                    let desired = self.desired(v);
+                    // (gap, leader speed) of the nearest constraint ahead.
+                    let mut ahead: Vec<(f64, f64)> = Vec::with_capacity(2);
+                    if k > 0 {
+                        if let Some(l) = self.veh[vs[k - 1] as usize].as_ref() {
+                            ahead.push((l.pos - vt.length_m - v.pos - vt.min_gap_m, l.v));
+                        }
+                    } else if let Some(next) = self.next_edge(v) {
+                        let to_line = length - v.pos;
+                        match approaches[lane] {
+                            Some(a) if open[lane] => {
+                                // The last vehicle beyond, if any.
+                                let to = self.net.links[a.link as usize].to_lane;
+                                if let Some(&b) = self.lane_veh[to as usize].last() {
+                                    if let Some(b) = self.veh[b as usize].as_ref() {
+                                        ahead.push((to_line + b.pos - vt.length_m - vt.min_gap_m, b.v));
+                                    }
+                                }
+                            }
+                            // Closed, or on a lane that does not lead on (it must change
+                            // lanes first): stop at the line.
+                            _ => ahead.push((to_line - 0.1, 0.0)),
+                        }
+                        let _ = next;
+                    }
+                    let v_next = match p.follow {
+                        Follow::Krauss => {
+                            let vmax = (v.v + vt.accel * dt).min(desired);
+                            let safe = ahead
+                                .iter()
+                                .map(|&(g, vl)| krauss_safe(g, vl, vt.decel, vt.tau_s))
+                                .fold(f64::INFINITY, f64::min);
+                            let mut w = vmax.min(safe);
+                            // Dawdling.
+                            let u = uniform(p.seed, u64::from(id), self.steps);
+                            if w < vt.accel {
+                                w -= vt.sigma * w * u;
+                            } else {
+                                w -= vt.sigma * vt.accel * u * dt;
+                            }
+                            let floor_ = (v.v - vt.decel * dt)
+                                .max(0.0)
+                                .min(safe.max(v.v - vt.emergency_decel * dt));
+                            w.max(floor_).max(0.0)
+                        }
+                        Follow::Idm => {
+                            let sub = 4;
+                            let h = dt / f64::from(sub);
+                            let mut w = v.v;
+                            let mut gaps: Vec<(f64, f64)> = ahead.clone();
+                            for _ in 0..sub {
+                                let mut acc = vt.accel * (1.0 - (w / desired.max(0.1)).powi(4));
+                                for &(g, vl) in &gaps {
+                                    let s = (g + vt.min_gap_m).max(0.01);
+                                    let star = vt.min_gap_m
+                                        + (w * vt.tau_s
+                                            + w * (w - vl) / (2.0 * (vt.accel * vt.decel).sqrt()))
+                                        .max(0.0);
+                                    acc -= vt.accel * (star / s).powi(2);
+                                }
+                                let nw = (w + acc * h).max(0.0);
+                                for gv in &mut gaps {
+                                    gv.0 -= (nw - gv.1) * h;
+                                }
+                                w = nw;
+                            }
+                            w
+                        }
+                    };
+                    out.push(v_next);
+                }
+                out
+            })
+            .collect()
+    }
+
+    /// Sets the new speeds; counts halts, waiting and time lost.
+    fn apply_speeds(&mut self, speeds: &[Vec<f64>], approaches: &[Option<Approach>], _open: &[bool]) {
+        let dt = self.params.step_s;
+        let t = self.time_s;
+        for (lane, vs) in self.lane_veh.iter().enumerate() {
+            for (k, &id) in vs.iter().enumerate() {
+                let desired = {
+                    let Some(v) = self.veh[id as usize].as_ref() else {
+                        continue;
+                    };
+                    (self.net.lanes[v.lane as usize].speed_m_s * v.factor).min(self.params.vtype.max_speed)
+                };
+                let Some(v) = self.veh[id as usize].as_mut() else {
+                    continue;
+                };
+                v.v = speeds[lane][k];
+                let r = &mut self.results[id as usize];
+                if v.v < 0.1 {
+                    r.waiting_s += dt;
+                    v.halted_s += dt;
+                } else {
+                    v.halted_s = 0.0;
+                }
+                r.time_loss_s += dt * (1.0 - v.v / desired.max(0.1)).max(0.0);
+                // Halted at the stop line: stop signs and all-way stops note when.
+                let at_line = k == 0 && approaches[lane].is_some_and(|a| a.dist < 1.5) && v.v < 0.1;
+                if at_line {
+                    v.stopped_at.get_or_insert(t);
+                } else if k != 0 || approaches[lane].is_none_or(|a| a.dist >= 1.5) {
+                    v.stopped_at = None;
+                }
+                if !v.stuck && v.halted_s >= self.params.stuck_after_s {
+                    v.stuck = true;
+                }
+            }
+        }
+    }
+
+    /// Phase 4: moves, and hand-overs across junctions.
+    fn moves(&mut self) {
+        let dt = self.params.step_s;
+        let t = self.time_s;
+        let clear = self.params.clear_s;
+        let mut handed: Vec<(u32, f64, u32)> = Vec::new();
+        let mut arrived: Vec<u32> = Vec::new();
+        let mut bin_updates: Vec<(u32, f64, bool)> = Vec::new();
+        let mut lefts: Vec<u32> = Vec::new();
+        let mut entered: Vec<u32> = Vec::new();
+        for lane in 0..self.lane_veh.len() {
+            let length = self.net.lanes[lane].length_m;
+            let edge = self.net.lanes[lane].edge;
+            let mut keep = Vec::with_capacity(self.lane_veh[lane].len());
+            let vs = std::mem::take(&mut self.lane_veh[lane]);
+            let mut halted = 0u32;
+            for id in vs {
+                let next = {
+                    let v = self.veh[id as usize].as_ref().expect("vehicle on a lane");
+                    self.next_edge(v)
+                };
+                let v = self.veh[id as usize].as_mut().expect("vehicle on a lane");
+                self.vehicle_steps += 1;
+                let step = v.v * dt;
+                v.pos += step;
+                if v.v < 0.1 {
+                    halted += 1;
+                }
+                bin_updates.push((edge, v.v, false));
+                if v.pos < length {
+                    keep.push(id);
+                    continue;
+                }
+                match next {
+                    None => {
+                        // Arrived at the end of its last edge.
+                        arrived.push(id);
+                        lefts.push(edge);
+                    }
+                    Some(n) => {
+                        let link = self.net.link_to(lane as u32, n);
+                        match link {
+                            Some(link) => {
+                                let to = self.net.links[link as usize].to_lane;
+                                let to_len = self.net.lanes[to as usize].length_m;
+                                v.pos = (v.pos - length).min(to_len - 0.01);
+                                v.lane = to;
+                                v.at += 1;
+                                v.stopped_at = None;
+                                self.busy_until[link as usize] = t + clear;
+                                self.results[id as usize].route_length_m += to_len;
+                                handed.push((to, v.pos, id));
+                                lefts.push(edge);
+                                entered.push(n);
+                            }
+                            None => {
+                                // Not on a lane that leads on: wait at the line.
+                                v.pos = length - 0.01;
+                                v.v = 0.0;
+                                keep.push(id);
+                            }
+                        }
+                    }
+                }
+            }
+            self.lane_veh[lane] = keep;
+            if halted > 0 {
+                let b = &mut self.bin()[edge as usize];
+                b.longest_queue = b.longest_queue.max(halted);
+            }
+        }
+        for (edge, v, _) in bin_updates {
+            let b = &mut self.bin()[edge as usize];
+            b.samples += 1;
+            b.speed_sum += v;
+        }
+        for e in lefts {
+            self.bin()[e as usize].left += 1;
+        }
+        for e in entered {
+            self.bin()[e as usize].entered += 1;
+        }
+        // Vehicles handed over join their new lanes at the back, farthest first.
+        handed.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+        for (lane, _, id) in handed {
+            self.lane_veh[lane as usize].push(id);
+        }
+        for id in arrived {
+            if let Some(v) = self.veh[id as usize].take() {
+                let r = &mut self.results[id as usize];
+                r.status = Status::Arrived;
+                r.arrived_s = Some(t + dt);
+                let _ = v;
+                self.running -= 1;
+            }
+        }
+    }
+
+    /// Phase 5: lane changes, in lane order: to a lane that leads on where this one does not,
+    /// or to a faster neighbour that also leads on.
+    fn lane_changes(&mut self) {
+        let vt = self.params.vtype.clone();
+        for lane in 0..self.lane_veh.len() as u32 {
+            let edge = self.net.lanes[lane as usize].edge;
+            let n_lanes = self.net.edge_lanes[edge as usize];
+            if n_lanes < 2 {
+                continue;
+            }
+            let index = self.net.lanes[lane as usize].index;
+            let mut k = 0;
+            while k < self.lane_veh[lane as usize].len() {
+                let id = self.lane_veh[lane as usize][k];
+                let Some(v) = self.veh[id as usize].as_ref() else {
+                    k += 1;
+                    continue;
+                };
+                let next = self.next_edge(v);
+                let leads = |l: u32| next.is_none_or(|n| self.net.link_to(l, n).is_some());
+                let target = if !leads(lane) {
+                    // Toward the nearest lane that leads on.
+                    let good: Vec<u32> = (0..n_lanes).filter(|&i| leads(self.net.lane(edge, i))).collect();
+                    good.iter()
+                        .min_by_key(|&&i| (i as i64 - index as i64).abs())
+                        .map(|&i| if i > index { index + 1 } else { index - 1 })
+                } else {
+                    // Faster: the leader here is slower than wanted, and a neighbour that
+                    // leads on offers more.
+                    let desired = self.desired(v);
+                    let here = self.free_speed(lane, v.pos, k, desired);
+                    let mut best: Option<(u32, f64)> = None;
+                    for i in [index + 1, index.wrapping_sub(1)] {
+                        if i >= n_lanes {
+                            continue;
+                        }
+                        let l = self.net.lane(edge, i);
+                        if !leads(l) {
+                            continue;
+                        }
+                        let there = self.free_speed_at(l, v.pos, desired);
+                        if there > here + 1.0 && best.is_none_or(|(_, s)| there > s) {
+                            best = Some((i, there));
+                        }
+                    }
+                    best.map(|(i, _)| i)
+                };
+                let Some(ti) = target else {
+                    k += 1;
+                    continue;
+                };
+                let tl = self.net.lane(edge, ti);
+                // Room on the target: behind its leader, ahead of its follower with a safe gap.
+                let (pos, speed) = (v.pos, v.v);
+                let vs = &self.lane_veh[tl as usize];
+                let at = vs.partition_point(|&o| self.veh[o as usize].as_ref().is_some_and(|o| o.pos > pos));
+                let lead_ok = at == 0
+                    || self.veh[vs[at - 1] as usize].as_ref().is_some_and(|l| {
+                        let g = l.pos - vt.length_m - pos - vt.min_gap_m;
+                        g >= 0.0 && krauss_safe(g, l.v, vt.decel, vt.tau_s) >= speed - vt.decel
+                    });
+                let follow_ok = at >= vs.len()
+                    || self.veh[vs[at] as usize].as_ref().is_some_and(|f| {
+                        let g = pos - vt.length_m - f.pos - vt.min_gap_m;
+                        g >= 0.0 && krauss_safe(g, speed, vt.decel, vt.tau_s) >= f.v - vt.decel
+                    });
+                if !(lead_ok && follow_ok) {
+                    k += 1;
+                    continue;
+                }
+                self.lane_veh[lane as usize].remove(k);
+                self.lane_veh[tl as usize].insert(at, id);
+                if let Some(v) = self.veh[id as usize].as_mut() {
+                    v.lane = tl;
+                    v.stopped_at = None;
+                }
+            }
+        }
+    }
+
+    /// The speed a vehicle at index `k` of `lane` could hold behind its leader.
+    fn free_speed(&self, lane: u32, pos: f64, k: usize, desired: f64) -> f64 {
+        let vt = &self.params.vtype;
+        if k == 0 {
+            return desired;
+        }
+        let vs = &self.lane_veh[lane as usize];
+        self.veh[vs[k - 1] as usize].as_ref().map_or(desired, |l| {
+            let g = l.pos - vt.length_m - pos - vt.min_gap_m;
+            if g > 100.0 {
+                desired
+            } else {
+                krauss_safe(g, l.v, vt.decel, vt.tau_s).min(desired)
+            }
+        })
+    }
+
+    /// The same on another lane, at position `pos`.
+    fn free_speed_at(&self, lane: u32, pos: f64, desired: f64) -> f64 {
+        let vt = &self.params.vtype;
+        let vs = &self.lane_veh[lane as usize];
+        let at = vs.partition_point(|&o| self.veh[o as usize].as_ref().is_some_and(|o| o.pos > pos));
+        if at == 0 {
+            return desired;
+        }
+        self.veh[vs[at - 1] as usize].as_ref().map_or(desired, |l| {
+            let g = l.pos - vt.length_m - pos - vt.min_gap_m;
+            if g > 100.0 {
+                desired
+            } else {
+                krauss_safe(g, l.v, vt.decel, vt.tau_s).min(desired)
+            }
+        })
+    }
+
+    /// Ends the run: vehicles still on the road are stuck or running, those never on it
+    /// waiting; returns how many are on the road.
+    pub fn close(&mut self) -> usize {
+        for (k, v) in self.veh.iter().enumerate() {
+            if let Some(v) = v {
+                self.results[k].status = if v.stuck { Status::Stuck } else { Status::Running };
+            }
+        }
+        self.running
+    }
+
+    /// Vehicles halted longer than the stuck time now.
+    pub fn stuck_now(&self) -> usize {
+        self.veh.iter().flatten().filter(|v| v.stuck).count()
+    }
+
+    /// Turn of a link (for the viewer and outputs).
+    pub fn link_turn(&self, link: u32) -> Turn {
+        self.net.links[link as usize].turn
+    }
+}

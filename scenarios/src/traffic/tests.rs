@@ -1,0 +1,247 @@
+//! The model against theory: capacity of a single lane (Krauss and IDM), a ring road's
+//! fundamental diagram, determinism.
+
+use super::*;
+use cim_engine::network::{Connection, Control, Edge, Junction, Network, Turn, Yield};
+
+fn junction(x: f64, y: f64, control: Control) -> Junction {
+    Junction {
+        x,
+        y,
+        control,
+        controller: None,
+        osm_node: None,
+        incoming: vec![],
+        outgoing: vec![],
+    }
+}
+
+fn edge(from: u32, to: u32, shape: Vec<[f64; 2]>, length: f64, speed: f64, lanes: u32) -> Edge {
+    Edge {
+        code: format!("e{from}{to}"),
+        source_key: String::new(),
+        layer: "roads".into(),
+        backward: false,
+        from,
+        to,
+        lanes,
+        speed_m_s: speed,
+        length_m: length,
+        class: "primary".into(),
+        priority: 12,
+        yields: Yield::None,
+        shape,
+        piece: 0,
+        lanes_default: false,
+        speed_default: false,
+        turn_lanes: None,
+    }
+}
+
+/// A straight single-lane road `length` m long.
+fn straight(length: f64, speed: f64) -> Network {
+    Network {
+        junctions: vec![
+            junction(0.0, 0.0, Control::DeadEnd),
+            junction(length, 0.0, Control::DeadEnd),
+        ],
+        edges: vec![edge(0, 1, vec![[0.0, 0.0], [length, 0.0]], length, speed, 1)],
+        ..Network::default()
+    }
+}
+
+/// A ring of two single-lane edges of `half` m each.
+fn ring(half: f64, speed: f64) -> Network {
+    let mut n = Network {
+        junctions: vec![
+            junction(0.0, 0.0, Control::Priority),
+            junction(half, 0.0, Control::Priority),
+        ],
+        ..Network::default()
+    };
+    n.edges = vec![
+        edge(0, 1, vec![[0.0, 0.0], [half, 0.0]], half, speed, 1),
+        edge(
+            1,
+            0,
+            vec![[half, 0.0], [half, 1.0], [0.0, 1.0], [0.0, 0.0]],
+            half,
+            speed,
+            1,
+        ),
+    ];
+    n.edges[1].piece = 1;
+    n.connections = vec![
+        Connection {
+            from_edge: 0,
+            from_lane: 0,
+            to_edge: 1,
+            to_lane: 0,
+            turn: Turn::Straight,
+        },
+        Connection {
+            from_edge: 1,
+            from_lane: 0,
+            to_edge: 0,
+            to_lane: 0,
+            turn: Turn::Straight,
+        },
+    ];
+    n
+}
+
+fn exact(follow: Follow) -> SimParams {
+    SimParams {
+        follow,
+        vtype: VehicleType {
+            sigma: 0.0,
+            speed_dev: 0.0,
+            ..VehicleType::default()
+        },
+        ..SimParams::default()
+    }
+}
+
+/// Vehicles passing `x` on edge 0 between `from` and `to` s, per hour.
+fn flow_at(sim: &mut Sim, x: f64, from: f64, to: f64) -> f64 {
+    let mut passed = 0u32;
+    let mut before: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
+    while sim.time_s < to {
+        sim.step();
+        let mut now = std::collections::HashMap::new();
+        for (trip, lane, pos, _) in sim.vehicles() {
+            if sim.net.lanes[lane as usize].edge == 0 {
+                now.insert(trip, pos);
+                if sim.time_s > from && pos >= x && before.get(&trip).is_some_and(|&p| p < x) {
+                    passed += 1;
+                }
+            }
+        }
+        before = now;
+    }
+    f64::from(passed) * 3600.0 / (to - from)
+}
+
+/// Krauss with σ = 0: q = 3600 / ((l + minGap) / v + τ) = 2,482 veh/h at 16.66 m/s.
+#[test]
+fn krauss_single_lane_capacity_is_the_theorys() {
+    let net = SimNet::new(&straight(3000.0, 16.66));
+    let trips = (0..4000)
+        .map(|k| Trip {
+            id: k.to_string(),
+            depart_s: f64::from(k) * 0.5,
+            route: vec![0],
+        })
+        .collect();
+    let mut sim = Sim::new(net, exact(Follow::Krauss), trips, 300.0);
+    let q = flow_at(&mut sim, 2000.0, 600.0, 1800.0);
+    let theory = 3600.0 / (7.5 / 16.66 + 1.0);
+    assert!(
+        (q - theory).abs() / theory < 0.02,
+        "q {q:.0} veh/h, theory {theory:.0}"
+    );
+}
+
+/// IDM: the most a lane carries, max over v of v / (s*(v) + l), with
+/// s*(v) = (s0 + vT) / √(1 − (v/v0)⁴): 1,841 veh/h for v0 13.89 m/s, T 1 s, s0 2.5 m, l 5 m.
+#[test]
+fn idm_single_lane_capacity_is_the_theorys() {
+    let net = SimNet::new(&straight(3000.0, 13.89));
+    let trips = (0..4000)
+        .map(|k| Trip {
+            id: k.to_string(),
+            depart_s: f64::from(k) * 0.5,
+            route: vec![0],
+        })
+        .collect();
+    let mut sim = Sim::new(net, exact(Follow::Idm), trips, 300.0);
+    let q = flow_at(&mut sim, 2000.0, 900.0, 2100.0);
+    let theory = (1..13890)
+        .map(|k| {
+            let v = f64::from(k) / 1000.0;
+            v / ((2.5 + v) / (1.0 - (v / 13.89).powi(4)).sqrt() + 5.0) * 3600.0
+        })
+        .fold(0.0, f64::max);
+    assert!((theory - 1841.0).abs() < 5.0, "{theory}");
+    assert!(
+        (q - theory).abs() / theory < 0.02,
+        "q {q:.0} veh/h, theory {theory:.0}"
+    );
+}
+
+/// A ring road with σ = 0 follows the triangular fundamental diagram: q = ρv free, and
+/// q = (1 − ρ(l + minGap)) / τ congested; at 133.3 veh/km (jam density) nothing moves.
+#[test]
+fn a_ring_road_follows_the_fundamental_diagram() {
+    let (half, v) = (500.0, 16.66);
+    for n in [20u32, 60, 100, 133] {
+        let net = SimNet::new(&ring(half, v));
+        let laps: Vec<u32> = (0..400).map(|k| k % 2).collect();
+        // Placed evenly round the ring, halted.
+        let spacing = 2.0 * half / f64::from(n);
+        let trips: Vec<Trip> = (0..n)
+            .map(|k| {
+                let x = f64::from(k) * spacing + 5.0;
+                let mut route = laps.clone();
+                if x >= half {
+                    route.remove(0);
+                }
+                Trip {
+                    id: k.to_string(),
+                    depart_s: 0.0,
+                    route,
+                }
+            })
+            .collect();
+        let mut sim = Sim::new(net, exact(Follow::Krauss), trips, 300.0);
+        for k in 0..n {
+            let x = f64::from(k) * spacing + 5.0;
+            assert!(sim.place(k, if x >= half { x - half } else { x }, 0.0));
+        }
+        while sim.time_s < 900.0 {
+            sim.step();
+        }
+        assert_eq!(sim.running as u32, n, "all {n} on the ring");
+        let q = flow_at(&mut sim, 250.0, 900.0, 2100.0);
+        let rho = f64::from(n) / (2.0 * half);
+        let free = rho * v * 3600.0;
+        let congested = (1.0 - rho * 7.5) / 1.0 * 3600.0;
+        let theory = free.min(congested).max(0.0);
+        assert!(
+            // Within 3 % of the lane's capacity (2,482 veh/h).
+            (q - theory).abs() <= 0.03 * 2482.0,
+            "{n} vehicles: q {q:.0} veh/h, theory {theory:.0}"
+        );
+    }
+}
+
+#[test]
+fn a_run_is_the_same_for_any_number_of_threads() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let net = SimNet::new(&ring(300.0, 13.89));
+            let laps: Vec<u32> = (0..40).map(|k| k % 2).collect();
+            let trips = (0..50)
+                .map(|k| Trip {
+                    id: k.to_string(),
+                    depart_s: f64::from(k),
+                    route: laps.clone(),
+                })
+                .collect();
+            let mut sim = Sim::new(net, SimParams::default(), trips, 300.0);
+            while sim.time_s < 600.0 {
+                sim.step();
+            }
+            sim.vehicles()
+                .map(|(t, l, p, v)| (t, l, p.to_bits(), v.to_bits()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let one = run(1);
+    assert!(!one.is_empty());
+    assert_eq!(one, run(2));
+}
