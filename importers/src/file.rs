@@ -28,6 +28,8 @@ pub enum Format {
     OsmPbf,
     /// IFC in its STEP physical file form (IFC 2x3, 4, 4.3).
     Ifc,
+    /// A SUMO road network (`.net.xml`, or gzipped).
+    SumoNet,
     /// A 3-D format cim does not read yet (its name).
     NotYet(&'static str),
     /// Nothing cim knows (GDAL may, with the `gdal` feature).
@@ -48,6 +50,7 @@ impl Format {
             Format::OsmXml => "OSM XML",
             Format::OsmPbf => "OSM PBF",
             Format::Ifc => "IFC",
+            Format::SumoNet => "SUMO network",
             Format::NotYet(n) => n,
             Format::Unknown => "unknown",
         }
@@ -99,6 +102,16 @@ pub fn sniff(head: &[u8]) -> Format {
     {
         return Format::NotYet("3D Tiles content");
     }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        // Gzipped: what is inside (SUMO writes .net.xml.gz).
+        let mut inner = Vec::with_capacity(8192);
+        let _ = flate2::read::GzDecoder::new(head)
+            .take(8192)
+            .read_to_end(&mut inner);
+        if crate::sumo::looks_like(&inner) {
+            return Format::SumoNet;
+        }
+    }
     if head.windows(9).take(64).any(|w| w == b"OSMHeader") {
         return Format::OsmPbf;
     }
@@ -110,6 +123,9 @@ pub fn sniff(head: &[u8]) -> Format {
     if t.starts_with('<') {
         if t.contains("<osm") {
             return Format::OsmXml;
+        }
+        if crate::sumo::looks_like(head) {
+            return Format::SumoNet;
         }
         if crate::citymodel::citygml::looks_like(head) {
             return Format::CityGml;
@@ -219,6 +235,10 @@ pub fn import_file(
             let name = opts.layer.clone().unwrap_or_else(|| "terrain".to_string());
             let r = pipeline::import_terrain(project, path, dem.raster, &crs, &name, opts.cell_size)?;
             Ok(Imported::Terrain(r, dem.warnings))
+        }
+        Format::SumoNet => {
+            let source = crate::sumo::read_sumo_net(path, opts.origin, opts.src_crs.as_ref(), project.crs())?;
+            pipeline::import_vectors(project, vec![source], opts, progress).map(Imported::Features)
         }
         Format::OsmXml | Format::OsmPbf => {
             let sources = crate::osm::read_osm(path, &crate::osm::OsmOptions::default())?;

@@ -14,6 +14,7 @@ pub mod pipeline;
 mod placement;
 mod run_raster;
 mod source;
+pub mod sumo;
 pub mod terrain;
 pub mod validate;
 pub mod vector;

@@ -292,6 +292,7 @@ pub(crate) fn build(roads: Vec<RoadIn>, opts: &NetworkOptions) -> Network {
             Some(v)
         };
         let mut start = 0;
+        let mut part = 0u32;
         for i in 1..r.line.len() {
             let Some(b) = jv[ri][i] else { continue };
             let a = jv[ri][start].unwrap_or(b);
@@ -334,6 +335,7 @@ pub(crate) fn build(roads: Vec<RoadIn>, opts: &NetworkOptions) -> Network {
                     yields: Yield::None,
                     shape,
                     piece,
+                    part,
                     lanes_default,
                     speed_default: r.speed.is_none(),
                     turn_lanes: turn_lanes(fwd, lanes, &mut notes),
@@ -342,6 +344,24 @@ pub(crate) fn build(roads: Vec<RoadIn>, opts: &NetworkOptions) -> Network {
                 net.junctions[to as usize].incoming.push(id);
             }
             piece += 1;
+            part += 1;
+        }
+    }
+    // Twin one-way roads (a dual carriageway drawn as two lines, a SUMO network's edges): one
+    // each way between the same two junctions make one piece, for U-turns and arms.
+    let mut by_pair: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+    for (k, e) in net.edges.iter().enumerate() {
+        by_pair
+            .entry((e.from.min(e.to), e.from.max(e.to)))
+            .or_default()
+            .push(k as u32);
+    }
+    let mut pairs: Vec<&Vec<u32>> = by_pair.values().filter(|v| v.len() == 2).collect();
+    pairs.sort_unstable();
+    for v in pairs {
+        let (a, b) = (v[0] as usize, v[1] as usize);
+        if net.edges[a].from == net.edges[b].to && net.edges[a].from != net.edges[a].to {
+            net.edges[b].piece = net.edges[a].piece;
         }
     }
     for (ri, k, fwd, y) in signs {
@@ -624,8 +644,9 @@ fn lane_allows(entry: &str, turn: Turn) -> bool {
 /// `turn:lanes` where they give each turn a lane; else right turns from the rightmost lane,
 /// left turns from the leftmost, straight on from every lane. Target lanes: a right turn into
 /// the rightmost, a left into the leftmost, straight on lane for lane from the right.
-fn lanes_for(ei: u32, e: &Edge, targets: &[(u32, f64)], edges: &[Edge], out: &mut Vec<Connection>) {
+fn lanes_for(ei: u32, e: &Edge, targets: &[(u32, f64)], edges: &[Edge], all: &mut Vec<Connection>) {
     let n = e.lanes.max(1);
+    let mut out: Vec<Connection> = Vec::new();
     for &(o, angle) in targets {
         let uturn = edges[o as usize].piece == e.piece;
         let turn = turn_of(angle, uturn);
@@ -666,4 +687,31 @@ fn lanes_for(ei: u32, e: &Edge, targets: &[(u32, f64)], edges: &[Edge], out: &mu
             });
         }
     }
+    // Every lane leads somewhere (without turn:lanes): a lane left without a movement (a
+    // corner, a T's side road) takes those of its nearest neighbour, lane beside lane.
+    if e.turn_lanes.is_none() && !out.is_empty() {
+        for i in 0..n {
+            if out.iter().any(|c| c.from_lane == i) {
+                continue;
+            }
+            let j = (0..n)
+                .filter(|&j| out.iter().any(|c| c.from_lane == j && c.turn != Turn::UTurn))
+                .min_by_key(|&j| (j as i64 - i as i64).abs());
+            let Some(j) = j else { continue };
+            let copies: Vec<Connection> = out
+                .iter()
+                .filter(|c| c.from_lane == j && c.turn != Turn::UTurn)
+                .map(|c| {
+                    let m = edges[c.to_edge as usize].lanes.max(1) as i64;
+                    Connection {
+                        from_lane: i,
+                        to_lane: (i64::from(c.to_lane) + i64::from(i) - i64::from(j)).clamp(0, m - 1) as u32,
+                        ..*c
+                    }
+                })
+                .collect();
+            out.extend(copies);
+        }
+    }
+    all.extend(out);
 }

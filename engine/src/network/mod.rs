@@ -159,8 +159,11 @@ pub struct Edge {
     pub yields: Yield,
     /// In the project CRS, from `from` to `to`.
     pub shape: Vec<[f64; 2]>,
-    /// The road piece it is one direction of (both directions share it).
+    /// The road piece it is one direction of (both directions share it, and so do two one-way
+    /// roads drawn between the same junctions in opposite directions).
     pub piece: u32,
+    /// Which piece of its road it is, from the road's start (0 for a road not split).
+    pub part: u32,
     /// Lanes, and speed, from the class because the road did not say.
     pub lanes_default: bool,
     pub speed_default: bool,
@@ -222,6 +225,22 @@ pub struct Network {
     pub stats: NetworkStats,
     /// What was assumed or left out, each naming the road or relation.
     pub notes: Vec<String>,
+}
+
+impl Edge {
+    /// Its id in SUMO files: a SUMO network's own edge id; else `[-]CODE#PART` (`-` against
+    /// the road's line), as netconvert names OSM ways' pieces.
+    pub fn sumo_id(&self) -> String {
+        match self.source_key.strip_prefix("sumo:edge/") {
+            Some(id) => id.to_string(),
+            None => format!(
+                "{}{}#{}",
+                if self.backward { "-" } else { "" },
+                self.code,
+                self.part
+            ),
+        }
+    }
 }
 
 impl Network {

@@ -126,11 +126,11 @@ impl RoadIn {
         } else {
             Oneway::Both
         });
-        let nodes = text(a, &["osm_nodes"]).and_then(|s| {
+        let nodes = text(a, &["osm_nodes", "nodes"]).and_then(|s| {
             let ids: Option<Vec<i64>> = s.split_whitespace().map(|t| t.parse().ok()).collect();
             ids.filter(|v| v.len() == line.len())
         });
-        let controls = text(a, &["osm_controls"])
+        let controls = text(a, &["osm_controls", "controls"])
             .map(|s| {
                 s.split_whitespace()
                     .filter_map(|t| {

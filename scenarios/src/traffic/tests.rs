@@ -32,6 +32,7 @@ fn edge(from: u32, to: u32, shape: Vec<[f64; 2]>, length: f64, speed: f64, lanes
         yields: Yield::None,
         shape,
         piece: 0,
+        part: 0,
         lanes_default: false,
         speed_default: false,
         turn_lanes: None,
