@@ -92,8 +92,9 @@ pub fn read_sumo_net(
     };
     let mut reader = Reader::from_reader(input);
     let mut buf = Vec::new();
-    let (mut edges, mut junctions): (Vec<Edge>, HashMap<String, ([f64; 2], String)>) =
-        (Vec::new(), HashMap::new());
+    let mut edges: Vec<Edge> = Vec::new();
+    // Position and type by id.
+    let mut junctions: HashMap<String, ([f64; 2], String)> = HashMap::new();
     let mut junction_order: Vec<String> = Vec::new();
     let (mut offset, mut proj) = ([0.0, 0.0], String::from("!"));
     let mut record = 0u64;
