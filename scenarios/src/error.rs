@@ -24,4 +24,8 @@ impl ScenarioError {
             message: message.into(),
         }
     }
+
+    pub(crate) fn io(path: &std::path::Path, e: std::io::Error) -> ScenarioError {
+        ScenarioError::invalid(format!("{}: {e}", path.display()))
+    }
 }

@@ -12,15 +12,17 @@ use std::time::Instant;
 use cim_engine::{Project, Raster, ResultTable, RunRecord, RunSpool};
 
 use crate::flood::{self, config::ScenarioConfig};
+use crate::traffic::{self, TrafficConfig};
 use crate::ScenarioError;
 
 /// The models a scenario may name.
-pub const MODELS: [&str; 1] = ["flood"];
+pub const MODELS: [&str; 2] = ["flood", "traffic"];
 
 /// A scenario, read and checked, by its model.
 #[derive(Clone, Debug)]
 pub enum Scenario {
-    Flood(ScenarioConfig),
+    Flood(Box<ScenarioConfig>),
+    Traffic(Box<TrafficConfig>),
 }
 
 impl Scenario {
@@ -39,7 +41,8 @@ impl Scenario {
             }
         };
         match model {
-            "flood" => Ok(Scenario::Flood(ScenarioConfig::load(path)?)),
+            "flood" => Ok(Scenario::Flood(Box::new(ScenarioConfig::load(path)?))),
+            "traffic" => Ok(Scenario::Traffic(Box::new(TrafficConfig::load(path)?))),
             other => Err(ScenarioError::invalid(format!(
                 "{}: model '{other}' is not known (known: {})",
                 path.display(),
@@ -51,6 +54,7 @@ impl Scenario {
     pub fn model(&self) -> &'static str {
         match self {
             Scenario::Flood(_) => "flood",
+            Scenario::Traffic(_) => "traffic",
         }
     }
 
@@ -58,6 +62,7 @@ impl Scenario {
     pub fn name(&self) -> &str {
         match self {
             Scenario::Flood(c) => &c.name,
+            Scenario::Traffic(c) => &c.name,
         }
     }
 
@@ -65,6 +70,7 @@ impl Scenario {
     pub fn project(&self) -> &Path {
         match self {
             Scenario::Flood(c) => &c.project,
+            Scenario::Traffic(c) => &c.project,
         }
     }
 
@@ -72,6 +78,7 @@ impl Scenario {
     pub fn duration_s(&self) -> f64 {
         match self {
             Scenario::Flood(c) => c.time.duration_min * 60.0,
+            Scenario::Traffic(c) => c.time.duration_min * 60.0,
         }
     }
 
@@ -79,6 +86,7 @@ impl Scenario {
     pub fn set_threads(&mut self, threads: usize) {
         match self {
             Scenario::Flood(c) => c.parameters.threads = threads,
+            Scenario::Traffic(c) => c.parameters.threads = threads,
         }
     }
 }
@@ -181,7 +189,8 @@ pub struct Progress {
 
 /// A run done (or stopped) and stored, by its model.
 pub enum Finished {
-    Flood(flood::StoredRun),
+    Flood(Box<flood::StoredRun>),
+    Traffic(Stored<traffic::TrafficResult>),
 }
 
 impl Finished {
@@ -189,6 +198,7 @@ impl Finished {
     pub fn summary(&self) -> &serde_json::Value {
         match self {
             Finished::Flood(r) => &r.summary,
+            Finished::Traffic(r) => &r.summary,
         }
     }
 
@@ -196,6 +206,7 @@ impl Finished {
     pub fn completed(&self) -> bool {
         match self {
             Finished::Flood(r) => r.result.summary.completed,
+            Finished::Traffic(r) => r.result.completed,
         }
     }
 }
@@ -251,13 +262,20 @@ pub fn execute(
                 life.run(model)?
             };
             let stored = store(&mut project, scenario, life.scenario_text, spool, outcome)?;
-            Ok(Finished::Flood(flood::StoredRun {
+            Ok(Finished::Flood(Box::new(flood::StoredRun {
                 cells: prepared.grid.num_cells() as f64,
                 result: stored.result,
                 summary: stored.summary,
                 rasters: stored.rasters,
                 wall_s: stored.wall_s,
-            }))
+            })))
+        }
+        Scenario::Traffic(config) => {
+            let prepared = traffic::prepare(config, &project)?;
+            let spool = project.begin_run(&name)?;
+            let outcome = life.run(traffic::TrafficRun::new(&prepared, config)?)?;
+            let stored = store(&mut project, scenario, life.scenario_text, spool, outcome)?;
+            Ok(Finished::Traffic(stored))
         }
     }
 }

@@ -211,7 +211,7 @@ fn flood(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value>
         }
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let name = config.name.clone();
-        let scenario = cim_scenarios::run::Scenario::Flood(config);
+        let scenario = cim_scenarios::run::Scenario::Flood(Box::new(config));
         let done = super::run::execute(&scenario, text, json)
             .with_context(|| format!("scenario {}", path.display()))?;
         if !json {

@@ -1,4 +1,4 @@
-//! `cim run SCENARIO.toml`: runs a flood scenario on its project and stores the run.
+//! `cim run SCENARIO.toml`: runs a scenario (flood, traffic) on its project and stores the run.
 
 use super::open_project;
 use anyhow::{bail, Context, Result};
@@ -67,7 +67,47 @@ fn progress_bar(duration_s: f64, quiet: bool) -> ProgressBar {
 pub fn print_summary(scenario: &Scenario, done: &Finished) {
     match done {
         Finished::Flood(r) => print_flood(scenario.name(), scenario.project(), r),
+        Finished::Traffic(r) => print_traffic(scenario.name(), scenario.project(), r),
     }
+}
+
+fn print_traffic(
+    name: &str,
+    project: &Path,
+    done: &cim_scenarios::run::Stored<cim_scenarios::traffic::TrafficResult>,
+) {
+    let r = &done.result;
+    let state = if r.completed {
+        "complete".to_string()
+    } else {
+        format!("stopped at {:.0} s (results so far kept)", r.time_reached_s)
+    };
+    println!("run '{name}': {state}, {:.0} s simulated", r.time_reached_s);
+    println!(
+        "  {} steps, {} vehicle updates in {:.1} s ({:.2e} vehicle updates/s)",
+        r.steps,
+        r.vehicle_steps,
+        done.wall_s,
+        r.vehicle_steps as f64 / done.wall_s.max(1e-9)
+    );
+    for k in &r.kpis {
+        let unit = if k.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", k.unit)
+        };
+        let digits = if k.unit.is_empty() { 0 } else { 1 };
+        println!("  {:<32} {:>12.digits$}{unit}", k.label, k.value);
+    }
+    if let Some(notes) = done.summary["run"]["notes"].as_array() {
+        for n in notes.iter().take(5).filter_map(|n| n.as_str()) {
+            println!("  note: {n}");
+        }
+    }
+    println!(
+        "  tables in {}: cim_run_trips, cim_run_road_flows (by road, direction and interval)",
+        project.display()
+    );
 }
 
 fn print_flood(name: &str, project: &Path, done: &StoredRun) {

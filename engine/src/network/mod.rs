@@ -231,8 +231,9 @@ impl Edge {
     /// Its id in SUMO files: a SUMO network's own edge id; else `[-]CODE#PART` (`-` against
     /// the road's line), as netconvert names OSM ways' pieces.
     pub fn sumo_id(&self) -> String {
-        match self.source_key.strip_prefix("sumo:edge/") {
-            Some(id) => id.to_string(),
+        // Imported SUMO keys are qualified by their file (`grid.net.xml:roads#sumo:edge/A0A1`).
+        match self.source_key.split_once("sumo:edge/") {
+            Some((_, id)) => id.to_string(),
             None => format!(
                 "{}{}#{}",
                 if self.backward { "-" } else { "" },

@@ -622,6 +622,16 @@ pub(crate) fn load_table(path: &Path, depth: usize) -> Result<toml::Table, Scena
             );
         }
     }
+    // Files a traffic scenario's demand names, likewise.
+    if let Some(toml::Value::Table(demand)) = table.get_mut("demand") {
+        if let Some(toml::Value::Array(files)) = demand.get_mut("sumo") {
+            for f in files.iter_mut() {
+                if let toml::Value::String(p) = f {
+                    *p = dir.join(&*p).to_string_lossy().into_owned();
+                }
+            }
+        }
+    }
     let Some(toml::Value::String(base)) = table.get("extends").cloned() else {
         return Ok(table);
     };

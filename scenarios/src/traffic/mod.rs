@@ -13,12 +13,18 @@
 //! - **Krauss**: a car-following model where each driver keeps a speed from which they can
 //!   stop behind their leader after a reaction time τ, minus a random dawdle σ.
 
+pub mod config;
+pub mod demand;
 pub mod net;
 pub mod route;
+pub mod run;
 pub mod sim;
 
+pub use config::TrafficConfig;
+pub use demand::{random_trips, read_sumo_routes, RandomTrips, SumoDemand, TripSpec};
 pub use net::{Link, Program, Rule, SimNet};
 pub use route::Router;
+pub use run::{prepare, PreparedTraffic, TrafficResult, TrafficRun, TrafficStep};
 pub use sim::{EdgeBin, Follow, Sim, SimParams, Status, Trip, TripResult, VehicleType};
 
 #[cfg(test)]

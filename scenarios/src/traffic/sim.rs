@@ -197,9 +197,13 @@ pub struct Sim {
     /// Vehicle-steps simulated (one vehicle moved one step).
     pub vehicle_steps: u64,
     pub running: usize,
+    /// Trips arrived so far.
+    pub arrived: usize,
     /// Per-edge counts in bins of `bin_s`.
     pub bin_s: f64,
     pub bins: Vec<Vec<EdgeBin>>,
+    /// Its own worker threads, where a number was set (else rayon's global pool).
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
 /// A number in [0, 1) from the seed, a vehicle and a step (SplitMix64).
@@ -280,9 +284,28 @@ impl Sim {
             steps: 0,
             vehicle_steps: 0,
             running: 0,
+            arrived: 0,
             bin_s,
             bins: Vec::new(),
+            pool: None,
         }
+    }
+
+    /// Runs on `threads` worker threads (0: rayon's global pool); results do not depend on it.
+    pub fn set_threads(&mut self, threads: usize) -> Result<(), crate::ScenarioError> {
+        self.pool = if threads == 0 {
+            None
+        } else {
+            Some(std::sync::Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .map_err(|e| {
+                        crate::ScenarioError::invalid(format!("cannot start {threads} threads: {e}"))
+                    })?,
+            ))
+        };
+        Ok(())
     }
 
     /// Whether every trip has ended (arrived, undelivered) or is stuck, and none is due.
@@ -331,7 +354,8 @@ impl Sim {
         self.insert();
         let approaches = self.approaches();
         let open = self.open_links(&approaches);
-        let speeds = self.speeds(&approaches, &open);
+        let changers = self.changers();
+        let speeds = self.speeds(&approaches, &open, &changers);
         self.apply_speeds(&speeds, &approaches, &open);
         self.moves();
         self.lane_changes();
@@ -435,6 +459,45 @@ impl Sim {
             self.bin()[first as usize].entered += 1;
         }
         self.waiting = still;
+    }
+
+    /// The neighbouring lane a vehicle on `lane` must move to because its lane does not lead
+    /// to its next edge (toward the nearest lane that does), if any.
+    fn strategic_target(&self, lane: u32, v: &Veh) -> Option<u32> {
+        let edge = self.net.lanes[lane as usize].edge;
+        let n_lanes = self.net.edge_lanes[edge as usize];
+        let next = self.next_edge(v)?;
+        if n_lanes < 2 || self.net.link_to(lane, next).is_some() {
+            return None;
+        }
+        let index = self.net.lanes[lane as usize].index;
+        (0..n_lanes)
+            .filter(|&i| self.net.link_to(self.net.lane(edge, i), next).is_some())
+            .min_by_key(|&i| (i64::from(i) - i64::from(index)).abs())
+            .map(|i| self.net.lane(edge, if i > index { index + 1 } else { index - 1 }))
+    }
+
+    /// Vehicles that must change into each lane (position, speed), sorted by position: the
+    /// vehicles behind them on that lane make room (cooperative lane changing).
+    fn changers(&self) -> Vec<Vec<(f64, f64)>> {
+        let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new(); self.lane_veh.len()];
+        for (lane, vs) in self.lane_veh.iter().enumerate() {
+            if self.net.edge_lanes[self.net.lanes[lane].edge as usize] < 2 {
+                continue;
+            }
+            for &id in vs {
+                let Some(v) = self.veh[id as usize].as_ref() else {
+                    continue;
+                };
+                if let Some(t) = self.strategic_target(lane as u32, v) {
+                    out[t as usize].push((v.pos, v.v));
+                }
+            }
+        }
+        for o in &mut out {
+            o.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        out
     }
 
     /// Puts trip `t`'s vehicle on the rightmost lane of its first edge at `pos` (its front, m)
@@ -572,7 +635,24 @@ impl Sim {
     }
 
     /// Phase 3: the next speed of every vehicle, lane by lane, from the state the step began with.
-    fn speeds(&self, approaches: &[Option<Approach>], open: &[bool]) -> Vec<Vec<f64>> {
+    fn speeds(
+        &self,
+        approaches: &[Option<Approach>],
+        open: &[bool],
+        changers: &[Vec<(f64, f64)>],
+    ) -> Vec<Vec<f64>> {
+        match &self.pool {
+            Some(pool) => pool.install(|| self.speeds_on(approaches, open, changers)),
+            None => self.speeds_on(approaches, open, changers),
+        }
+    }
+
+    fn speeds_on(
+        &self,
+        approaches: &[Option<Approach>],
+        open: &[bool],
+        changers: &[Vec<(f64, f64)>],
+    ) -> Vec<Vec<f64>> {
         let p = &self.params;
         let vt = &p.vtype;
         let dt = p.step_s;
@@ -589,7 +669,17 @@ impl Sim {
                     };
                     let desired = self.desired(v);
                     // (gap, leader speed) of the nearest constraint ahead.
-                    let mut ahead: Vec<(f64, f64)> = Vec::with_capacity(2);
+                    let mut ahead: Vec<(f64, f64)> = Vec::with_capacity(3);
+                    // A neighbour waiting to change in just ahead: leave it room.
+                    let c = &changers[lane];
+                    let i = c.partition_point(|x| x.0 <= v.pos + 0.1);
+                    if let Some(&(cp, cv)) = c.get(i) {
+                        let g = cp - vt.length_m - v.pos - vt.min_gap_m;
+                        // Only where one can still brake for it.
+                        if g >= 0.0 || v.v < 0.1 {
+                            ahead.push((g.max(0.0), cv));
+                        }
+                    }
                     if k > 0 {
                         if let Some(l) = self.veh[vs[k - 1] as usize].as_ref() {
                             ahead.push((l.pos - vt.length_m - v.pos - vt.min_gap_m, l.v));
@@ -795,6 +885,7 @@ impl Sim {
                 r.arrived_s = Some(t + dt);
                 let _ = v;
                 self.running -= 1;
+                self.arrived += 1;
             }
         }
     }
@@ -819,12 +910,9 @@ impl Sim {
                 };
                 let next = self.next_edge(v);
                 let leads = |l: u32| next.is_none_or(|n| self.net.link_to(l, n).is_some());
-                let target = if !leads(lane) {
-                    // Toward the nearest lane that leads on.
-                    let good: Vec<u32> = (0..n_lanes).filter(|&i| leads(self.net.lane(edge, i))).collect();
-                    good.iter()
-                        .min_by_key(|&&i| (i as i64 - index as i64).abs())
-                        .map(|&i| if i > index { index + 1 } else { index - 1 })
+                let strategic = self.strategic_target(lane, v);
+                let target = if let Some(t) = strategic {
+                    Some(self.net.lanes[t as usize].index)
                 } else {
                     // Faster: the leader here is slower than wanted, and a neighbour that
                     // leads on offers more.
@@ -866,6 +954,38 @@ impl Sim {
                         g >= 0.0 && krauss_safe(g, speed, vt.decel, vt.tau_s) >= f.v - vt.decel
                     });
                 if !(lead_ok && follow_ok) {
+                    // Two vehicles side by side, each needing the other's lane: they swap.
+                    if strategic.is_some() {
+                        let beside = vs.iter().position(|&o| {
+                            self.veh[o as usize].as_ref().is_some_and(|o| {
+                                (o.pos - pos).abs() < vt.length_m
+                                    && self.strategic_target(tl, o) == Some(lane)
+                            })
+                        });
+                        if let Some(j) = beside {
+                            let other = self.lane_veh[tl as usize][j];
+                            self.lane_veh[tl as usize][j] = id;
+                            self.lane_veh[lane as usize][k] = other;
+                            if let Some(v) = self.veh[id as usize].as_mut() {
+                                v.lane = tl;
+                                v.stopped_at = None;
+                            }
+                            if let Some(o) = self.veh[other as usize].as_mut() {
+                                o.lane = lane;
+                                o.stopped_at = None;
+                            }
+                            // Each keeps its place in its new lane's order by position.
+                            for l in [lane, tl] {
+                                let mut vs = std::mem::take(&mut self.lane_veh[l as usize]);
+                                vs.sort_by(|a, b| {
+                                    let pa = self.veh[*a as usize].as_ref().map_or(0.0, |v| v.pos);
+                                    let pb = self.veh[*b as usize].as_ref().map_or(0.0, |v| v.pos);
+                                    pb.total_cmp(&pa).then(a.cmp(b))
+                                });
+                                self.lane_veh[l as usize] = vs;
+                            }
+                        }
+                    }
                     k += 1;
                     continue;
                 }

@@ -1,0 +1,245 @@
+//! The traffic scenario file (TOML), `model = "traffic"`: the project, how long, the demand
+//! (random trips, SUMO route files), the driver model. A variant `extends` its baseline as a
+//! flood scenario does. See `scenarios/README.md`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::demand::RandomTrips;
+use super::sim::{Follow, SimParams, VehicleType};
+use crate::ScenarioError;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficConfig {
+    pub name: String,
+    pub project: PathBuf,
+    pub model: String,
+    #[serde(default)]
+    pub extends: Option<PathBuf>,
+    #[serde(default)]
+    pub description: String,
+    /// Drives every random draw (trips, speed factors, dawdling).
+    #[serde(default = "seed")]
+    pub seed: u64,
+    pub time: TimeConfig,
+    pub demand: DemandConfig,
+    #[serde(default)]
+    pub driver: DriverConfig,
+    #[serde(default)]
+    pub parameters: ParametersConfig,
+}
+
+fn seed() -> u64 {
+    42
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    /// The run ends when every trip is done, or at this time at the latest, min.
+    pub duration_min: f64,
+    /// Outputs (KPIs, road counts) every this often, min.
+    #[serde(default = "five")]
+    pub output_every_min: f64,
+}
+
+fn five() -> f64 {
+    5.0
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DemandConfig {
+    #[serde(default)]
+    pub random: Option<RandomConfig>,
+    /// SUMO route files (`<vehicle>`, `<trip>`, `<flow>`, `<route>`), relative to this file.
+    #[serde(default)]
+    pub sumo: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RandomConfig {
+    pub begin_s: f64,
+    pub end_s: f64,
+    pub period_s: f64,
+    pub fringe_factor: f64,
+    pub min_distance_m: f64,
+}
+
+impl Default for RandomConfig {
+    fn default() -> Self {
+        let r = RandomTrips::default();
+        RandomConfig {
+            begin_s: r.begin_s,
+            end_s: r.end_s,
+            period_s: r.period_s,
+            fringe_factor: r.fringe_factor,
+            min_distance_m: r.min_distance_m,
+        }
+    }
+}
+
+/// The drivers and their cars; SUMO's passenger car by default.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriverConfig {
+    /// `krauss` (SUMO's default) or `idm`.
+    pub car_following: String,
+    pub length_m: f64,
+    pub min_gap_m: f64,
+    pub accel: f64,
+    pub decel: f64,
+    pub sigma: f64,
+    pub tau_s: f64,
+    pub speed_dev: f64,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        let v = VehicleType::default();
+        DriverConfig {
+            car_following: "krauss".into(),
+            length_m: v.length_m,
+            min_gap_m: v.min_gap_m,
+            accel: v.accel,
+            decel: v.decel,
+            sigma: v.sigma,
+            tau_s: v.tau_s,
+            speed_dev: v.speed_dev,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParametersConfig {
+    /// 1 s, or 0.5 s.
+    pub step_s: f64,
+    /// A vehicle halted this long counts as stuck, s.
+    pub stuck_after_s: f64,
+    /// Worker threads (0: all cores); results do not depend on it.
+    pub threads: usize,
+}
+
+impl Default for ParametersConfig {
+    fn default() -> Self {
+        ParametersConfig {
+            step_s: 1.0,
+            stuck_after_s: 300.0,
+            threads: 0,
+        }
+    }
+}
+
+impl TrafficConfig {
+    /// Reads a traffic scenario (with its `extends` baseline merged).
+    pub fn load(path: &Path) -> Result<TrafficConfig, ScenarioError> {
+        let table = crate::flood::config::load_table(path, 0)?;
+        let c: TrafficConfig = table.try_into().map_err(|e: toml::de::Error| {
+            ScenarioError::invalid(format!("{}: {}", path.display(), e.message()))
+        })?;
+        c.check()
+            .map_err(|e| ScenarioError::invalid(format!("{}: {e}", path.display())))?;
+        Ok(c)
+    }
+
+    fn check(&self) -> Result<(), ScenarioError> {
+        let bad = |m: String| Err(ScenarioError::invalid(m));
+        if self.name.trim().is_empty() || self.name.contains(['/', '\\']) {
+            return bad(format!(
+                "name '{}' must be non-empty and without slashes",
+                self.name
+            ));
+        }
+        if !(self.time.duration_min > 0.0 && self.time.duration_min <= 7.0 * 24.0 * 60.0) {
+            return bad(format!(
+                "time.duration_min {} must be more than 0 and at most a week",
+                self.time.duration_min
+            ));
+        }
+        if self.time.output_every_min.is_nan() || self.time.output_every_min <= 0.0 {
+            return bad("time.output_every_min must be positive".into());
+        }
+        if ![0.5, 1.0].contains(&self.parameters.step_s) {
+            return bad(format!(
+                "parameters.step_s {} must be 1 or 0.5",
+                self.parameters.step_s
+            ));
+        }
+        if self.demand.random.is_none() && self.demand.sumo.is_empty() {
+            return bad(
+                "[demand] needs random trips ([demand.random]) or SUMO route files (sumo = [...])".into(),
+            );
+        }
+        if let Some(r) = &self.demand.random {
+            if r.period_s.is_nan() || r.period_s <= 0.0 || r.end_s < r.begin_s || r.fringe_factor < 0.0 {
+                return bad(format!(
+                    "demand.random: period_s {} must be positive, end_s {} not before begin_s {}, fringe_factor {} not negative",
+                    r.period_s, r.end_s, r.begin_s, r.fringe_factor
+                ));
+            }
+        }
+        if !["krauss", "idm"].contains(&self.driver.car_following.as_str()) {
+            return bad(format!(
+                "driver.car_following '{}' must be krauss or idm",
+                self.driver.car_following
+            ));
+        }
+        let d = &self.driver;
+        let plausible = [
+            ("length_m", d.length_m, 1.0, 30.0),
+            ("min_gap_m", d.min_gap_m, 0.0, 20.0),
+            ("accel", d.accel, 0.1, 10.0),
+            ("decel", d.decel, 0.1, 15.0),
+            ("sigma", d.sigma, 0.0, 1.0),
+            ("tau_s", d.tau_s, 0.1, 5.0),
+            ("speed_dev", d.speed_dev, 0.0, 1.0),
+        ];
+        for (k, v, lo, hi) in plausible {
+            if !(lo..=hi).contains(&v) {
+                return bad(format!("driver.{k} {v} must be between {lo} and {hi}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The simulation's parameters.
+    pub fn sim_params(&self) -> SimParams {
+        let d = &self.driver;
+        SimParams {
+            step_s: self.parameters.step_s,
+            vtype: VehicleType {
+                length_m: d.length_m,
+                min_gap_m: d.min_gap_m,
+                accel: d.accel,
+                decel: d.decel,
+                sigma: d.sigma,
+                tau_s: d.tau_s,
+                speed_dev: d.speed_dev,
+                ..VehicleType::default()
+            },
+            follow: if d.car_following == "idm" {
+                Follow::Idm
+            } else {
+                Follow::Krauss
+            },
+            seed: self.seed,
+            stuck_after_s: self.parameters.stuck_after_s,
+            ..SimParams::default()
+        }
+    }
+
+    pub fn random_trips(&self) -> Option<RandomTrips> {
+        self.demand.random.as_ref().map(|r| RandomTrips {
+            begin_s: r.begin_s,
+            end_s: r.end_s,
+            period_s: r.period_s,
+            seed: self.seed,
+            fringe_factor: r.fringe_factor,
+            min_distance_m: r.min_distance_m,
+        })
+    }
+}

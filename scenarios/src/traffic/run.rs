@@ -1,0 +1,372 @@
+//! A traffic run in a project: the network built from its road layers, the demand routed, the
+//! simulation stepped to the end of every trip (or the scenario's end), and what it leaves —
+//! a trip table, counts per road and direction per output interval, KPIs — through the one
+//! run lifecycle ([`crate::run`]).
+
+use std::time::Instant;
+
+use cim_engine::network::{Network, NetworkOptions};
+use cim_engine::{Cell, ColumnKind, Kpi, KpiSnapshot, Project, ResultColumn, ResultTable};
+
+use super::config::TrafficConfig;
+use super::demand::{random_trips, read_sumo_routes, TripSpec};
+use super::net::SimNet;
+use super::route::Router;
+use super::sim::{Sim, Status, Trip};
+use crate::run::{Outcome, Stepped};
+use crate::ScenarioError;
+
+/// A traffic scenario made ready: its network, its trips routed.
+pub struct PreparedTraffic {
+    pub network: Network,
+    pub trips: Vec<Trip>,
+    /// Origin and destination edge of each trip.
+    pub ends: Vec<(u32, u32)>,
+    /// What was assumed or left out.
+    pub notes: Vec<String>,
+    pub duration_s: f64,
+    pub output_every_s: f64,
+}
+
+/// Builds the network from the project's road layers and routes the demand: trips whose route
+/// cannot be driven are kept without one (undelivered), never dropped.
+pub fn prepare(config: &TrafficConfig, project: &Project) -> Result<PreparedTraffic, ScenarioError> {
+    let network = project.build_network(&NetworkOptions::default())?;
+    if network.edges.is_empty() {
+        return Err(ScenarioError::invalid(format!(
+            "{}: no road cars may use in the project's road layers (import OSM or a road layer first)",
+            project.path().display()
+        )));
+    }
+    let router = Router::new(&network);
+    let mut notes = network.notes.clone();
+    let mut specs: Vec<TripSpec> = Vec::new();
+    if let Some(r) = config.random_trips() {
+        specs.extend(random_trips(&network, &router, &r));
+    }
+    for f in &config.demand.sumo {
+        let d = read_sumo_routes(f, &network)?;
+        notes.extend(d.notes);
+        specs.extend(d.trips);
+    }
+    let (mut trips, mut ends) = (Vec::with_capacity(specs.len()), Vec::with_capacity(specs.len()));
+    let mut rerouted = 0u64;
+    for s in specs {
+        // A route given must be drivable here (lane connections between its edges); one that
+        // is not is routed again between its ends.
+        let given = s.route.filter(|r| {
+            let ok = r.windows(2).all(|w| router.successors(w[0]).contains(&w[1]));
+            if !ok {
+                rerouted += 1;
+            }
+            ok
+        });
+        let route = given
+            .or_else(|| router.route(s.from, s.to, None))
+            .unwrap_or_default();
+        ends.push((s.from, s.to));
+        trips.push(Trip {
+            id: s.id,
+            depart_s: s.depart_s,
+            route,
+        });
+    }
+    if rerouted > 0 {
+        notes.push(format!(
+            "{rerouted} given route(s) turn where the network has no lane connection; routed again between their ends"
+        ));
+    }
+    Ok(PreparedTraffic {
+        network,
+        trips,
+        ends,
+        notes,
+        duration_s: config.time.duration_min * 60.0,
+        output_every_s: config.time.output_every_min * 60.0,
+    })
+}
+
+/// What one step of the run says.
+#[derive(Clone, Copy, Debug)]
+pub struct TrafficStep {
+    pub time_s: f64,
+    pub running: usize,
+    pub arrived: usize,
+}
+
+/// What a traffic run gives back in memory.
+#[derive(Clone, Debug)]
+pub struct TrafficResult {
+    pub kpis: Vec<Kpi>,
+    pub vehicle_steps: u64,
+    pub steps: u64,
+    pub time_reached_s: f64,
+    pub completed: bool,
+    pub wall_s: f64,
+}
+
+/// A traffic run under way.
+pub struct TrafficRun<'a> {
+    prepared: &'a PreparedTraffic,
+    sim: Sim,
+    next_output: f64,
+    snapshots: Vec<KpiSnapshot>,
+    arrived: usize,
+}
+
+impl<'a> TrafficRun<'a> {
+    pub fn new(
+        prepared: &'a PreparedTraffic,
+        config: &TrafficConfig,
+    ) -> Result<TrafficRun<'a>, ScenarioError> {
+        let mut sim = Sim::new(
+            SimNet::new(&prepared.network),
+            config.sim_params(),
+            prepared.trips.clone(),
+            prepared.output_every_s,
+        );
+        sim.set_threads(config.parameters.threads)?;
+        Ok(TrafficRun {
+            prepared,
+            sim,
+            next_output: prepared.output_every_s,
+            snapshots: Vec::new(),
+            arrived: 0,
+        })
+    }
+
+    fn done(&self) -> bool {
+        self.sim.finished() || self.sim.time_s >= self.prepared.duration_s - 1e-9
+    }
+}
+
+impl crate::run::Model for TrafficRun<'_> {
+    type Step = TrafficStep;
+    type Result = TrafficResult;
+
+    fn describe(s: &TrafficStep) -> (f64, String) {
+        (
+            s.time_s,
+            format!("{} vehicles on the road · {} arrived", s.running, s.arrived),
+        )
+    }
+
+    fn time_s(&self) -> f64 {
+        self.sim.time_s
+    }
+
+    fn step(&mut self, go_on: &mut dyn FnMut(&TrafficStep) -> bool) -> Result<Stepped, ScenarioError> {
+        if self.done() {
+            return Ok(Stepped::Done);
+        }
+        while !self.done() && self.sim.time_s < self.next_output - 1e-9 {
+            self.sim.step();
+            self.arrived = self.sim.arrived;
+            let s = TrafficStep {
+                time_s: self.sim.time_s,
+                running: self.sim.running,
+                arrived: self.arrived,
+            };
+            if !go_on(&s) {
+                return Ok(Stepped::Stopped);
+            }
+        }
+        let t = self.sim.time_s;
+        if self.done() {
+            // The last snapshot, where it ended.
+            return Ok(if self.snapshots.last().is_some_and(|s| s.time_s >= t) {
+                Stepped::Done
+            } else {
+                Stepped::Output(t)
+            });
+        }
+        self.next_output += self.prepared.output_every_s;
+        Ok(Stepped::Output(t))
+    }
+
+    fn snapshot(&mut self, time_s: f64) -> Result<(), ScenarioError> {
+        let (mut n, mut sum) = (0usize, 0.0);
+        for (_, _, _, v) in self.sim.vehicles() {
+            n += 1;
+            sum += v;
+        }
+        let mut values = std::collections::BTreeMap::new();
+        values.insert("running".to_string(), n as f64);
+        values.insert("arrived".to_string(), self.arrived as f64);
+        values.insert("stuck".to_string(), self.sim.stuck_now() as f64);
+        values.insert(
+            "mean_speed_m_s".to_string(),
+            if n > 0 { sum / n as f64 } else { 0.0 },
+        );
+        self.snapshots.push(KpiSnapshot { time_s, values });
+        Ok(())
+    }
+
+    fn finish(mut self, completed: bool, wall_s: f64) -> Result<Outcome<TrafficResult>, ScenarioError> {
+        let started = Instant::now();
+        self.sim.close();
+        let p = self.prepared;
+        let net = &p.network;
+        let sim = &self.sim;
+        let end = sim.time_s;
+        let results = &sim.results;
+        let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+        let arrived: Vec<_> = results.iter().filter(|r| r.status == Status::Arrived).collect();
+        let mean = |f: &dyn Fn(&&super::sim::TripResult) -> f64| {
+            if arrived.is_empty() {
+                0.0
+            } else {
+                arrived.iter().map(f).sum::<f64>() / arrived.len() as f64
+            }
+        };
+        let mean_trip = mean(&|r| r.arrived_s.unwrap_or(0.0) - r.departed_s.unwrap_or(0.0));
+        let delay_h = results.iter().map(|r| r.time_loss_s).sum::<f64>() / 3600.0;
+        let kpis = vec![
+            Kpi::new("trips", "trips", "", results.len() as f64),
+            Kpi::new("arrived", "trips arrived", "", arrived.len() as f64),
+            Kpi::new(
+                "undelivered",
+                "trips undelivered (no route)",
+                "",
+                count(Status::Undelivered) as f64,
+            ),
+            Kpi::new("stuck", "vehicles stuck", "", count(Status::Stuck) as f64),
+            Kpi::new(
+                "not_finished",
+                "trips not finished at the end",
+                "",
+                (count(Status::Running) + count(Status::Waiting)) as f64,
+            ),
+            Kpi::new("mean_trip_s", "mean trip time", "s", mean_trip),
+            Kpi::new("mean_waiting_s", "mean waiting time", "s", mean(&|r| r.waiting_s)),
+            Kpi::new(
+                "mean_time_loss_s",
+                "mean time loss",
+                "s",
+                mean(&|r| r.time_loss_s),
+            ),
+            Kpi::new(
+                "mean_route_m",
+                "mean route length",
+                "m",
+                mean(&|r| r.route_length_m),
+            ),
+            Kpi::new("total_delay_veh_h", "total delay", "veh·h", delay_h),
+            Kpi::new(
+                "throughput_veh_h",
+                "throughput",
+                "veh/h",
+                if end > 0.0 {
+                    arrived.len() as f64 * 3600.0 / end
+                } else {
+                    0.0
+                },
+            ),
+        ];
+
+        // Trips.
+        use ColumnKind::*;
+        let mut trips = ResultTable::new(
+            "cim_run_trips",
+            vec![
+                ResultColumn::new("trip", Text),
+                ResultColumn::new("status", Text),
+                ResultColumn::new("depart_s", Real),
+                ResultColumn::nullable("departed_s", Real),
+                ResultColumn::nullable("arrived_s", Real),
+                ResultColumn::nullable("duration_s", Real),
+                ResultColumn::new("route_length_m", Real),
+                ResultColumn::new("waiting_s", Real),
+                ResultColumn::new("time_loss_s", Real),
+                ResultColumn::new("reroutes", Integer),
+                ResultColumn::new("origin", Text),
+                ResultColumn::new("destination", Text),
+            ],
+            &["trip"],
+        );
+        for (k, (t, r)) in sim.trips.iter().zip(results).enumerate() {
+            let (o, d) = p.ends[k];
+            trips.rows.push(vec![
+                Cell::from(t.id.as_str()),
+                Cell::from(r.status.name()),
+                t.depart_s.into(),
+                r.departed_s.into(),
+                r.arrived_s.into(),
+                r.arrived_s.zip(r.departed_s).map(|(a, b)| a - b).into(),
+                r.route_length_m.into(),
+                r.waiting_s.into(),
+                r.time_loss_s.into(),
+                i64::from(r.reroutes).into(),
+                net.edges[o as usize].code.as_str().into(),
+                net.edges[d as usize].code.as_str().into(),
+            ]);
+        }
+        // Roads by direction and interval.
+        let mut flows = ResultTable::new(
+            "cim_run_road_flows",
+            vec![
+                ResultColumn::new("code", Text),
+                ResultColumn::new("direction", Text),
+                ResultColumn::new("part", Integer),
+                ResultColumn::new("from_s", Real),
+                ResultColumn::new("entered", Integer),
+                ResultColumn::new("left", Integer),
+                ResultColumn::nullable("mean_speed_m_s", Real),
+                ResultColumn::new("density_veh_km", Real),
+                ResultColumn::new("longest_queue", Integer),
+            ],
+            &["code", "direction", "part", "from_s"],
+        );
+        let steps_per_bin = (sim.bin_s / sim.params.step_s).max(1.0);
+        for (b, bin) in sim.bins.iter().enumerate() {
+            for (e, c) in bin.iter().enumerate() {
+                if c.samples == 0 && c.entered == 0 && c.left == 0 {
+                    continue;
+                }
+                let edge = &net.edges[e];
+                flows.rows.push(vec![
+                    Cell::from(edge.code.as_str()),
+                    Cell::from(if edge.backward { "backward" } else { "forward" }),
+                    i64::from(edge.part).into(),
+                    (b as f64 * sim.bin_s).into(),
+                    i64::from(c.entered).into(),
+                    i64::from(c.left).into(),
+                    (c.samples > 0).then(|| c.speed_sum / c.samples as f64).into(),
+                    (c.samples as f64 / steps_per_bin / (edge.length_m / 1000.0).max(1e-6)).into(),
+                    i64::from(c.longest_queue).into(),
+                ]);
+            }
+        }
+        let vehicle_steps = sim.vehicle_steps;
+        let summary = serde_json::json!({
+            "run": {
+                "completed": completed,
+                "time_reached_s": end,
+                "duration_s": p.duration_s,
+                "steps": sim.steps,
+                "vehicle_steps": vehicle_steps,
+                "network": net.stats,
+                "notes": p.notes,
+            },
+            "vehicle_updates_per_s": vehicle_steps as f64 / wall_s.max(1e-9),
+            "kpis": kpis,
+            "kpi_snapshots": self.snapshots,
+        });
+        let result = TrafficResult {
+            kpis,
+            vehicle_steps,
+            steps: sim.steps,
+            time_reached_s: end,
+            completed,
+            wall_s: wall_s + started.elapsed().as_secs_f64(),
+        };
+        Ok(Outcome {
+            completed,
+            time_reached_s: end,
+            summary,
+            tables: vec![trips, flows],
+            rasters: Vec::new(),
+            result,
+        })
+    }
+}
