@@ -82,11 +82,43 @@ pub fn list(a: RunsArgs) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
-        "{:<24} {:<20} {:>9} {:>9}  {:>22}  {:>14}  rasters",
-        "run", "created", "time", "max m", "buildings dry/<.3/.3-.5/>.5", "roads closed"
-    );
-    for r in &runs {
+    if runs.iter().any(|r| r.model != "flood") {
+        println!(
+            "{:<24} {:<20} {:>9}  model: headline numbers",
+            "run", "created", "time"
+        );
+    }
+    for r in runs.iter().filter(|r| r.model != "flood") {
+        // Other models: their first headline numbers, as they declared them.
+        let k = RunSummary::of(r);
+        let heads: Vec<String> = k
+            .kpis
+            .iter()
+            .take(6)
+            .map(|x| {
+                if x.unit.is_empty() {
+                    format!("{} {}", x.label, x.value)
+                } else {
+                    format!("{} {:.1} {}", x.label, x.value, x.unit)
+                }
+            })
+            .collect();
+        println!(
+            "{:<24} {:<20} {:>9}  {}: {}",
+            r.name,
+            r.created,
+            format!("{:.0} s{}", r.time_reached_s, if k.completed { "" } else { "*" }),
+            r.model,
+            heads.join(" · ")
+        );
+    }
+    if runs.iter().any(|r| r.model == "flood") {
+        println!(
+            "{:<24} {:<20} {:>9} {:>9}  {:>22}  {:>14}  rasters",
+            "run", "created", "time", "max m", "buildings dry/<.3/.3-.5/>.5", "roads closed"
+        );
+    }
+    for r in runs.iter().filter(|r| r.model == "flood") {
         let k = RunSummary::of(r);
         let time = if k.completed {
             format!("{:.0} s", r.time_reached_s)

@@ -161,7 +161,20 @@ pub fn read_sumo_routes(path: &Path, net: &Network) -> Result<SumoDemand, Scenar
         .map(|(k, e)| (e.sumo_id(), k as u32))
         .collect();
     let file = std::fs::File::open(path).map_err(|e| ScenarioError::io(path, e))?;
-    let mut reader = Reader::from_reader(BufReader::new(file));
+    // Gzipped files (SUMO writes .rou.xml.gz) are read through.
+    let mut magic = [0u8; 2];
+    let gz = std::io::Read::read_exact(
+        &mut std::fs::File::open(path).map_err(|e| ScenarioError::io(path, e))?,
+        &mut magic,
+    )
+    .is_ok()
+        && magic == [0x1f, 0x8b];
+    let input: Box<dyn std::io::BufRead> = if gz {
+        Box::new(BufReader::new(flate2::read::GzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    };
+    let mut reader = Reader::from_reader(input);
     let bad = |what: &str, id: &str, reason: String| {
         ScenarioError::invalid(format!("{}: {what} '{id}': {reason}", path.display()))
     };
