@@ -588,3 +588,132 @@ fn traffic_on_sumos_grid_matches_sumo() {
         serde_json::json!(["cim_run_road_flows", "cim_run_trips"])
     );
 }
+
+/// Closures on SUMO's grid: the eight roads at junction E5 closed from 10 to 40 min, once
+/// listed by code and once as a flood run's closed intervals. With rerouting, vehicles go
+/// round and trips that cannot reach their ends while closed are counted undelivered, never
+/// lost; without it, vehicles wait before the closed roads and every trip is late.
+#[test]
+fn closed_roads_reroute_or_hold_traffic_and_lost_trips_are_counted() {
+    use cim_engine::{Project, RunRecord, RunRoad};
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&data.join("grid.net.xml.gz")),
+        "--origin",
+        "500000,5500000,0",
+        "--json",
+    ]);
+    std::fs::copy(data.join("grid.rou.xml.gz"), dir.path().join("grid.rou.xml.gz")).unwrap();
+    let db = rusqlite::Connection::open(&project).unwrap();
+    let codes: Vec<String> = db
+        .prepare("SELECT cim_code FROM roads WHERE sumo_id IN ('E4E5','E5E4','E5E6','E6E5','D5E5','E5D5','E5F5','F5E5')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(codes.len(), 8);
+    // A flood run that closed the same roads from 600 s to 2400 s.
+    let mut pr = Project::open(&project).unwrap();
+    let roads: Vec<RunRoad> = codes
+        .iter()
+        .map(|c| RunRoad {
+            code: c.clone(),
+            length_m: 200.0,
+            max_depth_m: 0.5,
+            closed_s: Some(600.0),
+            reopened_s: Some(2400.0),
+            closed_for_s: 1800.0,
+            closed_intervals: vec![(600.0, Some(2400.0))],
+        })
+        .collect();
+    let record = RunRecord {
+        name: "storm".into(),
+        model: "flood".into(),
+        scenario: String::new(),
+        created: String::new(),
+        completed: true,
+        time_reached_s: 3600.0,
+        outputs: String::new(),
+        summary: serde_json::json!({}),
+    };
+    pr.save_run(&record, &[RunRoad::table(&roads)], None).unwrap();
+    drop(pr);
+    let run = |name: &str, closures: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 150\n\
+                 [demand]\nsumo = [\"grid.rou.xml.gz\"]\n{closures}",
+                project.file_name().unwrap().to_string_lossy()
+            ),
+        )
+        .unwrap();
+        let v = cim_json(&["run", p(&path), "--json"]);
+        let k = |key: &str| {
+            v["kpis"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["key"] == key)
+                .unwrap()["value"]
+                .as_f64()
+                .unwrap()
+        };
+        (
+            k("arrived"),
+            k("undelivered"),
+            k("stuck"),
+            k("rerouted"),
+            k("mean_trip_s"),
+        )
+    };
+    let base = run("base", "");
+    let listed: String = codes
+        .iter()
+        .map(|c| format!("[[closures.road]]\ncode = \"{c}\"\nfrom_min = 10\nto_min = 40\n"))
+        .collect();
+    let by_code = run("by_code", &listed);
+    let by_flood = run("by_flood", "[closures]\nflood_run = \"storm\"\n");
+    let held = run("held", &format!("[closures]\nreroute = false\n{listed}"));
+    assert_eq!(base.0, 3600.0);
+    // Rerouted: some go round, some cannot arrive (their road is shut) and are counted.
+    assert!(by_code.3 > 100.0, "{by_code:?}");
+    assert!(
+        by_code.1 > 0.0 && by_code.0 + by_code.1 == 3600.0 && by_code.2 == 0.0,
+        "{by_code:?}"
+    );
+    // The flood run's intervals close the same roads at the same times: the same run.
+    assert_eq!(by_flood, by_code);
+    // Held: all arrive, much later.
+    assert_eq!(held.0, 3600.0, "{held:?}");
+    assert!(
+        held.4 > base.4 + 50.0,
+        "held {:.1} s, base {:.1} s",
+        held.4,
+        base.4
+    );
+    // An unknown road and an unknown flood run are errors naming them.
+    for (bad, named) in [
+        ("[[closures.road]]\ncode = \"nope\"\n", "nope"),
+        ("[closures]\nflood_run = \"rain\"\n", "rain"),
+    ] {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"bad\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 5\n\
+                 [demand]\nsumo = [\"grid.rou.xml.gz\"]\n{bad}",
+                project.file_name().unwrap().to_string_lossy()
+            ),
+        )
+        .unwrap();
+        let e = cim_err(&["run", p(&path)]);
+        assert!(e.contains(named), "{e}");
+    }
+}

@@ -29,6 +29,54 @@ pub struct TrafficConfig {
     pub driver: DriverConfig,
     #[serde(default)]
     pub parameters: ParametersConfig,
+    #[serde(default)]
+    pub closures: ClosuresConfig,
+}
+
+/// Roads closed during the run: every interval a flood run kept a road closed (shifted by
+/// `delay_min`), and roads listed by city code with a time window.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClosuresConfig {
+    /// A flood run stored in the same project.
+    #[serde(default)]
+    pub flood_run: Option<String>,
+    /// The flood's closures apply this much later in the traffic run (the flood began
+    /// `-delay_min` before the traffic run's start when negative), min.
+    #[serde(default)]
+    pub delay_min: f64,
+    #[serde(default)]
+    pub road: Vec<RoadClosure>,
+    /// Vehicles reroute round closed roads (default); `false`: they wait before them.
+    #[serde(default = "yes")]
+    pub reroute: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ClosuresConfig {
+    fn default() -> Self {
+        ClosuresConfig {
+            flood_run: None,
+            delay_min: 0.0,
+            road: Vec::new(),
+            reroute: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoadClosure {
+    /// The road's city code.
+    pub code: String,
+    #[serde(default)]
+    pub from_min: f64,
+    /// Open again then (default: closed to the end).
+    #[serde(default)]
+    pub to_min: Option<f64>,
 }
 
 fn seed() -> u64 {
@@ -187,6 +235,14 @@ impl TrafficConfig {
                 "driver.car_following '{}' must be krauss or idm",
                 self.driver.car_following
             ));
+        }
+        for r in &self.closures.road {
+            if r.to_min.is_some_and(|t| t <= r.from_min) || r.from_min < 0.0 {
+                return bad(format!(
+                    "closures.road '{}': from_min {} must be 0 or more and before to_min {:?}",
+                    r.code, r.from_min, r.to_min
+                ));
+            }
         }
         let d = &self.driver;
         let plausible = [

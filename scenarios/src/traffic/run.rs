@@ -26,6 +26,89 @@ pub struct PreparedTraffic {
     pub notes: Vec<String>,
     pub duration_s: f64,
     pub output_every_s: f64,
+    /// Closed intervals of each edge (empty where nothing closes).
+    pub closures: Vec<Vec<(f64, Option<f64>)>>,
+}
+
+/// Each edge's closed intervals from the scenario's `[closures]`: a flood run's roads (every
+/// interval each was closed, shifted by the delay) and the roads listed. A flood run or a road
+/// code the project does not have is an error naming it.
+fn closures(
+    config: &TrafficConfig,
+    project: &Project,
+    network: &Network,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Vec<(f64, Option<f64>)>>, ScenarioError> {
+    let c = &config.closures;
+    let mut by_code: std::collections::HashMap<&str, Vec<u32>> = std::collections::HashMap::new();
+    for (k, e) in network.edges.iter().enumerate() {
+        by_code.entry(e.code.as_str()).or_default().push(k as u32);
+    }
+    let mut out: Vec<Vec<(f64, Option<f64>)>> = vec![Vec::new(); network.edges.len()];
+    if let Some(run) = &c.flood_run {
+        let Some(record) = project.run(run)? else {
+            let names: Vec<String> = project.runs()?.into_iter().map(|r| r.name).collect();
+            return Err(ScenarioError::invalid(format!(
+                "closures.flood_run '{run}' is not a run in {} (runs: {})",
+                project.path().display(),
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        };
+        if record.model != "flood" {
+            return Err(ScenarioError::invalid(format!(
+                "closures.flood_run '{run}' is a {} run, not a flood",
+                record.model
+            )));
+        }
+        let shift = c.delay_min * 60.0;
+        let (mut roads, mut missing) = (0usize, 0usize);
+        for r in project.run_roads(run)? {
+            let mut iv = r.closed_intervals.clone();
+            // Runs stored before intervals were kept: the first closing to the last reopening.
+            if iv.is_empty() {
+                if let Some(a) = r.closed_s {
+                    iv.push((a, r.reopened_s));
+                }
+            }
+            if iv.is_empty() {
+                continue;
+            }
+            match by_code.get(r.code.as_str()) {
+                Some(edges) => {
+                    roads += 1;
+                    for &e in edges {
+                        out[e as usize].extend(iv.iter().map(|&(a, b)| (a + shift, b.map(|b| b + shift))));
+                    }
+                }
+                None => missing += 1,
+            }
+        }
+        notes.push(format!(
+            "flood run '{run}' closes {roads} road(s) of the network{}",
+            if missing > 0 {
+                format!(" ({missing} closed road(s) are not roads cars use here)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    for r in &c.road {
+        let Some(edges) = by_code.get(r.code.as_str()) else {
+            return Err(ScenarioError::invalid(format!(
+                "closures.road '{}' is not a road of the network built from {}",
+                r.code,
+                project.path().display()
+            )));
+        };
+        for &e in edges {
+            out[e as usize].push((r.from_min * 60.0, r.to_min.map(|t| t * 60.0)));
+        }
+    }
+    Ok(out)
 }
 
 /// Builds the network from the project's road layers and routes the demand: trips whose route
@@ -40,6 +123,7 @@ pub fn prepare(config: &TrafficConfig, project: &Project) -> Result<PreparedTraf
     }
     let router = Router::new(&network);
     let mut notes = network.notes.clone();
+    let closures = closures(config, project, &network, &mut notes)?;
     let mut specs: Vec<TripSpec> = Vec::new();
     if let Some(r) = config.random_trips() {
         specs.extend(random_trips(&network, &router, &r));
@@ -83,6 +167,7 @@ pub fn prepare(config: &TrafficConfig, project: &Project) -> Result<PreparedTraf
         notes,
         duration_s: config.time.duration_min * 60.0,
         output_every_s: config.time.output_every_min * 60.0,
+        closures,
     })
 }
 
@@ -126,6 +211,13 @@ impl<'a> TrafficRun<'a> {
             prepared.output_every_s,
         );
         sim.set_threads(config.parameters.threads)?;
+        if prepared.closures.iter().any(|c| !c.is_empty()) {
+            sim.set_closures(
+                prepared.closures.clone(),
+                Router::new(&prepared.network),
+                config.closures.reroute,
+            );
+        }
         Ok(TrafficRun {
             prepared,
             sim,
@@ -250,6 +342,12 @@ impl crate::run::Model for TrafficRun<'_> {
                 "mean route length",
                 "m",
                 mean(&|r| r.route_length_m),
+            ),
+            Kpi::new(
+                "rerouted",
+                "trips rerouted round closures",
+                "",
+                results.iter().filter(|r| r.reroutes > 0).count() as f64,
             ),
             Kpi::new("total_delay_veh_h", "total delay", "veh·h", delay_h),
             Kpi::new(

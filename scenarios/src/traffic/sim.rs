@@ -204,6 +204,18 @@ pub struct Sim {
     pub bins: Vec<Vec<EdgeBin>>,
     /// Its own worker threads, where a number was set (else rayon's global pool).
     pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    /// Closed intervals of each edge (from, to; `None`: to the end), and the router that
+    /// takes vehicles round them.
+    closures: Vec<Vec<(f64, Option<f64>)>>,
+    closed_now: Vec<bool>,
+    router: Option<super::route::Router>,
+    /// Each trip's destination edge (its route's last, kept when a reroute shortens it).
+    destination: Vec<u32>,
+    /// Trips whose route was cut short for want of a way round: they leave at its end,
+    /// undelivered.
+    cut: Vec<bool>,
+    /// Whether vehicles reroute round closures (else they wait before the closed road).
+    reroute: bool,
 }
 
 /// A number in [0, 1) from the seed, a vehicle and a step (SplitMix64).
@@ -288,6 +300,86 @@ impl Sim {
             bin_s,
             bins: Vec::new(),
             pool: None,
+            closures: Vec::new(),
+            closed_now: Vec::new(),
+            router: None,
+            destination: Vec::new(),
+            cut: Vec::new(),
+            reroute: true,
+        }
+    }
+
+    /// Closes edges in time windows (`closures[edge]`: from, to; `None` to the end). A vehicle
+    /// whose remaining route meets a closed edge is rerouted at once (it turns off at its next
+    /// junction); one left with no way is cut short and leaves at the end of its edge,
+    /// undelivered; a trip not yet departed is routed round what is closed when it departs.
+    pub fn set_closures(
+        &mut self,
+        closures: Vec<Vec<(f64, Option<f64>)>>,
+        router: super::route::Router,
+        reroute: bool,
+    ) {
+        self.reroute = reroute;
+        self.closed_now = vec![false; closures.len()];
+        self.closures = closures;
+        self.router = Some(router);
+        self.destination = self
+            .trips
+            .iter()
+            .map(|t| t.route.last().copied().unwrap_or(0))
+            .collect();
+        self.cut = vec![false; self.trips.len()];
+    }
+
+    /// Updates which edges are closed now; reroutes where that changed.
+    fn apply_closures(&mut self) {
+        if self.router.is_none() {
+            return;
+        }
+        let t = self.time_s;
+        let mut changed = false;
+        let mut newly_closed = false;
+        for (e, iv) in self.closures.iter().enumerate() {
+            let now = iv.iter().any(|&(a, b)| t >= a && b.is_none_or(|b| t < b));
+            if now != self.closed_now[e] {
+                changed = true;
+                newly_closed |= now;
+                self.closed_now[e] = now;
+            }
+        }
+        if !changed || !newly_closed || !self.reroute {
+            return;
+        }
+        let ids: Vec<u32> = self.veh.iter().flatten().map(|v| v.trip).collect();
+        for id in ids {
+            self.reroute_if_blocked(id);
+        }
+    }
+
+    /// Reroutes vehicle `id` when its remaining route meets a closed edge.
+    fn reroute_if_blocked(&mut self, id: u32) {
+        let Some(v) = self.veh[id as usize].as_ref() else {
+            return;
+        };
+        let at = v.at as usize;
+        let route = &self.trips[id as usize].route;
+        if !route[at + 1..].iter().any(|&e| self.closed_now[e as usize]) {
+            return;
+        }
+        let Some(router) = &self.router else { return };
+        let here = route[at];
+        let dest = self.destination[id as usize];
+        let new = router.route(here, dest, Some(&self.closed_now));
+        let r = &mut self.results[id as usize];
+        r.reroutes += 1;
+        let route = &mut self.trips[id as usize].route;
+        route.truncate(at);
+        match new {
+            Some(rest) => route.extend(rest),
+            None => {
+                route.push(here);
+                self.cut[id as usize] = true;
+            }
         }
     }
 
@@ -351,6 +443,7 @@ impl Sim {
     /// Advances one step.
     pub fn step(&mut self) {
         let dt = self.params.step_s;
+        self.apply_closures();
         self.insert();
         let approaches = self.approaches();
         let open = self.open_links(&approaches);
@@ -378,6 +471,26 @@ impl Sim {
         let mut blocked_edges: Vec<u32> = Vec::new();
         let mut still = Vec::new();
         for t in std::mem::take(&mut self.waiting) {
+            if self.router.is_some() && self.reroute {
+                let route = &self.trips[t as usize].route;
+                if route.iter().any(|&e| self.closed_now[e as usize]) {
+                    let dest = self.destination[t as usize];
+                    let new = self
+                        .router
+                        .as_ref()
+                        .and_then(|r| r.route(route[0], dest, Some(&self.closed_now)))
+                        .filter(|r| !self.closed_now[r[0] as usize]);
+                    self.results[t as usize].reroutes += 1;
+                    match new {
+                        Some(r) => self.trips[t as usize].route = r,
+                        None => {
+                            // No way now: undelivered, never dropped silently.
+                            self.results[t as usize].status = Status::Undelivered;
+                            continue;
+                        }
+                    }
+                }
+            }
             let route = &self.trips[t as usize].route;
             let first = route[0];
             // Trips on an edge depart in order: one that cannot blocks those behind it.
@@ -587,6 +700,15 @@ impl Sim {
             .map(|a| {
                 let Some(a) = a else { return false };
                 let l = &self.net.links[a.link as usize];
+                // A closed road is not entered.
+                if self
+                    .closed_now
+                    .get(self.net.lanes[l.to_lane as usize].edge as usize)
+                    .copied()
+                    .unwrap_or(false)
+                {
+                    return false;
+                }
                 // Do not block the box: where the lane beyond is full up to the junction and
                 // not moving, wait before the line.
                 let jammed = self.lane_veh[l.to_lane as usize]
@@ -881,11 +1003,20 @@ impl Sim {
         for id in arrived {
             if let Some(v) = self.veh[id as usize].take() {
                 let r = &mut self.results[id as usize];
-                r.status = Status::Arrived;
+                // A route cut short for want of a way round ends undelivered.
+                r.status = if self.cut.get(id as usize).copied().unwrap_or(false) {
+                    Status::Undelivered
+                } else {
+                    Status::Arrived
+                };
                 r.arrived_s = Some(t + dt);
                 let _ = v;
                 self.running -= 1;
-                self.arrived += 1;
+                if r.status == Status::Arrived {
+                    self.arrived += 1;
+                } else {
+                    r.arrived_s = None;
+                }
             }
         }
     }
