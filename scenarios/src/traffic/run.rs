@@ -12,7 +12,7 @@ use super::config::TrafficConfig;
 use super::demand::{random_trips, read_sumo_routes, TripSpec};
 use super::net::SimNet;
 use super::route::Router;
-use super::sim::{Sim, Status, Trip};
+use super::sim::{Closed, Sim, Status, Trip};
 use crate::run::{Outcome, Stepped};
 use crate::ScenarioError;
 
@@ -27,7 +27,7 @@ pub struct PreparedTraffic {
     pub duration_s: f64,
     pub output_every_s: f64,
     /// Closed intervals of each edge (empty where nothing closes).
-    pub closures: Vec<Vec<(f64, Option<f64>)>>,
+    pub closures: Vec<Closed>,
 }
 
 /// Each edge's closed intervals from the scenario's `[closures]`: a flood run's roads (every
@@ -38,13 +38,13 @@ fn closures(
     project: &Project,
     network: &Network,
     notes: &mut Vec<String>,
-) -> Result<Vec<Vec<(f64, Option<f64>)>>, ScenarioError> {
+) -> Result<Vec<Closed>, ScenarioError> {
     let c = &config.closures;
     let mut by_code: std::collections::HashMap<&str, Vec<u32>> = std::collections::HashMap::new();
     for (k, e) in network.edges.iter().enumerate() {
         by_code.entry(e.code.as_str()).or_default().push(k as u32);
     }
-    let mut out: Vec<Vec<(f64, Option<f64>)>> = vec![Vec::new(); network.edges.len()];
+    let mut out: Vec<Closed> = vec![Vec::new(); network.edges.len()];
     if let Some(run) = &c.flood_run {
         let Some(record) = project.run(run)? else {
             let names: Vec<String> = project.runs()?.into_iter().map(|r| r.name).collect();

@@ -163,6 +163,9 @@ struct Approach {
     stopped_at: Option<f64>,
 }
 
+/// Closed intervals of an edge: from, and to (`None`: to the end), s.
+pub type Closed = Vec<(f64, Option<f64>)>;
+
 /// Counts per edge for one time bin.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EdgeBin {
@@ -206,7 +209,7 @@ pub struct Sim {
     pool: Option<std::sync::Arc<rayon::ThreadPool>>,
     /// Closed intervals of each edge (from, to; `None`: to the end), and the router that
     /// takes vehicles round them.
-    closures: Vec<Vec<(f64, Option<f64>)>>,
+    closures: Vec<Closed>,
     closed_now: Vec<bool>,
     router: Option<super::route::Router>,
     /// Each trip's destination edge (its route's last, kept when a reroute shortens it).
@@ -315,7 +318,7 @@ impl Sim {
     /// undelivered; a trip not yet departed is routed round what is closed when it departs.
     pub fn set_closures(
         &mut self,
-        closures: Vec<Vec<(f64, Option<f64>)>>,
+        closures: Vec<Closed>,
         router: super::route::Router,
         reroute: bool,
     ) {
