@@ -221,6 +221,34 @@ pub struct Sim {
     reroute: bool,
 }
 
+/// Vehicles on the road from which the speeds are computed on several threads.
+const PARALLEL_FROM: usize = 20_000;
+
+/// The constraints ahead of a vehicle (gap, leader speed): at most three (its leader or the
+/// one beyond the junction, the stop line, a neighbour changing in).
+#[derive(Clone, Copy, Default)]
+struct Ahead {
+    items: [(f64, f64); 3],
+    n: usize,
+}
+
+impl Ahead {
+    fn push(&mut self, x: (f64, f64)) {
+        if self.n < 3 {
+            self.items[self.n] = x;
+            self.n += 1;
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, (f64, f64)> {
+        self.items[..self.n].iter()
+    }
+
+    fn iter_mut(&mut self) -> std::slice::IterMut<'_, (f64, f64)> {
+        self.items[..self.n].iter_mut()
+    }
+}
+
 /// A number in [0, 1) from the seed, a vehicle and a step (SplitMix64).
 fn uniform(seed: u64, veh: u64, step: u64) -> f64 {
     let mut z = seed
@@ -781,10 +809,7 @@ impl Sim {
         let p = &self.params;
         let vt = &p.vtype;
         let dt = p.step_s;
-        self.lane_veh
-            .par_iter()
-            .enumerate()
-            .map(|(lane, vs)| {
+        let per_lane = |(lane, vs): (usize, &Vec<u32>)| {
                 let length = self.net.lanes[lane].length_m;
                 let mut out = Vec::with_capacity(vs.len());
                 for (k, &id) in vs.iter().enumerate() {
@@ -794,7 +819,7 @@ impl Sim {
                     };
                     let desired = self.desired(v);
                     // (gap, leader speed) of the nearest constraint ahead.
-                    let mut ahead: Vec<(f64, f64)> = Vec::with_capacity(3);
+                    let mut ahead = Ahead::default();
                     // A neighbour waiting to change in just ahead: leave it room.
                     let c = &changers[lane];
                     let i = c.partition_point(|x| x.0 <= v.pos + 0.1);
@@ -851,10 +876,10 @@ impl Sim {
                             let sub = 4;
                             let h = dt / f64::from(sub);
                             let mut w = v.v;
-                            let mut gaps: Vec<(f64, f64)> = ahead.clone();
+                            let mut gaps = ahead;
                             for _ in 0..sub {
                                 let mut acc = vt.accel * (1.0 - (w / desired.max(0.1)).powi(4));
-                                for &(g, vl) in &gaps {
+                                for &(g, vl) in gaps.iter() {
                                     let s = (g + vt.min_gap_m).max(0.01);
                                     let star = vt.min_gap_m
                                         + (w * vt.tau_s
@@ -863,7 +888,7 @@ impl Sim {
                                     acc -= vt.accel * (star / s).powi(2);
                                 }
                                 let nw = (w + acc * h).max(0.0);
-                                for gv in &mut gaps {
+                                for gv in gaps.iter_mut() {
                                     gv.0 -= (nw - gv.1) * h;
                                 }
                                 w = nw;
@@ -874,8 +899,13 @@ impl Sim {
                     out.push(v_next);
                 }
                 out
-            })
-            .collect()
+        };
+        // Threads pay off only with many vehicles; the result is the same either way.
+        if self.running >= PARALLEL_FROM {
+            self.lane_veh.par_iter().enumerate().map(per_lane).collect()
+        } else {
+            self.lane_veh.iter().enumerate().map(per_lane).collect()
+        }
     }
 
     /// Sets the new speeds; counts halts, waiting and time lost.
