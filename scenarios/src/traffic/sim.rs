@@ -344,12 +344,7 @@ impl Sim {
     /// whose remaining route meets a closed edge is rerouted at once (it turns off at its next
     /// junction); one left with no way is cut short and leaves at the end of its edge,
     /// undelivered; a trip not yet departed is routed round what is closed when it departs.
-    pub fn set_closures(
-        &mut self,
-        closures: Vec<Closed>,
-        router: super::route::Router,
-        reroute: bool,
-    ) {
+    pub fn set_closures(&mut self, closures: Vec<Closed>, router: super::route::Router, reroute: bool) {
         self.reroute = reroute;
         self.closed_now = vec![false; closures.len()];
         self.closures = closures;
@@ -810,95 +805,94 @@ impl Sim {
         let vt = &p.vtype;
         let dt = p.step_s;
         let per_lane = |(lane, vs): (usize, &Vec<u32>)| {
-                let length = self.net.lanes[lane].length_m;
-                let mut out = Vec::with_capacity(vs.len());
-                for (k, &id) in vs.iter().enumerate() {
-                    let Some(v) = self.veh[id as usize].as_ref() else {
-                        out.push(0.0);
-                        continue;
-                    };
-                    let desired = self.desired(v);
-                    // (gap, leader speed) of the nearest constraint ahead.
-                    let mut ahead = Ahead::default();
-                    // A neighbour waiting to change in just ahead: leave it room.
-                    let c = &changers[lane];
-                    let i = c.partition_point(|x| x.0 <= v.pos + 0.1);
-                    if let Some(&(cp, cv)) = c.get(i) {
-                        let g = cp - vt.length_m - v.pos - vt.min_gap_m;
-                        // Only where one can still brake for it.
-                        if g >= 0.0 || v.v < 0.1 {
-                            ahead.push((g.max(0.0), cv));
-                        }
+            let length = self.net.lanes[lane].length_m;
+            let mut out = Vec::with_capacity(vs.len());
+            for (k, &id) in vs.iter().enumerate() {
+                let Some(v) = self.veh[id as usize].as_ref() else {
+                    out.push(0.0);
+                    continue;
+                };
+                let desired = self.desired(v);
+                // (gap, leader speed) of the nearest constraint ahead.
+                let mut ahead = Ahead::default();
+                // A neighbour waiting to change in just ahead: leave it room.
+                let c = &changers[lane];
+                let i = c.partition_point(|x| x.0 <= v.pos + 0.1);
+                if let Some(&(cp, cv)) = c.get(i) {
+                    let g = cp - vt.length_m - v.pos - vt.min_gap_m;
+                    // Only where one can still brake for it.
+                    if g >= 0.0 || v.v < 0.1 {
+                        ahead.push((g.max(0.0), cv));
                     }
-                    if k > 0 {
-                        if let Some(l) = self.veh[vs[k - 1] as usize].as_ref() {
-                            ahead.push((l.pos - vt.length_m - v.pos - vt.min_gap_m, l.v));
-                        }
-                    } else if let Some(next) = self.next_edge(v) {
-                        let to_line = length - v.pos;
-                        match approaches[lane] {
-                            Some(a) if open[lane] => {
-                                // The last vehicle beyond, if any.
-                                let to = self.net.links[a.link as usize].to_lane;
-                                if let Some(&b) = self.lane_veh[to as usize].last() {
-                                    if let Some(b) = self.veh[b as usize].as_ref() {
-                                        ahead.push((to_line + b.pos - vt.length_m - vt.min_gap_m, b.v));
-                                    }
-                                }
-                            }
-                            // Closed, or on a lane that does not lead on (it must change
-                            // lanes first): stop at the line.
-                            _ => ahead.push((to_line - 0.1, 0.0)),
-                        }
-                        let _ = next;
-                    }
-                    let v_next = match p.follow {
-                        Follow::Krauss => {
-                            let vmax = (v.v + vt.accel * dt).min(desired);
-                            let safe = ahead
-                                .iter()
-                                .map(|&(g, vl)| krauss_safe(g, vl, vt.decel, vt.tau_s))
-                                .fold(f64::INFINITY, f64::min);
-                            let mut w = vmax.min(safe);
-                            // Dawdling.
-                            let u = uniform(p.seed, u64::from(id), self.steps);
-                            if w < vt.accel {
-                                w -= vt.sigma * w * u;
-                            } else {
-                                w -= vt.sigma * vt.accel * u * dt;
-                            }
-                            let floor_ = (v.v - vt.decel * dt)
-                                .max(0.0)
-                                .min(safe.max(v.v - vt.emergency_decel * dt));
-                            w.max(floor_).max(0.0)
-                        }
-                        Follow::Idm => {
-                            let sub = 4;
-                            let h = dt / f64::from(sub);
-                            let mut w = v.v;
-                            let mut gaps = ahead;
-                            for _ in 0..sub {
-                                let mut acc = vt.accel * (1.0 - (w / desired.max(0.1)).powi(4));
-                                for &(g, vl) in gaps.iter() {
-                                    let s = (g + vt.min_gap_m).max(0.01);
-                                    let star = vt.min_gap_m
-                                        + (w * vt.tau_s
-                                            + w * (w - vl) / (2.0 * (vt.accel * vt.decel).sqrt()))
-                                        .max(0.0);
-                                    acc -= vt.accel * (star / s).powi(2);
-                                }
-                                let nw = (w + acc * h).max(0.0);
-                                for gv in gaps.iter_mut() {
-                                    gv.0 -= (nw - gv.1) * h;
-                                }
-                                w = nw;
-                            }
-                            w
-                        }
-                    };
-                    out.push(v_next);
                 }
-                out
+                if k > 0 {
+                    if let Some(l) = self.veh[vs[k - 1] as usize].as_ref() {
+                        ahead.push((l.pos - vt.length_m - v.pos - vt.min_gap_m, l.v));
+                    }
+                } else if let Some(next) = self.next_edge(v) {
+                    let to_line = length - v.pos;
+                    match approaches[lane] {
+                        Some(a) if open[lane] => {
+                            // The last vehicle beyond, if any.
+                            let to = self.net.links[a.link as usize].to_lane;
+                            if let Some(&b) = self.lane_veh[to as usize].last() {
+                                if let Some(b) = self.veh[b as usize].as_ref() {
+                                    ahead.push((to_line + b.pos - vt.length_m - vt.min_gap_m, b.v));
+                                }
+                            }
+                        }
+                        // Closed, or on a lane that does not lead on (it must change
+                        // lanes first): stop at the line.
+                        _ => ahead.push((to_line - 0.1, 0.0)),
+                    }
+                    let _ = next;
+                }
+                let v_next = match p.follow {
+                    Follow::Krauss => {
+                        let vmax = (v.v + vt.accel * dt).min(desired);
+                        let safe = ahead
+                            .iter()
+                            .map(|&(g, vl)| krauss_safe(g, vl, vt.decel, vt.tau_s))
+                            .fold(f64::INFINITY, f64::min);
+                        let mut w = vmax.min(safe);
+                        // Dawdling.
+                        let u = uniform(p.seed, u64::from(id), self.steps);
+                        if w < vt.accel {
+                            w -= vt.sigma * w * u;
+                        } else {
+                            w -= vt.sigma * vt.accel * u * dt;
+                        }
+                        let floor_ = (v.v - vt.decel * dt)
+                            .max(0.0)
+                            .min(safe.max(v.v - vt.emergency_decel * dt));
+                        w.max(floor_).max(0.0)
+                    }
+                    Follow::Idm => {
+                        let sub = 4;
+                        let h = dt / f64::from(sub);
+                        let mut w = v.v;
+                        let mut gaps = ahead;
+                        for _ in 0..sub {
+                            let mut acc = vt.accel * (1.0 - (w / desired.max(0.1)).powi(4));
+                            for &(g, vl) in gaps.iter() {
+                                let s = (g + vt.min_gap_m).max(0.01);
+                                let star = vt.min_gap_m
+                                    + (w * vt.tau_s + w * (w - vl) / (2.0 * (vt.accel * vt.decel).sqrt()))
+                                        .max(0.0);
+                                acc -= vt.accel * (star / s).powi(2);
+                            }
+                            let nw = (w + acc * h).max(0.0);
+                            for gv in gaps.iter_mut() {
+                                gv.0 -= (nw - gv.1) * h;
+                            }
+                            w = nw;
+                        }
+                        w
+                    }
+                };
+                out.push(v_next);
+            }
+            out
         };
         // Threads pay off only with many vehicles; the result is the same either way.
         if self.running >= PARALLEL_FROM {
