@@ -698,6 +698,18 @@ fn closed_roads_reroute_or_hold_traffic_and_lost_trips_are_counted() {
         held.4,
         base.4
     );
+    // The what-if side by side: KPIs of both runs, no raster to map for traffic.
+    let c = cim_json(&["compare", p(&project), "base", "by_code", "--json"]);
+    assert_eq!(c["model"], "traffic");
+    assert!(c["difference_map"].is_null(), "{c}");
+    let text = stdout(&cim(&["compare", p(&project), "base", "held"]));
+    assert!(
+        text.contains("mean trip time, s") && text.contains("trips arrived"),
+        "{text}"
+    );
+    // Runs of two models are not compared.
+    let e = cim_err(&["compare", p(&project), "storm", "base"]);
+    assert!(e.contains("flood run") && e.contains("traffic run"), "{e}");
     // An unknown road and an unknown flood run are errors naming them.
     for (bad, named) in [
         ("[[closures.road]]\ncode = \"nope\"\n", "nope"),
@@ -716,4 +728,73 @@ fn closed_roads_reroute_or_hold_traffic_and_lost_trips_are_counted() {
         let e = cim_err(&["run", p(&path)]);
         assert!(e.contains(named), "{e}");
     }
+}
+
+/// A SUMO network's own crossing (the fixture) with a route file naming an edge it does not
+/// have: an error before the run naming the file, the vehicle and the edge; a flow with no rate
+/// likewise; a trip between parts that do not connect is undelivered, not lost.
+#[test]
+fn bad_traffic_demand_is_named_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    let net = fixtures().join("sumo/cross.net.xml");
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&net),
+        "--origin",
+        "500000,5500000,0",
+        "--json",
+    ]);
+    assert_eq!(r["network"]["edges"], 16, "{}", r["network"]);
+    let scenario = |routes: &str| {
+        std::fs::write(dir.path().join("r.rou.xml"), routes).unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"t\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 10\n\
+                 [demand]\nsumo = [\"r.rou.xml\"]\n",
+                project.file_name().unwrap().to_string_lossy()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let e = cim_err(&[
+        "run",
+        p(&scenario(
+            r#"<routes><vehicle id="v0" depart="0"><route edges="1fi 1si nope"/></vehicle></routes>"#,
+        )),
+    ]);
+    assert!(
+        e.contains("r.rou.xml") && e.contains("vehicle 'v0'") && e.contains("edge 'nope'"),
+        "{e}"
+    );
+    let e = cim_err(&[
+        "run",
+        p(&scenario(
+            r#"<routes><flow id="f" from="1fi" to="2fo" begin="0" end="60"/></routes>"#,
+        )),
+    ]);
+    assert!(e.contains("flow 'f'") && e.contains("vehsPerHour"), "{e}");
+    // A flow of 60 veh/h for a minute from the west arm to the east one: it drives.
+    let v = cim_json(&[
+        "run",
+        p(&scenario(
+            r#"<routes><flow id="f" from="1fi" to="2fo" begin="0" end="60" vehsPerHour="60"/></routes>"#,
+        )),
+        "--json",
+    ]);
+    let kpi = |k: &str| {
+        v["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["key"] == k)
+            .unwrap()["value"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!((kpi("trips"), kpi("arrived")), (1.0, 1.0), "{}", v["kpis"]);
 }

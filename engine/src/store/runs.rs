@@ -246,10 +246,11 @@ impl Project {
 
     /// A run's buildings, by code.
     pub fn run_buildings(&self, name: &str) -> Result<Vec<RunBuilding>> {
-        if !self.has_runs()? {
+        let path = &self.meta.path;
+        // Projects whose runs are of other models have no such table.
+        if !self.has_runs()? || !table_exists(&self.conn, "cim_run_buildings").ctx(path)? {
             return Ok(Vec::new());
         }
-        let path = &self.meta.path;
         // Read-only opens cannot add the column to older projects: read none there.
         let classes = if has_column(&self.conn, "cim_run_buildings", "classes").ctx(path)? {
             "classes"
@@ -278,10 +279,10 @@ impl Project {
 
     /// A run's roads, by code.
     pub fn run_roads(&self, name: &str) -> Result<Vec<RunRoad>> {
-        if !self.has_runs()? {
+        let path = &self.meta.path;
+        if !self.has_runs()? || !table_exists(&self.conn, "cim_run_roads").ctx(path)? {
             return Ok(Vec::new());
         }
-        let path = &self.meta.path;
         // Runs stored before intervals were kept have no such column.
         let intervals = if has_column(&self.conn, "cim_run_roads", "closed_intervals").ctx(path)? {
             "closed_intervals"
@@ -337,6 +338,14 @@ impl Project {
         }
         Ok(n > 0)
     }
+}
+
+fn table_exists(conn: &rusqlite::Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+        [table],
+        |r| r.get(0),
+    )
 }
 
 /// Whether `table` has a column `column`.

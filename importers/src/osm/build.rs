@@ -286,11 +286,16 @@ pub(crate) fn roads(path: &Path, data: &OsmData) -> Layer {
         let (lo, hi) = longest_present_run(data, &way.refs);
         let refs = &way.refs[lo..hi];
         if refs.len() < 2 {
-            let msg = format!(
-                "way {}: a road with {} node(s) in the file; skipped",
-                way.id,
-                refs.len()
-            );
+            let missing = way.refs.iter().find(|&&n| data.node(n).is_none());
+            let msg = match missing {
+                Some(n) => format!(
+                    "way {}: a road with {} of its {} nodes in a row in the file (first missing: node {n}); skipped",
+                    way.id,
+                    refs.len(),
+                    way.refs.len()
+                ),
+                None => format!("way {}: a road with {} node(s) in the file; skipped", way.id, refs.len()),
+            };
             cx.warn(&mut layer, way.record, msg);
             continue;
         }

@@ -224,7 +224,12 @@ pub fn read_sumo_routes(path: &Path, net: &Network) -> Result<SumoDemand, Scenar
                 };
                 match name.as_ref() {
                     b"route" => {
-                        let edges = edges_of(&attr(e, b"edges").unwrap_or_default(), "route", &id)?;
+                        // A vehicle's own route is named by the vehicle.
+                        let (what, who) = match &open_vehicle {
+                            Some((vid, _)) => ("vehicle", vid.clone()),
+                            None => ("route", id.clone()),
+                        };
+                        let edges = edges_of(&attr(e, b"edges").unwrap_or_default(), what, &who)?;
                         match open_vehicle.take() {
                             Some((vid, depart)) => {
                                 if edges.is_empty() {
