@@ -104,7 +104,7 @@ fn a_model_cim_does_not_know_is_an_error_naming_the_file_and_the_models() {
     for (extra, words) in [
         (
             "model = \"traffic-x\"",
-            "model 'traffic-x' is not known (known: flood)",
+            "model 'traffic-x' is not known (known: flood, traffic)",
         ),
         ("model = 3", "model must be text"),
     ] {
