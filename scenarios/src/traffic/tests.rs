@@ -246,3 +246,27 @@ fn a_run_is_the_same_for_any_number_of_threads() {
     assert!(!one.is_empty());
     assert_eq!(one, run(2));
 }
+
+/// The half-second step gives the same capacity (the equilibrium gap is v·τ whatever the step).
+#[test]
+fn krauss_capacity_holds_at_a_half_second_step() {
+    let net = SimNet::new(&straight(3000.0, 16.66));
+    let trips = (0..4000)
+        .map(|k| Trip {
+            id: k.to_string(),
+            depart_s: f64::from(k) * 0.5,
+            route: vec![0],
+        })
+        .collect();
+    let params = SimParams {
+        step_s: 0.5,
+        ..exact(Follow::Krauss)
+    };
+    let mut sim = Sim::new(net, params, trips, 300.0);
+    let q = flow_at(&mut sim, 2000.0, 600.0, 1800.0);
+    let theory = 3600.0 / (7.5 / 16.66 + 1.0);
+    assert!(
+        (q - theory).abs() / theory < 0.02,
+        "q {q:.0} veh/h, theory {theory:.0}"
+    );
+}
