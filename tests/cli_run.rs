@@ -496,6 +496,40 @@ fn a_bim_building_blocks_the_flood_by_its_ground_floor_footprint() {
     assert!(inside.is_none_or(|d| d <= 0.0), "{inside:?}");
 }
 
+/// Writes a traffic scenario `name` on `project` (beside it) running `minutes` on the SUMO
+/// route file `routes`, with `extra` TOML after its `[demand]` table.
+fn traffic_scenario(
+    project: &Path,
+    name: &str,
+    minutes: u32,
+    routes: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = project.with_file_name(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = {minutes}\n\
+             [demand]\nsumo = [\"{routes}\"]\n{extra}",
+            project.file_name().unwrap().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A KPI of a run's JSON summary, by key.
+fn kpi(v: &serde_json::Value, key: &str) -> f64 {
+    v["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["key"] == key)
+        .unwrap()["value"]
+        .as_f64()
+        .unwrap()
+}
+
 /// SUMO's 10×10 grid (200 m links, 2 lanes, 13.89 m/s, static signals) imported, driven with
 /// SUMO's own routes for its 3,600 random trips: every trip arrives, none is stuck, and the
 /// mean trip duration and waiting time are within 10 % of SUMO 1.28's (218.80 s, 72.67 s);
@@ -522,29 +556,15 @@ fn traffic_on_sumos_grid_matches_sumo() {
     let routes = dir.path().join("grid.rou.xml.gz");
     std::fs::copy(data.join("grid.rou.xml.gz"), &routes).unwrap();
     let scenario = |name: &str, threads: u32| {
-        let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(
-            &path,
-            format!(
-                "name = \"{name}\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 120\n\
-                 [demand]\nsumo = [\"grid.rou.xml.gz\"]\n[parameters]\nthreads = {threads}\n",
-                project.file_name().unwrap().to_string_lossy()
-            ),
+        traffic_scenario(
+            &project,
+            name,
+            120,
+            "grid.rou.xml.gz",
+            &format!("[parameters]\nthreads = {threads}\n"),
         )
-        .unwrap();
-        path
     };
     let one = cim_json(&["run", p(&scenario("one", 1)), "--json"]);
-    let kpi = |v: &serde_json::Value, k: &str| {
-        v["kpis"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["key"] == k)
-            .unwrap()["value"]
-            .as_f64()
-            .unwrap()
-    };
     assert_eq!(kpi(&one, "trips"), 3600.0);
     assert_eq!(kpi(&one, "arrived"), 3600.0, "{}", one["kpis"]);
     assert_eq!(kpi(&one, "stuck") + kpi(&one, "undelivered"), 0.0);
@@ -644,27 +664,9 @@ fn closed_roads_reroute_or_hold_traffic_and_lost_trips_are_counted() {
     pr.save_run(&record, &[RunRoad::table(&roads)], None).unwrap();
     drop(pr);
     let run = |name: &str, closures: &str| {
-        let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(
-            &path,
-            format!(
-                "name = \"{name}\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 150\n\
-                 [demand]\nsumo = [\"grid.rou.xml.gz\"]\n{closures}",
-                project.file_name().unwrap().to_string_lossy()
-            ),
-        )
-        .unwrap();
+        let path = traffic_scenario(&project, name, 150, "grid.rou.xml.gz", closures);
         let v = cim_json(&["run", p(&path), "--json"]);
-        let k = |key: &str| {
-            v["kpis"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|x| x["key"] == key)
-                .unwrap()["value"]
-                .as_f64()
-                .unwrap()
-        };
+        let k = |key: &str| kpi(&v, key);
         (
             k("arrived"),
             k("undelivered"),
@@ -715,16 +717,7 @@ fn closed_roads_reroute_or_hold_traffic_and_lost_trips_are_counted() {
         ("[[closures.road]]\ncode = \"nope\"\n", "nope"),
         ("[closures]\nflood_run = \"rain\"\n", "rain"),
     ] {
-        let path = dir.path().join("bad.toml");
-        std::fs::write(
-            &path,
-            format!(
-                "name = \"bad\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 5\n\
-                 [demand]\nsumo = [\"grid.rou.xml.gz\"]\n{bad}",
-                project.file_name().unwrap().to_string_lossy()
-            ),
-        )
-        .unwrap();
+        let path = traffic_scenario(&project, "bad", 5, "grid.rou.xml.gz", bad);
         let e = cim_err(&["run", p(&path)]);
         assert!(e.contains(named), "{e}");
     }
@@ -749,17 +742,7 @@ fn bad_traffic_demand_is_named_before_the_run() {
     assert_eq!(r["network"]["edges"], 16, "{}", r["network"]);
     let scenario = |routes: &str| {
         std::fs::write(dir.path().join("r.rou.xml"), routes).unwrap();
-        let path = dir.path().join("t.toml");
-        std::fs::write(
-            &path,
-            format!(
-                "name = \"t\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 10\n\
-                 [demand]\nsumo = [\"r.rou.xml\"]\n",
-                project.file_name().unwrap().to_string_lossy()
-            ),
-        )
-        .unwrap();
-        path
+        traffic_scenario(&project, "t", 10, "r.rou.xml", "")
     };
     let e = cim_err(&[
         "run",
@@ -786,15 +769,10 @@ fn bad_traffic_demand_is_named_before_the_run() {
         )),
         "--json",
     ]);
-    let kpi = |k: &str| {
+    assert_eq!(
+        (kpi(&v, "trips"), kpi(&v, "arrived")),
+        (1.0, 1.0),
+        "{}",
         v["kpis"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["key"] == k)
-            .unwrap()["value"]
-            .as_f64()
-            .unwrap()
-    };
-    assert_eq!((kpi("trips"), kpi("arrived")), (1.0, 1.0), "{}", v["kpis"]);
+    );
 }

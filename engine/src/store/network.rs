@@ -303,15 +303,7 @@ impl Project {
     /// The stored network's summary, if the project has one.
     pub fn network_summary(&self) -> Result<Option<NetworkSummary>> {
         let path = &self.meta.path;
-        let exists: bool = self
-            .conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cim_network')",
-                [],
-                |r| r.get(0),
-            )
-            .ctx(path)?;
-        if !exists {
+        if !super::manage::table_exists(&self.conn, path, "cim_network")? {
             return Ok(None);
         }
         let row = self

@@ -5,6 +5,7 @@
 //! wrote (`cim_run_tables`) so a run is listed, read and removed whole whatever its model.
 //! QGIS and SQL see plain tables joined to the layers by city code.
 
+use super::manage::table_exists;
 use super::SqlContext;
 use crate::error::{EngineError, Result};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
@@ -214,14 +215,6 @@ impl ResultTable {
 const REGISTRY: &str = "CREATE TABLE IF NOT EXISTS cim_run_tables (
   run TEXT NOT NULL, name TEXT NOT NULL, rows INTEGER NOT NULL, PRIMARY KEY (run, name))";
 
-fn exists(conn: &rusqlite::Connection, table: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-        [table],
-        |r| r.get(0),
-    )
-}
-
 fn columns_of(conn: &rusqlite::Connection, table: &str) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")?;
     let rows = stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -232,7 +225,7 @@ fn columns_of(conn: &rusqlite::Connection, table: &str) -> rusqlite::Result<Vec<
 /// rows of it).
 pub(super) fn tables_of(conn: &rusqlite::Connection, path: &Path, run: &str) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    if exists(conn, "cim_run_tables").ctx(path)? {
+    if table_exists(conn, path, "cim_run_tables")? {
         let mut stmt = conn
             .prepare("SELECT name FROM cim_run_tables WHERE run = ?1 ORDER BY name")
             .ctx(path)?;
@@ -241,7 +234,7 @@ pub(super) fn tables_of(conn: &rusqlite::Connection, path: &Path, run: &str) -> 
     }
     for legacy in ["cim_run_buildings", "cim_run_roads"] {
         if !names.iter().any(|n| n == legacy)
-            && exists(conn, legacy).ctx(path)?
+            && table_exists(conn, path, legacy)?
             && conn
                 .query_row(
                     &format!("SELECT EXISTS (SELECT 1 FROM {legacy} WHERE run = ?1)"),
@@ -260,12 +253,12 @@ pub(super) fn tables_of(conn: &rusqlite::Connection, path: &Path, run: &str) -> 
 /// Removes a run's rows from every table it wrote.
 pub(super) fn delete(tx: &rusqlite::Transaction, path: &Path, run: &str) -> Result<()> {
     for t in tables_of(tx, path, run)? {
-        if exists(tx, &t).ctx(path)? {
+        if table_exists(tx, path, &t)? {
             tx.execute(&format!("DELETE FROM {t} WHERE run = ?1"), [run])
                 .ctx(path)?;
         }
     }
-    if exists(tx, "cim_run_tables").ctx(path)? {
+    if table_exists(tx, path, "cim_run_tables")? {
         tx.execute("DELETE FROM cim_run_tables WHERE run = ?1", [run])
             .ctx(path)?;
     }
@@ -279,7 +272,7 @@ pub(super) fn save(tx: &rusqlite::Transaction, path: &Path, run: &str, tables: &
     }
     tx.execute_batch(REGISTRY).ctx(path)?;
     for t in tables {
-        if exists(tx, &t.name).ctx(path)? {
+        if table_exists(tx, path, &t.name)? {
             let have = columns_of(tx, &t.name).ctx(path)?;
             for c in &t.columns {
                 match have.iter().find(|(n, _)| *n == c.name) {
@@ -381,7 +374,7 @@ pub(super) fn read(
         || !table
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        || !exists(conn, table).ctx(path)?
+        || !table_exists(conn, path, table)?
     {
         return Ok(None);
     }

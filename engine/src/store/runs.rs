@@ -3,6 +3,7 @@
 //! listed, compared and joined to its layers in QGIS or SQL. Tables are created on the first
 //! saved run.
 
+use super::manage::table_exists;
 use super::result_tables::{self, Cell, ColumnKind, ResultColumn, ResultTable};
 use super::run_rasters::RunSpool;
 use super::{Project, SqlContext};
@@ -248,7 +249,7 @@ impl Project {
     pub fn run_buildings(&self, name: &str) -> Result<Vec<RunBuilding>> {
         let path = &self.meta.path;
         // Projects whose runs are of other models have no such table.
-        if !self.has_runs()? || !table_exists(&self.conn, "cim_run_buildings").ctx(path)? {
+        if !self.has_runs()? || !table_exists(&self.conn, path, "cim_run_buildings")? {
             return Ok(Vec::new());
         }
         // Read-only opens cannot add the column to older projects: read none there.
@@ -280,7 +281,7 @@ impl Project {
     /// A run's roads, by code.
     pub fn run_roads(&self, name: &str) -> Result<Vec<RunRoad>> {
         let path = &self.meta.path;
-        if !self.has_runs()? || !table_exists(&self.conn, "cim_run_roads").ctx(path)? {
+        if !self.has_runs()? || !table_exists(&self.conn, path, "cim_run_roads")? {
             return Ok(Vec::new());
         }
         // Runs stored before intervals were kept have no such column.
@@ -338,14 +339,6 @@ impl Project {
         }
         Ok(n > 0)
     }
-}
-
-fn table_exists(conn: &rusqlite::Connection, table: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-        [table],
-        |r| r.get(0),
-    )
 }
 
 /// Whether `table` has a column `column`.

@@ -50,16 +50,13 @@ impl Default for RandomTrips {
     }
 }
 
+/// A number in [0, 1) from (seed, a, b): SplitMix64, as the simulation draws.
 fn mix(seed: u64, a: u64, b: u64) -> f64 {
-    // SplitMix64 over (seed, a, b), as the simulation draws.
-    let mut z = seed
-        .wrapping_add(a.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(b.wrapping_mul(0xD6E8_FEB8_6659_FD93))
-        .wrapping_add(0x632B_E59B_D9B4_E019);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    super::sim::unit(
+        seed.wrapping_add(a.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .wrapping_add(b.wrapping_mul(0xD6E8_FEB8_6659_FD93))
+            .wrapping_add(0x632B_E59B_D9B4_E019),
+    )
 }
 
 /// Trips every `period_s` from `begin_s` to before `end_s`, origin and destination edges drawn

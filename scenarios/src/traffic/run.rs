@@ -19,6 +19,8 @@ use crate::ScenarioError;
 /// A traffic scenario made ready: its network, its trips routed.
 pub struct PreparedTraffic {
     pub network: Network,
+    /// Routes over it (the demand's, and reroutes round closures).
+    pub router: Router,
     pub trips: Vec<Trip>,
     /// Origin and destination edge of each trip.
     pub ends: Vec<(u32, u32)>,
@@ -162,6 +164,7 @@ pub fn prepare(config: &TrafficConfig, project: &Project) -> Result<PreparedTraf
     }
     Ok(PreparedTraffic {
         network,
+        router,
         trips,
         ends,
         notes,
@@ -214,7 +217,7 @@ impl<'a> TrafficRun<'a> {
         if prepared.closures.iter().any(|c| !c.is_empty()) {
             sim.set_closures(
                 prepared.closures.clone(),
-                Router::new(&prepared.network),
+                prepared.router.clone(),
                 config.closures.reroute,
             );
         }

@@ -251,10 +251,15 @@ impl Ahead {
 
 /// A number in [0, 1) from the seed, a vehicle and a step (SplitMix64).
 fn uniform(seed: u64, veh: u64, step: u64) -> f64 {
-    let mut z = seed
-        .wrapping_add(veh.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(step.wrapping_mul(0xBF58_476D_1CE4_E5B9))
-        .wrapping_add(0x94D0_49BB_1331_11EB);
+    unit(
+        seed.wrapping_add(veh.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .wrapping_add(step.wrapping_mul(0xBF58_476D_1CE4_E5B9))
+            .wrapping_add(0x94D0_49BB_1331_11EB),
+    )
+}
+
+/// SplitMix64's finaliser of `z`, as a number in [0, 1).
+pub(super) fn unit(mut z: u64) -> f64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
@@ -436,12 +441,18 @@ impl Sim {
         self.veh.iter().flatten().map(|v| (v.trip, v.lane, v.pos, v.v))
     }
 
-    fn bin(&mut self) -> &mut Vec<EdgeBin> {
+    /// The counts of the current time bin (made when first needed), by its index.
+    fn bin_index(&mut self) -> usize {
         let k = (self.time_s / self.bin_s).floor().max(0.0) as usize;
         let edges = self.net.edge_lane.len();
         while self.bins.len() <= k {
             self.bins.push(vec![EdgeBin::default(); edges]);
         }
+        k
+    }
+
+    fn bin(&mut self) -> &mut Vec<EdgeBin> {
+        let k = self.bin_index();
         &mut self.bins[k]
     }
 
@@ -475,7 +486,7 @@ impl Sim {
         let open = self.open_links(&approaches);
         let changers = self.changers();
         let speeds = self.speeds(&approaches, &open, &changers);
-        self.apply_speeds(&speeds, &approaches, &open);
+        self.apply_speeds(&speeds, &approaches);
         self.moves();
         self.lane_changes();
         self.time_s += dt;
@@ -578,23 +589,9 @@ impl Sim {
                 still.push(t);
                 continue;
             }
-            self.lane_veh[lane as usize].push(t);
-            self.veh[t as usize] = Some(Veh {
-                trip: t,
-                at: 0,
-                lane,
-                pos,
-                v,
-                factor,
-                halted_s: 0.0,
-                stopped_at: None,
-                stuck: false,
-            });
-            let r = &mut self.results[t as usize];
-            r.status = Status::Running;
-            r.departed_s = Some(self.time_s);
-            r.route_length_m = length - pos;
-            self.running += 1;
+            let back = self.lane_veh[lane as usize].len();
+            self.put_on(t, lane, back, pos, v, factor);
+            self.results[t as usize].route_length_m = length - pos;
             self.bin()[first as usize].entered += 1;
         }
         self.waiting = still;
@@ -650,8 +647,16 @@ impl Sim {
         if self.veh[t as usize].is_some() || !(0.0..=self.net.lanes[lane as usize].length_m).contains(&pos) {
             return false;
         }
-        let vs = &self.lane_veh[lane as usize];
-        let at = vs.partition_point(|&o| self.veh[o as usize].as_ref().is_some_and(|o| o.pos > pos));
+        let at = self.index_behind(lane, pos);
+        let factor = speed_factor(self.params.seed, u64::from(t), self.params.vtype.speed_dev);
+        self.put_on(t, lane, at, pos, v, factor);
+        self.order.retain(|&o| o != t);
+        true
+    }
+
+    /// Trip `t`'s vehicle onto `lane` at index `at` (front first), at `pos` and speed `v`:
+    /// running from now.
+    fn put_on(&mut self, t: u32, lane: u32, at: usize, pos: f64, v: f64, factor: f64) {
         self.lane_veh[lane as usize].insert(at, t);
         self.veh[t as usize] = Some(Veh {
             trip: t,
@@ -659,7 +664,7 @@ impl Sim {
             lane,
             pos,
             v,
-            factor: speed_factor(self.params.seed, u64::from(t), self.params.vtype.speed_dev),
+            factor,
             halted_s: 0.0,
             stopped_at: None,
             stuck: false,
@@ -668,8 +673,6 @@ impl Sim {
         r.status = Status::Running;
         r.departed_s = Some(self.time_s);
         self.running += 1;
-        self.order.retain(|&o| o != t);
-        true
     }
 
     /// Phase 2a: each lane's first vehicle and the link it is heading for.
@@ -903,16 +906,13 @@ impl Sim {
     }
 
     /// Sets the new speeds; counts halts, waiting and time lost.
-    fn apply_speeds(&mut self, speeds: &[Vec<f64>], approaches: &[Option<Approach>], _open: &[bool]) {
+    fn apply_speeds(&mut self, speeds: &[Vec<f64>], approaches: &[Option<Approach>]) {
         let dt = self.params.step_s;
         let t = self.time_s;
         for (lane, vs) in self.lane_veh.iter().enumerate() {
             for (k, &id) in vs.iter().enumerate() {
-                let desired = {
-                    let Some(v) = self.veh[id as usize].as_ref() else {
-                        continue;
-                    };
-                    (self.net.lanes[v.lane as usize].speed_m_s * v.factor).min(self.params.vtype.max_speed)
+                let Some(desired) = self.veh[id as usize].as_ref().map(|v| self.desired(v)) else {
+                    continue;
                 };
                 let Some(v) = self.veh[id as usize].as_mut() else {
                     continue;
@@ -947,9 +947,7 @@ impl Sim {
         let clear = self.params.clear_s;
         let mut handed: Vec<(u32, f64, u32)> = Vec::new();
         let mut arrived: Vec<u32> = Vec::new();
-        let mut bin_updates: Vec<(u32, f64, bool)> = Vec::new();
-        let mut lefts: Vec<u32> = Vec::new();
-        let mut entered: Vec<u32> = Vec::new();
+        let bin = self.bin_index();
         for lane in 0..self.lane_veh.len() {
             let length = self.net.lanes[lane].length_m;
             let edge = self.net.lanes[lane].edge;
@@ -968,7 +966,9 @@ impl Sim {
                 if v.v < 0.1 {
                     halted += 1;
                 }
-                bin_updates.push((edge, v.v, false));
+                let counts = &mut self.bins[bin][edge as usize];
+                counts.samples += 1;
+                counts.speed_sum += v.v;
                 if v.pos < length {
                     keep.push(id);
                     continue;
@@ -977,7 +977,7 @@ impl Sim {
                     None => {
                         // Arrived at the end of its last edge.
                         arrived.push(id);
-                        lefts.push(edge);
+                        self.bins[bin][edge as usize].left += 1;
                     }
                     Some(n) => {
                         let link = self.net.link_to(lane as u32, n);
@@ -992,8 +992,8 @@ impl Sim {
                                 self.busy_until[link as usize] = t + clear;
                                 self.results[id as usize].route_length_m += to_len;
                                 handed.push((to, v.pos, id));
-                                lefts.push(edge);
-                                entered.push(n);
+                                self.bins[bin][edge as usize].left += 1;
+                                self.bins[bin][n as usize].entered += 1;
                             }
                             None => {
                                 // Not on a lane that leads on: wait at the line.
@@ -1006,21 +1006,8 @@ impl Sim {
                 }
             }
             self.lane_veh[lane] = keep;
-            if halted > 0 {
-                let b = &mut self.bin()[edge as usize];
-                b.longest_queue = b.longest_queue.max(halted);
-            }
-        }
-        for (edge, v, _) in bin_updates {
-            let b = &mut self.bin()[edge as usize];
-            b.samples += 1;
-            b.speed_sum += v;
-        }
-        for e in lefts {
-            self.bin()[e as usize].left += 1;
-        }
-        for e in entered {
-            self.bin()[e as usize].entered += 1;
+            let b = &mut self.bins[bin][edge as usize];
+            b.longest_queue = b.longest_queue.max(halted);
         }
         // Vehicles handed over join their new lanes at the back, farthest first.
         handed.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
@@ -1099,8 +1086,8 @@ impl Sim {
                 let tl = self.net.lane(edge, ti);
                 // Room on the target: behind its leader, ahead of its follower with a safe gap.
                 let (pos, speed) = (v.pos, v.v);
+                let at = self.index_behind(tl, pos);
                 let vs = &self.lane_veh[tl as usize];
-                let at = vs.partition_point(|&o| self.veh[o as usize].as_ref().is_some_and(|o| o.pos > pos));
                 let lead_ok = at == 0
                     || self.veh[vs[at - 1] as usize].as_ref().is_some_and(|l| {
                         let g = l.pos - vt.length_m - pos - vt.min_gap_m;
@@ -1159,12 +1146,23 @@ impl Sim {
 
     /// The speed a vehicle at index `k` of `lane` could hold behind its leader.
     fn free_speed(&self, lane: u32, pos: f64, k: usize, desired: f64) -> f64 {
+        self.free_behind(lane, k, pos, desired)
+    }
+
+    /// The same on another lane, at position `pos`.
+    fn free_speed_at(&self, lane: u32, pos: f64, desired: f64) -> f64 {
+        self.free_behind(lane, self.index_behind(lane, pos), pos, desired)
+    }
+
+    /// The speed a vehicle at `pos` could hold behind vehicle `at - 1` of `lane` (none ahead
+    /// when `at` is 0, nor any that is more than 100 m away).
+    fn free_behind(&self, lane: u32, at: usize, pos: f64, desired: f64) -> f64 {
         let vt = &self.params.vtype;
-        if k == 0 {
+        if at == 0 {
             return desired;
         }
         let vs = &self.lane_veh[lane as usize];
-        self.veh[vs[k - 1] as usize].as_ref().map_or(desired, |l| {
+        self.veh[vs[at - 1] as usize].as_ref().map_or(desired, |l| {
             let g = l.pos - vt.length_m - pos - vt.min_gap_m;
             if g > 100.0 {
                 desired
@@ -1174,22 +1172,10 @@ impl Sim {
         })
     }
 
-    /// The same on another lane, at position `pos`.
-    fn free_speed_at(&self, lane: u32, pos: f64, desired: f64) -> f64 {
-        let vt = &self.params.vtype;
-        let vs = &self.lane_veh[lane as usize];
-        let at = vs.partition_point(|&o| self.veh[o as usize].as_ref().is_some_and(|o| o.pos > pos));
-        if at == 0 {
-            return desired;
-        }
-        self.veh[vs[at - 1] as usize].as_ref().map_or(desired, |l| {
-            let g = l.pos - vt.length_m - pos - vt.min_gap_m;
-            if g > 100.0 {
-                desired
-            } else {
-                krauss_safe(g, l.v, vt.decel, vt.tau_s).min(desired)
-            }
-        })
+    /// The index in `lane` of the first vehicle not ahead of `pos` (its vehicles are front first).
+    fn index_behind(&self, lane: u32, pos: f64) -> usize {
+        self.lane_veh[lane as usize]
+            .partition_point(|&o| self.veh[o as usize].as_ref().is_some_and(|o| o.pos > pos))
     }
 
     /// Ends the run: vehicles still on the road are stuck or running, those never on it

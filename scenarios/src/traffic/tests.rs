@@ -103,6 +103,17 @@ fn exact(follow: Follow) -> SimParams {
     }
 }
 
+/// 4,000 trips along edge 0, one every half second: more than a lane carries.
+fn more_than_capacity() -> Vec<Trip> {
+    (0..4000)
+        .map(|k| Trip {
+            id: k.to_string(),
+            depart_s: f64::from(k) * 0.5,
+            route: vec![0],
+        })
+        .collect()
+}
+
 /// Vehicles passing `x` on edge 0 between `from` and `to` s, per hour.
 fn flow_at(sim: &mut Sim, x: f64, from: f64, to: f64) -> f64 {
     let mut passed = 0u32;
@@ -127,13 +138,7 @@ fn flow_at(sim: &mut Sim, x: f64, from: f64, to: f64) -> f64 {
 #[test]
 fn krauss_single_lane_capacity_is_the_theorys() {
     let net = SimNet::new(&straight(3000.0, 16.66));
-    let trips = (0..4000)
-        .map(|k| Trip {
-            id: k.to_string(),
-            depart_s: f64::from(k) * 0.5,
-            route: vec![0],
-        })
-        .collect();
+    let trips = more_than_capacity();
     let mut sim = Sim::new(net, exact(Follow::Krauss), trips, 300.0);
     let q = flow_at(&mut sim, 2000.0, 600.0, 1800.0);
     let theory = 3600.0 / (7.5 / 16.66 + 1.0);
@@ -148,13 +153,7 @@ fn krauss_single_lane_capacity_is_the_theorys() {
 #[test]
 fn idm_single_lane_capacity_is_the_theorys() {
     let net = SimNet::new(&straight(3000.0, 13.89));
-    let trips = (0..4000)
-        .map(|k| Trip {
-            id: k.to_string(),
-            depart_s: f64::from(k) * 0.5,
-            route: vec![0],
-        })
-        .collect();
+    let trips = more_than_capacity();
     let mut sim = Sim::new(net, exact(Follow::Idm), trips, 300.0);
     let q = flow_at(&mut sim, 2000.0, 900.0, 2100.0);
     let theory = (1..13890)
@@ -251,13 +250,7 @@ fn a_run_is_the_same_for_any_number_of_threads() {
 #[test]
 fn krauss_capacity_holds_at_a_half_second_step() {
     let net = SimNet::new(&straight(3000.0, 16.66));
-    let trips = (0..4000)
-        .map(|k| Trip {
-            id: k.to_string(),
-            depart_s: f64::from(k) * 0.5,
-            route: vec![0],
-        })
-        .collect();
+    let trips = more_than_capacity();
     let params = SimParams {
         step_s: 0.5,
         ..exact(Follow::Krauss)
