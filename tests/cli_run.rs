@@ -776,3 +776,231 @@ fn bad_traffic_demand_is_named_before_the_run() {
         v["kpis"]
     );
 }
+
+/// SUMO's `bin` folder (netconvert, sumo) from `$CIM_PEERS_SUMO`, else
+/// `~/.cache/cim-peers/sumo/bin`; `None` where it is not there (a failure under
+/// `CIM_REQUIRE_PEER_TESTS=1`).
+fn sumo_bin() -> Option<std::path::PathBuf> {
+    let bin = std::env::var_os("CIM_PEERS_SUMO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/cim-peers/sumo/bin")
+        });
+    if bin.join("sumo").is_file() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var_os("CIM_REQUIRE_PEER_TESTS").is_none(),
+        "SUMO is not installed at {}",
+        bin.display()
+    );
+    eprintln!("skipped: SUMO is not installed at {}", bin.display());
+    None
+}
+
+/// `cim export --format sumo` of SUMO's grid and a scenario: every junction, edge, lane
+/// connection and signal program, the trips on the routes cim drives, closures as rerouters.
+/// With SUMO installed: netconvert builds the network from the files with every connection
+/// kept, cim reads the net back with each junction where it was (to the millimetre), and SUMO
+/// running the exported case agrees with cim's run (mean trip within 10 %, all arrive).
+#[test]
+fn the_grid_case_exported_to_sumo_runs_the_same_in_sumo() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&data.join("grid.net.xml.gz")),
+        "--origin",
+        "500000,5500000,0",
+        "--json",
+    ]);
+    std::fs::copy(data.join("grid.rou.xml.gz"), dir.path().join("grid.rou.xml.gz")).unwrap();
+    let db = rusqlite::Connection::open(&project).unwrap();
+    let code: String = db
+        .query_row("SELECT cim_code FROM roads WHERE sumo_id = 'E4E5'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let base = traffic_scenario(&project, "base", 120, "grid.rou.xml.gz", "");
+    let out = dir.path().join("sumo");
+    let done = cim_json(&[
+        "export",
+        p(&project),
+        p(&out),
+        "--format",
+        "sumo",
+        "--scenario",
+        p(&base),
+        "--json",
+    ]);
+    assert_eq!(
+        [
+            &done["junctions"],
+            &done["edges"],
+            &done["connections"],
+            &done["programs"],
+            &done["vehicles"]
+        ],
+        [100, 360, 1648, 100, 3600],
+        "{done}"
+    );
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    // Placed: net coordinates are the project's less the grid's corner.
+    let nod = read("cim.nod.xml");
+    assert!(
+        nod.contains("netOffset=\"-500000.00,-5500000.00\""),
+        "{}",
+        &nod[..600]
+    );
+    assert!(
+        nod.contains("projParameter=\"+proj=utm +zone=33"),
+        "{}",
+        &nod[..600]
+    );
+    assert_eq!(nod.matches("type=\"traffic_light\"").count(), 100);
+    assert_eq!(read("cim.con.xml").matches("<connection ").count(), 1648);
+    let tll = read("cim.tll.xml");
+    assert_eq!(tll.matches("<tlLogic ").count(), 100);
+    assert!(
+        tll.contains("<phase duration=\"42\" state=\"GGrr\"/>"),
+        "{}",
+        &tll[..800]
+    );
+    // The routes SUMO's file gave.
+    let rou = read("cim.rou.xml");
+    assert_eq!(rou.matches("<vehicle ").count(), 3600);
+    assert!(
+        rou.contains("<vehicle id=\"0\" type=\"cim\" depart=\"0.00\" departLane=\"best\" departPos=\"last\" departSpeed=\"max\">\n        <route edges=\"G3G2 G2F2 F2E2 E2D2 D2C2 C2B2 B2A2 A2A3 A3A4\"/>"),
+        "{}",
+        &rou[..800]
+    );
+    assert!(read("cim.sumocfg").contains("<time-to-teleport value=\"-1\"/>"));
+    // An existing folder is not overwritten without --force.
+    let err = cim_err(&["export", p(&project), p(&out), "--format", "sumo"]);
+    assert!(err.contains("already exists"), "{err}");
+    // A closure becomes a rerouter over its time window.
+    let closed = traffic_scenario(
+        &project,
+        "closed",
+        120,
+        "grid.rou.xml.gz",
+        &format!("[[closures.road]]\ncode = \"{code}\"\nfrom_min = 10\nto_min = 40\n"),
+    );
+    let out2 = dir.path().join("sumo-closed");
+    let done = cim_json(&[
+        "export",
+        p(&project),
+        p(&out2),
+        "--format",
+        "sumo",
+        "--scenario",
+        p(&closed),
+        "--json",
+    ]);
+    assert_eq!(done["closed_edges"], 1);
+    let add = std::fs::read_to_string(out2.join("cim.closures.add.xml")).unwrap();
+    assert!(
+        add.contains("<interval begin=\"600\" end=\"2400\"><closingReroute id=\"E4E5\"/></interval>"),
+        "{add}"
+    );
+
+    let Some(bin) = sumo_bin() else { return };
+    let ok = std::process::Command::new(bin.join("netconvert"))
+        .args(["-c", "cim.netccfg"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let net = std::fs::read_to_string(out.join("cim.net.xml")).unwrap();
+    let normal = net
+        .lines()
+        .filter(|l| l.trim_start().starts_with("<connection from=\"") && !l.contains("from=\":"))
+        .count();
+    assert_eq!(
+        normal, 1648,
+        "netconvert kept every lane connection and added none"
+    );
+    // Read back: every junction where it was.
+    std::fs::create_dir(dir.path().join("back")).unwrap();
+    let back = new_project(&dir.path().join("back"), 32633);
+    let r = cim_json(&["import", p(&back), p(&out.join("cim.net.xml")), "--json"]);
+    assert_eq!(
+        [&r["network"]["junctions"], &r["network"]["edges"]],
+        [100, 360],
+        "{}",
+        r["network"]
+    );
+    let junctions = |path: &Path| -> Vec<(i64, i64)> {
+        let net = cim_engine::Project::open(path)
+            .unwrap()
+            .build_network(&cim_engine::network::NetworkOptions::default())
+            .unwrap();
+        let mut v: Vec<(i64, i64)> = net
+            .junctions
+            .iter()
+            .map(|j| ((j.x * 1000.0).round() as i64, (j.y * 1000.0).round() as i64))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(junctions(&project), junctions(&back));
+    // SUMO runs the exported case as cim does.
+    let stats = out.join("stats.xml");
+    let ok = std::process::Command::new(bin.join("sumo"))
+        .args([
+            "-c",
+            "cim.sumocfg",
+            "--no-step-log",
+            "--duration-log.statistics",
+            "--statistic-output",
+        ])
+        .arg(&stats)
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let st = std::fs::read_to_string(&stats).unwrap();
+    let attr = |tag: &str, key: &str| -> f64 {
+        let at = st.find(&format!("<{tag} ")).unwrap();
+        let rest = &st[at..];
+        let k = rest.find(&format!(" {key}=\"")).unwrap() + key.len() + 3;
+        rest[k..k + rest[k..].find('"').unwrap()].parse().unwrap()
+    };
+    let cim_run = cim_json(&["run", p(&base), "--json"]);
+    let (ours, theirs) = (
+        kpi(&cim_run, "mean_trip_s"),
+        attr("vehicleTripStatistics", "duration"),
+    );
+    assert_eq!(attr("vehicles", "inserted") - attr("vehicles", "running"), 3600.0);
+    assert!(
+        (ours - theirs).abs() / theirs < 0.10,
+        "cim {ours:.1} s, SUMO {theirs:.1} s"
+    );
+}
+
+/// Random trips on a real OSM network (Essen): every trip arrives, none is stuck. A vehicle
+/// that must change lanes near the end of a short edge, beside one stopped to let it in, once
+/// waited for it for ever, and the jam spread over the network.
+#[test]
+fn random_trips_on_a_real_osm_network_all_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32632);
+    let osm = fixtures().join("osm/graphhopper_edge_based_subnetwork.osm");
+    cim_json(&["import", p(&project), p(&osm), "--json"]);
+    let path = dir.path().join("morning.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"morning\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 120\n\
+             [demand.random]\nbegin_s = 0\nend_s = 3600\nperiod_s = 4\n",
+            project.file_name().unwrap().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let v = cim_json(&["run", p(&path), "--json"]);
+    assert_eq!(kpi(&v, "trips"), 900.0);
+    assert_eq!(kpi(&v, "arrived"), 900.0, "{}", v["kpis"]);
+    assert_eq!(kpi(&v, "stuck"), 0.0);
+}

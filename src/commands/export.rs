@@ -12,9 +12,14 @@ pub struct ExportArgs {
     /// .geojson/.json (features), .gpkg (a GeoPackage project), .tif/.tiff (a terrain, or a
     /// run's raster with --run); a folder with --format 3dtiles.
     pub out: PathBuf,
-    /// The output format where the name does not say it: cityjson, glb, 3dtiles.
+    /// The output format where the name does not say it: cityjson, glb, 3dtiles, or sumo (a
+    /// folder: the road network as SUMO plain XML, and with --scenario its demand).
     #[arg(long)]
     pub format: Option<String>,
+    /// With --format sumo: a traffic scenario whose trips (on cim's routes), closures and
+    /// settings are written too, with a SUMO configuration to run them.
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
     /// 3D Tiles version: 1.1 (glb content with metadata; default) or 1.0 (b3dm, for older
     /// clients such as QGIS).
     #[arg(long, default_value = "1.1")]
@@ -63,6 +68,15 @@ pub fn run(a: ExportArgs) -> Result<()> {
             "--geoid-offset {}: the geoid is within ±110 m of the ellipsoid everywhere",
             a.geoid_offset
         );
+    }
+    if a.format
+        .as_deref()
+        .is_some_and(|f| f.eq_ignore_ascii_case("sumo"))
+    {
+        return sumo(&a);
+    }
+    if a.scenario.is_some() {
+        bail!("--scenario goes with --format sumo");
     }
     let project = open_project(&a.project)?;
     let filter = FeatureFilter {
@@ -213,5 +227,64 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// `--format sumo`: the network (and a scenario's demand) as SUMO files in a new folder.
+fn sumo(a: &ExportArgs) -> Result<()> {
+    if a.force && a.out.exists() {
+        std::fs::remove_dir_all(&a.out).with_context(|| format!("cannot replace {}", a.out.display()))?;
+    }
+    let project = open_project(&a.project)?;
+    let config = match &a.scenario {
+        Some(s) => {
+            let c = cim_scenarios::traffic::TrafficConfig::load(s)?;
+            let same = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+            if same(&c.project) != same(&a.project) {
+                bail!(
+                    "{}: its project is {}, not {}",
+                    s.display(),
+                    c.project.display(),
+                    a.project.display()
+                );
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let done = cim_scenarios::traffic::export_sumo(&project, config.as_ref(), &a.out)?;
+    for n in &done.notes {
+        eprintln!("note: {n}");
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"out": a.out.display().to_string(), "files": done.files,
+                "junctions": done.junctions, "edges": done.edges, "connections": done.connections,
+                "programs": done.programs, "vehicles": done.vehicles, "closed_edges": done.closed_edges,
+                "notes": done.notes})
+        );
+    } else {
+        println!(
+            "wrote the road network ({} junctions, {} edges, {} lane connections, {} signal programs){} to {}",
+            done.junctions,
+            done.edges,
+            done.connections,
+            done.programs,
+            if config.is_some() {
+                format!(" and {} vehicles, {} closed roads", done.vehicles, done.closed_edges)
+            } else {
+                String::new()
+            },
+            a.out.display()
+        );
+        println!(
+            "  build the SUMO network: cd {} && netconvert -c cim.netccfg",
+            a.out.display()
+        );
+        if config.is_some() {
+            println!("  then run it: sumo -c cim.sumocfg");
+        }
+    }
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod net;
 pub mod route;
 pub mod run;
 pub mod sim;
+pub mod sumo_out;
 
 pub use config::TrafficConfig;
 pub use demand::{random_trips, read_sumo_routes, RandomTrips, SumoDemand, TripSpec};
@@ -26,6 +27,7 @@ pub use net::{Link, Program, Rule, SimNet};
 pub use route::Router;
 pub use run::{prepare, PreparedTraffic, TrafficResult, TrafficRun, TrafficStep};
 pub use sim::{EdgeBin, Follow, Sim, SimParams, Status, Trip, TripResult, VehicleType};
+pub use sumo_out::{export_sumo, SumoExport};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

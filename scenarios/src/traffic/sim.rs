@@ -1088,15 +1088,23 @@ impl Sim {
                 let (pos, speed) = (v.pos, v.v);
                 let at = self.index_behind(tl, pos);
                 let vs = &self.lane_veh[tl as usize];
+                // A vehicle that must change, halted, squeezes into a gap shorter than the
+                // minimum where the vehicle behind has stopped to let it in (else the two wait
+                // for each other for ever).
+                let squeeze = |g: f64, v_behind: f64| {
+                    strategic.is_some() && speed < 0.1 && v_behind < 0.1 && g + vt.min_gap_m >= 0.5
+                };
                 let lead_ok = at == 0
                     || self.veh[vs[at - 1] as usize].as_ref().is_some_and(|l| {
                         let g = l.pos - vt.length_m - pos - vt.min_gap_m;
                         g >= 0.0 && krauss_safe(g, l.v, vt.decel, vt.tau_s) >= speed - vt.decel
+                            || squeeze(g, speed)
                     });
                 let follow_ok = at >= vs.len()
                     || self.veh[vs[at] as usize].as_ref().is_some_and(|f| {
                         let g = pos - vt.length_m - f.pos - vt.min_gap_m;
                         g >= 0.0 && krauss_safe(g, speed, vt.decel, vt.tau_s) >= f.v - vt.decel
+                            || squeeze(g, f.v)
                     });
                 if !(lead_ok && follow_ok) {
                     // Two vehicles side by side, each needing the other's lane: they swap.
