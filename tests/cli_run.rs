@@ -1004,3 +1004,123 @@ fn random_trips_on_a_real_osm_network_all_arrive() {
     assert_eq!(kpi(&v, "arrived"), 900.0, "{}", v["kpis"]);
     assert_eq!(kpi(&v, "stuck"), 0.0);
 }
+
+/// OD demand between zones of a polygon layer on a network in two parts: trips follow the
+/// departure profile (1:3 over two halves of the hour), those between the parts are counted
+/// undelivered (with a note), and a zone with no road, or one the layer does not have, is an
+/// error naming the file, its line and the zone.
+#[test]
+fn od_trips_between_zones_follow_the_profile_and_lost_ones_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    let (x, y) = (460_000.0, 5_550_000.0);
+    let fc = |feats: Vec<String>| {
+        format!(
+            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::32633"}}}},"features":[{}]}}"#,
+            feats.join(",")
+        )
+    };
+    let line = |a: [f64; 2], b: [f64; 2], name: &str| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"name":"{name}","highway":"residential"}},"geometry":{{"type":"LineString","coordinates":[[{},{}],[{},{}]]}}}}"#,
+            x + a[0],
+            y + a[1],
+            x + b[0],
+            y + b[1]
+        )
+    };
+    // Street A in two pieces meeting at 200 m; street B 1 km north, not connected.
+    let roads = dir.path().join("roads.geojson");
+    std::fs::write(
+        &roads,
+        fc(vec![
+            line([0.0, 0.0], [200.0, 0.0], "a1"),
+            line([200.0, 0.0], [400.0, 0.0], "a2"),
+            line([0.0, 1000.0], [400.0, 1000.0], "b"),
+        ]),
+    )
+    .unwrap();
+    cim_json(&["import", p(&project), p(&roads), "--kind", "road", "--json"]);
+    let zone = |name: &str, x0: f64, y0: f64, x1: f64, y1: f64| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"zone":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[[{a},{b}],[{c},{b}],[{c},{d}],[{a},{d}],[{a},{b}]]]}}}}"#,
+            a = x + x0,
+            b = y + y0,
+            c = x + x1,
+            d = y + y1
+        )
+    };
+    let zones = dir.path().join("zones.geojson");
+    std::fs::write(
+        &zones,
+        fc(vec![
+            zone("west", -10.0, -10.0, 200.0, 10.0),
+            zone("east", 200.0, -10.0, 410.0, 10.0),
+            zone("north", -10.0, 990.0, 410.0, 1010.0),
+            zone("park", 0.0, 300.0, 100.0, 400.0),
+        ]),
+    )
+    .unwrap();
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&zones),
+        "--layer",
+        "zones",
+        "--kind",
+        "other",
+        "--json",
+    ]);
+    let run = |name: &str, csv: &str| {
+        std::fs::write(dir.path().join(format!("{name}.csv")), csv).unwrap();
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 90\n\
+                 [demand.od]\nfile = \"{name}.csv\"\nzones = \"zones\"\nzone_field = \"zone\"\nend_s = 3600\nprofile = [1, 3]\n",
+                project.file_name().unwrap().to_string_lossy()
+            ),
+        )
+        .unwrap();
+        cim(&["run", p(&path), "--json"])
+    };
+    let out = run(
+        "od",
+        "origin,destination,trips\nwest,east,40\n\"west\",north,20\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(kpi(&v, "trips"), 60.0);
+    assert_eq!(kpi(&v, "arrived"), 40.0, "{}", v["kpis"]);
+    assert_eq!(kpi(&v, "undelivered"), 20.0);
+    assert!(
+        v["run"]["notes"]
+            .to_string()
+            .contains("20 trip(s) between zones no route joins"),
+        "{}",
+        v["run"]
+    );
+    let db = rusqlite::Connection::open(&project).unwrap();
+    let halves: Vec<i64> = db
+        .prepare("SELECT count(*) FROM cim_run_trips WHERE run = 'od' GROUP BY depart_s >= 1800 ORDER BY depart_s >= 1800")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(halves, [15, 45]);
+    let err = stderr(&run(
+        "park",
+        "origin,destination,trips\nwest,east,3\nwest,park,5\n",
+    ));
+    assert!(
+        err.contains("park.csv line 3: zone 'park' of layer 'zones' has no road cars may use"),
+        "{err}"
+    );
+    let err = stderr(&run("mars", "from;to;count\nwest;mars;5\n"));
+    assert!(
+        err.contains("mars.csv line 2: zone 'mars' is not in layer 'zones'"),
+        "{err}"
+    );
+}

@@ -631,6 +631,11 @@ pub(crate) fn load_table(path: &Path, depth: usize) -> Result<toml::Table, Scena
                 }
             }
         }
+        if let Some(toml::Value::Table(od)) = demand.get_mut("od") {
+            if let Some(toml::Value::String(p)) = od.get_mut("file") {
+                *p = dir.join(&*p).to_string_lossy().into_owned();
+            }
+        }
     }
     let Some(toml::Value::String(base)) = table.get("extends").cloned() else {
         return Ok(table);

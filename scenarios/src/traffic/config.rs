@@ -105,6 +105,40 @@ pub struct DemandConfig {
     /// SUMO route files (`<vehicle>`, `<trip>`, `<flow>`, `<route>`), relative to this file.
     #[serde(default)]
     pub sumo: Vec<PathBuf>,
+    /// Trips between the zones of a polygon layer, from a CSV table.
+    #[serde(default)]
+    pub od: Option<OdConfig>,
+}
+
+/// `[demand.od]`: an origin–destination table between zones.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OdConfig {
+    /// CSV with origin, destination and trips columns, relative to this file.
+    pub file: PathBuf,
+    /// The polygon layer whose features are the zones.
+    pub zones: String,
+    /// The attribute naming each zone in the table (default: the feature's city code).
+    #[serde(default)]
+    pub zone_field: Option<String>,
+    #[serde(default)]
+    pub begin_s: f64,
+    #[serde(default = "hour")]
+    pub end_s: f64,
+    /// Shares of the trips in equal slices of [begin_s, end_s) (default: even).
+    #[serde(default)]
+    pub profile: Vec<f64>,
+    /// Every count is multiplied by this.
+    #[serde(default = "one")]
+    pub scale: f64,
+}
+
+fn hour() -> f64 {
+    3600.0
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -217,10 +251,30 @@ impl TrafficConfig {
                 self.parameters.step_s
             ));
         }
-        if self.demand.random.is_none() && self.demand.sumo.is_empty() {
+        if self.demand.random.is_none() && self.demand.sumo.is_empty() && self.demand.od.is_none() {
             return bad(
-                "[demand] needs random trips ([demand.random]) or SUMO route files (sumo = [...])".into(),
+                "[demand] needs random trips ([demand.random]), SUMO route files (sumo = [...]) or an OD table ([demand.od])"
+                    .into(),
             );
+        }
+        if let Some(o) = &self.demand.od {
+            if !(o.end_s > o.begin_s && o.begin_s >= 0.0) {
+                return bad(format!(
+                    "demand.od: end_s {} must be after begin_s {} (0 or more)",
+                    o.end_s, o.begin_s
+                ));
+            }
+            if o.profile.iter().any(|p| !p.is_finite() || *p < 0.0)
+                || !o.profile.is_empty() && o.profile.iter().sum::<f64>() <= 0.0
+            {
+                return bad(format!(
+                    "demand.od.profile {:?}: shares must be 0 or more, and not all 0",
+                    o.profile
+                ));
+            }
+            if !(o.scale.is_finite() && o.scale >= 0.0) {
+                return bad(format!("demand.od.scale {} must be 0 or more", o.scale));
+            }
         }
         if let Some(r) = &self.demand.random {
             if r.period_s.is_nan() || r.period_s <= 0.0 || r.end_s < r.begin_s || r.fringe_factor < 0.0 {
@@ -286,6 +340,20 @@ impl TrafficConfig {
             stuck_after_s: self.parameters.stuck_after_s,
             ..SimParams::default()
         }
+    }
+
+    /// The OD demand, if any.
+    pub fn od(&self) -> Option<super::od::OdDemand> {
+        self.demand.od.as_ref().map(|o| super::od::OdDemand {
+            file: o.file.clone(),
+            zones: o.zones.clone(),
+            zone_field: o.zone_field.clone(),
+            begin_s: o.begin_s,
+            end_s: o.end_s,
+            profile: o.profile.clone(),
+            scale: o.scale,
+            seed: self.seed,
+        })
     }
 
     pub fn random_trips(&self) -> Option<RandomTrips> {

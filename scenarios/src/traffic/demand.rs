@@ -51,7 +51,7 @@ impl Default for RandomTrips {
 }
 
 /// A number in [0, 1) from (seed, a, b): SplitMix64, as the simulation draws.
-fn mix(seed: u64, a: u64, b: u64) -> f64 {
+pub(super) fn mix(seed: u64, a: u64, b: u64) -> f64 {
     super::sim::unit(
         seed.wrapping_add(a.wrapping_mul(0x9E37_79B9_7F4A_7C15))
             .wrapping_add(b.wrapping_mul(0xD6E8_FEB8_6659_FD93))

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod demand;
 pub mod net;
+pub mod od;
 pub mod route;
 pub mod run;
 pub mod sim;
@@ -24,6 +25,7 @@ pub mod sumo_out;
 pub use config::TrafficConfig;
 pub use demand::{random_trips, read_sumo_routes, RandomTrips, SumoDemand, TripSpec};
 pub use net::{Link, Program, Rule, SimNet};
+pub use od::{od_trips, OdDemand};
 pub use route::Router;
 pub use run::{prepare, PreparedTraffic, TrafficResult, TrafficRun, TrafficStep};
 pub use sim::{EdgeBin, Follow, Sim, SimParams, Status, Trip, TripResult, VehicleType};

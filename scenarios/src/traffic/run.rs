@@ -130,6 +130,11 @@ pub fn prepare(config: &TrafficConfig, project: &Project) -> Result<PreparedTraf
     if let Some(r) = config.random_trips() {
         specs.extend(random_trips(&network, &router, &r));
     }
+    if let Some(od) = config.od() {
+        let (t, n) = super::od::od_trips(project, &network, &router, &od)?;
+        specs.extend(t);
+        notes.extend(n);
+    }
     for f in &config.demand.sumo {
         let d = read_sumo_routes(f, &network)?;
         notes.extend(d.notes);
