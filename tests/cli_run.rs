@@ -1124,3 +1124,163 @@ fn od_trips_between_zones_follow_the_profile_and_lost_ones_are_counted() {
         "{err}"
     );
 }
+
+/// What-ifs on SUMO's grid in a variant that `extends` its baseline: a diagonal road added
+/// (trips use it), a road slowed to 20 km/h (its vehicles keep to it), a left turn banned (gone
+/// from the network SUMO gets too), a signal plan with its own cycle and offset (in SUMO's
+/// program as well). Plans and changes that do not fit are errors naming the thing.
+#[test]
+fn network_what_ifs_change_the_run_and_the_exported_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&data.join("grid.net.xml.gz")),
+        "--origin",
+        "500000,5500000,0",
+        "--json",
+    ]);
+    let db = rusqlite::Connection::open(&project).unwrap();
+    let code = |sumo: &str| -> String {
+        db.query_row("SELECT cim_code FROM roads WHERE sumo_id = ?1", [sumo], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let base = write(
+        "base",
+        &format!(
+            "name = \"base\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 90\n\
+             [demand.random]\nbegin_s = 0\nend_s = 3600\nperiod_s = 4\n",
+            project.file_name().unwrap().to_string_lossy()
+        ),
+    );
+    // B1's approaches: from A1 (west), C1 (east), B0 (south), B2 (north), and the diagonal.
+    let (west, east, south, north) = (code("A1B1"), code("C1B1"), code("B0B1"), code("B2B1"));
+    let (slow, ban_from) = (code("C5C6"), code("A0B0"));
+    let whatif = |name: &str, extra: &str| {
+        write(
+            name,
+            &format!("extends = \"base.toml\"\nname = \"{name}\"\n{extra}"),
+        )
+    };
+    let plan = format!(
+        "[[signals]]\ncontroller = 4\ncycle_s = 60\noffset_s = 10\n\
+         [[signals.phase]]\ngreen = [\"diagonal\", \"{west}\", \"{east}\"]\nduration_s = 30\n\
+         [[signals.phase]]\ngreen = [\"{south}\", \"{north}\"]\nduration_s = 30\n"
+    );
+    let variant = whatif(
+        "variant",
+        &format!(
+            "[[network.add]]\ncode = \"diagonal\"\nwkt = \"LINESTRING (500003 5500002, 500198 5500199)\"\n\
+             lanes = 2\nspeed_kmh = 80\n\
+             [[network.change]]\ncode = \"{slow}\"\nspeed_kmh = 20\n\
+             [[network.ban_turn]]\nfrom = \"{ban_from}\"\nto = \"{south}\"\n{plan}"
+        ),
+    );
+    let b = cim_json(&["run", p(&base), "--json"]);
+    let v = cim_json(&["run", p(&variant), "--json"]);
+    assert_eq!(kpi(&v, "arrived"), kpi(&b, "trips"), "{}", v["kpis"]);
+    let notes = v["run"]["notes"].to_string();
+    for said in [
+        "road diagonal added (2 lane(s) a direction, 80 km/h)",
+        "20 km/h",
+        "banned (1 lane connection(s))",
+        "controller 4 runs a plan of 4 phases, cycle 60 s, offset 10 s",
+    ] {
+        assert!(notes.contains(said), "{said}: {notes}");
+    }
+    let flow =
+        |run: &str, road: &str| -> (i64, f64) {
+            db.query_row(
+            "SELECT sum(entered), max(mean_speed_m_s) FROM cim_run_road_flows WHERE run = ?1 AND code = ?2",
+            [run, road],
+            |r| Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(0), r.get::<_, Option<f64>>(1)?.unwrap_or(0.0))),
+        )
+        .unwrap()
+        };
+    assert!(
+        flow("variant", "diagonal").0 > 10,
+        "{:?}",
+        flow("variant", "diagonal")
+    );
+    let (slow_base, slow_variant) = (flow("base", &slow), flow("variant", &slow));
+    // Drivers keep within their speed factor (SUMO's speedDev 0.1) of the new limit, and
+    // routes now avoid the road.
+    assert!(
+        slow_base.1 > 10.0 && slow_variant.1 <= 20.0 / 3.6 * 1.25 && slow_variant.0 < slow_base.0,
+        "{slow_base:?} {slow_variant:?}"
+    );
+    // SUMO gets the same network: the banned turn gone, the plan's program.
+    let out = dir.path().join("sumo");
+    let e = cim_json(&[
+        "export",
+        p(&project),
+        p(&out),
+        "--format",
+        "sumo",
+        "--scenario",
+        p(&variant),
+        "--json",
+    ]);
+    let con = std::fs::read_to_string(out.join("cim.con.xml")).unwrap();
+    assert!(!con.contains("<connection from=\"A0B0\" to=\"B0B1\""));
+    assert!(
+        con.contains("<connection from=\"diagonal#0\" to=\"B1C1\""),
+        "{}",
+        &con[..400]
+    );
+    assert_eq!(e["edges"], 362);
+    let tll = std::fs::read_to_string(out.join("cim.tll.xml")).unwrap();
+    let c4 = &tll[tll.find("<tlLogic id=\"c4\"").unwrap()..];
+    let c4 = &c4[..c4.find("</tlLogic>").unwrap()];
+    assert!(c4.contains("offset=\"10\""), "{c4}");
+    // Yellow by SUMO's rule for the fastest approach (the diagonal, 80 km/h): 5 s; the greens
+    // share what is left of the 60 s cycle.
+    assert_eq!(c4.matches("<phase duration=\"25\"").count(), 2, "{c4}");
+    assert_eq!(c4.matches("<phase duration=\"5\"").count(), 2, "{c4}");
+
+    for (name, extra, says) in [
+        (
+            "not-an-approach",
+            format!("[[signals]]\ncontroller = 4\n[[signals.phase]]\ngreen = [\"{slow}\"]\nduration_s = 30\n"),
+            format!("road '{slow}' does not enter controller 4's junctions"),
+        ),
+        (
+            "never-green",
+            format!("[[signals]]\ncontroller = 4\n[[signals.phase]]\ngreen = [\"{west}\", \"{east}\"]\nduration_s = 30\n"),
+            "never gets green".to_string(),
+        ),
+        (
+            "short-state",
+            "[[signals]]\ncontroller = 4\n[[signals.phase]]\nstate = \"GGr\"\nduration_s = 30\n".to_string(),
+            "state 'GGr' has 3 signals; controller 4 has".to_string(),
+        ),
+        (
+            "far-road",
+            "[[network.add]]\nwkt = \"LINESTRING (500090 5500090, 500198 5500199)\"\n".to_string(),
+            "add road 'added-1': its start (500090.0, 5500090.0) is 127 m from the nearest junction".to_string(),
+        ),
+        (
+            "unknown-road",
+            "[[network.change]]\ncode = \"nope\"\nlanes = 3\n".to_string(),
+            "change: road 'nope' is not a road cars may use".to_string(),
+        ),
+        (
+            "no-such-turn",
+            format!("[[network.ban_turn]]\nfrom = \"{west}\"\nto = \"{slow}\"\n"),
+            "no lane leads from the one onto the other".to_string(),
+        ),
+    ] {
+        let path = whatif(name, &extra);
+        let err = cim_err(&["run", p(&path)]);
+        assert!(err.contains(&says), "{name}: {err}");
+    }
+}

@@ -37,6 +37,8 @@ pub enum EngineError {
     Terrain { name: String, reason: String },
     #[error("run '{name}': {reason}")]
     Run { name: String, reason: String },
+    #[error("road network: {reason}")]
+    Network { reason: String },
     #[error("invalid geometry: {reason}")]
     Geometry { reason: String },
     #[error("city code {code} in layer '{layer}' already belongs to layer '{existing_layer}'")]

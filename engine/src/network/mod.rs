@@ -26,9 +26,12 @@
 //! - **controller**: the signal program of one or more junctions close together.
 
 mod build;
+mod edits;
 mod roads;
 
 pub(crate) use build::build;
+pub(crate) use edits::{ban_turns, change_roads, new_roads};
+pub use edits::{NetworkEdits, NewRoad, RoadChange, TurnBan, ADD_SNAP_M};
 pub(crate) use roads::RoadIn;
 
 use serde::Serialize;

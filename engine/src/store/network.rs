@@ -7,7 +7,9 @@
 
 use super::{Project, SqlContext};
 use crate::error::Result;
-use crate::network::{build, Network, NetworkOptions, NetworkStats, RoadIn};
+use crate::network::{
+    ban_turns, build, change_roads, new_roads, Network, NetworkEdits, NetworkOptions, NetworkStats, RoadIn,
+};
 use crate::{FeatureFilter, FeatureKind};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -99,6 +101,14 @@ impl Project {
     /// Builds the road network from the project's road layers (or those `opts` names): every
     /// road feature cars may use, read in layer and feature order.
     pub fn build_network(&self, opts: &NetworkOptions) -> Result<Network> {
+        self.build_network_edited(opts, &NetworkEdits::default())
+    }
+
+    /// The network with a scenario's what-if `edits`: roads' lanes and speeds changed before it
+    /// is built, roads added (ending on the junctions of the network as it was), turns banned.
+    /// A road code that is not there, an added road far from any junction, or a ban that bans
+    /// nothing is an error naming it.
+    pub fn build_network_edited(&self, opts: &NetworkOptions, edits: &NetworkEdits) -> Result<Network> {
         let filter = FeatureFilter {
             layers: opts.layers.clone(),
             kinds: if opts.layers.is_some() {
@@ -126,7 +136,34 @@ impl Project {
             }
             Ok(())
         })?;
+        change_roads(&mut roads, edits)?;
+        if !edits.add.is_empty() {
+            let base = build(roads.clone(), opts);
+            roads.extend(new_roads(&base, edits, "what-if")?);
+        }
         let mut net = build(roads, opts);
+        ban_turns(&mut net, edits)?;
+        for a in &edits.add {
+            net.notes.push(format!(
+                "what-if: road {} added ({} lane(s) a direction, {:.0} km/h{})",
+                a.code,
+                a.lanes,
+                a.speed_m_s * 3.6,
+                if a.oneway { ", one way" } else { "" }
+            ));
+        }
+        for c in &edits.change {
+            net.notes.push(format!(
+                "what-if: road {} changed{}{}",
+                c.code,
+                c.lanes
+                    .map(|n| format!(", {n} lane(s) a direction"))
+                    .unwrap_or_default(),
+                c.speed_m_s
+                    .map(|v| format!(", {:.0} km/h", v * 3.6))
+                    .unwrap_or_default()
+            ));
+        }
         net.stats.roads = total;
         net.stats.roads_not_drivable = not_drivable;
         net.stats.roads_without_line = no_line;

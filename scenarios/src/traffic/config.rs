@@ -31,6 +31,104 @@ pub struct TrafficConfig {
     pub parameters: ParametersConfig,
     #[serde(default)]
     pub closures: ClosuresConfig,
+    /// What-if changes to the road network.
+    #[serde(default)]
+    pub network: NetworkConfig,
+    /// Signal plans replacing the default programs, one per controller.
+    #[serde(default)]
+    pub signals: Vec<SignalConfig>,
+}
+
+/// `[network]`: roads added or changed, turns banned.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    #[serde(default)]
+    pub add: Vec<AddRoadConfig>,
+    #[serde(default)]
+    pub change: Vec<ChangeRoadConfig>,
+    #[serde(default)]
+    pub ban_turn: Vec<BanTurnConfig>,
+}
+
+/// `[[network.add]]`: a road that is not there yet.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AddRoadConfig {
+    /// Its code in the results (default `added-<n>`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// `LINESTRING (x y, ...)` in the project CRS; its ends on junctions (within 15 m).
+    pub wkt: String,
+    #[serde(default = "one_lane")]
+    pub lanes: u32,
+    #[serde(default = "fifty")]
+    pub speed_kmh: f64,
+    #[serde(default)]
+    pub oneway: bool,
+    /// Road class (`highway`), for priority at junctions.
+    #[serde(default = "unclassified")]
+    pub class: String,
+}
+
+fn one_lane() -> u32 {
+    1
+}
+
+fn fifty() -> f64 {
+    50.0
+}
+
+fn unclassified() -> String {
+    "unclassified".into()
+}
+
+/// `[[network.change]]`: a road's lanes (per direction) or speed limit.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRoadConfig {
+    pub code: String,
+    #[serde(default)]
+    pub lanes: Option<u32>,
+    #[serde(default)]
+    pub speed_kmh: Option<f64>,
+}
+
+/// `[[network.ban_turn]]`: no turn from one road onto another.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BanTurnConfig {
+    pub from: String,
+    pub to: String,
+}
+
+/// `[[signals]]`: a controller's plan.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SignalConfig {
+    /// The controller (`controller` in cim_net_signals) …
+    #[serde(default)]
+    pub controller: Option<u32>,
+    /// … or an OSM node (SUMO junction) of one of its junctions.
+    #[serde(default)]
+    pub node: Option<i64>,
+    #[serde(default)]
+    pub offset_s: f64,
+    /// Greens scaled so the cycle, yellows included, lasts this long.
+    #[serde(default)]
+    pub cycle_s: Option<f64>,
+    pub phase: Vec<PhaseConfig>,
+}
+
+/// One phase: approaches (road codes) green, or a SUMO state string.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseConfig {
+    #[serde(default)]
+    pub green: Vec<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    pub duration_s: f64,
 }
 
 /// Roads closed during the run: every interval a flood run kept a road closed (shifted by
@@ -340,6 +438,67 @@ impl TrafficConfig {
             stuck_after_s: self.parameters.stuck_after_s,
             ..SimParams::default()
         }
+    }
+
+    /// The network what-ifs, read (a WKT that is not a line is an error naming it).
+    pub fn edits(&self) -> Result<cim_engine::network::NetworkEdits, ScenarioError> {
+        use cim_engine::network::{NetworkEdits, NewRoad, RoadChange, TurnBan};
+        let n = &self.network;
+        let mut add = Vec::new();
+        for (k, a) in n.add.iter().enumerate() {
+            let code = a.code.clone().unwrap_or_else(|| format!("added-{}", k + 1));
+            let geom: wkt::Wkt<f64> = a
+                .wkt
+                .parse()
+                .map_err(|e| ScenarioError::invalid(format!("network.add '{code}': wkt is not WKT: {e}")))?;
+            let line = match geo::Geometry::try_from(geom) {
+                Ok(geo::Geometry::LineString(l)) => l.0.iter().map(|c| [c.x, c.y]).collect::<Vec<_>>(),
+                _ => {
+                    return Err(ScenarioError::invalid(format!(
+                        "network.add '{code}': wkt must be a LINESTRING in the project CRS"
+                    )))
+                }
+            };
+            add.push(NewRoad {
+                code,
+                line,
+                lanes: a.lanes,
+                speed_m_s: a.speed_kmh / 3.6,
+                oneway: a.oneway,
+                class: a.class.clone(),
+            });
+        }
+        for c in &n.change {
+            if c.lanes.is_some_and(|l| !(1..=20).contains(&l))
+                || c.speed_kmh.is_some_and(|v| !(v > 0.0 && v < 360.0))
+                || c.lanes.is_none() && c.speed_kmh.is_none()
+            {
+                return Err(ScenarioError::invalid(format!(
+                    "network.change '{}': give lanes (1 to 20) or speed_kmh (above 0), or both",
+                    c.code
+                )));
+            }
+        }
+        Ok(NetworkEdits {
+            add,
+            change: n
+                .change
+                .iter()
+                .map(|c| RoadChange {
+                    code: c.code.clone(),
+                    lanes: c.lanes,
+                    speed_m_s: c.speed_kmh.map(|v| v / 3.6),
+                })
+                .collect(),
+            ban: n
+                .ban_turn
+                .iter()
+                .map(|b| TurnBan {
+                    from: b.from.clone(),
+                    to: b.to.clone(),
+                })
+                .collect(),
+        })
     }
 
     /// The OD demand, if any.

@@ -267,6 +267,29 @@ fn chords_cross(a: f64, b: f64, c: f64, d: f64) -> bool {
     (rc < rb) != (rd < rb)
 }
 
+/// The state string of a phase in which the links `green` (of the controller's links `mine`)
+/// show `c` (`G`, or `y`) and the others red; a green turn that crosses foes green at the same
+/// time (other than left turns) yields (`g`).
+fn phase_state(links: &[Link], mine: &[u32], green: &[u32], c: char) -> String {
+    let mut s = vec!['r'; mine.len()];
+    for &l in green {
+        let Some(i) = mine.iter().position(|&x| x == l) else {
+            continue;
+        };
+        let yields = links[l as usize].turn != Turn::Straight
+            && links[l as usize].turn != Turn::Right
+            && links[l as usize]
+                .foes
+                .iter()
+                .any(|f| green.contains(f) && links[*f as usize].turn != Turn::Left);
+        s[i] = match c {
+            'G' if yields => 'g',
+            c => c,
+        };
+    }
+    s.into_iter().collect()
+}
+
 /// SUMO's static program for one controller: approaches grouped by axis (those within 45° of
 /// the first approach's line, and the rest); each group green in turn for its share of a 90 s
 /// cycle less yellow; a left turn (or U-turn) in a green phase yields (`g`) where it has foes
@@ -294,30 +317,13 @@ fn program(net: &Network, lanes: &[Lane], links: &[Link], mine: &[u32], _ci: usi
         .map(|&l| net.edges[edge_of(l) as usize].speed_m_s)
         .fold(0.0, f64::max);
     let yellow = yellow_s(vmax);
-    let n = mine.len();
-    let index = |l: u32| mine.iter().position(|&x| x == l).unwrap_or(0);
-    let state = |green: &[u32], c: char| {
-        let mut s = vec!['r'; n];
-        for &l in green {
-            let yields = links[l as usize].turn != Turn::Straight
-                && links[l as usize].turn != Turn::Right
-                && links[l as usize]
-                    .foes
-                    .iter()
-                    .any(|f| green.contains(f) && links[*f as usize].turn != Turn::Left);
-            s[index(l)] = match c {
-                'G' if yields => 'g',
-                c => c,
-            };
-        }
-        s.into_iter().collect::<String>()
-    };
+    let state = |green: &[u32], c: char| phase_state(links, mine, green, c);
     let cycle = 90.0;
     let phases = if groups[1].is_empty() {
         vec![
             (cycle - yellow - 5.0, state(&groups[0], 'G')),
             (yellow, state(&groups[0], 'y')),
-            (5.0, "r".repeat(n)),
+            (5.0, "r".repeat(mine.len())),
         ]
     } else {
         let g = (cycle - 2.0 * yellow) / 2.0;
@@ -332,5 +338,205 @@ fn program(net: &Network, lanes: &[Lane], links: &[Link], mine: &[u32], _ci: usi
         links: mine.to_vec(),
         phases,
         offset_s: 0.0,
+    }
+}
+
+/// A signal plan from a scenario: phases each giving green to some approaches (by road code)
+/// or a SUMO state string, an offset, and optionally a cycle the greens are scaled to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub controller: u32,
+    pub offset_s: f64,
+    pub cycle_s: Option<f64>,
+    pub phases: Vec<PlanPhase>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlanPhase {
+    /// These approaches (road codes) green, for this long; yellow follows for the links that
+    /// turn red next.
+    Green { roads: Vec<String>, duration_s: f64 },
+    /// A SUMO state string (one letter per link of the controller), for this long.
+    State { state: String, duration_s: f64 },
+}
+
+impl SimNet {
+    /// Replaces the program of `plan.controller` by `plan`. A plan that does not fit its
+    /// junctions is an error saying why: a road that does not enter them, an approach never
+    /// green, a state of the wrong length or with unknown letters, a cycle too short.
+    pub fn set_plan(&mut self, net: &Network, plan: &Plan) -> Result<(), String> {
+        let c = plan.controller as usize;
+        let Some(program) = self.programs.get(c) else {
+            return Err(format!(
+                "controller {} is not in the network (it has {}; see cim_net_signals)",
+                plan.controller,
+                self.programs.len()
+            ));
+        };
+        let mine = program.links.clone();
+        if mine.is_empty() {
+            return Err(format!(
+                "controller {} has no lane connections to signal",
+                plan.controller
+            ));
+        }
+        if plan.phases.is_empty() {
+            return Err("a plan needs phases".into());
+        }
+        let code_of =
+            |l: u32| &net.edges[self.lanes[self.links[l as usize].from_lane as usize].edge as usize].code;
+        let mut approaches: Vec<&str> = mine.iter().map(|&l| code_of(l).as_str()).collect();
+        approaches.sort_unstable();
+        approaches.dedup();
+        let vmax = mine
+            .iter()
+            .map(|&l| self.lanes[self.links[l as usize].from_lane as usize].speed_m_s)
+            .fold(0.0, f64::max);
+        let yellow = yellow_s(vmax);
+        // Green sets per phase (None for a state phase).
+        let mut greens: Vec<Option<Vec<u32>>> = Vec::new();
+        let mut ever = vec![false; mine.len()];
+        for (k, p) in plan.phases.iter().enumerate() {
+            match p {
+                PlanPhase::Green { roads, duration_s } => {
+                    if !(duration_s.is_finite() && *duration_s > 0.0) {
+                        return Err(format!(
+                            "phase {}: duration_s {duration_s} must be positive",
+                            k + 1
+                        ));
+                    }
+                    for r in roads {
+                        if !approaches.contains(&r.as_str()) {
+                            return Err(format!(
+                                "phase {}: road '{r}' does not enter controller {}'s junctions (its approaches: {})",
+                                k + 1,
+                                plan.controller,
+                                approaches.join(", ")
+                            ));
+                        }
+                    }
+                    let g: Vec<u32> = mine
+                        .iter()
+                        .copied()
+                        .filter(|&l| roads.iter().any(|r| r == code_of(l)))
+                        .collect();
+                    for (i, &l) in mine.iter().enumerate() {
+                        if g.contains(&l) {
+                            ever[i] = true;
+                        }
+                    }
+                    greens.push(Some(g));
+                }
+                PlanPhase::State { state, duration_s } => {
+                    if !(duration_s.is_finite() && *duration_s > 0.0) {
+                        return Err(format!(
+                            "phase {}: duration_s {duration_s} must be positive",
+                            k + 1
+                        ));
+                    }
+                    if state.chars().count() != mine.len() {
+                        return Err(format!(
+                            "phase {}: state '{state}' has {} signals; controller {} has {} lane connections",
+                            k + 1,
+                            state.chars().count(),
+                            plan.controller,
+                            mine.len()
+                        ));
+                    }
+                    if let Some(bad) = state.chars().find(|c| !"GgyYrRsOo".contains(*c)) {
+                        return Err(format!(
+                            "phase {}: state '{state}': '{bad}' is not a signal (G, g, y, r)",
+                            k + 1
+                        ));
+                    }
+                    for (i, ch) in state.chars().enumerate() {
+                        if matches!(ch, 'G' | 'g' | 'O' | 'o' | 's') {
+                            ever[i] = true;
+                        }
+                    }
+                    greens.push(None);
+                }
+            }
+        }
+        if let Some(i) = ever.iter().position(|e| !e) {
+            return Err(format!(
+                "road '{}' never gets green: its vehicles would wait for ever",
+                code_of(mine[i])
+            ));
+        }
+        // Phases with yellow after each green set, for the links that turn red next.
+        let n = plan.phases.len();
+        let mut phases: Vec<(f64, String)> = Vec::new();
+        // Whether each phase is one of the plan's (scaled to the cycle) or a yellow added.
+        let mut planned: Vec<bool> = Vec::new();
+        let mut yellows = 0.0;
+        for (k, p) in plan.phases.iter().enumerate() {
+            match (p, &greens[k]) {
+                (PlanPhase::Green { duration_s, .. }, Some(g)) => {
+                    phases.push((*duration_s, phase_state(&self.links, &mine, g, 'G')));
+                    planned.push(true);
+                    let next: Vec<u32> = match &greens[(k + 1) % n] {
+                        Some(ng) => ng.clone(),
+                        None => Vec::new(),
+                    };
+                    let ending: Vec<u32> = g.iter().copied().filter(|l| !next.contains(l)).collect();
+                    if !ending.is_empty() {
+                        let mut s: Vec<char> = phase_state(&self.links, &mine, g, 'G').chars().collect();
+                        for (i, l) in mine.iter().enumerate() {
+                            if ending.contains(l) {
+                                s[i] = 'y';
+                            }
+                        }
+                        phases.push((yellow, s.into_iter().collect()));
+                        planned.push(false);
+                        yellows += yellow;
+                    }
+                }
+                (PlanPhase::State { state, duration_s }, _) => {
+                    let s: String = state
+                        .chars()
+                        .map(|c| match c {
+                            'Y' => 'y',
+                            'R' | 's' => 'r',
+                            'O' | 'o' => 'G',
+                            c => c,
+                        })
+                        .collect();
+                    phases.push((*duration_s, s));
+                    planned.push(true);
+                }
+                _ => {}
+            }
+        }
+        if let Some(cycle) = plan.cycle_s {
+            let green_total: f64 = plan
+                .phases
+                .iter()
+                .map(|p| match p {
+                    PlanPhase::Green { duration_s, .. } | PlanPhase::State { duration_s, .. } => *duration_s,
+                })
+                .sum();
+            let room = cycle - yellows;
+            if !(cycle.is_finite() && room >= plan.phases.len() as f64) {
+                return Err(format!(
+                    "cycle_s {cycle} leaves no time for the greens after {yellows:.0} s of yellow"
+                ));
+            }
+            let f = room / green_total;
+            for (p, &mine) in phases.iter_mut().zip(&planned) {
+                if mine {
+                    p.0 *= f;
+                }
+            }
+        }
+        if !(plan.offset_s.is_finite() && plan.offset_s >= 0.0) {
+            return Err(format!("offset_s {} must be 0 or more", plan.offset_s));
+        }
+        self.programs[c] = Program {
+            links: mine,
+            phases,
+            offset_s: plan.offset_s,
+        };
+        Ok(())
     }
 }

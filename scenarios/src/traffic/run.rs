@@ -19,6 +19,8 @@ use crate::ScenarioError;
 /// A traffic scenario made ready: its network, its trips routed.
 pub struct PreparedTraffic {
     pub network: Network,
+    /// The network as the simulation drives it, with the scenario's signal plans.
+    pub sim_net: SimNet,
     /// Routes over it (the demand's, and reroutes round closures).
     pub router: Router,
     pub trips: Vec<Trip>,
@@ -113,10 +115,78 @@ fn closures(
     Ok(out)
 }
 
+/// The simulation's network with the scenario's `[[signals]]` plans; a plan that names no
+/// controller, or does not fit its junctions, is an error naming it.
+fn signal_plans(
+    config: &TrafficConfig,
+    network: &Network,
+    notes: &mut Vec<String>,
+) -> Result<SimNet, ScenarioError> {
+    use super::net::{Plan, PlanPhase};
+    let mut sim_net = SimNet::new(network);
+    for (k, s) in config.signals.iter().enumerate() {
+        let what = format!("signals[{}]", k + 1);
+        let controller = match (s.controller, s.node) {
+            (Some(c), None) => c,
+            (None, Some(n)) => network
+                .junctions
+                .iter()
+                .find(|j| j.osm_node == Some(n))
+                .and_then(|j| j.controller)
+                .ok_or_else(|| {
+                    ScenarioError::invalid(format!(
+                        "{what}: node {n} is not a signalled junction of the network"
+                    ))
+                })?,
+            _ => {
+                return Err(ScenarioError::invalid(format!(
+                    "{what}: give controller (from cim_net_signals) or node, not both"
+                )))
+            }
+        };
+        let mut phases = Vec::new();
+        for (i, p) in s.phase.iter().enumerate() {
+            phases.push(match (&p.state, p.green.is_empty()) {
+                (Some(st), true) => PlanPhase::State {
+                    state: st.clone(),
+                    duration_s: p.duration_s,
+                },
+                (None, false) => PlanPhase::Green {
+                    roads: p.green.clone(),
+                    duration_s: p.duration_s,
+                },
+                _ => {
+                    return Err(ScenarioError::invalid(format!(
+                        "{what} phase {}: give green (road codes) or state, one of them",
+                        i + 1
+                    )))
+                }
+            });
+        }
+        let plan = Plan {
+            controller,
+            offset_s: s.offset_s,
+            cycle_s: s.cycle_s,
+            phases,
+        };
+        sim_net
+            .set_plan(network, &plan)
+            .map_err(|e| ScenarioError::invalid(format!("{what} (controller {controller}): {e}")))?;
+        let p = &sim_net.programs[controller as usize];
+        notes.push(format!(
+            "what-if: controller {controller} runs a plan of {} phases, cycle {:.0} s, offset {:.0} s",
+            p.phases.len(),
+            p.cycle_s(),
+            p.offset_s
+        ));
+    }
+    Ok(sim_net)
+}
+
 /// Builds the network from the project's road layers and routes the demand: trips whose route
 /// cannot be driven are kept without one (undelivered), never dropped.
 pub fn prepare(config: &TrafficConfig, project: &Project) -> Result<PreparedTraffic, ScenarioError> {
-    let network = project.build_network(&NetworkOptions::default())?;
+    let network = project.build_network_edited(&NetworkOptions::default(), &config.edits()?)?;
     if network.edges.is_empty() {
         return Err(ScenarioError::invalid(format!(
             "{}: no road cars may use in the project's road layers (import OSM or a road layer first)",
@@ -125,6 +195,7 @@ pub fn prepare(config: &TrafficConfig, project: &Project) -> Result<PreparedTraf
     }
     let router = Router::new(&network);
     let mut notes = network.notes.clone();
+    let sim_net = signal_plans(config, &network, &mut notes)?;
     let closures = closures(config, project, &network, &mut notes)?;
     let mut specs: Vec<TripSpec> = Vec::new();
     if let Some(r) = config.random_trips() {
@@ -169,6 +240,7 @@ pub fn prepare(config: &TrafficConfig, project: &Project) -> Result<PreparedTraf
     }
     Ok(PreparedTraffic {
         network,
+        sim_net,
         router,
         trips,
         ends,
@@ -213,7 +285,7 @@ impl<'a> TrafficRun<'a> {
         config: &TrafficConfig,
     ) -> Result<TrafficRun<'a>, ScenarioError> {
         let mut sim = Sim::new(
-            SimNet::new(&prepared.network),
+            prepared.sim_net.clone(),
             config.sim_params(),
             prepared.trips.clone(),
             prepared.output_every_s,

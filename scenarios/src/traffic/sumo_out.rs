@@ -101,7 +101,10 @@ pub fn export_sumo(
             project.path().display()
         )));
     }
-    let sim = SimNet::new(net);
+    let sim = match &prepared {
+        Some(p) => p.sim_net.clone(),
+        None => SimNet::new(net),
+    };
     let ids = junction_ids(net);
     let edge_ids: Vec<String> = net.edges.iter().map(|e| esc(&e.sumo_id())).collect();
     let mut files: Vec<(String, String)> = Vec::new();
