@@ -34,7 +34,8 @@ pub struct DemoArgs {
     /// The assets folder (default: $CIM_ASSETS, ./assets, or the assets/ of this source tree).
     #[arg(long)]
     pub assets: Option<PathBuf>,
-    /// Skip the flood runs (storm and what-if) that the demo adds to the project.
+    /// Skip the flood runs (storm and what-if), and the traffic runs that take their closures,
+    /// that the demo adds to the project.
     #[arg(long)]
     pub no_flood: bool,
     #[arg(long)]
@@ -81,6 +82,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     v["district_3d"] = district_3d(&assets, &a.out, a.json)?;
     if !a.no_flood {
         v["flood"] = flood(&assets, &final_path, a.json)?;
+        v["traffic"] = traffic(&assets, &final_path, a.json)?;
     }
     if a.json {
         println!("{v}");
@@ -193,12 +195,7 @@ fn district_3d(assets: &Path, out: &Path, json: bool) -> Result<serde_json::Valu
 /// and compared.
 fn flood(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value> {
     use cim_scenarios::flood::config::ScenarioConfig;
-    let dir = assets
-        .parent()
-        .and_then(Path::parent)
-        .map(|root| root.join("scenarios"))
-        .filter(|d| d.join("demo-storm.toml").is_file())
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"));
+    let dir = scenarios_dir(assets);
     let mut names = Vec::new();
     let mut runs = Vec::new();
     for file in ["demo-storm.toml", "demo-storm-pond.toml"] {
@@ -232,6 +229,72 @@ fn flood(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value>
         println!("  cim run scenarios/demo-storm.toml        (edit it, or write a variant with `extends`)");
     }
     Ok(json!({"runs": runs, "comparison": comparison}))
+}
+
+/// The scenarios folder beside the assets (a source tree), else the one this binary was built from.
+fn scenarios_dir(assets: &Path) -> PathBuf {
+    assets
+        .parent()
+        .and_then(Path::parent)
+        .map(|root| root.join("scenarios"))
+        .filter(|d| d.join("demo-storm.toml").is_file())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+}
+
+/// Morning traffic on the demo streets, the same morning with the storm closing the streets it
+/// floods, and a what-if (a link road opened): run and compared, the storm against the plain
+/// morning, and the link road against the storm.
+fn traffic(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value> {
+    use cim_scenarios::traffic::TrafficConfig;
+    let dir = scenarios_dir(assets);
+    let mut names = Vec::new();
+    let mut runs = Vec::new();
+    for file in [
+        "demo-traffic.toml",
+        "demo-traffic-storm.toml",
+        "demo-traffic-storm-link.toml",
+    ] {
+        let path = dir.join(file);
+        let mut config = TrafficConfig::load(&path)?;
+        config.project = project.to_path_buf();
+        if !json {
+            println!();
+            println!("Running {} ({}) ...", config.name, path.display());
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let name = config.name.clone();
+        let scenario = cim_scenarios::run::Scenario::Traffic(Box::new(config));
+        let done = super::run::execute(&scenario, text, json)
+            .with_context(|| format!("scenario {}", path.display()))?;
+        if !json {
+            super::run::print_summary(&scenario, &done);
+        }
+        runs.push(json!({"name": name, "summary": done.summary()}));
+        names.push(name);
+    }
+    let mut comparisons = Vec::new();
+    for (a, b, what) in [
+        (0, 1, "the storm closes streets"),
+        (1, 2, "a link road is opened in the storm"),
+    ] {
+        if !json {
+            println!();
+            println!("What if {what}? {} against {}:", names[b], names[a]);
+        }
+        comparisons.push(super::runs::compare_runs(
+            project, &names[a], &names[b], None, json,
+        )?);
+    }
+    if !json {
+        println!();
+        println!("Try:");
+        println!("  cim run scenarios/demo-traffic-storm-link.toml   (edit the what-if: add or change roads, ban turns, signal plans)");
+        println!(
+            "  cim export {} sumo-case --format sumo --scenario scenarios/demo-traffic-storm.toml",
+            project.display()
+        );
+    }
+    Ok(json!({"runs": runs, "comparisons": comparisons}))
 }
 
 fn build(assets: &Path, path: &Path, quiet: bool) -> Result<()> {

@@ -84,10 +84,14 @@ fn print_traffic(
     };
     println!("run '{name}': {state}, {:.0} s simulated", r.time_reached_s);
     println!(
-        "  {} steps, {} vehicle updates in {:.1} s ({:.2e} vehicle updates/s)",
+        "  {} steps, {} vehicle updates in {} ({:.2e} vehicle updates/s)",
         r.steps,
         r.vehicle_steps,
-        done.wall_s,
+        if done.wall_s < 1.0 {
+            format!("{:.0} ms", done.wall_s * 1000.0)
+        } else {
+            format!("{:.1} s", done.wall_s)
+        },
         r.vehicle_steps as f64 / done.wall_s.max(1e-9)
     );
     for k in &r.kpis {
