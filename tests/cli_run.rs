@@ -1369,3 +1369,147 @@ fn the_demo_mornings_with_the_storm_and_the_link_road() {
     ]));
     assert!(text.contains("trips undelivered"), "{text}");
 }
+
+/// Periodic rerouting: a short road that narrows from two lanes to one (a queue builds on it)
+/// and a longer, faster way round. Without rerouting every trip takes the short road; with
+/// rerouting every minute on the travel times seen, some take the way round, every trip
+/// arrives, and the run is the same for 1 and 2 threads.
+#[test]
+fn periodic_rerouting_sends_drivers_round_a_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), 32633);
+    let (x0, y0) = (460_000.0, 5_550_000.0);
+    let crs = r#""crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::32633"}}"#;
+    let line = |pts: &[(f64, f64)], props: &str| {
+        let c: Vec<String> = pts
+            .iter()
+            .map(|(a, b)| format!("[{},{}]", x0 + a, y0 + b))
+            .collect();
+        format!(
+            r#"{{"type":"Feature","properties":{{{props}}},"geometry":{{"type":"LineString","coordinates":[{}]}}}}"#,
+            c.join(",")
+        )
+    };
+    let roads = [
+        line(
+            &[(0.0, 0.0), (100.0, 0.0)],
+            r#""name":"O","highway":"primary","lanes":4,"maxspeed":50"#,
+        ),
+        line(
+            &[(100.0, 0.0), (300.0, 0.0)],
+            r#""name":"short1","highway":"secondary","lanes":4,"maxspeed":50"#,
+        ),
+        line(
+            &[(300.0, 0.0), (600.0, 0.0)],
+            r#""name":"short2","highway":"secondary","lanes":2,"maxspeed":50"#,
+        ),
+        line(
+            &[(100.0, 0.0), (100.0, 300.0), (600.0, 300.0), (600.0, 0.0)],
+            r#""name":"long","highway":"secondary","lanes":4,"maxspeed":70"#,
+        ),
+        line(
+            &[(600.0, 0.0), (700.0, 0.0)],
+            r#""name":"D","highway":"primary","lanes":4,"maxspeed":50"#,
+        ),
+    ];
+    let path = dir.path().join("roads.geojson");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"type":"FeatureCollection",{crs},"features":[{}]}}"#,
+            roads.join(",")
+        ),
+    )
+    .unwrap();
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&path),
+        "--kind",
+        "road",
+        "--layer",
+        "roads",
+        "--json",
+    ]);
+    let zone = |n: &str, a: f64, c: f64| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"zone":"{n}"}},"geometry":{{"type":"Polygon","coordinates":[[[{a},{b}],[{c},{b}],[{c},{d}],[{a},{d}],[{a},{b}]]]}}}}"#,
+            a = x0 + a,
+            c = x0 + c,
+            b = y0 - 10.0,
+            d = y0 + 10.0
+        )
+    };
+    let zones = dir.path().join("zones.geojson");
+    std::fs::write(
+        &zones,
+        format!(
+            r#"{{"type":"FeatureCollection",{crs},"features":[{},{}]}}"#,
+            zone("from", -10.0, 90.0),
+            zone("to", 610.0, 710.0)
+        ),
+    )
+    .unwrap();
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&zones),
+        "--kind",
+        "other",
+        "--layer",
+        "zones",
+        "--json",
+    ]);
+    std::fs::write(
+        dir.path().join("od.csv"),
+        "origin,destination,trips\nfrom,to,3400\n",
+    )
+    .unwrap();
+    let run = |name: &str, every: f64, threads: u32| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\nmodel = \"traffic\"\nproject = \"{}\"\n[time]\nduration_min = 120\n\
+                 [demand.od]\nfile = \"od.csv\"\nzones = \"zones\"\nzone_field = \"zone\"\n\
+                 [routing]\nreroute_every_min = {every}\n[parameters]\nthreads = {threads}\n",
+                project.file_name().unwrap().to_string_lossy()
+            ),
+        )
+        .unwrap();
+        cim_json(&["run", p(&path), "--json"])
+    };
+    let db = rusqlite::Connection::open(&project).unwrap();
+    let on_long = |run: &str| -> i64 {
+        db.query_row(
+            "SELECT coalesce(sum(f.entered), 0) FROM cim_run_road_flows f JOIN roads r ON r.cim_code = f.code \
+             WHERE f.run = ?1 AND r.name = 'long'",
+            [run],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let fixed = run("fixed", 0.0, 1);
+    let adaptive = run("adaptive", 1.0, 1);
+    run("adaptive2", 1.0, 2);
+    assert_eq!(on_long("fixed"), 0);
+    assert!(on_long("adaptive") > 100, "{}", on_long("adaptive"));
+    assert_eq!(kpi(&adaptive, "arrived"), 3400.0, "{}", adaptive["kpis"]);
+    assert!(kpi(&adaptive, "rerouted") > 0.0);
+    // Less waiting to get on the road than when everyone queues for the short road.
+    assert!(
+        kpi(&adaptive, "mean_depart_delay_s") < kpi(&fixed, "mean_depart_delay_s"),
+        "{} {}",
+        adaptive["kpis"],
+        fixed["kpis"]
+    );
+    let trips = |run: &str| -> Vec<(String, Option<f64>)> {
+        db.prepare("SELECT trip, arrived_s FROM cim_run_trips WHERE run = ?1 ORDER BY trip")
+            .unwrap()
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(trips("adaptive"), trips("adaptive2"));
+}

@@ -3,6 +3,10 @@
 //! iteration the whole simulation to the last arrival. SUMO 1.28 ran the same case at
 //! 1.0–2.4×10⁵ vehicle updates/s here; `benches/peer/traffic_sumo.sh` runs both and prints the
 //! ratio (target ≥ 10×, aiming at 20×).
+//!
+//! `network/build_1m_edges`: the road network built from a road layer of 499,000 two-way streets
+//! (a 500 × 500 grid, 998,000 edges) stored in a project: read, junctions, edges, connections,
+//! control. Target: ≤ 10 s. (`cargo test --benches` builds a 20 × 20 grid once.)
 
 // Linked for the allocator the `cim` binary uses (set in cim-benches).
 extern crate cim_benches;
@@ -56,5 +60,78 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A project whose road layer is an `n` × `n` grid of 100 m two-way residential streets.
+fn grid_project(dir: &Path, n: usize) -> cim_engine::Project {
+    use cim_engine::{AttrValue, Attributes, FeatureKind, FieldDef, FieldType};
+    use cim_importers::SourceFeature;
+    let crs = cim_engine::Crs::from_epsg(32633).expect("crs");
+    let mut project =
+        cim_engine::Project::create(&dir.join("grid1m.cim.gpkg"), &crs, "110000").expect("project");
+    let (x0, y0, s) = (460_000.0, 5_550_000.0, 100.0);
+    let mut features = Vec::with_capacity(2 * n * n);
+    for i in 0..n {
+        for j in 0..n {
+            for (di, dj) in [(1, 0), (0, 1)] {
+                if i + di >= n || j + dj >= n {
+                    continue;
+                }
+                let mut attributes = Attributes::new();
+                attributes.insert("highway".into(), AttrValue::Text("residential".into()));
+                let k = features.len() as u64;
+                let a = (x0 + i as f64 * s, y0 + j as f64 * s);
+                let b = (x0 + (i + di) as f64 * s, y0 + (j + dj) as f64 * s);
+                features.push(Ok(SourceFeature {
+                    record: k + 1,
+                    key: format!("fid:{}", k + 1),
+                    geometry: Some(geo::Geometry::LineString(geo::LineString::from(vec![a, b]))),
+                    attributes,
+                    kind: Some(FeatureKind::Road),
+                    height_hint: None,
+                    warnings: Vec::new(),
+                }));
+            }
+        }
+    }
+    let source = cim_importers::VectorSource {
+        path: dir.join("grid.generated"),
+        layer_name: "roads".into(),
+        crs: Some(crs),
+        fields: vec![FieldDef {
+            name: "highway".into(),
+            field_type: FieldType::Text,
+        }],
+        features: Box::new(features.into_iter()),
+        warnings: Vec::new(),
+    };
+    let opts = ImportOptions {
+        kind: Some(cim_engine::FeatureKind::Road),
+        ..ImportOptions::default()
+    };
+    cim_importers::pipeline::import_vectors(&mut project, vec![source], &opts, &mut |_| {}).expect("import");
+    project
+}
+
+fn bench_network(c: &mut Criterion) {
+    let n: usize = if std::env::args().any(|a| a == "--bench") {
+        500
+    } else {
+        20
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = grid_project(dir.path(), n);
+    let edges = (4 * n * (n - 1)) as u64;
+    let mut g = c.benchmark_group("network");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(edges));
+    g.bench_function(format!("build_{}k_edges", edges / 1000), |b| {
+        b.iter(|| {
+            let net = project.build_network(&Default::default()).expect("network");
+            assert_eq!(net.edges.len() as u64, edges);
+            net.junctions.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_network);
 criterion_main!(benches);

@@ -37,6 +37,28 @@ pub struct TrafficConfig {
     /// Signal plans replacing the default programs, one per controller.
     #[serde(default)]
     pub signals: Vec<SignalConfig>,
+    #[serde(default)]
+    pub routing: RoutingConfig,
+}
+
+/// `[routing]`: periodic rerouting on the travel times seen (off by default: routes are the
+/// fastest at the speed limits, changed only round closures).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Every vehicle on the road is routed again this often, min (0: never).
+    pub reroute_every_min: f64,
+    /// Share of an edge's previous travel-time estimate kept at each update (0 to below 1).
+    pub smoothing: f64,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            reroute_every_min: 0.0,
+            smoothing: 0.5,
+        }
+    }
 }
 
 /// `[network]`: roads added or changed, turns banned.
@@ -354,6 +376,16 @@ impl TrafficConfig {
                 "[demand] needs random trips ([demand.random]), SUMO route files (sumo = [...]) or an OD table ([demand.od])"
                     .into(),
             );
+        }
+        let r = &self.routing;
+        if !(r.reroute_every_min >= 0.0
+            && r.reroute_every_min.is_finite()
+            && (0.0..1.0).contains(&r.smoothing))
+        {
+            return bad(format!(
+                "routing: reroute_every_min {} must be 0 (never) or more, smoothing {} from 0 to below 1",
+                r.reroute_every_min, r.smoothing
+            ));
         }
         if let Some(o) = &self.demand.od {
             if !(o.end_s > o.begin_s && o.begin_s >= 0.0) {

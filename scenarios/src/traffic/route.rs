@@ -49,6 +49,12 @@ impl Router {
         }
     }
 
+    /// Replaces each edge's cost (travel time, s), as periodic rerouting does.
+    pub fn set_costs(&mut self, cost: Vec<f64>) {
+        debug_assert_eq!(cost.len(), self.cost.len());
+        self.cost = cost;
+    }
+
     pub fn edges(&self) -> usize {
         self.succ.len()
     }

@@ -298,6 +298,13 @@ impl<'a> TrafficRun<'a> {
                 config.closures.reroute,
             );
         }
+        if config.routing.reroute_every_min > 0.0 {
+            sim.set_rerouting(
+                prepared.router.clone(),
+                config.routing.reroute_every_min * 60.0,
+                config.routing.smoothing,
+            );
+        }
         Ok(TrafficRun {
             prepared,
             sim,
@@ -393,6 +400,20 @@ impl crate::run::Model for TrafficRun<'_> {
         };
         let mean_trip = mean(&|r| r.arrived_s.unwrap_or(0.0) - r.departed_s.unwrap_or(0.0));
         let delay_h = results.iter().map(|r| r.time_loss_s).sum::<f64>() / 3600.0;
+        // How long arrived trips waited to get on the road (SUMO's departDelay).
+        let depart_delay = {
+            let d: Vec<f64> = results
+                .iter()
+                .zip(&sim.trips)
+                .filter(|(r, _)| r.status == Status::Arrived)
+                .map(|(r, t)| (r.departed_s.unwrap_or(t.depart_s) - t.depart_s).max(0.0))
+                .collect();
+            if d.is_empty() {
+                0.0
+            } else {
+                d.iter().sum::<f64>() / d.len() as f64
+            }
+        };
         let kpis = vec![
             Kpi::new("trips", "trips", "", results.len() as f64),
             Kpi::new("arrived", "trips arrived", "", arrived.len() as f64),
@@ -412,6 +433,12 @@ impl crate::run::Model for TrafficRun<'_> {
             Kpi::new("mean_trip_s", "mean trip time", "s", mean_trip),
             Kpi::new("mean_waiting_s", "mean waiting time", "s", mean(&|r| r.waiting_s)),
             Kpi::new(
+                "mean_depart_delay_s",
+                "mean departure delay (no room to start)",
+                "s",
+                depart_delay,
+            ),
+            Kpi::new(
                 "mean_time_loss_s",
                 "mean time loss",
                 "s",
@@ -425,7 +452,7 @@ impl crate::run::Model for TrafficRun<'_> {
             ),
             Kpi::new(
                 "rerouted",
-                "trips rerouted round closures",
+                "trips rerouted (closures, periodic rerouting)",
                 "",
                 results.iter().filter(|r| r.reroutes > 0).count() as f64,
             ),

@@ -219,6 +219,24 @@ pub struct Sim {
     cut: Vec<bool>,
     /// Whether vehicles reroute round closures (else they wait before the closed road).
     reroute: bool,
+    /// Periodic rerouting on the travel times seen, where asked for.
+    rerouting: Option<Rerouting>,
+}
+
+/// Periodic rerouting (SUMO's rerouting device): every `period_s`, each edge's cost becomes
+/// `weight` × its cost before + (1 − `weight`) × the travel time at the mean speed seen on it
+/// since (its free-flow time where no one drove it), and every vehicle on the road is routed
+/// again from its next edge; trips are routed on the current costs when they become due.
+#[derive(Clone, Debug)]
+struct Rerouting {
+    period_s: f64,
+    weight: f64,
+    next_s: f64,
+    free: Vec<f64>,
+    cost: Vec<f64>,
+    length: Vec<f64>,
+    speed_sum: Vec<f64>,
+    samples: Vec<u32>,
 }
 
 /// Vehicles on the road from which the speeds are computed on several threads.
@@ -341,6 +359,7 @@ impl Sim {
             router: None,
             destination: Vec::new(),
             cut: Vec::new(),
+            rerouting: None,
             reroute: true,
         }
     }
@@ -360,6 +379,89 @@ impl Sim {
             .map(|t| t.route.last().copied().unwrap_or(0))
             .collect();
         self.cut = vec![false; self.trips.len()];
+    }
+
+    /// Reroutes every vehicle every `period_s` on smoothed travel times (see [`Rerouting`]);
+    /// `weight` in [0, 1) is the share of the cost before kept at each update.
+    pub fn set_rerouting(&mut self, router: super::route::Router, period_s: f64, weight: f64) {
+        let n = self.net.edge_length.len();
+        let free: Vec<f64> = (0..n)
+            .map(|e| self.net.edge_length[e] / self.net.edge_speed[e].max(0.1))
+            .collect();
+        if self.router.is_none() {
+            self.closures = vec![Vec::new(); n];
+            self.closed_now = vec![false; n];
+            self.destination = self
+                .trips
+                .iter()
+                .map(|t| t.route.last().copied().unwrap_or(0))
+                .collect();
+            self.cut = vec![false; self.trips.len()];
+            self.reroute = true;
+            self.router = Some(router);
+        }
+        self.rerouting = Some(Rerouting {
+            period_s,
+            weight,
+            next_s: period_s,
+            cost: free.clone(),
+            free,
+            length: self.net.edge_length.clone(),
+            speed_sum: vec![0.0; n],
+            samples: vec![0; n],
+        });
+    }
+
+    /// Periodic rerouting: new costs, and each vehicle on the road routed again from its next
+    /// edge where that is faster now.
+    fn periodic_reroute(&mut self) {
+        let Some(rr) = self.rerouting.as_mut() else { return };
+        if self.time_s + 1e-9 < rr.next_s {
+            return;
+        }
+        rr.next_s += rr.period_s;
+        for e in 0..rr.cost.len() {
+            let seen = if rr.samples[e] > 0 {
+                let v = rr.speed_sum[e] / f64::from(rr.samples[e]);
+                (rr.length[e] / v.max(0.5)).max(rr.free[e])
+            } else {
+                rr.free[e]
+            };
+            rr.cost[e] = rr.weight * rr.cost[e] + (1.0 - rr.weight) * seen;
+            rr.speed_sum[e] = 0.0;
+            rr.samples[e] = 0;
+        }
+        let cost = rr.cost.clone();
+        let Some(router) = self.router.as_mut() else {
+            return;
+        };
+        router.set_costs(cost);
+        let ids: Vec<u32> = self.veh.iter().flatten().map(|v| v.trip).collect();
+        for id in ids {
+            let Some(v) = self.veh[id as usize].as_ref() else {
+                continue;
+            };
+            let at = v.at as usize;
+            let route = &self.trips[id as usize].route;
+            let Some(&next) = route.get(at + 1) else { continue };
+            if self.cut[id as usize] {
+                continue;
+            }
+            let dest = self.destination[id as usize];
+            let Some(new) = self
+                .router
+                .as_ref()
+                .and_then(|r| r.route(next, dest, Some(&self.closed_now)))
+            else {
+                continue;
+            };
+            if new[..] != route[at + 1..] {
+                let route = &mut self.trips[id as usize].route;
+                route.truncate(at + 1);
+                route.extend(new);
+                self.results[id as usize].reroutes += 1;
+            }
+        }
     }
 
     /// Updates which edges are closed now; reroutes where that changed.
@@ -481,6 +583,7 @@ impl Sim {
     pub fn step(&mut self) {
         let dt = self.params.step_s;
         self.apply_closures();
+        self.periodic_reroute();
         self.insert();
         let approaches = self.approaches();
         let open = self.open_links(&approaches);
@@ -501,6 +604,16 @@ impl Sim {
             let t = self.order[self.next_due];
             self.next_due += 1;
             if self.results[t as usize].status == Status::Waiting {
+                // On the travel times seen so far, where vehicles reroute periodically.
+                if self.rerouting.is_some() {
+                    let route = &self.trips[t as usize].route;
+                    if let (Some(&first), Some(r)) = (route.first(), self.router.as_ref()) {
+                        let dest = self.destination[t as usize];
+                        if let Some(new) = r.route(first, dest, Some(&self.closed_now)) {
+                            self.trips[t as usize].route = new;
+                        }
+                    }
+                }
                 self.waiting.push(t);
             }
         }
@@ -969,6 +1082,10 @@ impl Sim {
                 let counts = &mut self.bins[bin][edge as usize];
                 counts.samples += 1;
                 counts.speed_sum += v.v;
+                if let Some(rr) = self.rerouting.as_mut() {
+                    rr.speed_sum[edge as usize] += v.v;
+                    rr.samples[edge as usize] += 1;
+                }
                 if v.pos < length {
                     keep.push(id);
                     continue;
