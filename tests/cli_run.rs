@@ -761,6 +761,25 @@ fn bad_traffic_demand_is_named_before_the_run() {
         )),
     ]);
     assert!(e.contains("flow 'f'") && e.contains("vehsPerHour"), "{e}");
+    // What the fuzzer found (benches/fuzz.sh sumo_routes): a named route without edges, a
+    // trip whose from names no edge, a flow of a quadrillion vehicles (it filled the memory).
+    for (routes, says) in [
+        (
+            r#"<routes><route id="r" edges=""/><vehicle id="v" route="r" depart="0"/></routes>"#,
+            "route 'r': has no edges",
+        ),
+        (
+            r#"<routes><trip id="x" from=" " to="2fo" depart="0"/></routes>"#,
+            "trip 'x': from names no edge",
+        ),
+        (
+            r#"<routes><flow id="f" from="1fi" to="2fo" begin="0" end="60" number="1e15"/></routes>"#,
+            "flow 'f': would make 1000000000000000 vehicles",
+        ),
+    ] {
+        let e = cim_err(&["run", p(&scenario(routes))]);
+        assert!(e.contains("r.rou.xml") && e.contains(says), "{says}: {e}");
+    }
     // A flow of 60 veh/h for a minute from the west arm to the east one: it drives.
     let v = cim_json(&[
         "run",

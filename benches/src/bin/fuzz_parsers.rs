@@ -6,7 +6,9 @@
 //!     cargo run --release -p cim-benches --bin fuzz_parsers -- TARGET SECONDS [SEED]
 //!
 //! Targets: `cityjson` and `citygml` (reader and the whole city model import into a project), `mesh` (the
-//! stored mesh decoder), `sniff` (format detection). Exit status 1 if anything panicked.
+//! stored mesh decoder), `step` (IFC), `sumo_net` (a SUMO network read, and the road network
+//! built from it), `sumo_routes` (a SUMO route file against SUMO's grid), `sniff` (format
+//! detection). Exit status 1 if anything panicked.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,6 +17,19 @@ use cim_engine::{Crs, Project};
 use cim_importers::pipeline::ImportOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn gunzip(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = flate2::read::GzDecoder::new(f).read_to_end(&mut out);
+    }
+    out
+}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
@@ -50,6 +65,14 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 ENDSEC;END-ISO-10303-21;".to_vec(),
             read("ifc/UT_GeoRef_1.ifc"),
             read("ifc/MCON-1.ifc"),
+        ],
+        "sumo_net" => vec![
+            gunzip(&repo().join("tests/data/sumo/grid.net.xml.gz")),
+            read("sumo/cross.net.xml"),
+        ],
+        "sumo_routes" => vec![
+            gunzip(&repo().join("tests/data/sumo/grid.rou.xml.gz"))[..20_000].to_vec(),
+            br#"<routes><vType id="t"/><route id="r" edges="A0A1 A1A2"/><vehicle id="v" route="r" depart="3"/><trip id="x" from="A0A1" to="B2C2" depart="1.5"/><flow id="f" from="A0A1" to="A1A2" begin="0" end="100" period="7"/><flow id="g" route="r" begin="0" end="50" vehsPerHour="360" number="4"/></routes>"#.to_vec(),
         ],
         "mesh" => {
             let mut b = cim_engine::mesh::MeshBuilder::new([85_000.0, 447_000.0, 0.0]);
@@ -141,6 +164,28 @@ fn mutate(rng: &mut ChaCha8Rng, seeds: &[Vec<u8>], data: &mut Vec<u8>) {
     }
 }
 
+/// SUMO's 10×10 grid as cim builds it (once), for route files to name its edges.
+fn grid_network() -> &'static cim_engine::network::Network {
+    static NET: std::sync::OnceLock<cim_engine::network::Network> = std::sync::OnceLock::new();
+    NET.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let utm = Crs::from_epsg(32633).expect("EPSG:32633");
+        let mut p = Project::create(&dir.path().join("grid.cim.gpkg"), &utm, "000000").expect("project");
+        let opts = ImportOptions {
+            origin: Some([500_000.0, 5_500_000.0, 0.0, 0.0]),
+            ..Default::default()
+        };
+        cim_importers::import_file(
+            &mut p,
+            &repo().join("tests/data/sumo/grid.net.xml.gz"),
+            &opts,
+            &mut |_| {},
+        )
+        .expect("grid");
+        p.build_network(&Default::default()).expect("network")
+    })
+}
+
 /// Runs one input through the target; panics are the finding.
 fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
     match target {
@@ -161,6 +206,37 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
         }
         "mesh" => {
             let _ = cim_engine::mesh::decode_mesh(data);
+        }
+        "sumo_net" => {
+            // Read, imported into a project, and the road network built from it.
+            let file = work.join("fuzz.net.xml");
+            if std::fs::write(&file, data).is_ok() {
+                let utm = Crs::from_epsg(32633).expect("EPSG:32633");
+                if let Ok(src) = cim_importers::sumo::read_sumo_net(
+                    &file,
+                    Some([500_000.0, 5_500_000.0, 0.0, 0.0]),
+                    None,
+                    &utm,
+                ) {
+                    let path = work.join(format!("p{n}.cim.gpkg"));
+                    if let Ok(mut p) = Project::create(&path, &utm, "000000") {
+                        let _ = cim_importers::pipeline::import_vectors(
+                            &mut p,
+                            vec![src],
+                            &ImportOptions::default(),
+                            &mut |_| {},
+                        );
+                        let _ = p.build_network(&Default::default());
+                    }
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        "sumo_routes" => {
+            let file = work.join("fuzz.rou.xml");
+            if std::fs::write(&file, data).is_ok() {
+                let _ = cim_scenarios::traffic::read_sumo_routes(&file, grid_network());
+            }
         }
         "step" => {
             // The index, then every instance's parameters.

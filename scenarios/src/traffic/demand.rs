@@ -140,6 +140,9 @@ fn attr(e: &BytesStart, name: &[u8]) -> Option<String> {
         .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
 }
 
+/// The most trips one demand may hold (a flow's numbers gone astray must not fill the memory).
+pub const MAX_TRIPS: usize = 20_000_000;
+
 /// What a SUMO route file asks for, and what in it cim left aside.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SumoDemand {
@@ -174,6 +177,13 @@ pub fn read_sumo_routes(path: &Path, net: &Network) -> Result<SumoDemand, Scenar
     let mut reader = Reader::from_reader(input);
     let bad = |what: &str, id: &str, reason: String| {
         ScenarioError::invalid(format!("{}: {what} '{id}': {reason}", path.display()))
+    };
+    // The edge a `from` or `to` attribute names (an empty one is an error naming the element).
+    let one_edge = |edges: Vec<u32>, what: &str, id: &str, key: &str| -> Result<u32, ScenarioError> {
+        edges
+            .first()
+            .copied()
+            .ok_or_else(|| bad(what, id, format!("{key} names no edge")))
     };
     let edges_of = |text: &str, what: &str, id: &str| -> Result<Vec<u32>, ScenarioError> {
         text.split_whitespace()
@@ -241,6 +251,9 @@ pub fn read_sumo_routes(path: &Path, net: &Network) -> Result<SumoDemand, Scenar
                                 });
                             }
                             None => {
+                                if edges.is_empty() {
+                                    return Err(bad("route", &id, "has no edges".into()));
+                                }
                                 routes.insert(id, edges);
                             }
                         }
@@ -270,8 +283,8 @@ pub fn read_sumo_routes(path: &Path, net: &Network) -> Result<SumoDemand, Scenar
                         let (Some(f), Some(t)) = ends else {
                             return Err(bad("trip", &id, "needs from and to edges".into()));
                         };
-                        let from = edges_of(&f, "trip", &id)?[0];
-                        let to = edges_of(&t, "trip", &id)?[0];
+                        let from = one_edge(edges_of(&f, "trip", &id)?, "trip", &id, "from")?;
+                        let to = one_edge(edges_of(&t, "trip", &id)?, "trip", &id, "to")?;
                         out.trips.push(TripSpec {
                             id,
                             depart_s: depart,
@@ -303,12 +316,31 @@ pub fn read_sumo_routes(path: &Path, net: &Network) -> Result<SumoDemand, Scenar
                                 })?;
                                 (Some(edges.clone()), edges[0], edges[edges.len() - 1])
                             }
-                            (None, Some(f), Some(t)) => {
-                                (None, edges_of(&f, "flow", &id)?[0], edges_of(&t, "flow", &id)?[0])
-                            }
+                            (None, Some(f), Some(t)) => (
+                                None,
+                                one_edge(edges_of(&f, "flow", &id)?, "flow", &id, "from")?,
+                                one_edge(edges_of(&t, "flow", &id)?, "flow", &id, "to")?,
+                            ),
                             _ => return Err(bad("flow", &id, "needs a route or from and to edges".into())),
                         };
-                        let count = number.map_or(((end - begin) / period).ceil() as u64, |n| n as u64);
+                        if !(begin.is_finite() && end.is_finite() && end >= begin) {
+                            return Err(bad(
+                                "flow",
+                                &id,
+                                format!("begin {begin} and end {end}: end must not be before begin"),
+                            ));
+                        }
+                        let count = number.map_or(((end - begin) / period).ceil(), |n| n.floor());
+                        if count > (MAX_TRIPS - out.trips.len()) as f64 {
+                            return Err(bad(
+                                "flow",
+                                &id,
+                                format!(
+                                    "would make {count} vehicles; a demand holds at most {MAX_TRIPS} trips"
+                                ),
+                            ));
+                        }
+                        let count = count as u64;
                         for k in 0..count {
                             let t = begin + k as f64 * period;
                             if t >= end {
