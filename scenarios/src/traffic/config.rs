@@ -324,6 +324,12 @@ pub struct ParametersConfig {
     pub stuck_after_s: f64,
     /// Worker threads (0: all cores); results do not depend on it.
     pub threads: usize,
+    /// Signal programs: `fixed` (time, SUMO's static) or `actuated` (greens from
+    /// `min_green_s` to `max_green_s`, ended when no vehicle is due within `max_gap_s`).
+    pub signals: String,
+    pub min_green_s: f64,
+    pub max_green_s: f64,
+    pub max_gap_s: f64,
 }
 
 impl Default for ParametersConfig {
@@ -332,6 +338,10 @@ impl Default for ParametersConfig {
             step_s: 1.0,
             stuck_after_s: 300.0,
             threads: 0,
+            signals: "fixed".into(),
+            min_green_s: 5.0,
+            max_green_s: 50.0,
+            max_gap_s: 3.0,
         }
     }
 }
@@ -376,6 +386,23 @@ impl TrafficConfig {
                 "[demand] needs random trips ([demand.random]), SUMO route files (sumo = [...]) or an OD table ([demand.od])"
                     .into(),
             );
+        }
+        let pm = &self.parameters;
+        if !["fixed", "actuated"].contains(&pm.signals.as_str()) {
+            return bad(format!(
+                "parameters.signals '{}' must be fixed or actuated",
+                pm.signals
+            ));
+        }
+        if !(pm.min_green_s >= 1.0
+            && pm.max_green_s >= pm.min_green_s
+            && pm.max_green_s <= 600.0
+            && pm.max_gap_s > 0.0)
+        {
+            return bad(format!(
+                "parameters: min_green_s {} (1 or more), max_green_s {} (from min_green_s to 600) and max_gap_s {} (above 0) do not fit",
+                pm.min_green_s, pm.max_green_s, pm.max_gap_s
+            ));
         }
         let r = &self.routing;
         if !(r.reroute_every_min >= 0.0

@@ -54,6 +54,31 @@ pub struct Program {
     pub links: Vec<u32>,
     pub phases: Vec<(f64, String)>,
     pub offset_s: f64,
+    /// Actuated: each green phase lasts from its minimum to its maximum (s), ended early when
+    /// no vehicle on its green lanes is within `gap_s` of the stop line; yellow and red phases
+    /// keep their durations. `None`: fixed time.
+    pub actuated: Option<Actuated>,
+}
+
+/// How an actuated program extends its greens (SUMO's `actuated` type: minDur, maxDur,
+/// max-gap).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Actuated {
+    pub min_s: f64,
+    pub max_s: f64,
+    pub gap_s: f64,
+}
+
+impl Program {
+    /// Whether phase `k` is a green phase an actuated program may extend.
+    pub fn is_green(&self, k: usize) -> bool {
+        self.phases[k].1.contains(['G', 'g'])
+    }
+
+    /// Makes the program actuated.
+    pub fn actuate(&mut self, a: Actuated) {
+        self.actuated = Some(a);
+    }
 }
 
 impl Program {
@@ -338,6 +363,7 @@ fn program(net: &Network, lanes: &[Lane], links: &[Link], mine: &[u32], _ci: usi
         links: mine.to_vec(),
         phases,
         offset_s: 0.0,
+        actuated: None,
     }
 }
 
@@ -536,6 +562,7 @@ impl SimNet {
             links: mine,
             phases,
             offset_s: plan.offset_s,
+            actuated: None,
         };
         Ok(())
     }

@@ -124,6 +124,7 @@ fn signal_plans(
 ) -> Result<SimNet, ScenarioError> {
     use super::net::{Plan, PlanPhase};
     let mut sim_net = SimNet::new(network);
+    let actuated = config.parameters.signals == "actuated";
     for (k, s) in config.signals.iter().enumerate() {
         let what = format!("signals[{}]", k + 1);
         let controller = match (s.controller, s.node) {
@@ -178,6 +179,20 @@ fn signal_plans(
             p.phases.len(),
             p.cycle_s(),
             p.offset_s
+        ));
+    }
+    if actuated {
+        let a = super::net::Actuated {
+            min_s: config.parameters.min_green_s,
+            max_s: config.parameters.max_green_s,
+            gap_s: config.parameters.max_gap_s,
+        };
+        for p in &mut sim_net.programs {
+            p.actuate(a);
+        }
+        notes.push(format!(
+            "signals actuated: greens {:.0} to {:.0} s, ended after a gap of {:.1} s",
+            a.min_s, a.max_s, a.gap_s
         ));
     }
     Ok(sim_net)

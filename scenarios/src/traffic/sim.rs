@@ -221,6 +221,9 @@ pub struct Sim {
     reroute: bool,
     /// Periodic rerouting on the travel times seen, where asked for.
     rerouting: Option<Rerouting>,
+    /// Each program's current phase and the time spent in it (actuated programs; fixed-time
+    /// ones follow the clock).
+    tls: Vec<(usize, f64)>,
 }
 
 /// Periodic rerouting (SUMO's rerouting device): every `period_s`, each edge's cost becomes
@@ -360,6 +363,7 @@ impl Sim {
             destination: Vec::new(),
             cut: Vec::new(),
             rerouting: None,
+            tls: Vec::new(),
             reroute: true,
         }
     }
@@ -586,6 +590,7 @@ impl Sim {
         self.periodic_reroute();
         self.insert();
         let approaches = self.approaches();
+        self.actuate(&approaches);
         let open = self.open_links(&approaches);
         let changers = self.changers();
         let speeds = self.speeds(&approaches, &open, &changers);
@@ -808,11 +813,53 @@ impl Sim {
             .collect()
     }
 
+    /// Actuated programs: a green phase goes on past its minimum while a vehicle on one of its
+    /// green lanes is due at the stop line within the gap, up to its maximum; other phases keep
+    /// their durations.
+    fn actuate(&mut self, approaches: &[Option<Approach>]) {
+        if self.tls.len() != self.net.programs.len() {
+            self.tls = vec![(0, 0.0); self.net.programs.len()];
+        }
+        let dt = self.params.step_s;
+        for (k, p) in self.net.programs.iter().enumerate() {
+            let Some(a) = p.actuated else { continue };
+            if p.phases.is_empty() {
+                continue;
+            }
+            let (phase, elapsed) = self.tls[k];
+            let state = p.phases[phase].1.as_bytes();
+            let next = if p.is_green(phase) {
+                let demand = p.links.iter().enumerate().any(|(i, &l)| {
+                    matches!(state.get(i), Some(b'G' | b'g'))
+                        && approaches[self.net.links[l as usize].from_lane as usize]
+                            .is_some_and(|x| x.link == l && x.dist / x.v.max(0.1) < a.gap_s)
+                });
+                elapsed >= a.max_s || (elapsed >= a.min_s && !demand)
+            } else {
+                elapsed >= p.phases[phase].0
+            };
+            self.tls[k] = if next {
+                ((phase + 1) % p.phases.len(), dt)
+            } else {
+                (phase, elapsed + dt)
+            };
+        }
+    }
+
     /// Phase 2b: whether each approach's link is open to it.
     fn open_links(&self, approaches: &[Option<Approach>]) -> Vec<bool> {
         let t = self.time_s;
         let vt = &self.params.vtype;
-        let states: Vec<&str> = self.net.programs.iter().map(|p| p.state_at(t)).collect();
+        let states: Vec<&str> = self
+            .net
+            .programs
+            .iter()
+            .enumerate()
+            .map(|(k, p)| match (&p.actuated, self.tls.get(k)) {
+                (Some(_), Some(&(phase, _))) => p.phases.get(phase).map_or("", |x| x.1.as_str()),
+                _ => p.state_at(t),
+            })
+            .collect();
         let signal = |link: u32| -> char {
             let l = &self.net.links[link as usize];
             l.controller

@@ -241,11 +241,30 @@ pub fn export_sumo(
         }
         let _ = writeln!(
             tll,
-            "    <tlLogic id=\"c{ci}\" type=\"static\" programID=\"0\" offset=\"{:.0}\">",
+            "    <tlLogic id=\"c{ci}\" type=\"{}\" programID=\"0\" offset=\"{:.0}\">",
+            if p.actuated.is_some() {
+                "actuated"
+            } else {
+                "static"
+            },
             p.offset_s
         );
-        for (d, s) in &p.phases {
-            let _ = writeln!(tll, "        <phase duration=\"{d}\" state=\"{s}\"/>");
+        if let Some(a) = p.actuated {
+            let _ = writeln!(tll, "        <param key=\"max-gap\" value=\"{}\"/>", a.gap_s);
+        }
+        for (k, (d, s)) in p.phases.iter().enumerate() {
+            match p.actuated {
+                Some(a) if p.is_green(k) => {
+                    let _ = writeln!(
+                        tll,
+                        "        <phase duration=\"{d}\" minDur=\"{}\" maxDur=\"{}\" state=\"{s}\"/>",
+                        a.min_s, a.max_s
+                    );
+                }
+                _ => {
+                    let _ = writeln!(tll, "        <phase duration=\"{d}\" state=\"{s}\"/>");
+                }
+            }
         }
         tll.push_str("    </tlLogic>\n");
     }
