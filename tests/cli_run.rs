@@ -593,6 +593,53 @@ fn traffic_on_sumos_grid_matches_sumo() {
     let (a, b) = (table("one"), table("two"));
     assert_eq!(a.len(), 3600);
     assert_eq!(a, b);
+    // Playback: a frame of vehicle positions every second, on the run's edges.
+    let frames: Vec<(f64, i64, Vec<u8>)> = db
+        .prepare("SELECT t, vehicles, frame FROM cim_run_vehicles WHERE run = 'one' ORDER BY t")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let lengths: Vec<f64> = db
+        .prepare("SELECT length_m FROM cim_run_edges WHERE run = 'one' ORDER BY edge")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(lengths.len(), 360);
+    let shape: Vec<u8> = db
+        .query_row(
+            "SELECT shape FROM cim_run_edges WHERE run = 'one' AND edge = 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(shape.len() % 16, 0);
+    let x0 = f64::from_le_bytes(shape[..8].try_into().unwrap());
+    assert!((500_000.0..=501_800.0).contains(&x0), "{x0}");
+    assert!(
+        frames.len() > 4000 && frames[0].0 == 1.0 && frames[1].0 == 2.0,
+        "{}",
+        frames.len()
+    );
+    let mut seen = 0i64;
+    for (t, n, f) in &frames {
+        let v = cim_engine::network::frames::decode_frame(f).unwrap();
+        assert_eq!(v.len() as i64, *n, "t {t}");
+        for x in &v {
+            assert!(
+                x.lane < 2 && x.trip < 3600 && f64::from(x.pos_m) <= lengths[x.edge as usize] + 0.01,
+                "{x:?}"
+            );
+        }
+        seen += n;
+    }
+    assert!(
+        (seen as f64 - steps).abs() / steps < 0.01,
+        "{seen} positions, {steps} vehicle-steps"
+    );
     // cim runs lists it with its model and KPIs.
     let runs = cim_json(&["runs", p(&project), "--json"]);
     let listed = runs
@@ -605,7 +652,12 @@ fn traffic_on_sumos_grid_matches_sumo() {
     assert_eq!(listed["kpis"]["arrived"], 3600.0);
     assert_eq!(
         listed["tables"],
-        serde_json::json!(["cim_run_road_flows", "cim_run_trips"])
+        serde_json::json!([
+            "cim_run_edges",
+            "cim_run_road_flows",
+            "cim_run_trips",
+            "cim_run_vehicles"
+        ])
     );
 }
 

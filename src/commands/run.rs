@@ -108,9 +108,15 @@ fn print_traffic(
             println!("  note: {n}");
         }
     }
+    let frames = done.summary["run"]["playback_frames"].as_u64().unwrap_or(0);
     println!(
-        "  tables in {}: cim_run_trips, cim_run_road_flows (by road, direction and interval)",
-        project.display()
+        "  tables in {}: cim_run_trips, cim_run_road_flows (by road, direction and interval){}",
+        project.display(),
+        if frames > 0 {
+            format!(", cim_run_vehicles ({frames} frames of vehicle positions for playback)")
+        } else {
+            String::new()
+        }
     );
 }
 

@@ -27,6 +27,7 @@
 
 mod build;
 mod edits;
+pub mod frames;
 mod roads;
 
 pub(crate) use build::build;

@@ -17,6 +17,8 @@ pub enum ColumnKind {
     Real,
     Integer,
     Text,
+    /// Bytes (a model's own compact encoding, documented where it writes them).
+    Blob,
 }
 
 impl ColumnKind {
@@ -25,6 +27,7 @@ impl ColumnKind {
             ColumnKind::Real => "REAL",
             ColumnKind::Integer => "INTEGER",
             ColumnKind::Text => "TEXT",
+            ColumnKind::Blob => "BLOB",
         }
     }
 
@@ -33,6 +36,7 @@ impl ColumnKind {
         match self {
             ColumnKind::Real | ColumnKind::Integer => "0",
             ColumnKind::Text => "''",
+            ColumnKind::Blob => "X''",
         }
     }
 }
@@ -71,6 +75,7 @@ pub enum Cell {
     Real(f64),
     Integer(i64),
     Text(String),
+    Blob(Vec<u8>),
 }
 
 impl Cell {
@@ -133,6 +138,7 @@ impl rusqlite::ToSql for Cell {
             Cell::Real(v) => ToSqlOutput::Owned(Value::Real(*v)),
             Cell::Integer(v) => ToSqlOutput::Owned(Value::Integer(*v)),
             Cell::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Cell::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
@@ -387,6 +393,7 @@ pub(super) fn read(
             kind: match ty.to_ascii_uppercase().as_str() {
                 "INTEGER" => ColumnKind::Integer,
                 "TEXT" => ColumnKind::Text,
+                "BLOB" => ColumnKind::Blob,
                 _ => ColumnKind::Real,
             },
             nullable: true,
@@ -408,9 +415,8 @@ pub(super) fn read(
                         ValueRef::Null => Cell::Null,
                         ValueRef::Integer(v) => Cell::Integer(v),
                         ValueRef::Real(v) => Cell::Real(v),
-                        ValueRef::Text(t) | ValueRef::Blob(t) => {
-                            Cell::Text(String::from_utf8_lossy(t).into_owned())
-                        }
+                        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
                     })
                 })
                 .collect::<rusqlite::Result<Vec<Cell>>>()

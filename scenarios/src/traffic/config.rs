@@ -211,6 +211,13 @@ pub struct TimeConfig {
     /// Outputs (KPIs, road counts) every this often, min.
     #[serde(default = "five")]
     pub output_every_min: f64,
+    /// Vehicle positions for playback every this often, s (0: none).
+    #[serde(default = "one_s")]
+    pub positions_every_s: f64,
+}
+
+fn one_s() -> f64 {
+    1.0
 }
 
 fn five() -> f64 {
@@ -371,6 +378,9 @@ impl TrafficConfig {
                 "time.duration_min {} must be more than 0 and at most a week",
                 self.time.duration_min
             ));
+        }
+        if !(self.time.positions_every_s >= 0.0 && self.time.positions_every_s.is_finite()) {
+            return bad("time.positions_every_s must be 0 (none) or more".into());
         }
         if self.time.output_every_min.is_nan() || self.time.output_every_min <= 0.0 {
             return bad("time.output_every_min must be positive".into());

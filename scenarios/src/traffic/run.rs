@@ -292,6 +292,11 @@ pub struct TrafficRun<'a> {
     next_output: f64,
     snapshots: Vec<KpiSnapshot>,
     arrived: usize,
+    /// Vehicle positions for playback: every this often (0: none), the next due, and the
+    /// frames so far (time, vehicles, the encoded frame).
+    positions_every_s: f64,
+    next_frame: f64,
+    frames: Vec<(f64, usize, Vec<u8>)>,
 }
 
 impl<'a> TrafficRun<'a> {
@@ -326,7 +331,31 @@ impl<'a> TrafficRun<'a> {
             next_output: prepared.output_every_s,
             snapshots: Vec::new(),
             arrived: 0,
+            positions_every_s: config.time.positions_every_s,
+            next_frame: 0.0,
+            frames: Vec::new(),
         })
+    }
+
+    /// Records where every vehicle is now.
+    fn frame(&mut self) {
+        use cim_engine::network::frames::{encode_frame, VehiclePos};
+        let net = &self.sim.net;
+        let v: Vec<VehiclePos> = self
+            .sim
+            .vehicles()
+            .map(|(trip, lane, pos, speed)| {
+                let l = &net.lanes[lane as usize];
+                VehiclePos {
+                    trip,
+                    edge: l.edge,
+                    lane: l.index.min(255) as u8,
+                    pos_m: pos as f32,
+                    speed_m_s: speed as f32,
+                }
+            })
+            .collect();
+        self.frames.push((self.sim.time_s, v.len(), encode_frame(&v)));
     }
 
     fn done(&self) -> bool {
@@ -356,6 +385,10 @@ impl crate::run::Model for TrafficRun<'_> {
         while !self.done() && self.sim.time_s < self.next_output - 1e-9 {
             self.sim.step();
             self.arrived = self.sim.arrived;
+            if self.positions_every_s > 0.0 && self.sim.time_s >= self.next_frame - 1e-9 {
+                self.frame();
+                self.next_frame = self.sim.time_s + self.positions_every_s;
+            }
             let s = TrafficStep {
                 time_s: self.sim.time_s,
                 running: self.sim.running,
@@ -557,6 +590,53 @@ impl crate::run::Model for TrafficRun<'_> {
                 ]);
             }
         }
+        // Playback: the frames, and the edges they name (the run's network, what-ifs included).
+        let mut vehicles = ResultTable::new(
+            "cim_run_vehicles",
+            vec![
+                ResultColumn::new("t", Real),
+                ResultColumn::new("vehicles", Integer),
+                ResultColumn::new("frame", Blob),
+            ],
+            &["t"],
+        );
+        for (t, n, f) in std::mem::take(&mut self.frames) {
+            vehicles
+                .rows
+                .push(vec![t.into(), (n as u64).into(), Cell::Blob(f)]);
+        }
+        let mut edges = ResultTable::new(
+            "cim_run_edges",
+            vec![
+                ResultColumn::new("edge", Integer),
+                ResultColumn::new("code", Text),
+                ResultColumn::new("direction", Text),
+                ResultColumn::new("part", Integer),
+                ResultColumn::new("lanes", Integer),
+                ResultColumn::new("length_m", Real),
+                ResultColumn::new("shape", Blob),
+            ],
+            &["edge"],
+        );
+        if !vehicles.rows.is_empty() {
+            for (k, e) in net.edges.iter().enumerate() {
+                // x, y pairs as little-endian f64, in the project CRS.
+                let shape: Vec<u8> = e
+                    .shape
+                    .iter()
+                    .flat_map(|p| p[0].to_le_bytes().into_iter().chain(p[1].to_le_bytes()))
+                    .collect();
+                edges.rows.push(vec![
+                    (k as u64).into(),
+                    e.code.as_str().into(),
+                    Cell::from(if e.backward { "backward" } else { "forward" }),
+                    i64::from(e.part).into(),
+                    i64::from(e.lanes).into(),
+                    e.length_m.into(),
+                    Cell::Blob(shape),
+                ]);
+            }
+        }
         let vehicle_steps = sim.vehicle_steps;
         let summary = serde_json::json!({
             "run": {
@@ -567,6 +647,7 @@ impl crate::run::Model for TrafficRun<'_> {
                 "vehicle_steps": vehicle_steps,
                 "network": net.stats,
                 "notes": p.notes,
+                "playback_frames": vehicles.rows.len(),
             },
             "vehicle_updates_per_s": vehicle_steps as f64 / wall_s.max(1e-9),
             "kpis": kpis,
@@ -584,7 +665,11 @@ impl crate::run::Model for TrafficRun<'_> {
             completed,
             time_reached_s: end,
             summary,
-            tables: vec![trips, flows],
+            tables: if vehicles.rows.is_empty() {
+                vec![trips, flows]
+            } else {
+                vec![trips, flows, vehicles, edges]
+            },
             rasters: Vec::new(),
             result,
         })
