@@ -496,6 +496,22 @@ fn a_bim_building_blocks_the_flood_by_its_ground_floor_footprint() {
     assert!(inside.is_none_or(|d| d <= 0.0), "{inside:?}");
 }
 
+/// A new project (EPSG:32633) in `dir` with SUMO's 10×10 grid imported at 500000,5500000;
+/// the folder of the grid's files; what the import said (JSON).
+fn grid_project(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, serde_json::Value) {
+    let project = new_project(dir, 32633);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&data.join("grid.net.xml.gz")),
+        "--origin",
+        "500000,5500000,0",
+        "--json",
+    ]);
+    (project, data, r)
+}
+
 /// Writes a traffic scenario `name` on `project` (beside it) running `minutes` on the SUMO
 /// route file `routes`, with `extra` TOML after its `[demand]` table.
 fn traffic_scenario(
@@ -537,16 +553,7 @@ fn kpi(v: &serde_json::Value, key: &str) -> f64 {
 #[test]
 fn traffic_on_sumos_grid_matches_sumo() {
     let dir = tempfile::tempdir().unwrap();
-    let project = new_project(dir.path(), 32633);
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
-    let r = cim_json(&[
-        "import",
-        p(&project),
-        p(&data.join("grid.net.xml.gz")),
-        "--origin",
-        "500000,5500000,0",
-        "--json",
-    ]);
+    let (project, data, r) = grid_project(dir.path());
     let n = &r["network"];
     assert_eq!(
         [&n["junctions"], &n["edges"], &n["lanes"], &n["controllers"]],
@@ -669,16 +676,7 @@ fn traffic_on_sumos_grid_matches_sumo() {
 fn closed_roads_reroute_or_hold_traffic_and_lost_trips_are_counted() {
     use cim_engine::{Project, RunRecord, RunRoad};
     let dir = tempfile::tempdir().unwrap();
-    let project = new_project(dir.path(), 32633);
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
-    cim_json(&[
-        "import",
-        p(&project),
-        p(&data.join("grid.net.xml.gz")),
-        "--origin",
-        "500000,5500000,0",
-        "--json",
-    ]);
+    let (project, data, _) = grid_project(dir.path());
     std::fs::copy(data.join("grid.rou.xml.gz"), dir.path().join("grid.rou.xml.gz")).unwrap();
     let db = rusqlite::Connection::open(&project).unwrap();
     let codes: Vec<String> = db
@@ -877,16 +875,7 @@ fn sumo_bin() -> Option<std::path::PathBuf> {
 #[test]
 fn the_grid_case_exported_to_sumo_runs_the_same_in_sumo() {
     let dir = tempfile::tempdir().unwrap();
-    let project = new_project(dir.path(), 32633);
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
-    cim_json(&[
-        "import",
-        p(&project),
-        p(&data.join("grid.net.xml.gz")),
-        "--origin",
-        "500000,5500000,0",
-        "--json",
-    ]);
+    let (project, data, _) = grid_project(dir.path());
     std::fs::copy(data.join("grid.rou.xml.gz"), dir.path().join("grid.rou.xml.gz")).unwrap();
     let db = rusqlite::Connection::open(&project).unwrap();
     let code: String = db
@@ -1203,16 +1192,7 @@ fn od_trips_between_zones_follow_the_profile_and_lost_ones_are_counted() {
 #[test]
 fn network_what_ifs_change_the_run_and_the_exported_case() {
     let dir = tempfile::tempdir().unwrap();
-    let project = new_project(dir.path(), 32633);
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
-    cim_json(&[
-        "import",
-        p(&project),
-        p(&data.join("grid.net.xml.gz")),
-        "--origin",
-        "500000,5500000,0",
-        "--json",
-    ]);
+    let (project, _, _) = grid_project(dir.path());
     let db = rusqlite::Connection::open(&project).unwrap();
     let code = |sumo: &str| -> String {
         db.query_row("SELECT cim_code FROM roads WHERE sumo_id = ?1", [sumo], |r| {
@@ -1592,16 +1572,7 @@ fn periodic_rerouting_sends_drivers_round_a_queue() {
 #[test]
 fn actuated_signals_shorten_waits_as_sumos_do() {
     let dir = tempfile::tempdir().unwrap();
-    let project = new_project(dir.path(), 32633);
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sumo");
-    cim_json(&[
-        "import",
-        p(&project),
-        p(&data.join("grid.net.xml.gz")),
-        "--origin",
-        "500000,5500000,0",
-        "--json",
-    ]);
+    let (project, data, _) = grid_project(dir.path());
     std::fs::copy(data.join("grid.rou.xml.gz"), dir.path().join("grid.rou.xml.gz")).unwrap();
     let path = traffic_scenario(
         &project,

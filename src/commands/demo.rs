@@ -195,28 +195,16 @@ fn district_3d(assets: &Path, out: &Path, json: bool) -> Result<serde_json::Valu
 /// and compared.
 fn flood(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value> {
     use cim_scenarios::flood::config::ScenarioConfig;
-    let dir = scenarios_dir(assets);
-    let mut names = Vec::new();
-    let mut runs = Vec::new();
-    for file in ["demo-storm.toml", "demo-storm-pond.toml"] {
-        let path = dir.join(file);
-        let mut config = ScenarioConfig::load(&path)?;
-        config.project = project.to_path_buf();
-        if !json {
-            println!();
-            println!("Running {} ({}) ...", config.name, path.display());
-        }
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let name = config.name.clone();
-        let scenario = cim_scenarios::run::Scenario::Flood(Box::new(config));
-        let done = super::run::execute(&scenario, text, json)
-            .with_context(|| format!("scenario {}", path.display()))?;
-        if !json {
-            super::run::print_summary(&scenario, &done);
-        }
-        runs.push(json!({"name": name, "summary": done.summary()}));
-        names.push(name);
-    }
+    let (names, runs) = run_all(
+        &scenarios_dir(assets),
+        &["demo-storm.toml", "demo-storm-pond.toml"],
+        json,
+        &|path| {
+            let mut config = ScenarioConfig::load(path)?;
+            config.project = project.to_path_buf();
+            Ok(cim_scenarios::run::Scenario::Flood(Box::new(config)))
+        },
+    )?;
     if !json {
         println!();
         println!("What if? {} against {}:", names[1], names[0]);
@@ -229,6 +217,35 @@ fn flood(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value>
         println!("  cim run scenarios/demo-storm.toml        (edit it, or write a variant with `extends`)");
     }
     Ok(json!({"runs": runs, "comparison": comparison}))
+}
+
+/// Runs the scenario `files` of `dir` (each loaded by `load`, onto the demo project), printing
+/// each; their run names and summaries.
+fn run_all(
+    dir: &Path,
+    files: &[&str],
+    json: bool,
+    load: &dyn Fn(&Path) -> Result<cim_scenarios::run::Scenario, cim_scenarios::ScenarioError>,
+) -> Result<(Vec<String>, Vec<serde_json::Value>)> {
+    let (mut names, mut runs) = (Vec::new(), Vec::new());
+    for file in files {
+        let path = dir.join(file);
+        let scenario = load(&path)?;
+        let name = scenario.name().to_string();
+        if !json {
+            println!();
+            println!("Running {name} ({}) ...", path.display());
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let done = super::run::execute(&scenario, text, json)
+            .with_context(|| format!("scenario {}", path.display()))?;
+        if !json {
+            super::run::print_summary(&scenario, &done);
+        }
+        runs.push(json!({"name": name, "summary": done.summary()}));
+        names.push(name);
+    }
+    Ok((names, runs))
 }
 
 /// The scenarios folder beside the assets (a source tree), else the one this binary was built from.
@@ -246,32 +263,20 @@ fn scenarios_dir(assets: &Path) -> PathBuf {
 /// morning, and the link road against the storm.
 fn traffic(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Value> {
     use cim_scenarios::traffic::TrafficConfig;
-    let dir = scenarios_dir(assets);
-    let mut names = Vec::new();
-    let mut runs = Vec::new();
-    for file in [
-        "demo-traffic.toml",
-        "demo-traffic-storm.toml",
-        "demo-traffic-storm-link.toml",
-    ] {
-        let path = dir.join(file);
-        let mut config = TrafficConfig::load(&path)?;
-        config.project = project.to_path_buf();
-        if !json {
-            println!();
-            println!("Running {} ({}) ...", config.name, path.display());
-        }
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let name = config.name.clone();
-        let scenario = cim_scenarios::run::Scenario::Traffic(Box::new(config));
-        let done = super::run::execute(&scenario, text, json)
-            .with_context(|| format!("scenario {}", path.display()))?;
-        if !json {
-            super::run::print_summary(&scenario, &done);
-        }
-        runs.push(json!({"name": name, "summary": done.summary()}));
-        names.push(name);
-    }
+    let (names, runs) = run_all(
+        &scenarios_dir(assets),
+        &[
+            "demo-traffic.toml",
+            "demo-traffic-storm.toml",
+            "demo-traffic-storm-link.toml",
+        ],
+        json,
+        &|path| {
+            let mut config = TrafficConfig::load(path)?;
+            config.project = project.to_path_buf();
+            Ok(cim_scenarios::run::Scenario::Traffic(Box::new(config)))
+        },
+    )?;
     let mut comparisons = Vec::new();
     for (a, b, what) in [
         (0, 1, "the storm closes streets"),
