@@ -237,7 +237,6 @@ struct Rerouting {
     next_s: f64,
     free: Vec<f64>,
     cost: Vec<f64>,
-    length: Vec<f64>,
     speed_sum: Vec<f64>,
     samples: Vec<u32>,
 }
@@ -376,6 +375,12 @@ impl Sim {
         self.reroute = reroute;
         self.closed_now = vec![false; closures.len()];
         self.closures = closures;
+        self.take_router(router);
+    }
+
+    /// Routes from here on with `router`: each trip's destination kept (a reroute may shorten
+    /// its route), none cut short yet.
+    fn take_router(&mut self, router: super::route::Router) {
         self.router = Some(router);
         self.destination = self
             .trips
@@ -395,14 +400,8 @@ impl Sim {
         if self.router.is_none() {
             self.closures = vec![Vec::new(); n];
             self.closed_now = vec![false; n];
-            self.destination = self
-                .trips
-                .iter()
-                .map(|t| t.route.last().copied().unwrap_or(0))
-                .collect();
-            self.cut = vec![false; self.trips.len()];
             self.reroute = true;
-            self.router = Some(router);
+            self.take_router(router);
         }
         self.rerouting = Some(Rerouting {
             period_s,
@@ -410,7 +409,6 @@ impl Sim {
             next_s: period_s,
             cost: free.clone(),
             free,
-            length: self.net.edge_length.clone(),
             speed_sum: vec![0.0; n],
             samples: vec![0; n],
         });
@@ -427,7 +425,7 @@ impl Sim {
         for e in 0..rr.cost.len() {
             let seen = if rr.samples[e] > 0 {
                 let v = rr.speed_sum[e] / f64::from(rr.samples[e]);
-                (rr.length[e] / v.max(0.5)).max(rr.free[e])
+                (self.net.edge_length[e] / v.max(0.5)).max(rr.free[e])
             } else {
                 rr.free[e]
             };
