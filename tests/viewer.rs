@@ -1304,3 +1304,204 @@ fn a_bim_model_is_drawn_filtered_by_class_and_storey_and_cut_away() {
     assert_eq!(rows[at("▸ Pset_WindowCommon") + 1].0.trim(), "FireRating");
     assert!(!rows.iter().any(|(k, _)| k == "ifc_properties"));
 }
+
+#[test]
+fn a_traffic_run_is_drawn_with_its_vehicles_on_their_lanes_and_the_water_it_drove_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    run_storm(dir.path(), 4.0, (10, 5), 300);
+    let pr = p(&project);
+    // Ten minutes of traffic round the storm's closed roads, and the same kept without
+    // positions.
+    for (name, every) in [("rush", 1), ("blind", 0)] {
+        let scenario = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &scenario,
+            format!(
+                r#"
+name = "{name}"
+model = "traffic"
+project = "demo/bubenec.cim.gpkg"
+seed = 7
+[time]
+duration_min = 10
+positions_every_s = {every}
+[demand.random]
+begin_s = 0
+end_s = 540
+period_s = 1
+[closures]
+flood_run = "storm"
+delay_min = 1
+"#
+            ),
+        )
+        .unwrap();
+        cim_json(&["run", p(&scenario), "--json"]);
+    }
+    let source = ProjectSource::new(&project);
+    let side = wait(cim_viewer::model::run::SideRun::load(&source, "rush")).unwrap();
+    let traffic = side.traffic.clone().unwrap();
+    // The water shown is the storm's, its closures a minute later.
+    assert_eq!(side.flood_name(), Some("storm"));
+    assert_eq!(side.closures_time(360.0), 300.0);
+    assert!(traffic.edges.iter().all(|e| e.speed_m_s.is_some_and(|v| v > 0.0)));
+    // Every vehicle of a stored frame is drawn, on its edge's lanes: within its lanes' width
+    // of the edge's line.
+    let db = cim_engine::Project::open(&project).unwrap();
+    let table = db.run_table("rush", "cim_run_vehicles").unwrap().unwrap();
+    let row = table.rows.iter().find(|r| r[0].real() == Some(300.0)).unwrap();
+    let cim_engine::Cell::Blob(bytes) = &row[table.column("frame").unwrap()] else {
+        panic!("no frame")
+    };
+    let stored = cim_engine::network::frames::decode_frame(bytes).unwrap();
+    assert!(stored.len() > 20, "{} vehicles at 5 min", stored.len());
+    let mut cache = cim_viewer::model::traffic::FrameCache::default();
+    let placed = traffic.vehicles_at(300.0, &mut cache).unwrap();
+    assert_eq!(placed.len(), stored.len());
+    for (v, s) in placed.iter().zip(&stored) {
+        assert_eq!(v.trip, s.trip);
+        let e = &traffic.edges[s.edge as usize];
+        let line = geo::LineString::from(e.shape.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>());
+        use geo::Distance;
+        let d = geo::Euclidean.distance(&geo::Point::new(v.xy[0], v.xy[1]), &line);
+        let lanes = f64::from(e.lanes) * cim_viewer::model::load::LANE_WIDTH_M;
+        assert!(
+            d <= lanes + 1e-6,
+            "trip {} is {d:.2} m off edge {}",
+            v.trip,
+            s.edge
+        );
+    }
+    // Between frames vehicles keep within a frame's travel of where they were.
+    let later = traffic.vehicles_at(300.5, &mut cache).unwrap();
+    for v in &later {
+        if let Some(w) = placed.iter().find(|w| w.trip == v.trip) {
+            let moved = (v.xy[0] - w.xy[0]).hypot(v.xy[1] - w.xy[1]);
+            assert!(
+                moved <= 0.5 * 20.0 + 4.0,
+                "trip {} moved {moved:.1} m in 0.5 s",
+                v.trip
+            );
+        }
+    }
+    // A run kept without positions, and a flood run's vehicles: clear errors.
+    let err = cim_err(&[
+        "render",
+        pr,
+        "--out",
+        p(&dir.path().join("x.png")),
+        "--run",
+        "blind",
+    ]);
+    assert!(err.contains("run 'blind' kept no vehicle positions"), "{err}");
+    let err = wait(cim_viewer::model::traffic::TrafficRun::load(&source, "storm"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is a flood run, not a traffic run"), "{err}");
+    let err = cim_err(&[
+        "render",
+        pr,
+        "--out",
+        p(&dir.path().join("x.png")),
+        "--run",
+        "rush",
+        "--roads-by",
+        "colour",
+    ]);
+    assert!(err.contains("--roads-by 'colour'"), "{err}");
+    drop(db);
+    if !can_render() {
+        return;
+    }
+    let camera = "457250,5550300,200,0,60,300";
+    let shot = |run: Option<(&str, &str)>, by: &str, out: &Path| {
+        let mut args = vec!["render", pr, "--size", "640x360", "--camera", camera];
+        if let Some((name, time)) = run {
+            args.extend(["--run", name, "--time", time, "--roads-by", by]);
+        }
+        args.extend(["--out", p(out), "--json"]);
+        cim_json(&args)
+    };
+    let plain = dir.path().join("plain.png");
+    shot(None, "speed", &plain);
+    let busy = dir.path().join("busy.png");
+    let j = shot(Some(("rush", "5min")), "speed", &busy);
+    assert_eq!(j["run_frame_s"].as_f64(), Some(300.0));
+    assert_eq!(j["vehicles"].as_u64(), Some(stored.len() as u64));
+    assert!(j["roads_coloured"].as_u64().unwrap() > 10, "{j}");
+    // The roads' colours (green to red) and the water show where the plain image had neither.
+    let (a, b) = (read_png(&plain), read_png(&busy));
+    let traffic_coloured = |p: &image::Rgba<u8>| {
+        let (r, g, b) = (i32::from(p[0]), i32::from(p[1]), i32::from(p[2]));
+        (g > 110 && g > r + 40 && g > b + 40) || (r > 150 && r > g + 60 && r > b + 60)
+    };
+    let before = a.pixels().filter(|p| traffic_coloured(p)).count();
+    let after = b.pixels().filter(|p| traffic_coloured(p)).count();
+    assert!(
+        after > before + 300,
+        "{before} traffic-coloured pixels without the run, {after} with"
+    );
+    let bluer = a
+        .pixels()
+        .zip(b.pixels())
+        .filter(|(d, w)| {
+            let tint = |p: &image::Rgba<u8>| i32::from(p[2]) - i32::from(p[0]);
+            tint(w) - tint(d) > 40
+        })
+        .count();
+    assert!(
+        bluer > 200,
+        "{bluer} pixels turned bluer: the storm's water is not drawn"
+    );
+    // By congestion the same roads take other colours.
+    let jammed = dir.path().join("jammed.png");
+    let j2 = shot(Some(("rush", "5min")), "congestion", &jammed);
+    assert_eq!(j2["roads_coloured"], j["roads_coloured"]);
+    assert!(read_png(&jammed) != b, "colouring by congestion changed nothing");
+    // The window plays it in the hall: the vehicles, the water, the playback panel with the
+    // traffic KPIs, the dashboard.
+    if std::process::Command::new("xvfb-run")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let hall = dir.path().join("hall.png");
+    let o = std::process::Command::new("xvfb-run")
+        .args([
+            "-a",
+            "-s",
+            "-screen 0 1280x720x24",
+            env!("CARGO_BIN_EXE_cim"),
+            "view",
+            pr,
+        ])
+        .args([
+            "--run",
+            "rush",
+            "--hall",
+            "--size",
+            "1280x720",
+            "--screenshot",
+            p(&hall),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("with the water of flood run 'storm'"),
+        "{}",
+        stderr(&o)
+    );
+    let img = read_png(&hall);
+    // The playback panel bottom middle, the dashboard right (the city between them).
+    let panel = img.get_pixel(640, 600);
+    let dashboard = img.get_pixel(1150, 500);
+    assert!(
+        dashboard[0] < 90 && dashboard[1] < 90,
+        "no dashboard {dashboard:?}"
+    );
+    assert!(panel[0] < 90 && panel[1] < 90, "no playback panel {panel:?}");
+}

@@ -293,6 +293,12 @@ fn traffic(assets: &Path, project: &Path, json: bool) -> Result<serde_json::Valu
     if !json {
         println!();
         println!("Try:");
+        println!(
+            "  cim view {} --run {} --compare {}   (the vehicles, roads by speed, and the storm's water)",
+            project.display(),
+            names[0],
+            names[1]
+        );
         println!("  cim run scenarios/demo-traffic-storm-link.toml   (edit the what-if: add or change roads, ban turns, signal plans)");
         println!(
             "  cim export {} sumo-case --format sumo --scenario scenarios/demo-traffic-storm.toml",

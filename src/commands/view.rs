@@ -13,7 +13,9 @@ pub struct ViewArgs {
     /// Command-hall mode: fullscreen.
     #[arg(long)]
     pub hall: bool,
-    /// Play back this stored flood run.
+    /// Play back this stored run: a flood (water, closed roads, flooded buildings), a traffic
+    /// run (vehicles, roads by speed or congestion), or a traffic run with the flood it drove
+    /// round (both together).
     #[arg(long)]
     pub run: Option<String>,
     /// Show this run beside --run (split screen: baseline and variant, one camera, one time).
@@ -60,9 +62,15 @@ pub struct RenderArgs {
     /// Camera: a viewpoint saved in the project (with `B` in `cim view`, or `cim viewpoint`).
     #[arg(long)]
     pub view: Option<String>,
-    /// Draw this stored flood run: water depth over the scene and buildings coloured by class.
+    /// Draw this stored run: a flood's water depth over the scene and buildings coloured by
+    /// class; a traffic run's vehicles and roads coloured by their traffic (with the water of
+    /// the flood it drove round).
     #[arg(long)]
     pub run: Option<String>,
+    /// A traffic run's roads coloured by `speed` (mean speed against the limit) or
+    /// `congestion` (vehicles per km and lane).
+    #[arg(long, default_value = "speed", requires = "run")]
+    pub roads_by: String,
     /// Time into the run: minutes, or with a unit (90s, 30min, 1.5h). Default: its end.
     #[arg(long, requires = "run")]
     pub time: Option<String>,
@@ -97,8 +105,8 @@ pub fn view(a: ViewArgs) -> Result<()> {
         .as_deref()
         .map(|r| cim_viewer::native::load_run(&a.project, r))
         .transpose()?;
-    for frames in run.iter().chain(compare.iter()) {
-        note_run_terrain(&mut scene, frames);
+    for side in run.iter().chain(compare.iter()) {
+        note_side(&mut scene, side);
     }
     // Buildings take their flood class colour in the window (a choice in its Layers panel).
     cim_viewer::view(
@@ -111,6 +119,38 @@ pub fn view(a: ViewArgs) -> Result<()> {
             size,
         },
     )
+}
+
+/// Notes what cannot be shown of a run, and where its water may not fit the scene (the window
+/// shows them with the other notices).
+fn note_side(scene: &mut cim_viewer::SceneData, side: &cim_viewer::model::run::SideRun) {
+    if let Some(n) = &side.notice {
+        eprintln!("note: {n}");
+    }
+    if let Some(t) = &side.traffic {
+        let (a, b) = t.span();
+        eprintln!(
+            "run '{}': {} vehicle frames from {} to {} over {} edges{}",
+            side.name,
+            t.frames.len(),
+            hms(a),
+            hms(b),
+            t.edges.len(),
+            t.flood_run
+                .as_ref()
+                .filter(|_| side.flood.is_some())
+                .map(|f| format!(", with the water of flood run '{f}'"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(frames) = &side.flood {
+        note_run_terrain(scene, frames);
+    }
+}
+
+fn hms(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// Notes where a run's water may not fit the scene (the window shows it with the other notices).
@@ -186,9 +226,21 @@ fn parse_viewpoint(text: &str, name: &str) -> Result<Viewpoint> {
     Ok(vp)
 }
 
-/// The overlay of `cim render --overlay`: the project (and run and time) as the title, the
-/// water's depths and the buildings' flood classes as the legend (when a run is drawn).
-fn report_overlay(a: &RenderArgs, run_frame_s: Option<f64>) -> cim_viewer::ui::report::ReportOverlay {
+/// What a drawn run showed: water, traffic (with the road colouring).
+#[derive(Clone, Copy, Default)]
+struct Drawn {
+    water: bool,
+    traffic: Option<cim_viewer::model::traffic::RoadColour>,
+}
+
+/// The overlay of `cim render --overlay`: the project (and run and time) as the title; as the
+/// legend, the water's depths and the buildings' flood classes, or the roads' traffic classes
+/// (when a run is drawn).
+fn report_overlay(
+    a: &RenderArgs,
+    run_frame_s: Option<f64>,
+    drawn: Drawn,
+) -> cim_viewer::ui::report::ReportOverlay {
     let lang = cim_viewer::native::locale_lang();
     let project = a
         .project
@@ -209,13 +261,32 @@ fn report_overlay(a: &RenderArgs, run_frame_s: Option<f64>) -> cim_viewer::ui::r
             s / 60 % 60,
             s % 60
         );
-        o.legend_title = lang.t("water_depth").to_string();
-        o.legend = cim_viewer::model::flood::depth_legend();
-        o.legend2_title = lang.t("flood_class").to_string();
-        o.legend2 = cim_viewer::model::flood::CLASSES
-            .iter()
-            .map(|c| (c.to_string(), cim_viewer::model::flood::class_color(c)))
-            .collect();
+        if drawn.water {
+            o.legend_title = lang.t("water_depth").to_string();
+            o.legend = cim_viewer::model::flood::depth_legend();
+            o.legend2_title = lang.t("flood_class").to_string();
+            o.legend2 = cim_viewer::model::flood::CLASSES
+                .iter()
+                .map(|c| (c.to_string(), cim_viewer::model::flood::class_color(c)))
+                .collect();
+        }
+        if let Some(by) = drawn.traffic {
+            use cim_viewer::model::traffic::RoadColour;
+            let (title, legend) = (
+                lang.t(match by {
+                    RoadColour::Speed => "by_speed",
+                    RoadColour::Congestion => "by_congestion",
+                })
+                .to_string(),
+                cim_viewer::model::traffic::road_legend(by),
+            );
+            // The water's depths stay; the roads take the buildings' place.
+            if drawn.water {
+                (o.legend2_title, o.legend2) = (title, legend);
+            } else {
+                (o.legend_title, o.legend) = (title, legend);
+            }
+        }
     }
     o
 }
@@ -259,16 +330,27 @@ pub fn render(a: RenderArgs) -> Result<()> {
     let mut water = None;
     // The time of the run's frame drawn, s.
     let mut run_frame_s = None;
+    let mut traffic_drawn = None;
+    let mut kinds = Drawn::default();
     if let Some(run) = &a.run {
-        let frames = cim_viewer::native::load_run(&a.project, run)?;
-        note_run_terrain(&mut scene, &frames);
+        let side = cim_viewer::native::load_run(&a.project, run)?;
+        note_side(&mut scene, &side);
+        let by = match a.roads_by.as_str() {
+            "speed" => cim_viewer::model::traffic::RoadColour::Speed,
+            "congestion" => cim_viewer::model::traffic::RoadColour::Congestion,
+            other => bail!("--roads-by '{other}': expected speed or congestion"),
+        };
         let t = match &a.time {
             Some(text) => parse_minutes(text)? * 60.0,
             None => f64::INFINITY,
         };
-        let drawn = cim_viewer::native::run_image(&mut scene, &frames, t)?;
+        let drawn = cim_viewer::native::run_image(&mut scene, &side, t, by)?;
+        kinds = Drawn {
+            water: side.flood.is_some(),
+            traffic: side.traffic.is_some().then_some(by),
+        };
         let (shown_s, n_closed) = (drawn.frame_s, drawn.closed_roads);
-        water = Some(drawn.water);
+        water = drawn.water;
         run_frame_s = Some(shown_s);
         let shown_min = shown_s / 60.0;
         let asked = match &a.time {
@@ -282,9 +364,20 @@ pub fn render(a: RenderArgs) -> Result<()> {
             Some(_) => String::new(),
             None => " (its last frame)".into(),
         };
-        eprintln!("run '{run}' at {shown_min} min{asked}: {n_closed} roads closed");
+        let mut what = Vec::new();
+        if side.flood.is_some() {
+            what.push(format!("{n_closed} roads closed"));
+        }
+        if side.traffic.is_some() {
+            what.push(format!(
+                "{} vehicles, {} road edges coloured by {}",
+                drawn.vehicles, drawn.roads_coloured, a.roads_by
+            ));
+            traffic_drawn = Some((drawn.vehicles, drawn.roads_coloured));
+        }
+        eprintln!("run '{run}' at {shown_min} min{asked}: {}", what.join("; "));
     }
-    let overlay = a.overlay.then(|| report_overlay(&a, run_frame_s));
+    let overlay = a.overlay.then(|| report_overlay(&a, run_frame_s, kinds));
     let (objects, tiles) = (scene.buildings.len(), scene.tiles.len());
     let buildings = scene
         .buildings
@@ -320,6 +413,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
                 "bytes_per_building_beyond_meshes": per_building,
                 "terrain_chunks": shot.terrain_chunks, "terrain_triangles": shot.terrain_triangles,
                 "run_frame_s": run_frame_s,
+                "vehicles": traffic_drawn.map(|t| t.0), "roads_coloured": traffic_drawn.map(|t| t.1),
                 "frames": times.len(), "median_frame_ms": median})
         );
     } else {

@@ -16,6 +16,7 @@ use crate::pick::PickPlugin;
 use crate::playback::water::WaterPlugin;
 use crate::playback::PlaybackPlugin;
 use crate::terrain::TerrainPlugin;
+use crate::traffic::TrafficPlugin;
 use crate::ui::panels::PanelsPlugin;
 use crate::ui::UiPlugin;
 use crate::views::ViewsPlugin;
@@ -55,6 +56,7 @@ impl PluginGroup for ViewerPlugins {
                 animate: self.animate_water,
             })
             .add(PlaybackPlugin)
+            .add(TrafficPlugin)
             .add(PickPlugin)
             .add(FlyPlugin)
             .add(ViewsPlugin)

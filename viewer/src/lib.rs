@@ -13,7 +13,8 @@
 //! - [`data`]: the data source as a Bevy resource, and answers picked up off the frame loop.
 //! - [`input`]: who the pointer and keys belong to (the panels or the view).
 //! - One plugin a module, each owning its components, resources and systems: [`camera`],
-//!   [`fly`], [`views`], [`terrain`], [`buildings`], [`layers`], [`pick`], [`playback`],
+//!   [`fly`], [`views`], [`terrain`], [`buildings`], [`layers`], [`pick`], [`playback`] (water),
+//!   [`traffic`] (vehicles, roads by traffic),
 //!   [`ui`] (overlays, [`ui::panels`], the [`ui::report`] overlay of images). A plugin imports
 //!   `state`, `data`, `input` and `model`, and nothing of another plugin.
 //! - [`app`]: the plugin group; [`native`]: the desktop only (GPU probe, window, offscreen PNG,
@@ -40,6 +41,7 @@ pub mod pick;
 pub mod playback;
 pub mod state;
 pub mod terrain;
+pub mod traffic;
 pub mod ui;
 pub mod views;
 

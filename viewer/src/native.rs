@@ -255,10 +255,10 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
 pub struct ViewOptions {
     /// Command-hall mode: fullscreen, the UI at double size, the dashboard, the tour.
     pub hall: bool,
-    /// A flood run to play back.
-    pub run: Option<crate::model::flood::RunFrames>,
+    /// A run to play back (a flood, a traffic run, or both).
+    pub run: Option<crate::model::run::SideRun>,
     /// A second run to show beside it (split screen: baseline and variant).
-    pub compare: Option<crate::model::flood::RunFrames>,
+    pub compare: Option<crate::model::run::SideRun>,
     /// Write the window's image here once it has settled, then close.
     pub screenshot: Option<std::path::PathBuf>,
     /// The window's size in pixels (default 1280×720; the hall takes the screen's).
@@ -297,6 +297,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
     };
     let orbit = frame_scene(&scene, 16.0 / 9.0);
     let lang = locale_lang();
+    let split = compare.is_some();
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins
@@ -317,7 +318,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
     )
     .insert_resource(Scene(scene.clone()))
     .insert_resource(Data(source.clone()))
-    .insert_resource(Split(compare.is_some()))
+    .insert_resource(Split(split))
     .insert_resource(crate::pick::Picker(picker))
     .insert_resource(UiScale(if hall { 2.0 } else { 1.0 }))
     .insert_resource(HallMode(hall))
@@ -327,49 +328,51 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
         auto: hall,
         ..default()
     });
-    if let Some(frames) = run {
-        // Buildings coloured by how deep they flooded in each run, as at the playback's first
-        // frame (what it shows at the start); they follow the frames shown from then on.
+    let sides: Vec<crate::model::run::SideRun> = run.into_iter().chain(compare).collect();
+    if !sides.is_empty() {
+        let state = PlaybackState::new(sides);
+        let sides = &state.sides;
         let mut styling = Styling::new(&scene);
-        styling.color_by = crate::model::style::ColorBy::FloodClass;
-        styling.run_time_s = frames.frames.first().map(|f| f.0);
-        styling.runs = [
-            Some(frames.name.clone()),
-            compare.as_ref().map(|c| c.name.clone()),
-        ];
-        let coloured = wait(crate::layers::colorings(
-            source.as_ref(),
-            &scene,
-            &styling.color_by,
-            styling.classing,
-            &styling.runs,
-            styling.run_time_s,
-            lang,
-        ));
-        crate::layers::apply_colorings(&mut styling, coloured);
+        styling.runs = [0, 1].map(|k| sides.get(k).and_then(|s| s.flood_name()).map(str::to_string));
         let mut kpis = Vec::new();
-        for name in styling.runs.iter().flatten() {
-            match wait(crate::model::flood::run_kpis(source.as_ref(), name)) {
-                Ok(k) => kpis.push((name.clone(), k)),
-                Err(e) => eprintln!("warning: run '{name}': no KPIs: {e:#}"),
+        if styling.runs.iter().any(Option::is_some) {
+            // Buildings coloured by how deep they flooded in each run's water, as at the
+            // playback's first frame (what it shows at the start); they follow the frames shown
+            // from then on.
+            styling.color_by = crate::model::style::ColorBy::FloodClass;
+            styling.run_time_s = sides
+                .iter()
+                .find_map(|s| s.flood.as_ref())
+                .and_then(|f| f.frames.get(f.index_at(state.playback.time_s)))
+                .map(|f| f.0);
+            let coloured = wait(crate::layers::colorings(
+                source.as_ref(),
+                &scene,
+                &styling.color_by,
+                styling.classing,
+                &styling.runs,
+                styling.run_time_s,
+                lang,
+            ));
+            crate::layers::apply_colorings(&mut styling, coloured);
+            for name in styling.runs.iter().flatten() {
+                match wait(crate::model::flood::run_kpis(source.as_ref(), name)) {
+                    Ok(k) => kpis.push((name.clone(), k)),
+                    Err(e) => eprintln!("warning: run '{name}': no KPIs: {e:#}"),
+                }
             }
-        }
-        app.insert_resource(styling)
-            .insert_resource(RunKpis(kpis))
             // An empty surface now, filled by the playback with the first frame.
-            .insert_resource(WaterOverlay(MeshData {
+            app.insert_resource(WaterOverlay(MeshData {
                 positions: vec![[0.0; 3]; 3],
                 normals: vec![[0.0, 1.0, 0.0]; 3],
                 colors: vec![[0.0; 4]; 3],
                 indices: vec![0, 1, 2],
                 uvs: None,
-            }))
-            .insert_resource(PlaybackState {
-                playback: crate::model::flood::Playback::new(frames),
-                shown: [None; 2],
-                compare: compare.clone(),
-                problem: None,
-            });
+            }));
+        }
+        app.insert_resource(styling)
+            .insert_resource(RunKpis(kpis))
+            .insert_resource(state);
     }
     // The panels' egui context goes on the camera chosen below, not on whichever camera a
     // query meets first (two would each take one in split screen).
@@ -393,7 +396,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
         .resource_mut::<Assets<Font>>()
         .add(Font::from_bytes(UI_FONT.to_vec()));
     app.insert_resource(crate::ui::UiFont(font));
-    if compare.is_some() {
+    if split {
         // A camera for the panels over the whole window, spawned first so egui takes it; then
         // one camera a half, moved together.
         app.world_mut().spawn((
@@ -481,10 +484,10 @@ fn shot_then_exit(mut commands: Commands, mut shot: ResMut<ShotThenExit>, backlo
     );
 }
 
-/// Run `name` of the project at `project`: its depth frames (a clear error naming the runs
-/// there are when it is missing).
-pub fn load_run(project: &Path, name: &str) -> anyhow::Result<crate::model::flood::RunFrames> {
-    wait(crate::model::flood::RunFrames::load(
+/// Run `name` of the project at `project`: what it plays (a clear error naming the runs there
+/// are when it is missing).
+pub fn load_run(project: &Path, name: &str) -> anyhow::Result<crate::model::run::SideRun> {
+    wait(crate::model::run::SideRun::load(
         &ProjectSource::new(project),
         name,
     ))
@@ -503,55 +506,87 @@ pub fn run_terrain_notice(
     ))
 }
 
-/// A run drawn in an image at one frame.
+/// A run drawn in an image at one time.
+#[derive(Debug, Default)]
 pub struct RunImage {
-    /// The time of the frame shown, s.
+    /// The time drawn, s: the water's frame (at or before the time asked), else the time asked
+    /// within the traffic run.
     pub frame_s: f64,
-    /// Its water surface.
-    pub water: MeshData,
+    /// The water surface, where the run has water.
+    pub water: Option<MeshData>,
     /// Roads closed then (added to the scene as a layer of red ribbons).
     pub closed_roads: usize,
+    /// Vehicles drawn, and road edges coloured by their traffic (traffic runs).
+    pub vehicles: usize,
+    pub roads_coloured: usize,
 }
 
-/// Draws `frames` at `t_s` (the last frame at or before it) into `scene`: buildings in their
-/// flood class then, closed roads as a layer; returns the water surface to draw over it.
+/// Draws `run` at `t_s` into `scene`: its water's frame at or before it (buildings in their
+/// flood class then, closed roads as a layer) and its traffic (roads coloured `by`, vehicles,
+/// each a layer); returns what was drawn, with the water surface to draw over it.
 pub fn run_image(
     scene: &mut SceneData,
-    frames: &crate::model::flood::RunFrames,
+    run: &crate::model::run::SideRun,
     t_s: f64,
+    by: crate::model::traffic::RoadColour,
 ) -> anyhow::Result<RunImage> {
     let source = ProjectSource::new(&scene.project_path);
-    let k = frames.index_at(t_s);
-    let frame_s = frames.frames[k].0;
-    let depth = wait(frames.depth(&source, k))?;
-    wait(crate::model::flood::color_buildings_by_class(
-        &source,
-        scene,
-        &frames.name,
-        Some(frame_s),
-    ))?;
-    let water = crate::model::flood::water_mesh(
-        &depth,
-        scene.terrain.as_ref(),
-        &scene.origin,
-        f64::from(scene.ramp.min_m),
-    );
-    let (closed, closed_roads) = wait(crate::model::flood::closed_roads(
-        &source,
-        scene,
-        &frames.name,
-        frame_s,
-    ))?;
-    if closed_roads > 0 {
-        scene.overlays.push(crate::model::load::Overlay {
-            layer: "closed roads".into(),
-            kind: cim_engine::FeatureKind::Road,
-            mesh: closed,
-        });
+    let mut out = RunImage::default();
+    let t_s = match &run.traffic {
+        Some(t) => t_s.clamp(t.span().0, t.span().1),
+        None => t_s,
+    };
+    out.frame_s = t_s;
+    if let Some(frames) = &run.flood {
+        let k = frames.index_at(t_s);
+        let frame_s = frames.frames[k].0;
+        if run.traffic.is_none() {
+            out.frame_s = frame_s;
+        }
+        let depth = wait(frames.depth(&source, k))?;
+        wait(crate::model::flood::color_buildings_by_class(
+            &source,
+            scene,
+            &frames.name,
+            Some(frame_s),
+        ))?;
+        out.water = Some(crate::model::flood::water_mesh(
+            &depth,
+            scene.terrain.as_ref(),
+            &scene.origin,
+            f64::from(scene.ramp.min_m),
+        ));
+        let (closed, n) = wait(crate::model::flood::closed_roads(
+            &source,
+            scene,
+            &frames.name,
+            run.closures_time(frame_s),
+        ))?;
+        out.closed_roads = n;
+        if n > 0 {
+            scene.overlays.push(crate::model::load::Overlay {
+                layer: "closed roads".into(),
+                kind: cim_engine::FeatureKind::Road,
+                mesh: closed,
+            });
+        }
     }
-    Ok(RunImage {
-        frame_s,
-        water,
-        closed_roads,
-    })
+    if let Some(t) = &run.traffic {
+        let (z, terrain) = (f64::from(scene.ramp.min_m), scene.terrain.as_ref());
+        let (roads, n) =
+            crate::model::traffic::road_state_mesh(t, t.bin_at(t_s), by, terrain, z, &scene.origin);
+        let vehicles = t.vehicles_at(t_s, &mut crate::model::traffic::FrameCache::default())?;
+        let cars = crate::model::traffic::vehicle_mesh(&vehicles, terrain, z, &scene.origin);
+        (out.roads_coloured, out.vehicles) = (n, vehicles.len());
+        for (layer, mesh) in [("road traffic", roads), ("vehicles", cars)] {
+            if !mesh.is_empty() {
+                scene.overlays.push(crate::model::load::Overlay {
+                    layer: layer.into(),
+                    kind: cim_engine::FeatureKind::Road,
+                    mesh,
+                });
+            }
+        }
+    }
+    Ok(out)
 }

@@ -16,9 +16,10 @@ use bevy::prelude::*;
 use cim_engine::PickHit;
 
 use crate::model::camera::OrbitCamera;
-use crate::model::flood::{Kpi, Playback, RunFrames};
+use crate::model::flood::Kpi;
 use crate::model::i18n::Lang;
 use crate::model::load::SceneData;
+use crate::model::run::{Playback, SideRun};
 use crate::model::scene::MeshData;
 use crate::model::style::{Classing, ColorBy, Coloring, LayerState};
 
@@ -142,20 +143,33 @@ impl Styling {
     }
 }
 
-/// The run being played back in the window, and the frame its water shows now (owned by the
-/// playback plugin; send [`SetPlayback`] to change it).
+/// The runs being played back in the window, and the frame of water each side shows now
+/// (owned by the playback plugin; send [`SetPlayback`] to change the clock).
 #[derive(Resource, Debug)]
 pub struct PlaybackState {
     pub playback: Playback,
-    /// The frame shown of each side (the run, the one compared).
+    /// The water frame shown on each side.
     pub shown: [Option<usize>; 2],
-    /// A run shown beside it (split screen), at the same time.
-    pub compare: Option<RunFrames>,
-    /// The last frame that could not be shown, and why (in the playback panel).
+    /// What each side plays: the run, and in split screen the one compared, at the same time.
+    pub sides: Vec<SideRun>,
+    /// The last thing that could not be shown, and why (in the playback panel).
     pub problem: Option<String>,
 }
 
-/// The KPIs of the runs being played (the run, and the one compared), at their output times.
+impl PlaybackState {
+    /// Playing `sides` from the start.
+    pub fn new(sides: Vec<SideRun>) -> PlaybackState {
+        PlaybackState {
+            playback: Playback::of(&sides),
+            shown: [None; 2],
+            problem: sides.iter().find_map(|s| s.notice.clone()),
+            sides,
+        }
+    }
+}
+
+/// The flood KPIs of the runs being played (the run's water, and the one compared's), at their
+/// output times.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct RunKpis(pub Vec<(String, Vec<Kpi>)>);
 

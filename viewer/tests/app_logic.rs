@@ -223,12 +223,12 @@ fn playback_keys_step_through_the_frames_and_swap_the_water() {
             indices: vec![0, 1, 2],
             uvs: None,
         }))
-        .insert_resource(PlaybackState {
-            playback: cim_viewer::model::flood::Playback::new(frames),
-            shown: [None; 2],
-            compare: None,
-            problem: None,
-        })
+        .insert_resource(PlaybackState::new(vec![cim_viewer::model::run::SideRun {
+            name: "r".into(),
+            flood: Some(frames),
+            traffic: None,
+            notice: None,
+        }]))
         .add_plugins(PlaybackPlugin);
     let water_quads = |app: &mut App| {
         let mut q = app.world_mut().query_filtered::<&Mesh3d, With<WaterSurface>>();
@@ -668,4 +668,99 @@ fn plugins_import_only_shared_state_and_no_other_plugin() {
             }
         }
     }
+}
+
+#[test]
+fn traffic_playback_draws_the_vehicles_of_the_time_shown_and_the_roads_by_their_flow() {
+    use cim_engine::network::frames::VehiclePos;
+    use cim_viewer::model::traffic::{test_tables, TrafficRun};
+    use cim_viewer::traffic::{RoadTraffic, TrafficPlugin, Vehicles};
+    let (x, y) = (400_100.0, 3_000_300.0);
+    let edges = [
+        ("a", false, 1, 200.0, 10.0, vec![[x, y], [x + 200.0, y]]),
+        (
+            "b",
+            false,
+            1,
+            200.0,
+            10.0,
+            vec![[x + 200.0, y], [x + 200.0, y + 200.0]],
+        ),
+    ];
+    let car = |trip, edge, pos_m| VehiclePos {
+        trip,
+        edge,
+        lane: 0,
+        pos_m,
+        speed_m_s: 10.0,
+    };
+    let frames = [
+        (0.0, vec![car(1, 0, 50.0), car(2, 0, 150.0)]),
+        (10.0, vec![car(1, 0, 150.0), car(2, 1, 50.0), car(3, 0, 5.0)]),
+        (20.0, vec![car(2, 1, 150.0)]),
+    ];
+    let flows = [vec![(0, Some(9.5), 8.0), (1, Some(2.0), 40.0)]];
+    let (r, e, v, f) = test_tables(&edges, &frames, &flows, 300.0);
+    let run = TrafficRun::from_tables(&r, &e, &v, Some(&f)).unwrap();
+    let mut app = app(OrbitCamera {
+        focus: [0.0; 3],
+        yaw: 0.0,
+        pitch: 0.8,
+        distance: 500.0,
+    });
+    app.insert_resource(PlaybackState::new(vec![cim_viewer::model::run::SideRun {
+        name: "rush".into(),
+        flood: None,
+        traffic: Some(Arc::new(run)),
+        notice: None,
+    }]))
+    .add_plugins(TrafficPlugin);
+    let vertices = |app: &mut App, vehicles: bool| {
+        let handle = if vehicles {
+            let mut q = app.world_mut().query_filtered::<&Mesh3d, With<Vehicles>>();
+            q.single(app.world()).unwrap().0.clone()
+        } else {
+            let mut q = app.world_mut().query_filtered::<&Mesh3d, With<RoadTraffic>>();
+            q.single(app.world()).unwrap().0.clone()
+        };
+        let meshes = app.world().resource::<Assets<Mesh>>();
+        meshes.get(&handle).unwrap().count_vertices()
+    };
+    let at = |app: &mut App, t: f64| {
+        app.world_mut().resource_mut::<PlaybackState>().playback.time_s = t;
+        app.update();
+    };
+    // The playback steps from the first frame to the last (no KPI times within them).
+    assert_eq!(
+        app.world().resource::<PlaybackState>().playback.stops,
+        vec![0.0, 10.0, 20.0]
+    );
+    app.update();
+    // Two vehicles of 20 vertices; both roads coloured (a ribbon each).
+    assert_eq!(vertices(&mut app, true), 40);
+    let roads = vertices(&mut app, false);
+    assert!(roads > 3, "{roads}");
+    // Halfway to the next frame, the third vehicle has departed; at the end, one is left.
+    at(&mut app, 5.0);
+    assert_eq!(vertices(&mut app, true), 60);
+    at(&mut app, 20.0);
+    assert_eq!(vertices(&mut app, true), 20);
+    assert_eq!(app.world().resource::<PlaybackState>().problem, None);
+    // Vehicle 2 turned the corner: at 20 s it is 150 m up road b, facing north.
+    let mut q = app.world_mut().query_filtered::<&Mesh3d, With<Vehicles>>();
+    let handle = q.single(app.world()).unwrap().0.clone();
+    let mesh = app.world().resource::<Assets<Mesh>>().get(&handle).unwrap();
+    let Some(bevy::mesh::VertexAttributeValues::Float32x3(p)) = mesh.attribute(Mesh::ATTRIBUTE_POSITION)
+    else {
+        panic!("no positions");
+    };
+    let origin = app.world().resource::<Scene>().0.origin;
+    let north: Vec<f64> = p.iter().map(|v| origin.to_project(*v)[1]).collect();
+    let (lo, hi) = north
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, n| (a.0.min(*n), a.1.max(*n)));
+    assert!(
+        (hi - (y + 150.0)).abs() < 1e-3 && (lo - (y + 145.5)).abs() < 1e-3,
+        "{lo} {hi}"
+    );
 }

@@ -329,6 +329,9 @@ pub struct ParametersConfig {
     pub step_s: f64,
     /// A vehicle halted this long counts as stuck, s.
     pub stuck_after_s: f64,
+    /// A vehicle halted this long jumps ahead along its route to the first edge with room
+    /// (SUMO's `time-to-teleport`), s; 0 (the default): never, it stays and counts stuck.
+    pub teleport_after_s: f64,
     /// Worker threads (0: all cores); results do not depend on it.
     pub threads: usize,
     /// Signal programs: `fixed` (time, SUMO's static) or `actuated` (greens from
@@ -344,6 +347,7 @@ impl Default for ParametersConfig {
         ParametersConfig {
             step_s: 1.0,
             stuck_after_s: 300.0,
+            teleport_after_s: 0.0,
             threads: 0,
             signals: "fixed".into(),
             min_green_s: 5.0,
@@ -412,6 +416,12 @@ impl TrafficConfig {
             return bad(format!(
                 "parameters: min_green_s {} (1 or more), max_green_s {} (from min_green_s to 600) and max_gap_s {} (above 0) do not fit",
                 pm.min_green_s, pm.max_green_s, pm.max_gap_s
+            ));
+        }
+        if !(pm.teleport_after_s >= 0.0 && pm.teleport_after_s.is_finite()) {
+            return bad(format!(
+                "parameters.teleport_after_s {} must be 0 (never) or more",
+                pm.teleport_after_s
             ));
         }
         let r = &self.routing;
@@ -505,6 +515,7 @@ impl TrafficConfig {
             },
             seed: self.seed,
             stuck_after_s: self.parameters.stuck_after_s,
+            teleport_after_s: self.parameters.teleport_after_s,
             ..SimParams::default()
         }
     }

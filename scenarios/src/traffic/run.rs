@@ -296,7 +296,11 @@ pub struct TrafficRun<'a> {
     /// frames so far (time, vehicles, the encoded frame).
     positions_every_s: f64,
     next_frame: f64,
-    frames: Vec<(f64, usize, Vec<u8>)>,
+    frames: Vec<(f64, usize, f64, Vec<u8>)>,
+    /// The flood run whose closed roads it drives round, and the delay after the water, s
+    /// (in the summary, for playing both together).
+    flood_run: Option<String>,
+    closure_delay_s: f64,
 }
 
 impl<'a> TrafficRun<'a> {
@@ -334,6 +338,8 @@ impl<'a> TrafficRun<'a> {
             positions_every_s: config.time.positions_every_s,
             next_frame: 0.0,
             frames: Vec::new(),
+            flood_run: config.closures.flood_run.clone(),
+            closure_delay_s: config.closures.delay_min * 60.0,
         })
     }
 
@@ -355,7 +361,13 @@ impl<'a> TrafficRun<'a> {
                 }
             })
             .collect();
-        self.frames.push((self.sim.time_s, v.len(), encode_frame(&v)));
+        let mean = if v.is_empty() {
+            0.0
+        } else {
+            self.sim.vehicles().map(|x| x.3).sum::<f64>() / v.len() as f64
+        };
+        self.frames
+            .push((self.sim.time_s, v.len(), mean, encode_frame(&v)));
     }
 
     fn done(&self) -> bool {
@@ -421,6 +433,13 @@ impl crate::run::Model for TrafficRun<'_> {
         values.insert("running".to_string(), n as f64);
         values.insert("arrived".to_string(), self.arrived as f64);
         values.insert("stuck".to_string(), self.sim.stuck_now() as f64);
+        let undelivered = self
+            .sim
+            .results
+            .iter()
+            .filter(|r| r.status == Status::Undelivered)
+            .count();
+        values.insert("undelivered".to_string(), undelivered as f64);
         values.insert(
             "mean_speed_m_s".to_string(),
             if n > 0 { sum / n as f64 } else { 0.0 },
@@ -504,6 +523,12 @@ impl crate::run::Model for TrafficRun<'_> {
                 "",
                 results.iter().filter(|r| r.reroutes > 0).count() as f64,
             ),
+            Kpi::new(
+                "teleports",
+                "jumps ahead by vehicles halted too long (teleporting on)",
+                "",
+                results.iter().map(|r| f64::from(r.teleports)).sum(),
+            ),
             Kpi::new("total_delay_veh_h", "total delay", "veh·h", delay_h),
             Kpi::new(
                 "throughput_veh_h",
@@ -532,6 +557,7 @@ impl crate::run::Model for TrafficRun<'_> {
                 ResultColumn::new("waiting_s", Real),
                 ResultColumn::new("time_loss_s", Real),
                 ResultColumn::new("reroutes", Integer),
+                ResultColumn::new("teleports", Integer),
                 ResultColumn::new("origin", Text),
                 ResultColumn::new("destination", Text),
             ],
@@ -550,6 +576,7 @@ impl crate::run::Model for TrafficRun<'_> {
                 r.waiting_s.into(),
                 r.time_loss_s.into(),
                 i64::from(r.reroutes).into(),
+                i64::from(r.teleports).into(),
                 net.edges[o as usize].code.as_str().into(),
                 net.edges[d as usize].code.as_str().into(),
             ]);
@@ -596,14 +623,15 @@ impl crate::run::Model for TrafficRun<'_> {
             vec![
                 ResultColumn::new("t", Real),
                 ResultColumn::new("vehicles", Integer),
+                ResultColumn::new("mean_speed_m_s", Real),
                 ResultColumn::new("frame", Blob),
             ],
             &["t"],
         );
-        for (t, n, f) in std::mem::take(&mut self.frames) {
+        for (t, n, mean, f) in std::mem::take(&mut self.frames) {
             vehicles
                 .rows
-                .push(vec![t.into(), (n as u64).into(), Cell::Blob(f)]);
+                .push(vec![t.into(), (n as u64).into(), mean.into(), Cell::Blob(f)]);
         }
         let mut edges = ResultTable::new(
             "cim_run_edges",
@@ -614,6 +642,7 @@ impl crate::run::Model for TrafficRun<'_> {
                 ResultColumn::new("part", Integer),
                 ResultColumn::new("lanes", Integer),
                 ResultColumn::new("length_m", Real),
+                ResultColumn::new("speed_m_s", Real),
                 ResultColumn::new("shape", Blob),
             ],
             &["edge"],
@@ -633,6 +662,7 @@ impl crate::run::Model for TrafficRun<'_> {
                     i64::from(e.part).into(),
                     i64::from(e.lanes).into(),
                     e.length_m.into(),
+                    e.speed_m_s.into(),
                     Cell::Blob(shape),
                 ]);
             }
@@ -648,6 +678,9 @@ impl crate::run::Model for TrafficRun<'_> {
                 "network": net.stats,
                 "notes": p.notes,
                 "playback_frames": vehicles.rows.len(),
+                "flow_bin_s": sim.bin_s,
+                "flood_run": self.flood_run,
+                "closure_delay_s": self.closure_delay_s,
             },
             "vehicle_updates_per_s": vehicle_steps as f64 / wall_s.max(1e-9),
             "kpis": kpis,

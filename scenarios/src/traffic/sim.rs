@@ -68,6 +68,8 @@ pub struct SimParams {
     pub seed: u64,
     /// A vehicle halted this long is counted stuck, s.
     pub stuck_after_s: f64,
+    /// A vehicle halted this long jumps ahead along its route (SUMO's teleporting), s; 0: never.
+    pub teleport_after_s: f64,
     /// A vehicle yields to a foe due at the junction within this time, s.
     pub yield_gap_s: f64,
     /// A link is blocked for its foes this long after a vehicle passes it, s.
@@ -82,6 +84,7 @@ impl Default for SimParams {
             follow: Follow::Krauss,
             seed: 42,
             stuck_after_s: 300.0,
+            teleport_after_s: 0.0,
             yield_gap_s: 3.0,
             clear_s: 2.0,
         }
@@ -133,6 +136,8 @@ pub struct TripResult {
     /// Time lost against driving at the desired speed, s.
     pub time_loss_s: f64,
     pub reroutes: u32,
+    /// Times it jumped ahead along its route, halted too long (teleporting on).
+    pub teleports: u32,
 }
 
 /// A vehicle on the road.
@@ -335,6 +340,7 @@ impl Sim {
                 waiting_s: 0.0,
                 time_loss_s: 0.0,
                 reroutes: 0,
+                teleports: 0,
             })
             .collect();
         Sim {
@@ -581,6 +587,25 @@ impl Sim {
         }
     }
 
+    /// The lane a vehicle enters `edge` on, going on to `next`: of the lanes that lead there
+    /// (all where none does), the one with most room at its start (the rightmost of equals).
+    fn entry_lane(&self, edge: u32, next: Option<u32>) -> Option<u32> {
+        let all = (0..self.net.edge_lanes[edge as usize]).map(|i| self.net.lane(edge, i));
+        let leading: Vec<u32> = all
+            .clone()
+            .filter(|&l| next.is_none_or(|n| self.net.link_to(l, n).is_some()))
+            .collect();
+        let lanes = if leading.is_empty() {
+            all.collect()
+        } else {
+            leading
+        };
+        lanes
+            .iter()
+            .copied()
+            .max_by(|&a, &b| self.room(a).total_cmp(&self.room(b)).then(b.cmp(&a)))
+    }
+
     /// Advances one step.
     pub fn step(&mut self) {
         let dt = self.params.step_s;
@@ -595,6 +620,7 @@ impl Sim {
         self.apply_speeds(&speeds, &approaches);
         self.moves();
         self.lane_changes();
+        self.teleports();
         self.time_s += dt;
         self.steps += 1;
     }
@@ -651,24 +677,7 @@ impl Sim {
                 still.push(t);
                 continue;
             }
-            let next = route.get(1).copied();
-            let lanes: Vec<u32> = (0..self.net.edge_lanes[first as usize])
-                .map(|i| self.net.lane(first, i))
-                .filter(|&l| next.is_none_or(|n| self.net.link_to(l, n).is_some()))
-                .collect();
-            let lanes = if lanes.is_empty() {
-                (0..self.net.edge_lanes[first as usize])
-                    .map(|i| self.net.lane(first, i))
-                    .collect()
-            } else {
-                lanes
-            };
-            // The lane with most room (the rightmost of equals).
-            let best = lanes
-                .iter()
-                .copied()
-                .max_by(|&a, &b| self.room(a).total_cmp(&self.room(b)).then(b.cmp(&a)));
-            let Some(lane) = best else {
+            let Some(lane) = self.entry_lane(first, route.get(1).copied()) else {
                 still.push(t);
                 continue;
             };
@@ -1192,6 +1201,96 @@ impl Sim {
                     self.arrived += 1;
                 } else {
                     r.arrived_s = None;
+                }
+            }
+        }
+    }
+
+    /// Phase 6, where teleporting is on: a vehicle halted `teleport_after_s` leaves its lane
+    /// and enters the first edge further along its route whose start has room (SUMO's
+    /// teleporting); on its last edge it arrives. Where no edge ahead has room it stays and
+    /// tries again the next step. In lane order, front first: the same for any thread count.
+    fn teleports(&mut self) {
+        let after = self.params.teleport_after_s;
+        if after <= 0.0 {
+            return;
+        }
+        let due: Vec<(usize, u32)> = self
+            .lane_veh
+            .iter()
+            .enumerate()
+            .flat_map(|(lane, vs)| vs.iter().map(move |&id| (lane, id)))
+            .filter(|&(_, id)| {
+                self.veh[id as usize]
+                    .as_ref()
+                    .is_some_and(|v| v.halted_s >= after)
+            })
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let vt = self.params.vtype.clone();
+        let bin = self.bin_index();
+        let t = self.time_s + self.params.step_s;
+        for (lane, id) in due {
+            let Some(at) = self.veh[id as usize].as_ref().map(|v| v.at as usize) else {
+                continue;
+            };
+            let route = &self.trips[id as usize].route;
+            let last = at + 1 >= route.len();
+            let mut target = None;
+            for i in at + 1..route.len() {
+                let (e, next) = (route[i], route.get(i + 1).copied());
+                if self.closed_now.get(e as usize).copied().unwrap_or(false) {
+                    continue;
+                }
+                if let Some(l) = self.entry_lane(e, next) {
+                    let length = self.net.lanes[l as usize].length_m;
+                    if self.room(l) >= vt.length_m + vt.min_gap_m + 0.1 && length > vt.length_m + 0.2 {
+                        target = Some((i, l));
+                        break;
+                    }
+                }
+            }
+            if target.is_none() && !last {
+                continue;
+            }
+            let from_edge = self.net.lanes[lane].edge;
+            self.lane_veh[lane].retain(|&x| x != id);
+            self.bins[bin][from_edge as usize].left += 1;
+            self.results[id as usize].teleports += 1;
+            match target {
+                Some((i, l)) => {
+                    let skipped: f64 = self.trips[id as usize].route[at + 1..=i]
+                        .iter()
+                        .map(|&e| self.net.lanes[self.net.lane(e, 0) as usize].length_m)
+                        .sum();
+                    let to_edge = self.net.lanes[l as usize].edge;
+                    if let Some(v) = self.veh[id as usize].as_mut() {
+                        v.at = i as u32;
+                        v.lane = l;
+                        v.pos = vt.length_m + 0.1;
+                        v.v = 0.0;
+                        v.halted_s = 0.0;
+                        v.stopped_at = None;
+                        v.stuck = false;
+                    }
+                    self.lane_veh[l as usize].push(id);
+                    self.results[id as usize].route_length_m += skipped;
+                    self.bins[bin][to_edge as usize].entered += 1;
+                }
+                None => {
+                    // On its last edge: it arrives.
+                    self.veh[id as usize] = None;
+                    self.running -= 1;
+                    let r = &mut self.results[id as usize];
+                    if self.cut.get(id as usize).copied().unwrap_or(false) {
+                        r.status = Status::Undelivered;
+                    } else {
+                        r.status = Status::Arrived;
+                        r.arrived_s = Some(t);
+                        self.arrived += 1;
+                    }
                 }
             }
         }

@@ -367,9 +367,15 @@ pub fn export_sumo(
         files.push((
             "cim.sumocfg".into(),
             format!(
-                "{}<sumoConfiguration>\n    <input>\n        <net-file value=\"cim.net.xml\"/>\n        <route-files value=\"cim.rou.xml\"/>\n        <additional-files value=\"cim.closures.add.xml\"/>\n    </input>\n    <time>\n        <begin value=\"0\"/>\n        <end value=\"{end:.0}\"/>\n        <step-length value=\"{}\"/>\n    </time>\n    <processing>\n        <time-to-teleport value=\"-1\"/>\n    </processing>\n    <random_number>\n        <seed value=\"{}\"/>\n    </random_number>\n</sumoConfiguration>\n",
+                "{}<sumoConfiguration>\n    <input>\n        <net-file value=\"cim.net.xml\"/>\n        <route-files value=\"cim.rou.xml\"/>\n        <additional-files value=\"cim.closures.add.xml\"/>\n    </input>\n    <time>\n        <begin value=\"0\"/>\n        <end value=\"{end:.0}\"/>\n        <step-length value=\"{}\"/>\n    </time>\n    <processing>\n        <time-to-teleport value=\"{}\"/>\n    </processing>\n    <random_number>\n        <seed value=\"{}\"/>\n    </random_number>\n</sumoConfiguration>\n",
                 header(&format!("SUMO: scenario '{}' (build cim.net.xml first: netconvert -c cim.netccfg)", c.name)),
                 c.parameters.step_s,
+                // cim's teleporting, as SUMO's (off: -1).
+                if c.parameters.teleport_after_s > 0.0 {
+                    format!("{}", c.parameters.teleport_after_s)
+                } else {
+                    "-1".into()
+                },
                 c.seed % (1 << 31)
             ),
         ));

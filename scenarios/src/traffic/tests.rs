@@ -263,3 +263,61 @@ fn krauss_capacity_holds_at_a_half_second_step() {
         "q {q:.0} veh/h, theory {theory:.0}"
     );
 }
+
+/// Two 200 m edges end to end with no connection between them: a route over both halts at the
+/// end of the first for ever, and those behind it queue.
+fn broken() -> (Network, Vec<Trip>) {
+    let mut n = straight(200.0, 13.89);
+    n.junctions.push(junction(400.0, 0.0, Control::DeadEnd));
+    n.edges
+        .push(edge(1, 2, vec![[200.0, 0.0], [400.0, 0.0]], 200.0, 13.89, 1));
+    let trips = (0..5)
+        .map(|k| Trip {
+            id: k.to_string(),
+            depart_s: f64::from(k) * 2.0,
+            route: vec![0, 1],
+        })
+        .collect();
+    (n, trips)
+}
+
+#[test]
+fn teleporting_is_off_by_default_and_jumps_a_halted_vehicle_ahead_when_on() {
+    let (net, trips) = broken();
+    // Off: the five stay, and count stuck after stuck_after_s.
+    let mut sim = Sim::new(SimNet::new(&net), SimParams::default(), trips.clone(), 300.0);
+    while sim.time_s < 900.0 {
+        sim.step();
+    }
+    assert_eq!((sim.running, sim.stuck_now(), sim.arrived), (5, 5, 0));
+    assert!(sim.results.iter().all(|r| r.teleports == 0));
+    // On at 60 s: each in turn halts at the line, jumps onto the next edge after a minute, and
+    // drives on to its end.
+    let params = SimParams {
+        teleport_after_s: 60.0,
+        ..SimParams::default()
+    };
+    let mut sim = Sim::new(SimNet::new(&net), params, trips, 300.0);
+    let mut jumped_at = None;
+    while sim.time_s < 900.0 && !sim.finished() {
+        sim.step();
+        if jumped_at.is_none() && sim.results[0].teleports == 1 {
+            jumped_at = Some(sim.time_s);
+            // At the start of the second edge, halted.
+            let (_, lane, pos, v) = sim.vehicles().find(|x| x.0 == 0).unwrap();
+            assert_eq!(sim.net.lanes[lane as usize].edge, 1);
+            assert!((pos - 5.1).abs() < 1e-9 && v == 0.0, "{pos} {v}");
+        }
+    }
+    assert!(sim.finished(), "not all arrived by {} s", sim.time_s);
+    assert_eq!(sim.arrived, 5);
+    for r in &sim.results {
+        assert_eq!((r.status, r.teleports), (Status::Arrived, 1));
+        // Both edges counted in its route (the first from where it went on the road).
+        assert!(r.route_length_m > 380.0, "{}", r.route_length_m);
+        assert!(r.waiting_s >= 60.0);
+    }
+    // The first reached the line in about 15 s and waited 60 s there.
+    let t = jumped_at.unwrap();
+    assert!((70.0..=90.0).contains(&t), "jumped at {t} s");
+}

@@ -5,7 +5,9 @@
 //!   of detail, LOD1 buildings merged into tiles, lines draped on the ground.
 //! - [`camera`]: the orbit camera's maths (orbit, pan, zoom, fly mode's look and move, tours).
 //! - [`style`]: layers' visibility and opacity, buildings coloured by attribute with a legend.
-//! - [`flood`]: a stored run's frames, water surface, building classes, KPIs, playback clock.
+//! - [`flood`]: a flood run's frames, water surface, building classes, KPIs.
+//! - [`traffic`]: a traffic run's vehicles on their lanes, roads by speed or congestion, KPIs.
+//! - [`run`]: what a side plays (water, vehicles, or both) and the playback clock.
 //! - [`views`]: the camera of a viewpoint, of the whole scene, of a building.
 //! - [`text`]: the panels' words for a feature and a playback.
 //! - [`layout`]: where the panels go on any screen.
@@ -17,8 +19,10 @@ pub mod flood;
 pub mod i18n;
 pub mod layout;
 pub mod load;
+pub mod run;
 pub mod scene;
 pub mod source;
 pub mod style;
 pub mod text;
+pub mod traffic;
 pub mod views;

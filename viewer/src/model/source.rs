@@ -13,8 +13,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use cim_engine::{
-    CityCode, CityIndex, FeatureFilter, FeatureKind, LayerInfo, Project, Raster, RunBuilding, RunRaster,
-    RunRecord, RunRoad, StoredFeature, TerrainInfo, Viewpoint,
+    CityCode, CityIndex, FeatureFilter, FeatureKind, LayerInfo, Project, Raster, ResultTable, RunBuilding,
+    RunRaster, RunRecord, RunRoad, StoredFeature, TerrainInfo, Viewpoint,
 };
 
 use crate::model::load::SceneData;
@@ -56,6 +56,8 @@ pub trait DataSource: Send + Sync + 'static {
     fn run_buildings(&self, name: String) -> Fetch<Vec<RunBuilding>>;
     /// Run `name`'s roads, with when they closed and reopened.
     fn run_roads(&self, name: String) -> Fetch<Vec<RunRoad>>;
+    /// Run `name`'s rows of one of its result tables (`None` where there is no such table).
+    fn run_table(&self, name: String, table: String) -> Fetch<Option<ResultTable>>;
 }
 
 /// A shared source.
@@ -194,6 +196,10 @@ impl DataSource for ProjectSource {
 
     fn run_roads(&self, name: String) -> Fetch<Vec<RunRoad>> {
         self.with(move |p| Ok(p.run_roads(&name)?))
+    }
+
+    fn run_table(&self, name: String, table: String) -> Fetch<Option<ResultTable>> {
+        self.with(move |p| Ok(p.run_table(&name, &table)?))
     }
 }
 

@@ -385,6 +385,11 @@ pub struct LayerState {
     pub terrain: (bool, f32),
     pub water: (bool, f32),
     pub closed_roads: bool,
+    /// A traffic run's vehicles.
+    pub vehicles: bool,
+    /// A traffic run's roads coloured by their traffic, and by what.
+    pub road_traffic: bool,
+    pub road_colour: crate::model::traffic::RoadColour,
     /// Show only buildings standing on this day (days since 1970-01-01); `None`: all.
     pub as_of: Option<i32>,
     /// Which BIM elements show: by IFC class and storey.
@@ -461,6 +466,9 @@ impl LayerState {
             terrain: (true, 1.0),
             water: (true, 1.0),
             closed_roads: true,
+            vehicles: true,
+            road_traffic: true,
+            road_colour: crate::model::traffic::RoadColour::Speed,
             as_of: None,
             bim: BimFilter::all(scene),
         }

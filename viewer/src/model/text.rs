@@ -73,16 +73,16 @@ pub fn panel_text(rows: &[(String, String)]) -> String {
 }
 
 /// `Run storm · 0:10:00 / 1:00:00 · playing ×60`.
-pub fn playback_line(p: &crate::model::flood::Playback, lang: Lang) -> String {
+pub fn playback_line(p: &crate::model::run::Playback, lang: Lang) -> String {
     let hms = |s: f64| {
         let s = s.max(0.0).round() as u64;
         format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
     };
-    let end = p.frames.frames.last().map_or(0.0, |f| f.0);
+    let end = p.end_s();
     format!(
         "{} {} · {} / {} · {} ×{}",
         lang.t("run"),
-        p.frames.name,
+        p.name,
         hms(p.time_s),
         hms(end),
         lang.t(if p.playing { "playing" } else { "paused" }),

@@ -1,4 +1,5 @@
-//! Flood playback in the window: `Space` plays and pauses, arrows step, `+`/`-` set the speed.
+//! Playback in the window (a flood's water and closed roads; [`crate::traffic`] draws a
+//! traffic run's vehicles): `Space` plays and pauses, arrows step, `+`/`-` set the speed.
 //! The water surface and the roads closed at the time shown are replaced when the frame to show
 //! changes; the frame is read and meshed off the frame loop, and the buildings follow the
 //! frame's flood classes (through the layers' [`Restyle`]). Two runs show side by side, each on
@@ -141,25 +142,22 @@ fn show_frame(
     let (Some(mut s), Some(data)) = (state, data) else {
         return;
     };
-    let split = s.compare.is_some();
     let t_s = s.playback.time_s;
-    for side in 0..if split { 2 } else { 1 } {
-        let Some(frames) = (if side == 0 {
-            Some(s.playback.frames.clone())
-        } else {
-            s.compare.clone()
-        }) else {
+    for side in 0..s.sides.len().min(2) {
+        let Some(frames) = s.sides[side].flood.clone() else {
             continue;
         };
         let k = frames.index_at(t_s);
+        // Roads closed at the frame's time as the traffic run saw them (its closures lag the
+        // water by its delay).
+        let closed_at = s.sides[side].closures_time(frames.frames[k].0);
         if s.shown[side] != Some(k) && loading.1[side] != Some(k) {
             let (source, sd) = (data.0.clone(), scene.0.clone());
             loading.1[side] = Some(k);
             loading.0[side].ask(async move {
                 let depth = frames.depth(source.as_ref(), k).await?;
                 let water = water_mesh(&depth, sd.terrain.as_ref(), &sd.origin, f64::from(sd.ramp.min_m));
-                let t = frames.frames[k].0;
-                let closed = closed_roads(source.as_ref(), &sd, &frames.name, t).await;
+                let closed = closed_roads(source.as_ref(), &sd, &frames.name, closed_at).await;
                 Ok(FrameMeshes {
                     frame: k,
                     water,
@@ -190,6 +188,7 @@ fn show_frame(
         }
         match got.closed {
             Ok((roads, n)) if n > 0 => {
+                let split = s.sides.len() > 1;
                 let mut e = commands.spawn((
                     Mesh3d(meshes.add(to_bevy_mesh(&roads, RenderAssetUsages::RENDER_WORLD))),
                     MeshMaterial3d(materials.add(StandardMaterial {
@@ -213,11 +212,15 @@ fn show_frame(
     }
 }
 
-/// The buildings follow the flood classes of the run's frame shown (of the run, the left side).
+/// The buildings follow the flood classes of the water's frame shown (of the run, the left
+/// side).
 fn follow_frame_classes(state: Option<Res<PlaybackState>>, mut restyle: MessageWriter<Restyle>) {
     let Some(s) = state else { return };
-    let k = s.playback.frames.index_at(s.playback.time_s);
-    if let Some(&(t, _)) = s.playback.frames.frames.get(k) {
+    let Some(frames) = s.sides.first().and_then(|x| x.flood.as_ref()) else {
+        return;
+    };
+    let k = frames.index_at(s.playback.time_s);
+    if let Some(&(t, _)) = frames.frames.get(k) {
         if s.is_changed() {
             restyle.write(Restyle::RunTime(t));
         }

@@ -243,10 +243,7 @@ mod tests {
 
     #[test]
     fn the_playback_line_gives_run_time_state_and_speed() {
-        let p = crate::model::flood::Playback::new(crate::model::flood::RunFrames::fake(
-            "storm",
-            &[300.0, 3600.0],
-        ));
+        let p = crate::model::run::Playback::new("storm", vec![300.0, 3600.0]);
         assert_eq!(
             playback_line(&p, Lang::En),
             "Run storm · 0:05:00 / 1:00:00 · paused ×60"
@@ -276,6 +273,19 @@ mod tests {
         }
         // Latin-1 and common Chinese. (Noto Sans CJK has no Latin Extended-A: Czech letters
         // such as č fall outside it.)
+        for (label, _) in crate::model::traffic::road_legend(crate::model::traffic::RoadColour::Speed)
+            .into_iter()
+            .chain(crate::model::traffic::road_legend(
+                crate::model::traffic::RoadColour::Congestion,
+            ))
+        {
+            for ch in label.chars() {
+                assert!(
+                    face(ch),
+                    "'{ch}' of the road legend '{label}' is not in the UI font"
+                );
+            }
+        }
         for ch in "Dejvice Praha Zürich 天河城 广州市 ·–…×²°".chars() {
             assert!(face(ch), "'{ch}' is not in the UI font");
         }

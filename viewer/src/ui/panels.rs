@@ -16,6 +16,7 @@ use crate::model::flood::{kpi_at, Kpi};
 use crate::model::i18n::Lang;
 use crate::model::style::{Classing, ColorBy, StoreyFilter};
 use crate::model::text::{feature_lines, playback_line};
+use crate::model::traffic::{RoadColour, TrafficKpi};
 use crate::model::views::{building_view, envelope_view};
 use crate::state::{
     FlyTo, HallMode, PlaybackState, Restyle, RunKpis, Scene, Select, Selection, SetPlayback, Styling, UiLang,
@@ -243,7 +244,9 @@ fn layers_panel(
         ));
     }
     let attrs = attributes.0.clone().unwrap_or_default();
-    let run = playback.as_ref().map(|p| p.playback.frames.name.clone());
+    let sides = playback.as_ref().map(|p| &p.sides[..]).unwrap_or_default();
+    let water = sides.iter().any(|x| x.flood.is_some());
+    let traffic = sides.iter().any(|x| x.traffic.is_some());
     let mut layers = styling.layers.clone();
     let mut color_by = styling.color_by.clone();
     let mut classing = styling.classing;
@@ -277,9 +280,28 @@ fn layers_panel(
                 for (o, v) in s.overlays.iter().zip(layers.overlays.iter_mut()) {
                     row(ui, &o.layer, v);
                 }
-                if run.is_some() {
+                if water {
                     row(ui, l.t("water_layer"), &mut layers.water);
                     ui.checkbox(&mut layers.closed_roads, l.t("closed_roads"));
+                }
+                if traffic {
+                    ui.checkbox(&mut layers.vehicles, l.t("vehicles"));
+                    ui.horizontal(|ui| {
+                        ui.checkbox(&mut layers.road_traffic, l.t("road_traffic"));
+                        let by = |c: RoadColour| {
+                            l.t(match c {
+                                RoadColour::Speed => "by_speed",
+                                RoadColour::Congestion => "by_congestion",
+                            })
+                        };
+                        egui::ComboBox::from_id_salt("road_colour")
+                            .selected_text(by(layers.road_colour))
+                            .show_ui(ui, |ui| {
+                                for c in [RoadColour::Speed, RoadColour::Congestion] {
+                                    ui.selectable_value(&mut layers.road_colour, c, by(c));
+                                }
+                            });
+                    });
                 }
                 // "As of": buildings standing on a day.
                 if let Some((lo, hi)) = s.validity_span() {
@@ -366,7 +388,7 @@ fn layers_panel(
                     .selected_text(name_of(&color_by))
                     .show_ui(ui, |ui| {
                         let mut options = vec![ColorBy::Plain, ColorBy::Height, ColorBy::Layer];
-                        if run.is_some() {
+                        if water {
                             options.push(ColorBy::FloodClass);
                         }
                         options.extend(attrs.iter().map(|a| ColorBy::Attribute(a.clone())));
@@ -601,28 +623,30 @@ fn nice_step(span: f64) -> f64 {
         .unwrap_or(10.0 * p)
 }
 
-/// The KPIs over the run: flooded buildings (left axis, count) and closed road length (right
-/// axis, km) against time (bottom axis, h:mm), with a legend, and the time shown as a line.
-fn kpi_chart(ui: &mut egui::Ui, kpis: &[Kpi], t_s: f64, width: f32, height: f32, l: Lang) {
-    let (Some(first), Some(last)) = (kpis.first(), kpis.last()) else {
+/// One line of a chart: its legend, colour, axis (left or right), values at the chart's times
+/// and the decimals its axis is labelled with.
+struct Series {
+    label: String,
+    colour: egui::Color32,
+    left: bool,
+    values: Vec<f64>,
+    decimals: usize,
+    /// The axis runs at least to this.
+    min_top: f64,
+}
+
+/// A line chart over `times` (bottom axis, h:mm) of one or two `series`, each on its axis
+/// with a legend, and the time shown as a line.
+fn chart(ui: &mut egui::Ui, times: &[f64], series: &[Series], t_s: f64, width: f32, height: f32, l: Lang) {
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
         return;
     };
-    let orange = egui::Color32::from_rgb(255, 140, 40);
-    let red = egui::Color32::from_rgb(230, 60, 60);
     ui.horizontal_wrapped(|ui| {
-        for (c, text) in [
-            (
-                orange,
-                format!("{} ({})", l.t("flooded_buildings"), l.t("left_axis")),
-            ),
-            (
-                red,
-                format!("{}, km ({})", l.t("closed_road_length"), l.t("right_axis")),
-            ),
-        ] {
+        for s in series {
             let (r, _) = ui.allocate_exact_size(egui::vec2(14.0, 3.0), egui::Sense::hover());
-            ui.painter().rect_filled(r, 0.0, c);
-            ui.label(egui::RichText::new(text).small());
+            ui.painter().rect_filled(r, 0.0, s.colour);
+            let axis = l.t(if s.left { "left_axis" } else { "right_axis" });
+            ui.label(egui::RichText::new(format!("{} ({axis})", s.label)).small());
         }
     });
     let (outer, _) = ui.allocate_exact_size(egui::vec2(width, height + 16.0), egui::Sense::hover());
@@ -634,12 +658,12 @@ fn kpi_chart(ui: &mut egui::Ui, kpis: &[Kpi], t_s: f64, width: f32, height: f32,
         egui::pos2(outer.right() - 38.0, outer.bottom() - 14.0),
     );
     p.rect_filled(rect, 3.0, egui::Color32::from_rgba_unmultiplied(0, 0, 0, 90));
-    let span = (last.time_s - first.time_s).max(1.0);
-    let x_of = |t: f64| rect.left() + ((t - first.time_s) / span) as f32 * rect.width();
+    let span = (last - first).max(1.0);
+    let x_of = |t: f64| rect.left() + ((t - first) / span) as f32 * rect.width();
     // Time ticks in minutes, labelled h:mm.
     let step_min = nice_step(span / 60.0).max(1.0);
-    let mut m = (first.time_s / 60.0 / step_min).ceil() * step_min;
-    while m * 60.0 <= last.time_s + 1e-6 {
+    let mut m = (first / 60.0 / step_min).ceil() * step_min;
+    while m * 60.0 <= last + 1e-6 {
         let x = x_of(m * 60.0);
         p.line_segment(
             [egui::pos2(x, rect.bottom()), egui::pos2(x, rect.bottom() + 3.0)],
@@ -655,52 +679,98 @@ fn kpi_chart(ui: &mut egui::Ui, kpis: &[Kpi], t_s: f64, width: f32, height: f32,
         );
         m += step_min;
     }
-    type Series = (fn(&Kpi) -> f64, egui::Color32, bool);
-    let series: [Series; 2] = [
-        (|k| k.flooded_buildings as f64, orange, true),
-        (|k| k.closed_road_m / 1000.0, red, false),
-    ];
-    for (value, colour, left) in series {
-        let peak = kpis.iter().map(value).fold(0.0, f64::max);
+    for s in series {
+        let peak = s.values.iter().copied().fold(0.0, f64::max);
         // The axis runs to a round number at or above the peak.
-        let step = nice_step(peak.max(if left { 5.0 } else { 0.5 }));
+        let step = nice_step(peak.max(s.min_top));
         let top = (peak / step).ceil().max(1.0) * step;
         let y_of = |v: f64| rect.bottom() - (v / top) as f32 * rect.height();
-        let (x, align) = if left {
+        let (x, align) = if s.left {
             (rect.left() - 3.0, egui::Align2::RIGHT_CENTER)
         } else {
             (rect.right() + 3.0, egui::Align2::LEFT_CENTER)
         };
         for v in [0.0, top / 2.0, top] {
-            let text = if left {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.1}")
-            };
-            p.text(egui::pos2(x, y_of(v)), align, text, font.clone(), colour);
+            let text = format!("{v:.*}", s.decimals);
+            p.text(egui::pos2(x, y_of(v)), align, text, font.clone(), s.colour);
         }
-        let points: Vec<egui::Pos2> = kpis
+        let points: Vec<egui::Pos2> = times
             .iter()
-            .map(|k| egui::pos2(x_of(k.time_s), y_of(value(k))))
+            .zip(&s.values)
+            .map(|(&t, &v)| egui::pos2(x_of(t), y_of(v)))
             .collect();
-        p.add(egui::Shape::line(points, egui::Stroke::new(2.0, colour)));
+        p.add(egui::Shape::line(points, egui::Stroke::new(2.0, s.colour)));
     }
-    let x = x_of(t_s.clamp(first.time_s, last.time_s));
+    let x = x_of(t_s.clamp(first, last));
     p.line_segment(
         [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
         egui::Stroke::new(1.5, egui::Color32::WHITE),
     );
 }
 
+/// The flood KPIs over the run: flooded buildings (left axis, count) and closed road length
+/// (right axis, km).
+fn kpi_chart(ui: &mut egui::Ui, kpis: &[Kpi], t_s: f64, width: f32, height: f32, l: Lang) {
+    let times: Vec<f64> = kpis.iter().map(|k| k.time_s).collect();
+    let series = [
+        Series {
+            label: l.t("flooded_buildings").to_string(),
+            colour: egui::Color32::from_rgb(255, 140, 40),
+            left: true,
+            values: kpis.iter().map(|k| k.flooded_buildings as f64).collect(),
+            decimals: 0,
+            min_top: 5.0,
+        },
+        Series {
+            label: format!("{}, km", l.t("closed_road_length")),
+            colour: egui::Color32::from_rgb(230, 60, 60),
+            left: false,
+            values: kpis.iter().map(|k| k.closed_road_m / 1000.0).collect(),
+            decimals: 1,
+            min_top: 0.5,
+        },
+    ];
+    chart(ui, &times, &series, t_s, width, height, l);
+}
+
+/// The traffic KPIs over the run: vehicles on the roads (left axis) and their mean speed
+/// (right axis, km/h).
+fn traffic_chart(ui: &mut egui::Ui, kpis: &[TrafficKpi], t_s: f64, width: f32, height: f32, l: Lang) {
+    let times: Vec<f64> = kpis.iter().map(|k| k.time_s).collect();
+    let series = [
+        Series {
+            label: l.t("running").to_string(),
+            colour: egui::Color32::from_rgb(90, 200, 255),
+            left: true,
+            values: kpis.iter().map(|k| k.running as f64).collect(),
+            decimals: 0,
+            min_top: 5.0,
+        },
+        Series {
+            label: format!("{}, km/h", l.t("mean_speed")),
+            colour: egui::Color32::from_rgb(120, 230, 120),
+            left: false,
+            values: kpis.iter().map(|k| k.mean_speed_m_s * 3.6).collect(),
+            decimals: 0,
+            min_top: 10.0,
+        },
+    ];
+    chart(ui, &times, &series, t_s, width, height, l);
+}
+
+/// The traffic KPIs at one time, as a grid.
+fn traffic_grid(ui: &mut egui::Ui, k: &TrafficKpi, l: Lang, big: bool, salt: usize) {
+    let cells = [
+        ("running", k.running.to_string()),
+        ("arrived", k.arrived.to_string()),
+        ("mean_speed", format!("{:.0} km/h", k.mean_speed_m_s * 3.6)),
+        ("stuck", k.stuck.to_string()),
+        ("undelivered", k.undelivered.to_string()),
+    ];
+    grid(ui, ("traffic", big, salt), &cells, l, big);
+}
+
 fn kpi_grid(ui: &mut egui::Ui, k: &Kpi, l: Lang, big: bool, salt: usize) {
-    let value = |v: String| {
-        let t = egui::RichText::new(v).strong();
-        if big {
-            t.size(26.0)
-        } else {
-            t
-        }
-    };
     let cells = [
         ("flooded_buildings", k.flooded_buildings.to_string()),
         (
@@ -710,14 +780,36 @@ fn kpi_grid(ui: &mut egui::Ui, k: &Kpi, l: Lang, big: bool, salt: usize) {
         ("max_depth", format!("{:.2} m", k.max_depth_m)),
         ("rain_so_far", format!("{:.0} mm", k.rain_mm)),
     ];
-    // Four across where they fit (the playback), two by two in a narrow column (the hall's
-    // dashboard), so the panel never grows past its region.
+    grid(ui, ("kpis", big, salt), &cells, l, big);
+}
+
+/// KPIs as a grid of (word, value): four (or three) across where they fit (the playback), two
+/// by two in a narrow column (the hall's dashboard), so the panel never grows past its region.
+fn grid(
+    ui: &mut egui::Ui,
+    id: impl std::hash::Hash + std::fmt::Debug,
+    cells: &[(&'static str, String)],
+    l: Lang,
+    big: bool,
+) {
+    let value = |v: String| {
+        let t = egui::RichText::new(v).strong();
+        if big {
+            t.size(26.0)
+        } else {
+            t
+        }
+    };
     let across = if ui.available_width() >= if big { 560.0 } else { 440.0 } {
-        4
+        if cells.len().is_multiple_of(4) {
+            4
+        } else {
+            3
+        }
     } else {
         2
     };
-    egui::Grid::new(("kpis", big, salt))
+    egui::Grid::new(id)
         .num_columns(across)
         .spacing([18.0, 2.0])
         .show(ui, |ui| {
@@ -740,14 +832,15 @@ fn playback_panel(
     lang: Res<UiLang>,
     state: Option<Res<PlaybackState>>,
     kpis: Res<RunKpis>,
+    styling: Option<Res<Styling>>,
     mut set: MessageWriter<SetPlayback>,
 ) {
     let Some(state) = state else { return };
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let l = lang.0;
+    let road_colour = styling.map_or(RoadColour::Speed, |s| s.layers.road_colour);
     let mut p = state.playback.clone();
-    let start = p.frames.frames.first().map_or(0.0, |f| f.0);
-    let end = p.frames.frames.last().map_or(0.0, |f| f.0);
+    let (start, end) = (p.start_s(), p.end_s());
     let region = regions(ctx, hall.0, true)
         .playback
         .unwrap_or(crate::model::layout::Region {
@@ -799,30 +892,61 @@ fn playback_panel(
                     p.time_s = t;
                     p.playing = false;
                 }
-                let two = kpis.0.len() > 1;
-                for (k, (name, series)) in kpis.0.iter().enumerate() {
-                    let Some(now) = kpi_at(series, p.time_s) else {
-                        continue;
-                    };
+                let two = state.sides.len() > 1;
+                let chart_h = if two { 50.0 } else { 80.0 };
+                for (k, side) in state.sides.iter().enumerate() {
                     if two {
-                        ui.label(egui::RichText::new(format!("{} {name}", l.t("run"))).strong());
+                        ui.label(egui::RichText::new(format!("{} {}", l.t("run"), side.name)).strong());
                     }
-                    kpi_grid(ui, now, l, false, k);
-                    ui.label(format!(
-                        "{} / {} — {}",
-                        l.t("flooded_buildings"),
-                        l.t("closed_road_length"),
-                        l.t("over_time")
-                    ));
-                    kpi_chart(ui, series, p.time_s, chart_w, if two { 50.0 } else { 80.0 }, l);
+                    let flood = side
+                        .flood_name()
+                        .and_then(|f| kpis.0.iter().find(|(n, _)| n == f))
+                        .map(|(_, series)| series);
+                    if let Some(now) = flood.and_then(|series| kpi_at(series, p.time_s)) {
+                        kpi_grid(ui, now, l, false, k);
+                        ui.label(format!(
+                            "{} / {} — {}",
+                            l.t("flooded_buildings"),
+                            l.t("closed_road_length"),
+                            l.t("over_time")
+                        ));
+                        kpi_chart(
+                            ui,
+                            flood.map_or(&[][..], |f| &f[..]),
+                            p.time_s,
+                            chart_w,
+                            chart_h,
+                            l,
+                        );
+                    }
+                    if let Some(t) = &side.traffic {
+                        let now = t.kpi_at(p.time_s);
+                        ui.label(egui::RichText::new(l.t("traffic")).strong());
+                        traffic_grid(ui, &now, l, false, k);
+                        traffic_chart(ui, &t.kpis, p.time_s, chart_w, chart_h, l);
+                    }
                 }
-                ui.horizontal_wrapped(|ui| {
-                    ui.label(l.t("water_depth"));
-                    for (label, c) in crate::model::flood::depth_legend() {
-                        swatch(ui, c);
-                        ui.label(label);
-                    }
-                });
+                if state.sides.iter().any(|x| x.flood.is_some()) {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(l.t("water_depth"));
+                        for (label, c) in crate::model::flood::depth_legend() {
+                            swatch(ui, c);
+                            ui.label(label);
+                        }
+                    });
+                }
+                if state.sides.iter().any(|x| x.traffic.is_some()) {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(l.t(match road_colour {
+                            RoadColour::Speed => "by_speed",
+                            RoadColour::Congestion => "by_congestion",
+                        }));
+                        for (label, c) in crate::model::traffic::road_legend(road_colour) {
+                            swatch(ui, c);
+                            ui.label(label);
+                        }
+                    });
+                }
             });
     });
     if p != state.playback {
@@ -838,16 +962,15 @@ fn split_labels(
     hall: Res<HallMode>,
 ) {
     let Some(state) = state else { return };
-    let Some(compare) = &state.compare else { return };
+    if state.sides.len() < 2 {
+        return;
+    }
     let Ok(ctx) = contexts.ctx_mut() else { return };
     let width = ctx.content_rect().width();
     // Over each half, kept in the middle region so that no panel covers them.
     let city = regions(ctx, hall.0, true).city;
     let l = lang.0;
-    for (k, name) in [&state.playback.frames.name, &compare.name]
-        .into_iter()
-        .enumerate()
-    {
+    for (k, name) in state.sides.iter().take(2).map(|x| &x.name).enumerate() {
         let x = (width * (0.25 + 0.5 * k as f32) - 80.0).clamp(city.x, (city.right() - 180.0).max(city.x));
         egui::Area::new(egui::Id::new(("side", k)))
             .fixed_pos(egui::pos2(x, city.y))
@@ -897,21 +1020,35 @@ fn hall_dashboard(
             .max_height(content_height(region))
             .show(ui, |ui| {
                 ui.label(format!("{} {}", l.t("time"), hms(t)));
+                let sides = state.as_ref().map(|s| &s.sides[..]).unwrap_or_default();
                 let mut any = false;
-                for (i, (name, series)) in kpis.0.iter().enumerate() {
-                    let Some(k) = kpi_at(series, t) else {
+                for (i, side) in sides.iter().enumerate() {
+                    let flood = side
+                        .flood_name()
+                        .and_then(|f| kpis.0.iter().find(|(n, _)| n == f))
+                        .and_then(|(_, series)| kpi_at(series, t));
+                    let traffic = side.traffic.as_ref().map(|tr| tr.kpi_at(t));
+                    if flood.is_none() && traffic.is_none() {
                         continue;
-                    };
+                    }
                     any = true;
                     ui.separator();
                     ui.label(
-                        egui::RichText::new(format!("{} {name}", l.t("run")))
+                        egui::RichText::new(format!("{} {}", l.t("run"), side.name))
                             .strong()
                             .size(18.0),
                     );
-                    kpi_grid(ui, k, l, true, i);
+                    let mut alerts = Vec::new();
+                    if let Some(k) = flood {
+                        kpi_grid(ui, k, l, true, i);
+                        alerts.extend(crate::model::flood::alerts(k, l));
+                    }
+                    if let Some(k) = &traffic {
+                        ui.label(egui::RichText::new(l.t("traffic")).strong().size(18.0));
+                        traffic_grid(ui, k, l, true, i);
+                        alerts.extend(crate::model::traffic::traffic_alerts(k, l));
+                    }
                     ui.label(egui::RichText::new(l.t("alerts")).strong());
-                    let alerts = crate::model::flood::alerts(k, l);
                     if alerts.is_empty() {
                         ui.label(l.t("no_alerts"));
                     }
