@@ -133,5 +133,50 @@ fn bench_network(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_network);
+/// Routing (issue 14, item 5): 1,000 fastest routes over the edge graph of a 100 × 100 grid
+/// of two-way streets (39,600 edges) by contraction hierarchies and by Dijkstra's search, and
+/// the hierarchies' preparation. (`cargo test --benches`: a 20 × 20 grid.)
+fn bench_routing(c: &mut Criterion) {
+    let n: usize = if std::env::args().any(|a| a == "--bench") {
+        100
+    } else {
+        20
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let net = grid_project(dir.path(), n)
+        .build_network(&Default::default())
+        .expect("network");
+    let m = net.edges.len() as u64;
+    let pairs: Vec<(u32, u32)> = (0..1000u64)
+        .map(|k| {
+            let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            ((h % m) as u32, ((h >> 32) % m) as u32)
+        })
+        .collect();
+    let ch = Router::new(&net).with_hierarchies(true);
+    let plain = Router::new(&net).with_hierarchies(false);
+    let all = |r: &Router| {
+        pairs
+            .iter()
+            .filter_map(|&(a, b)| r.route(a, b, None))
+            .map(|x| x.len())
+            .sum::<usize>()
+    };
+    assert!(all(&ch) > 0);
+    let mut g = c.benchmark_group("routing");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(pairs.len() as u64));
+    let k = m / 1000;
+    g.bench_function(format!("ch_1000_routes_{k}k_edges"), |b| b.iter(|| all(&ch)));
+    g.bench_function(format!("dijkstra_1000_routes_{k}k_edges"), |b| {
+        b.iter(|| all(&plain))
+    });
+    g.throughput(Throughput::Elements(m));
+    g.bench_function(format!("prepare_{k}k_edges"), |b| {
+        b.iter(|| plain.clone().with_hierarchies(true).hierarchies())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_network, bench_routing);
 criterion_main!(benches);

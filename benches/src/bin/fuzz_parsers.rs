@@ -7,7 +7,8 @@
 //!
 //! Targets: `cityjson` and `citygml` (reader and the whole city model import into a project), `mesh` (the
 //! stored mesh decoder), `step` (IFC), `sumo_net` (a SUMO network read, and the road network
-//! built from it), `sumo_routes` (a SUMO route file against SUMO's grid), `sniff` (format
+//! built from it), `sumo_routes` (a SUMO route file against SUMO's grid), `od_csv` (an
+//! origin–destination table), `sniff` (format
 //! detection). Exit status 1 if anything panicked.
 
 use std::path::{Path, PathBuf};
@@ -69,6 +70,11 @@ ENDSEC;END-ISO-10303-21;".to_vec(),
         "sumo_net" => vec![
             gunzip(&repo().join("tests/data/sumo/grid.net.xml.gz")),
             read("sumo/cross.net.xml"),
+        ],
+        "od_csv" => vec![
+            b"origin,destination,trips\nA,B,12\nB,A,3.5\n# a comment\n\nC,\"A, north\",1\n".to_vec(),
+            "\u{feff}from;to;count\n\"Zone \"\"1\"\"\";2;7\n2;1;0\n".as_bytes().to_vec(),
+            b"o\td\tn\n1\t2\t1e3\n".to_vec(),
         ],
         "sumo_routes" => vec![
             gunzip(&repo().join("tests/data/sumo/grid.rou.xml.gz"))[..20_000].to_vec(),
@@ -230,6 +236,12 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
                     }
                     let _ = std::fs::remove_file(&path);
                 }
+            }
+        }
+        "od_csv" => {
+            let file = work.join("fuzz.od.csv");
+            if std::fs::write(&file, data).is_ok() {
+                let _ = cim_scenarios::traffic::read_od_table(&file);
             }
         }
         "sumo_routes" => {

@@ -25,7 +25,7 @@ pub mod sumo_out;
 pub use config::TrafficConfig;
 pub use demand::{random_trips, read_sumo_routes, RandomTrips, SumoDemand, TripSpec};
 pub use net::{Link, Program, Rule, SimNet};
-pub use od::{od_trips, OdDemand};
+pub use od::{od_trips, read_od_table, OdDemand, OdRow};
 pub use route::Router;
 pub use run::{prepare, PreparedTraffic, TrafficResult, TrafficRun, TrafficStep};
 pub use sim::{EdgeBin, Follow, Sim, SimParams, Status, Trip, TripResult, VehicleType};

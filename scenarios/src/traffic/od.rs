@@ -65,14 +65,19 @@ fn split(line: &str, sep: char) -> Vec<String> {
 }
 
 /// One row of the table: origin zone, destination zone, trips, and its line number.
-struct Row {
-    line: usize,
-    origin: String,
-    destination: String,
-    trips: f64,
+/// One row of an OD table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OdRow {
+    /// Its line in the file (from 1).
+    pub line: usize,
+    pub origin: String,
+    pub destination: String,
+    pub trips: f64,
 }
 
-fn read_table(path: &Path) -> Result<Vec<Row>, ScenarioError> {
+/// The rows of the OD table at `path`: a clear error naming the file and the line where a
+/// column is missing or a count is not a number of trips.
+pub fn read_od_table(path: &Path) -> Result<Vec<OdRow>, ScenarioError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError::invalid(format!("{}: cannot read: {e}", path.display())))?;
     let text = text.trim_start_matches('\u{feff}');
@@ -125,7 +130,7 @@ fn read_table(path: &Path) -> Result<Vec<Row>, ScenarioError> {
                 k + 1
             )));
         }
-        rows.push(Row {
+        rows.push(OdRow {
             line: k + 1,
             origin: get(o).to_string(),
             destination: get(d).to_string(),
@@ -236,7 +241,7 @@ pub fn od_trips(
     router: &Router,
     od: &OdDemand,
 ) -> Result<(Vec<TripSpec>, Vec<String>), ScenarioError> {
-    let rows = read_table(&od.file)?;
+    let rows = read_od_table(&od.file)?;
     let zones = zone_edges(project, net, od)?;
     let shown = od.file.display();
     for r in &rows {

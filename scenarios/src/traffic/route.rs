@@ -1,11 +1,21 @@
 //! Fastest routes over the edge graph: an edge may follow another where a lane connection
 //! joins them (so turn restrictions hold), each costing its travel time at its speed limit.
 //! Closed edges (a mask) are never entered.
+//!
+//! On networks of [`CH_MIN_EDGES`] edges or more, routes come from contraction hierarchies
+//! over the same edge graph (`fast_paths`; costs in milliseconds), prepared once and prepared
+//! again in the same node order when the costs change (periodic rerouting); a route that meets
+//! a closed edge, and every route on smaller networks, comes from Dijkstra's search with the
+//! mask.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex};
 
 use cim_engine::network::Network;
+
+/// Networks with this many edges or more are routed by contraction hierarchies.
+pub const CH_MIN_EDGES: usize = 2_000;
 
 /// The graph a router searches.
 #[derive(Clone, Debug)]
@@ -15,6 +25,87 @@ pub struct Router {
     /// Travel time of each edge at its speed limit, s.
     cost: Vec<f64>,
     length: Vec<f64>,
+    /// The contraction hierarchies, where used.
+    ch: Option<Ch>,
+}
+
+/// Contraction hierarchies over the edge graph: the prepared graph, its node order (to prepare
+/// it again after the costs change) and a path calculator (its search space, kept between
+/// queries).
+struct Ch {
+    graph: Arc<fast_paths::FastGraph>,
+    order: Arc<Vec<usize>>,
+    calc: Mutex<fast_paths::PathCalculator>,
+}
+
+impl Clone for Ch {
+    fn clone(&self) -> Ch {
+        Ch {
+            graph: self.graph.clone(),
+            order: self.order.clone(),
+            calc: Mutex::new(fast_paths::create_calculator(&self.graph)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Ch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ch({} nodes)", self.graph.get_num_nodes())
+    }
+}
+
+/// The edge graph with `cost` as `fast_paths` takes it: an arc from each edge to each of its
+/// successors weighing the successor's travel time in ms (at least 1).
+fn input_graph(succ: &[Vec<u32>], cost: &[f64]) -> fast_paths::InputGraph {
+    let mut g = fast_paths::InputGraph::new();
+    for (e, next) in succ.iter().enumerate() {
+        for &o in next {
+            let ms = (cost[o as usize] * 1000.0).round();
+            let w = if ms.is_finite() {
+                ms.clamp(1.0, 1e12) as usize
+            } else {
+                1_000_000_000_000
+            };
+            g.add_edge(e, o as usize, w);
+        }
+    }
+    g.freeze();
+    g
+}
+
+impl Ch {
+    fn prepare(succ: &[Vec<u32>], cost: &[f64]) -> Ch {
+        let graph = fast_paths::prepare(&input_graph(succ, cost));
+        let order = fast_paths::get_node_ordering(&graph);
+        Ch {
+            calc: Mutex::new(fast_paths::create_calculator(&graph)),
+            graph: Arc::new(graph),
+            order: Arc::new(order),
+        }
+    }
+
+    /// Prepared again for `cost` in the same node order (`None` if that fails).
+    fn again(&self, succ: &[Vec<u32>], cost: &[f64]) -> Option<Ch> {
+        let graph = fast_paths::prepare_with_order(&input_graph(succ, cost), &self.order).ok()?;
+        Some(Ch {
+            calc: Mutex::new(fast_paths::create_calculator(&graph)),
+            graph: Arc::new(graph),
+            order: self.order.clone(),
+        })
+    }
+
+    /// The fastest route from `from` to `to` (both included): `Some(None)` where there is none,
+    /// `None` where the hierarchies cannot say (the calculator was lost to a panic).
+    fn route(&self, from: u32, to: u32) -> Option<Option<Vec<u32>>> {
+        let n = self.graph.get_num_nodes();
+        if from as usize >= n || to as usize >= n {
+            // An edge with no arc at all (the graph's last ids): no way between it and another.
+            return Some(None);
+        }
+        let mut calc = self.calc.lock().ok()?;
+        let path = calc.calc_path(&self.graph, from as usize, to as usize);
+        Some(path.map(|p| p.get_nodes().iter().map(|&e| e as u32).collect()))
+    }
 }
 
 /// Total order on costs for the heap (costs are finite and non-negative).
@@ -46,13 +137,36 @@ impl Router {
                 .map(|e| e.length_m / e.speed_m_s.max(0.1))
                 .collect(),
             length: net.edges.iter().map(|e| e.length_m).collect(),
+            ch: None,
         }
+        .with_hierarchies(net.edges.len() >= CH_MIN_EDGES)
     }
 
-    /// Replaces each edge's cost (travel time, s), as periodic rerouting does.
+    /// The same router with contraction hierarchies prepared (`on`) or not: Dijkstra's search
+    /// answers every route then.
+    pub fn with_hierarchies(mut self, on: bool) -> Router {
+        self.ch = on.then(|| Ch::prepare(&self.succ, &self.cost));
+        self
+    }
+
+    /// Whether routes come from contraction hierarchies.
+    pub fn hierarchies(&self) -> bool {
+        self.ch.is_some()
+    }
+
+    /// Replaces each edge's cost (travel time, s), as periodic rerouting does; the hierarchies
+    /// are prepared again in their node order.
     pub fn set_costs(&mut self, cost: Vec<f64>) {
         debug_assert_eq!(cost.len(), self.cost.len());
         self.cost = cost;
+        if let Some(ch) = &self.ch {
+            self.ch = ch.again(&self.succ, &self.cost);
+        }
+    }
+
+    /// The travel time of `route` after its first edge, s (what routes are chosen by).
+    pub fn cost_of(&self, route: &[u32]) -> f64 {
+        route.iter().skip(1).map(|&e| self.cost[e as usize]).sum()
     }
 
     pub fn edges(&self) -> usize {
@@ -81,6 +195,22 @@ impl Router {
         if shut(to) {
             return None;
         }
+        if let Some(found) = self.ch.as_ref().and_then(|ch| ch.route(from, to)) {
+            match found {
+                // No way even with every edge open.
+                None => return None,
+                // The fastest way meets no closed edge: it is the fastest with them.
+                Some(r) if !r.iter().skip(1).any(|&e| shut(e)) => return Some(r),
+                // Else search round them.
+                Some(_) => {}
+            }
+        }
+        self.dijkstra(from, to, &shut)
+    }
+
+    /// Dijkstra's search from `from` to `to`, never entering an edge `shut` says is closed.
+    fn dijkstra(&self, from: u32, to: u32, shut: &dyn Fn(u32) -> bool) -> Option<Vec<u32>> {
+        let n = self.succ.len();
         let mut dist = vec![f64::INFINITY; n];
         let mut prev = vec![u32::MAX; n];
         let mut heap = BinaryHeap::new();

@@ -321,3 +321,131 @@ fn teleporting_is_off_by_default_and_jumps_a_halted_vehicle_ahead_when_on() {
     let t = jumped_at.unwrap();
     assert!((70.0..=90.0).contains(&t), "jumped at {t} s");
 }
+
+/// An `n` × `n` grid of junctions 100 m apart, two-way single-lane streets whose speeds vary
+/// street by street, every turn allowed but U-turns.
+fn grid(n: u32) -> Network {
+    let mut net = Network::default();
+    for y in 0..n {
+        for x in 0..n {
+            net.junctions.push(junction(
+                f64::from(x) * 100.0,
+                f64::from(y) * 100.0,
+                Control::Priority,
+            ));
+        }
+    }
+    let id = |x: u32, y: u32| y * n + x;
+    for y in 0..n {
+        for x in 0..n {
+            for (dx, dy) in [(1u32, 0u32), (0, 1)] {
+                let (x2, y2) = (x + dx, y + dy);
+                if x2 >= n || y2 >= n {
+                    continue;
+                }
+                // 8 to 17 m/s, by street.
+                let speed = 8.0 + f64::from((x * 7 + y * 13 + dx * 3) % 10);
+                for (a, b) in [(id(x, y), id(x2, y2)), (id(x2, y2), id(x, y))] {
+                    let (pa, pb) = (&net.junctions[a as usize], &net.junctions[b as usize]);
+                    let shape = vec![[pa.x, pa.y], [pb.x, pb.y]];
+                    net.edges.push(edge(a, b, shape, 100.0, speed, 1));
+                }
+            }
+        }
+    }
+    for (i, e) in net.edges.iter().enumerate() {
+        for (j, o) in net.edges.iter().enumerate() {
+            if o.from == e.to && o.to != e.from {
+                net.connections.push(Connection {
+                    from_edge: i as u32,
+                    from_lane: 0,
+                    to_edge: j as u32,
+                    to_lane: 0,
+                    turn: Turn::Straight,
+                });
+            }
+        }
+    }
+    net
+}
+
+#[test]
+fn contraction_hierarchies_route_as_fast_as_dijkstra_and_keep_out_of_closed_edges() {
+    let net = grid(24);
+    assert!(net.edges.len() >= route::CH_MIN_EDGES, "{}", net.edges.len());
+    let ch = Router::new(&net);
+    let plain = Router::new(&net).with_hierarchies(false);
+    assert!(ch.hierarchies() && !plain.hierarchies());
+    let m = net.edges.len() as u64;
+    // Pairs spread by a fixed hash.
+    let pairs: Vec<(u32, u32)> = (0..400u64)
+        .map(|k| {
+            let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            ((h % m) as u32, ((h >> 32) % m) as u32)
+        })
+        .collect();
+    let valid = |r: &[u32], a: u32, b: u32| {
+        r.first() == Some(&a)
+            && r.last() == Some(&b)
+            && r.windows(2).all(|w| ch.successors(w[0]).contains(&w[1]))
+    };
+    for &(a, b) in &pairs {
+        let (x, y) = (ch.route(a, b, None), plain.route(a, b, None));
+        assert_eq!(x.is_some(), y.is_some(), "{a} -> {b}");
+        let (Some(x), Some(y)) = (x, y) else { continue };
+        assert!(valid(&x, a, b), "{a} -> {b}: {x:?}");
+        // As fast, to the millisecond an edge the hierarchies round costs to.
+        let (cx, cy) = (ch.cost_of(&x), plain.cost_of(&y));
+        assert!(
+            cx <= cy + 0.001 * x.len() as f64,
+            "{a} -> {b}: {cx} s against {cy} s"
+        );
+    }
+    // Close every edge of a fastest route (but its ends): the way round avoids them and is as
+    // fast as Dijkstra's with the same mask.
+    let close = |r: &[u32]| {
+        let mut c = vec![false; net.edges.len()];
+        for &e in &r[1..r.len() - 1] {
+            c[e as usize] = true;
+        }
+        c
+    };
+    let (a, b, first, closed) = pairs
+        .iter()
+        .filter_map(|&(a, b)| {
+            let r = ch.route(a, b, None).filter(|r| r.len() > 3)?;
+            let c = close(&r);
+            plain.route(a, b, Some(&c))?;
+            Some((a, b, r, c))
+        })
+        .next()
+        .unwrap();
+    let round = ch.route(a, b, Some(&closed)).unwrap();
+    assert!(valid(&round, a, b));
+    assert!(round[1..].iter().all(|&e| !closed[e as usize]), "{round:?}");
+    let other = plain.route(a, b, Some(&closed)).unwrap();
+    let (cr, co) = (ch.cost_of(&round), plain.cost_of(&other));
+    assert!(
+        (cr - co).abs() <= 0.001 * round.len().max(other.len()) as f64,
+        "{cr} s against {co} s"
+    );
+    // New costs (periodic rerouting): prepared again; the routes follow them.
+    let mut slow = ch.clone();
+    let mut cost: Vec<f64> = (0..net.edges.len())
+        .map(|e| slow.cost_of(&[0, e as u32]))
+        .collect();
+    for &e in &first[1..] {
+        cost[e as usize] *= 20.0;
+    }
+    slow.set_costs(cost.clone());
+    let mut plain_slow = plain.clone();
+    plain_slow.set_costs(cost);
+    assert!(slow.hierarchies());
+    let now = slow.route(a, b, None).unwrap();
+    assert_ne!(now, first);
+    let (cn, cp) = (
+        slow.cost_of(&now),
+        plain_slow.cost_of(&plain_slow.route(a, b, None).unwrap()),
+    );
+    assert!(cn <= cp + 0.001 * now.len() as f64, "{cn} s against {cp} s");
+}
