@@ -1385,6 +1385,20 @@ delay_min = 1
             );
         }
     }
+    // A dry baseline beside the storm (`--run rush-dry --compare rush`): the baseline's
+    // buildings stay plain, the storm side's take their flood class.
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    let (main, compared) = wait(cim_viewer::layers::colorings(
+        &source,
+        &scene,
+        &cim_viewer::model::style::ColorBy::FloodClass,
+        cim_viewer::model::style::Classing::Categorised,
+        &[None, side.flood_name().map(str::to_string)],
+        Some(300.0),
+        cim_viewer::model::i18n::Lang::En,
+    ))
+    .unwrap();
+    assert!(main.is_none() && compared.is_some());
     // A run kept without positions, and a flood run's vehicles: clear errors.
     let err = cim_err(&[
         "render",

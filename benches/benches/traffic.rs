@@ -12,7 +12,7 @@
 extern crate cim_benches;
 
 use cim_importers::pipeline::ImportOptions;
-use cim_scenarios::traffic::{read_sumo_routes, Router, Sim, SimNet, SimParams, Trip};
+use cim_scenarios::traffic::{read_sumo_routes, Hierarchies, Router, Sim, SimNet, SimParams, Trip};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::path::Path;
 
@@ -153,8 +153,8 @@ fn bench_routing(c: &mut Criterion) {
             ((h % m) as u32, ((h >> 32) % m) as u32)
         })
         .collect();
-    let ch = Router::new(&net).with_hierarchies(true);
-    let plain = Router::new(&net).with_hierarchies(false);
+    let ch = Router::new(&net).with_hierarchies(Hierarchies::Always);
+    let plain = Router::new(&net).with_hierarchies(Hierarchies::Never);
     let all = |r: &Router| {
         pairs
             .iter()
@@ -173,7 +173,7 @@ fn bench_routing(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(m));
     g.bench_function(format!("prepare_{k}k_edges"), |b| {
-        b.iter(|| plain.clone().with_hierarchies(true).hierarchies())
+        b.iter(|| plain.clone().with_hierarchies(Hierarchies::Always).hierarchies())
     });
     g.finish();
 }

@@ -58,7 +58,13 @@ pub async fn colorings(
     lang: Lang,
 ) -> anyhow::Result<Colorings> {
     let words = LegendWords::of(lang);
-    let main = color_buildings(source, scene, by, classing, runs[0].as_deref(), at_s, words).await?;
+    // By flood class with water on the compared side only (a dry baseline beside a storm):
+    // the baseline stays plain.
+    let main = if *by == ColorBy::FloodClass && runs[0].is_none() && runs[1].is_some() {
+        None
+    } else {
+        color_buildings(source, scene, by, classing, runs[0].as_deref(), at_s, words).await?
+    };
     let compare = match (by, &runs[1]) {
         (ColorBy::FloodClass, Some(r)) => {
             color_buildings(source, scene, by, classing, Some(r), at_s, words).await?

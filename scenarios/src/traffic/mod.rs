@@ -26,7 +26,7 @@ pub use config::TrafficConfig;
 pub use demand::{random_trips, read_sumo_routes, RandomTrips, SumoDemand, TripSpec};
 pub use net::{Link, Program, Rule, SimNet};
 pub use od::{od_trips, read_od_table, OdDemand, OdRow};
-pub use route::Router;
+pub use route::{Hierarchies, Router};
 pub use run::{prepare, PreparedTraffic, TrafficResult, TrafficRun, TrafficStep};
 pub use sim::{EdgeBin, Follow, Sim, SimParams, Status, Trip, TripResult, VehicleType};
 pub use sumo_out::{export_sumo, SumoExport};

@@ -525,7 +525,7 @@ impl crate::run::Model for TrafficRun<'_> {
             ),
             Kpi::new(
                 "teleports",
-                "jumps ahead by vehicles halted too long (teleporting on)",
+                "teleports (halted too long, moved ahead)",
                 "",
                 results.iter().map(|r| f64::from(r.teleports)).sum(),
             ),

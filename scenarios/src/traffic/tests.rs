@@ -373,8 +373,8 @@ fn grid(n: u32) -> Network {
 fn contraction_hierarchies_route_as_fast_as_dijkstra_and_keep_out_of_closed_edges() {
     let net = grid(24);
     assert!(net.edges.len() >= route::CH_MIN_EDGES, "{}", net.edges.len());
-    let ch = Router::new(&net);
-    let plain = Router::new(&net).with_hierarchies(false);
+    let ch = Router::new(&net).with_hierarchies(Hierarchies::Always);
+    let plain = Router::new(&net).with_hierarchies(Hierarchies::Never);
     assert!(ch.hierarchies() && !plain.hierarchies());
     let m = net.edges.len() as u64;
     // Pairs spread by a fixed hash.

@@ -212,11 +212,11 @@ fn show_frame(
     }
 }
 
-/// The buildings follow the flood classes of the water's frame shown (of the run, the left
-/// side).
+/// The buildings follow the flood classes of the water's frame shown (of the first side with
+/// water).
 fn follow_frame_classes(state: Option<Res<PlaybackState>>, mut restyle: MessageWriter<Restyle>) {
     let Some(s) = state else { return };
-    let Some(frames) = s.sides.first().and_then(|x| x.flood.as_ref()) else {
+    let Some(frames) = s.sides.iter().find_map(|x| x.flood.as_ref()) else {
         return;
     };
     let k = frames.index_at(s.playback.time_s);
