@@ -131,7 +131,8 @@ const DEPTH_BANDS: [(f32, [u8; 3]); 5] = [
     (f32::INFINITY, [100, 10, 115]),
 ];
 
-fn linear(c: u8) -> f32 {
+/// An sRGB channel as linear light.
+pub(crate) fn linear(c: u8) -> f32 {
     let c = f32::from(c) / 255.0;
     if c <= 0.04045 {
         c / 12.92

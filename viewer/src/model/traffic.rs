@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use cim_engine::network::frames::{decode_frame, VehiclePos};
 use cim_engine::{Cell, Raster, ResultTable, RunRecord, RunSummary};
 
+use crate::model::flood::linear;
 use crate::model::load::LANE_WIDTH_M;
 use crate::model::scene::{ground, LocalOrigin, MeshData, DRAPE_LIFT_M};
 use crate::model::source::{run_named, DataSource};
@@ -163,15 +164,6 @@ pub enum RoadColour {
 
 /// The four road classes, free to jammed, in sRGB: green, yellow, orange, red.
 const ROAD_CLASS_SRGB: [[u8; 3]; 4] = [[40, 170, 70], [235, 200, 40], [245, 125, 25], [200, 25, 30]];
-
-fn linear(c: u8) -> f32 {
-    let c = f32::from(c) / 255.0;
-    if c <= 0.04045 {
-        c / 12.92
-    } else {
-        ((c + 0.055) / 1.055).powf(2.4)
-    }
-}
 
 /// Linear RGBA of road class `k` (0 free … 3 jammed).
 pub fn road_class_color(k: usize) -> [f32; 4] {
