@@ -37,6 +37,8 @@ pub enum EngineError {
     Terrain { name: String, reason: String },
     #[error("run '{name}': {reason}")]
     Run { name: String, reason: String },
+    #[error("tileset '{name}': {reason}")]
+    Tileset { name: String, reason: String },
     #[error("road network: {reason}")]
     Network { reason: String },
     #[error("invalid geometry: {reason}")]

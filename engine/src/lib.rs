@@ -37,7 +37,7 @@ pub use raster::Raster;
 pub use store::{
     flood_kpis, image_mime, parse_conditions, run_raster_table, BimModel, Cell, CmpOp, ColumnKind, Condition,
     FeatureFilter, GeometryType, ImportStats, ImportTx, Kpi, KpiSnapshot, LayerInfo, LayerSpec, MeshSummary,
-    NetworkSummary, Project, ResultColumn, ResultTable, RunBuilding, RunRaster, RunRasterAt, RunRecord,
-    RunRoad, RunSpool, RunSummary, StoredFeature, TerrainInfo, Texture, Viewpoint, Written, COVERAGE_TILE,
-    DATA_NULL, FLOOD_CLASSES, FORMAT_VERSION,
+    NetworkSummary, Project, Refine, ResultColumn, ResultTable, RunBuilding, RunRaster, RunRasterAt,
+    RunRecord, RunRoad, RunSpool, RunSummary, StoredFeature, TerrainInfo, Texture, Tile, TileContent,
+    Tileset, TilesetKind, Viewpoint, Written, COVERAGE_TILE, DATA_NULL, FLOOD_CLASSES, FORMAT_VERSION,
 };

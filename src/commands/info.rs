@@ -25,6 +25,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let meshes = project.mesh_summary()?;
     let (textures, texture_bytes) = project.texture_summary()?;
     let bim = project.bim_models()?;
+    let tilesets = project.tilesets()?;
     let network = project.network_summary()?;
     let crs = project.crs();
     if a.json {
@@ -51,6 +52,11 @@ pub fn run(a: InfoArgs) -> Result<()> {
                 "crs": m.crs, "origin": m.origin, "rotation_deg": m.rotation_deg, "scale": m.scale,
                 "elements": m.elements, "skipped": m.skipped,
                 "classes": m.classes.iter().map(|(c, n)| json!({"class": c, "count": n})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "tilesets": tilesets.iter().map(|t| json!({
+                "name": t.name, "kind": t.kind.name(), "source": t.source, "placement": t.placement,
+                "content": if t.root.is_some() { "referenced" } else { "packed" }, "root": t.root,
+                "tiles": t.tiles, "triangles": t.triangles, "points": t.points, "bounds": t.bounds,
             })).collect::<Vec<_>>(),
             "terrain": terrains.iter().map(|t| json!({
                 "name": t.name, "width": t.width, "height": t.height, "cell_w": t.cell_w, "cell_h": t.cell_h,
@@ -127,6 +133,31 @@ pub fn run(a: InfoArgs) -> Result<()> {
         classes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let list: Vec<String> = classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
         println!("  {}", list.join(", "));
+    }
+    for t in &tilesets {
+        let b = t.bounds;
+        println!();
+        println!(
+            "tileset '{}': {} from {}, {} tiles, {} ({}), placed by {}",
+            t.name,
+            t.kind.name(),
+            t.source,
+            t.tiles,
+            if t.points > 0 {
+                format!("{} points", t.points)
+            } else {
+                format!("{} triangles", t.triangles)
+            },
+            match &t.root {
+                Some(r) => format!("content referenced in {r}"),
+                None => "content in the project".into(),
+            },
+            t.placement
+        );
+        println!(
+            "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        );
     }
     for t in &terrains {
         println!();
