@@ -12,6 +12,7 @@ pub mod ifc;
 pub mod osm;
 pub mod pipeline;
 mod placement;
+pub mod pointcloud;
 mod run_raster;
 mod source;
 pub mod sumo;
