@@ -625,10 +625,17 @@ fn errors_are_one_clean_line() {
     let e = cim_err(&["import", p(&project), p(&ifc)]);
     assert!(e.contains("model.ifc") && e.contains("no HEADER section"), "{e}");
     // Unsupported formats: what is supported, and no GDAL advice for formats GDAL cannot read.
+    let glb = write(dir.path(), "model.glb", b"glTF\x02\x00\x00\x00");
+    let e = cim_err(&["import", p(&project), p(&glb)]);
+    assert!(
+        e.contains(".tif/.tiff") && e.contains(".osm") && e.contains(".ifc") && !e.contains("gdal"),
+        "{e}"
+    );
+    // A LAS file cut after its signature: the file and why.
     let las = write(dir.path(), "cloud.las", b"LASF\x00\x00\x00\x00");
     let e = cim_err(&["import", p(&project), p(&las)]);
     assert!(
-        e.contains(".tif/.tiff") && e.contains(".osm") && e.contains(".ifc") && !e.contains("gdal"),
+        e.contains("cloud.las") && e.contains("cannot read it as LAS/LAZ"),
         "{e}"
     );
     // A GeoTIFF compressed with ZSTD, or holding complex samples: named, not "corrupt".

@@ -800,3 +800,79 @@ fn gis_roads_snap_at_their_ends_and_say_what_they_assumed() {
         "{text}"
     );
 }
+
+#[test]
+fn a_lidar_laz_becomes_a_point_tileset_in_the_project_crs() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("lidar.cim.gpkg");
+    cim_json(&["new", p(&project), "--crs", "EPSG:32610", "--json"]);
+    let cloud = fixtures().join("pointcloud");
+    let r = cim_json(&["import", p(&project), p(&cloud.join("autzen_trim.laz")), "--json"]);
+    // The manifest's counts, heights from international feet into metres.
+    assert_eq!(r["points"].as_u64(), Some(110_000));
+    assert_eq!(r["points_by_class"]["2"].as_u64(), Some(26_107));
+    assert!(r["placement"].as_str().unwrap().contains("WKT record"), "{r}");
+    let b: Vec<f64> = r["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        (b[2] - 406.26 * 0.3048).abs() < 0.01 && (b[5] - 520.51 * 0.3048).abs() < 0.01,
+        "{b:?}"
+    );
+    // In UTM 10N by Eugene, Oregon.
+    assert!(
+        b[0] > 490_000.0 && b[3] < 500_000.0 && b[1] > 4_870_000.0 && b[4] < 4_880_000.0,
+        "{b:?}"
+    );
+    let info = cim_json(&["info", p(&project), "--json"]);
+    let t = &info["tilesets"][0];
+    assert_eq!(
+        (t["name"].as_str(), t["kind"].as_str()),
+        (Some("autzen_trim"), Some("points"))
+    );
+    assert_eq!(t["points"].as_u64(), Some(110_000));
+    // Every point is stored once, in a tile whose bounds hold it.
+    let db = cim_engine::Project::open(&project).unwrap();
+    let mut n = 0;
+    for (tile, _) in db.tiles("autzen_trim").unwrap() {
+        let Some(bytes) = db.tile_bytes("autzen_trim", tile.id).unwrap() else {
+            continue;
+        };
+        let pts = cim_engine::points::TilePoints::decode(&bytes).unwrap();
+        for q in &pts.xyz {
+            let a = [0, 1, 2].map(|i| pts.origin[i] + f64::from(q[i]));
+            assert!((0..3).all(|i| a[i] >= tile.bounds[i] - 1e-3 && a[i] <= tile.bounds[i + 3] + 1e-3));
+        }
+        n += pts.len();
+    }
+    assert_eq!(n, 110_000);
+    drop(db);
+    // No CRS in the file: --src-crs is asked for; with it, the points are placed.
+    let simple = cloud.join("simple.las");
+    let e = cim_err(&["import", p(&project), p(&simple)]);
+    assert!(e.contains("simple.las") && e.contains("--src-crs"), "{e}");
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&simple),
+        "--src-crs",
+        "EPSG:2994",
+        "--json",
+    ]);
+    assert_eq!(r["points"].as_u64(), Some(1_065));
+    // A truncated LAZ: the file and the reason, and nothing stored.
+    let mut bytes = std::fs::read(cloud.join("autzen_trim.laz")).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    let cut = dir.path().join("cut.laz");
+    std::fs::write(&cut, &bytes).unwrap();
+    let e = cim_err(&["import", p(&project), p(&cut)]);
+    assert!(
+        e.contains("cut.laz") && e.contains("cannot read it as LAS/LAZ"),
+        "{e}"
+    );
+    let info = cim_json(&["info", p(&project), "--json"]);
+    assert_eq!(info["tilesets"].as_array().unwrap().len(), 2);
+}

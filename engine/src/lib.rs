@@ -20,6 +20,7 @@ mod feature;
 pub mod gpkg;
 pub mod mesh;
 pub mod network;
+pub mod points;
 mod raster;
 mod store;
 

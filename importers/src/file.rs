@@ -30,6 +30,8 @@ pub enum Format {
     Ifc,
     /// A SUMO road network (`.net.xml`, or gzipped).
     SumoNet,
+    /// A LAS or LAZ point cloud.
+    PointCloud,
     /// A 3-D format cim does not read yet (its name).
     NotYet(&'static str),
     /// Nothing cim knows (GDAL may, with the `gdal` feature).
@@ -51,6 +53,7 @@ impl Format {
             Format::OsmPbf => "OSM PBF",
             Format::Ifc => "IFC",
             Format::SumoNet => "SUMO network",
+            Format::PointCloud => "LAS/LAZ point cloud",
             Format::NotYet(n) => n,
             Format::Unknown => "unknown",
         }
@@ -90,7 +93,7 @@ pub fn sniff(head: &[u8]) -> Format {
         return Format::Shapefile;
     }
     if head.starts_with(b"LASF") {
-        return Format::NotYet("LAS/LAZ point cloud");
+        return Format::PointCloud;
     }
     if head.starts_with(b"glTF") {
         return Format::NotYet("glTF binary");
@@ -187,7 +190,7 @@ fn by_extension(path: &Path) -> Format {
     } else if ends(".ifczip") {
         Format::NotYet("ifcZIP (unzip it: cim reads the .ifc inside)")
     } else if ends(".las") || ends(".laz") {
-        Format::NotYet("LAS/LAZ point cloud")
+        Format::PointCloud
     } else if ends(".osgb") {
         Format::NotYet("OSGB oblique photography")
     } else if ends(".obj") || ends(".ply") || ends(".glb") || ends(".gltf") || ends(".e57") {
@@ -204,6 +207,8 @@ pub enum Imported {
     Features(ImportReport),
     /// A DEM into a terrain; the reader's warnings.
     Terrain(TerrainReport, Vec<Warning>),
+    /// A point cloud into a tileset.
+    Points(crate::pointcloud::PointCloudReport),
 }
 
 /// Imports the file at `path` into `project`: recognises its format, reads it and runs the
@@ -235,6 +240,10 @@ pub fn import_file(
             let name = opts.layer.clone().unwrap_or_else(|| "terrain".to_string());
             let r = pipeline::import_terrain(project, path, dem.raster, &crs, &name, opts.cell_size)?;
             Ok(Imported::Terrain(r, dem.warnings))
+        }
+        Format::PointCloud => {
+            crate::pointcloud::import_point_cloud(project, path, opts.layer.as_deref(), opts.src_crs.as_ref())
+                .map(Imported::Points)
         }
         Format::SumoNet => {
             let source = crate::sumo::read_sumo_net(path, opts.origin, opts.src_crs.as_ref(), project.crs())?;

@@ -154,6 +154,205 @@ pub fn read_las(path: &Path) -> Result<PointCloud> {
     Ok(cloud)
 }
 
+/// Most points a tile holds.
+pub const MAX_TILE_POINTS: usize = 50_000;
+
+/// Deepest the octree goes (points closer than the root's size / 2^24 stay together).
+const MAX_DEPTH: u32 = 24;
+
+/// A point cloud in the project CRS as an octree of tiles with ADD refinement: each tile keeps
+/// at most `max` points, one a cell of a 64³ grid over its cube (the first met, so the result is
+/// the same for the same file), and passes the rest to its eight children; its geometric error
+/// is its grid's cell size, a leaf's 0; its bounds are tight round the points of its subtree.
+/// Every point is in exactly one tile.
+pub fn tile_points(
+    cloud: &PointCloud,
+    max: usize,
+) -> Vec<(cim_engine::Tile, cim_engine::points::TilePoints)> {
+    use cim_engine::{Refine, Tile, TileContent};
+    let max = max.max(1);
+    let n = cloud.xyz.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let b = cloud.bounds();
+    let side = (0..3).map(|i| b[i + 3] - b[i]).fold(1.0, f64::max);
+    // (points, cube min corner, side, parent, depth), breadth first.
+    type Node = (Vec<u32>, [f64; 3], f64, Option<u32>, u32);
+    let mut queue: std::collections::VecDeque<Node> =
+        std::collections::VecDeque::from([((0..n as u32).collect(), [b[0], b[1], b[2]], side, None, 0)]);
+    let mut out = Vec::new();
+    while let Some((ids, lo, side, parent, depth)) = queue.pop_front() {
+        let id = out.len() as u32;
+        // The tile's bounds: tight round the points of its subtree.
+        let mut tight = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for &i in &ids {
+            let p = cloud.xyz[i as usize];
+            for k in 0..3 {
+                tight[k] = tight[k].min(p[k]);
+                tight[k + 3] = tight[k + 3].max(p[k]);
+            }
+        }
+        let (keep, rest, error) = if ids.len() <= max || depth >= MAX_DEPTH {
+            (ids, Vec::new(), 0.0)
+        } else {
+            let cell = side / 64.0;
+            let mut seen = std::collections::HashSet::new();
+            let (mut keep, mut rest) = (Vec::with_capacity(max), Vec::with_capacity(ids.len()));
+            for i in ids {
+                let p = cloud.xyz[i as usize];
+                let key = [0, 1, 2].map(|k| (((p[k] - lo[k]) / cell).floor().clamp(0.0, 63.0)) as u8);
+                if keep.len() < max && seen.insert(key) {
+                    keep.push(i);
+                } else {
+                    rest.push(i);
+                }
+            }
+            (keep, rest, cell)
+        };
+        let half = side / 2.0;
+        let mut children: [Vec<u32>; 8] = Default::default();
+        for i in rest {
+            let p = cloud.xyz[i as usize];
+            let o = (0..3).fold(0, |o, k| o | (usize::from(p[k] >= lo[k] + half) << k));
+            children[o].push(i);
+        }
+        let centre = [lo[0] + half, lo[1] + half, lo[2] + half];
+        let points = cim_engine::points::TilePoints {
+            origin: centre,
+            xyz: keep
+                .iter()
+                .map(|&i| {
+                    let p = cloud.xyz[i as usize];
+                    [
+                        (p[0] - centre[0]) as f32,
+                        (p[1] - centre[1]) as f32,
+                        (p[2] - centre[2]) as f32,
+                    ]
+                })
+                .collect(),
+            class: keep.iter().map(|&i| cloud.class[i as usize]).collect(),
+            intensity: keep.iter().map(|&i| cloud.intensity[i as usize]).collect(),
+            rgb: cloud
+                .rgb
+                .as_ref()
+                .map(|c| keep.iter().map(|&i| c[i as usize]).collect()),
+        };
+        let tile = Tile {
+            id,
+            parent,
+            bounds: tight,
+            geometric_error: error,
+            refine: Refine::Add,
+            content: TileContent::None,
+            triangles: 0,
+            points: keep.len() as u64,
+        };
+        out.push((tile, points));
+        for (o, ids) in children.into_iter().enumerate() {
+            if ids.is_empty() {
+                continue;
+            }
+            let child_lo = [0, 1, 2].map(|k| lo[k] + if o >> k & 1 == 1 { half } else { 0.0 });
+            queue.push_back((ids, child_lo, half, Some(id), depth + 1));
+        }
+    }
+    out
+}
+
+/// What a point cloud import did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointCloudReport {
+    pub tileset: cim_engine::Tileset,
+    /// The file's CRS and where it came from.
+    pub crs: String,
+    pub points_by_class: std::collections::BTreeMap<u8, u64>,
+}
+
+/// Imports a LAS/LAZ file as a point tileset named `name` (else the file's stem): its points
+/// moved into the project CRS (heights into metres), tiled, each tile's points packed
+/// (`cim-points`), in one transaction. A file without a CRS needs `src_crs`.
+pub fn import_point_cloud(
+    project: &mut cim_engine::Project,
+    path: &Path,
+    name: Option<&str>,
+    src_crs: Option<&Crs>,
+) -> Result<PointCloudReport> {
+    let mut cloud = read_las(path)?;
+    let (crs, from) = match (src_crs, &cloud.crs) {
+        (Some(c), _) => (c.clone(), "--src-crs"),
+        (None, Some((c, from))) => (c.clone(), *from),
+        (None, None) => {
+            return Err(ImportError::MissingCrs {
+                path: path.to_path_buf(),
+                reason: "the file has neither a WKT record nor GeoTIFF keys".into(),
+            })
+        }
+    };
+    let to = cim_engine::Transform::new(project.crs(), &crs);
+    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = cloud.xyz.iter().map(|p| (p[0], p[1])).unzip();
+    to.apply_slice(&mut xs, &mut ys)
+        .map_err(|e| ImportError::file(path, format!("cannot move its points into the project CRS: {e}")))?;
+    let z_scale = crs.to_meter();
+    for (k, p) in cloud.xyz.iter_mut().enumerate() {
+        *p = [xs[k], ys[k], p[2] * z_scale];
+    }
+    let name = name
+        .map(str::to_string)
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "points".into());
+    let tiles = tile_points(&cloud, MAX_TILE_POINTS);
+    if tiles.is_empty() {
+        return Err(ImportError::file(path, "it holds no points"));
+    }
+    let tiles: Vec<cim_engine::Tile> = tiles
+        .into_iter()
+        .map(|(mut t, p)| {
+            if !p.is_empty() {
+                t.content = cim_engine::TileContent::Packed {
+                    format: cim_engine::points::POINTS_FORMAT.into(),
+                    bytes: p.encode(),
+                };
+            }
+            t
+        })
+        .collect();
+    let placement = if to.is_identity() {
+        format!("{} ({from}), the project CRS", crs.name())
+    } else {
+        format!("{} ({from}) into {}", crs.name(), project.crs().name())
+    } + &if (z_scale - 1.0).abs() > 1e-12 {
+        format!(", heights × {z_scale}")
+    } else {
+        String::new()
+    };
+    let source = path.display().to_string();
+    let mut tx = project.import().map_err(|e| ImportError::engine(path, e))?;
+    let tileset = tx
+        .put_tileset(
+            &name,
+            cim_engine::TilesetKind::Points,
+            &source,
+            &placement,
+            None,
+            &tiles,
+        )
+        .map_err(|e| ImportError::engine(path, e))?;
+    tx.commit().map_err(|e| ImportError::engine(path, e))?;
+    Ok(PointCloudReport {
+        tileset,
+        crs: format!("{} ({from})", crs.name()),
+        points_by_class: cloud.class_counts(),
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -218,6 +417,40 @@ mod tests {
             crs.display_name().contains("Nebraska") || crs.epsg() == Some(6880),
             "{}",
             crs.display_name()
+        );
+    }
+
+    #[test]
+    fn the_octree_keeps_every_point_once_within_its_tiles() {
+        let c = read_las(&fixture("autzen_trim.laz")).unwrap();
+        let tiles = tile_points(&c, 20_000);
+        let total: u64 = tiles.iter().map(|(t, _)| t.points).sum();
+        assert_eq!(total, 110_000);
+        assert!(tiles.len() > 5, "{} tiles", tiles.len());
+        assert!(tiles
+            .iter()
+            .all(|(t, p)| t.points as usize == p.len() && p.len() <= 20_000));
+        // Each point in its tile's cube; errors halve downward; leaves have none.
+        let mut seen = std::collections::HashSet::new();
+        for (t, p) in &tiles {
+            for (k, q) in p.xyz.iter().enumerate() {
+                let a = [0, 1, 2].map(|i| p.origin[i] + f64::from(q[i]));
+                assert!((0..3).all(|i| a[i] >= t.bounds[i] - 0.01 && a[i] <= t.bounds[i + 3] + 0.01));
+                seen.insert((a.map(|v| (v * 100.0).round() as i64), p.class[k]));
+            }
+            if let Some(parent) = t.parent {
+                let pt = &tiles[parent as usize].0;
+                assert!(t.geometric_error < pt.geometric_error || t.geometric_error == 0.0);
+            }
+        }
+        assert_eq!(tiles[0].0.parent, None);
+        // The same file tiles the same.
+        assert_eq!(
+            tile_points(&c, 20_000)
+                .iter()
+                .map(|t| t.0.clone())
+                .collect::<Vec<_>>(),
+            tiles.iter().map(|t| t.0.clone()).collect::<Vec<_>>()
         );
     }
 

@@ -120,6 +120,34 @@ pub fn run(a: ImportArgs) -> Result<()> {
             print_terrain(&r, &warnings, a.json);
             Ok(())
         }
+        Ok(Imported::Points(r)) => {
+            let t = &r.tileset;
+            let b = t.bounds;
+            if a.json {
+                let v = serde_json::json!({
+                    "tileset": t.name, "kind": t.kind.name(), "points": t.points, "tiles": t.tiles,
+                    "crs": r.crs, "placement": t.placement, "bounds": b,
+                    "points_by_class": r.points_by_class.iter().map(|(c, n)| (c.to_string(), serde_json::Value::from(*n))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                });
+                println!("{v}");
+            } else {
+                println!(
+                    "tileset '{}': {} points in {} tiles, placed from {}",
+                    t.name, t.points, t.tiles, t.placement
+                );
+                println!(
+                    "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
+                    b[0], b[1], b[2], b[3], b[4], b[5]
+                );
+                let classes: Vec<String> = r
+                    .points_by_class
+                    .iter()
+                    .map(|(c, n)| format!("class {c}: {n}"))
+                    .collect();
+                println!("  {}", classes.join(", "));
+            }
+            Ok(())
+        }
         Err(ImportError::NothingStored { path, reason, report }) => {
             // What was read and skipped, then the error: the summary is never hidden.
             if !a.json {

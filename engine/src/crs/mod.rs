@@ -342,6 +342,15 @@ impl Crs {
     pub fn is_projected_metres(&self) -> bool {
         !self.proj.is_latlong() && !self.proj.is_geocent() && (self.proj.to_meter() - 1.0).abs() < 1e-12
     }
+    /// Metres in the CRS's linear unit (0.3048 for international feet); 1 for a geographic CRS,
+    /// whose heights are in metres.
+    pub fn to_meter(&self) -> f64 {
+        if self.proj.is_latlong() {
+            1.0
+        } else {
+            self.proj.to_meter()
+        }
+    }
 }
 
 impl fmt::Debug for Crs {
