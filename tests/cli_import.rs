@@ -805,7 +805,10 @@ fn gis_roads_snap_at_their_ends_and_say_what_they_assumed() {
 fn a_lidar_laz_becomes_a_point_tileset_in_the_project_crs() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("lidar.cim.gpkg");
-    cim_json(&["new", p(&project), "--crs", "EPSG:32610", "--json"]);
+    // NAD83(HARN) / UTM 10N: the file's datum, so the placement is the projection alone (a datum
+    // shift to WGS 84 is a choice among transformations: PROJ moves these points 1.28 m, cim
+    // does not yet).
+    cim_json(&["new", p(&project), "--crs", "EPSG:3740", "--json"]);
     let cloud = fixtures().join("pointcloud");
     let r = cim_json(&["import", p(&project), p(&cloud.join("autzen_trim.laz")), "--json"]);
     // The manifest's counts, heights from international feet into metres.
@@ -849,6 +852,62 @@ fn a_lidar_laz_becomes_a_point_tileset_in_the_project_crs() {
         n += pts.len();
     }
     assert_eq!(n, 110_000);
+    // Placed as PROJ places it (GDAL's gdaltransform from the file's own WKT): the file's first
+    // points are stored within a millimetre of where GDAL puts them (points lie about half a
+    // metre apart, so no other point is that near).
+    let source = cim_importers::pointcloud::read_las(&cloud.join("autzen_trim.laz")).unwrap();
+    if std::process::Command::new("gdaltransform")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let wkt = dir.path().join("autzen.wkt");
+        std::fs::write(&wkt, source.wkt.as_deref().unwrap()).unwrap();
+        let input: String = source.xyz[..5]
+            .iter()
+            .map(|q| format!("{} {} {}\n", q[0], q[1], q[2]))
+            .collect();
+        let mut child = std::process::Command::new("gdaltransform")
+            .args(["-s_srs", p(&wkt), "-t_srs", "EPSG:3740"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut stored = Vec::new();
+        for (tile, _) in db.tiles("autzen_trim").unwrap() {
+            if let Some(bytes) = db.tile_bytes("autzen_trim", tile.id).unwrap() {
+                let pts = cim_engine::points::TilePoints::decode(&bytes).unwrap();
+                stored.extend(
+                    pts.xyz
+                        .iter()
+                        .map(|q| [0, 1].map(|i| pts.origin[i] + f64::from(q[i]))),
+                );
+            }
+        }
+        let mut checked = 0;
+        for line in text.lines() {
+            let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let nearest = stored
+                .iter()
+                .map(|s| (s[0] - v[0]).hypot(s[1] - v[1]))
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                nearest < 0.001,
+                "GDAL puts a point at {v:?}, the nearest stored is {nearest} m away"
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 5, "{text}");
+    } else {
+        assert!(
+            std::env::var_os("CIM_REQUIRE_PEER_TESTS").is_none(),
+            "gdaltransform is missing"
+        );
+    }
     drop(db);
     // No CRS in the file: --src-crs is asked for; with it, the points are placed.
     let simple = cloud.join("simple.las");

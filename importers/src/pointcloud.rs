@@ -19,6 +19,8 @@ pub struct PointCloud {
     pub format: u8,
     /// The file's CRS and where it came from (`WKT record`, `GeoTIFF keys`), if it has one.
     pub crs: Option<(Crs, &'static str)>,
+    /// The file's WKT record as written, if it has one.
+    pub wkt: Option<String>,
     pub xyz: Vec<[f64; 3]>,
     /// ASPRS classes (2 ground, 6 building, …).
     pub class: Vec<u8>,
@@ -115,6 +117,12 @@ pub fn read_las(path: &Path) -> Result<PointCloud> {
         version: (header.version().major, header.version().minor),
         format: format.to_u8().unwrap_or(0),
         crs: crs_of(&header),
+        wkt: header.get_wkt_crs_bytes().map(|w| {
+            String::from_utf8_lossy(w)
+                .trim_end_matches('\0')
+                .trim()
+                .to_string()
+        }),
         xyz: Vec::with_capacity(cap),
         class: Vec::with_capacity(cap),
         intensity: Vec::with_capacity(cap),
