@@ -934,4 +934,40 @@ fn a_lidar_laz_becomes_a_point_tileset_in_the_project_crs() {
     );
     let info = cim_json(&["info", p(&project), "--json"]);
     assert_eq!(info["tilesets"].as_array().unwrap().len(), 2);
+    // The ground (class 2) as the project's terrain: every cell between the lowest and the
+    // highest ground point, the gaps said.
+    let o = cim(&[
+        "import",
+        p(&project),
+        p(&cloud.join("autzen_trim.laz")),
+        "--as-terrain",
+        "--resolution",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ground: Vec<f64> = source
+        .xyz
+        .iter()
+        .zip(&source.class)
+        .filter(|(_, c)| **c == 2)
+        .map(|(q, _)| q[2] * 0.3048)
+        .collect();
+    let (lo, hi) = ground
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, z| (a.0.min(*z), a.1.max(*z)));
+    let (min_m, max_m) = (t["min_m"].as_f64().unwrap(), t["max_m"].as_f64().unwrap());
+    assert!(
+        min_m >= lo - 0.01 && max_m <= hi + 0.01 && max_m - min_m > 1.0,
+        "{t} against {lo}..{hi}"
+    );
+    assert_eq!(t["cell_m"].as_f64(), Some(2.0));
+    assert!(t["valid_cells"].as_u64().unwrap() > 10_000, "{t}");
+    assert!(
+        t["warnings"][0].as_str().unwrap().contains("had no ground point"),
+        "{t}"
+    );
+    let info = cim_json(&["info", p(&project), "--json"]);
+    assert_eq!(info["terrain"][0]["name"].as_str(), Some("terrain"));
 }

@@ -241,6 +241,16 @@ pub fn import_file(
             let r = pipeline::import_terrain(project, path, dem.raster, &crs, &name, opts.cell_size)?;
             Ok(Imported::Terrain(r, dem.warnings))
         }
+        Format::PointCloud if opts.as_terrain => {
+            let (r, warnings) = crate::pointcloud::import_ground(
+                project,
+                path,
+                opts.layer.as_deref(),
+                opts.src_crs.as_ref(),
+                opts.cell_size,
+            )?;
+            Ok(Imported::Terrain(r, warnings))
+        }
         Format::PointCloud => {
             crate::pointcloud::import_point_cloud(project, path, opts.layer.as_deref(), opts.src_crs.as_ref())
                 .map(Imported::Points)

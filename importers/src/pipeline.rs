@@ -61,8 +61,10 @@ pub struct ImportOptions {
     pub allow_empty: bool,
     /// Which layer of a multi-layer source (GeoPackage table) to read; default: all of them.
     pub source_layer: Option<String>,
-    /// A DEM's cell size in the project CRS, m (default: the source's).
+    /// A DEM's cell size in the project CRS, m (default: the source's; 1 m for lidar ground).
     pub cell_size: Option<f64>,
+    /// A point cloud's ground (class 2) becomes the project's terrain instead of a tileset.
+    pub as_terrain: bool,
     /// Where a BIM model goes, overriding its georeferencing: easting, northing and height in
     /// the project CRS of the model's origin, and the rotation of its x axis from east (degrees
     /// anticlockwise).

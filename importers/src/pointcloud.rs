@@ -284,15 +284,13 @@ pub struct PointCloudReport {
     pub points_by_class: std::collections::BTreeMap<u8, u64>,
 }
 
-/// Imports a LAS/LAZ file as a point tileset named `name` (else the file's stem): its points
-/// moved into the project CRS (heights into metres), tiled, each tile's points packed
-/// (`cim-points`), in one transaction. A file without a CRS needs `src_crs`.
-pub fn import_point_cloud(
-    project: &mut cim_engine::Project,
+/// A LAS/LAZ file read and moved into the project CRS (heights into metres), with the CRS it
+/// came from (`name (where)`) and the placement said in words.
+fn placed(
+    project: &cim_engine::Project,
     path: &Path,
-    name: Option<&str>,
     src_crs: Option<&Crs>,
-) -> Result<PointCloudReport> {
+) -> Result<(PointCloud, String, String)> {
     let mut cloud = read_las(path)?;
     let (crs, from) = match (src_crs, &cloud.crs) {
         (Some(c), _) => (c.clone(), "--src-crs"),
@@ -312,6 +310,28 @@ pub fn import_point_cloud(
     for (k, p) in cloud.xyz.iter_mut().enumerate() {
         *p = [xs[k], ys[k], p[2] * z_scale];
     }
+    let placement = if to.is_identity() {
+        format!("{} ({from}), the project CRS", crs.name())
+    } else {
+        format!("{} ({from}) into {}", crs.name(), project.crs().name())
+    } + &if (z_scale - 1.0).abs() > 1e-12 {
+        format!(", heights × {z_scale}")
+    } else {
+        String::new()
+    };
+    Ok((cloud, format!("{} ({from})", crs.name()), placement))
+}
+
+/// Imports a LAS/LAZ file as a point tileset named `name` (else the file's stem): its points
+/// moved into the project CRS (heights into metres), tiled, each tile's points packed
+/// (`cim-points`), in one transaction. A file without a CRS needs `src_crs`.
+pub fn import_point_cloud(
+    project: &mut cim_engine::Project,
+    path: &Path,
+    name: Option<&str>,
+    src_crs: Option<&Crs>,
+) -> Result<PointCloudReport> {
+    let (cloud, crs, placement) = placed(project, path, src_crs)?;
     let name = name
         .map(str::to_string)
         .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -332,15 +352,6 @@ pub fn import_point_cloud(
             t
         })
         .collect();
-    let placement = if to.is_identity() {
-        format!("{} ({from}), the project CRS", crs.name())
-    } else {
-        format!("{} ({from}) into {}", crs.name(), project.crs().name())
-    } + &if (z_scale - 1.0).abs() > 1e-12 {
-        format!(", heights × {z_scale}")
-    } else {
-        String::new()
-    };
     let source = path.display().to_string();
     let mut tx = project.import().map_err(|e| ImportError::engine(path, e))?;
     let tileset = tx
@@ -356,9 +367,129 @@ pub fn import_point_cloud(
     tx.commit().map_err(|e| ImportError::engine(path, e))?;
     Ok(PointCloudReport {
         tileset,
-        crs: format!("{} ({from})", crs.name()),
+        crs,
         points_by_class: cloud.class_counts(),
     })
+}
+
+/// ASPRS class of ground points.
+pub const GROUND: u8 = 2;
+
+/// Cells a gap is filled across from the cells with ground points around it.
+pub const FILL_CELLS: usize = 3;
+
+/// A DEM of the ground points (class 2) of `cloud` (in the project CRS) in cells of `cell_m`:
+/// each cell the mean height of its ground points; a cell without one takes the mean of its
+/// neighbours that have a height, ring by ring up to [`FILL_CELLS`] cells from the data (so
+/// the ground under a building is bridged); farther cells stay without data. Also the count of
+/// cells filled. `None` when there is no ground point.
+pub fn ground_dem(cloud: &PointCloud, cell_m: f64) -> Option<(cim_engine::Raster, usize)> {
+    let ground: Vec<[f64; 3]> = cloud
+        .xyz
+        .iter()
+        .zip(&cloud.class)
+        .filter(|(_, c)| **c == GROUND)
+        .map(|(p, _)| *p)
+        .collect();
+    if ground.is_empty() || !(cell_m.is_finite() && cell_m > 0.0) {
+        return None;
+    }
+    let (mut x0, mut y0, mut x1, mut y1) =
+        (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for p in &ground {
+        x0 = x0.min(p[0]);
+        y0 = y0.min(p[1]);
+        x1 = x1.max(p[0]);
+        y1 = y1.max(p[1]);
+    }
+    // Cells aligned on multiples of the cell size, so two tiles of one survey line up.
+    let (x0, y0) = ((x0 / cell_m).floor() * cell_m, (y0 / cell_m).floor() * cell_m);
+    let width = (((x1 - x0) / cell_m).floor() as usize + 1).max(1);
+    let height = (((y1 - y0) / cell_m).floor() as usize + 1).max(1);
+    let top = y0 + height as f64 * cell_m;
+    let mut sum = vec![0.0f64; width * height];
+    let mut n = vec![0u32; width * height];
+    for p in &ground {
+        let col = (((p[0] - x0) / cell_m).floor() as usize).min(width - 1);
+        let row = (((top - p[1]) / cell_m).floor() as usize).min(height - 1);
+        sum[row * width + col] += p[2];
+        n[row * width + col] += 1;
+    }
+    let mut r = cim_engine::Raster::empty(width, height, x0, top, cell_m, cell_m);
+    for k in 0..width * height {
+        if n[k] > 0 {
+            r.data[k] = (sum[k] / f64::from(n[k])) as f32;
+        }
+    }
+    let mut filled = 0;
+    for _ in 0..FILL_CELLS {
+        let before = r.data.clone();
+        for row in 0..height {
+            for col in 0..width {
+                if !before[row * width + col].is_nan() {
+                    continue;
+                }
+                let (mut s, mut m) = (0.0f64, 0u32);
+                for dr in -1i64..=1 {
+                    for dc in -1i64..=1 {
+                        let (rr, cc) = (row as i64 + dr, col as i64 + dc);
+                        if rr < 0 || cc < 0 || rr >= height as i64 || cc >= width as i64 {
+                            continue;
+                        }
+                        let v = before[rr as usize * width + cc as usize];
+                        if !v.is_nan() {
+                            s += f64::from(v);
+                            m += 1;
+                        }
+                    }
+                }
+                if m > 0 {
+                    r.data[row * width + col] = (s / f64::from(m)) as f32;
+                    filled += 1;
+                }
+            }
+        }
+    }
+    Some((r, filled))
+}
+
+/// Imports the ground of a LAS/LAZ file as terrain `name` (else `terrain`): a DEM of its ground
+/// points in cells of `cell_m` (1 m by default) in the project CRS ([`ground_dem`]), in one
+/// transaction, with a warning that says how many cells were filled and how many have no data.
+pub fn import_ground(
+    project: &mut cim_engine::Project,
+    path: &Path,
+    name: Option<&str>,
+    src_crs: Option<&Crs>,
+    cell_m: Option<f64>,
+) -> Result<(crate::pipeline::TerrainReport, Vec<crate::error::Warning>)> {
+    let (cloud, _, _) = placed(project, path, src_crs)?;
+    let cell = cell_m.unwrap_or(1.0);
+    let Some((dem, filled)) = ground_dem(&cloud, cell) else {
+        return Err(ImportError::file(
+            path,
+            if cell.is_finite() && cell > 0.0 {
+                "it has no ground points (class 2) to make a terrain of".to_string()
+            } else {
+                format!("--cell-size {cell} is not a length")
+            },
+        ));
+    };
+    let missing = dem.data.iter().filter(|v| v.is_nan()).count();
+    let mut warnings = Vec::new();
+    if filled > 0 || missing > 0 {
+        warnings.push(crate::error::Warning {
+            path: path.to_path_buf(),
+            record: None,
+            message: format!(
+                "{filled} of {} cells had no ground point and took their neighbours' mean (up to {FILL_CELLS} cells from one); {missing} are left without data",
+                dem.data.len()
+            ),
+        });
+    }
+    let crs = project.crs().clone();
+    let report = crate::pipeline::import_terrain(project, path, dem, &crs, name.unwrap_or("terrain"), None)?;
+    Ok((report, warnings))
 }
 
 #[cfg(test)]
@@ -460,6 +591,37 @@ mod tests {
                 .collect::<Vec<_>>(),
             tiles.iter().map(|t| t.0.clone()).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_ground_dem_is_the_mean_of_ground_points_with_small_gaps_bridged() {
+        let mut c = PointCloud::default();
+        // Ground at 10 m and 12 m in cell (0, 0) of 1 m cells, 20 m two cells east, a roof point
+        // (class 6) between them, and one ground point 10 cells away.
+        for (x, y, z, class) in [
+            (0.2, 0.5, 10.0, 2),
+            (0.7, 0.5, 12.0, 2),
+            (2.5, 0.5, 20.0, 2),
+            (1.5, 0.5, 99.0, 6),
+            (10.5, 0.5, 5.0, 2),
+        ] {
+            c.xyz.push([100.0 + x, 200.0 + y, z]);
+            c.class.push(class);
+        }
+        let (r, filled) = ground_dem(&c, 1.0).unwrap();
+        assert_eq!((r.width, r.height, r.origin_x, r.origin_y), (11, 1, 100.0, 201.0));
+        assert_eq!(r.data[0], 11.0);
+        // Under the roof: the neighbours' mean, not the roof.
+        assert_eq!(r.data[1], 15.5);
+        assert_eq!(r.data[2], 20.0);
+        // Three cells out from each side are filled; the middle of the gap stays empty.
+        assert!(
+            r.data[3..6].iter().all(|v| !v.is_nan()) && r.data[6].is_nan(),
+            "{:?}",
+            r.data
+        );
+        assert_eq!(filled, 1 + 3 + 3);
+        assert!(ground_dem(&PointCloud::default(), 1.0).is_none());
     }
 
     #[test]

@@ -61,9 +61,13 @@ pub struct ImportArgs {
     /// Attribute with each feature's valid-to date.
     #[arg(long)]
     pub valid_to_attr: Option<String>,
-    /// DEM cell size in metres in the project CRS (default: the source's).
-    #[arg(long)]
+    /// DEM cell size in metres in the project CRS (default: the source's; 1 m for lidar ground).
+    #[arg(long, visible_alias = "resolution")]
     pub cell_size: Option<f64>,
+    /// A LAS/LAZ point cloud's ground points (class 2) become the project's terrain (a DEM of
+    /// --cell-size), so a flood can run on lidar ground.
+    #[arg(long)]
+    pub as_terrain: bool,
     /// Treat every warning as an error (nothing is written then).
     #[arg(long)]
     pub strict: bool,
@@ -102,6 +106,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
         allow_empty: a.allow_empty,
         source_layer: a.source_layer.clone(),
         cell_size: a.cell_size,
+        as_terrain: a.as_terrain,
         origin: a.origin.as_deref().map(parse_origin).transpose()?,
     };
     if !a.file.exists() {
