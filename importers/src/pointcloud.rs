@@ -98,19 +98,73 @@ fn crs_of(header: &las::Header) -> Option<(Crs, &'static str)> {
     Crs::from_geokeys(&keys).ok().map(|c| (c, "GeoTIFF keys"))
 }
 
+/// Refuses a LAZ file whose chunk table claims more chunks than the file has bytes (the LAZ
+/// decoder would try to allocate them all: found by fuzzing). A LAS file, or a LAZ file without
+/// a chunk table, passes.
+fn check_laz_chunk_table(path: &Path) -> std::result::Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut head = [0u8; 105];
+    if f.read_exact(&mut head).is_err() || &head[..4] != b"LASF" {
+        // Short or not LAS: the reader says why.
+        return Ok(());
+    }
+    // Compressed point formats have bit 7 of the format byte set.
+    if head[104] & 0x80 == 0 {
+        return Ok(());
+    }
+    let offset = u64::from(u32::from_le_bytes([head[96], head[97], head[98], head[99]]));
+    let mut at = [0u8; 8];
+    if f.seek(SeekFrom::Start(offset)).is_err() || f.read_exact(&mut at).is_err() {
+        return Ok(());
+    }
+    let table = i64::from_le_bytes(at);
+    if table < 0 {
+        return Ok(());
+    }
+    let mut entry = [0u8; 8];
+    if f.seek(SeekFrom::Start(table as u64)).is_err() || f.read_exact(&mut entry).is_err() {
+        return Err(format!(
+            "its LAZ chunk table offset {table} lies beyond the file's {size} bytes"
+        ));
+    }
+    let chunks = u64::from(u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]));
+    if chunks > size {
+        return Err(format!(
+            "its LAZ chunk table claims {chunks} chunks in a file of {size} bytes (a broken chunk table)"
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a LAS or LAZ file whole. A file that is not one, or a point that does not decode (a
 /// broken LAZ chunk), is an error naming the file and the point.
 pub fn read_las(path: &Path) -> Result<PointCloud> {
+    // The decoders are other crates': one that panics on a damaged file (fuzzing found some)
+    // gives an error too.
+    match std::panic::catch_unwind(|| read_las_inner(path)) {
+        Ok(r) => r,
+        Err(_) => Err(ImportError::File {
+            path: path.to_path_buf(),
+            reason: "the LAS/LAZ decoder failed on it (a damaged file)".into(),
+        }),
+    }
+}
+
+fn read_las_inner(path: &Path) -> Result<PointCloud> {
     let bad = |reason: String| ImportError::File {
         path: path.to_path_buf(),
         reason,
     };
+    check_laz_chunk_table(path).map_err(bad)?;
     let mut reader =
         las::Reader::from_path(path).map_err(|e| bad(format!("cannot read it as LAS/LAZ: {e}")))?;
     let header = reader.header().clone();
     let n = header.number_of_points();
-    // The header's count sizes the arrays; a lying header cannot make them huge.
-    let cap = usize::try_from(n.min(1 << 26)).unwrap_or(0);
+    // The header's count sizes the arrays up to a million points (a lying header cannot make
+    // them huge; they grow as points are read).
+    let cap = usize::try_from(n.min(1 << 20)).unwrap_or(0);
     let format = header.point_format();
     let mut cloud = PointCloud {
         path: path.to_path_buf(),
@@ -129,11 +183,13 @@ pub fn read_las(path: &Path) -> Result<PointCloud> {
         returns: Vec::with_capacity(cap),
         rgb: format.has_color.then(|| Vec::with_capacity(cap)),
     };
-    // In batches of a million, column by column.
+    // In batches of up to 64 MiB of records (the header sets a record's length, up to 64 KiB),
+    // column by column.
+    let per_batch = ((64u64 << 20) / u64::from(format.len()).max(1)).clamp(1, 1 << 20);
     let mut batch = las::PointDataBuilder::new().for_header(&header).build();
     loop {
         let got = reader
-            .fill_points(1 << 20, &mut batch)
+            .fill_points(per_batch, &mut batch)
             .map_err(|e| bad(format!("points from {}: {e}", cloud.xyz.len() + 1)))?;
         if got == 0 {
             break;
@@ -375,6 +431,9 @@ pub fn import_point_cloud(
 /// ASPRS class of ground points.
 pub const GROUND: u8 = 2;
 
+/// The most cells a ground DEM has (a 20 km square at 1 m).
+pub const MAX_DEM_CELLS: usize = 400_000_000;
+
 /// Cells a gap is filled across from the cells with ground points around it.
 pub const FILL_CELLS: usize = 3;
 
@@ -382,8 +441,12 @@ pub const FILL_CELLS: usize = 3;
 /// each cell the mean height of its ground points; a cell without one takes the mean of its
 /// neighbours that have a height, ring by ring up to [`FILL_CELLS`] cells from the data (so
 /// the ground under a building is bridged); farther cells stay without data. Also the count of
-/// cells filled. `None` when there is no ground point.
-pub fn ground_dem(cloud: &PointCloud, cell_m: f64) -> Option<(cim_engine::Raster, usize)> {
+/// cells filled. An error says why there is none: no ground point, a cell size that is not a
+/// length, or a grid of more than [`MAX_DEM_CELLS`] cells.
+pub fn ground_dem(
+    cloud: &PointCloud,
+    cell_m: f64,
+) -> std::result::Result<(cim_engine::Raster, usize), String> {
     let ground: Vec<[f64; 3]> = cloud
         .xyz
         .iter()
@@ -391,8 +454,11 @@ pub fn ground_dem(cloud: &PointCloud, cell_m: f64) -> Option<(cim_engine::Raster
         .filter(|(_, c)| **c == GROUND)
         .map(|(p, _)| *p)
         .collect();
-    if ground.is_empty() || !(cell_m.is_finite() && cell_m > 0.0) {
-        return None;
+    if !(cell_m.is_finite() && cell_m > 0.0) {
+        return Err(format!("--cell-size {cell_m} is not a length"));
+    }
+    if ground.is_empty() {
+        return Err("it has no ground points (class 2) to make a terrain of".into());
     }
     let (mut x0, mut y0, mut x1, mut y1) =
         (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
@@ -404,8 +470,16 @@ pub fn ground_dem(cloud: &PointCloud, cell_m: f64) -> Option<(cim_engine::Raster
     }
     // Cells aligned on multiples of the cell size, so two tiles of one survey line up.
     let (x0, y0) = ((x0 / cell_m).floor() * cell_m, (y0 / cell_m).floor() * cell_m);
-    let width = (((x1 - x0) / cell_m).floor() as usize + 1).max(1);
-    let height = (((y1 - y0) / cell_m).floor() as usize + 1).max(1);
+    let (w, h) = ((x1 - x0) / cell_m + 1.0, (y1 - y0) / cell_m + 1.0);
+    if !(w.is_finite() && h.is_finite()) || w * h > MAX_DEM_CELLS as f64 {
+        return Err(format!(
+            "its ground spans {:.0} × {:.0} m: more than {MAX_DEM_CELLS} cells of {cell_m} m (give a larger --resolution)",
+            x1 - x0,
+            y1 - y0
+        ));
+    }
+    let width = (w.floor() as usize).max(1);
+    let height = (h.floor() as usize).max(1);
     let top = y0 + height as f64 * cell_m;
     let mut sum = vec![0.0f64; width * height];
     let mut n = vec![0u32; width * height];
@@ -450,7 +524,7 @@ pub fn ground_dem(cloud: &PointCloud, cell_m: f64) -> Option<(cim_engine::Raster
             }
         }
     }
-    Some((r, filled))
+    Ok((r, filled))
 }
 
 /// Imports the ground of a LAS/LAZ file as terrain `name` (else `terrain`): a DEM of its ground
@@ -465,16 +539,7 @@ pub fn import_ground(
 ) -> Result<(crate::pipeline::TerrainReport, Vec<crate::error::Warning>)> {
     let (cloud, _, _) = placed(project, path, src_crs)?;
     let cell = cell_m.unwrap_or(1.0);
-    let Some((dem, filled)) = ground_dem(&cloud, cell) else {
-        return Err(ImportError::file(
-            path,
-            if cell.is_finite() && cell > 0.0 {
-                "it has no ground points (class 2) to make a terrain of".to_string()
-            } else {
-                format!("--cell-size {cell} is not a length")
-            },
-        ));
-    };
+    let (dem, filled) = ground_dem(&cloud, cell).map_err(|reason| ImportError::file(path, reason))?;
     let missing = dem.data.iter().filter(|v| v.is_nan()).count();
     let mut warnings = Vec::new();
     if filled > 0 || missing > 0 {
@@ -621,7 +686,26 @@ mod tests {
             r.data
         );
         assert_eq!(filled, 1 + 3 + 3);
-        assert!(ground_dem(&PointCloud::default(), 1.0).is_none());
+        assert!(ground_dem(&PointCloud::default(), 1.0)
+            .unwrap_err()
+            .contains("no ground points"));
+        c.xyz[4][0] = 1e12;
+        assert!(ground_dem(&c, 1.0).unwrap_err().contains("more than"));
+    }
+
+    #[test]
+    fn the_files_fuzzing_found_are_errors_not_panics() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pointcloud-fuzz");
+        let mut n = 0;
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            if let Ok(c) = read_las(&path) {
+                let _ = tile_points(&c, 100);
+                let _ = ground_dem(&c, 1.0);
+            }
+            n += 1;
+        }
+        assert!(n >= 7, "{n} files");
     }
 
     #[test]
@@ -632,10 +716,7 @@ mod tests {
         bytes.truncate(bytes.len() / 2);
         std::fs::write(&cut, &bytes).unwrap();
         let e = read_las(&cut).unwrap_err().to_string();
-        assert!(
-            e.contains("cut.laz") && e.contains("cannot read it as LAS/LAZ"),
-            "{e}"
-        );
+        assert!(e.contains("cut.laz") && e.contains("chunk table offset"), "{e}");
         // Points cut off: the error says where.
         let mut bytes = std::fs::read(fixture("simple.las")).unwrap();
         bytes.truncate(bytes.len() * 3 / 5);
@@ -643,6 +724,19 @@ mod tests {
         std::fs::write(&cut, &bytes).unwrap();
         let e = read_las(&cut).unwrap_err().to_string();
         assert!(e.contains("cut.las") && e.contains("point"), "{e}");
+        // A LAZ whose chunk table claims billions of chunks (found by fuzzing): refused before
+        // the decoder tries to allocate them.
+        let mut bytes = std::fs::read(fixture("simple.laz")).unwrap();
+        let offset = u32::from_le_bytes(bytes[96..100].try_into().unwrap()) as usize;
+        let table = i64::from_le_bytes(bytes[offset..offset + 8].try_into().unwrap()) as usize;
+        bytes[table + 4..table + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let broken = dir.path().join("broken.laz");
+        std::fs::write(&broken, &bytes).unwrap();
+        let e = read_las(&broken).unwrap_err().to_string();
+        assert!(
+            e.contains("broken.laz") && e.contains("broken chunk table"),
+            "{e}"
+        );
         let junk = dir.path().join("junk.las");
         std::fs::write(&junk, b"LASF not really").unwrap();
         let e = read_las(&junk).unwrap_err().to_string();

@@ -8,7 +8,7 @@
 //! Targets: `cityjson` and `citygml` (reader and the whole city model import into a project), `mesh` (the
 //! stored mesh decoder), `step` (IFC), `sumo_net` (a SUMO network read, and the road network
 //! built from it), `sumo_routes` (a SUMO route file against SUMO's grid), `od_csv` (an
-//! origin–destination table), `sniff` (format
+//! origin–destination table), `las` (LAS/LAZ read, tiled, its ground gridded), `sniff` (format
 //! detection). Exit status 1 if anything panicked.
 
 use std::path::{Path, PathBuf};
@@ -70,6 +70,10 @@ ENDSEC;END-ISO-10303-21;".to_vec(),
         "sumo_net" => vec![
             gunzip(&repo().join("tests/data/sumo/grid.net.xml.gz")),
             read("sumo/cross.net.xml"),
+        ],
+        "las" => vec![
+            std::fs::read(fixtures().join("pointcloud/simple.las")).unwrap_or_default(),
+            std::fs::read(fixtures().join("pointcloud/simple.laz")).unwrap_or_default(),
         ],
         "od_csv" => vec![
             b"origin,destination,trips\nA,B,12\nB,A,3.5\n# a comment\n\nC,\"A, north\",1\n".to_vec(),
@@ -235,6 +239,15 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
                         let _ = p.build_network(&Default::default());
                     }
                     let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        "las" => {
+            let file = work.join("fuzz.laz");
+            if std::fs::write(&file, data).is_ok() {
+                if let Ok(c) = cim_importers::pointcloud::read_las(&file) {
+                    let _ = cim_importers::pointcloud::tile_points(&c, 100);
+                    let _ = cim_importers::pointcloud::ground_dem(&c, 1.0);
                 }
             }
         }
