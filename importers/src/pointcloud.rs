@@ -31,24 +31,29 @@ pub struct PointCloud {
     pub rgb: Option<Vec<[u16; 3]>>,
 }
 
+/// `[min_x, min_y, min_z, max_x, max_y, max_z]` of `points` (infinite when none).
+fn bounds_of(points: impl Iterator<Item = [f64; 3]>) -> [f64; 6] {
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for p in points {
+        for i in 0..3 {
+            b[i] = b[i].min(p[i]);
+            b[i + 3] = b[i + 3].max(p[i]);
+        }
+    }
+    b
+}
+
 impl PointCloud {
     /// `[min_x, min_y, min_z, max_x, max_y, max_z]` of the points (infinite when none).
     pub fn bounds(&self) -> [f64; 6] {
-        let mut b = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        for p in &self.xyz {
-            for i in 0..3 {
-                b[i] = b[i].min(p[i]);
-                b[i + 3] = b[i + 3].max(p[i]);
-            }
-        }
-        b
+        bounds_of(self.xyz.iter().copied())
     }
 
     /// Points of each class, by class.
@@ -249,21 +254,7 @@ pub fn tile_points(
     while let Some((ids, lo, side, parent, depth)) = queue.pop_front() {
         let id = out.len() as u32;
         // The tile's bounds: tight round the points of its subtree.
-        let mut tight = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        for &i in &ids {
-            let p = cloud.xyz[i as usize];
-            for k in 0..3 {
-                tight[k] = tight[k].min(p[k]);
-                tight[k + 3] = tight[k + 3].max(p[k]);
-            }
-        }
+        let tight = bounds_of(ids.iter().map(|&i| cloud.xyz[i as usize]));
         let (keep, rest, error) = if ids.len() <= max || depth >= MAX_DEPTH {
             (ids, Vec::new(), 0.0)
         } else {
