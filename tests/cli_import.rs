@@ -965,6 +965,37 @@ fn a_lidar_laz_becomes_a_point_tileset_in_the_project_crs() {
         t["warnings"][0].as_str().unwrap().contains("had no ground point"),
         "{t}"
     );
+    // The surface (a DSM): the highest point a cell, so above the ground's grid and up to the
+    // highest point.
+    let o = cim(&[
+        "import",
+        p(&project),
+        p(&cloud.join("autzen_trim.laz")),
+        "--as-surface",
+        "--resolution",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let top = source.xyz.iter().map(|q| q[2] * 0.3048).fold(f64::MIN, f64::max);
+    let s_max = s["max_m"].as_f64().unwrap();
+    assert!((s_max - top).abs() < 0.01, "{s} against the highest point {top}");
+    assert!(s_max > max_m + 5.0, "the surface {s} is not above the ground {t}");
     let info = cim_json(&["info", p(&project), "--json"]);
-    assert_eq!(info["terrain"][0]["name"].as_str(), Some("terrain"));
+    let names: Vec<&str> = info["terrain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["surface", "terrain"]);
+    // Not a point cloud: an error, not a quiet feature import.
+    let e = cim_err(&[
+        "import",
+        p(&project),
+        p(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/bubenec_dtm_1m_utm33n.tif")),
+        "--as-terrain",
+    ]);
+    assert!(e.contains("take a LAS/LAZ point cloud"), "{e}");
 }

@@ -4,6 +4,7 @@ pub mod footprints;
 pub mod gpkg_gen;
 pub mod huge_polygon;
 pub mod lod2;
+pub mod points;
 
 /// The allocator the `cim` binary uses (see its `main.rs`), so that the benches measure what it
 /// does.

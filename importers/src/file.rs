@@ -223,6 +223,12 @@ pub fn import_file(
         return Err(ImportError::file(path, "no such file"));
     }
     let format = detect(path)?;
+    if (opts.as_terrain || opts.as_surface) && format != Format::PointCloud {
+        return Err(ImportError::file(
+            path,
+            "--as-terrain and --as-surface take a LAS/LAZ point cloud; this file is not one",
+        ));
+    }
     match format {
         Format::GeoTiff => {
             let dem = crate::terrain::read_geotiff(path)?;
@@ -241,10 +247,22 @@ pub fn import_file(
             let r = pipeline::import_terrain(project, path, dem.raster, &crs, &name, opts.cell_size)?;
             Ok(Imported::Terrain(r, dem.warnings))
         }
-        Format::PointCloud if opts.as_terrain => {
-            let (r, warnings) = crate::pointcloud::import_ground(
+        Format::PointCloud if opts.as_terrain || opts.as_surface => {
+            if opts.as_terrain && opts.as_surface {
+                return Err(ImportError::file(
+                    path,
+                    "--as-terrain and --as-surface make two grids: import the file once for each",
+                ));
+            }
+            let model = if opts.as_surface {
+                crate::pointcloud::HeightModel::Surface
+            } else {
+                crate::pointcloud::HeightModel::Ground
+            };
+            let (r, warnings) = crate::pointcloud::import_height_grid(
                 project,
                 path,
+                model,
                 opts.layer.as_deref(),
                 opts.src_crs.as_ref(),
                 opts.cell_size,

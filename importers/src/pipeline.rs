@@ -65,6 +65,9 @@ pub struct ImportOptions {
     pub cell_size: Option<f64>,
     /// A point cloud's ground (class 2) becomes the project's terrain instead of a tileset.
     pub as_terrain: bool,
+    /// A point cloud's surface (the highest point a cell, noise left out) becomes a terrain
+    /// named `surface` (a DSM) instead of a tileset.
+    pub as_surface: bool,
     /// Where a BIM model goes, overriding its georeferencing: easting, northing and height in
     /// the project CRS of the model's origin, and the rotation of its x axis from east (degrees
     /// anticlockwise).

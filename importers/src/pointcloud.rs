@@ -428,28 +428,54 @@ pub const MAX_DEM_CELLS: usize = 400_000_000;
 /// Cells a gap is filled across from the cells with ground points around it.
 pub const FILL_CELLS: usize = 3;
 
-/// A DEM of the ground points (class 2) of `cloud` (in the project CRS) in cells of `cell_m`:
-/// each cell the mean height of its ground points; a cell without one takes the mean of its
-/// neighbours that have a height, ring by ring up to [`FILL_CELLS`] cells from the data (so
-/// the ground under a building is bridged); farther cells stay without data. Also the count of
-/// cells filled. An error says why there is none: no ground point, a cell size that is not a
-/// length, or a grid of more than [`MAX_DEM_CELLS`] cells.
-pub fn ground_dem(
+/// ASPRS classes of noise (low and high), left out of a surface model.
+pub const NOISE: [u8; 2] = [7, 18];
+
+/// Which heights a lidar grid takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeightModel {
+    /// A DEM: the mean height of the ground points (class 2) a cell.
+    Ground,
+    /// A DSM: the highest point a cell of every class but noise (roofs, trees, ground).
+    Surface,
+}
+
+impl HeightModel {
+    /// What the model is made of, for messages.
+    fn what(self) -> &'static str {
+        match self {
+            HeightModel::Ground => "ground point (class 2)",
+            HeightModel::Surface => "point (noise left out)",
+        }
+    }
+}
+
+/// A height grid of `cloud` (in the project CRS) in cells of `cell_m`, of its ground points or
+/// its surface ([`HeightModel`]). A cell without a point takes the mean of its neighbours that
+/// have a height, ring by ring up to [`FILL_CELLS`] cells from the data (so the ground under a
+/// building is bridged); farther cells stay without data. Also the count of cells filled. An
+/// error says why there is none: no point of the kind, a cell size that is not a length, or a
+/// grid of more than [`MAX_DEM_CELLS`] cells.
+pub fn height_grid(
     cloud: &PointCloud,
     cell_m: f64,
+    model: HeightModel,
 ) -> std::result::Result<(cim_engine::Raster, usize), String> {
     let ground: Vec<[f64; 3]> = cloud
         .xyz
         .iter()
         .zip(&cloud.class)
-        .filter(|(_, c)| **c == GROUND)
+        .filter(|(_, c)| match model {
+            HeightModel::Ground => **c == GROUND,
+            HeightModel::Surface => !NOISE.contains(*c),
+        })
         .map(|(p, _)| *p)
         .collect();
     if !(cell_m.is_finite() && cell_m > 0.0) {
         return Err(format!("--cell-size {cell_m} is not a length"));
     }
     if ground.is_empty() {
-        return Err("it has no ground points (class 2) to make a terrain of".into());
+        return Err(format!("it has no {} to make a terrain of", model.what()));
     }
     let (mut x0, mut y0, mut x1, mut y1) =
         (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
@@ -477,13 +503,21 @@ pub fn ground_dem(
     for p in &ground {
         let col = (((p[0] - x0) / cell_m).floor() as usize).min(width - 1);
         let row = (((top - p[1]) / cell_m).floor() as usize).min(height - 1);
-        sum[row * width + col] += p[2];
-        n[row * width + col] += 1;
+        let k = row * width + col;
+        match model {
+            HeightModel::Ground => sum[k] += p[2],
+            HeightModel::Surface if n[k] == 0 => sum[k] = p[2],
+            HeightModel::Surface => sum[k] = sum[k].max(p[2]),
+        }
+        n[k] += 1;
     }
     let mut r = cim_engine::Raster::empty(width, height, x0, top, cell_m, cell_m);
     for k in 0..width * height {
         if n[k] > 0 {
-            r.data[k] = (sum[k] / f64::from(n[k])) as f32;
+            r.data[k] = match model {
+                HeightModel::Ground => sum[k] / f64::from(n[k]),
+                HeightModel::Surface => sum[k],
+            } as f32;
         }
     }
     let mut filled = 0;
@@ -518,19 +552,21 @@ pub fn ground_dem(
     Ok((r, filled))
 }
 
-/// Imports the ground of a LAS/LAZ file as terrain `name` (else `terrain`): a DEM of its ground
-/// points in cells of `cell_m` (1 m by default) in the project CRS ([`ground_dem`]), in one
-/// transaction, with a warning that says how many cells were filled and how many have no data.
-pub fn import_ground(
+/// Imports a LAS/LAZ file as terrain `name` (else `terrain` for the ground, `surface` for the
+/// surface): a grid of its ground or its surface ([`height_grid`]) in cells of `cell_m` (1 m by
+/// default) in the project CRS, in one transaction, with a warning that says how many cells
+/// were filled and how many have no data.
+pub fn import_height_grid(
     project: &mut cim_engine::Project,
     path: &Path,
+    model: HeightModel,
     name: Option<&str>,
     src_crs: Option<&Crs>,
     cell_m: Option<f64>,
 ) -> Result<(crate::pipeline::TerrainReport, Vec<crate::error::Warning>)> {
     let (cloud, _, _) = placed(project, path, src_crs)?;
     let cell = cell_m.unwrap_or(1.0);
-    let (dem, filled) = ground_dem(&cloud, cell).map_err(|reason| ImportError::file(path, reason))?;
+    let (dem, filled) = height_grid(&cloud, cell, model).map_err(|reason| ImportError::file(path, reason))?;
     let missing = dem.data.iter().filter(|v| v.is_nan()).count();
     let mut warnings = Vec::new();
     if filled > 0 || missing > 0 {
@@ -538,13 +574,18 @@ pub fn import_ground(
             path: path.to_path_buf(),
             record: None,
             message: format!(
-                "{filled} of {} cells had no ground point and took their neighbours' mean (up to {FILL_CELLS} cells from one); {missing} are left without data",
-                dem.data.len()
+                "{filled} of {} cells had no {} and took their neighbours' mean (up to {FILL_CELLS} cells from one); {missing} are left without data",
+                dem.data.len(),
+                model.what()
             ),
         });
     }
     let crs = project.crs().clone();
-    let report = crate::pipeline::import_terrain(project, path, dem, &crs, name.unwrap_or("terrain"), None)?;
+    let default = match model {
+        HeightModel::Ground => "terrain",
+        HeightModel::Surface => "surface",
+    };
+    let report = crate::pipeline::import_terrain(project, path, dem, &crs, name.unwrap_or(default), None)?;
     Ok((report, warnings))
 }
 
@@ -664,7 +705,7 @@ mod tests {
             c.xyz.push([100.0 + x, 200.0 + y, z]);
             c.class.push(class);
         }
-        let (r, filled) = ground_dem(&c, 1.0).unwrap();
+        let (r, filled) = height_grid(&c, 1.0, HeightModel::Ground).unwrap();
         assert_eq!((r.width, r.height, r.origin_x, r.origin_y), (11, 1, 100.0, 201.0));
         assert_eq!(r.data[0], 11.0);
         // Under the roof: the neighbours' mean, not the roof.
@@ -677,11 +718,19 @@ mod tests {
             r.data
         );
         assert_eq!(filled, 1 + 3 + 3);
-        assert!(ground_dem(&PointCloud::default(), 1.0)
+        assert!(height_grid(&PointCloud::default(), 1.0, HeightModel::Ground)
             .unwrap_err()
-            .contains("no ground points"));
+            .contains("no ground point"));
+        // The surface: the highest point a cell, the roof included, noise left out.
+        c.xyz.push([101.5, 200.5, 500.0]);
+        c.class.push(7);
+        let (s, filled) = height_grid(&c, 1.0, HeightModel::Surface).unwrap();
+        assert_eq!((s.data[0], s.data[1], s.data[2]), (12.0, 99.0, 20.0));
+        assert_eq!(filled, 3 + 3);
         c.xyz[4][0] = 1e12;
-        assert!(ground_dem(&c, 1.0).unwrap_err().contains("more than"));
+        assert!(height_grid(&c, 1.0, HeightModel::Ground)
+            .unwrap_err()
+            .contains("more than"));
     }
 
     #[test]
@@ -692,7 +741,8 @@ mod tests {
             let path = f.unwrap().path();
             if let Ok(c) = read_las(&path) {
                 let _ = tile_points(&c, 100);
-                let _ = ground_dem(&c, 1.0);
+                let _ = height_grid(&c, 1.0, HeightModel::Ground);
+                let _ = height_grid(&c, 1.0, HeightModel::Surface);
             }
             n += 1;
         }

@@ -68,6 +68,10 @@ pub struct ImportArgs {
     /// --cell-size), so a flood can run on lidar ground.
     #[arg(long)]
     pub as_terrain: bool,
+    /// A LAS/LAZ point cloud's surface (the highest point a cell, noise classes 7 and 18 left
+    /// out: roofs, trees, ground) becomes a terrain named `surface` (a DSM; --layer renames it).
+    #[arg(long)]
+    pub as_surface: bool,
     /// Treat every warning as an error (nothing is written then).
     #[arg(long)]
     pub strict: bool,
@@ -107,6 +111,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
         source_layer: a.source_layer.clone(),
         cell_size: a.cell_size,
         as_terrain: a.as_terrain,
+        as_surface: a.as_surface,
         origin: a.origin.as_deref().map(parse_origin).transpose()?,
     };
     if !a.file.exists() {

@@ -247,7 +247,11 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
             if std::fs::write(&file, data).is_ok() {
                 if let Ok(c) = cim_importers::pointcloud::read_las(&file) {
                     let _ = cim_importers::pointcloud::tile_points(&c, 100);
-                    let _ = cim_importers::pointcloud::ground_dem(&c, 1.0);
+                    let _ = cim_importers::pointcloud::height_grid(
+                        &c,
+                        1.0,
+                        cim_importers::pointcloud::HeightModel::Ground,
+                    );
                 }
             }
         }
