@@ -37,8 +37,9 @@ pub use raster::Raster;
 // store re-exports (owned by the store engineer):
 pub use store::{
     flood_kpis, image_mime, parse_conditions, run_raster_table, BimModel, Cell, CmpOp, ColumnKind, Condition,
-    FeatureFilter, GeometryType, ImportStats, ImportTx, Kpi, KpiSnapshot, LayerInfo, LayerSpec, MeshSummary,
-    NetworkSummary, Project, Refine, ResultColumn, ResultTable, RunBuilding, RunRaster, RunRasterAt,
-    RunRecord, RunRoad, RunSpool, RunSummary, StoredFeature, TerrainInfo, Texture, Tile, TileContent,
-    Tileset, TilesetKind, Viewpoint, Written, COVERAGE_TILE, DATA_NULL, FLOOD_CLASSES, FORMAT_VERSION,
+    ContentFrame, FeatureFilter, GeometryType, ImportStats, ImportTx, Kpi, KpiSnapshot, LayerInfo, LayerSpec,
+    MeshSummary, NetworkSummary, Project, Refine, ResultColumn, ResultTable, RunBuilding, RunRaster,
+    RunRasterAt, RunRecord, RunRoad, RunSpool, RunSummary, StoredFeature, TerrainInfo, Texture, Tile,
+    TileContent, Tileset, TilesetHead, TilesetKind, Viewpoint, Written, COVERAGE_TILE, DATA_NULL,
+    FLOOD_CLASSES, FORMAT_VERSION,
 };

@@ -32,6 +32,8 @@ pub enum Format {
     SumoNet,
     /// A LAS or LAZ point cloud.
     PointCloud,
+    /// A 3D Tiles tileset (`tileset.json`, 1.0 or 1.1).
+    Tiles3d,
     /// A 3-D format cim does not read yet (its name).
     NotYet(&'static str),
     /// Nothing cim knows (GDAL may, with the `gdal` feature).
@@ -54,6 +56,7 @@ impl Format {
             Format::Ifc => "IFC",
             Format::SumoNet => "SUMO network",
             Format::PointCloud => "LAS/LAZ point cloud",
+            Format::Tiles3d => "3D Tiles tileset",
             Format::NotYet(n) => n,
             Format::Unknown => "unknown",
         }
@@ -147,7 +150,7 @@ pub fn sniff(head: &[u8]) -> Format {
         }
         let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
         if compact.contains("\"asset\":{") && compact.contains("\"geometricError\"") {
-            return Format::NotYet("3D Tiles tileset");
+            return Format::Tiles3d;
         }
         if compact.contains("\"type\":\"Feature")
             || compact.contains("\"features\":")
@@ -209,6 +212,8 @@ pub enum Imported {
     Terrain(TerrainReport, Vec<Warning>),
     /// A point cloud into a tileset.
     Points(crate::pointcloud::PointCloudReport),
+    /// A 3D Tiles tileset into a tileset.
+    Tiles(crate::tiles3d::Tiles3dReport),
 }
 
 /// Imports the file at `path` into `project`: recognises its format, reads it and runs the
@@ -222,6 +227,20 @@ pub fn import_file(
     if !path.exists() {
         return Err(ImportError::file(path, "no such file"));
     }
+    // A folder: the tileset in it.
+    let tileset_json;
+    let path = if path.is_dir() {
+        tileset_json = path.join("tileset.json");
+        if !tileset_json.is_file() {
+            return Err(ImportError::file(
+                path,
+                "a folder without a tileset.json (cim imports a folder as a 3D Tiles tileset)",
+            ));
+        }
+        tileset_json.as_path()
+    } else {
+        path
+    };
     let format = detect(path)?;
     if (opts.as_terrain || opts.as_surface) && format != Format::PointCloud {
         return Err(ImportError::file(
@@ -268,6 +287,16 @@ pub fn import_file(
                 opts.cell_size,
             )?;
             Ok(Imported::Terrain(r, warnings))
+        }
+        Format::Tiles3d => {
+            let o = crate::tiles3d::Tiles3dOptions {
+                name: opts.layer.clone(),
+                reference: opts.reference,
+                geoid_offset_m: opts.geoid_offset_m,
+                origin: opts.origin,
+                strict: opts.strict,
+            };
+            crate::tiles3d::import_3dtiles(project, path, &o).map(Imported::Tiles)
         }
         Format::PointCloud => {
             crate::pointcloud::import_point_cloud(project, path, opts.layer.as_deref(), opts.src_crs.as_ref())

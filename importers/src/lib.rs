@@ -17,6 +17,7 @@ mod run_raster;
 mod source;
 pub mod sumo;
 pub mod terrain;
+pub mod tiles3d;
 pub mod validate;
 pub mod vector;
 

@@ -65,6 +65,12 @@ pub struct ImportOptions {
     pub cell_size: Option<f64>,
     /// A point cloud's ground (class 2) becomes the project's terrain instead of a tileset.
     pub as_terrain: bool,
+    /// Real-scene tilesets (3D Tiles): leave the content where it lies and reference it rather
+    /// than pack it into the project.
+    pub reference: bool,
+    /// 3D Tiles heights are ellipsoidal: the geoid's height above the ellipsoid there, m,
+    /// taken off them into the project's heights.
+    pub geoid_offset_m: f64,
     /// A point cloud's surface (the highest point a cell, noise left out) becomes a terrain
     /// named `surface` (a DSM) instead of a tileset.
     pub as_surface: bool,

@@ -307,6 +307,7 @@ pub fn tile_points(
             geometric_error: error,
             refine: Refine::Add,
             content: TileContent::None,
+            transform: None,
             triangles: 0,
             points: keep.len() as u64,
         };
@@ -403,11 +404,14 @@ pub fn import_point_cloud(
     let mut tx = project.import().map_err(|e| ImportError::engine(path, e))?;
     let tileset = tx
         .put_tileset(
-            &name,
-            cim_engine::TilesetKind::Points,
-            &source,
-            &placement,
-            None,
+            &cim_engine::TilesetHead {
+                name,
+                kind: cim_engine::TilesetKind::Points,
+                source,
+                placement,
+                root: None,
+                frame: cim_engine::ContentFrame::Project,
+            },
             &tiles,
         )
         .map_err(|e| ImportError::engine(path, e))?;

@@ -72,6 +72,14 @@ pub struct ImportArgs {
     /// out: roofs, trees, ground) becomes a terrain named `surface` (a DSM; --layer renames it).
     #[arg(long)]
     pub as_surface: bool,
+    /// Real-scene tilesets (3D Tiles): leave the content where it lies and reference it rather
+    /// than pack it into the project (for datasets of hundreds of GB; the folder must stay).
+    #[arg(long)]
+    pub reference: bool,
+    /// 3D Tiles heights are ellipsoidal: the geoid's height above the ellipsoid there, in
+    /// metres, taken off them into the project's heights (e.g. 36.7 at Haneda).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub geoid_offset: f64,
     /// Treat every warning as an error (nothing is written then).
     #[arg(long)]
     pub strict: bool,
@@ -112,6 +120,8 @@ pub fn run(a: ImportArgs) -> Result<()> {
         cell_size: a.cell_size,
         as_terrain: a.as_terrain,
         as_surface: a.as_surface,
+        reference: a.reference,
+        geoid_offset_m: a.geoid_offset,
         origin: a.origin.as_deref().map(parse_origin).transpose()?,
     };
     if !a.file.exists() {
@@ -155,6 +165,43 @@ pub fn run(a: ImportArgs) -> Result<()> {
                     .map(|(c, n)| format!("class {c}: {n}"))
                     .collect();
                 println!("  {}", classes.join(", "));
+            }
+            Ok(())
+        }
+        Ok(Imported::Tiles(r)) => {
+            let t = &r.tileset;
+            let b = t.bounds;
+            if a.json {
+                let v = serde_json::json!({
+                    "tileset": t.name, "kind": t.kind.name(), "version": r.version, "tiles": t.tiles,
+                    "triangles": t.triangles, "points": t.points, "contents": r.contents,
+                    "placement": t.placement, "bounds": b, "referenced": t.root.is_some(),
+                    "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+                });
+                println!("{v}");
+            } else {
+                for w in &r.warnings {
+                    eprintln!("warning: {w}");
+                }
+                let contents: Vec<String> = r.contents.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                println!(
+                    "tileset '{}': {} tiles ({}), {} triangles, {} points, content {}",
+                    t.name,
+                    t.tiles,
+                    contents.join(", "),
+                    t.triangles,
+                    t.points,
+                    if t.root.is_some() {
+                        "referenced where it lies"
+                    } else {
+                        "packed into the project"
+                    }
+                );
+                println!("  placed: {}", t.placement);
+                println!(
+                    "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
+                    b[0], b[1], b[2], b[3], b[4], b[5]
+                );
             }
             Ok(())
         }

@@ -56,7 +56,7 @@ pub use run_summary::{flood_kpis, Kpi, KpiSnapshot, RunSummary, FLOOD_CLASSES};
 pub use runs::{RunBuilding, RunRecord, RunRoad};
 pub use terrain::TerrainInfo;
 pub use textures::{image_mime, Texture};
-pub use tilesets::{Refine, Tile, TileContent, Tileset, TilesetKind};
+pub use tilesets::{ContentFrame, Refine, Tile, TileContent, Tileset, TilesetHead, TilesetKind};
 pub use viewpoints::Viewpoint;
 
 use crate::crs::Crs;

@@ -15,7 +15,7 @@ use rusqlite::{params, Connection};
 
 const TABLES: &str = "CREATE TABLE IF NOT EXISTS cim_tilesets (
   name TEXT NOT NULL PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL, placement TEXT NOT NULL,
-  root TEXT, tiles INTEGER NOT NULL, triangles INTEGER NOT NULL, points INTEGER NOT NULL,
+  root TEXT, frame TEXT NOT NULL, tiles INTEGER NOT NULL, triangles INTEGER NOT NULL, points INTEGER NOT NULL,
   min_x REAL NOT NULL, min_y REAL NOT NULL, min_z REAL NOT NULL,
   max_x REAL NOT NULL, max_y REAL NOT NULL, max_z REAL NOT NULL, imported TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cim_tiles (
@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS cim_tiles (
   min_x REAL NOT NULL, min_y REAL NOT NULL, min_z REAL NOT NULL,
   max_x REAL NOT NULL, max_y REAL NOT NULL, max_z REAL NOT NULL,
   geometric_error REAL NOT NULL, refine TEXT NOT NULL, content_kind TEXT, content BLOB,
-  content_path TEXT, triangles INTEGER NOT NULL, points INTEGER NOT NULL,
+  content_path TEXT, transform TEXT, triangles INTEGER NOT NULL, points INTEGER NOT NULL,
   PRIMARY KEY (tileset, tile));";
 
 /// What a tileset holds.
@@ -79,6 +79,42 @@ pub enum TileContent {
     Referenced { format: String, path: String },
 }
 
+/// The coordinates a tileset's content is in (after each tile's `transform`), so a reader can
+/// place it in the project CRS.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "frame", rename_all = "snake_case")]
+pub enum ContentFrame {
+    /// The project CRS already (cim's own point tiles).
+    Project,
+    /// Earth-centred, earth-fixed metres on WGS 84 (3D Tiles). Its heights are ellipsoidal: the
+    /// project's are those less `geoid_offset_m` (the geoid's height above the ellipsoid there).
+    Ecef { geoid_offset_m: f64 },
+    /// Local metres, z up, placed at `origin`: easting, northing and height in the project CRS
+    /// of the local (0, 0, 0) and the rotation of the local x axis from east (degrees,
+    /// anticlockwise).
+    Local { origin: [f64; 4] },
+}
+
+impl ContentFrame {
+    fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"frame":"project"}"#.into())
+    }
+}
+
+/// What a tileset is, as an import gives it to [`super::ImportTx::put_tileset`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TilesetHead {
+    pub name: String,
+    pub kind: TilesetKind,
+    /// The file or folder it came from.
+    pub source: String,
+    /// How it was placed in the project CRS, in words for the user to check.
+    pub placement: String,
+    /// The folder referenced content lies in (`None`: all packed).
+    pub root: Option<String>,
+    pub frame: ContentFrame,
+}
+
 /// One tile.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tile {
@@ -91,6 +127,9 @@ pub struct Tile {
     pub geometric_error: f64,
     pub refine: Refine,
     pub content: TileContent,
+    /// Column-major 4×4 matrix from the content's coordinates into the tileset's
+    /// [`ContentFrame`] (3D Tiles' transforms down the tree, multiplied out); `None`: identity.
+    pub transform: Option<[f64; 16]>,
     pub triangles: u64,
     pub points: u64,
 }
@@ -106,6 +145,8 @@ pub struct Tileset {
     pub placement: String,
     /// The folder referenced content lies in (`None`: all packed).
     pub root: Option<String>,
+    /// The coordinates its content is in.
+    pub frame: ContentFrame,
     pub tiles: u64,
     pub triangles: u64,
     pub points: u64,
@@ -139,6 +180,9 @@ pub fn check_tiles(tiles: &[Tile]) -> std::result::Result<(), String> {
         let b = t.bounds;
         if b.iter().any(|v| !v.is_finite()) || (0..3).any(|i| b[i] > b[i + 3]) {
             return bad(format!("bounds {b:?} are not finite min then max"));
+        }
+        if t.transform.is_some_and(|m| m.iter().any(|v| !v.is_finite())) {
+            return bad("its transform is not finite".into());
         }
         if !(t.geometric_error.is_finite() && t.geometric_error >= 0.0) {
             return bad(format!("geometric error {} is not a length", t.geometric_error));
@@ -181,17 +225,10 @@ impl super::ImportTx<'_> {
     /// Stores a tileset and its tiles (replacing one of the same name) in the import's
     /// transaction; returns the tileset as recorded (counts and bounds from its tiles). A tree
     /// that is not one is an error naming the tileset and the tile, and stores nothing.
-    #[allow(clippy::too_many_arguments)]
-    pub fn put_tileset(
-        &mut self,
-        name: &str,
-        kind: TilesetKind,
-        source: &str,
-        placement: &str,
-        root: Option<&str>,
-        tiles: &[Tile],
-    ) -> Result<Tileset> {
+    pub fn put_tileset(&mut self, head: &TilesetHead, tiles: &[Tile]) -> Result<Tileset> {
         let path = self.path().to_path_buf();
+        let name = head.name.as_str();
+        let root = head.root.as_deref();
         let invalid = |reason: String| EngineError::Tileset {
             name: name.to_string(),
             reason,
@@ -212,10 +249,11 @@ impl super::ImportTx<'_> {
             .ctx(&path)?;
         let set = Tileset {
             name: name.to_string(),
-            kind,
-            source: source.to_string(),
-            placement: placement.to_string(),
+            kind: head.kind,
+            source: head.source.clone(),
+            placement: head.placement.clone(),
             root: root.map(str::to_string),
+            frame: head.frame.clone(),
             tiles: tiles.len() as u64,
             triangles: tiles.iter().map(|t| t.triangles).sum(),
             points: tiles.iter().map(|t| t.points).sum(),
@@ -223,12 +261,12 @@ impl super::ImportTx<'_> {
         };
         let b = set.bounds;
         tx.execute(
-            "INSERT OR REPLACE INTO cim_tilesets (name, kind, source, placement, root, tiles, triangles, points,
+            "INSERT OR REPLACE INTO cim_tilesets (name, kind, source, placement, root, frame, tiles, triangles, points,
                min_x, min_y, min_z, max_x, max_y, max_z, imported)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?15, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
             params![
                 set.name,
-                kind.name(),
+                set.kind.name(),
                 set.source,
                 set.placement,
                 set.root,
@@ -240,15 +278,16 @@ impl super::ImportTx<'_> {
                 b[2],
                 b[3],
                 b[4],
-                b[5]
+                b[5],
+                set.frame.to_text()
             ],
         )
         .ctx(&path)?;
         let mut st = tx
             .prepare(
                 "INSERT INTO cim_tiles (tileset, tile, parent, min_x, min_y, min_z, max_x, max_y, max_z,
-                   geometric_error, refine, content_kind, content, content_path, triangles, points)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                   geometric_error, refine, content_kind, content, content_path, triangles, points, transform)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )
             .ctx(&path)?;
         for t in tiles {
@@ -274,7 +313,9 @@ impl super::ImportTx<'_> {
                 bytes,
                 at,
                 t.triangles as i64,
-                t.points as i64
+                t.points as i64,
+                t.transform
+                    .map(|m| serde_json::to_string(&m.to_vec()).unwrap_or_default())
             ])
             .ctx(&path)?;
         }
@@ -302,19 +343,21 @@ impl Project {
             .conn
             .prepare(
                 "SELECT name, kind, source, placement, root, tiles, triangles, points,
-                        min_x, min_y, min_z, max_x, max_y, max_z FROM cim_tilesets ORDER BY name",
+                        min_x, min_y, min_z, max_x, max_y, max_z, frame FROM cim_tilesets ORDER BY name",
             )
             .ctx(&path)?;
         let rows = st
             .query_map([], |r| {
                 Ok((
                     r.get::<_, String>(1)?,
+                    r.get::<_, String>(14)?,
                     Tileset {
                         name: r.get(0)?,
                         kind: TilesetKind::Mesh,
                         source: r.get(2)?,
                         placement: r.get(3)?,
                         root: r.get(4)?,
+                        frame: ContentFrame::Project,
                         tiles: r.get::<_, i64>(5)?.max(0) as u64,
                         triangles: r.get::<_, i64>(6)?.max(0) as u64,
                         points: r.get::<_, i64>(7)?.max(0) as u64,
@@ -332,7 +375,11 @@ impl Project {
             .ctx(&path)?;
         let mut out = Vec::new();
         for r in rows {
-            let (kind, mut set) = r.ctx(&path)?;
+            let (kind, frame, mut set) = r.ctx(&path)?;
+            set.frame = serde_json::from_str(&frame).map_err(|e| EngineError::Tileset {
+                name: set.name.clone(),
+                reason: format!("{}: its frame '{frame}' does not read: {e}", path.display()),
+            })?;
             set.kind = TilesetKind::parse(&kind).ok_or_else(|| EngineError::Tileset {
                 name: set.name.clone(),
                 reason: format!(
@@ -370,7 +417,7 @@ impl Project {
             .conn
             .prepare(
                 "SELECT tile, parent, min_x, min_y, min_z, max_x, max_y, max_z, geometric_error, refine,
-                        content_kind, length(content), content_path, triangles, points
+                        content_kind, length(content), content_path, triangles, points, transform
                  FROM cim_tiles WHERE tileset = ?1 ORDER BY tile",
             )
             .ctx(&path)?;
@@ -399,6 +446,10 @@ impl Project {
                             Refine::Replace
                         },
                         content,
+                        transform: r
+                            .get::<_, Option<String>>(15)?
+                            .and_then(|t| serde_json::from_str::<Vec<f64>>(&t).ok())
+                            .and_then(|v| <[f64; 16]>::try_from(v).ok()),
                         triangles: r.get::<_, i64>(13)?.max(0) as u64,
                         points: r.get::<_, i64>(14)?.max(0) as u64,
                     },
@@ -481,8 +532,22 @@ mod tests {
             geometric_error: 16.0 / f64::from(id + 1),
             refine: Refine::Replace,
             content,
+            transform: (id == 1).then_some([
+                1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 5.0, 6.0, 7.0, 1.0,
+            ]),
             triangles: 100 * u64::from(id),
             points: 0,
+        }
+    }
+
+    fn head(name: &str, kind: TilesetKind, source: &str, placement: &str, root: Option<&str>) -> TilesetHead {
+        TilesetHead {
+            name: name.into(),
+            kind,
+            source: source.into(),
+            placement: placement.into(),
+            root: root.map(str::to_string),
+            frame: ContentFrame::Ecef { geoid_offset_m: 1.5 },
         }
     }
 
@@ -520,11 +585,13 @@ mod tests {
         let mut tx = p.import().unwrap();
         let set = tx
             .put_tileset(
-                "photo",
-                TilesetKind::Mesh,
-                "photo/metadata.xml",
-                "EPSG:32650 as the project",
-                Some(&root),
+                &head(
+                    "photo",
+                    TilesetKind::Mesh,
+                    "photo/metadata.xml",
+                    "EPSG:32650 as the project",
+                    Some(&root),
+                ),
                 &tiles,
             )
             .unwrap();
@@ -548,8 +615,11 @@ mod tests {
         assert_eq!(p.tile_bytes("photo", 0).unwrap(), None);
         // Stored again: replaced, not doubled.
         let mut tx = p.import().unwrap();
-        tx.put_tileset("photo", TilesetKind::Mesh, "again", "", Some(&root), &tiles[..2])
-            .unwrap();
+        tx.put_tileset(
+            &head("photo", TilesetKind::Mesh, "again", "", Some(&root)),
+            &tiles[..2],
+        )
+        .unwrap();
         tx.commit().unwrap();
         assert_eq!(p.tiles("photo").unwrap().len(), 2);
         assert_eq!(p.tilesets().unwrap().len(), 1);
@@ -563,7 +633,7 @@ mod tests {
         assert!(e.contains("no tile 9"), "{e}");
         std::fs::remove_file(dir.path().join("photo/Data/Tile_1/Tile_1.osgb")).unwrap();
         let mut tx = p.import().unwrap();
-        tx.put_tileset("photo", TilesetKind::Mesh, "x", "", Some(&root), &tiles)
+        tx.put_tileset(&head("photo", TilesetKind::Mesh, "x", "", Some(&root)), &tiles)
             .unwrap();
         tx.commit().unwrap();
         let e = p.tile_bytes("photo", 2).unwrap_err().to_string();
@@ -643,7 +713,7 @@ mod tests {
         for (tiles, want) in cases {
             let mut tx = p.import().unwrap();
             let e = tx
-                .put_tileset("bad", TilesetKind::Mesh, "s", "", Some("/data"), &tiles)
+                .put_tileset(&head("bad", TilesetKind::Mesh, "s", "", Some("/data")), &tiles)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -659,7 +729,7 @@ mod tests {
         };
         let mut tx = p.import().unwrap();
         let e = tx
-            .put_tileset("bad", TilesetKind::Mesh, "s", "", None, &t)
+            .put_tileset(&head("bad", TilesetKind::Mesh, "s", "", None), &t)
             .unwrap_err()
             .to_string();
         assert!(e.contains("names no root folder"), "{e}");
@@ -667,7 +737,7 @@ mod tests {
         assert!(p.tilesets().unwrap().is_empty());
         // An import dropped before commit leaves nothing.
         let mut tx = p.import().unwrap();
-        tx.put_tileset("gone", TilesetKind::Points, "s", "", None, &ok())
+        tx.put_tileset(&head("gone", TilesetKind::Points, "s", "", None), &ok())
             .unwrap();
         drop(tx);
         assert!(p.tilesets().unwrap().is_empty());

@@ -1,0 +1,519 @@
+use super::*;
+
+fn fixture(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures")
+        .join(rel);
+    assert!(p.exists(), "fixture {} missing", p.display());
+    p
+}
+
+fn utm18() -> Crs {
+    Crs::from_epsg(32618).unwrap()
+}
+
+fn ecef_placer(crs: &Crs) -> Placer {
+    Placer::new(&ContentFrame::Ecef { geoid_offset_m: 0.0 }, crs).unwrap()
+}
+
+/// Decodes tile `id` of a tree into the frame (ECEF).
+fn decoded(tree: &tileset::Tree, id: usize) -> content::Content {
+    let t = &tree.tiles[id];
+    let file = t.content.as_ref().unwrap();
+    let bytes = std::fs::read(file).unwrap();
+    content::decode(
+        &bytes,
+        content::sniff(&bytes).unwrap(),
+        &t.transform,
+        file.parent(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_request_volume_sample_reads_with_its_external_tileset() {
+    let tree = tileset::read_tree(&fixture("3dtiles/TilesetWithRequestVolume/tileset.json")).unwrap();
+    assert_eq!(tree.version, "1.0");
+    assert!(tree.warnings.is_empty(), "{:?}", tree.warnings);
+    // Root; the tile naming city/tileset.json, whose root is its child with four b3dm
+    // children; the building with its transform; the points.
+    let parents: Vec<Option<u32>> = tree.tiles.iter().map(|t| t.parent).collect();
+    assert_eq!(
+        parents,
+        [
+            None,
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(2),
+            Some(2),
+            Some(2),
+            Some(0),
+            Some(0)
+        ]
+    );
+    let names: Vec<String> = tree
+        .tiles
+        .iter()
+        .map(|t| {
+            t.content
+                .as_ref()
+                .map(|c| c.file_name().unwrap().to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "",
+            "",
+            "",
+            "ll.b3dm",
+            "lr.b3dm",
+            "ur.b3dm",
+            "ul.b3dm",
+            "building.b3dm",
+            "points.pnts"
+        ]
+    );
+    assert!(tree.tiles.iter().all(|t| t.add), "ADD is inherited");
+    assert_eq!(
+        (tree.tiles[0].geometric_error, tree.tiles[3].geometric_error),
+        (100.0, 0.0)
+    );
+    // The city tiles: ten buildings each, batched, with their batch table.
+    for id in 3..7 {
+        let c = decoded(&tree, id);
+        let ids: std::collections::BTreeSet<u32> = c
+            .model
+            .parts
+            .iter()
+            .flat_map(|p| p.feature_ids.clone().unwrap())
+            .collect();
+        assert_eq!(ids, (0..10).collect(), "tile {id}");
+        let bt = &c.attributes[0];
+        assert_eq!(bt["id"].as_array().map(Vec::len), Some(10), "{bt}");
+        assert_eq!(bt["Height"].as_array().map(Vec::len), Some(10), "{bt}");
+    }
+    // The point cloud: 125,000 coloured points.
+    let pts = decoded(&tree, 8);
+    assert_eq!(pts.points.len(), 125_000);
+    assert_eq!(pts.colors.as_ref().map(Vec::len), Some(125_000));
+}
+
+/// Each building of the batched city tiles lies where its batch table's longitude and
+/// latitude (radians) put it: an independent check of RTC_CENTER, y-up to z-up and placement.
+#[test]
+fn batched_buildings_lie_at_their_batch_tables_longitude_and_latitude() {
+    let tree = tileset::read_tree(&fixture("3dtiles/TilesetWithRequestVolume/tileset.json")).unwrap();
+    let mut checked = 0;
+    for id in 3..7 {
+        let c = decoded(&tree, id);
+        let bt = &c.attributes[0];
+        for f in 0..10u32 {
+            let mut sum = [0.0; 3];
+            let mut n = 0.0;
+            for p in &c.model.parts {
+                for (v, fid) in p.positions.iter().zip(p.feature_ids.as_ref().unwrap()) {
+                    if *fid == f {
+                        let g = geodetic(*v);
+                        sum = [sum[0] + g[0], sum[1] + g[1], sum[2] + g[2]];
+                        n += 1.0;
+                    }
+                }
+            }
+            let (lon, lat) = (
+                bt["Longitude"][f as usize].as_f64().unwrap(),
+                bt["Latitude"][f as usize].as_f64().unwrap(),
+            );
+            // Metres between the building's vertex mean and its stated position.
+            let de = (sum[0] / n - lon.to_degrees()).to_radians() * 6_378_137.0 * lat.cos();
+            let dn = (sum[1] / n - lat.to_degrees()).to_radians() * 6_378_137.0;
+            assert!(
+                de.hypot(dn) < 5.0,
+                "tile {id} building {f}: {de:.2} m east, {dn:.2} m north of its batch table position"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 40);
+}
+
+/// ECEF into the project CRS as PROJ does it (GDAL's gdaltransform from EPSG:4978): within
+/// 1 cm, on the building's vertices and on the first points of the point tile.
+#[test]
+fn placement_from_ecef_matches_proj_within_a_centimetre() {
+    let tree = tileset::read_tree(&fixture("3dtiles/TilesetWithRequestVolume/tileset.json")).unwrap();
+    let mut probe: Vec<[f64; 3]> = decoded(&tree, 7).model.parts[0]
+        .positions
+        .iter()
+        .step_by(97)
+        .copied()
+        .collect();
+    probe.extend(decoded(&tree, 8).points.iter().step_by(25_000).copied());
+    probe.extend(
+        decoded(&tree, 3).model.parts[0]
+            .positions
+            .iter()
+            .step_by(301)
+            .copied(),
+    );
+    assert!(probe.len() > 10);
+    let input: String = probe
+        .iter()
+        .map(|p| format!("{:.6} {:.6} {:.6}\n", p[0], p[1], p[2]))
+        .collect();
+    if std::process::Command::new("gdaltransform")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CIM_REQUIRE_PEER_TESTS").is_none(),
+            "gdaltransform is missing"
+        );
+        return;
+    }
+    let mut child = std::process::Command::new("gdaltransform")
+        .args(["-s_srs", "EPSG:4978", "-t_srs", "EPSG:32618"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let proj: Vec<Vec<f64>> = text
+        .lines()
+        .map(|l| l.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+        .collect();
+    assert_eq!(proj.len(), probe.len(), "{text}");
+    let mut ours = probe.clone();
+    ecef_placer(&utm18()).place(&mut ours).unwrap();
+    for (k, (a, b)) in ours.iter().zip(&proj).enumerate() {
+        let d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+        assert!(
+            d.iter().all(|v| v.abs() < 0.01),
+            "point {k}: cim {a:?}, PROJ {b:?} ({d:?})"
+        );
+    }
+}
+
+#[test]
+fn geodetic_inverts_the_ecef_of_a_point() {
+    let p = crate::export::tiles::ecef(113.38, 22.495, 35.2);
+    let g = geodetic(p);
+    assert!(
+        (g[0] - 113.38).abs() < 1e-10 && (g[1] - 22.495).abs() < 1e-10 && (g[2] - 35.2).abs() < 1e-6,
+        "{g:?}"
+    );
+}
+
+/// The same 23 buildings as 3D Tiles 1.0 (b3dm, batch table, y-up glTF with a node matrix)
+/// and 1.1 (glb, EXT_mesh_features and EXT_structural_metadata) land in the same place.
+#[test]
+fn b3dm_and_glb_of_the_same_buildings_land_in_the_same_place() {
+    let a = tileset::read_tree(&fixture("3dtiles/pg2b3dm_3dbag_sibbe/tileset_b3dm.json")).unwrap();
+    let b = tileset::read_tree(&fixture("3dtiles/pg2b3dm_3dbag_sibbe/tileset_glb.json")).unwrap();
+    let (ca, cb) = (decoded(&a, 0), decoded(&b, 0));
+    let ids = |c: &content::Content| -> std::collections::BTreeSet<u32> {
+        c.model
+            .parts
+            .iter()
+            .flat_map(|p| p.feature_ids.clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(ids(&ca), (0..23).collect());
+    assert_eq!(ids(&cb), (0..23).collect());
+    let (ba, bb) = (ca.bounds().unwrap(), cb.bounds().unwrap());
+    for i in 0..6 {
+        assert!((ba[i] - bb[i]).abs() < 0.05, "{ba:?} against {bb:?}");
+    }
+    // In the Dutch grid both lie at Sibbe within the region of the upstream tileset (lon
+    // 5.8499–5.8737°, lat 50.8252–50.8399°: RD 187,604–189,270 × 315,140–316,786 by GDAL,
+    // widened by 10 m), 151.7–223.5 m above the ellipsoid.
+    let rd = Crs::from_epsg(28992).unwrap();
+    let mut pts: Vec<[f64; 3]> = cb
+        .model
+        .parts
+        .iter()
+        .flat_map(|p| p.positions.iter().copied())
+        .collect();
+    ecef_placer(&rd).place(&mut pts).unwrap();
+    let bounds = bounds_of(&pts);
+    assert!(
+        bounds[0] > 187_594.0 && bounds[3] < 189_280.0 && bounds[1] > 315_130.0 && bounds[4] < 316_796.0,
+        "{bounds:?}"
+    );
+    assert!(bounds[2] > 151.0 && bounds[5] < 224.0, "{bounds:?}");
+    // The batch table and the structural metadata are kept.
+    assert_eq!(
+        ca.attributes[0]["identificatie"].as_array().map(Vec::len),
+        Some(23)
+    );
+    assert!(
+        cb.attributes[0]["propertyTables"].is_array(),
+        "{}",
+        cb.attributes[0]
+    );
+}
+
+#[test]
+fn implicit_tiling_expands_to_the_available_tiles() {
+    let tree = tileset::read_tree(&fixture("3dtiles/SparseImplicitQuadtree/tileset.json")).unwrap();
+    assert_eq!(tree.version, "1.1");
+    assert!(tree.warnings.is_empty(), "{:?}", tree.warnings);
+    // 32 content tiles at level 5 and their ancestors.
+    let with_content: Vec<&tileset::RawTile> = tree.tiles.iter().filter(|t| t.content.is_some()).collect();
+    assert_eq!(with_content.len(), 32);
+    assert_eq!(tree.tiles.len(), 63);
+    for t in &with_content {
+        assert!(t.content.as_ref().unwrap().exists(), "{:?}", t.content);
+        assert_eq!(t.geometric_error, 1.0, "32 m halved five times");
+    }
+    // Each content lies within its tile's volume.
+    for (id, t) in tree.tiles.iter().enumerate().filter(|(_, t)| t.content.is_some()) {
+        let c = decoded(&tree, id);
+        let b = c.bounds().unwrap();
+        let tileset::Volume::Box(v) = t.volume else {
+            panic!("box")
+        };
+        let (lo, hi) = ([v[0] - v[3], v[1] - v[7]], [v[0] + v[3], v[1] + v[7]]);
+        assert!(
+            b[0] >= lo[0] - 1e-6 && b[3] <= hi[0] + 1e-6 && b[1] >= lo[1] - 1e-6 && b[4] <= hi[1] + 1e-6,
+            "tile {id}: content {b:?} outside {lo:?}..{hi:?}"
+        );
+    }
+    // Every parent is an earlier tile one level up.
+    for (id, t) in tree.tiles.iter().enumerate().skip(1) {
+        let p = t.parent.unwrap() as usize;
+        assert!(p < id);
+        assert_eq!(tree.tiles[p].geometric_error, t.geometric_error * 2.0);
+    }
+}
+
+#[test]
+fn instanced_trees_are_placed_once_per_instance() {
+    let tree = tileset::read_tree(&fixture("3dtiles/TilesetWithTreeBillboards/tileset.json")).unwrap();
+    let c = decoded(&tree, 1);
+    let bytes = std::fs::read(tree.tiles[1].content.as_ref().unwrap()).unwrap();
+    // The glTF once, by its own counts.
+    let (json, _) = {
+        let body = &bytes[32
+            + (12..28)
+                .step_by(4)
+                .map(|o| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as usize)
+                .sum::<usize>()..];
+        gltf::split_glb(body).unwrap()
+    };
+    let once = gltf::count_triangles(&json);
+    assert!(once > 0);
+    assert_eq!(c.model.triangles(), 25 * once);
+    // Trees stand up (east-north-up at each position): each instance taller than wide.
+    let mut pts: Vec<[f64; 3]> = c
+        .model
+        .parts
+        .iter()
+        .flat_map(|p| p.positions.iter().copied())
+        .collect();
+    ecef_placer(&utm18()).place(&mut pts).unwrap();
+    let b = bounds_of(&pts);
+    assert!(b[5] - b[2] > 15.0 && b[5] - b[2] < 30.0, "{b:?}");
+}
+
+#[test]
+fn damaged_content_is_named_and_the_rest_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("3dtiles/TilesetWithRequestVolume");
+    let copy = dir.path().join("set");
+    std::fs::create_dir_all(copy.join("city")).unwrap();
+    for f in [
+        "tileset.json",
+        "building.b3dm",
+        "points.pnts",
+        "city/tileset.json",
+        "city/ll.b3dm",
+        "city/lr.b3dm",
+        "city/ur.b3dm",
+    ] {
+        std::fs::copy(src.join(f), copy.join(f)).unwrap();
+    }
+    // ul.b3dm is missing; building.b3dm is cut in half; points.pnts says more points than it has.
+    let b = std::fs::read(src.join("building.b3dm")).unwrap();
+    std::fs::write(copy.join("building.b3dm"), &b[..b.len() / 2]).unwrap();
+    let mut p = std::fs::read(src.join("points.pnts")).unwrap();
+    p.truncate(p.len() - 1000);
+    let n = p.len() as u32;
+    p[8..12].copy_from_slice(&n.to_le_bytes());
+    std::fs::write(copy.join("points.pnts"), &p).unwrap();
+    let crs = utm18();
+    let mut project = Project::create(&dir.path().join("p.cim.gpkg"), &crs, "000000").unwrap();
+    let r = import_3dtiles(
+        &mut project,
+        &copy.join("tileset.json"),
+        &Tiles3dOptions::default(),
+    )
+    .unwrap();
+    let said: Vec<String> = r.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(said.len(), 3, "{said:?}");
+    assert!(
+        said.iter()
+            .any(|w| w.contains("ul.b3dm") && w.contains("cannot read it")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|w| w.contains("building.b3dm") && w.contains("truncated")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|w| w.contains("points.pnts") && w.contains("run past")),
+        "{said:?}"
+    );
+    assert_eq!(r.contents.get("b3dm"), Some(&3));
+    assert_eq!(r.tileset.tiles, 9);
+    // Under --strict nothing is written.
+    let strict = Tiles3dOptions {
+        name: Some("strict".into()),
+        strict: true,
+        ..Tiles3dOptions::default()
+    };
+    let e = import_3dtiles(&mut project, &copy.join("tileset.json"), &strict)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--strict"), "{e}");
+    assert_eq!(project.tilesets().unwrap().len(), 1);
+}
+
+#[test]
+fn a_subtree_with_a_wrong_length_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("3dtiles/SparseImplicitQuadtree");
+    let copy = dir.path().join("set");
+    std::fs::create_dir_all(copy.join("subtrees")).unwrap();
+    std::fs::create_dir_all(copy.join("content")).unwrap();
+    for e in std::fs::read_dir(src.join("content")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join("content").join(e.file_name())).unwrap();
+    }
+    for e in std::fs::read_dir(src.join("subtrees")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join("subtrees").join(e.file_name())).unwrap();
+    }
+    std::fs::copy(src.join("tileset.json"), copy.join("tileset.json")).unwrap();
+    let root = copy.join("subtrees/0.0.0.subtree");
+    let mut b = std::fs::read(&root).unwrap();
+    b.truncate(b.len() - 3);
+    std::fs::write(&root, &b).unwrap();
+    let e = tileset::read_tree(&copy.join("tileset.json")).unwrap_err();
+    assert!(e.contains("0.0.0.subtree") && e.contains("wrong length"), "{e}");
+    // A deeper one: its tiles are left out with a warning, the rest reads.
+    std::fs::copy(src.join("subtrees/0.0.0.subtree"), &root).unwrap();
+    std::fs::write(copy.join("subtrees/3.3.6.subtree"), b"subt").unwrap();
+    let tree = tileset::read_tree(&copy.join("tileset.json")).unwrap();
+    assert_eq!(tree.warnings.len(), 1);
+    assert!(
+        tree.warnings[0].0.ends_with("3.3.6.subtree") && tree.warnings[0].1.contains("truncated"),
+        "{:?}",
+        tree.warnings
+    );
+    assert!(
+        tree.tiles.len() < 63 && tree.tiles.len() > 40,
+        "{}",
+        tree.tiles.len()
+    );
+}
+
+#[test]
+fn a_tileset_in_local_coordinates_asks_for_an_origin_and_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let crs = utm18();
+    let mut project = Project::create(&dir.path().join("p.cim.gpkg"), &crs, "000000").unwrap();
+    let path = fixture("3dtiles/SparseImplicitQuadtree/tileset.json");
+    let e = import_3dtiles(&mut project, &path, &Tiles3dOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not georeferenced") && e.contains("--origin"), "{e}");
+    let o = Tiles3dOptions {
+        origin: Some([447_600.0, 4_432_500.0, 10.0, 90.0]),
+        ..Tiles3dOptions::default()
+    };
+    let r = import_3dtiles(&mut project, &path, &o).unwrap();
+    // The unit square turned 90° about the origin: x from −1 to 0 east, y from 0 to 1 north.
+    let b = r.tileset.bounds;
+    let near = |a: f64, e: f64| (a - e).abs() < 1e-6;
+    assert!(
+        near(b[0], 447_599.0) && near(b[3], 447_600.0) && near(b[1], 4_432_500.0) && near(b[4], 4_432_501.0),
+        "{b:?}"
+    );
+    assert_eq!((r.tileset.tiles, r.contents.get("glb")), (63, Some(&32)));
+    assert_eq!(
+        project.tilesets().unwrap()[0].frame,
+        ContentFrame::Local {
+            origin: [447_600.0, 4_432_500.0, 10.0, 90.0]
+        }
+    );
+}
+
+#[test]
+fn packed_and_referenced_content_decode_alike_from_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let crs = utm18();
+    let mut project = Project::create(&dir.path().join("p.cim.gpkg"), &crs, "000000").unwrap();
+    let path = fixture("3dtiles/TilesetWithRequestVolume/tileset.json");
+    let packed = import_3dtiles(
+        &mut project,
+        &path,
+        &Tiles3dOptions {
+            name: Some("packed".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let referenced = import_3dtiles(
+        &mut project,
+        &path,
+        &Tiles3dOptions {
+            name: Some("referenced".into()),
+            reference: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (packed.tileset.triangles, packed.tileset.points),
+        (referenced.tileset.triangles, referenced.tileset.points)
+    );
+    assert!(packed.tileset.root.is_none() && referenced.tileset.root.is_some());
+    let sets = project.tilesets().unwrap();
+    let placer = Placer::new(&sets[0].frame, project.crs()).unwrap();
+    for name in ["packed", "referenced"] {
+        let tiles = project.tiles(name).unwrap();
+        let (t, _) = &tiles[7];
+        match (&t.content, name) {
+            (TileContent::Packed { .. }, "packed") | (TileContent::Referenced { .. }, "referenced") => {}
+            other => panic!("{other:?}"),
+        }
+        let format = match &t.content {
+            TileContent::Packed { format, .. } | TileContent::Referenced { format, .. } => format.clone(),
+            TileContent::None => unreachable!(),
+        };
+        let bytes = project.tile_bytes(name, 7).unwrap().unwrap();
+        let c = decode_tile(&bytes, &format, t.transform.as_ref(), &placer, None).unwrap();
+        let b = c.bounds().unwrap();
+        // Inside the tile's stored bounds, near Exton at the project's heights.
+        for i in 0..3 {
+            assert!(
+                b[i] >= t.bounds[i] - 1e-6 && b[i + 3] <= t.bounds[i + 3] + 1e-6,
+                "{b:?} in {:?}",
+                t.bounds
+            );
+        }
+        assert!(
+            b[0] > 447_000.0 && b[3] < 448_500.0 && b[2] > -5.0 && b[5] < 70.0,
+            "{b:?}"
+        );
+    }
+}
