@@ -3,8 +3,8 @@
 //! or not, strided, sparse) so KHR_mesh_quantization's integer positions read like floats; the
 //! node tree with matrices or TRS, EXT_mesh_gpu_instancing and CESIUM_RTC; triangles, strips
 //! and fans; TEXCOORD_0, `_BATCHID` and `_FEATURE_ID_0`; materials' base colour and texture,
-//! images as delivered. Compressed geometry (KHR_draco_mesh_compression,
-//! EXT_meshopt_compression) is named in the error until its decoder is wired in.
+//! images as delivered; compressed geometry decoded (KHR_draco_mesh_compression by
+//! draco-core, EXT_meshopt_compression by meshoptimizer-rs, both pure Rust).
 //!
 //! Positions come out as glTF has them after the node transforms: y up. 3D Tiles content turns
 //! them z up (see `super::Y_UP_TO_Z_UP`).
@@ -235,6 +235,8 @@ pub fn percent_decode(s: &str) -> String {
 struct Doc<'a> {
     json: &'a Value,
     buffers: Vec<Vec<u8>>,
+    /// Buffer views decoded from EXT_meshopt_compression, by view.
+    decoded: Vec<Option<Vec<u8>>>,
 }
 
 fn arr<'v>(v: &'v Value, key: &str) -> &'v [Value] {
@@ -268,10 +270,8 @@ impl Doc<'_> {
         let v = arr(self.json, "bufferViews")
             .get(i)
             .ok_or_else(|| format!("bufferView {i} does not exist"))?;
-        if v.pointer("/extensions/EXT_meshopt_compression").is_some() {
-            return Err(format!(
-                "bufferView {i} is EXT_meshopt_compression-compressed, which cim does not decode yet"
-            ));
+        if let Some(Some(bytes)) = self.decoded.get(i) {
+            return Ok((bytes.as_slice(), idx(v, "byteStride")));
         }
         let b = idx(v, "buffer").ok_or_else(|| format!("bufferView {i} names no buffer"))?;
         let buf = self
@@ -460,11 +460,12 @@ pub fn read_gltf(json: &Value, bin: Option<&[u8]>, base: Option<&Path>) -> Resul
             | "EXT_structural_metadata"
             | "KHR_techniques_webgl"
             | "EXT_instance_features" => {}
-            "KHR_draco_mesh_compression" | "EXT_meshopt_compression" => {
-                return Err(format!(
-                    "it requires {e} (compressed geometry), which cim does not decode yet"
-                ))
-            }
+            "EXT_meshopt_compression" => {}
+            "KHR_draco_mesh_compression" if cfg!(feature = "draco") => {}
+            "KHR_draco_mesh_compression" => return Err(
+                "it requires KHR_draco_mesh_compression, and this cim was built without its `draco` feature"
+                    .into(),
+            ),
             "KHR_texture_basisu" | "EXT_texture_webp" => {}
             other => {
                 return Err(format!(
@@ -477,11 +478,22 @@ pub fn read_gltf(json: &Value, bin: Option<&[u8]>, base: Option<&Path>) -> Resul
     for (k, b) in arr(json, "buffers").iter().enumerate() {
         let bytes = match b.get("uri").and_then(Value::as_str) {
             Some(uri) => uri_bytes(uri, base).map_err(|e| format!("buffer {k}: {e}"))?,
-            None if k == 0 => bin
-                .ok_or("buffer 0 has no URI and there is no GLB binary chunk")?
-                .to_vec(),
+            None if k == 0 && bin.is_some() => bin.unwrap_or_default().to_vec(),
+            // EXT_meshopt_compression's fallback buffer: its views are decoded instead.
+            None if b
+                .pointer("/extensions/EXT_meshopt_compression/fallback")
+                .and_then(Value::as_bool)
+                == Some(true) =>
+            {
+                Vec::new()
+            }
+            None if k == 0 => return Err("buffer 0 has no URI and there is no GLB binary chunk".into()),
             None => return Err(format!("buffer {k} has no URI")),
         };
+        if bytes.is_empty() && b.get("uri").is_none() && k > 0 {
+            buffers.push(bytes);
+            continue;
+        }
         let want = idx(b, "byteLength").unwrap_or(0);
         if bytes.len() < want {
             return Err(format!(
@@ -491,7 +503,12 @@ pub fn read_gltf(json: &Value, bin: Option<&[u8]>, base: Option<&Path>) -> Resul
         }
         buffers.push(bytes);
     }
-    let doc = Doc { json, buffers };
+    let decoded = decode_meshopt(json, &buffers)?;
+    let doc = Doc {
+        json,
+        buffers,
+        decoded,
+    };
     let mut model = Model {
         rtc_center: json
             .pointer("/extensions/CESIUM_RTC/center")
@@ -643,10 +660,8 @@ fn instances(doc: &Doc, node: &Value) -> Result<Option<Vec<Mat4>>, String> {
 
 /// One primitive's triangles in its mesh's coordinates; `None` for points and lines.
 fn primitive(doc: &Doc, p: &Value) -> Result<Option<Part>, String> {
-    if p.pointer("/extensions/KHR_draco_mesh_compression").is_some() {
-        return Err(
-            "it is Draco-compressed (KHR_draco_mesh_compression), which cim does not decode yet".into(),
-        );
+    if let Some(d) = p.pointer("/extensions/KHR_draco_mesh_compression") {
+        return draco_primitive(doc, p, d).map(Some);
     }
     let mode = idx(p, "mode").unwrap_or(4);
     if !(4..=6).contains(&mode) {
@@ -705,6 +720,95 @@ fn primitive(doc: &Doc, p: &Value) -> Result<Option<Part>, String> {
         feature_ids,
         material: idx(p, "material"),
     }))
+}
+
+/// Every EXT_meshopt_compression buffer view decoded (the meshoptimizer codecs and filters).
+fn decode_meshopt(json: &Value, buffers: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, String> {
+    use meshoptimizer_rs::codec::{BufferView, Filter, Mode};
+    let mut out = Vec::new();
+    let mut workspace = meshoptimizer_rs::Workspace::default();
+    for (i, v) in arr(json, "bufferViews").iter().enumerate() {
+        let Some(e) = v.pointer("/extensions/EXT_meshopt_compression") else {
+            out.push(None);
+            continue;
+        };
+        let bad = |why: String| format!("bufferView {i} (EXT_meshopt_compression): {why}");
+        let b = idx(e, "buffer").ok_or_else(|| bad("names no buffer".into()))?;
+        let buf = buffers
+            .get(b)
+            .ok_or_else(|| bad(format!("buffer {b} does not exist")))?;
+        let off = idx(e, "byteOffset").unwrap_or(0);
+        let len = idx(e, "byteLength").ok_or_else(|| bad("no byteLength".into()))?;
+        let src = off
+            .checked_add(len)
+            .and_then(|end| buf.get(off..end))
+            .ok_or_else(|| {
+                bad(format!(
+                    "{off} + {len} runs past its buffer of {} bytes",
+                    buf.len()
+                ))
+            })?;
+        let count = idx(e, "count").ok_or_else(|| bad("no count".into()))?;
+        let stride = idx(e, "byteStride").ok_or_else(|| bad("no byteStride".into()))?;
+        if count.saturating_mul(stride) > 1 << 30 {
+            return Err(bad(format!("{count} × {stride} bytes")));
+        }
+        let mode = Mode::parse(e.get("mode").and_then(Value::as_str).unwrap_or(""))
+            .map_err(|_| bad(format!("mode {:?}", e.get("mode"))))?;
+        let filter = Filter::parse(e.get("filter").and_then(Value::as_str).unwrap_or("NONE"))
+            .map_err(|_| bad(format!("filter {:?}", e.get("filter"))))?;
+        let bytes = BufferView::new(mode, filter, count, stride)
+            .and_then(|view| view.decode(src, &mut workspace))
+            .map_err(|e| bad(format!("does not decode ({e:?})")))?;
+        out.push(Some(bytes));
+    }
+    Ok(out)
+}
+
+/// A Draco-compressed primitive (KHR_draco_mesh_compression) decoded by draco-core.
+#[cfg(feature = "draco")]
+fn draco_primitive(doc: &Doc, p: &Value, d: &Value) -> Result<Part, String> {
+    use draco_core::{DecoderBuffer, Mesh, MeshDecoder};
+    let view = idx(d, "bufferView").ok_or("its Draco extension names no bufferView")?;
+    let (bytes, _) = doc.view(view)?;
+    let mut mesh = Mesh::new();
+    MeshDecoder::new()
+        .decode(&mut DecoderBuffer::new(bytes), &mut mesh)
+        .map_err(|e| format!("its Draco buffer does not decode: {e}"))?;
+    let attrs = d
+        .get("attributes")
+        .ok_or("its Draco extension has no attributes")?;
+    let n = mesh.num_points();
+    let read = |name: &str, width: usize| -> Option<Vec<f32>> {
+        let id = attrs.get(name)?.as_u64()?;
+        let a = mesh.attribute_by_unique_id(u32::try_from(id).ok()?)?;
+        Some(a.read_f32s(n, width))
+    };
+    let xyz = read("POSITION", 3).ok_or("its Draco buffer has no POSITION")?;
+    let positions: Vec<[f64; 3]> = xyz
+        .chunks_exact(3)
+        .map(|c| [f64::from(c[0]), f64::from(c[1]), f64::from(c[2])])
+        .collect();
+    let triangles: Vec<[u32; 3]> = mesh.faces().iter().map(|f| [f[0].0, f[1].0, f[2].0]).collect();
+    if let Some(bad) = triangles.iter().flatten().find(|i| **i as usize >= n) {
+        return Err(format!("its Draco faces name point {bad} of {n}"));
+    }
+    let uvs = read("TEXCOORD_0", 2).map(|v| v.chunks_exact(2).map(|c| [c[0], c[1]]).collect());
+    let feature_ids = read("_FEATURE_ID_0", 1)
+        .or_else(|| read("_BATCHID", 1))
+        .map(|v| v.into_iter().map(|f| f as u32).collect());
+    Ok(Part {
+        positions,
+        triangles,
+        uvs,
+        feature_ids,
+        material: idx(p, "material"),
+    })
+}
+
+#[cfg(not(feature = "draco"))]
+fn draco_primitive(_: &Doc, _: &Value, _: &Value) -> Result<Part, String> {
+    Err("it is Draco-compressed, and this cim was built without its `draco` feature".into())
 }
 
 /// The image type of `bytes` from their magic number.

@@ -517,3 +517,86 @@ fn packed_and_referenced_content_decode_alike_from_the_project() {
         );
     }
 }
+
+fn glb_model(rel: &str) -> gltf::Model {
+    let bytes = std::fs::read(fixture(rel)).unwrap();
+    let (json, bin) = gltf::split_glb(&bytes).unwrap();
+    gltf::read_gltf(&json, bin, None).unwrap()
+}
+
+/// Every vertex of `a` has one of `b` within `tol`, and both have the same triangles.
+fn same_geometry(a: &gltf::Model, b: &gltf::Model, tol: f64) {
+    assert_eq!(a.triangles(), b.triangles());
+    let pa: Vec<[f64; 3]> = a
+        .parts
+        .iter()
+        .flat_map(|p| {
+            p.triangles
+                .iter()
+                .flat_map(|t| t.map(|i| p.positions[i as usize]))
+        })
+        .collect();
+    let pb: Vec<[f64; 3]> = b
+        .parts
+        .iter()
+        .flat_map(|p| {
+            p.triangles
+                .iter()
+                .flat_map(|t| t.map(|i| p.positions[i as usize]))
+        })
+        .collect();
+    for p in &pa {
+        assert!(
+            pb.iter().any(|q| (0..3).all(|k| (p[k] - q[k]).abs() <= tol)),
+            "{p:?} has no match"
+        );
+    }
+    for q in &pb {
+        assert!(
+            pa.iter().any(|p| (0..3).all(|k| (p[k] - q[k]).abs() <= tol)),
+            "{q:?} has no match"
+        );
+    }
+}
+
+#[test]
+fn draco_and_meshopt_boxes_decode_to_the_plain_box() {
+    let plain = glb_model("gltf/compression/Box.glb");
+    assert_eq!(plain.triangles(), 12);
+    // Draco quantises positions (the box is 1 m across): within a millimetre.
+    same_geometry(&plain, &glb_model("gltf/compression/BoxDraco.glb"), 1e-3);
+    // meshopt with KHR_mesh_quantization: integer positions scaled by the node back to metres.
+    same_geometry(&plain, &glb_model("gltf/compression/BoxMeshopt.glb"), 1e-3);
+}
+
+#[test]
+fn the_meshopt_pirate_decodes_whole() {
+    let m = glb_model("gltf/pirate_meshopt.glb");
+    assert_eq!(m.parts.len(), 1);
+    assert_eq!(m.parts[0].positions.len(), 2_887);
+    assert_eq!(m.triangles(), 15_030 / 3);
+    let b = bounds_of(&m.parts[0].positions);
+    // A figure about a metre tall, not the raw 16-bit integers.
+    assert!(
+        b.iter().all(|v| v.is_finite()) && b[4] - b[1] > 0.5 && b[4] - b[1] < 5.0,
+        "{b:?}"
+    );
+}
+
+#[test]
+fn a_corrupted_draco_buffer_is_an_error_not_a_panic() {
+    let mut bytes = std::fs::read(fixture("gltf/compression/BoxDraco.glb")).unwrap();
+    let (json, _) = gltf::split_glb(&bytes).unwrap();
+    // Scribble over the Draco stream (in the binary chunk after the JSON one).
+    let json_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let bin_start = 20 + json_len + 8;
+    for b in bytes[bin_start + 10..].iter_mut().step_by(3) {
+        *b ^= 0x5A;
+    }
+    let (_, bin) = gltf::split_glb(&bytes).unwrap();
+    let e = gltf::read_gltf(&json, bin, None).unwrap_err();
+    assert!(
+        e.contains("Draco") || e.contains("POSITION") || e.contains("point"),
+        "{e}"
+    );
+}
