@@ -999,3 +999,99 @@ fn a_lidar_laz_becomes_a_point_tileset_in_the_project_crs() {
     ]);
     assert!(e.contains("take a LAS/LAZ point cloud"), "{e}");
 }
+
+/// A 3D Tiles city as a new user imports it: the folder, packed or referenced; the placement
+/// said; a tileset in local coordinates asks for --origin; a missing content file is a warning
+/// naming it, and --strict refuses.
+#[test]
+fn a_3d_tiles_city_becomes_a_tileset_of_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("exton.cim.gpkg");
+    let o = cim(&["new", p(&project), "--crs", "EPSG:32618", "--region", "000000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/3dtiles");
+    let city = fixtures.join("TilesetWithRequestVolume");
+    let r = cim_json(&["import", p(&project), p(&city), "--json"]);
+    assert_eq!(r["tileset"].as_str(), Some("TilesetWithRequestVolume"));
+    assert_eq!(r["version"].as_str(), Some("1.0"));
+    assert_eq!(
+        (r["tiles"].as_u64(), r["points"].as_u64()),
+        (Some(9), Some(125_000))
+    );
+    assert_eq!(
+        (r["contents"]["b3dm"].as_u64(), r["contents"]["pnts"].as_u64()),
+        (Some(5), Some(1))
+    );
+    assert!(r["triangles"].as_u64().unwrap() > 10_000, "{r}");
+    assert!(r["placement"].as_str().unwrap().contains("ECEF"), "{r}");
+    // Near Exton, PA in UTM 18N, heights as the tileset's region (0–67 m).
+    let b: Vec<f64> = r["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        b[0] > 447_000.0 && b[3] < 448_500.0 && b[1] > 4_432_000.0 && b[4] < 4_433_500.0,
+        "{b:?}"
+    );
+    assert!(b[2] > -5.0 && b[5] < 70.0, "{b:?}");
+    // Referenced, under another name.
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&city.join("tileset.json")),
+        "--reference",
+        "--layer",
+        "exton-ref",
+        "--json",
+    ]);
+    assert_eq!(r["referenced"].as_bool(), Some(true));
+    let info = cim_json(&["info", p(&project), "--json"]);
+    let sets = info["tilesets"].as_array().unwrap();
+    assert_eq!(sets.len(), 2);
+    assert_eq!(sets[0]["content"].as_str(), Some("packed"));
+    assert_eq!(sets[1]["content"].as_str(), Some("referenced"));
+    assert_eq!(sets[1]["frame"]["frame"].as_str(), Some("ecef"));
+    // Local coordinates: --origin is asked for, then used.
+    let sparse = fixtures.join("SparseImplicitQuadtree");
+    let e = cim_err(&["import", p(&project), p(&sparse)]);
+    assert!(e.contains("not georeferenced") && e.contains("--origin"), "{e}");
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&sparse),
+        "--origin",
+        "447600,4432500,10",
+        "--json",
+    ]);
+    assert_eq!(
+        (r["tiles"].as_u64(), r["contents"]["glb"].as_u64()),
+        (Some(63), Some(32))
+    );
+    // A missing content file: a warning naming it, the rest imported; --strict refuses.
+    let copy = dir.path().join("city");
+    std::fs::create_dir_all(copy.join("city")).unwrap();
+    for f in [
+        "tileset.json",
+        "building.b3dm",
+        "points.pnts",
+        "city/tileset.json",
+        "city/ll.b3dm",
+        "city/lr.b3dm",
+        "city/ur.b3dm",
+    ] {
+        std::fs::copy(city.join(f), copy.join(f)).unwrap();
+    }
+    let o = cim(&["import", p(&project), p(&copy), "--layer", "gappy"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ul.b3dm") && err.contains("content left out"),
+        "{err}"
+    );
+    let e = cim_err(&["import", p(&project), p(&copy), "--layer", "strict", "--strict"]);
+    assert!(e.contains("ul.b3dm") && e.contains("--strict"), "{e}");
+    let info = cim_json(&["info", p(&project), "--json"]);
+    assert_eq!(info["tilesets"].as_array().unwrap().len(), 4);
+}

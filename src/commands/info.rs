@@ -57,6 +57,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
                 "name": t.name, "kind": t.kind.name(), "source": t.source, "placement": t.placement,
                 "content": if t.root.is_some() { "referenced" } else { "packed" }, "root": t.root,
                 "tiles": t.tiles, "triangles": t.triangles, "points": t.points, "bounds": t.bounds,
+                "frame": t.frame,
             })).collect::<Vec<_>>(),
             "terrain": terrains.iter().map(|t| json!({
                 "name": t.name, "width": t.width, "height": t.height, "cell_w": t.cell_w, "cell_h": t.cell_h,
@@ -143,10 +144,10 @@ pub fn run(a: InfoArgs) -> Result<()> {
             t.kind.name(),
             t.source,
             t.tiles,
-            if t.points > 0 {
-                format!("{} points", t.points)
-            } else {
-                format!("{} triangles", t.triangles)
+            match (t.triangles, t.points) {
+                (0, p) => format!("{p} points"),
+                (n, 0) => format!("{n} triangles"),
+                (n, p) => format!("{n} triangles and {p} points"),
             },
             match &t.root {
                 Some(r) => format!("content referenced in {r}"),
