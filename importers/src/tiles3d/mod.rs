@@ -25,24 +25,29 @@ use tileset::Volume;
 const A: f64 = 6_378_137.0;
 const F: f64 = 1.0 / 298.257_223_563;
 
-/// Longitude and latitude (degrees) and ellipsoidal height (m) of an ECEF point on WGS 84
-/// (iterated to well under a millimetre for points near the surface).
+/// Longitude and latitude (degrees) and ellipsoidal height (m) of an ECEF point on WGS 84, by
+/// Bowring's formula (sub-millimetre from 10 km below to 1,000 km above the ellipsoid; two
+/// arctangents and no iteration, the bulk of placing a tile).
 pub fn geodetic(p: [f64; 3]) -> [f64; 3] {
     let e2 = F * (2.0 - F);
+    let b = A * (1.0 - F);
+    let ep2 = e2 / (1.0 - e2);
     let lon = p[1].atan2(p[0]);
-    let r = (p[0] * p[0] + p[1] * p[1]).sqrt();
-    let mut lat = p[2].atan2(r * (1.0 - e2));
-    let mut h = 0.0;
-    for _ in 0..8 {
-        let s = lat.sin();
-        let n = A / (1.0 - e2 * s * s).sqrt();
-        h = if lat.cos().abs() > 1e-10 {
-            r / lat.cos() - n
-        } else {
-            p[2].abs() - n * (1.0 - e2)
-        };
-        lat = p[2].atan2(r * (1.0 - e2 * n / (n + h)));
-    }
+    let r = p[0].hypot(p[1]);
+    // The parametric latitude's sine and cosine, without trigonometry.
+    let t = (p[2] * A) / (r * b);
+    let c = 1.0 / (1.0 + t * t).sqrt();
+    let s = t * c;
+    let (y, x) = (p[2] + ep2 * b * s * s * s, r - e2 * A * c * c * c);
+    let lat = y.atan2(x);
+    let hyp = x.hypot(y);
+    let (sin_lat, cos_lat) = (y / hyp, x / hyp);
+    let n = A / (1.0 - e2 * sin_lat * sin_lat).sqrt();
+    let h = if cos_lat.abs() > 1e-9 {
+        r / cos_lat - n
+    } else {
+        p[2].abs() - n * (1.0 - e2)
+    };
     [lon.to_degrees(), lat.to_degrees(), h]
 }
 
@@ -77,24 +82,31 @@ impl Placer {
                 Ok(())
             }
             ContentFrame::Ecef { geoid_offset_m } => {
-                let mut xs = Vec::with_capacity(points.len());
-                let mut ys = Vec::with_capacity(points.len());
-                let mut hs = Vec::with_capacity(points.len());
-                for p in points.iter() {
-                    let g = geodetic(*p);
-                    xs.push(g[0]);
-                    ys.push(g[1]);
-                    hs.push(g[2]);
-                }
-                self.from_wgs84
-                    .apply_slice(&mut xs, &mut ys)
-                    .map_err(|e| e.to_string())?;
-                for (k, p) in points.iter_mut().enumerate() {
-                    *p = [xs[k], ys[k], hs[k] - geoid_offset_m];
-                }
-                Ok(())
+                // In chunks on every core: placement is most of a tile's decoding.
+                points
+                    .par_chunks_mut(8192)
+                    .try_for_each(|chunk| self.place_ecef(chunk, *geoid_offset_m))
             }
         }
+    }
+
+    fn place_ecef(&self, points: &mut [[f64; 3]], geoid_offset_m: f64) -> std::result::Result<(), String> {
+        let mut xs = Vec::with_capacity(points.len());
+        let mut ys = Vec::with_capacity(points.len());
+        let mut hs = Vec::with_capacity(points.len());
+        for p in points.iter() {
+            let g = geodetic(*p);
+            xs.push(g[0]);
+            ys.push(g[1]);
+            hs.push(g[2]);
+        }
+        self.from_wgs84
+            .apply_slice(&mut xs, &mut ys)
+            .map_err(|e| e.to_string())?;
+        for (k, p) in points.iter_mut().enumerate() {
+            *p = [xs[k], ys[k], hs[k] - geoid_offset_m];
+        }
+        Ok(())
     }
 
     /// Longitude/latitude (degrees) and ellipsoidal heights into the project CRS (for regions).
