@@ -8,8 +8,9 @@
 //! Targets: `cityjson` and `citygml` (reader and the whole city model import into a project), `mesh` (the
 //! stored mesh decoder), `step` (IFC), `sumo_net` (a SUMO network read, and the road network
 //! built from it), `sumo_routes` (a SUMO route file against SUMO's grid), `od_csv` (an
-//! origin–destination table), `las` (LAS/LAZ read, tiled, its ground gridded), `sniff` (format
-//! detection). Exit status 1 if anything panicked.
+//! origin–destination table), `las` (LAS/LAZ read, tiled, its ground gridded), `tiles3d` (3D
+//! Tiles content: b3dm, i3dm, pnts, cmpt, glb with Draco and meshopt, decoded and placed),
+//! `subtree` (implicit tiling's subtree files), `sniff` (format detection). Exit status 1 if anything panicked.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -74,6 +75,37 @@ ENDSEC;END-ISO-10303-21;".to_vec(),
         "las" => vec![
             std::fs::read(fixtures().join("pointcloud/simple.las")).unwrap_or_default(),
             std::fs::read(fixtures().join("pointcloud/simple.laz")).unwrap_or_default(),
+        ],
+        "tiles3d" => {
+            use cim_importers::tiles3d::content;
+            use serde_json::json;
+            let b3dm = read("3dtiles/TilesetWithRequestVolume/city/ll.b3dm");
+            let glb = read("gltf/compression/Box.glb");
+            let pos: Vec<u8> = [0f32, 0.0, 0.0, 10.0, 0.0, 0.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+            let i3dm = content::container(b"i3dm", &json!({"INSTANCES_LENGTH": 2, "POSITION": {"byteOffset": 0}, "EAST_NORTH_UP": true}), &pos, None, &glb);
+            let q: Vec<u8> = [0u16, 0, 0, 65535, 1, 2, 7, 7, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
+            let pnts = content::container(
+                b"pnts",
+                &json!({"POINTS_LENGTH": 3, "POSITION_QUANTIZED": {"byteOffset": 0}, "QUANTIZED_VOLUME_OFFSET": [0, 0, 0],
+                        "QUANTIZED_VOLUME_SCALE": [1, 1, 1], "RGB565": {"byteOffset": 18}}),
+                &[q, vec![1, 2, 3, 4, 5, 6]].concat(),
+                None,
+                &[],
+            );
+            vec![
+                b3dm.clone(),
+                glb.clone(),
+                read("gltf/compression/BoxDraco.glb"),
+                read("gltf/compression/BoxMeshopt.glb"),
+                read("3dtiles/SparseImplicitQuadtree/content/content_5__0_21.glb"),
+                i3dm.clone(),
+                pnts.clone(),
+                content::composite(&[pnts, i3dm, b3dm]),
+            ]
+        }
+        "subtree" => vec![
+            read("3dtiles/SparseImplicitQuadtree/subtrees/0.0.0.subtree"),
+            read("3dtiles/SparseImplicitQuadtree/subtrees/3.3.6.subtree"),
         ],
         "od_csv" => vec![
             b"origin,destination,trips\nA,B,12\nB,A,3.5\n# a comment\n\nC,\"A, north\",1\n".to_vec(),
@@ -254,6 +286,37 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
                     );
                 }
             }
+        }
+        "tiles3d" => {
+            // Content read into the frame near Exton, then placed in the Dutch grid.
+            use cim_importers::tiles3d::{content, decode_tile, Placer};
+            if let Some(kind) = content::sniff(data) {
+                let m = [
+                    1.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    1.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    1.0,
+                    0.0,
+                    1_215_012.0,
+                    -4_736_310.0,
+                    4_081_602.0,
+                    1.0,
+                ];
+                if let Ok(p) = Placer::new(&cim_engine::ContentFrame::Ecef { geoid_offset_m: 0.0 }, crs) {
+                    let _ = decode_tile(data, kind, Some(&m), &p, None);
+                }
+            }
+        }
+        "subtree" => {
+            let _ = cim_importers::tiles3d::implicit::read_subtree(data, 3, 4, work);
+            let _ = cim_importers::tiles3d::implicit::read_subtree(data, 2, 8, work);
         }
         "od_csv" => {
             let file = work.join("fuzz.od.csv");

@@ -468,13 +468,6 @@ fn content_glb(
 
 /// A b3dm around `glb` with `BATCH_LENGTH` features and the properties as its batch table.
 fn b3dm(glb: &[u8], rows: &[Vec<String>], columns: &[String]) -> Vec<u8> {
-    let pad8 = |mut v: Vec<u8>, header_before: usize| {
-        while !(header_before + v.len()).is_multiple_of(8) {
-            v.push(b' ');
-        }
-        v
-    };
-    let ft = pad8(json!({"BATCH_LENGTH": rows.len()}).to_string().into_bytes(), 28);
     let mut batch = serde_json::Map::new();
     for (c, name) in columns.iter().enumerate() {
         batch.insert(
@@ -482,17 +475,13 @@ fn b3dm(glb: &[u8], rows: &[Vec<String>], columns: &[String]) -> Vec<u8> {
             json!(rows.iter().map(|r| r[c].clone()).collect::<Vec<_>>()),
         );
     }
-    let bt = pad8(Value::Object(batch).to_string().into_bytes(), 28 + ft.len());
-    let total = 28 + ft.len() + bt.len() + glb.len();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"b3dm");
-    for v in [1, total, ft.len(), 0, bt.len(), 0] {
-        out.extend_from_slice(&(v as u32).to_le_bytes());
-    }
-    out.extend_from_slice(&ft);
-    out.extend_from_slice(&bt);
-    out.extend_from_slice(glb);
-    out
+    crate::tiles3d::content::container(
+        b"b3dm",
+        &json!({"BATCH_LENGTH": rows.len()}),
+        &[],
+        Some(&Value::Object(batch)),
+        glb,
+    )
 }
 
 /// Writes the tileset's tiles below `dir` and returns the tile's JSON.

@@ -14,6 +14,53 @@ pub const Y_UP_TO_Z_UP: Mat4 = [
     1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
 ];
 
+/// A b3dm, i3dm or pnts (`magic`) around `body` (a GLB, or nothing for pnts): the feature table
+/// JSON and binary, the batch table JSON, each padded to 8 bytes as the specification asks;
+/// `gltf_format` goes in the i3dm header.
+pub fn container(magic: &[u8; 4], ft: &Value, ft_bin: &[u8], bt: Option<&Value>, body: &[u8]) -> Vec<u8> {
+    let header = if magic == b"i3dm" { 32 } else { 28 };
+    let pad = |mut v: Vec<u8>, before: usize, fill: u8| {
+        while !(before + v.len()).is_multiple_of(8) {
+            v.push(fill);
+        }
+        v
+    };
+    let ftj = pad(ft.to_string().into_bytes(), header, b' ');
+    let ftb = pad(ft_bin.to_vec(), header + ftj.len(), 0);
+    let btj = match bt {
+        Some(bt) => pad(bt.to_string().into_bytes(), header + ftj.len() + ftb.len(), b' '),
+        None => Vec::new(),
+    };
+    let total = header + ftj.len() + ftb.len() + btj.len() + body.len();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(magic);
+    for v in [1, total, ftj.len(), ftb.len(), btj.len(), 0] {
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    if magic == b"i3dm" {
+        out.extend_from_slice(&1u32.to_le_bytes());
+    }
+    out.extend_from_slice(&ftj);
+    out.extend_from_slice(&ftb);
+    out.extend_from_slice(&btj);
+    out.extend_from_slice(body);
+    out
+}
+
+/// A cmpt of `tiles`.
+pub fn composite(tiles: &[Vec<u8>]) -> Vec<u8> {
+    let total = 16 + tiles.iter().map(Vec::len).sum::<usize>();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(b"cmpt");
+    for v in [1, total, tiles.len()] {
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    for t in tiles {
+        out.extend_from_slice(t);
+    }
+    out
+}
+
 /// The kind of a content file from its first bytes (`None`: not one cim knows).
 pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     let magic = bytes.get(..4)?;

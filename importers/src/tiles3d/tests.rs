@@ -600,3 +600,91 @@ fn a_corrupted_draco_buffer_is_an_error_not_a_panic() {
         "{e}"
     );
 }
+
+/// A pnts of four coloured points at an RTC centre, quantized; an i3dm of the box three times
+/// (normals up/right, a scale); both in a cmpt with a b3dm: each read as written.
+#[test]
+fn pnts_i3dm_and_cmpt_read_as_written() {
+    use serde_json::json;
+    // Quantized positions: offset (10, 20, 30), scale (2, 2, 2).
+    let q: Vec<u8> = [[0u16, 0, 0], [65535, 0, 0], [0, 65535, 0], [0, 0, 65535]]
+        .iter()
+        .flat_map(|p| p.iter().flat_map(|v| v.to_le_bytes()))
+        .collect();
+    let mut bin = q.clone();
+    bin.extend_from_slice(&[0u8; 0]);
+    let rgb_at = bin.len();
+    bin.extend_from_slice(&[255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9]);
+    let pnts = content::container(
+        b"pnts",
+        &json!({"POINTS_LENGTH": 4, "POSITION_QUANTIZED": {"byteOffset": 0}, "QUANTIZED_VOLUME_OFFSET": [10.0, 20.0, 30.0],
+                "QUANTIZED_VOLUME_SCALE": [2.0, 2.0, 2.0], "RGB": {"byteOffset": rgb_at}, "RTC_CENTER": [1000.0, 0.0, 0.0]}),
+        &bin,
+        None,
+        &[],
+    );
+    let c = content::decode(&pnts, "pnts", &IDENTITY, None).unwrap();
+    assert_eq!(
+        c.points,
+        [
+            [1010.0, 20.0, 30.0],
+            [1012.0, 20.0, 30.0],
+            [1010.0, 22.0, 30.0],
+            [1010.0, 20.0, 32.0]
+        ]
+    );
+    assert_eq!(c.colors.as_ref().unwrap()[1], [0, 255, 0]);
+    // The box (1 m, centred) three times: at x = 0, 10, 20, the last scaled 2×, all turned so
+    // that their x runs north (right = north, up = up).
+    let glb = std::fs::read(fixture("gltf/compression/Box.glb")).unwrap();
+    let pos: Vec<u8> = [[0f32, 0.0, 0.0], [10.0, 0.0, 0.0], [20.0, 0.0, 0.0]]
+        .iter()
+        .flat_map(|p| p.iter().flat_map(|v| v.to_le_bytes()))
+        .collect();
+    let up: Vec<u8> = [[0f32, 0.0, 1.0]; 3]
+        .iter()
+        .flat_map(|p| p.iter().flat_map(|v| v.to_le_bytes()))
+        .collect();
+    let right: Vec<u8> = [[0f32, 1.0, 0.0]; 3]
+        .iter()
+        .flat_map(|p| p.iter().flat_map(|v| v.to_le_bytes()))
+        .collect();
+    let scale: Vec<u8> = [1f32, 1.0, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut bin = pos;
+    let up_at = bin.len();
+    bin.extend(up);
+    let right_at = bin.len();
+    bin.extend(right);
+    let scale_at = bin.len();
+    bin.extend(scale);
+    let i3dm = content::container(
+        b"i3dm",
+        &json!({"INSTANCES_LENGTH": 3, "POSITION": {"byteOffset": 0}, "NORMAL_UP": {"byteOffset": up_at},
+                "NORMAL_RIGHT": {"byteOffset": right_at}, "SCALE": {"byteOffset": scale_at}}),
+        &bin,
+        Some(&json!({"name": ["a", "b", "c"]})),
+        &glb,
+    );
+    let c = content::decode(&i3dm, "i3dm", &IDENTITY, None).unwrap();
+    assert_eq!(c.model.triangles(), 36);
+    let b = c.bounds().unwrap();
+    let near = |a: f64, e: f64| (a - e).abs() < 1e-6;
+    // x from the first box's −0.5 to the third's 21; y (the boxes' x, turned) ±1 at most.
+    assert!(
+        near(b[0], -0.5) && near(b[3], 21.0) && near(b[1], -1.0) && near(b[4], 1.0),
+        "{b:?}"
+    );
+    assert_eq!(c.attributes[0]["name"][2], "c");
+    // All three in a composite with a city tile.
+    let b3dm = std::fs::read(fixture("3dtiles/TilesetWithRequestVolume/city/ll.b3dm")).unwrap();
+    let cmpt = content::composite(&[pnts, i3dm.clone(), b3dm.clone()]);
+    let c = content::decode(&cmpt, "cmpt", &IDENTITY, None).unwrap();
+    let alone = content::decode(&b3dm, "b3dm", &IDENTITY, None).unwrap();
+    assert_eq!(c.points.len(), 4);
+    assert_eq!(c.model.triangles(), 36 + alone.model.triangles());
+    // Cut short: the inner tile and the reason.
+    let e = content::decode(&cmpt[..cmpt.len() - 100], "cmpt", &IDENTITY, None).unwrap_err();
+    assert!(e.contains("truncated"), "{e}");
+    let e = content::decode(&i3dm[..40], "i3dm", &IDENTITY, None).unwrap_err();
+    assert!(e.contains("truncated"), "{e}");
+}
