@@ -808,3 +808,33 @@ fn a_compound_crs_places_points_as_its_horizontal_crs_does() {
     );
     assert!(!rd.same_horizontal(&Crs::from_epsg(32631).unwrap()));
 }
+
+/// A photogrammetry tool's local Gauss-Krüger zone (central meridian 113.37°, false northing
+/// 90 m) labelled with the standard zone's code (EPSG:4547, 114°E): the parameters win, and
+/// the code is used as it stands where the parameters agree with it.
+#[test]
+fn a_wkt_whose_parameters_contradict_its_epsg_code_is_read_by_its_parameters() {
+    let local = r#"PROJCS["LOCAL0 / 3-degree Gauss-Kruger CM 113.36E",GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",6378137,298.257222101,AUTHORITY["EPSG","1024"]],AUTHORITY["EPSG","1043"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4490"]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",113.37],PARAMETER["scale_factor",1],PARAMETER["false_easting",500000],PARAMETER["false_northing",90],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AUTHORITY["EPSG","4547"]]"#;
+    let c = Crs::from_wkt(local).unwrap();
+    assert_ne!(c.epsg(), Some(4547), "{}", c.proj4());
+    assert!(
+        c.proj4().contains("+lon_0=113.37") && c.proj4().contains("+y_0=90"),
+        "{}",
+        c.proj4()
+    );
+    // On its central meridian a point keeps its easting of 500,000 m; the standard zone
+    // (114°E) puts it 64 km west.
+    let wgs = Crs::from_epsg(4326).unwrap();
+    let (x, _) = Transform::new(&c, &wgs).apply(113.37, 22.5).unwrap();
+    assert!((x - 500_000.0).abs() < 1e-6, "{x}");
+    let (x4547, _) = Transform::new(&Crs::from_epsg(4547).unwrap(), &wgs)
+        .apply(113.37, 22.5)
+        .unwrap();
+    assert!(x4547 < 440_000.0, "{x4547}");
+    // The true EPSG:4547 in WKT with its code stays EPSG:4547.
+    let standard = local.replace("113.37", "114").replace(
+        "PARAMETER[\"false_northing\",90]",
+        "PARAMETER[\"false_northing\",0]",
+    );
+    assert_eq!(Crs::from_wkt(&standard).unwrap().epsg(), Some(4547));
+}

@@ -34,6 +34,8 @@ pub enum Format {
     PointCloud,
     /// A 3D Tiles tileset (`tileset.json`, 1.0 or 1.1).
     Tiles3d,
+    /// Oblique photography: a folder with `metadata.xml` and `Data/Tile_*/*.osgb`.
+    Osgb,
     /// A 3-D format cim does not read yet (its name).
     NotYet(&'static str),
     /// Nothing cim knows (GDAL may, with the `gdal` feature).
@@ -57,6 +59,7 @@ impl Format {
             Format::SumoNet => "SUMO network",
             Format::PointCloud => "LAS/LAZ point cloud",
             Format::Tiles3d => "3D Tiles tileset",
+            Format::Osgb => "OSGB oblique photography",
             Format::NotYet(n) => n,
             Format::Unknown => "unknown",
         }
@@ -195,7 +198,7 @@ fn by_extension(path: &Path) -> Format {
     } else if ends(".las") || ends(".laz") {
         Format::PointCloud
     } else if ends(".osgb") {
-        Format::NotYet("OSGB oblique photography")
+        Format::NotYet("a single OSGB file (import its dataset's folder, the one with metadata.xml)")
     } else if ends(".obj") || ends(".ply") || ends(".glb") || ends(".gltf") || ends(".e57") {
         Format::NotYet("mesh")
     } else {
@@ -214,6 +217,8 @@ pub enum Imported {
     Points(crate::pointcloud::PointCloudReport),
     /// A 3D Tiles tileset into a tileset.
     Tiles(crate::tiles3d::Tiles3dReport),
+    /// Oblique photography into a tileset.
+    Photo(crate::osgb::OsgbReport),
 }
 
 /// Imports the file at `path` into `project`: recognises its format, reads it and runs the
@@ -226,6 +231,24 @@ pub fn import_file(
 ) -> Result<Imported> {
     if !path.exists() {
         return Err(ImportError::file(path, "no such file"));
+    }
+    // Oblique photography: the dataset's folder or its metadata.xml.
+    if crate::osgb::looks_like(path)
+        && (path.is_dir() || path.file_name().is_some_and(|n| n == "metadata.xml"))
+    {
+        if opts.as_terrain || opts.as_surface {
+            return Err(ImportError::file(
+                path,
+                "--as-terrain and --as-surface take a LAS/LAZ point cloud; this is oblique photography",
+            ));
+        }
+        let o = crate::osgb::OsgbOptions {
+            name: opts.layer.clone(),
+            reference: opts.reference,
+            geoid_offset_m: opts.geoid_offset_m,
+            strict: opts.strict,
+        };
+        return crate::osgb::import_osgb(project, path, &o).map(Imported::Photo);
     }
     // A folder: the tileset in it.
     let tileset_json;
@@ -288,6 +311,7 @@ pub fn import_file(
             )?;
             Ok(Imported::Terrain(r, warnings))
         }
+        Format::Osgb => Err(ImportError::file(path, "import the oblique photography dataset's folder (the one with metadata.xml)")),
         Format::Tiles3d => {
             let o = crate::tiles3d::Tiles3dOptions {
                 name: opts.layer.clone(),

@@ -9,6 +9,7 @@ mod error;
 pub mod export;
 pub mod file;
 pub mod ifc;
+pub mod osgb;
 pub mod osm;
 pub mod pipeline;
 mod placement;

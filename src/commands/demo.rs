@@ -107,7 +107,9 @@ fn district_3d(assets: &Path, out: &Path, json: bool) -> Result<serde_json::Valu
         let report = match cim_importers::import_file(&mut project, &file, &opts, &mut |_| {})? {
             cim_importers::Imported::Features(r) => r,
             cim_importers::Imported::Terrain(..) => bail!("{}: read as terrain", file.display()),
-            cim_importers::Imported::Points(..) | cim_importers::Imported::Tiles(..) => {
+            cim_importers::Imported::Points(..)
+            | cim_importers::Imported::Tiles(..)
+            | cim_importers::Imported::Photo(..) => {
                 bail!("{}: read as a tileset", file.display())
             }
         };

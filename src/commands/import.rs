@@ -168,6 +168,47 @@ pub fn run(a: ImportArgs) -> Result<()> {
             }
             Ok(())
         }
+        Ok(Imported::Photo(r)) => {
+            let t = &r.tileset;
+            let b = t.bounds;
+            if a.json {
+                let v = serde_json::json!({
+                    "tileset": t.name, "kind": t.kind.name(), "format": "osgb", "tiles": t.tiles,
+                    "triangles": t.triangles, "blocks": r.blocks, "absent_files": r.absent,
+                    "placement": t.placement, "bounds": b, "referenced": t.root.is_some(),
+                    "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+                });
+                println!("{v}");
+            } else {
+                for w in &r.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!(
+                    "tileset '{}': oblique photography, {} blocks, {} tiles, {} triangles, content {}",
+                    t.name,
+                    r.blocks,
+                    t.tiles,
+                    t.triangles,
+                    if t.root.is_some() {
+                        "referenced where it lies"
+                    } else {
+                        "packed into the project"
+                    }
+                );
+                if r.absent > 0 {
+                    println!(
+                        "  {} finer files named by the pyramid are not there: it ends before them",
+                        r.absent
+                    );
+                }
+                println!("  placed: {}", t.placement);
+                println!(
+                    "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
+                    b[0], b[1], b[2], b[3], b[4], b[5]
+                );
+            }
+            Ok(())
+        }
         Ok(Imported::Tiles(r)) => {
             let t = &r.tileset;
             let b = t.bounds;

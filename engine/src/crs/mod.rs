@@ -44,6 +44,50 @@ pub struct Crs {
     proj: Proj,
 }
 
+/// Whether a Transverse Mercator spec's central meridian, origin latitude, scale and false
+/// origin are those of `crs` (read from its PROJ string; missing parameters take PROJ's
+/// defaults).
+fn tm_agrees(spec: &spec::Spec, crs: &Crs) -> bool {
+    let param = |key: &str| -> Option<f64> {
+        crs.proj4()
+            .split_whitespace()
+            .find_map(|t| t.strip_prefix(&format!("+{key}=")))
+            .and_then(|v| v.parse().ok())
+    };
+    let same = |a: Option<f64>, b: Option<f64>, default: f64, tol: f64| {
+        (a.unwrap_or(default) - b.unwrap_or(default)).abs() <= tol
+    };
+    let p4 = crs.proj4();
+    let (lon_0, lat_0, k, x_0, y_0) = if p4.contains("+proj=utm") {
+        let Some(zone) = param("zone") else {
+            return false;
+        };
+        let south = p4.contains("+south");
+        (
+            Some(zone * 6.0 - 183.0),
+            Some(0.0),
+            Some(0.9996),
+            Some(500_000.0),
+            Some(if south { 10_000_000.0 } else { 0.0 }),
+        )
+    } else if p4.contains("+proj=tmerc") || p4.contains("+proj=etmerc") {
+        (
+            param("lon_0"),
+            param("lat_0"),
+            param("k").or(param("k_0")),
+            param("x_0"),
+            param("y_0"),
+        )
+    } else {
+        return false;
+    };
+    same(spec.lon_0, lon_0, 0.0, 1e-9)
+        && same(spec.lat_0, lat_0, 0.0, 1e-9)
+        && same(spec.k, k, 1.0, 1e-12)
+        && same(spec.x_0, x_0, 0.0, 1e-4)
+        && same(spec.y_0, y_0, 0.0, 1e-4)
+}
+
 fn unknown(crs: impl Into<String>, reason: impl Into<String>) -> EngineError {
     EngineError::UnknownCrs {
         crs: crs.into(),
@@ -158,6 +202,19 @@ impl Crs {
         let label = node.name().map(str::to_string).unwrap_or_else(|| excerpt(wkt));
         if let Some(code) = node.epsg() {
             if let Ok(c) = Crs::from_epsg(code) {
+                // A Transverse Mercator WKT whose parameters say otherwise than its own EPSG code
+                // (a local Gauss-Krüger zone labelled with a standard one, as photogrammetry
+                // tools write): its parameters win.
+                if let Ok(spec) = wkt::to_spec(node) {
+                    if spec.method == Some(spec::Method::TransverseMercator) && !tm_agrees(&spec, &c) {
+                        if let Ok(proj4) = spec.to_proj4() {
+                            return Crs::from_proj4(
+                                &proj4,
+                                &format!("{label} (its parameters, not EPSG:{code})"),
+                            );
+                        }
+                    }
+                }
                 return Ok(c);
             }
         }

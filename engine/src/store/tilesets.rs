@@ -93,6 +93,9 @@ pub enum ContentFrame {
     /// of the local (0, 0, 0) and the rotation of the local x axis from east (degrees,
     /// anticlockwise).
     Local { origin: [f64; 4] },
+    /// Metres in another projected CRS (`crs`: an `EPSG:n` code or a WKT), offset from `origin`
+    /// in it (oblique photography's `SRSOrigin`); moved into the project CRS point by point.
+    Crs { crs: String, origin: [f64; 3] },
 }
 
 impl ContentFrame {

@@ -372,6 +372,7 @@ fn decode_depth(
             }
             Ok(out)
         }
+        "osgb" => crate::osgb::decode(bytes, transform),
         other => Err(format!("content of kind '{other}' is not read")),
     }
 }

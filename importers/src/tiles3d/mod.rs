@@ -55,14 +55,28 @@ pub fn geodetic(p: [f64; 3]) -> [f64; 3] {
 pub struct Placer {
     frame: ContentFrame,
     from_wgs84: Transform,
+    /// From the frame's own CRS ([`ContentFrame::Crs`]).
+    from_crs: Option<Transform>,
 }
 
 impl Placer {
     pub fn new(frame: &ContentFrame, project: &Crs) -> Result<Placer> {
         let wgs84 = Crs::from_epsg(4326).map_err(|e| ImportError::file(PathBuf::new(), e.to_string()))?;
+        let from_crs = match frame {
+            ContentFrame::Crs { crs, .. } => {
+                let c = match crs.strip_prefix("EPSG:").and_then(|n| n.parse().ok()) {
+                    Some(code) => Crs::from_epsg(code),
+                    None => Crs::from_wkt(crs),
+                }
+                .map_err(|e| ImportError::file(PathBuf::new(), format!("the tileset's CRS: {e}")))?;
+                Some(Transform::new(project, &c))
+            }
+            _ => None,
+        };
         Ok(Placer {
             frame: frame.clone(),
             from_wgs84: Transform::new(project, &wgs84),
+            from_crs,
         })
     }
 
@@ -80,6 +94,18 @@ impl Placer {
                     ];
                 }
                 Ok(())
+            }
+            ContentFrame::Crs { origin, .. } => {
+                let Some(t) = &self.from_crs else { return Ok(()) };
+                points.par_chunks_mut(8192).try_for_each(|chunk| {
+                    let mut xs: Vec<f64> = chunk.iter().map(|p| p[0] + origin[0]).collect();
+                    let mut ys: Vec<f64> = chunk.iter().map(|p| p[1] + origin[1]).collect();
+                    t.apply_slice(&mut xs, &mut ys).map_err(|e| e.to_string())?;
+                    for (k, p) in chunk.iter_mut().enumerate() {
+                        *p = [xs[k], ys[k], p[2] + origin[2]];
+                    }
+                    Ok(())
+                })
             }
             ContentFrame::Ecef { geoid_offset_m } => {
                 // In chunks on every core: placement is most of a tile's decoding.
@@ -192,8 +218,10 @@ fn volume_points(v: &Volume, transform: &Mat4) -> Vec<[f64; 3]> {
 fn volume_bounds(v: &Volume, transform: &Mat4, placer: &Placer) -> std::result::Result<[f64; 6], String> {
     let mut pts = match v {
         Volume::Region([w, s, e, n, lo, hi]) => {
-            if matches!(placer.frame, ContentFrame::Local { .. }) {
-                return Err("a region volume in a tileset placed by --origin".into());
+            if !matches!(placer.frame, ContentFrame::Ecef { .. }) {
+                return Err(
+                    "a region volume (longitude and latitude) in a tileset not placed from ECEF".into(),
+                );
             }
             let mut pts = Vec::with_capacity(50);
             for i in 0..5 {
@@ -456,7 +484,7 @@ pub fn import_3dtiles(project: &mut Project, path: &Path, opts: &Tiles3dOptions)
             origin[3],
             project.crs().name()
         ),
-        ContentFrame::Project => String::new(),
+        ContentFrame::Project | ContentFrame::Crs { .. } => String::new(),
     };
     let head = TilesetHead {
         name,

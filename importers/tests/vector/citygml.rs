@@ -30,7 +30,9 @@ fn import(
     .unwrap();
     let r = import_file(&mut p, file, &ImportOptions::default(), &mut |_| {}).map(|i| match i {
         Imported::Features(r) => r,
-        Imported::Terrain(..) | Imported::Points(..) | Imported::Tiles(..) => panic!("not features"),
+        Imported::Terrain(..) | Imported::Points(..) | Imported::Tiles(..) | Imported::Photo(..) => {
+            panic!("not features")
+        }
     });
     (p, r)
 }
