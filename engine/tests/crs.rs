@@ -280,8 +280,12 @@ fn wkt2_without_id_is_identified_by_its_parameters() {
             AXIS["northing (X)",north,ORDER[1],LENGTHUNIT["metre",1]],
             AXIS["easting (Y)",east,ORDER[2],LENGTHUNIT["metre",1]]]"#;
     assert_eq!(Crs::from_wkt(wkt2).unwrap().epsg(), Some(4547));
+    // An ID that contradicts the parameters (4548 is CM 117°E): the parameters win, as
+    // photogrammetry metadata needs (its WKTs carry a standard zone's code on a local zone).
     let with_id = format!("{},ID[\"EPSG\",4548]]", &wkt2[..wkt2.len() - 1]);
-    assert_eq!(Crs::from_wkt(&with_id).unwrap().epsg(), Some(4548));
+    assert_eq!(Crs::from_wkt(&with_id).unwrap().epsg(), Some(4547));
+    let agreeing = format!("{},ID[\"EPSG\",4547]]", &wkt2[..wkt2.len() - 1]);
+    assert_eq!(Crs::from_wkt(&agreeing).unwrap().epsg(), Some(4547));
 }
 
 #[test]

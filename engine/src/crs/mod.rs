@@ -207,6 +207,9 @@ impl Crs {
                 // tools write): its parameters win.
                 if let Ok(spec) = wkt::to_spec(node) {
                     if spec.method == Some(spec::Method::TransverseMercator) && !tm_agrees(&spec, &c) {
+                        if let Some(own) = spec.identify() {
+                            return Crs::from_epsg(own);
+                        }
                         if let Ok(proj4) = spec.to_proj4() {
                             return Crs::from_proj4(
                                 &proj4,
