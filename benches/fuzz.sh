@@ -9,7 +9,7 @@ seed="${2:-1}"
 cargo build --release -p cim-benches --bin fuzz_parsers
 bin="${CARGO_TARGET_DIR:-target}/release/fuzz_parsers"
 status=0
-for target in cityjson citygml step mesh sumo_net sumo_routes od_csv las tiles3d subtree sniff; do
+for target in cityjson citygml step mesh sumo_net sumo_routes od_csv las tiles3d subtree osgb sniff; do
   "$bin" "$target" "$secs" "$seed" || status=1
 done
 exit $status

@@ -1095,3 +1095,65 @@ fn a_3d_tiles_city_becomes_a_tileset_of_the_project() {
     let info = cim_json(&["info", p(&project), "--json"]);
     assert_eq!(info["tilesets"].as_array().unwrap().len(), 4);
 }
+
+/// Oblique photography as a new user imports it: the dataset folder; the mislabelled WKT read
+/// by its parameters; the pyramid's absent finer files said; a damaged file warned.
+#[test]
+fn an_oblique_photography_dataset_becomes_a_tileset_of_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("zhongshan.cim.gpkg");
+    let o = cim(&["new", p(&project), "--crs", "EPSG:4547", "--region", "442000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let set =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/osgb/scially_Production_5");
+    let r = cim_json(&["import", p(&project), p(&set), "--json"]);
+    assert_eq!(r["format"].as_str(), Some("osgb"));
+    assert_eq!(
+        (
+            r["tiles"].as_u64(),
+            r["blocks"].as_u64(),
+            r["absent_files"].as_u64()
+        ),
+        (Some(6), Some(1), Some(4))
+    );
+    assert_eq!(r["triangles"].as_u64(), Some(64_813));
+    let placement = r["placement"].as_str().unwrap();
+    assert!(
+        placement.contains("LOCAL0") && placement.contains("501027.524"),
+        "{placement}"
+    );
+    // The metadata.xml itself names the dataset too; referenced, under another name.
+    let r = cim_json(&[
+        "import",
+        p(&project),
+        p(&set.join("metadata.xml")),
+        "--reference",
+        "--layer",
+        "photo",
+        "--json",
+    ]);
+    assert_eq!(r["referenced"].as_bool(), Some(true));
+    let info = cim_json(&["info", p(&project), "--json"]);
+    let sets = info["tilesets"].as_array().unwrap();
+    assert_eq!(sets.len(), 2);
+    assert_eq!(sets[0]["frame"]["frame"].as_str(), Some("crs"));
+    // A single .osgb file: pointed to its dataset.
+    let e = cim_err(&[
+        "import",
+        p(&project),
+        p(&set.join("Data/Tile_+000_+012/Tile_+000_+012.osgb")),
+    ]);
+    assert!(e.contains("metadata.xml"), "{e}");
+    // An unknown SRS: the file and the reason, nothing written.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(bad.join("Data")).unwrap();
+    std::fs::write(
+        bad.join("metadata.xml"),
+        "<ModelMetadata><SRS>LOCAL_CS</SRS></ModelMetadata>",
+    )
+    .unwrap();
+    let e = cim_err(&["import", p(&project), p(&bad)]);
+    assert!(e.contains("metadata.xml") && e.contains("<SRS>"), "{e}");
+    let info = cim_json(&["info", p(&project), "--json"]);
+    assert_eq!(info["tilesets"].as_array().unwrap().len(), 2);
+}

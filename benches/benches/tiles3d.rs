@@ -2,7 +2,7 @@
 //! tables, i3dm instances, pnts, 1.1 glb with metadata, Draco and meshopt glb) read into
 //! triangles and points in the tileset's frame (`tiles3d::content::decode`), and the same
 //! placed in the project CRS (`tiles3d::decode_tile`: ECEF → UTM). Target: ≥ 50 MB/s of
-//! content, Draco included.
+//! content, Draco included. Also OSGB read (target ≥ 100 MB/s).
 
 // Linked for the allocator the `cim` binary uses (set in cim-benches).
 extern crate cim_benches;
@@ -95,5 +95,33 @@ fn decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode);
+/// OSGB read (`osgb::reader::read_osgb`: the scene graph, triangles, texture coordinates and
+/// the embedded JPEGs) of the five files of the ContextCapture fixture (4.7 MB). Target:
+/// ≥ 100 MB/s.
+fn osgb(c: &mut Criterion) {
+    let dir = fixtures().join("osgb/scially_Production_5/Data/Tile_+000_+012");
+    let files: Vec<Vec<u8>> = ["", "_L15_0u", "_L16_0uu", "_L17_0uuu", "_L18_0uuuu"]
+        .iter()
+        .map(|l| std::fs::read(dir.join(format!("Tile_+000_+012{l}.osgb"))).expect("fixture"))
+        .collect();
+    let bytes: usize = files.iter().map(Vec::len).sum();
+    let mut g = c.benchmark_group("osgb_read");
+    g.sample_size(20).measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("production_5_pyramid", |b| {
+        b.iter(|| {
+            files
+                .iter()
+                .map(|f| {
+                    cim_importers::osgb::reader::read_osgb(f)
+                        .expect("osgb")
+                        .triangles()
+                })
+                .sum::<u64>()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, osgb);
 criterion_main!(benches);

@@ -10,7 +10,8 @@
 //! built from it), `sumo_routes` (a SUMO route file against SUMO's grid), `od_csv` (an
 //! origin–destination table), `las` (LAS/LAZ read, tiled, its ground gridded), `tiles3d` (3D
 //! Tiles content: b3dm, i3dm, pnts, cmpt, glb with Draco and meshopt, decoded and placed),
-//! `subtree` (implicit tiling's subtree files), `sniff` (format detection). Exit status 1 if anything panicked.
+//! `subtree` (implicit tiling's subtree files), `osgb` (OpenSceneGraph binary tiles, read and
+//! placed), `sniff` (format detection). Exit status 1 if anything panicked.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -103,6 +104,10 @@ ENDSEC;END-ISO-10303-21;".to_vec(),
                 content::composite(&[pnts, i3dm, b3dm]),
             ]
         }
+        "osgb" => vec![
+            read("mesh/fanvanzh_3dtiles_test.osgb"),
+            read("osgb/scially_Production_5/Data/Tile_+000_+012/Tile_+000_+012.osgb"),
+        ],
         "subtree" => vec![
             read("3dtiles/SparseImplicitQuadtree/subtrees/0.0.0.subtree"),
             read("3dtiles/SparseImplicitQuadtree/subtrees/3.3.6.subtree"),
@@ -311,6 +316,18 @@ fn run(target: &str, data: &[u8], work: &Path, crs: &Crs, n: u64) {
                 ];
                 if let Ok(p) = Placer::new(&cim_engine::ContentFrame::Ecef { geoid_offset_m: 0.0 }, crs) {
                     let _ = decode_tile(data, kind, Some(&m), &p, None);
+                }
+            }
+        }
+        "osgb" => {
+            // Read, then decoded as a tile of an ENU dataset near Zhongshan and placed.
+            if cim_importers::osgb::reader::read_osgb(data).is_ok() {
+                let enu = cim_importers::export::tiles::Enu::at(113.38, 22.495, 0.0);
+                if let Ok(p) = cim_importers::tiles3d::Placer::new(
+                    &cim_engine::ContentFrame::Ecef { geoid_offset_m: 0.0 },
+                    crs,
+                ) {
+                    let _ = cim_importers::tiles3d::decode_tile(data, "osgb", Some(&enu.matrix()), &p, None);
                 }
             }
         }
