@@ -36,6 +36,8 @@ pub enum Format {
     Tiles3d,
     /// Oblique photography: a folder with `metadata.xml` and `Data/Tile_*/*.osgb`.
     Osgb,
+    /// A glTF 2.0 model (`.glb`, or `.gltf` with its files).
+    Gltf,
     /// A 3-D format cim does not read yet (its name).
     NotYet(&'static str),
     /// Nothing cim knows (GDAL may, with the `gdal` feature).
@@ -60,6 +62,7 @@ impl Format {
             Format::PointCloud => "LAS/LAZ point cloud",
             Format::Tiles3d => "3D Tiles tileset",
             Format::Osgb => "OSGB oblique photography",
+            Format::Gltf => "glTF model",
             Format::NotYet(n) => n,
             Format::Unknown => "unknown",
         }
@@ -102,7 +105,7 @@ pub fn sniff(head: &[u8]) -> Format {
         return Format::PointCloud;
     }
     if head.starts_with(b"glTF") {
-        return Format::NotYet("glTF binary");
+        return Format::Gltf;
     }
     if head.starts_with(b"b3dm")
         || head.starts_with(b"i3dm")
@@ -155,6 +158,9 @@ pub fn sniff(head: &[u8]) -> Format {
         if compact.contains("\"asset\":{") && compact.contains("\"geometricError\"") {
             return Format::Tiles3d;
         }
+        if compact.contains("\"asset\":{") && compact.contains("\"accessors\":[") {
+            return Format::Gltf;
+        }
         if compact.contains("\"type\":\"Feature")
             || compact.contains("\"features\":")
             || compact.contains("\"coordinates\":")
@@ -199,7 +205,9 @@ fn by_extension(path: &Path) -> Format {
         Format::PointCloud
     } else if ends(".osgb") {
         Format::NotYet("a single OSGB file (import its dataset's folder, the one with metadata.xml)")
-    } else if ends(".obj") || ends(".ply") || ends(".glb") || ends(".gltf") || ends(".e57") {
+    } else if ends(".glb") || ends(".gltf") {
+        Format::Gltf
+    } else if ends(".obj") || ends(".ply") || ends(".e57") {
         Format::NotYet("mesh")
     } else {
         Format::Unknown
@@ -219,6 +227,8 @@ pub enum Imported {
     Tiles(crate::tiles3d::Tiles3dReport),
     /// Oblique photography into a tileset.
     Photo(crate::osgb::OsgbReport),
+    /// A glTF model into a one-tile tileset.
+    Model(crate::tiles3d::model::ModelReport),
 }
 
 /// Imports the file at `path` into `project`: recognises its format, reads it and runs the
@@ -311,6 +321,15 @@ pub fn import_file(
             )?;
             Ok(Imported::Terrain(r, warnings))
         }
+        Format::Gltf => crate::tiles3d::model::import_model(
+            project,
+            path,
+            opts.layer.as_deref(),
+            opts.origin,
+            opts.src_crs.as_ref(),
+            opts.reference,
+        )
+        .map(Imported::Model),
         Format::Osgb => Err(ImportError::file(path, "import the oblique photography dataset's folder (the one with metadata.xml)")),
         Format::Tiles3d => {
             let o = crate::tiles3d::Tiles3dOptions {

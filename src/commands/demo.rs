@@ -109,7 +109,8 @@ fn district_3d(assets: &Path, out: &Path, json: bool) -> Result<serde_json::Valu
             cim_importers::Imported::Terrain(..) => bail!("{}: read as terrain", file.display()),
             cim_importers::Imported::Points(..)
             | cim_importers::Imported::Tiles(..)
-            | cim_importers::Imported::Photo(..) => {
+            | cim_importers::Imported::Photo(..)
+            | cim_importers::Imported::Model(..) => {
                 bail!("{}: read as a tileset", file.display())
             }
         };

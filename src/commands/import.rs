@@ -168,6 +168,36 @@ pub fn run(a: ImportArgs) -> Result<()> {
             }
             Ok(())
         }
+        Ok(Imported::Model(r)) => {
+            let t = &r.tileset;
+            let b = t.bounds;
+            if a.json {
+                let v = serde_json::json!({
+                    "tileset": t.name, "kind": t.kind.name(), "format": "gltf", "tiles": t.tiles,
+                    "triangles": t.triangles, "images": r.images, "placement": t.placement,
+                    "bounds": b, "referenced": t.root.is_some(),
+                });
+                println!("{v}");
+            } else {
+                println!(
+                    "tileset '{}': a glTF model, {} triangles, {} images, content {}",
+                    t.name,
+                    t.triangles,
+                    r.images,
+                    if t.root.is_some() {
+                        "referenced where it lies"
+                    } else {
+                        "packed into the project"
+                    }
+                );
+                println!("  placed: {}", t.placement);
+                println!(
+                    "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
+                    b[0], b[1], b[2], b[3], b[4], b[5]
+                );
+            }
+            Ok(())
+        }
         Ok(Imported::Photo(r)) => {
             let t = &r.tileset;
             let b = t.bounds;

@@ -196,7 +196,7 @@ pub fn base64(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The bytes a glTF URI names: a data URI, or a file relative to `base` (a folder).
-fn uri_bytes(uri: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
+pub fn uri_bytes(uri: &str, base: Option<&Path>) -> Result<Vec<u8>, String> {
     if let Some(rest) = uri.strip_prefix("data:") {
         let (_, data) = rest
             .split_once(";base64,")

@@ -10,6 +10,7 @@
 pub mod content;
 pub mod gltf;
 pub mod implicit;
+pub mod model;
 pub mod tileset;
 
 use std::path::{Path, PathBuf};

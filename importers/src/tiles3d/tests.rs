@@ -688,3 +688,88 @@ fn pnts_i3dm_and_cmpt_read_as_written() {
     let e = content::decode(&i3dm[..40], "i3dm", &IDENTITY, None).unwrap_err();
     assert!(e.contains("truncated"), "{e}");
 }
+
+/// A glTF model placed by --origin (turned 90°: its x runs north) and a .gltf whose buffer and
+/// image lie in files, packed into one GLB: both decode back from the project.
+#[test]
+fn gltf_models_are_placed_by_their_origin_and_packed_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let crs = utm18();
+    let mut project = Project::create(&dir.path().join("p.cim.gpkg"), &crs, "000000").unwrap();
+    let house = fixture("gltf/house1-1.glb");
+    let e = model::import_model(&mut project, &house, None, None, None, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--origin") && e.contains("house1-1.glb"), "{e}");
+    let r = model::import_model(
+        &mut project,
+        &house,
+        None,
+        Some([447_600.0, 4_432_500.0, 10.0, 90.0]),
+        None,
+        false,
+    )
+    .unwrap();
+    assert_eq!(r.tileset.triangles, 340);
+    // The model's own box, turned z up then 90° anticlockwise, at the origin.
+    let bytes = std::fs::read(&house).unwrap();
+    let (json, bin) = gltf::split_glb(&bytes).unwrap();
+    let m = gltf::read_gltf(&json, bin, None).unwrap();
+    let local: Vec<[f64; 3]> = m
+        .parts
+        .iter()
+        .flat_map(|p| {
+            p.positions
+                .iter()
+                .map(|v| gltf::apply(&content::Y_UP_TO_Z_UP, *v))
+        })
+        .collect();
+    let lb = bounds_of(&local);
+    let b = r.tileset.bounds;
+    let near = |a: f64, e: f64| (a - e).abs() < 1e-6;
+    // x' = E − y, y' = N + x, z' = H + z.
+    assert!(
+        near(b[0], 447_600.0 - lb[4]) && near(b[3], 447_600.0 - lb[1]),
+        "{b:?} from {lb:?}"
+    );
+    assert!(
+        near(b[1], 4_432_500.0 + lb[0]) && near(b[4], 4_432_500.0 + lb[3]),
+        "{b:?} from {lb:?}"
+    );
+    assert!(
+        near(b[2], 10.0 + lb[2]) && near(b[5], 10.0 + lb[5]),
+        "{b:?} from {lb:?}"
+    );
+    // BoxTextured with its buffer and PNG in files beside it.
+    let text = std::fs::read_to_string(fixture("gltf/BoxTextured.gltf")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let buffer = gltf::uri_bytes(doc["buffers"][0]["uri"].as_str().unwrap(), None).unwrap();
+    std::fs::write(dir.path().join("box.bin"), &buffer).unwrap();
+    doc["buffers"][0]["uri"] = serde_json::json!("box.bin");
+    let png = gltf::uri_bytes(doc["images"][0]["uri"].as_str().unwrap(), None).unwrap();
+    std::fs::write(dir.path().join("logo%20.png".replace("%20", " ")), &png).unwrap();
+    doc["images"][0]["uri"] = serde_json::json!("logo%20.png");
+    let file = dir.path().join("box.gltf");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let r = model::import_model(
+        &mut project,
+        &file,
+        None,
+        Some([447_700.0, 4_432_500.0, 0.0, 0.0]),
+        None,
+        false,
+    )
+    .unwrap();
+    assert_eq!((r.tileset.triangles, r.images), (12, 1));
+    let (t, _) = &project.tiles("box").unwrap()[0];
+    let TileContent::Packed { format, .. } = &t.content else {
+        panic!("{:?}", t.content)
+    };
+    assert_eq!(format, "glb");
+    let bytes = project.tile_bytes("box", 0).unwrap().unwrap();
+    let placer = Placer::new(&project.tilesets().unwrap()[0].frame, project.crs()).unwrap();
+    let c = decode_tile(&bytes, "glb", None, &placer, None).unwrap();
+    assert_eq!((c.model.triangles(), c.model.images.len()), (12, 1));
+    assert_eq!(c.model.images[0].bytes, png);
+    assert!(c.model.parts[0].uvs.is_some());
+}

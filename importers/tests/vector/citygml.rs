@@ -30,7 +30,11 @@ fn import(
     .unwrap();
     let r = import_file(&mut p, file, &ImportOptions::default(), &mut |_| {}).map(|i| match i {
         Imported::Features(r) => r,
-        Imported::Terrain(..) | Imported::Points(..) | Imported::Tiles(..) | Imported::Photo(..) => {
+        Imported::Terrain(..)
+        | Imported::Points(..)
+        | Imported::Tiles(..)
+        | Imported::Photo(..)
+        | Imported::Model(..) => {
             panic!("not features")
         }
     });

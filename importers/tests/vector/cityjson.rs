@@ -25,7 +25,11 @@ fn import(
 ) -> Result<cim_importers::pipeline::ImportReport, ImportError> {
     match import_file(p, file, opts, &mut |_| {})? {
         Imported::Features(r) => Ok(r),
-        Imported::Terrain(..) | Imported::Points(..) | Imported::Tiles(..) | Imported::Photo(..) => {
+        Imported::Terrain(..)
+        | Imported::Points(..)
+        | Imported::Tiles(..)
+        | Imported::Photo(..)
+        | Imported::Model(..) => {
             panic!("a city model imported as terrain or a tileset")
         }
     }
