@@ -36,7 +36,7 @@ pub enum Format {
     Tiles3d,
     /// Oblique photography: a folder with `metadata.xml` and `Data/Tile_*/*.osgb`.
     Osgb,
-    /// A glTF 2.0 model (`.glb`, or `.gltf` with its files).
+    /// A glTF 2.0 model (`.glb`, or `.gltf` with its files), or an OBJ model with its MTL.
     Gltf,
     /// A 3-D format cim does not read yet (its name).
     NotYet(&'static str),
@@ -62,7 +62,7 @@ impl Format {
             Format::PointCloud => "LAS/LAZ point cloud",
             Format::Tiles3d => "3D Tiles tileset",
             Format::Osgb => "OSGB oblique photography",
-            Format::Gltf => "glTF model",
+            Format::Gltf => "glTF/OBJ model",
             Format::NotYet(n) => n,
             Format::Unknown => "unknown",
         }
@@ -207,7 +207,9 @@ fn by_extension(path: &Path) -> Format {
         Format::NotYet("a single OSGB file (import its dataset's folder, the one with metadata.xml)")
     } else if ends(".glb") || ends(".gltf") {
         Format::Gltf
-    } else if ends(".obj") || ends(".ply") || ends(".e57") {
+    } else if ends(".obj") {
+        Format::Gltf
+    } else if ends(".ply") || ends(".e57") {
         Format::NotYet("mesh")
     } else {
         Format::Unknown

@@ -173,14 +173,18 @@ pub fn run(a: ImportArgs) -> Result<()> {
             let b = t.bounds;
             if a.json {
                 let v = serde_json::json!({
-                    "tileset": t.name, "kind": t.kind.name(), "format": "gltf", "tiles": t.tiles,
+                    "tileset": t.name, "kind": t.kind.name(), "format": "model", "tiles": t.tiles,
                     "triangles": t.triangles, "images": r.images, "placement": t.placement,
                     "bounds": b, "referenced": t.root.is_some(),
+                    "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
                 });
                 println!("{v}");
             } else {
+                for w in &r.warnings {
+                    eprintln!("warning: {w}");
+                }
                 println!(
-                    "tileset '{}': a glTF model, {} triangles, {} images, content {}",
+                    "tileset '{}': a model, {} triangles, {} images, content {}",
                     t.name,
                     t.triangles,
                     r.images,

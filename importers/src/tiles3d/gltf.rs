@@ -894,3 +894,126 @@ mod tests {
         assert_eq!(mul(&IDENTITY, &m), m);
     }
 }
+
+/// A GLB of `parts` (positions y up, as glTF has them) under one node at `translation` (the
+/// positions are written relative to it, so they keep their precision in f32), with their
+/// materials and images (embedded as delivered).
+pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], translation: [f64; 3]) -> Vec<u8> {
+    use serde_json::json;
+    let mut bin: Vec<u8> = Vec::new();
+    let mut views = Vec::new();
+    let mut accessors = Vec::new();
+    let mut push_view = |bin: &mut Vec<u8>, bytes: &[u8], target: Option<u32>| {
+        while !bin.len().is_multiple_of(4) {
+            bin.push(0);
+        }
+        let mut v = json!({"buffer": 0, "byteOffset": bin.len(), "byteLength": bytes.len()});
+        if let Some(t) = target {
+            v["target"] = json!(t);
+        }
+        bin.extend_from_slice(bytes);
+        views.push(v);
+        views.len() - 1
+    };
+    let mut primitives = Vec::new();
+    for p in parts {
+        if p.triangles.is_empty() {
+            continue;
+        }
+        let rel: Vec<[f32; 3]> = p
+            .positions
+            .iter()
+            .map(|q| [0, 1, 2].map(|i| (q[i] - translation[i]) as f32))
+            .collect();
+        let (mut lo, mut hi) = ([f32::MAX; 3], [f32::MIN; 3]);
+        for q in &rel {
+            for i in 0..3 {
+                lo[i] = lo[i].min(q[i]);
+                hi[i] = hi[i].max(q[i]);
+            }
+        }
+        let bytes: Vec<u8> = rel
+            .iter()
+            .flat_map(|q| q.iter().flat_map(|v| v.to_le_bytes()))
+            .collect();
+        let v = push_view(&mut bin, &bytes, Some(34962));
+        accessors.push(json!({"bufferView": v, "componentType": 5126, "count": rel.len(), "type": "VEC3", "min": lo, "max": hi}));
+        let mut attributes = json!({"POSITION": accessors.len() - 1});
+        if let Some(uv) = p.uvs.as_ref().filter(|u| u.len() == rel.len()) {
+            let bytes: Vec<u8> = uv
+                .iter()
+                .flat_map(|q| q.iter().flat_map(|v| v.to_le_bytes()))
+                .collect();
+            let v = push_view(&mut bin, &bytes, Some(34962));
+            accessors
+                .push(json!({"bufferView": v, "componentType": 5126, "count": uv.len(), "type": "VEC2"}));
+            attributes["TEXCOORD_0"] = json!(accessors.len() - 1);
+        }
+        let bytes: Vec<u8> = p
+            .triangles
+            .iter()
+            .flat_map(|t| t.iter().flat_map(|i| i.to_le_bytes()))
+            .collect();
+        let v = push_view(&mut bin, &bytes, Some(34963));
+        accessors.push(
+            json!({"bufferView": v, "componentType": 5125, "count": p.triangles.len() * 3, "type": "SCALAR"}),
+        );
+        let mut prim = json!({"attributes": attributes, "indices": accessors.len() - 1, "mode": 4});
+        if let Some(m) = p.material.filter(|m| *m < materials.len()) {
+            prim["material"] = json!(m);
+        }
+        primitives.push(prim);
+    }
+    let mut gl_images = Vec::new();
+    for im in images {
+        let v = push_view(&mut bin, &im.bytes, None);
+        gl_images.push(json!({"bufferView": v, "mimeType": im.mime}));
+    }
+    let gl_materials: Vec<serde_json::Value> = materials
+        .iter()
+        .map(|m| {
+            let mut pbr = json!({"baseColorFactor": m.color, "metallicFactor": 0.0, "roughnessFactor": 1.0});
+            if let Some(i) = m.image.filter(|i| *i < images.len()) {
+                pbr["baseColorTexture"] = json!({"index": i});
+            }
+            json!({"pbrMetallicRoughness": pbr, "doubleSided": true})
+        })
+        .collect();
+    while !bin.len().is_multiple_of(4) {
+        bin.push(0);
+    }
+    let mut doc = json!({
+        "asset": {"version": "2.0", "generator": "cim"},
+        "scene": 0, "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "translation": translation}],
+        "meshes": [{"primitives": primitives}],
+        "buffers": [{"byteLength": bin.len()}],
+        "bufferViews": views, "accessors": accessors,
+    });
+    if !gl_materials.is_empty() {
+        doc["materials"] = json!(gl_materials);
+    }
+    if !gl_images.is_empty() {
+        doc["textures"] = json!((0..gl_images.len())
+            .map(|i| json!({"source": i, "sampler": 0}))
+            .collect::<Vec<_>>());
+        doc["samplers"] = json!([{"magFilter": 9729, "minFilter": 9987}]);
+        doc["images"] = json!(gl_images);
+    }
+    let mut text = doc.to_string().into_bytes();
+    while !text.len().is_multiple_of(4) {
+        text.push(b' ');
+    }
+    let total = 12 + 8 + text.len() + 8 + bin.len();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(b"glTF");
+    for v in [2, total as u32, text.len() as u32, 0x4E4F_534A] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&text);
+    for v in [bin.len() as u32, 0x004E_4942] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&bin);
+    out
+}

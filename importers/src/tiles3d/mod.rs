@@ -11,6 +11,7 @@ pub mod content;
 pub mod gltf;
 pub mod implicit;
 pub mod model;
+pub mod obj;
 pub mod tileset;
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! A single glTF/GLB model (a building's design, a bridge, a scene) into the project as a
+//! A single glTF/GLB or OBJ model (a building's design, a bridge, a scene) into the project as a
 //! one-tile tileset: placed by `--origin E,N,H[,rotation]` (its metres, z up after glTF's y up
 //! is turned, at that point of the project CRS) or `--src-crs` (its coordinates are in that
 //! CRS). A `.gltf` with its buffers and images in files is packed as one GLB.
@@ -16,6 +16,8 @@ use crate::error::{ImportError, Result};
 pub struct ModelReport {
     pub tileset: cim_engine::Tileset,
     pub images: usize,
+    /// Textures or materials left out (an OBJ's).
+    pub warnings: Vec<crate::error::Warning>,
 }
 
 /// A JSON glTF and the files it names as one GLB: every buffer into the binary chunk (4-byte
@@ -130,7 +132,13 @@ pub fn import_model(
     let bad = |why: String| ImportError::file(path, why);
     let bytes = std::fs::read(path).map_err(|e| ImportError::io(path, e))?;
     let base = path.parent();
-    let glb = if bytes.starts_with(b"glTF") {
+    let is_obj = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("obj"));
+    let mut notes = Vec::new();
+    let glb = if is_obj {
+        let (glb, stats) = super::obj::obj_to_glb(path).map_err(bad)?;
+        notes = stats.notes;
+        glb
+    } else if bytes.starts_with(b"glTF") {
         bytes
     } else {
         let json: Value =
@@ -140,14 +148,14 @@ pub fn import_model(
     let (frame, placement) = match (origin, src_crs) {
         (Some(o), _) => (
             ContentFrame::Local { origin: o },
-            format!("glTF metres (z up) with its origin at E {} N {} H {}, x axis {}° from east, in {}", o[0], o[1], o[2], o[3], project.crs().name()),
+            format!("{} metres (z up) with its origin at E {} N {} H {}, x axis {}° from east, in {}", if is_obj { "OBJ" } else { "glTF" }, o[0], o[1], o[2], o[3], project.crs().name()),
         ),
         (None, Some(c)) => (
             ContentFrame::Crs { crs: c.epsg().map_or_else(|| c.to_wkt(), |n| format!("EPSG:{n}")), origin: [0.0; 3] },
-            format!("glTF coordinates (z up) in {} into {}", c.name(), project.crs().name()),
+            format!("{} coordinates (z up) in {} into {}", if is_obj { "OBJ" } else { "glTF" }, c.name(), project.crs().name()),
         ),
         (None, None) => {
-            return Err(bad("a glTF model says nothing of where it lies: give --origin E,N,H[,rotation] (its metres at that point) or --src-crs (the CRS of its coordinates)".into()))
+            return Err(bad("a model says nothing of where it lies: give --origin E,N,H[,rotation] (its metres at that point) or --src-crs (the CRS of its coordinates)".into()))
         }
     };
     let placer = super::Placer::new(&frame, project.crs())?;
@@ -158,7 +166,7 @@ pub fn import_model(
         return Err(bad("its positions do not place (not finite)".into()));
     }
     let root = path.parent().and_then(|p| std::fs::canonicalize(p).ok());
-    let content = match (reference, &root, path.file_name()) {
+    let content = match (reference && !is_obj, &root, path.file_name()) {
         (true, Some(_), Some(file)) => TileContent::Referenced {
             format: if glb_is_file(path) {
                 "glb".into()
@@ -203,9 +211,18 @@ pub fn import_model(
         .put_tileset(&head, &[tile])
         .map_err(|e| ImportError::engine(path, e))?;
     tx.commit().map_err(|e| ImportError::engine(path, e))?;
+    let warnings = notes
+        .into_iter()
+        .map(|message| crate::error::Warning {
+            path: path.to_path_buf(),
+            record: None,
+            message,
+        })
+        .collect();
     Ok(ModelReport {
         tileset,
         images: c.model.images.len(),
+        warnings,
     })
 }
 

@@ -773,3 +773,81 @@ fn gltf_models_are_placed_by_their_origin_and_packed_whole() {
     assert_eq!(c.model.images[0].bytes, png);
     assert!(c.model.parts[0].uvs.is_some());
 }
+
+/// An OBJ in projected coordinates (z up) with its MTL and a PNG texture, placed by
+/// --src-crs to the millimetre; a texture that is missing is a warning, not a failure.
+#[test]
+fn an_obj_with_its_mtl_and_texture_becomes_a_model_tileset() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("gltf/BoxTextured.gltf")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let png = gltf::uri_bytes(doc["images"][0]["uri"].as_str().unwrap(), None).unwrap();
+    std::fs::write(dir.path().join("facade.png"), &png).unwrap();
+    std::fs::write(
+        dir.path().join("house.mtl"),
+        "newmtl wall\nKd 0.8 0.7 0.6\nmap_Kd facade.png\nnewmtl roof\nKd 0.6 0.1 0.1\nmap_Kd missing.jpg\n",
+    )
+    .unwrap();
+    // A 10 × 8 m box, 6 m high, walls textured, roof red, at (447,600.123, 4,432,500.456, 20).
+    let (x, y, z) = (447_600.123, 4_432_500.456, 20.0);
+    let mut obj = String::from("mtllib house.mtl\no house\n");
+    for (dx, dy, dz) in [
+        (0.0, 0.0, 0.0),
+        (10.0, 0.0, 0.0),
+        (10.0, 8.0, 0.0),
+        (0.0, 8.0, 0.0),
+        (0.0, 0.0, 6.0),
+        (10.0, 0.0, 6.0),
+        (10.0, 8.0, 6.0),
+        (0.0, 8.0, 6.0),
+    ] {
+        obj += &format!("v {:.3} {:.3} {:.3}\n", x + dx, y + dy, z + dz);
+    }
+    obj += "vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nusemtl wall\n";
+    obj += "f 1/1 2/2 6/3 5/4\nf 2/1 3/2 7/3 6/4\nf 3/1 4/2 8/3 7/4\nf 4/1 1/2 5/3 8/4\nusemtl roof\nf 5/1 6/2 7/3 8/4\n";
+    let file = dir.path().join("house.obj");
+    std::fs::write(&file, obj).unwrap();
+    let crs = utm18();
+    let mut project = Project::create(&dir.path().join("p.cim.gpkg"), &crs, "000000").unwrap();
+    let r = model::import_model(&mut project, &file, None, None, Some(&crs), false).unwrap();
+    assert_eq!((r.tileset.triangles, r.images), (10, 1));
+    assert_eq!(r.warnings.len(), 1);
+    assert!(
+        r.warnings[0].to_string().contains("missing.jpg"),
+        "{:?}",
+        r.warnings
+    );
+    let b = r.tileset.bounds;
+    let want = [x, y, z, x + 10.0, y + 8.0, z + 6.0];
+    for i in 0..6 {
+        assert!((b[i] - want[i]).abs() < 1e-3, "{b:?} against {want:?}");
+    }
+    // Back from the project: textured walls, the roof's colour.
+    let bytes = project.tile_bytes("house", 0).unwrap().unwrap();
+    let placer = Placer::new(&project.tilesets().unwrap()[0].frame, project.crs()).unwrap();
+    let c = decode_tile(&bytes, "glb", None, &placer, None).unwrap();
+    assert_eq!(c.model.images[0].bytes, png);
+    let roof = c.model.materials.iter().find(|m| m.image.is_none()).unwrap();
+    assert!((roof.color[0] - 0.6).abs() < 1e-6 && (roof.color[1] - 0.1).abs() < 1e-6);
+    let top = c
+        .model
+        .parts
+        .iter()
+        .flat_map(|p| p.positions.iter())
+        .map(|q| q[2])
+        .fold(f64::MIN, f64::max);
+    assert!((top - (z + 6.0)).abs() < 1e-3, "{top}");
+    // Not an OBJ.
+    std::fs::write(dir.path().join("bad.obj"), "v 1 2\nf 1 2 3\n").unwrap();
+    let e = model::import_model(
+        &mut project,
+        &dir.path().join("bad.obj"),
+        None,
+        None,
+        Some(&crs),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("bad.obj"), "{e}");
+}
