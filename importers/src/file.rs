@@ -205,9 +205,7 @@ fn by_extension(path: &Path) -> Format {
         Format::PointCloud
     } else if ends(".osgb") {
         Format::NotYet("a single OSGB file (import its dataset's folder, the one with metadata.xml)")
-    } else if ends(".glb") || ends(".gltf") {
-        Format::Gltf
-    } else if ends(".obj") {
+    } else if ends(".glb") || ends(".gltf") || ends(".obj") {
         Format::Gltf
     } else if ends(".ply") || ends(".e57") {
         Format::NotYet("mesh")

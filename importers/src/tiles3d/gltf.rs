@@ -868,33 +868,6 @@ pub fn count_triangles(json: &Value) -> u64 {
         .sum()
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_and_percent_decode() {
-        assert_eq!(base64("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(base64("aGVsbG8").unwrap(), b"hello");
-        assert!(base64("a*b").is_none());
-        assert_eq!(percent_decode("a%20b%2"), "a b%2");
-    }
-
-    #[test]
-    fn trs_composes_like_matrices() {
-        // 90° about z: x goes to y.
-        let h = std::f64::consts::FRAC_1_SQRT_2;
-        let m = trs([1.0, 2.0, 3.0], [0.0, 0.0, h, h], [2.0, 2.0, 2.0]);
-        let p = apply(&m, [1.0, 0.0, 0.0]);
-        assert!(
-            (p[0] - 1.0).abs() < 1e-12 && (p[1] - 4.0).abs() < 1e-12 && (p[2] - 3.0).abs() < 1e-12,
-            "{p:?}"
-        );
-        assert_eq!(mul(&IDENTITY, &m), m);
-    }
-}
-
 /// A GLB of `parts` (positions y up, as glTF has them) under one node at `translation` (the
 /// positions are written relative to it, so they keep their precision in f32), with their
 /// materials and images (embedded as delivered).
@@ -1016,4 +989,31 @@ pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], trans
     }
     out.extend_from_slice(&bin);
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_percent_decode() {
+        assert_eq!(base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64("aGVsbG8").unwrap(), b"hello");
+        assert!(base64("a*b").is_none());
+        assert_eq!(percent_decode("a%20b%2"), "a b%2");
+    }
+
+    #[test]
+    fn trs_composes_like_matrices() {
+        // 90° about z: x goes to y.
+        let h = std::f64::consts::FRAC_1_SQRT_2;
+        let m = trs([1.0, 2.0, 3.0], [0.0, 0.0, h, h], [2.0, 2.0, 2.0]);
+        let p = apply(&m, [1.0, 0.0, 0.0]);
+        assert!(
+            (p[0] - 1.0).abs() < 1e-12 && (p[1] - 4.0).abs() < 1e-12 && (p[2] - 3.0).abs() < 1e-12,
+            "{p:?}"
+        );
+        assert_eq!(mul(&IDENTITY, &m), m);
+    }
 }
