@@ -10,6 +10,7 @@ pub mod cityjson;
 mod geotiff;
 pub mod gltf;
 pub mod tiles;
+pub mod tilesets;
 
 pub use geotiff::{write_geotiff, GEOTIFF_NODATA};
 

@@ -542,27 +542,18 @@ pub fn write_3dtiles(
     if out.exists() {
         return Err(ImportError::file(out, "already exists"));
     }
-    let Solids {
-        list: solids,
-        columns,
-        images,
-        mut warnings,
-        bounds: (lo, hi),
-    } = solids(project, filter, out)?;
-    let wgs84 = Crs::from_epsg(4326).map_err(|e| ImportError::engine(out, e))?;
-    let to_wgs84 = Transform::new(&wgs84, project.crs());
-    // The frame's origin: the centre of the data's box, on its lowest point.
-    let (clon, clat) = to_wgs84
-        .apply(0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]))
-        .map_err(|e| ImportError::file(out, format!("cannot place the data's centre in WGS 84: {e}")))?;
-    let enu = Enu::at(clon, clat, lo[2] + opts.geoid_offset_m);
-    let n = solids.len();
-    let placed: Vec<Placed> = solids
-        .into_iter()
-        .map(|s| place(s, &to_wgs84, &enu, opts.geoid_offset_m, out))
-        .collect::<Result<_>>()?;
-    let root = build(&placed, (0..n).collect(), 0, 0, 0, opts.max_features.max(1));
-
+    let has_tilesets = !project
+        .tilesets()
+        .map_err(|e| ImportError::engine(out, e))?
+        .is_empty();
+    // A project of tilesets alone exports them alone.
+    let chosen = match solids(project, filter, out) {
+        Ok(s) => Some(s),
+        Err(ImportError::File { reason, .. }) if has_tilesets && reason.starts_with("nothing to export") => {
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let tmp: PathBuf = {
         let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         name.push(".partial");
@@ -571,30 +562,117 @@ pub fn write_3dtiles(
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| ImportError::io(&tmp, e))?;
     }
+    let version = match opts.version {
+        TilesVersion::V1_1 => "1.1",
+        TilesVersion::V1_0 => "1.0",
+    };
     let mut tiles = 0usize;
-    let written = (|| -> std::io::Result<()> {
-        std::fs::create_dir_all(tmp.join("content"))?;
-        let mut root_json = write_tile(&root, &placed, &tmp, opts, &columns, &images, &mut tiles)?;
-        root_json["transform"] = json!(enu.matrix());
-        root_json["refine"] = json!("ADD");
-        let ge = diagonal(root.lo, root.hi);
-        let version = match opts.version {
-            TilesVersion::V1_1 => "1.1",
-            TilesVersion::V1_0 => "1.0",
+    let mut n = 0usize;
+    let mut warnings = Vec::new();
+    let written = (|| -> Result<()> {
+        std::fs::create_dir_all(tmp.join("content")).map_err(|e| ImportError::io(&tmp, e))?;
+        let mut extras =
+            json!({"cim": {"crs": project.crs().display_name(), "geoid_offset_m": opts.geoid_offset_m}});
+        let mut features_root = None;
+        if let Some(Solids {
+            list: solids,
+            columns,
+            images,
+            warnings: w,
+            bounds: (lo, hi),
+        }) = chosen
+        {
+            warnings.extend(w);
+            let wgs84 = Crs::from_epsg(4326).map_err(|e| ImportError::engine(out, e))?;
+            let to_wgs84 = Transform::new(&wgs84, project.crs());
+            // The frame's origin: the centre of the data's box, on its lowest point.
+            let (clon, clat) = to_wgs84
+                .apply(0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]))
+                .map_err(|e| {
+                    ImportError::file(out, format!("cannot place the data's centre in WGS 84: {e}"))
+                })?;
+            let enu = Enu::at(clon, clat, lo[2] + opts.geoid_offset_m);
+            n = solids.len();
+            let placed: Vec<Placed> = solids
+                .into_iter()
+                .map(|s| place(s, &to_wgs84, &enu, opts.geoid_offset_m, out))
+                .collect::<Result<_>>()?;
+            let root = build(&placed, (0..n).collect(), 0, 0, 0, opts.max_features.max(1));
+            let mut root_json = write_tile(&root, &placed, &tmp, opts, &columns, &images, &mut tiles)
+                .map_err(|e| ImportError::io(&tmp, e))?;
+            root_json["transform"] = json!(enu.matrix());
+            root_json["refine"] = json!("ADD");
+            extras["cim"]["origin_lon_lat_h"] = json!([clon, clat, lo[2] + opts.geoid_offset_m]);
+            let region = super::tilesets::region(
+                &[lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]],
+                &to_wgs84,
+                opts.geoid_offset_m,
+            )
+            .map_err(|e| ImportError::file(out, e))?;
+            features_root = Some((root_json, diagonal(root.lo, root.hi), region));
+        }
+        let (sets, set_warnings) = if has_tilesets {
+            super::tilesets::write_tilesets(project, &tmp, opts)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        warnings.extend(set_warnings);
+        let (root_json, ge) = match (features_root, sets.is_empty()) {
+            (Some((r, e, _)), true) => (r, e),
+            (features, _) => {
+                // A root holding the features' tree (with its own transform) and each tileset.
+                let mut children: Vec<Value> = Vec::new();
+                let mut ge = 0.0f64;
+                let mut feature_region = None;
+                if let Some((r, e, g)) = features {
+                    ge = ge.max(e);
+                    children.push(r);
+                    feature_region = Some(json!({"boundingVolume": {"region": g}}));
+                }
+                let mut region: Option<[f64; 6]> = None;
+                for c in sets.iter().chain(feature_region.iter()) {
+                    ge = ge.max(c["geometricError"].as_f64().unwrap_or(0.0) * 2.0);
+                    if let Some(r) = c["boundingVolume"]["region"].as_array() {
+                        let r: Vec<f64> = r.iter().filter_map(Value::as_f64).collect();
+                        if r.len() == 6 {
+                            region = Some(match region {
+                                None => [r[0], r[1], r[2], r[3], r[4], r[5]],
+                                Some(g) => [
+                                    g[0].min(r[0]),
+                                    g[1].min(r[1]),
+                                    g[2].max(r[2]),
+                                    g[3].max(r[3]),
+                                    g[4].min(r[4]),
+                                    g[5].max(r[5]),
+                                ],
+                            });
+                        }
+                    }
+                }
+                children.extend(sets.iter().cloned());
+                // A region holding the features' and every tileset's.
+                let volume = json!({"region": region.unwrap_or([0.0; 6])});
+                (
+                    json!({"boundingVolume": volume, "geometricError": ge, "refine": "ADD", "children": children}),
+                    ge,
+                )
+            }
         };
         let tileset = json!({
-            "asset": {"version": version, "generator": concat!("cim ", env!("CARGO_PKG_VERSION")),
-                "extras": {"cim": {"crs": project.crs().display_name(), "geoid_offset_m": opts.geoid_offset_m,
-                    "origin_lon_lat_h": [clon, clat, lo[2] + opts.geoid_offset_m]}}},
+            "asset": {"version": version, "generator": concat!("cim ", env!("CARGO_PKG_VERSION")), "extras": extras},
             "geometricError": ge,
             "root": root_json,
         });
-        std::fs::write(tmp.join("tileset.json"), serde_json::to_vec_pretty(&tileset)?)?;
+        std::fs::write(
+            tmp.join("tileset.json"),
+            serde_json::to_vec_pretty(&tileset).unwrap_or_default(),
+        )
+        .map_err(|e| ImportError::io(&tmp, e))?;
         Ok(())
     })();
     if let Err(e) = written {
         std::fs::remove_dir_all(&tmp).ok();
-        return Err(ImportError::io(&tmp, e));
+        return Err(e);
     }
     std::fs::rename(&tmp, out).map_err(|e| ImportError::io(out, e))?;
     if opts.geoid_offset_m == 0.0 {
@@ -603,19 +681,15 @@ pub fn write_3dtiles(
                 .into(),
         );
     }
+    let mut details = vec![format!("{tiles} tiles"), format!("3D Tiles {version}")];
+    let sets = project.tilesets().map(|s| s.len()).unwrap_or(0);
+    if sets > 0 {
+        details.push(format!("{sets} tilesets"));
+    }
     Ok(Exported {
-        what: "features",
-        count: n,
-        details: vec![
-            format!("{tiles} tiles"),
-            format!(
-                "3D Tiles {}",
-                match opts.version {
-                    TilesVersion::V1_1 => "1.1",
-                    TilesVersion::V1_0 => "1.0",
-                }
-            ),
-        ],
+        what: if n == 0 { "tilesets" } else { "features" },
+        count: if n == 0 { sets } else { n },
+        details,
         warnings,
     })
 }

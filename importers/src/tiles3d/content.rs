@@ -373,6 +373,26 @@ fn decode_depth(
             Ok(out)
         }
         "osgb" => crate::osgb::decode(bytes, transform),
+        cim_engine::points::POINTS_FORMAT => {
+            let t = cim_engine::points::TilePoints::decode(bytes)?;
+            let points = t
+                .xyz
+                .iter()
+                .map(|q| apply(transform, [0, 1, 2].map(|i| t.origin[i] + f64::from(q[i]))))
+                .collect();
+            let colors = t.rgb.map(|c| {
+                // 16-bit LAS colours, or 8-bit ones written as they were.
+                let wide = c.iter().flatten().any(|v| *v > 255);
+                c.iter()
+                    .map(|rgb| rgb.map(|v| if wide { (v >> 8) as u8 } else { v as u8 }))
+                    .collect()
+            });
+            Ok(Content {
+                points,
+                colors,
+                ..Content::default()
+            })
+        }
         other => Err(format!("content of kind '{other}' is not read")),
     }
 }

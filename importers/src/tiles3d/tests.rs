@@ -851,3 +851,141 @@ fn an_obj_with_its_mtl_and_texture_becomes_a_model_tileset() {
     .to_string();
     assert!(e.contains("bad.obj"), "{e}");
 }
+
+/// Triangles, points and the bounds of every tile's content, decoded and placed from the
+/// project.
+fn content_of(project: &Project, name: &str) -> (u64, u64, [f64; 6]) {
+    let set = project
+        .tilesets()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap();
+    let placer = Placer::new(&set.frame, project.crs()).unwrap();
+    let base = set.root.as_ref().map(PathBuf::from);
+    let (mut tri, mut pts) = (0, 0);
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for (t, _) in project.tiles(name).unwrap() {
+        let format = match &t.content {
+            TileContent::Packed { format, .. } | TileContent::Referenced { format, .. } => format.clone(),
+            TileContent::None => continue,
+        };
+        let bytes = project.tile_bytes(name, t.id).unwrap().unwrap();
+        let c = decode_tile(&bytes, &format, t.transform.as_ref(), &placer, base.as_deref()).unwrap();
+        tri += c.model.triangles();
+        pts += c.points.len() as u64;
+        if let Some(cb) = c.bounds() {
+            b = union(b, cb);
+        }
+    }
+    (tri, pts, b)
+}
+
+/// Every kind of tileset out as 3D Tiles (1.1 and 1.0) and back in through our reader: the
+/// same triangles and points, within a centimetre.
+#[test]
+fn tilesets_round_trip_through_a_3d_tiles_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |project: &mut Project, names: &[&str], crs: &Crs, tag: &str| {
+        for (version, v) in [
+            (crate::export::tiles::TilesVersion::V1_1, "11"),
+            (crate::export::tiles::TilesVersion::V1_0, "10"),
+        ] {
+            let out = dir.path().join(format!("{tag}-{v}"));
+            let opts = crate::export::tiles::TilesOptions {
+                version,
+                ..Default::default()
+            };
+            crate::export::tiles::write_3dtiles(project, &cim_engine::FeatureFilter::default(), &out, &opts)
+                .unwrap();
+            let mut back =
+                Project::create(&dir.path().join(format!("{tag}-{v}.cim.gpkg")), crs, "000000").unwrap();
+            for name in names {
+                let path = out.join("tilesets").join(name).join("tileset.json");
+                let r = import_3dtiles(
+                    &mut back,
+                    &path,
+                    &Tiles3dOptions {
+                        name: Some(name.to_string()),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+                assert!(r.warnings.is_empty(), "{name} {v}: {:?}", r.warnings);
+                let (a, b) = (content_of(project, name), content_of(&back, name));
+                assert_eq!((a.0, a.1), (b.0, b.1), "{name} {v}");
+                for i in 0..6 {
+                    assert!(
+                        (a.2[i] - b.2[i]).abs() < 0.01,
+                        "{name} {v}: {:?} against {:?}",
+                        a.2,
+                        b.2
+                    );
+                }
+            }
+        }
+    };
+    // 3D Tiles as delivered (ECEF, external tileset, b3dm, pnts), an implicit tileset placed by
+    // --origin and a glTF model, in UTM 18N.
+    let crs = utm18();
+    let mut p = Project::create(&dir.path().join("a.cim.gpkg"), &crs, "000000").unwrap();
+    import_3dtiles(
+        &mut p,
+        &fixture("3dtiles/TilesetWithRequestVolume/tileset.json"),
+        &Tiles3dOptions {
+            name: Some("city".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    import_3dtiles(
+        &mut p,
+        &fixture("3dtiles/SparseImplicitQuadtree/tileset.json"),
+        &Tiles3dOptions {
+            name: Some("sparse".into()),
+            origin: Some([447_600.0, 4_432_500.0, 10.0, 30.0]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    model::import_model(
+        &mut p,
+        &fixture("gltf/house1-1.glb"),
+        Some("house"),
+        Some([447_650.0, 4_432_550.0, 5.0, 0.0]),
+        None,
+        false,
+    )
+    .unwrap();
+    check(&mut p, &["city", "sparse", "house"], &crs, "utm");
+    // Oblique photography in the standard GK zone, and lidar in UTM 10N.
+    let gk = Crs::from_epsg(4547).unwrap();
+    let mut p = Project::create(&dir.path().join("b.cim.gpkg"), &gk, "442000").unwrap();
+    crate::osgb::import_osgb(
+        &mut p,
+        &fixture("osgb/scially_Production_5"),
+        &crate::osgb::OsgbOptions {
+            name: Some("photo".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    check(&mut p, &["photo"], &gk, "osgb");
+    let utm10 = Crs::from_epsg(32610).unwrap();
+    let mut p = Project::create(&dir.path().join("c.cim.gpkg"), &utm10, "000000").unwrap();
+    crate::pointcloud::import_point_cloud(
+        &mut p,
+        &fixture("pointcloud/autzen_trim.laz"),
+        Some("autzen"),
+        None,
+    )
+    .unwrap();
+    check(&mut p, &["autzen"], &utm10, "lidar");
+}
