@@ -625,12 +625,18 @@ fn errors_are_one_clean_line() {
     let e = cim_err(&["import", p(&project), p(&ifc)]);
     assert!(e.contains("model.ifc") && e.contains("no HEADER section"), "{e}");
     // Unsupported formats: what is supported, and no GDAL advice for formats GDAL cannot read.
-    let glb = write(dir.path(), "model.glb", b"glTF\x02\x00\x00\x00");
-    let e = cim_err(&["import", p(&project), p(&glb)]);
+    let ply = write(dir.path(), "scan.ply", b"ply\nformat ascii 1.0\n");
+    let e = cim_err(&["import", p(&project), p(&ply)]);
     assert!(
         e.contains(".tif/.tiff") && e.contains(".osm") && e.contains(".ifc") && !e.contains("gdal"),
         "{e}"
     );
+    // A GLB cut after its header: the file and why, once placed.
+    let glb = write(dir.path(), "model.glb", b"glTF\x02\x00\x00\x00");
+    let e = cim_err(&["import", p(&project), p(&glb)]);
+    assert!(e.contains("model.glb") && e.contains("--origin"), "{e}");
+    let e = cim_err(&["import", p(&project), p(&glb), "--origin", "500000,5500000,0"]);
+    assert!(e.contains("model.glb") && e.contains("truncated"), "{e}");
     // A LAS file cut after its signature: the file and why.
     let las = write(dir.path(), "cloud.las", b"LASF\x00\x00\x00\x00");
     let e = cim_err(&["import", p(&project), p(&las)]);

@@ -13,8 +13,10 @@ pub struct ImportArgs {
     /// The project to import into.
     pub project: PathBuf,
     /// The file: .geojson/.json, .shp, .gpkg, .fgb, .tif/.tiff (terrain), .osm/.osm.pbf/.pbf,
-    /// .city.json/.city.jsonl (CityJSON), .gml (CityGML), .ifc (BIM: IFC 2x3, 4, 4.3);
-    /// recognised by its content, then its extension.
+    /// .city.json/.city.jsonl (CityJSON), .gml (CityGML), .ifc (BIM: IFC 2x3, 4, 4.3), .las/.laz
+    /// (point clouds), a 3D Tiles tileset.json or its folder, an OSGB oblique photography folder
+    /// (with metadata.xml), .glb/.gltf/.obj (models); recognised by its content, then its
+    /// extension.
     pub file: PathBuf,
     /// Target layer name (default: the source layer's name; for a DEM, "terrain"; for a city
     /// model, the file's stem for buildings and <layer>_<kind> for other objects).
@@ -194,11 +196,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
                         "packed into the project"
                     }
                 );
-                println!("  placed: {}", t.placement);
-                println!(
-                    "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
-                    b[0], b[1], b[2], b[3], b[4], b[5]
-                );
+                print_placement(t);
             }
             Ok(())
         }
@@ -235,11 +233,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
                         r.absent
                     );
                 }
-                println!("  placed: {}", t.placement);
-                println!(
-                    "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
-                    b[0], b[1], b[2], b[3], b[4], b[5]
-                );
+                print_placement(t);
             }
             Ok(())
         }
@@ -272,11 +266,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
                         "packed into the project"
                     }
                 );
-                println!("  placed: {}", t.placement);
-                println!(
-                    "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
-                    b[0], b[1], b[2], b[3], b[4], b[5]
-                );
+                print_placement(t);
             }
             Ok(())
         }
@@ -289,6 +279,16 @@ pub fn run(a: ImportArgs) -> Result<()> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// How a tileset was placed and its bounds, under its summary line.
+fn print_placement(t: &cim_engine::Tileset) {
+    let b = t.bounds;
+    println!("  placed: {}", t.placement);
+    println!(
+        "  bounds {:.3},{:.3},{:.3} .. {:.3},{:.3},{:.3} (project CRS)",
+        b[0], b[1], b[2], b[3], b[4], b[5]
+    );
 }
 
 /// `E,N,H[,rotation]` as four numbers (rotation 0 where not given).

@@ -446,12 +446,6 @@ pub fn import_osgb(project: &mut Project, path: &Path, opts: &OsgbOptions) -> Re
     let b = tiles[0].bounds;
     tiles[0].geometric_error =
         (2.0 * biggest).max(((b[3] - b[0]).powi(2) + (b[4] - b[1]).powi(2)).sqrt() / 20.0);
-    if let (true, Some(w)) = (opts.strict, warnings.first()) {
-        return Err(ImportError::file(
-            &w.path,
-            format!("{} (--strict: nothing written)", w.message),
-        ));
-    }
     let name = opts
         .name
         .clone()
@@ -465,11 +459,7 @@ pub fn import_osgb(project: &mut Project, path: &Path, opts: &OsgbOptions) -> Re
         root: opts.reference.then(|| root_canon.display().to_string()),
         frame,
     };
-    let mut tx = project.import().map_err(|e| ImportError::engine(path, e))?;
-    let tileset = tx
-        .put_tileset(&head, &tiles)
-        .map_err(|e| ImportError::engine(path, e))?;
-    tx.commit().map_err(|e| ImportError::engine(path, e))?;
+    let tileset = crate::tiles3d::store(project, path, &head, &tiles, opts.strict, &warnings)?;
     Ok(OsgbReport {
         tileset,
         blocks,

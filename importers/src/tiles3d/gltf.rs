@@ -132,8 +132,14 @@ impl Model {
 /// A GLB's JSON and binary chunks. A header or chunk running past the bytes is an error saying
 /// so.
 pub fn split_glb(bytes: &[u8]) -> Result<(Value, Option<&[u8]>), String> {
-    if bytes.len() < 20 || &bytes[..4] != b"glTF" {
+    if !bytes.starts_with(b"glTF") {
         return Err("not a GLB (no 'glTF' magic)".into());
+    }
+    if bytes.len() < 20 {
+        return Err(format!(
+            "truncated: {} bytes, shorter than a GLB header",
+            bytes.len()
+        ));
     }
     let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize;
     let version = u32_at(4);

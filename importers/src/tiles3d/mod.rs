@@ -460,12 +460,6 @@ pub fn import_3dtiles(project: &mut Project, path: &Path, opts: &Tiles3dOptions)
             },
         ));
     }
-    if let (true, Some(w)) = (opts.strict, warnings.first()) {
-        return Err(ImportError::file(
-            &w.path,
-            format!("{} (--strict: nothing written)", w.message),
-        ));
-    }
     let name = opts
         .name
         .clone()
@@ -500,17 +494,37 @@ pub fn import_3dtiles(project: &mut Project, path: &Path, opts: &Tiles3dOptions)
         root: opts.reference.then(|| root_canon.display().to_string()),
         frame,
     };
-    let mut tx = project.import().map_err(|e| ImportError::engine(path, e))?;
-    let tileset = tx
-        .put_tileset(&head, &tiles)
-        .map_err(|e| ImportError::engine(path, e))?;
-    tx.commit().map_err(|e| ImportError::engine(path, e))?;
+    let tileset = store(project, path, &head, &tiles, opts.strict, &warnings)?;
     Ok(Tiles3dReport {
         tileset,
         version: tree.version,
         contents,
         warnings,
     })
+}
+
+/// Stores a tileset in one transaction: under `strict`, a warning is the error and nothing is
+/// written.
+pub(crate) fn store(
+    project: &mut Project,
+    path: &Path,
+    head: &TilesetHead,
+    tiles: &[Tile],
+    strict: bool,
+    warnings: &[Warning],
+) -> Result<cim_engine::Tileset> {
+    if let (true, Some(w)) = (strict, warnings.first()) {
+        return Err(ImportError::file(
+            &w.path,
+            format!("{} (--strict: nothing written)", w.message),
+        ));
+    }
+    let mut tx = project.import().map_err(|e| ImportError::engine(path, e))?;
+    let tileset = tx
+        .put_tileset(head, tiles)
+        .map_err(|e| ImportError::engine(path, e))?;
+    tx.commit().map_err(|e| ImportError::engine(path, e))?;
+    Ok(tileset)
 }
 
 /// A stored tile's content decoded and placed in the project CRS (for the viewer and exports).

@@ -206,11 +206,7 @@ pub fn import_model(
         },
         frame,
     };
-    let mut tx = project.import().map_err(|e| ImportError::engine(path, e))?;
-    let tileset = tx
-        .put_tileset(&head, &[tile])
-        .map_err(|e| ImportError::engine(path, e))?;
-    tx.commit().map_err(|e| ImportError::engine(path, e))?;
+    let tileset = super::store(project, path, &head, &[tile], false, &[])?;
     let warnings = notes
         .into_iter()
         .map(|message| crate::error::Warning {

@@ -57,31 +57,34 @@ impl VectorFormat {
 
 /// Every format `cim import` reads, for error messages.
 pub const SUPPORTED_FORMATS: &str = ".geojson/.json, .shp, .gpkg and .fgb (vector), .tif/.tiff \
-     (terrain), .osm and .osm.pbf (OpenStreetMap), .city.json/.city.jsonl (CityJSON), .gml (CityGML), .ifc (IFC 2x3, 4, 4.3)";
+     (terrain), .osm and .osm.pbf (OpenStreetMap), .city.json/.city.jsonl (CityJSON), .gml (CityGML), .ifc (IFC 2x3, 4, 4.3), \
+     .net.xml (SUMO), .las/.laz (point clouds), a 3D Tiles tileset.json or its folder, an OSGB oblique photography folder \
+     (with metadata.xml), .glb/.gltf/.obj (models)";
 
 /// Extensions of 3-D formats that cim does not read yet and GDAL cannot read either (so the
 /// `gdal` feature would not help).
-const NOT_YET_3D: &[&str] = &[
-    "ifczip", "ifcxml", "las", "laz", "obj", "osgb", "b3dm", "i3dm", "pnts", "glb", "gltf", "ply", "e57",
-];
+const NOT_YET_3D: &[&str] = &["ifczip", "ifcxml", "osgb", "b3dm", "i3dm", "pnts", "ply", "e57"];
 
 /// The error for a 3-D format that no reader (ours or GDAL's) imports yet, or that is a 3-D model
 /// rather than a vector layer (IFC, CityGML: `import_file` reads them), if `path` is one.
 fn not_yet_3d(path: &Path) -> Option<ImportError> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    if matches!(ext.as_str(), "ifc" | "citygml") {
+    if matches!(ext.as_str(), "ifc" | "citygml" | "glb" | "gltf" | "obj") {
         return Some(ImportError::file(
             path,
             format!("a .{ext} file is a 3-D model, not a vector layer: `cim import` reads it as one"),
         ));
     }
+    if matches!(ext.as_str(), "las" | "laz") {
+        return Some(ImportError::file(
+            path,
+            format!("a .{ext} file is a point cloud, not a vector layer: `cim import` reads it as one"),
+        ));
+    }
     NOT_YET_3D.contains(&ext.as_str()).then(|| {
         ImportError::file(
             path,
-            format!(
-                "the .{ext} format is not imported yet (3-D city models, BIM, point clouds and meshes \
-                 are coming); cim reads {SUPPORTED_FORMATS}"
-            ),
+            format!("the .{ext} format is not imported (yet); cim reads {SUPPORTED_FORMATS}"),
         )
     })
 }

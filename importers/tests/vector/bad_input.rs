@@ -84,15 +84,15 @@ fn missing_files_and_unknown_extensions() {
     #[cfg(feature = "gdal")]
     assert!(msg.contains("a.xlsx") && msg.contains("not found"), "{msg}");
     // 3-D formats GDAL cannot read either: no advice to build with GDAL.
-    for name in ["cloud.laz", "mesh.obj"] {
+    for name in ["scan.ply", "tile.b3dm"] {
         let msg = open_vector(Path::new(name), None).err().unwrap().to_string();
         assert!(
-            msg.contains(name) && msg.contains("not imported yet") && !msg.contains("gdal"),
+            msg.contains(name) && msg.contains("not imported (yet)") && !msg.contains("gdal"),
             "{msg}"
         );
     }
-    // 3-D models cim reads, but not as vector layers.
-    for name in ["model.ifc", "city.CityGML"] {
+    // 3-D models and point clouds cim reads, but not as vector layers.
+    for name in ["model.ifc", "city.CityGML", "cloud.laz", "mesh.obj", "house.glb"] {
         let msg = open_vector(Path::new(name), None).err().unwrap().to_string();
         assert!(
             msg.contains(name) && msg.contains("cim import") && !msg.contains("gdal"),
