@@ -216,9 +216,10 @@ pub fn run(a: ImportArgs) -> Result<()> {
                     eprintln!("warning: {w}");
                 }
                 println!(
-                    "tileset '{}': oblique photography, {} blocks, {} tiles, {} triangles, content {}",
+                    "tileset '{}': oblique photography, {} block{}, {} tiles, {} triangles, content {}",
                     t.name,
                     r.blocks,
+                    if r.blocks == 1 { "" } else { "s" },
                     t.tiles,
                     t.triangles,
                     if t.root.is_some() {

@@ -681,13 +681,20 @@ pub fn write_3dtiles(
                 .into(),
         );
     }
-    let mut details = vec![format!("{tiles} tiles"), format!("3D Tiles {version}")];
     let sets = project.tilesets().map(|s| s.len()).unwrap_or(0);
-    if sets > 0 {
-        details.push(format!("{sets} tilesets"));
+    let mut details = vec![format!("3D Tiles {version}")];
+    if n > 0 {
+        details.insert(0, format!("{tiles} tiles"));
+        if sets > 0 {
+            details.push(format!("and {sets} tileset{}", if sets == 1 { "" } else { "s" }));
+        }
     }
     Ok(Exported {
-        what: if n == 0 { "tilesets" } else { "features" },
+        what: match (n, sets) {
+            (0, 1) => "tileset",
+            (0, _) => "tilesets",
+            _ => "features",
+        },
         count: if n == 0 { sets } else { n },
         details,
         warnings,

@@ -899,7 +899,7 @@ fn oblique_photography_exports_as_3d_tiles_that_validate_and_draw() {
             &tiles_options(version, 0.0, 1000),
         )
         .unwrap();
-        assert_eq!((e.what, e.count), ("tilesets", 1));
+        assert_eq!((e.what, e.count), ("tileset", 1));
         let set = out.join("tilesets/scially_Production_5");
         let mut files: Vec<PathBuf> = std::fs::read_dir(&set)
             .unwrap()
