@@ -13,6 +13,8 @@
 //! - [`layout`]: where the panels go on any screen.
 //! - [`i18n`]: English and Chinese words.
 //! - [`source`]: the one interface every read of project data goes through.
+//! - [`tiles`]: streaming tilesets: tiles chosen by screen-space error, a decoded-tile cache
+//!   within a memory budget, decoding off the frame loop.
 
 pub mod camera;
 pub mod flood;
@@ -24,5 +26,6 @@ pub mod scene;
 pub mod source;
 pub mod style;
 pub mod text;
+pub mod tiles;
 pub mod traffic;
 pub mod views;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use cim_engine::{
     CityCode, CityIndex, FeatureFilter, FeatureKind, LayerInfo, Project, Raster, ResultTable, RunBuilding,
-    RunRaster, RunRecord, RunRoad, StoredFeature, TerrainInfo, Viewpoint,
+    RunRaster, RunRecord, RunRoad, StoredFeature, TerrainInfo, Tile, Tileset, Viewpoint,
 };
 
 use crate::model::load::SceneData;
@@ -58,6 +58,13 @@ pub trait DataSource: Send + Sync + 'static {
     fn run_roads(&self, name: String) -> Fetch<Vec<RunRoad>>;
     /// Run `name`'s rows of one of its result tables (`None` where there is no such table).
     fn run_table(&self, name: String, table: String) -> Fetch<Option<ResultTable>>;
+    /// The project's tilesets (real-scene 3D, point clouds, models).
+    fn tilesets(&self) -> Fetch<Vec<Tileset>>;
+    /// Tileset `name`'s tiles in id order, without their content.
+    fn tiles(&self, name: String) -> Fetch<Vec<Tile>>;
+    /// One tile's content as stored (packed or read from where it lies); `None` for a tile
+    /// without content. Decode it with `tiles::decode` off the frame loop.
+    fn tile_bytes(&self, name: String, tile: u32) -> Fetch<Option<Vec<u8>>>;
 }
 
 /// A shared source.
@@ -200,6 +207,18 @@ impl DataSource for ProjectSource {
 
     fn run_table(&self, name: String, table: String) -> Fetch<Option<ResultTable>> {
         self.with(move |p| Ok(p.run_table(&name, &table)?))
+    }
+
+    fn tilesets(&self) -> Fetch<Vec<Tileset>> {
+        self.with(|p| Ok(p.tilesets()?))
+    }
+
+    fn tiles(&self, name: String) -> Fetch<Vec<Tile>> {
+        self.with(move |p| Ok(p.tiles(&name)?.into_iter().map(|(t, _)| t).collect()))
+    }
+
+    fn tile_bytes(&self, name: String, tile: u32) -> Fetch<Option<Vec<u8>>> {
+        self.with(move |p| Ok(p.tile_bytes(&name, tile)?))
     }
 }
 
