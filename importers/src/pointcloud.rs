@@ -32,7 +32,7 @@ pub struct PointCloud {
 }
 
 /// `[min_x, min_y, min_z, max_x, max_y, max_z]` of `points` (infinite when none).
-fn bounds_of(points: impl Iterator<Item = [f64; 3]>) -> [f64; 6] {
+pub(crate) fn bounds_of(points: impl Iterator<Item = [f64; 3]>) -> [f64; 6] {
     let mut b = [
         f64::INFINITY,
         f64::INFINITY,

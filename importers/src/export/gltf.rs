@@ -345,15 +345,21 @@ pub fn glb(
             "propertyTables": [{"class": "feature", "count": features.len(), "properties": table_props}]
         }});
     }
-    while !bin.len().is_multiple_of(4) {
-        bin.push(0);
-    }
     doc["bufferViews"] = Value::Array(views);
-    doc["buffers"] = json!([{"byteLength": bin.len()}]);
     if primitives_empty(&doc) {
         doc["meshes"] = json!([]);
         doc["nodes"] = json!([{"translation": translation}]);
     }
+    glb_file(doc, bin)
+}
+
+/// A GLB file of glTF JSON `doc` and its one binary buffer: the buffer padded to 4 bytes and
+/// declared as buffer 0, the JSON padded with spaces, both chunks framed.
+pub(crate) fn glb_file(mut doc: Value, mut bin: Vec<u8>) -> Vec<u8> {
+    while !bin.len().is_multiple_of(4) {
+        bin.push(0);
+    }
+    doc["buffers"] = json!([{"byteLength": bin.len()}]);
     let mut text = doc.to_string().into_bytes();
     while !text.len().is_multiple_of(4) {
         text.push(b' ');

@@ -343,20 +343,7 @@ pub fn import_osgb(project: &mut Project, path: &Path, opts: &OsgbOptions) -> Re
             placer
                 .place(&mut pts)
                 .map_err(|e| ImportError::file(&p.file, format!("cannot place it: {e}")))?;
-            let mut b = [
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ];
-            for q in &pts {
-                for i in 0..3 {
-                    b[i] = b[i].min(q[i]);
-                    b[i + 3] = b[i + 3].max(q[i]);
-                }
-            }
+            let b = crate::pointcloud::bounds_of(pts.iter().copied());
             // The error of this file: by the range at which its children replace it.
             let mut error: f64 = 0.0;
             let dir = p.file.parent().unwrap_or(Path::new(".")).to_path_buf();

@@ -129,29 +129,15 @@ impl Content {
 
     /// `[min x, min y, min z, max x, max y, max z]` of its vertices and points.
     pub fn bounds(&self) -> Option<[f64; 6]> {
-        let mut b = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
         let all = self
             .model
             .parts
             .iter()
             .flat_map(|p| p.positions.iter())
-            .chain(self.points.iter());
-        let mut any = false;
-        for p in all {
-            any = true;
-            for i in 0..3 {
-                b[i] = b[i].min(p[i]);
-                b[i + 3] = b[i + 3].max(p[i]);
-            }
-        }
-        any.then_some(b)
+            .chain(self.points.iter())
+            .copied();
+        let b = crate::pointcloud::bounds_of(all);
+        b[0].is_finite().then_some(b)
     }
 }
 
@@ -472,8 +458,11 @@ fn i3dm(bytes: &[u8], transform: &Mat4, base: Option<&Path>) -> Result<Content, 
             .unwrap_or(false);
     let scale = ft_values(&t, "SCALE", n, 1, "f32")?;
     let scale3 = ft_values(&t, "SCALE_NON_UNIFORM", n, 3, "f32")?;
-    let (json, bin) = match format {
-        1 => gltf::split_glb(t.body).map_err(|e| format!("its glTF: {e}"))?,
+    let model = match format {
+        1 => {
+            let (json, bin) = gltf::split_glb(t.body).map_err(|e| format!("its glTF: {e}"))?;
+            gltf::read_gltf(&json, bin, base).map_err(|e| format!("its glTF: {e}"))?
+        }
         0 => {
             let uri = String::from_utf8_lossy(trim_json(t.body)).into_owned();
             let base = base
@@ -481,51 +470,28 @@ fn i3dm(bytes: &[u8], transform: &Mat4, base: Option<&Path>) -> Result<Content, 
             let path = base.join(gltf::percent_decode(&uri));
             let b =
                 std::fs::read(&path).map_err(|e| format!("cannot read its glTF {}: {e}", path.display()))?;
-            let (j, _) = gltf::split_glb(&b).or_else(|_| {
-                serde_json::from_slice(&b)
-                    .map(|j| (j, None))
-                    .map_err(|e| e.to_string())
-            })?;
-            // The binary chunk is re-split below from the owned bytes.
-            let model = gltf::read_gltf(&j, gltf::split_glb(&b).ok().and_then(|x| x.1), path.parent())?;
-            return Ok(instanced(
-                model,
-                &InstanceTable {
-                    n,
-                    rtc,
-                    at,
-                    up,
-                    right,
-                    up_oct,
-                    right_oct,
-                    enu,
-                    scale,
-                    scale3,
-                },
-                transform,
-                t.bt,
-            ));
+            let (json, bin) = if b.starts_with(b"glTF") {
+                gltf::split_glb(&b)?
+            } else {
+                (serde_json::from_slice(&b).map_err(|e| e.to_string())?, None)
+            };
+            gltf::read_gltf(&json, bin, path.parent())?
         }
         f => return Err(format!("its gltfFormat is {f} (0 or 1)")),
     };
-    let model = gltf::read_gltf(&json, bin, base).map_err(|e| format!("its glTF: {e}"))?;
-    Ok(instanced(
-        model,
-        &InstanceTable {
-            n,
-            rtc,
-            at,
-            up,
-            right,
-            up_oct,
-            right_oct,
-            enu,
-            scale,
-            scale3,
-        },
-        transform,
-        t.bt,
-    ))
+    let table = InstanceTable {
+        n,
+        rtc,
+        at,
+        up,
+        right,
+        up_oct,
+        right_oct,
+        enu,
+        scale,
+        scale3,
+    };
+    Ok(instanced(model, &table, transform, t.bt))
 }
 
 struct InstanceTable {

@@ -958,15 +958,11 @@ pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], trans
             json!({"pbrMetallicRoughness": pbr, "doubleSided": true})
         })
         .collect();
-    while !bin.len().is_multiple_of(4) {
-        bin.push(0);
-    }
     let mut doc = json!({
         "asset": {"version": "2.0", "generator": "cim"},
         "scene": 0, "scenes": [{"nodes": [0]}],
         "nodes": [{"mesh": 0, "translation": translation}],
         "meshes": [{"primitives": primitives}],
-        "buffers": [{"byteLength": bin.len()}],
         "bufferViews": views, "accessors": accessors,
     });
     if !gl_materials.is_empty() {
@@ -979,22 +975,7 @@ pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], trans
         doc["samplers"] = json!([{"magFilter": 9729, "minFilter": 9987}]);
         doc["images"] = json!(gl_images);
     }
-    let mut text = doc.to_string().into_bytes();
-    while !text.len().is_multiple_of(4) {
-        text.push(b' ');
-    }
-    let total = 12 + 8 + text.len() + 8 + bin.len();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"glTF");
-    for v in [2, total as u32, text.len() as u32, 0x4E4F_534A] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out.extend_from_slice(&text);
-    for v in [bin.len() as u32, 0x004E_4942] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out.extend_from_slice(&bin);
-    out
+    crate::export::gltf::glb_file(doc, bin)
 }
 
 #[cfg(test)]

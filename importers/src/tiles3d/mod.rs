@@ -156,21 +156,7 @@ impl Placer {
 }
 
 fn bounds_of(points: &[[f64; 3]]) -> [f64; 6] {
-    let mut b = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    for p in points {
-        for i in 0..3 {
-            b[i] = b[i].min(p[i]);
-            b[i + 3] = b[i + 3].max(p[i]);
-        }
-    }
-    b
+    crate::pointcloud::bounds_of(points.iter().copied())
 }
 
 fn union(a: [f64; 6], b: [f64; 6]) -> [f64; 6] {

@@ -97,26 +97,7 @@ pub fn pack_glb(json: &Value, base: Option<&Path>) -> std::result::Result<Vec<u8
             a.extend(extra_views);
         }
     }
-    while !bin.len().is_multiple_of(4) {
-        bin.push(0);
-    }
-    doc["buffers"] = json!([{"byteLength": bin.len()}]);
-    let mut text = doc.to_string().into_bytes();
-    while !text.len().is_multiple_of(4) {
-        text.push(b' ');
-    }
-    let total = 12 + 8 + text.len() + 8 + bin.len();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"glTF");
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    out.extend_from_slice(&0x4E4F_534Au32.to_le_bytes());
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
-    out.extend_from_slice(&0x004E_4942u32.to_le_bytes());
-    out.extend_from_slice(&bin);
-    Ok(out)
+    Ok(crate::export::gltf::glb_file(doc, bin))
 }
 
 /// Imports a glTF/GLB model at `path` as a one-tile tileset named `name` (else the file's
@@ -134,11 +115,12 @@ pub fn import_model(
     let base = path.parent();
     let is_obj = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("obj"));
     let mut notes = Vec::new();
+    let delivered_glb = bytes.starts_with(b"glTF");
     let glb = if is_obj {
         let (glb, stats) = super::obj::obj_to_glb(path).map_err(bad)?;
         notes = stats.notes;
         glb
-    } else if bytes.starts_with(b"glTF") {
+    } else if delivered_glb {
         bytes
     } else {
         let json: Value =
@@ -168,7 +150,7 @@ pub fn import_model(
     let root = path.parent().and_then(|p| std::fs::canonicalize(p).ok());
     let content = match (reference && !is_obj, &root, path.file_name()) {
         (true, Some(_), Some(file)) => TileContent::Referenced {
-            format: if glb_is_file(path) {
+            format: if delivered_glb {
                 "glb".into()
             } else {
                 "gltf".into()
@@ -220,14 +202,4 @@ pub fn import_model(
         images: c.model.images.len(),
         warnings,
     })
-}
-
-fn glb_is_file(path: &Path) -> bool {
-    std::fs::File::open(path)
-        .and_then(|mut f| {
-            use std::io::Read;
-            let mut m = [0u8; 4];
-            f.read_exact(&mut m).map(|_| &m == b"glTF")
-        })
-        .unwrap_or(false)
 }

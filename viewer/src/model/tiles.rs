@@ -207,16 +207,22 @@ pub fn weight(c: &Content) -> usize {
     parts + images + c.points.len() * 27
 }
 
-/// A tile's content decoded and placed in the project CRS (call it off the frame loop).
-pub fn decode(set: &Tileset, tile: &Tile, bytes: &[u8], project: &Crs) -> anyhow::Result<Content> {
+/// How a tileset's content is placed in the project CRS: made once a tileset, shared by its
+/// tiles' decodes.
+pub fn placer(set: &Tileset, project: &Crs) -> anyhow::Result<Placer> {
+    Ok(Placer::new(&set.frame, project)?)
+}
+
+/// A tile's content decoded and placed in the project CRS by `placer` (the tileset's; call it
+/// off the frame loop).
+pub fn decode(set: &Tileset, tile: &Tile, bytes: &[u8], placer: &Placer) -> anyhow::Result<Content> {
     let format = match &tile.content {
         cim_engine::TileContent::Packed { format, .. }
         | cim_engine::TileContent::Referenced { format, .. } => format.clone(),
         cim_engine::TileContent::None => anyhow::bail!("tileset '{}' tile {}: no content", set.name, tile.id),
     };
-    let placer = Placer::new(&set.frame, project)?;
     let base = set.root.as_ref().map(std::path::PathBuf::from);
-    decode_tile(bytes, &format, tile.transform.as_ref(), &placer, base.as_deref())
+    decode_tile(bytes, &format, tile.transform.as_ref(), placer, base.as_deref())
         .map_err(|e| anyhow::anyhow!("tileset '{}' tile {}: {e}", set.name, tile.id))
 }
 
@@ -360,6 +366,7 @@ mod source_tests {
         let tiles = wait(source.tiles(sets[0].name.clone())).unwrap();
         assert_eq!(tiles.len(), 9);
         let mut cache = TileCache::new(64 << 20);
+        let placer = placer(&sets[0], &crs).unwrap();
         for t in tiles
             .iter()
             .filter(|t| !matches!(t.content, cim_engine::TileContent::None))
@@ -367,7 +374,7 @@ mod source_tests {
             let bytes = wait(source.tile_bytes(sets[0].name.clone(), t.id))
                 .unwrap()
                 .unwrap();
-            let c = decode(&sets[0], t, &bytes, &crs).unwrap();
+            let c = decode(&sets[0], t, &bytes, &placer).unwrap();
             let b = c.bounds().unwrap();
             for i in 0..3 {
                 assert!(
