@@ -1519,3 +1519,145 @@ delay_min = 1
     );
     assert!(panel[0] < 90 && panel[1] < 90, "no playback panel {panel:?}");
 }
+
+/// The mean and spread of the luminance of the pixels in a box, and how many are not sky.
+fn patch(img: &image::RgbaImage, x: std::ops::Range<u32>, y: std::ops::Range<u32>) -> (f64, f64, usize) {
+    let is_sky = |p: &image::Rgba<u8>| p[2] > p[0] + 20 && p[2] > 150;
+    let mut l = Vec::new();
+    let mut ground = 0;
+    for yy in y {
+        for xx in x.clone() {
+            let px = img.get_pixel(xx, yy);
+            l.push(0.3 * f64::from(px[0]) + 0.59 * f64::from(px[1]) + 0.11 * f64::from(px[2]));
+            ground += usize::from(!is_sky(px));
+        }
+    }
+    let mean = l.iter().sum::<f64>() / l.len() as f64;
+    let var = l.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / l.len() as f64;
+    (mean, var.sqrt(), ground)
+}
+
+/// Oblique photography as a new user sees it: imported, then rendered: its tiles chosen by
+/// screen-space error (a finer error draws finer tiles, more triangles), drawn with their
+/// photos (a textured surface, not one flat colour), every tile it needs in the image.
+#[test]
+fn oblique_photography_is_streamed_into_the_image_with_its_photos() {
+    if !can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("zhongshan.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:4547",
+        "--region",
+        "442000",
+        "--json",
+    ]);
+    let set = fixtures().join("osgb/scially_Production_5");
+    cim_json(&["import", p(&project), p(&set), "--json"]);
+    let render = |sse: &str, name: &str| {
+        let out = dir.path().join(name);
+        let v = cim_json(&[
+            "render",
+            p(&project),
+            "--size",
+            "320x240",
+            "--out",
+            p(&out),
+            "--sse",
+            sse,
+            "--json",
+        ]);
+        (v, read_png(&out))
+    };
+    let (fine, img) = render("2", "fine.png");
+    let (coarse, _) = render("1000", "coarse.png");
+    assert_eq!(fine["tiles_failed"].as_array().map(Vec::len), Some(0), "{fine}");
+    let (tf, tc) = (
+        fine["tile_triangles"].as_u64().unwrap(),
+        coarse["tile_triangles"].as_u64().unwrap(),
+    );
+    assert!(tc > 0 && tf > tc, "fine {tf} triangles, coarse {tc}");
+    assert!(fine["tiles_drawn"].as_u64().unwrap() > coarse["tiles_drawn"].as_u64().unwrap() - 1);
+    // The photo mesh fills the middle of the framed view, and is textured.
+    let (mean, spread, ground) = patch(&img, 110..210, 80..160);
+    assert!(
+        ground > 100 * 80 * 3 / 4,
+        "only {ground} of 8000 middle pixels show the mesh"
+    );
+    assert!(
+        spread > 12.0,
+        "a flat surface (luminance {mean:.0} ± {spread:.1}): no photos?"
+    );
+    let err = cim_err(&[
+        "render",
+        p(&project),
+        "--out",
+        p(&dir.path().join("x.png")),
+        "--sse",
+        "0",
+    ]);
+    assert!(err.contains("--sse"), "{err}");
+    let err = cim_err(&[
+        "render",
+        p(&project),
+        "--out",
+        p(&dir.path().join("x.png")),
+        "--points",
+        "rainbow",
+    ]);
+    assert!(err.contains("--points") && err.contains("class"), "{err}");
+}
+
+/// A lidar cloud drawn as dots in the image, coloured by class (ground brown, vegetation green,
+/// buildings orange) or by height.
+#[test]
+fn a_lidar_cloud_is_drawn_coloured_by_class_or_height() {
+    if !can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("lidar.cim.gpkg");
+    cim_json(&["new", p(&project), "--crs", "EPSG:3740", "--json"]);
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&fixtures().join("pointcloud/autzen_trim.laz")),
+        "--json",
+    ]);
+    let render = |points: &str| {
+        let out = dir.path().join(format!("{points}.png"));
+        let v = cim_json(&[
+            "render",
+            p(&project),
+            "--size",
+            "320x240",
+            "--out",
+            p(&out),
+            "--points",
+            points,
+            "--json",
+        ]);
+        (v, read_png(&out))
+    };
+    let (v, by_class) = render("class");
+    assert!(v["tile_points"].as_u64().unwrap() > 10_000, "{v}");
+    let (_, by_height) = render("height");
+    // Class colours: the ground's brown and vegetation's green are both there.
+    let count =
+        |img: &image::RgbaImage, f: &dyn Fn(&image::Rgba<u8>) -> bool| img.pixels().filter(|p| f(p)).count();
+    let brown = count(&by_class, &|p| p[0] > p[1] + 15 && p[1] > p[2] + 10 && p[0] < 200);
+    let green = count(&by_class, &|p| p[1] > p[0] + 25 && p[1] > p[2] + 25);
+    assert!(brown > 500 && green > 200, "brown {brown}, green {green}");
+    // By height: the images differ (blue low ground where class showed brown).
+    let blue = count(&by_height, &|p| p[2] > p[0] + 40 && p[2] > p[1] && p[2] < 200);
+    let differ = by_class
+        .pixels()
+        .zip(by_height.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(differ > 2000 && blue > 300, "differ {differ}, blue {blue}");
+}

@@ -27,6 +27,49 @@ pub struct ViewArgs {
     /// The window's size WIDTHxHEIGHT in pixels (default 1280x720; with --hall, the screen's).
     #[arg(long)]
     pub size: Option<String>,
+    #[command(flatten)]
+    pub tiles: TileArgs,
+}
+
+/// How tilesets (real-scene 3D, point clouds) stream and draw.
+#[derive(Args, Clone, Debug)]
+pub struct TileArgs {
+    /// Tilesets: the largest screen-space error drawn, pixels (lower draws finer tiles and
+    /// takes more memory).
+    #[arg(long, default_value_t = cim_viewer::model::tiles::DEFAULT_MAX_SSE)]
+    pub sse: f64,
+    /// Tilesets: the memory decoded tiles may take, MB (what is on screen stays even over it).
+    #[arg(long, default_value_t = cim_viewer::state::DEFAULT_TILE_BUDGET >> 20)]
+    pub tile_budget: usize,
+    /// Point clouds coloured by rgb (their own colours), class, height or intensity.
+    #[arg(long, default_value = "rgb")]
+    pub points: String,
+}
+
+impl TileArgs {
+    pub fn settings(&self) -> Result<cim_viewer::state::TileSettings> {
+        if !(self.sse.is_finite() && self.sse > 0.0) {
+            bail!(
+                "--sse {}: expected a number of pixels above 0 (16 by default)",
+                self.sse
+            );
+        }
+        if self.tile_budget == 0 {
+            bail!("--tile-budget 0: expected megabytes above 0 (512 by default)");
+        }
+        let point_colors = cim_viewer::model::tiles::PointColors::parse(&self.points).with_context(|| {
+            format!(
+                "--points '{}': expected rgb, class, height or intensity",
+                self.points
+            )
+        })?;
+        Ok(cim_viewer::state::TileSettings {
+            max_sse: self.sse,
+            budget_bytes: self.tile_budget.saturating_mul(1 << 20),
+            point_colors,
+            ..Default::default()
+        })
+    }
 }
 
 #[derive(Args)]
@@ -85,12 +128,15 @@ pub struct RenderArgs {
     /// image, for reports.
     #[arg(long)]
     pub overlay: bool,
+    #[command(flatten)]
+    pub tiles: TileArgs,
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn view(a: ViewArgs) -> Result<()> {
     let size = a.size.as_deref().map(parse_size).transpose()?;
+    let tiles = a.tiles.settings()?;
     let mut scene = load_scene(&a.project).with_context(|| format!("cannot show {}", a.project.display()))?;
     for n in &scene.notices {
         eprintln!("note: {n}");
@@ -117,6 +163,7 @@ pub fn view(a: ViewArgs) -> Result<()> {
             compare,
             screenshot: a.screenshot,
             size,
+            tiles,
         },
     )
 }
@@ -396,6 +443,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
             select,
             water,
             overlay,
+            tiles: a.tiles.settings()?,
         },
     )?;
     // From the start of the command: reading the project, then the renderer's first frame.
@@ -413,6 +461,8 @@ pub fn render(a: RenderArgs) -> Result<()> {
                 "bytes_per_building_beyond_meshes": per_building,
                 "terrain_chunks": shot.terrain_chunks, "terrain_triangles": shot.terrain_triangles,
                 "run_frame_s": run_frame_s,
+                "tiles_drawn": shot.tiles.drawn, "tile_triangles": shot.tiles.triangles, "tile_points": shot.tiles.points,
+                "tile_bytes_held": shot.tiles.held_bytes, "tiles_failed": shot.tiles.failed,
                 "vehicles": traffic_drawn.map(|t| t.0), "roads_coloured": traffic_drawn.map(|t| t.1),
                 "frames": times.len(), "median_frame_ms": median})
         );
@@ -429,6 +479,18 @@ pub fn render(a: RenderArgs) -> Result<()> {
             ms(since_launch),
             ms(loaded)
         );
+        if shot.tiles.drawn > 0 || !shot.tiles.failed.is_empty() {
+            println!(
+                "tilesets: {} tiles drawn ({} triangles, {} points), {:.1} MB held",
+                shot.tiles.drawn,
+                shot.tiles.triangles,
+                shot.tiles.points,
+                shot.tiles.held_bytes as f64 / 1e6
+            );
+        }
+        for f in &shot.tiles.failed {
+            eprintln!("warning: {f}");
+        }
         if let Some(m) = median {
             println!("{} frames: median {m:.1} ms ({:.1} fps)", times.len(), 1e3 / m);
             println!("memory beyond the meshes: {per_building:.0} B a building");

@@ -16,6 +16,7 @@ use crate::pick::PickPlugin;
 use crate::playback::water::WaterPlugin;
 use crate::playback::PlaybackPlugin;
 use crate::terrain::TerrainPlugin;
+use crate::tilesets::TilesetsPlugin;
 use crate::traffic::TrafficPlugin;
 use crate::ui::panels::PanelsPlugin;
 use crate::ui::UiPlugin;
@@ -51,6 +52,7 @@ impl PluginGroup for ViewerPlugins {
             .add(CameraPlugin)
             .add(TerrainPlugin)
             .add(BuildingsPlugin)
+            .add(TilesetsPlugin)
             .add(LayersPlugin)
             .add(WaterPlugin {
                 animate: self.animate_water,

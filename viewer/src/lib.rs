@@ -14,7 +14,8 @@
 //! - [`input`]: who the pointer and keys belong to (the panels or the view).
 //! - One plugin a module, each owning its components, resources and systems: [`camera`],
 //!   [`fly`], [`views`], [`terrain`], [`buildings`], [`layers`], [`pick`], [`playback`] (water),
-//!   [`traffic`] (vehicles, roads by traffic),
+//!   [`traffic`] (vehicles, roads by traffic), [`tilesets`] (real-scene meshes and point clouds
+//!   streamed by screen-space error within a memory budget),
 //!   [`ui`] (overlays, [`ui::panels`], the [`ui::report`] overlay of images). A plugin imports
 //!   `state`, `data`, `input` and `model`, and nothing of another plugin.
 //! - [`app`]: the plugin group; [`native`]: the desktop only (GPU probe, window, offscreen PNG,
@@ -41,6 +42,7 @@ pub mod pick;
 pub mod playback;
 pub mod state;
 pub mod terrain;
+pub mod tilesets;
 pub mod traffic;
 pub mod ui;
 pub mod views;

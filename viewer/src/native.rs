@@ -27,7 +27,8 @@ use crate::model::views::{frame_scene, scene_span};
 use crate::playback::WaterOverlay;
 use crate::state::ViewHeightPx;
 use crate::state::{
-    HallMode, PlaybackState, RunKpis, Scene, Selection, Side, Split, Styling, UiLang, UI_FONT,
+    HallMode, PlaybackState, RunKpis, Scene, Selection, Side, Split, Styling, TileSettings, TileStats,
+    UiLang, UI_FONT,
 };
 use crate::terrain::{TerrainBacklog, TerrainBudget, TerrainChunk};
 
@@ -89,6 +90,8 @@ pub struct Rendered {
     /// at work).
     pub terrain_chunks: usize,
     pub terrain_triangles: usize,
+    /// What the tilesets drew and held at the end.
+    pub tiles: TileStats,
 }
 
 impl Rendered {
@@ -116,6 +119,8 @@ pub struct RenderRequest {
     pub water: Option<MeshData>,
     /// A title, legend, north arrow and scale bar drawn over the image (`--overlay`).
     pub overlay: Option<crate::ui::report::ReportOverlay>,
+    /// How tilesets stream (the image waits until every tile it needs is drawn).
+    pub tiles: TileSettings,
 }
 
 /// Renders the scene offscreen (no window, no display needed).
@@ -148,6 +153,10 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
     .insert_resource(Data(source.clone()))
     .insert_resource(ViewHeightPx(req.height as f32))
     .insert_resource(TerrainBudget(usize::MAX))
+    .insert_resource(TileSettings {
+        per_frame: usize::MAX,
+        ..req.tiles
+    })
     .insert_resource(WaterOverlay(req.water.clone().unwrap_or_default()))
     .add_plugins(ViewerPlugins::offscreen());
     if let Some(code) = &req.select {
@@ -200,8 +209,13 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
         }
         // The render world runs a frame behind and the first frames draw nothing yet: take the
         // image from the third update on, once every terrain chunk has its mesh.
-        let settled =
-            app.world().resource::<TerrainBacklog>().0 == 0 && crate::data::in_flight() == 0 && frame >= 2;
+        let settled = app.world().resource::<TerrainBacklog>().0 == 0
+            && app
+                .world()
+                .get_resource::<TileStats>()
+                .is_none_or(|t| t.waiting == 0)
+            && crate::data::in_flight() == 0
+            && frame >= 2;
         if settled && !requested {
             let slot = shot.clone();
             app.world_mut().spawn(Screenshot::image(target.clone())).observe(
@@ -247,6 +261,11 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
         adapter,
         terrain_chunks,
         terrain_triangles,
+        tiles: app
+            .world()
+            .get_resource::<TileStats>()
+            .cloned()
+            .unwrap_or_default(),
     })
 }
 
@@ -263,6 +282,8 @@ pub struct ViewOptions {
     pub screenshot: Option<std::path::PathBuf>,
     /// The window's size in pixels (default 1280×720; the hall takes the screen's).
     pub size: Option<(u32, u32)>,
+    /// How tilesets stream.
+    pub tiles: TileSettings,
 }
 
 /// Opens the viewer window (fullscreen for the command hall); returns when it is closed.
@@ -273,6 +294,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
         compare,
         screenshot,
         size,
+        tiles,
     } = options;
     if cfg!(target_os = "linux")
         && std::env::var_os("DISPLAY").is_none()
@@ -319,6 +341,7 @@ pub fn view(scene: SceneData, options: ViewOptions) -> anyhow::Result<()> {
     .insert_resource(Scene(scene.clone()))
     .insert_resource(Data(source.clone()))
     .insert_resource(Split(split))
+    .insert_resource(tiles)
     .insert_resource(crate::pick::Picker(picker))
     .insert_resource(UiScale(if hall { 2.0 } else { 1.0 }))
     .insert_resource(HallMode(hall))

@@ -22,6 +22,7 @@ use crate::model::load::SceneData;
 use crate::model::run::{Playback, SideRun};
 use crate::model::scene::MeshData;
 use crate::model::style::{Classing, ColorBy, Coloring, LayerState};
+use crate::model::tiles::{PointColors, DEFAULT_MAX_SSE};
 
 pub use crate::model::camera::FOV_Y;
 
@@ -265,4 +266,55 @@ pub fn set_alpha(materials: &mut Assets<StandardMaterial>, handle: &Handle<Stand
         m.base_color.set_alpha(a);
         m.alpha_mode = mode;
     }
+}
+
+/// The default memory budget of decoded tiles, bytes (`--tile-budget`).
+pub const DEFAULT_TILE_BUDGET: usize = 512 << 20;
+
+/// How tilesets stream and draw (set from the command line; the tilesets plugin follows it).
+#[derive(Resource, Clone, Copy, Debug, PartialEq)]
+pub struct TileSettings {
+    /// The largest screen-space error drawn, pixels (lower: finer tiles, more memory).
+    pub max_sse: f64,
+    /// Decoded tiles held at most, bytes (what is on screen stays even over it).
+    pub budget_bytes: usize,
+    pub point_colors: PointColors,
+    /// Tiles made into meshes a frame at most (so that no frame stalls on uploads).
+    pub per_frame: usize,
+    /// Tilesets shown (and the terrain under photogrammetry hidden).
+    pub shown: bool,
+}
+
+impl Default for TileSettings {
+    fn default() -> Self {
+        TileSettings {
+            max_sse: DEFAULT_MAX_SSE,
+            budget_bytes: DEFAULT_TILE_BUDGET,
+            point_colors: PointColors::Rgb,
+            per_frame: 4,
+            shown: true,
+        }
+    }
+}
+
+/// What the tilesets draw and hold now (the tilesets plugin's), for panels, reports and tests.
+#[derive(Resource, Clone, Debug, Default, PartialEq)]
+pub struct TileStats {
+    /// Tiles drawn, and their triangles and points.
+    pub drawn: usize,
+    pub triangles: u64,
+    pub points: u64,
+    /// Tiles held decoded, and their bytes; the most ever held.
+    pub held: usize,
+    pub held_bytes: usize,
+    pub peak_bytes: usize,
+    /// Tiles wanted and not yet drawable (to fetch, decoding, decoded and not yet meshed).
+    pub waiting: usize,
+    /// Tiles decoded since the start, and their bytes.
+    pub decoded: usize,
+    pub decoded_bytes: usize,
+    /// Tiles evicted to stay within the budget.
+    pub evicted: usize,
+    /// Tiles that could not be shown, and why (each once).
+    pub failed: Vec<String>,
 }

@@ -11,8 +11,8 @@ use bevy::prelude::*;
 
 use crate::model::scene::{chunk_extent, chunk_grid, chunk_mesh, lod_step_for, step_errors, ChunkKey, STEPS};
 use crate::state::{
-    order_sets, set_alpha, to_bevy_mesh, visibility, Scene, Styling, ViewCamera, ViewHeightPx, ViewerSystems,
-    FOV_Y,
+    order_sets, set_alpha, to_bevy_mesh, visibility, Scene, Styling, TileSettings, ViewCamera, ViewHeightPx,
+    ViewerSystems, FOV_Y,
 };
 
 /// The terrain's mesh may stray this many pixels from the DEM on screen…
@@ -234,22 +234,30 @@ fn update_terrain_lod(
     }
 }
 
-/// The terrain shown or hidden and faded by the styling, when it changes or chunks appear.
+/// The terrain shown or hidden and faded by the styling, when it changes or chunks appear;
+/// chunks under photogrammetry hidden while tilesets are shown.
 fn show_terrain(
     styling: Option<Res<Styling>>,
+    scene: Res<Scene>,
+    tiles: Option<Res<TileSettings>>,
     added: Query<(), Added<TerrainChunk>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
-    mut terrain: Query<(&mut Visibility, &MeshMaterial3d<StandardMaterial>), With<TerrainChunk>>,
+    mut terrain: Query<(&TerrainChunk, &mut Visibility, &MeshMaterial3d<StandardMaterial>)>,
 ) {
     let Some(styling) = styling else { return };
-    if !styling.is_changed() && added.is_empty() {
+    let tiles_changed = tiles.as_ref().is_some_and(|t| t.is_changed());
+    if !styling.is_changed() && added.is_empty() && !tiles_changed {
         return;
     }
     let (on, opacity) = styling.layers.terrain;
+    let photo_shown = tiles.is_some_and(|t| t.shown);
+    let covered = &scene.0.covered_chunks;
+    let nx = scene.0.terrain.as_ref().map_or(0, |r| chunk_grid(r).0);
     // Chunks share one material: set it once.
     let mut done: Vec<AssetId<StandardMaterial>> = Vec::new();
-    for (mut v, m) in &mut terrain {
-        v.set_if_neq(visibility(on));
+    for (c, mut v, m) in &mut terrain {
+        let under_photo = photo_shown && covered.get(c.key.cy * nx + c.key.cx).copied().unwrap_or(false);
+        v.set_if_neq(visibility(on && !under_photo));
         if !done.contains(&m.0.id()) {
             set_alpha(&mut materials, &m.0, opacity);
             done.push(m.0.id());

@@ -257,6 +257,8 @@ mod tests {
             overlays: vec![],
             notices: vec![],
             bim: Default::default(),
+            tilesets: vec![],
+            covered_chunks: vec![],
         };
         let v = Viewpoint {
             name: "a".into(),

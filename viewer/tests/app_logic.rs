@@ -110,6 +110,8 @@ fn scene_with(lod2: bool) -> SceneData {
         overlays: vec![],
         notices: vec![],
         bim: Default::default(),
+        tilesets: vec![],
+        covered_chunks: vec![],
     }
 }
 
@@ -603,6 +605,7 @@ fn plugins_import_only_shared_state_and_no_other_plugin() {
         "fly",
         "views",
         "terrain",
+        "tilesets",
         "buildings",
         "layers",
         "pick",
@@ -763,4 +766,288 @@ fn traffic_playback_draws_the_vehicles_of_the_time_shown_and_the_roads_by_their_
         (hi - (y + 150.0)).abs() < 1e-3 && (lo - (y + 145.5)).abs() < 1e-3,
         "{lo} {hi}"
     );
+}
+
+/// A 10 km square of points as a quadtree five levels deep (1,365 tiles, 200 points each, the
+/// leaves 312.5 m across), in a project file; its path.
+fn points_quadtree(dir: &std::path::Path) -> std::path::PathBuf {
+    use cim_engine::{points::TilePoints, ContentFrame, Refine, Tile, TileContent, TilesetHead, TilesetKind};
+    let path = dir.join("cloud.cim.gpkg");
+    let crs = cim_engine::Crs::from_epsg(4547).unwrap();
+    let mut project = cim_engine::Project::create(&path, &crs, "440000").unwrap();
+    let (x0, y0, side) = (400_000.0, 2_500_000.0, 10_000.0);
+    let mut tiles = Vec::new();
+    let mut level: Vec<(u32, f64, f64, f64)> = vec![(0, x0, y0, side)];
+    let mut depth = 0;
+    let push = |tiles: &mut Vec<Tile>, id: u32, parent: Option<u32>, x: f64, y: f64, s: f64, depth: u32| {
+        // 200 points on a grid over the tile, 10 to 12 m high.
+        let n = 14usize;
+        let mut pts = TilePoints {
+            origin: [x, y, 10.0],
+            ..Default::default()
+        };
+        for k in 0..200 {
+            let (i, j) = (k % n, k / n);
+            pts.xyz.push([
+                (s * (i as f64 + 0.5) / n as f64) as f32,
+                (s * (j as f64 + 0.5) / 15.0) as f32,
+                (k % 3) as f32,
+            ]);
+            pts.class.push(2);
+            pts.intensity.push(100);
+        }
+        tiles.push(Tile {
+            id,
+            parent,
+            bounds: [x, y, 10.0, x + s, y + s, 12.0],
+            geometric_error: if depth == 5 {
+                0.0
+            } else {
+                512.0 / f64::from(1u32 << depth)
+            },
+            refine: Refine::Replace,
+            content: TileContent::Packed {
+                format: cim_engine::points::POINTS_FORMAT.into(),
+                bytes: pts.encode(),
+            },
+            transform: None,
+            triangles: 0,
+            points: 200,
+        });
+    };
+    push(&mut tiles, 0, None, x0, y0, side, 0);
+    while depth < 5 {
+        depth += 1;
+        let mut next = Vec::new();
+        for (parent, x, y, s) in level {
+            for c in 0..4u32 {
+                let (cx, cy, cs) = (
+                    x + f64::from(c % 2) * s / 2.0,
+                    y + f64::from(c / 2) * s / 2.0,
+                    s / 2.0,
+                );
+                let id = tiles.len() as u32;
+                push(&mut tiles, id, Some(parent), cx, cy, cs, depth);
+                next.push((id, cx, cy, cs));
+            }
+        }
+        level = next;
+    }
+    assert_eq!(tiles.len(), 1365);
+    let mut tx = project.import().unwrap();
+    tx.put_tileset(
+        &TilesetHead {
+            name: "cloud".into(),
+            kind: TilesetKind::Points,
+            source: "synthetic".into(),
+            placement: "the project CRS".into(),
+            root: None,
+            frame: ContentFrame::Project,
+        },
+        &tiles,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    path
+}
+
+/// The streaming app: the tilesets plugin over a project's scene, from `source`.
+fn streaming_app(path: &std::path::Path, source: cim_viewer::model::source::Source, budget: usize) -> App {
+    use cim_viewer::state::TileSettings;
+    let scene = cim_viewer::load_scene(path).unwrap();
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, AssetPlugin::default(), TransformPlugin))
+        .init_asset::<Mesh>()
+        .init_asset::<StandardMaterial>()
+        .init_asset::<Image>()
+        .insert_resource(Scene(Arc::new(scene)))
+        .insert_resource(Data(source))
+        .insert_resource(ViewHeightPx(600.0))
+        .insert_resource(TileSettings {
+            budget_bytes: budget,
+            ..Default::default()
+        })
+        .add_plugins(cim_viewer::tilesets::TilesetsPlugin);
+    app
+}
+
+/// Looking almost straight down from 300 m over local point (x, z).
+fn over(x: f32, z: f32) -> OrbitCamera {
+    OrbitCamera {
+        focus: [x, 0.0, z],
+        yaw: 0.0,
+        pitch: 1.5,
+        distance: 300.0,
+    }
+}
+
+/// Updates until nothing is waiting (decodes run on the pool), at most `frames`.
+fn settle(app: &mut App, frames: usize) -> cim_viewer::state::TileStats {
+    for _ in 0..frames {
+        app.update();
+        let s = app.world().resource::<cim_viewer::state::TileStats>().clone();
+        if s.waiting == 0 && s.drawn > 0 {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    app.world().resource::<cim_viewer::state::TileStats>().clone()
+}
+
+#[test]
+fn flying_over_a_tileset_100_times_the_budget_stays_within_it() {
+    use cim_viewer::model::tiles::PreparedTile;
+    let dir = tempfile::tempdir().unwrap();
+    let path = points_quadtree(dir.path());
+    // A tile's weight once decoded; the budget holds 14 of the 1,365.
+    let one = {
+        let scene = cim_viewer::load_scene(&path).unwrap();
+        let set = &scene.tilesets[0];
+        let placer = cim_viewer::model::tiles::placer(&set.set, &set.project_crs).unwrap();
+        let source = ProjectSource::shared(&path);
+        let bytes = wait(source.tile_bytes("cloud".into(), 1364)).unwrap().unwrap();
+        let c = cim_viewer::model::tiles::decode(&set.set, &set.tiles[1364], &bytes, &placer).unwrap();
+        PreparedTile::weight(&cim_viewer::model::tiles::prepare(&c, &scene.origin))
+    };
+    let budget = one * 14;
+    assert!(one * 1365 > 90 * budget);
+    let mut app = streaming_app(&path, ProjectSource::shared(&path), budget);
+    app.world_mut()
+        .spawn(camera_bundle(over(-4800.0, 4800.0), 10_000.0));
+    // Along the south edge, then up the east: 150 stops, each settled.
+    let mut peak = 0;
+    let mut drawn_leaves = 0;
+    for k in 0..150 {
+        let t = k as f32 / 149.0;
+        let (x, z) = if t < 0.5 {
+            (-4800.0 + t * 2.0 * 9600.0, 4800.0)
+        } else {
+            (4800.0, 4800.0 - (t - 0.5) * 2.0 * 9600.0)
+        };
+        let mut q = app.world_mut().query::<&mut ViewCamera>();
+        for mut c in q.iter_mut(app.world_mut()) {
+            c.0 = over(x, z);
+        }
+        let s = settle(&mut app, 400);
+        assert!(s.failed.is_empty(), "{:?}", s.failed);
+        assert!(s.drawn > 0 && s.waiting == 0, "stop {k}: {s:?}");
+        peak = peak.max(s.held_bytes);
+        // From 300 m the finest tile under the camera is drawn (the leaves are tiles 341 on).
+        let (scene, focus) = (app.world().resource::<Scene>().0.clone(), over(x, z).focus);
+        let p = scene.origin.to_project(focus);
+        let mut q = app
+            .world_mut()
+            .query::<(&cim_viewer::tilesets::TilePart, &Visibility)>();
+        let under = q.iter(app.world()).any(|(t, v)| {
+            let b = scene.tilesets[0].tiles[t.tile as usize].bounds;
+            *v != Visibility::Hidden
+                && t.tile >= 341
+                && (b[0]..=b[3]).contains(&p[0])
+                && (b[1]..=b[4]).contains(&p[1])
+        });
+        if !under && std::env::var_os("CIM_DEBUG_FLIGHT").is_some() {
+            let drawn: Vec<(u32, [f64; 6])> = q
+                .iter(app.world())
+                .filter(|(_, v)| **v != Visibility::Hidden)
+                .map(|(t, _)| (t.tile, scene.tilesets[0].tiles[t.tile as usize].bounds))
+                .collect();
+            eprintln!("stop {k} focus {p:?}: {s:?} drawn {drawn:?}");
+        }
+        drawn_leaves += usize::from(under);
+    }
+    let s = app.world().resource::<cim_viewer::state::TileStats>().clone();
+    assert!(peak <= budget, "held {peak} B, budget {budget} B");
+    assert_eq!(s.peak_bytes, peak);
+    // It decoded far more than it could hold, evicting as it went.
+    assert!(s.decoded_bytes > 10 * budget && s.evicted > 100, "{s:?}");
+    assert_eq!(drawn_leaves, 150);
+}
+
+/// A data source whose tile reads wait at a gate (a slow disk or network), the rest as the
+/// project's.
+struct Gated {
+    inner: cim_viewer::model::source::Source,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A future ready once the gate opens.
+struct Gate(Arc<std::sync::atomic::AtomicBool>);
+
+impl std::future::Future for Gate {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            std::task::Poll::Ready(())
+        } else {
+            // Asked again soon (a test's gate, not a real waker).
+            cx.waker().wake_by_ref();
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            std::task::Poll::Pending
+        }
+    }
+}
+
+macro_rules! forward {
+    ($($name:ident($($a:ident: $t:ty),*) -> $r:ty;)*) => {
+        $(fn $name(&self, $($a: $t),*) -> cim_viewer::model::source::Fetch<$r> { self.inner.$name($($a),*) })*
+    };
+}
+
+impl cim_viewer::model::source::DataSource for Gated {
+    fn label(&self) -> String {
+        self.inner.label()
+    }
+    forward! {
+        scene() -> cim_viewer::SceneData;
+        layers() -> Vec<cim_engine::LayerInfo>;
+        terrains() -> Vec<cim_engine::TerrainInfo>;
+        feature(code: cim_engine::CityCode) -> Option<cim_engine::StoredFeature>;
+        features_by_code(codes: Vec<cim_engine::CityCode>) -> Vec<cim_engine::StoredFeature>;
+        features(filter: cim_engine::FeatureFilter) -> Vec<cim_engine::StoredFeature>;
+        search(text: String, limit: usize) -> Vec<cim_engine::StoredFeature>;
+        ground_index() -> cim_engine::CityIndex;
+        viewpoints() -> Vec<cim_engine::Viewpoint>;
+        save_viewpoint(v: cim_engine::Viewpoint) -> ();
+        runs() -> Vec<cim_engine::RunRecord>;
+        run_rasters(name: String) -> Vec<cim_engine::RunRaster>;
+        run_raster(raster: cim_engine::RunRaster) -> cim_engine::Raster;
+        run_buildings(name: String) -> Vec<cim_engine::RunBuilding>;
+        run_roads(name: String) -> Vec<cim_engine::RunRoad>;
+        run_table(name: String, table: String) -> Option<cim_engine::ResultTable>;
+        tilesets() -> Vec<cim_engine::Tileset>;
+        tiles(name: String) -> Vec<cim_engine::Tile>;
+    }
+    fn tile_bytes(&self, name: String, tile: u32) -> cim_viewer::model::source::Fetch<Option<Vec<u8>>> {
+        let (inner, gate) = (self.inner.clone(), Gate(self.open.clone()));
+        Box::pin(async move {
+            gate.await;
+            inner.tile_bytes(name, tile).await
+        })
+    }
+}
+
+#[test]
+fn frames_go_on_while_tiles_are_read_and_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = points_quadtree(dir.path());
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let source = Arc::new(Gated {
+        inner: ProjectSource::shared(&path),
+        open: open.clone(),
+    });
+    let mut app = streaming_app(&path, source, 64 << 20);
+    app.world_mut().spawn(camera_bundle(over(0.0, 0.0), 10_000.0));
+    // The reads wait; the frames do not: each update returns with nothing drawn yet and the
+    // root asked for.
+    for _ in 0..30 {
+        app.update();
+    }
+    let s = app.world().resource::<cim_viewer::state::TileStats>().clone();
+    assert_eq!((s.drawn, s.held), (0, 0), "{s:?}");
+    assert!(s.waiting > 0, "{s:?}");
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    let s = settle(&mut app, 400);
+    assert!(s.drawn > 0 && s.waiting == 0, "{s:?}");
+    // Refined under the camera: REPLACE drew the finest tiles there, not the root.
+    assert!(s.points >= 800, "{s:?}");
 }

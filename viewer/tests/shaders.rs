@@ -81,3 +81,79 @@ fn a_broken_shader_is_caught() {
     };
     assert!(failed);
 }
+
+/// The points shader with Bevy's imports stood in for by what it uses of them (the view's
+/// matrices and viewport, the mesh's transform), as the preprocessor would resolve them.
+fn points_preprocessed() -> String {
+    let stub = "struct View { clip_from_world: mat4x4<f32>, clip_from_view: mat4x4<f32>, viewport: vec4<f32> }\n\
+        @group(0) @binding(0) var<uniform> view: View;\n\
+        fn get_world_from_local(i: u32) -> mat4x4<f32> { return mat4x4<f32>(vec4<f32>(1.0, 0.0, 0.0, 0.0), vec4<f32>(0.0, 1.0, 0.0, 0.0), vec4<f32>(0.0, 0.0, 1.0, 0.0), vec4<f32>(0.0, 0.0, 0.0, 1.0)); }\n";
+    let src = preprocessed(cim_viewer::tilesets::POINTS_WGSL)
+        .replace("#import bevy_pbr::mesh_functions\n", "")
+        .replace("#import bevy_pbr::mesh_view_bindings::view\n", stub)
+        .replace("mesh_functions::get_world_from_local", "get_world_from_local");
+    assert!(
+        !src.contains("#{") && !src.contains("#import"),
+        "left to preprocess"
+    );
+    src
+}
+
+#[test]
+fn the_points_shader_is_valid_wgsl_with_the_uniform_and_attributes_rust_sends() {
+    let src = points_preprocessed();
+    let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{}", e.emit_to_string(&src)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{}", e.emit_to_string(&src)));
+    let mut entries: Vec<(&str, naga::ShaderStage)> = module
+        .entry_points
+        .iter()
+        .map(|e| (e.name.as_str(), e.stage))
+        .collect();
+    entries.sort_by_key(|e| e.0);
+    assert_eq!(
+        entries,
+        vec![
+            ("fragment", naga::ShaderStage::Fragment),
+            ("vertex", naga::ShaderStage::Vertex)
+        ]
+    );
+    let params = module
+        .global_variables
+        .iter()
+        .map(|(_, g)| g)
+        .find(|g| g.name.as_deref() == Some("params"))
+        .unwrap();
+    let b = params.binding.as_ref().unwrap();
+    assert_eq!((b.group, b.binding), (3, 0));
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+    assert_eq!(
+        layouter[params.ty].size as usize,
+        std::mem::size_of::<cim_viewer::tilesets::PointParams>()
+    );
+    // The vertex stage reads position, corner (UV) and colour where Bevy's mesh pipeline puts
+    // them: locations 0, 2 and 5.
+    let vertex = module.entry_points.iter().find(|e| e.name == "vertex").unwrap();
+    let mut locations: Vec<u32> = vertex
+        .function
+        .arguments
+        .iter()
+        .flat_map(|a| match &module.types[a.ty].inner {
+            naga::TypeInner::Struct { members, .. } => members
+                .iter()
+                .filter_map(|m| match m.binding {
+                    Some(naga::Binding::Location { location, .. }) => Some(location),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            _ => vec![],
+        })
+        .collect();
+    locations.sort_unstable();
+    assert_eq!(locations, vec![0, 2, 5]);
+}

@@ -96,6 +96,9 @@ pub struct Content {
     /// Points in the frame and their colours.
     pub points: Vec<[f64; 3]>,
     pub colors: Option<Vec<[u8; 3]>>,
+    /// Each point's ASPRS class and intensity, where the content has them (lidar).
+    pub classes: Option<Vec<u8>>,
+    pub intensities: Option<Vec<u16>>,
     /// Batch tables (1.0) and EXT_structural_metadata (1.1), as JSON.
     pub attributes: Vec<Value>,
 }
@@ -123,6 +126,9 @@ impl Content {
             (Some(c), None) => c.extend(std::iter::repeat_n([255, 255, 255], other.points.len())),
             _ => {}
         }
+        let (n, m) = (self.points.len(), other.points.len());
+        merge_per_point(&mut self.classes, other.classes, n, m, 1);
+        merge_per_point(&mut self.intensities, other.intensities, n, m, 0);
         self.points.extend(other.points);
         self.attributes.extend(other.attributes);
     }
@@ -138,6 +144,21 @@ impl Content {
             .copied();
         let b = crate::pointcloud::bounds_of(all);
         b[0].is_finite().then_some(b)
+    }
+}
+
+/// Appends `other`'s values for its `m` points to `mine` for `n` points, filling the side that
+/// has none with `fill` (class 1 is "unclassified"), so values stay one a point.
+fn merge_per_point<T: Copy>(mine: &mut Option<Vec<T>>, other: Option<Vec<T>>, n: usize, m: usize, fill: T) {
+    match (mine.as_mut(), other) {
+        (Some(a), Some(b)) => a.extend(b),
+        (Some(a), None) => a.extend(std::iter::repeat_n(fill, m)),
+        (None, Some(b)) if m > 0 => {
+            let mut a = vec![fill; n];
+            a.extend(b);
+            *mine = Some(a);
+        }
+        _ => {}
     }
 }
 
@@ -376,6 +397,8 @@ fn decode_depth(
             Ok(Content {
                 points,
                 colors,
+                classes: Some(t.class),
+                intensities: Some(t.intensity),
                 ..Content::default()
             })
         }

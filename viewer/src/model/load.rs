@@ -97,6 +97,19 @@ pub struct SceneData {
     pub notices: Vec<String>,
     /// BIM elements' classes and storeys.
     pub bim: BimScene,
+    /// Tilesets (real-scene 3D, point clouds), streamed while the camera moves.
+    pub tilesets: Vec<SceneTileset>,
+    /// Terrain chunks under photogrammetry (row by row), hidden where it is shown.
+    pub covered_chunks: Vec<bool>,
+}
+
+/// A tileset and its tiles (without content; fetched and decoded as the camera needs them).
+#[derive(Debug, Clone)]
+pub struct SceneTileset {
+    pub set: cim_engine::Tileset,
+    pub tiles: Vec<cim_engine::Tile>,
+    /// The project's CRS, which its content is placed into.
+    pub project_crs: cim_engine::Crs,
 }
 
 /// One layer's lines draped on the ground.
@@ -354,13 +367,45 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             "{without_height} buildings have no LOD1 height: not drawn"
         ));
     }
+    let mut tilesets = Vec::new();
+    for set in project.tilesets()? {
+        let tiles: Vec<cim_engine::Tile> = project.tiles(&set.name)?.into_iter().map(|(t, _)| t).collect();
+        if tiles.is_empty() {
+            continue;
+        }
+        let b = set.bounds;
+        extent = Some(grow(extent, [b[0], b[1], b[3], b[4]]));
+        tilesets.push(SceneTileset {
+            set,
+            tiles,
+            project_crs: project.crs().clone(),
+        });
+    }
     let Some(extent) = extent else {
         anyhow::bail!(
-            "{}: nothing to show: the project has no terrain and no buildings (import some with `cim import`)",
+            "{}: nothing to show: the project has no terrain, buildings or tilesets (import some with `cim import`)",
             path.display()
         );
     };
-    let (min_m, max_m) = terrain.as_ref().and_then(|t| t.min_max()).unwrap_or((0.0, 0.0));
+    // Without terrain, heights are measured from the lowest tileset (or 0).
+    let (min_m, max_m) = match terrain.as_ref().and_then(|t| t.min_max()) {
+        Some(r) => r,
+        None => tilesets
+            .iter()
+            .map(|t| (t.set.bounds[2] as f32, t.set.bounds[5] as f32))
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+            .unwrap_or((0.0, 0.0)),
+    };
+    let covered_chunks = match &terrain {
+        Some(r) if !tilesets.is_empty() => {
+            let sets: Vec<(cim_engine::Tileset, Vec<cim_engine::Tile>)> = tilesets
+                .iter()
+                .map(|t| (t.set.clone(), t.tiles.clone()))
+                .collect();
+            crate::model::tiles::covered_chunks(r, &sets)
+        }
+        _ => Vec::new(),
+    };
     let origin = LocalOrigin::centre_of(extent, f64::from(min_m));
     let textures = load_textures(project, &inputs, &mut notices)?;
     let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M, &textures);
@@ -391,6 +436,8 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         overlays,
         notices,
         bim,
+        tilesets,
+        covered_chunks,
     })
 }
 

@@ -61,13 +61,17 @@ pub struct Selection {
     pub draw: Vec<u32>,
     /// Tiles wanted but not loaded, most needed first.
     pub fetch: Vec<u32>,
+    /// Loaded tiles wanted but not drawn yet (REPLACE children waiting for their siblings):
+    /// the cache keeps them as it keeps what is drawn.
+    pub hold: Vec<u32>,
 }
 
 /// Chooses the tiles of `tiles` (id order, parents first) to draw from `view`: a tile whose
 /// error on screen is within `max_sse`, or a leaf, is drawn; otherwise its children are
-/// considered. With REPLACE a tile stays drawn until all its children with content are loaded
-/// (no holes while they stream in); with ADD it is drawn with them. `visible` culls by bounds
-/// (the frustum); `loaded` says which tiles are decoded. Tiles without content draw nothing.
+/// considered. With REPLACE a tile is replaced only once everything its visible children need is
+/// loaded (no holes while they stream in; meanwhile it is drawn and what they have loaded is
+/// held); with ADD it is drawn with them. `visible` culls by bounds (the frustum); `loaded` says
+/// which tiles are decoded. Tiles without content draw nothing.
 pub fn select(
     tiles: &[Tile],
     view: &View,
@@ -82,57 +86,96 @@ pub fn select(
             }
         }
     }
-    let mut out = Selection::default();
-    let has_content = |id: u32| !matches!(tiles[id as usize].content, cim_engine::TileContent::None);
-    // (tile, its error on screen) to fetch, sorted by need afterwards.
-    let mut want: Vec<(u32, f64)> = Vec::new();
-    let mut stack: Vec<u32> = if tiles.is_empty() { Vec::new() } else { vec![0] };
-    while let Some(id) = stack.pop() {
-        let t = &tiles[id as usize];
-        if !visible(&t.bounds) {
-            continue;
-        }
-        let sse = view.sse(t);
-        let kids = &children[id as usize];
-        let refine = sse > view.max_sse && !kids.is_empty();
-        let mut draw_self = !refine || t.refine == Refine::Add;
-        if refine && t.refine == Refine::Replace {
-            // Until every visible child with content is there, the parent stays.
-            let waiting = kids
-                .iter()
-                .any(|c| has_content(*c) && visible(&tiles[*c as usize].bounds) && !loaded(*c));
-            if waiting {
-                draw_self = true;
-            }
-        }
-        if draw_self && has_content(id) {
-            if loaded(id) {
-                out.draw.push(id);
-            } else {
-                want.push((id, sse));
-            }
-        }
-        if refine {
-            stack.extend(kids.iter().rev());
-        }
+    let mut walk = Walk {
+        tiles,
+        children: &children,
+        view,
+        visible,
+        loaded,
+        want: Vec::new(),
+        hold: Vec::new(),
+    };
+    let mut draw = Vec::new();
+    if !tiles.is_empty() {
+        walk.visit(0, &mut draw);
     }
-    // A REPLACE parent drawn while its children load, and children already loaded: draw the
-    // parent only (its children wait until all are in).
-    let drawn: std::collections::HashSet<u32> = out.draw.iter().copied().collect();
-    out.draw.retain(|id| {
-        let mut up = tiles[*id as usize].parent;
-        while let Some(p) = up {
-            let pt = &tiles[p as usize];
-            if pt.refine == Refine::Replace && drawn.contains(&p) {
-                return false;
-            }
-            up = pt.parent;
+    let Walk { mut want, hold, .. } = walk;
+    want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    want.dedup_by_key(|w| w.0);
+    Selection {
+        draw,
+        fetch: want.into_iter().map(|(id, _)| id).collect(),
+        hold,
+    }
+}
+
+/// The walk down the tree of [`select`].
+struct Walk<'a> {
+    tiles: &'a [Tile],
+    children: &'a [Vec<u32>],
+    view: &'a View,
+    visible: &'a dyn Fn(&[f64; 6]) -> bool,
+    loaded: &'a dyn Fn(u32) -> bool,
+    /// (tile, its error on screen) to fetch.
+    want: Vec<(u32, f64)>,
+    hold: Vec<u32>,
+}
+
+impl Walk<'_> {
+    /// Adds what tile `id`'s subtree draws to `draw`; whether that is complete (every tile it
+    /// needs loaded).
+    fn visit(&mut self, id: u32, draw: &mut Vec<u32>) -> bool {
+        let t = &self.tiles[id as usize];
+        if !(self.visible)(&t.bounds) {
+            return true;
         }
-        true
-    });
-    want.sort_by(|a, b| b.1.total_cmp(&a.1));
-    out.fetch = want.into_iter().map(|(id, _)| id).collect();
-    out
+        let content = !matches!(t.content, cim_engine::TileContent::None);
+        let loaded = !content || (self.loaded)(id);
+        let sse = self.view.sse(t);
+        let kids = &self.children[id as usize];
+        let refine = sse > self.view.max_sse && !kids.is_empty();
+        let own = |w: &mut Self, draw: &mut Vec<u32>| {
+            if !content {
+                return true;
+            }
+            if loaded {
+                draw.push(id);
+            } else {
+                w.want.push((id, sse));
+            }
+            loaded
+        };
+        if !refine {
+            return own(self, draw);
+        }
+        if t.refine == Refine::Add {
+            let mine = own(self, draw);
+            let mut all = mine;
+            for &k in kids {
+                all &= self.visit(k, draw);
+            }
+            return all;
+        }
+        let mut below = Vec::new();
+        let mut complete = true;
+        for &k in kids {
+            complete &= self.visit(k, &mut below);
+        }
+        if complete {
+            draw.extend(below);
+            return true;
+        }
+        if content && loaded {
+            // Drawn while its children come in; what they have loaded stays held.
+            draw.push(id);
+            self.hold.extend(below);
+            return true;
+        }
+        // Neither it nor its children all there: what there is shows, and it is fetched too.
+        own(self, draw);
+        draw.extend(below);
+        false
+    }
 }
 
 /// Decoded tiles within a memory budget, least recently used out first.
@@ -224,6 +267,400 @@ pub fn decode(set: &Tileset, tile: &Tile, bytes: &[u8], placer: &Placer) -> anyh
     let base = set.root.as_ref().map(std::path::PathBuf::from);
     decode_tile(bytes, &format, tile.transform.as_ref(), placer, base.as_deref())
         .map_err(|e| anyhow::anyhow!("tileset '{}' tile {}: {e}", set.name, tile.id))
+}
+
+/// The camera's view as planes, for culling tiles by their bounds (project CRS).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frustum {
+    /// Inward normals and offsets: a point p is inside where n·p + d ≥ 0 for all.
+    planes: Vec<([f64; 3], f64)>,
+}
+
+impl Frustum {
+    /// The view from `eye` along `forward` (project axes, z up) with a vertical field of view
+    /// `fov_y` (radians) and `aspect` (width / height); no far plane.
+    pub fn new(eye: [f64; 3], forward: [f64; 3], fov_y: f64, aspect: f64) -> Frustum {
+        let norm = |v: [f64; 3]| {
+            let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().max(1e-12);
+            [v[0] / l, v[1] / l, v[2] / l]
+        };
+        let cross = |a: [f64; 3], b: [f64; 3]| {
+            [
+                a[1] * b[2] - a[2] * b[1],
+                a[2] * b[0] - a[0] * b[2],
+                a[0] * b[1] - a[1] * b[0],
+            ]
+        };
+        let f = norm(forward);
+        // Straight down or up: any horizontal right will do.
+        let r0 = cross(f, [0.0, 0.0, 1.0]);
+        let right = if r0.iter().map(|v| v * v).sum::<f64>() < 1e-12 {
+            [1.0, 0.0, 0.0]
+        } else {
+            norm(r0)
+        };
+        let up = cross(right, f);
+        let (ty, tx) = ((fov_y / 2.0).tan(), (fov_y / 2.0).tan() * aspect);
+        let add = |a: [f64; 3], b: [f64; 3], k: f64| [a[0] + k * b[0], a[1] + k * b[1], a[2] + k * b[2]];
+        // Each side plane holds the eye and an edge of the view; its inward normal.
+        let sides = [
+            cross(up, add(f, right, tx)),  // right edge: normal points left-inward
+            cross(add(f, right, -tx), up), // left edge
+            cross(add(f, up, ty), right),  // top edge
+            cross(right, add(f, up, -ty)), // bottom edge
+        ];
+        let mut planes: Vec<([f64; 3], f64)> = sides
+            .into_iter()
+            .map(|n| {
+                let n = norm(n);
+                (n, -(n[0] * eye[0] + n[1] * eye[1] + n[2] * eye[2]))
+            })
+            .collect();
+        // Behind the eye.
+        planes.push((f, -(f[0] * eye[0] + f[1] * eye[1] + f[2] * eye[2])));
+        Frustum { planes }
+    }
+
+    /// Whether any of box `b` (`[min x, min y, min z, max x, max y, max z]`) may be in view
+    /// (false only where the whole box is outside one plane).
+    pub fn sees(&self, b: &[f64; 6]) -> bool {
+        self.planes.iter().all(|(n, d)| {
+            // The box's corner farthest along the normal.
+            let p = [0, 1, 2].map(|i| if n[i] >= 0.0 { b[i + 3] } else { b[i] });
+            n[0] * p[0] + n[1] * p[1] + n[2] * p[2] + d >= 0.0
+        })
+    }
+}
+
+/// How points are coloured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PointColors {
+    /// Their own colours (by height where they have none).
+    #[default]
+    Rgb,
+    /// By ASPRS class.
+    Class,
+    /// By height, over the tileset's range.
+    Height,
+    /// By intensity, grey.
+    Intensity,
+}
+
+impl PointColors {
+    pub const ALL: [PointColors; 4] = [
+        PointColors::Rgb,
+        PointColors::Class,
+        PointColors::Height,
+        PointColors::Intensity,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PointColors::Rgb => "rgb",
+            PointColors::Class => "class",
+            PointColors::Height => "height",
+            PointColors::Intensity => "intensity",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PointColors> {
+        PointColors::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// The colour of ASPRS class `c` (linear RGBA), as lidar tools show them: ground brown,
+/// vegetation greens, buildings orange, water blue, noise magenta, the rest grey.
+pub fn class_color(c: u8) -> [f32; 4] {
+    match c {
+        2 => [0.42, 0.26, 0.12, 1.0],
+        3 => [0.45, 0.80, 0.30, 1.0],
+        4 => [0.15, 0.60, 0.10, 1.0],
+        5 => [0.03, 0.30, 0.03, 1.0],
+        6 => [0.95, 0.40, 0.08, 1.0],
+        7 | 18 => [0.90, 0.05, 0.80, 1.0],
+        9 => [0.05, 0.25, 0.90, 1.0],
+        10 => [0.50, 0.35, 0.55, 1.0],
+        11 => [0.12, 0.12, 0.12, 1.0],
+        17 => [0.80, 0.80, 0.20, 1.0],
+        _ => [0.60, 0.60, 0.60, 1.0],
+    }
+}
+
+/// A height's colour over `[lo, hi]`: blue, cyan, green, yellow, red (linear RGBA).
+pub fn height_color(z: f64, lo: f64, hi: f64) -> [f32; 4] {
+    let t = if hi > lo {
+        ((z - lo) / (hi - lo)).clamp(0.0, 1.0)
+    } else {
+        0.5
+    } as f32;
+    let stops: [[f32; 3]; 5] = [
+        [0.02, 0.05, 0.70],
+        [0.00, 0.55, 0.75],
+        [0.10, 0.65, 0.10],
+        [0.90, 0.80, 0.05],
+        [0.80, 0.05, 0.02],
+    ];
+    let x = t * 4.0;
+    let k = (x.floor() as usize).min(3);
+    let f = x - k as f32;
+    let (a, b) = (stops[k], stops[k + 1]);
+    [
+        a[0] + (b[0] - a[0]) * f,
+        a[1] + (b[1] - a[1]) * f,
+        a[2] + (b[2] - a[2]) * f,
+        1.0,
+    ]
+}
+
+/// sRGB 8-bit to linear.
+fn linear(c: u8) -> f32 {
+    let v = f32::from(c) / 255.0;
+    if v <= 0.04045 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// A tile's points in the viewer's local frame, with what colours them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PointsData {
+    pub positions: Vec<[f32; 3]>,
+    /// Heights in the project CRS, m.
+    pub heights: Vec<f32>,
+    pub rgb: Option<Vec<[u8; 3]>>,
+    pub classes: Option<Vec<u8>>,
+    pub intensities: Option<Vec<u16>>,
+    /// About how far apart the points are, m: the size a point is drawn (its pixels follow
+    /// the distance).
+    pub spacing_m: f32,
+}
+
+impl PointsData {
+    /// Each point's colour by `mode`, heights over `[lo, hi]` (linear RGBA).
+    pub fn colors(&self, mode: PointColors, lo: f64, hi: f64) -> Vec<[f32; 4]> {
+        let n = self.heights.len();
+        let by_height = || {
+            self.heights
+                .iter()
+                .map(|z| height_color(f64::from(*z), lo, hi))
+                .collect()
+        };
+        match mode {
+            PointColors::Rgb => match &self.rgb {
+                Some(c) if c.len() == n => c
+                    .iter()
+                    .map(|c| [linear(c[0]), linear(c[1]), linear(c[2]), 1.0])
+                    .collect(),
+                _ => by_height(),
+            },
+            PointColors::Height => by_height(),
+            PointColors::Class => match &self.classes {
+                Some(c) if c.len() == n => c.iter().map(|c| class_color(*c)).collect(),
+                _ => vec![class_color(1); n],
+            },
+            PointColors::Intensity => match &self.intensities {
+                Some(i) if i.len() == n => {
+                    // 8-bit intensities stored as they were, or the full 16 bits.
+                    let top = if i.iter().any(|v| *v > 255) {
+                        65535.0
+                    } else {
+                        255.0
+                    };
+                    i.iter()
+                        .map(|v| {
+                            // A square root lifts the dark end, where most returns are.
+                            let g = (f32::from(*v) / top).sqrt();
+                            [g, g, g, 1.0]
+                        })
+                        .collect()
+                }
+                _ => vec![[0.5, 0.5, 0.5, 1.0]; n],
+            },
+        }
+    }
+}
+
+/// A tile's triangles with one material, in the viewer's local frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PreparedMesh {
+    pub mesh: crate::model::scene::MeshData,
+    /// Index into [`PreparedTile::materials`].
+    pub material: Option<usize>,
+}
+
+/// A decoded tile made ready for the GPU (off the frame loop): meshes in the viewer's local
+/// frame, their materials with images decoded to pixels, and points.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PreparedTile {
+    pub meshes: Vec<PreparedMesh>,
+    /// Base colour (linear RGBA) and image (index into `images`).
+    pub materials: Vec<([f32; 4], Option<usize>)>,
+    /// Decoded images (`None`: one that could not be read; its surfaces are drawn plain).
+    pub images: Vec<Option<crate::model::scene::atlas::Rgba>>,
+    pub points: Option<PointsData>,
+    /// What could not be shown, one line each.
+    pub notices: Vec<String>,
+}
+
+impl PreparedTile {
+    /// Bytes it holds (vertices, indices, pixels, points), for the cache's budget.
+    pub fn weight(&self) -> usize {
+        let meshes: usize = self.meshes.iter().map(|m| m.mesh.heap_bytes()).sum();
+        let images: usize = self.images.iter().flatten().map(|i| i.pixels.len()).sum();
+        // A point is drawn as a quad of four vertices (position, corner, colour) and six
+        // indices, and keeps what colours it.
+        let points = self
+            .points
+            .as_ref()
+            .map_or(0, |p| p.positions.len() * (4 * 36 + 24 + 12));
+        meshes + images + points
+    }
+}
+
+/// Makes decoded content ready for the GPU: positions into the viewer's local frame around
+/// `origin`, normals per face (flat, as photogrammetry meshes are lit by their photos),
+/// JPEG/PNG images decoded. Run it off the frame loop.
+pub fn prepare(content: &Content, origin: &crate::model::scene::LocalOrigin) -> PreparedTile {
+    use crate::model::scene::atlas::Rgba;
+    use crate::model::scene::{triangle_normal, MeshData};
+    let mut out = PreparedTile::default();
+    for (k, img) in content.model.images.iter().enumerate() {
+        let decoded = match img.mime.as_str() {
+            "image/jpeg" | "image/png" | "" => image::load_from_memory(&img.bytes)
+                .map(|i| {
+                    let rgba = i.to_rgba8();
+                    Rgba {
+                        width: rgba.width(),
+                        height: rgba.height(),
+                        pixels: rgba.into_raw(),
+                    }
+                })
+                .map_err(|e| e.to_string()),
+            other => Err(format!("{other} is not decoded by the viewer")),
+        };
+        match decoded {
+            Ok(i) => out.images.push(Some(i)),
+            Err(e) => {
+                out.notices
+                    .push(format!("image {k}: {e}; its surfaces are drawn plain"));
+                out.images.push(None);
+            }
+        }
+    }
+    out.materials = content
+        .model
+        .materials
+        .iter()
+        .map(|m| (m.color, m.image.filter(|i| *i < content.model.images.len())))
+        .collect();
+    for part in &content.model.parts {
+        let local: Vec<[f32; 3]> = part
+            .positions
+            .iter()
+            .map(|p| origin.to_local(p[0], p[1], p[2]))
+            .collect();
+        let mut mesh = MeshData::default();
+        let uvs = part.uvs.as_ref().filter(|u| u.len() == local.len());
+        let mut out_uvs = uvs.map(|_| Vec::with_capacity(part.triangles.len() * 3));
+        // Unshared vertices, so that each face keeps its own normal.
+        for t in &part.triangles {
+            let Some(v) = t
+                .iter()
+                .map(|i| local.get(*i as usize).copied())
+                .collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            let n = triangle_normal(v[0], v[1], v[2]);
+            for (corner, p) in t.iter().zip(&v) {
+                mesh.push(*p, n, [1.0; 4]);
+                if let (Some(o), Some(u)) = (out_uvs.as_mut(), uvs) {
+                    o.push(u[*corner as usize]);
+                }
+            }
+        }
+        if mesh.positions.is_empty() {
+            continue;
+        }
+        mesh.uvs = out_uvs;
+        out.meshes.push(PreparedMesh {
+            mesh,
+            material: part.material.filter(|m| *m < out.materials.len()),
+        });
+    }
+    if !content.points.is_empty() {
+        let n = content.points.len();
+        let positions: Vec<[f32; 3]> = content
+            .points
+            .iter()
+            .map(|p| origin.to_local(p[0], p[1], p[2]))
+            .collect();
+        let b = content.bounds().unwrap_or([0.0; 6]);
+        let area = ((b[3] - b[0]) * (b[4] - b[1])).max(1e-6);
+        out.points = Some(PointsData {
+            heights: content.points.iter().map(|p| p[2] as f32).collect(),
+            positions,
+            rgb: content.colors.clone().filter(|c| c.len() == n),
+            classes: content.classes.clone().filter(|c| c.len() == n),
+            intensities: content.intensities.clone().filter(|c| c.len() == n),
+            spacing_m: ((area / n as f64).sqrt() as f32).clamp(0.02, 50.0),
+        });
+    }
+    out
+}
+
+/// Which terrain chunks photogrammetry covers (chunk `(cx, cy)` at `cy * nx + cx`): those
+/// whose every sample (corners, edge middles, centre) lies inside the footprint of a mesh
+/// tileset's top tiles with content. The viewer hides them under the photo mesh.
+pub fn covered_chunks(raster: &cim_engine::Raster, sets: &[(Tileset, Vec<Tile>)]) -> Vec<bool> {
+    use crate::model::scene::{chunk_extent, chunk_grid, ChunkKey};
+    let mut boxes: Vec<[f64; 4]> = Vec::new();
+    for (set, tiles) in sets {
+        if set.kind != cim_engine::TilesetKind::Mesh {
+            continue;
+        }
+        let has = |t: &Tile| !matches!(t.content, cim_engine::TileContent::None);
+        for t in tiles {
+            // The first tiles with content down each branch.
+            let mut up = t.parent;
+            let mut under_content = false;
+            while let Some(p) = up {
+                let pt = &tiles[p as usize];
+                if has(pt) {
+                    under_content = true;
+                    break;
+                }
+                up = pt.parent;
+            }
+            if has(t) && !under_content {
+                boxes.push([t.bounds[0], t.bounds[1], t.bounds[3], t.bounds[4]]);
+            }
+        }
+    }
+    let (nx, ny) = chunk_grid(raster);
+    let mut out = vec![false; nx * ny];
+    if boxes.is_empty() {
+        return out;
+    }
+    for cy in 0..ny {
+        for cx in 0..nx {
+            let e = chunk_extent(raster, ChunkKey { cx, cy });
+            let inside = |x: f64, y: f64| {
+                boxes
+                    .iter()
+                    .any(|b| x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3])
+            };
+            out[cy * nx + cx] = (0..3).all(|i| {
+                (0..3).all(|j| {
+                    let x = e[0] + (e[2] - e[0]) * f64::from(i) / 2.0;
+                    let y = e[1] + (e[3] - e[1]) * f64::from(j) / 2.0;
+                    inside(x, y)
+                })
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -320,6 +757,151 @@ mod tests {
         assert!(
             s.draw.contains(&0) && s.draw.contains(&1) && s.draw.contains(&5),
             "{s:?}"
+        );
+    }
+
+    #[test]
+    fn the_frustum_keeps_what_is_ahead_and_culls_what_is_behind_or_aside() {
+        // At 100 m over the origin, looking north and 30° down.
+        let (s, c) = 30f64.to_radians().sin_cos();
+        let f = Frustum::new([0.0, 0.0, 100.0], [0.0, c, -s], 0.7, 16.0 / 9.0);
+        let at = |x: f64, y: f64| [x - 5.0, y - 5.0, 0.0, x + 5.0, y + 5.0, 10.0];
+        // Where the view's axis meets the ground (173 m north) and near it.
+        assert!(f.sees(&at(0.0, 173.0)) && f.sees(&at(50.0, 200.0)));
+        // Behind, far to the side, and above the view.
+        assert!(!f.sees(&at(0.0, -200.0)));
+        assert!(!f.sees(&at(2_000.0, 300.0)) && !f.sees(&at(-2_000.0, 300.0)));
+        assert!(!f.sees(&[-5.0, 100.0, 400.0, 5.0, 110.0, 410.0]));
+        // A box the eye is in is seen; straight down works too.
+        assert!(f.sees(&[-10.0, -10.0, 90.0, 10.0, 10.0, 110.0]));
+        let down = Frustum::new([0.0, 0.0, 300.0], [0.0, 0.0, -1.0], 0.7, 1.0);
+        assert!(down.sees(&at(0.0, 0.0)) && !down.sees(&at(500.0, 0.0)));
+    }
+
+    #[test]
+    fn a_decoded_tile_is_made_ready_in_the_local_frame_with_its_photo_and_points() {
+        use cim_importers::tiles3d::gltf::{Image, Material, Model, Part};
+        let origin = crate::model::scene::LocalOrigin {
+            x: 500_000.0,
+            y: 2_500_000.0,
+            z: 10.0,
+        };
+        // A 2 × 2 red PNG.
+        let mut png = Vec::new();
+        image::RgbaImage::from_pixel(2, 2, image::Rgba([255, 0, 0, 255]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let content = Content {
+            model: Model {
+                parts: vec![Part {
+                    positions: vec![
+                        [500_010.0, 2_500_020.0, 15.0],
+                        [500_011.0, 2_500_020.0, 15.0],
+                        [500_010.0, 2_500_021.0, 15.0],
+                    ],
+                    triangles: vec![[0, 1, 2], [0, 1, 7]],
+                    uvs: Some(vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
+                    feature_ids: None,
+                    material: Some(0),
+                }],
+                materials: vec![Material {
+                    color: [1.0; 4],
+                    image: Some(0),
+                }],
+                images: vec![Image {
+                    mime: "image/png".into(),
+                    bytes: png,
+                }],
+                ..Default::default()
+            },
+            points: vec![[500_000.0, 2_500_000.0, 10.0], [500_100.0, 2_500_100.0, 30.0]],
+            classes: Some(vec![2, 6]),
+            intensities: Some(vec![0, 255]),
+            ..Default::default()
+        };
+        let t = prepare(&content, &origin);
+        // One triangle (the one with a vertex out of range is left out), x east, y up, z south.
+        assert_eq!(t.meshes.len(), 1);
+        let m = &t.meshes[0].mesh;
+        assert_eq!(
+            m.positions,
+            vec![[10.0, 5.0, -20.0], [11.0, 5.0, -20.0], [10.0, 5.0, -21.0]]
+        );
+        assert_eq!(m.uvs.as_ref().unwrap().len(), 3);
+        // Facing up (the local frame's y).
+        assert!(m.normals.iter().all(|n| n[1].abs() > 0.99), "{:?}", m.normals);
+        assert_eq!(t.materials, vec![([1.0; 4], Some(0))]);
+        let img = t.images[0].as_ref().unwrap();
+        assert_eq!(
+            (img.width, img.height, &img.pixels[..4]),
+            (2, 2, &[255, 0, 0, 255][..])
+        );
+        let p = t.points.as_ref().unwrap();
+        assert_eq!(p.positions[1], [100.0, 20.0, -100.0]);
+        assert_eq!(p.heights, vec![10.0, 30.0]);
+        // Two points 141 m apart over 100 × 100 m: about 71 m apart each.
+        assert!((p.spacing_m - 50.0).abs() < 1e-3, "{}", p.spacing_m);
+        // By class: ground brown, building orange; by intensity: black to white; by height:
+        // low blue, high red; without colours, RGB falls back to height.
+        assert_eq!(
+            p.colors(PointColors::Class, 10.0, 30.0),
+            vec![class_color(2), class_color(6)]
+        );
+        let i = p.colors(PointColors::Intensity, 10.0, 30.0);
+        assert_eq!((i[0][0], i[1][0]), (0.0, 1.0));
+        let h = p.colors(PointColors::Height, 10.0, 30.0);
+        assert!(h[0][2] > h[0][0] && h[1][0] > h[1][2], "{h:?}");
+        assert_eq!(p.colors(PointColors::Rgb, 10.0, 30.0), h);
+        assert!(t.weight() > 3 * 12 + 4 * 4 + 2 * 180);
+        // An image the viewer cannot read: said, its surfaces plain.
+        let mut bad = content.clone();
+        bad.model.images[0].bytes = b"not a png".to_vec();
+        let t = prepare(&bad, &origin);
+        assert!(
+            t.images[0].is_none() && t.notices[0].contains("image 0"),
+            "{:?}",
+            t.notices
+        );
+    }
+
+    #[test]
+    fn terrain_chunks_under_a_photo_mesh_are_covered_and_points_cover_nothing() {
+        // 256 × 128 cells of 1 m: 4 × 2 chunks.
+        let raster = cim_engine::Raster::empty(256, 128, 0.0, 128.0, 1.0, 1.0);
+        let mut tiles = quadtree(Refine::Replace);
+        // The root has no content; its four children (512 m squares) cover x 0..1024: the
+        // whole raster.
+        tiles[0].content = TileContent::None;
+        let set = |kind| Tileset {
+            name: "photo".into(),
+            kind,
+            source: String::new(),
+            placement: String::new(),
+            root: None,
+            frame: cim_engine::ContentFrame::Project,
+            tiles: 21,
+            triangles: 0,
+            points: 0,
+            bounds: [0.0; 6],
+        };
+        let all = covered_chunks(&raster, &[(set(cim_engine::TilesetKind::Mesh), tiles.clone())]);
+        assert_eq!(all, vec![true; 8]);
+        // Only the south-west 100 m: the one chunk (64 m) wholly in it, the south row's first.
+        let mut small = tiles.clone();
+        for t in small.iter_mut().skip(1) {
+            t.bounds = [0.0, 0.0, 0.0, 100.0, 100.0, 10.0];
+        }
+        let sw = covered_chunks(&raster, &[(set(cim_engine::TilesetKind::Mesh), small)]);
+        assert_eq!(sw, vec![false, false, false, false, true, false, false, false]);
+        // Half the raster (x < 128 m): the western chunks.
+        for t in tiles.iter_mut().skip(1) {
+            t.bounds = [-10.0, -10.0, 0.0, 129.0, 200.0, 10.0];
+        }
+        let half = covered_chunks(&raster, &[(set(cim_engine::TilesetKind::Mesh), tiles.clone())]);
+        assert_eq!(half, vec![true, true, false, false, true, true, false, false]);
+        assert_eq!(
+            covered_chunks(&raster, &[(set(cim_engine::TilesetKind::Points), tiles)]),
+            vec![false; 8]
         );
     }
 
