@@ -308,7 +308,8 @@ pub struct TileStats {
     pub held: usize,
     pub held_bytes: usize,
     pub peak_bytes: usize,
-    /// Tiles wanted and not yet drawable (to fetch, decoding, decoded and not yet meshed).
+    /// Tiles wanted and not yet drawable (to fetch, decoding, decoded and not yet meshed), and
+    /// frames until what was just meshed is on the GPU.
     pub waiting: usize,
     /// Tiles decoded since the start, and their bytes.
     pub decoded: usize,

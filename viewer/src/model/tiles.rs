@@ -71,7 +71,7 @@ pub struct Selection {
 /// considered. With REPLACE a tile is replaced only once everything its visible children need is
 /// loaded (no holes while they stream in; meanwhile it is drawn and what they have loaded is
 /// held); with ADD it is drawn with them. `visible` culls by bounds (the frustum); `loaded` says
-/// which tiles are decoded. Tiles without content draw nothing.
+/// which tiles are decoded. Tiles without content draw nothing and are always refined.
 pub fn select(
     tiles: &[Tile],
     view: &View,
@@ -133,7 +133,8 @@ impl Walk<'_> {
         let loaded = !content || (self.loaded)(id);
         let sse = self.view.sse(t);
         let kids = &self.children[id as usize];
-        let refine = sse > self.view.max_sse && !kids.is_empty();
+        // A tile without content groups its children: they are what it shows.
+        let refine = !kids.is_empty() && (sse > self.view.max_sse || !content);
         let own = |w: &mut Self, draw: &mut Vec<u32>| {
             if !content {
                 return true;
@@ -574,7 +575,8 @@ pub fn prepare(content: &Content, origin: &crate::model::scene::LocalOrigin) -> 
             };
             let n = triangle_normal(v[0], v[1], v[2]);
             for (corner, p) in t.iter().zip(&v) {
-                mesh.push(*p, n, [1.0; 4]);
+                let i = mesh.push(*p, n, [1.0; 4]);
+                mesh.indices.push(i);
                 if let (Some(o), Some(u)) = (out_uvs.as_mut(), uvs) {
                     o.push(u[*corner as usize]);
                 }
@@ -827,6 +829,7 @@ mod tests {
             m.positions,
             vec![[10.0, 5.0, -20.0], [11.0, 5.0, -20.0], [10.0, 5.0, -21.0]]
         );
+        assert_eq!(m.indices, vec![0, 1, 2]);
         assert_eq!(m.uvs.as_ref().unwrap().len(), 3);
         // Facing up (the local frame's y).
         assert!(m.normals.iter().all(|n| n[1].abs() > 0.99), "{:?}", m.normals);

@@ -46,7 +46,7 @@ pub struct PointParams {
     pub opacity: f32,
 }
 
-/// A point tile's material: dots of its point spacing, 2–10 pixels across.
+/// A point tile's material: dots of its point spacing, 1.5–6 pixels across.
 #[derive(Asset, TypePath, AsBindGroup, Clone, Debug)]
 pub struct PointsMaterial {
     #[uniform(0)]
@@ -58,8 +58,8 @@ impl PointsMaterial {
         PointsMaterial {
             params: PointParams {
                 size_m,
-                min_px: 2.0,
-                max_px: 10.0,
+                min_px: 1.5,
+                max_px: 6.0,
                 opacity: 1.0,
             },
         }
@@ -201,6 +201,7 @@ fn stream_tiles(
     mut images: Option<ResMut<Assets<Image>>>,
     mut visibility: Query<&mut Visibility, With<TilePart>>,
     mut frame: Local<u64>,
+    mut settling: Local<usize>,
 ) {
     if streams.0.is_empty() {
         return;
@@ -375,6 +376,10 @@ fn stream_tiles(
         next.held += st.parts.len();
         next.held_bytes += st.cache.used();
     }
+    // Meshes and images made this frame reach the GPU a few frames later (a material waits
+    // for its texture): still coming, for whoever waits for a complete picture.
+    *settling = if made > 0 { 4 } else { settling.saturating_sub(1) };
+    next.waiting += *settling;
     next.peak_bytes = next.peak_bytes.max(next.held_bytes);
     next.failed.dedup();
     stats.set_if_neq(next);
