@@ -244,6 +244,7 @@ fn a_ray_through_a_building_picks_it() {
             1.0,
             &|_| true,
             &|_| false,
+            None,
         ) else {
             continue;
         };
@@ -258,6 +259,7 @@ fn a_ray_through_a_building_picks_it() {
                 1.0,
                 &|b| b != *id,
                 &|_| false,
+                None,
             );
             assert!(
                 through
@@ -349,6 +351,7 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
             1.0,
             &|_| true,
             &|_| false,
+            None,
         );
         (z, hit)
     };
@@ -398,6 +401,7 @@ fn a_click_on_the_ground_picks_the_road_or_the_parcel_there() {
         1.0,
         &|_| true,
         &|_| false,
+        None,
     )
     .is_none());
 }
@@ -1095,6 +1099,7 @@ fn every_city_object_with_3d_geometry_is_drawn_and_picked_not_only_buildings() {
             1.0,
             &|_| true,
             &|_| false,
+            None,
         )
         .unwrap();
         *hits.entry((hit.kind, id.is_some())).or_insert(0) += 1;
@@ -1666,4 +1671,149 @@ fn a_lidar_cloud_is_drawn_coloured_by_class_or_height() {
     );
     let (b, d) = (count(&by_height, &brown), count(&by_height, &deep));
     assert!(d > 5000 && b < 100, "by height: blue {d}, brown {b}");
+}
+
+/// 单体化 as a new user meets it: oblique photography and the buildings' footprints (no
+/// heights) in one project. A click on the photo mesh picks the building whose footprint holds
+/// the point hit; selected, its volume is drawn over the mesh in the highlight colour; with
+/// nothing selected the photo shows as it is.
+#[test]
+fn a_click_on_the_photo_mesh_picks_the_building_whose_footprint_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("zhongshan.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:4547",
+        "--region",
+        "442000",
+        "--json",
+    ]);
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&fixtures().join("osgb/scially_Production_5")),
+        "--json",
+    ]);
+    // The slab in the south (roof about 34 m) and the towers in the north (about 50 m), as a
+    // cadastre draws them (CGCS2000 / 3-degree Gauss-Krüger CM 114E).
+    let square = |x0: f64, y0: f64, x1: f64, y1: f64, name: &str| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"name":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x0},{y0}],[{x1},{y0}],[{x1},{y1}],[{x0},{y1}],[{x0},{y0}]]]}}}}"#
+        )
+    };
+    let footprints = dir.path().join("footprints.geojson");
+    std::fs::write(
+        &footprints,
+        format!(
+            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::4547"}}}},"features":[{},{}]}}"#,
+            square(436218.0, 2489972.0, 436262.0, 2489988.0, "slab"),
+            square(436240.0, 2490042.0, 436290.0, 2490058.0, "towers")
+        ),
+    )
+    .unwrap();
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&footprints),
+        "--kind",
+        "building",
+        "--json",
+    ]);
+    let scene = cim_viewer::load_scene(&project).unwrap();
+    // Both lie under the photo mesh; without heights, their volumes reach the photo tile's top.
+    assert_eq!(scene.under_photo, vec![true, true]);
+    assert!(
+        scene
+            .notices
+            .iter()
+            .any(|n| n.contains("2 buildings without a height")),
+        "{:?}",
+        scene.notices
+    );
+    // The photo mesh as the viewer draws it (its finest tile).
+    let set = &scene.tilesets[0];
+    let placer = cim_viewer::model::tiles::placer(&set.set, &set.project_crs).unwrap();
+    let source = ProjectSource::new(&project);
+    let leaf = set
+        .tiles
+        .iter()
+        .max_by(|a, b| b.geometric_error.total_cmp(&a.geometric_error))
+        .unwrap();
+    let bytes = wait(cim_viewer::data::DataSource::tile_bytes(
+        &source,
+        set.set.name.clone(),
+        leaf.id,
+    ))
+    .unwrap()
+    .unwrap();
+    let content = cim_viewer::model::tiles::decode(&set.set, leaf, &bytes, &placer).unwrap();
+    let prepared = cim_viewer::model::tiles::prepare(&content, &scene.origin);
+    let meshes: Vec<_> = prepared
+        .meshes
+        .iter()
+        .map(|m| cim_viewer::state::to_bevy_mesh(&m.mesh, Default::default()))
+        .collect();
+    let index = wait(cim_viewer::pick::PickIndex::load(&source)).unwrap();
+    // A click 45° down onto the slab's roof, from the south.
+    let aim = scene.origin.to_local(436240.0, 2489980.0, 34.0);
+    let from = bevy_vec(aim[0], aim[1] + 100.0, aim[2] + 100.0);
+    let slant = bevy_vec(0.0, -1.0, -1.0).normalize();
+    let photo_t = cim_viewer::pick::ray_meshes(meshes.iter(), from.to_array(), slant.to_array());
+    let t = photo_t.expect("the ray meets the photo mesh");
+    let (hit, building) = cim_viewer::pick::pick_ray(
+        &scene,
+        &index,
+        from,
+        slant,
+        1.0,
+        &|id| !scene.under_photo[id as usize],
+        &|_| false,
+        photo_t,
+    )
+    .unwrap();
+    let id = building.expect("a building picked");
+    let feature = cim_json(&["query", p(&project), "--code", hit.code.as_str(), "--json"]);
+    assert!(feature.to_string().contains("slab"), "{feature}");
+    assert_eq!(scene.buildings[id as usize].code, hit.code);
+    // The point hit is the photo's roof, about 34 m up, inside the footprint.
+    assert!((hit.distance_m - f64::from(t)).abs() < 1e-3);
+    let q = hit.point;
+    assert!(
+        (436218.0..436262.0).contains(&q[0]) && (2489972.0..2489988.0).contains(&q[1]),
+        "{q:?}"
+    );
+    assert!((q[2] - 34.0).abs() < 4.0, "{q:?}");
+    // Over the road between them: no building.
+    let road = scene.origin.to_local(436250.0, 2490022.0, 3.0);
+    let from = bevy_vec(road[0], road[1] + 100.0, road[2]);
+    let down = bevy_vec(0.0, -1.0, 0.0);
+    let photo_t = cim_viewer::pick::ray_meshes(meshes.iter(), from.to_array(), down.to_array());
+    assert!(photo_t.is_some());
+    let picked = cim_viewer::pick::pick_ray(&scene, &index, from, down, 1.0, &|_| true, &|_| false, photo_t);
+    assert!(picked.as_ref().is_none_or(|(_, b)| b.is_none()), "{picked:?}");
+    if !can_render() {
+        return;
+    }
+    // Rendered: selected, the slab's volume in the highlight colour over the photo; not
+    // selected, no highlight anywhere.
+    let cyan = |img: &image::RgbaImage| {
+        img.pixels()
+            .filter(|p| i32::from(p[1]) > i32::from(p[0]) + 60 && i32::from(p[2]) > i32::from(p[0]) + 60)
+            .count()
+    };
+    let shot = |name: &str, select: Option<&str>| {
+        let out = dir.path().join(name);
+        let mut args = vec!["render", p(&project), "--size", "320x240", "--out", p(&out), "--json"];
+        if let Some(code) = select {
+            args.extend(["--select", code]);
+        }
+        cim_json(&args);
+        read_png(&out)
+    };
+    let plain = shot("plain.png", None);
+    let picked = shot("picked.png", Some(hit.code.as_str()));
+    assert_eq!(cyan(&plain), 0);
+    assert!(cyan(&picked) > 300, "{} highlighted pixels", cyan(&picked));
 }

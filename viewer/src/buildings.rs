@@ -13,9 +13,17 @@ use crate::model::load::BUILDING_COLOR;
 use crate::model::scene::{box_distance, tile_near, BuildingTile};
 use crate::model::style::{building_color, HIGHLIGHT};
 use crate::state::{
-    order_sets, side_layers, to_bevy_mesh, Scene, Selection, Side, Split, Styling, TileLevels, ViewCamera,
-    ViewHeightPx, ViewerSystems, FOV_Y,
+    order_sets, side_layers, to_bevy_mesh, Scene, Selection, Side, Split, Styling, TileLevels, TileSettings,
+    ViewCamera, ViewHeightPx, ViewerSystems, FOV_Y,
 };
+
+/// The opacity of a building's volume over a photo mesh (selected or coloured).
+pub const VEIL_ALPHA: f32 = 0.5;
+
+/// Whether building `id` lies under photogrammetry.
+fn s_under(scene: &crate::model::load::SceneData, id: u32) -> bool {
+    scene.under_photo.get(id as usize).copied().unwrap_or(false)
+}
 
 /// A building tile's mesh entity: index into [`crate::model::load::SceneData::tiles`].
 #[derive(Component, Debug)]
@@ -88,6 +96,20 @@ fn spawn_tiles(
                     base_color_texture: Some(image),
                     perceptual_roughness: 0.9,
                     reflectance: 0.2,
+                    ..default()
+                })
+            }
+            // Volumes over a photo mesh are translucent: a material of their own.
+            _ if tile
+                .buildings
+                .iter()
+                .any(|(id, _)| scene.0.under_photo.get(*id as usize) == Some(&true)) =>
+            {
+                materials.add(StandardMaterial {
+                    base_color: Color::WHITE,
+                    alpha_mode: AlphaMode::Blend,
+                    double_sided: true,
+                    cull_mode: None,
                     ..default()
                 })
             }
@@ -199,17 +221,23 @@ struct Painted {
 
 /// Rewrites every tile when the styling changes; only the old and new selection when just the
 /// selection does.
+#[allow(clippy::too_many_arguments)]
 fn paint_buildings(
     styling: Option<Res<Styling>>,
     selection: Res<Selection>,
     scene: Res<Scene>,
+    photo: Option<Res<TileSettings>>,
     tiles: Query<TileEntity>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut painted: Local<Painted>,
 ) {
     let Some(styling) = styling else { return };
-    let full = styling.is_changed();
+    let full = styling.is_changed() || photo.as_ref().is_some_and(|p| p.is_changed());
+    // Under a shown photo mesh a building is a volume over it, drawn only while selected or
+    // coloured, and then translucent.
+    let photo_shown = photo.is_some_and(|p| p.shown);
+    let veiled = |id: u32| photo_shown && s_under(&scene.0, id);
     if !full && (!selection.is_changed() || painted.selected == selection.building) {
         return;
     }
@@ -223,11 +251,20 @@ fn paint_buildings(
         }
     };
     let colour_of = |id: u32, plain: [f32; 4], side: usize| {
-        if Some(id) == selection.building {
+        let c = if Some(id) == selection.building {
             HIGHLIGHT
         } else {
             building_color(coloring_of(side), layers, s, id, plain)
+        };
+        if veiled(id) && c != plain {
+            [c[0], c[1], c[2], c[3].min(VEIL_ALPHA)]
+        } else {
+            c
         }
+    };
+    // A veiled building in its plain colour is not drawn.
+    let drawn = |id: u32, side: usize, plain: [f32; 4]| {
+        layers.building_shown(s, id) && (!veiled(id) || colour_of(id, plain, side) != plain)
     };
     let mut paint_tile = |tile_index: usize, only: Option<&[u32]>| {
         let Some(whole) = s.tiles.get(tile_index) else {
@@ -271,12 +308,18 @@ fn paint_buildings(
                     }
                 }
             }
-            if full {
+            if full || ids.iter().any(|(id, _)| veiled(*id)) {
                 if let Some(VertexAttributeValues::Float32x3(positions)) =
                     mesh.attribute_mut(Mesh::ATTRIBUTE_POSITION)
                 {
                     for (id, r) in &ids {
-                        let shown = layers.building_shown(s, *id);
+                        let plain = tile
+                            .mesh
+                            .colors
+                            .get(r.start as usize)
+                            .copied()
+                            .unwrap_or(BUILDING_COLOR);
+                        let shown = drawn(*id, side, plain);
                         let (a, b) = (r.start as usize, (r.end as usize).min(positions.len()));
                         let Some(original) = tile.mesh.positions.get(a..b) else {
                             continue;
@@ -299,7 +342,15 @@ fn paint_buildings(
         }
         let translucent = layers.buildings_translucent();
         if translucent != painted.translucent {
-            for (_, _, m, ..) in &tiles {
+            for (t, _, m, ..) in &tiles {
+                // Tiles with volumes over a photo mesh stay blended.
+                let veils = s
+                    .tiles
+                    .get(t.0)
+                    .is_some_and(|tile| tile.buildings.iter().any(|(id, _)| s_under(s, *id)));
+                if veils {
+                    continue;
+                }
                 if let Some(mut mat) = materials.get_mut(&m.0) {
                     mat.alpha_mode = if translucent {
                         AlphaMode::Blend

@@ -13,8 +13,8 @@ use crate::data::{Data, Pending};
 use crate::model::load::{lines_of, road_width_m, SceneData};
 use crate::model::scene::{drape_ribbon, ground, LocalOrigin, MeshData};
 use crate::state::{
-    order_sets, to_bevy_mesh, Scene, Select, Selection, Side, Styling, TileLevels, ViewCamera, ViewerSystems,
-    FOV_Y,
+    order_sets, to_bevy_mesh, PhotoMesh, Scene, Select, Selection, Side, Styling, TileLevels, TileSettings,
+    ViewCamera, ViewerSystems, FOV_Y,
 };
 
 /// A click moves the cursor at most this far between press and release, pixels (more is a drag).
@@ -181,6 +181,7 @@ pub fn ray_building(
 /// it is in the scene if it is one: a shown building whose mesh the ray meets before the
 /// ground, else the feature on the ground where it lands (a road within `road_slop_m` of its
 /// drawn edge, else the smallest parcel or other polygon there).
+#[allow(clippy::too_many_arguments)]
 pub fn pick_ray(
     scene: &SceneData,
     index: &PickIndex,
@@ -189,13 +190,19 @@ pub fn pick_ray(
     road_slop_m: f64,
     shown: &dyn Fn(u32) -> bool,
     far: &dyn Fn(usize) -> bool,
+    photo_t: Option<f32>,
 ) -> Option<(PickHit, Option<u32>)> {
     let dir = dir.normalize_or_zero();
     let o = scene.origin.to_project(origin.to_array());
     let d = LocalOrigin::dir_to_project(dir.to_array());
     let landing = ray_ground(scene, o, d);
     // Half a metre past the ground for rounding: a building behind a hill is not picked.
-    let max_t = landing.map_or(f32::INFINITY, |t| t as f32 + 0.5);
+    let mut max_t = landing.map_or(f32::INFINITY, |t| t as f32 + 0.5);
+    // A photo mesh met first: what lies behind it is not picked.
+    let photo_t = photo_t.filter(|t| *t < max_t);
+    if let Some(t) = photo_t {
+        max_t = t;
+    }
     if let Some((id, t, n, tag)) = ray_building(scene, origin.to_array(), dir.to_array(), max_t, shown, far) {
         let b = &scene.buildings[id as usize];
         // The surface clicked: its class and face in the 3-D geometry drawn (a prism's roof or
@@ -224,6 +231,34 @@ pub fn pick_ray(
         };
         return Some((hit, Some(id)));
     }
+    if let Some(t) = photo_t {
+        // 单体化: the building whose footprint holds the point of the photo mesh clicked.
+        let t = f64::from(t);
+        let p = [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]];
+        if let Some(id) = building_under(scene, p) {
+            let b = &scene.buildings[id as usize];
+            let hit = PickHit {
+                code: b.code.clone(),
+                layer: scene
+                    .layers
+                    .get(usize::from(b.layer))
+                    .cloned()
+                    .unwrap_or_default(),
+                kind: b.kind,
+                distance_m: t,
+                point: p,
+                normal: [-d[0], -d[1], -d[2]],
+                surface: None,
+            };
+            return Some((hit, Some(id)));
+        }
+        // Else what lies on the ground there (a road, a parcel).
+        let radius = 0.5 * crate::model::load::ROAD_WIDTH_M + road_slop_m;
+        let mut hit = index.ground.at_ground([p[0], p[1]], p[2], radius)?;
+        hit.distance_m = t;
+        hit.point = p;
+        return Some((hit, None));
+    }
     let t = landing?;
     let p = [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]];
     // Roads are drawn their width wide; the index knows their centre lines.
@@ -232,6 +267,58 @@ pub fn pick_ray(
     hit.distance_m = t;
     Some((hit, None))
 }
+
+/// The building under photogrammetry whose footprint holds point `p` (project CRS): the
+/// volume a ray straight down over it meets first.
+pub fn building_under(scene: &SceneData, p: [f64; 3]) -> Option<u32> {
+    if scene.under_photo.is_empty() {
+        return None;
+    }
+    let top = f64::from(scene.ramp.max_m).max(p[2]) + 1_000.0;
+    let from = scene.origin.to_local(p[0], p[1], top);
+    let under = |id: u32| scene.under_photo.get(id as usize).copied().unwrap_or(false);
+    ray_building(scene, from, [0.0, -1.0, 0.0], f32::INFINITY, &under, &|_| false).map(|h| h.0)
+}
+
+/// How far along the ray (viewer frame, `dir` of unit length) it first meets one of `meshes`.
+pub fn ray_meshes<'a>(
+    meshes: impl Iterator<Item = &'a Mesh>,
+    origin: [f32; 3],
+    dir: [f32; 3],
+) -> Option<f32> {
+    use bevy::mesh::{Indices, VertexAttributeValues};
+    let mut best: Option<f32> = None;
+    for m in meshes {
+        let Some(VertexAttributeValues::Float32x3(p)) = m.attribute(Mesh::ATTRIBUTE_POSITION) else {
+            continue;
+        };
+        let Some(Indices::U32(idx)) = m.indices() else {
+            continue;
+        };
+        for tri in idx.chunks_exact(3) {
+            let (Some(a), Some(b), Some(c)) = (
+                p.get(tri[0] as usize),
+                p.get(tri[1] as usize),
+                p.get(tri[2] as usize),
+            ) else {
+                continue;
+            };
+            if let Some(t) = crate::model::scene::ray_triangle(origin, dir, *a, *b, *c) {
+                if best.is_none_or(|b| t < b) {
+                    best = Some(t);
+                }
+            }
+        }
+    }
+    best
+}
+
+/// What a click is cast against besides buildings and the ground: the photo meshes drawn.
+type PhotoMeshes<'w, 's> = (
+    Option<Res<'w, TileSettings>>,
+    Query<'w, 's, (&'static Mesh3d, &'static Visibility), With<PhotoMesh>>,
+    Res<'w, Assets<Mesh>>,
+);
 
 #[allow(clippy::too_many_arguments)]
 fn click_to_pick(
@@ -245,6 +332,7 @@ fn click_to_pick(
     mut select: MessageWriter<Select>,
     wants: Option<Res<bevy_egui::input::EguiWantsInput>>,
     mut pressed_at: Local<Option<Vec2>>,
+    (photo, photo_meshes, meshes): PhotoMeshes,
 ) {
     // A press or release over a panel is the panel's.
     let free = crate::input::pointer_free(wants);
@@ -283,17 +371,39 @@ fn click_to_pick(
     // Metres a pixel at the focus: how far beside a road a click still picks it.
     let m_per_px = 2.0 * orbit.0.distance * (0.5 * FOV_Y).tan() / window.height().max(1.0);
     let slop = f64::from(m_per_px) * ROAD_SLOP_PX;
-    // Buildings hidden by their layer or the "as of" date are clicked through.
+    // Buildings hidden by their layer or the "as of" date are clicked through; those under a
+    // shown photo mesh are picked through it.
+    let photo_shown = photo.is_some_and(|p| p.shown);
     let shown = |id: u32| {
-        styling
-            .as_ref()
-            .is_none_or(|s| s.layers.building_shown(&scene.0, id))
+        let veiled = photo_shown && scene.0.under_photo.get(id as usize).copied().unwrap_or(false);
+        !veiled
+            && styling
+                .as_ref()
+                .is_none_or(|s| s.layers.building_shown(&scene.0, id))
+    };
+    let photo_t = if photo_shown {
+        let drawn = photo_meshes
+            .iter()
+            .filter(|(_, v)| **v != Visibility::Hidden)
+            .filter_map(|(m, _)| meshes.get(&m.0));
+        ray_meshes(drawn, ray.origin.to_array(), ray.direction.to_array())
+    } else {
+        None
     };
     // Each tile at the level drawn on that side.
     let side = side.map_or(0, |s| s.0);
     let far = |tile: usize| levels.as_ref().is_some_and(|l| l.far(tile, side));
     select.write(Select(
-        match pick_ray(&scene.0, index, ray.origin, *ray.direction, slop, &shown, &far) {
+        match pick_ray(
+            &scene.0,
+            index,
+            ray.origin,
+            *ray.direction,
+            slop,
+            &shown,
+            &far,
+            photo_t,
+        ) {
             Some((hit, building)) => Selection {
                 building,
                 hit: Some(hit),

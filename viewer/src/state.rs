@@ -319,3 +319,8 @@ pub struct TileStats {
     /// Tiles that could not be shown, and why (each once).
     pub failed: Vec<String>,
 }
+
+/// Marks an entity drawing a photo mesh (a mesh tileset's tile): clicks are cast against it,
+/// and the building whose footprint holds the point hit is picked (单体化).
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct PhotoMesh;

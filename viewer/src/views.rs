@@ -259,6 +259,7 @@ mod tests {
             bim: Default::default(),
             tilesets: vec![],
             covered_chunks: vec![],
+            under_photo: vec![],
         };
         let v = Viewpoint {
             name: "a".into(),

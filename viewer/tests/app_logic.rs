@@ -112,6 +112,7 @@ fn scene_with(lod2: bool) -> SceneData {
         bim: Default::default(),
         tilesets: vec![],
         covered_chunks: vec![],
+        under_photo: vec![],
     }
 }
 
@@ -1050,4 +1051,76 @@ fn frames_go_on_while_tiles_are_read_and_decoded() {
     assert!(s.drawn > 0 && s.waiting == 0, "{s:?}");
     // Refined under the camera: REPLACE drew the finest tiles there, not the root.
     assert!(s.points >= 800, "{s:?}");
+}
+
+/// 单体化: a building under a shown photo mesh is not drawn until it is selected or coloured,
+/// then as a translucent volume; with the photo mesh hidden it is drawn as any other.
+#[test]
+fn buildings_under_a_photo_mesh_show_only_selected_or_coloured_and_translucent() {
+    use cim_viewer::buildings::VEIL_ALPHA;
+    use cim_viewer::layers::LayersPlugin;
+    use cim_viewer::model::style::{Coloring, HIGHLIGHT};
+    use cim_viewer::state::{Selection, Styling, TileSettings};
+    let mut scene = scene();
+    // Building 0 lies under photogrammetry, building 1 does not.
+    scene.under_photo = vec![true, false];
+    let mut app = app_with(
+        scene,
+        OrbitCamera {
+            focus: [0.0; 3],
+            yaw: 0.0,
+            pitch: 0.8,
+            distance: 500.0,
+        },
+    );
+    app.insert_resource(TileSettings::default())
+        .add_plugins(LayersPlugin);
+    app.update();
+    app.update();
+    assert!(collapsed(&building_vertices(&mut app, 0).1));
+    let (c1, p1) = building_vertices(&mut app, 1);
+    assert!(!collapsed(&p1) && c1.iter().all(|c| *c == BUILDING_COLOR));
+    // Selected (a click on the photo mesh, or a search): its volume in the highlight colour,
+    // half transparent.
+    app.insert_resource(Selection {
+        building: Some(0),
+        hit: None,
+    });
+    app.update();
+    let (c0, p0) = building_vertices(&mut app, 0);
+    assert!(!collapsed(&p0));
+    assert!(
+        c0.iter().all(|c| c[..3] == HIGHLIGHT[..3] && c[3] == VEIL_ALPHA),
+        "{:?}",
+        c0[0]
+    );
+    app.insert_resource(Selection::default());
+    app.update();
+    assert!(collapsed(&building_vertices(&mut app, 0).1));
+    // Coloured (a flood class): shown in its colour, translucent; the other opaque.
+    let red = [0.9, 0.1, 0.1, 1.0];
+    {
+        let mut s = app.world_mut().resource_mut::<Styling>();
+        s.coloring = Some(Coloring {
+            colors: vec![red, red],
+            legend: Default::default(),
+        });
+    }
+    app.update();
+    let (c0, p0) = building_vertices(&mut app, 0);
+    assert!(
+        !collapsed(&p0) && c0.iter().all(|c| *c == [0.9, 0.1, 0.1, VEIL_ALPHA]),
+        "{:?}",
+        c0[0]
+    );
+    assert!(building_vertices(&mut app, 1).0.iter().all(|c| *c == red));
+    // The photo mesh hidden: the building is drawn as any other.
+    {
+        let mut s = app.world_mut().resource_mut::<Styling>();
+        s.coloring = None;
+    }
+    app.world_mut().resource_mut::<TileSettings>().shown = false;
+    app.update();
+    let (c0, p0) = building_vertices(&mut app, 0);
+    assert!(!collapsed(&p0) && c0.iter().all(|c| *c == BUILDING_COLOR));
 }

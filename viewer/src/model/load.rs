@@ -101,6 +101,32 @@ pub struct SceneData {
     pub tilesets: Vec<SceneTileset>,
     /// Terrain chunks under photogrammetry (row by row), hidden where it is shown.
     pub covered_chunks: Vec<bool>,
+    /// Buildings under photogrammetry, by id (empty where there is none): drawn as volumes over
+    /// the photo mesh, shown only while selected or coloured (单体化).
+    pub under_photo: Vec<bool>,
+}
+
+/// How far a building's volume over a photo mesh stands out of its footprint and roof, m.
+pub const VEIL_M: f64 = 0.4;
+
+/// A building made a volume over the photo mesh: its footprint grown by [`VEIL_M`], from
+/// below its base to above its roof, as a prism (its finer geometry would lie in the mesh's
+/// surfaces).
+fn veil(i: &mut BuildingInput) {
+    use geo::Buffer;
+    let grown = i.footprint.buffer(VEIL_M);
+    if !grown.0.is_empty() {
+        i.footprint = grown;
+    }
+    let (base, top) = match &i.mesh {
+        Some(m) => m.bounds().map_or((i.base_m, i.top_m), |(lo, hi)| (lo[2], hi[2])),
+        None => (i.base_m, i.top_m),
+    };
+    i.base_m = base - VEIL_M;
+    i.top_m = top.max(base) + VEIL_M;
+    i.mesh = None;
+    i.paints = Vec::new();
+    i.far = None;
 }
 
 /// A tileset and its tiles (without content; fetched and decoded as the camera needs them).
@@ -165,6 +191,29 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     let mut inputs = Vec::new();
     let mut extent: Option<[f64; 4]> = terrain.as_ref().map(|t| t.extent());
     let mut without_height = 0usize;
+    let mut tilesets = Vec::new();
+    for set in project.tilesets()? {
+        let tiles: Vec<cim_engine::Tile> = project.tiles(&set.name)?.into_iter().map(|(t, _)| t).collect();
+        if tiles.is_empty() {
+            continue;
+        }
+        tilesets.push(SceneTileset {
+            set,
+            tiles,
+            project_crs: project.crs().clone(),
+        });
+    }
+    // Where photogrammetry lies: buildings there are drawn as volumes over it (see
+    // `SceneData::under_photo`).
+    let cover = {
+        let sets: Vec<(cim_engine::Tileset, Vec<cim_engine::Tile>)> = tilesets
+            .iter()
+            .map(|t| (t.set.clone(), t.tiles.clone()))
+            .collect();
+        crate::model::tiles::PhotoCover::of(&sets)
+    };
+    let centre_of = |m: &MultiPolygon<f64>| m.bounding_rect().map(|r| r.center());
+    let mut photo_heights = 0usize;
     for info in project.layers()? {
         let lines_or_points = matches!(
             info.geometry_type,
@@ -217,6 +266,22 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
                 Some(lod1) => (lod1.base_m, lod1.top_m()),
                 // Drawn only if it has 3-D geometry (kept out below otherwise).
                 None if kinds_with_meshes => (0.0, 0.0),
+                // Under photogrammetry a footprint alone is enough: its volume reaches as high
+                // as the photo tile over it (for picking it out of the mesh and colouring it).
+                None if s.feature.kind == FeatureKind::Building
+                    && centre_of(&footprint).is_some_and(|c| cover.covers(c.x, c.y)) =>
+                {
+                    let c = centre_of(&footprint).unwrap_or_default();
+                    let Some((lo, hi)) = cover.height_at(c.x, c.y) else {
+                        return Ok(());
+                    };
+                    let ground = terrain
+                        .as_ref()
+                        .and_then(|t| t.sample(c.x, c.y))
+                        .map_or(lo, f64::from);
+                    photo_heights += 1;
+                    (ground.min(hi), hi)
+                }
                 None => {
                     // A building made of parts is drawn by its parts.
                     if !s.feature.attributes.contains_key("object_type") {
@@ -367,19 +432,14 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             "{without_height} buildings have no LOD1 height: not drawn"
         ));
     }
-    let mut tilesets = Vec::new();
-    for set in project.tilesets()? {
-        let tiles: Vec<cim_engine::Tile> = project.tiles(&set.name)?.into_iter().map(|(t, _)| t).collect();
-        if tiles.is_empty() {
-            continue;
-        }
-        let b = set.bounds;
+    for t in &tilesets {
+        let b = t.set.bounds;
         extent = Some(grow(extent, [b[0], b[1], b[3], b[4]]));
-        tilesets.push(SceneTileset {
-            set,
-            tiles,
-            project_crs: project.crs().clone(),
-        });
+    }
+    if photo_heights > 0 {
+        notices.push(format!(
+            "{photo_heights} buildings without a height under the photo mesh reach as high as the photo tile over them"
+        ));
     }
     let Some(extent) = extent else {
         anyhow::bail!(
@@ -407,6 +467,26 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         _ => Vec::new(),
     };
     let origin = LocalOrigin::centre_of(extent, f64::from(min_m));
+    // Buildings under photogrammetry: drawn as their footprint's volume a little larger than
+    // the photo mesh's own (so that it shows over it), shown while selected or coloured.
+    let under_photo: Vec<bool> = if cover.is_empty() {
+        Vec::new()
+    } else {
+        buildings
+            .iter()
+            .zip(inputs.iter_mut())
+            .map(|(b, i)| {
+                let under = b.kind == FeatureKind::Building
+                    && b.bim.is_none()
+                    && !i.footprint.0.is_empty()
+                    && centre_of(&i.footprint).is_some_and(|c| cover.covers(c.x, c.y));
+                if under {
+                    veil(i);
+                }
+                under
+            })
+            .collect()
+    };
     let textures = load_textures(project, &inputs, &mut notices)?;
     let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M, &textures);
     // Roads drawn by their 3-D surfaces are not draped again.
@@ -438,6 +518,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         bim,
         tilesets,
         covered_chunks,
+        under_photo,
     })
 }
 

@@ -612,52 +612,90 @@ pub fn prepare(content: &Content, origin: &crate::model::scene::LocalOrigin) -> 
     out
 }
 
+/// Where photogrammetry lies: the XY boxes `[min x, min y, max x, max y]` of the mesh
+/// tilesets' first tiles with content down each branch, each with its finer tiles (for heights:
+/// see [`PhotoCover::height_at`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhotoCover {
+    pub boxes: Vec<[f64; 4]>,
+    /// Every mesh tile with content: XY box, lowest and highest z, depth.
+    tiles: Vec<([f64; 4], f64, f64, u32)>,
+}
+
+impl PhotoCover {
+    pub fn of(sets: &[(Tileset, Vec<Tile>)]) -> PhotoCover {
+        let mut out = PhotoCover::default();
+        for (set, tiles) in sets {
+            if set.kind != cim_engine::TilesetKind::Mesh {
+                continue;
+            }
+            let has = |t: &Tile| !matches!(t.content, cim_engine::TileContent::None);
+            for t in tiles {
+                let (mut up, mut under_content, mut depth) = (t.parent, false, 0u32);
+                while let Some(p) = up {
+                    let pt = &tiles[p as usize];
+                    under_content |= has(pt);
+                    depth += 1;
+                    up = pt.parent;
+                }
+                if !has(t) {
+                    continue;
+                }
+                let b = [t.bounds[0], t.bounds[1], t.bounds[3], t.bounds[4]];
+                if !under_content {
+                    out.boxes.push(b);
+                }
+                out.tiles.push((b, t.bounds[2], t.bounds[5], depth));
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.boxes.is_empty()
+    }
+
+    /// Whether photogrammetry covers point (x, y).
+    pub fn covers(&self, x: f64, y: f64) -> bool {
+        self.boxes
+            .iter()
+            .any(|b| x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3])
+    }
+
+    /// The lowest and highest z of the finest photo tile over (x, y): how high what stands
+    /// there may reach (the tile's box, so at most the tallest thing in it).
+    pub fn height_at(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        self.tiles
+            .iter()
+            .filter(|(b, ..)| x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3])
+            // The deepest, and of those the smallest.
+            .max_by(|a, b| {
+                let area = |t: &([f64; 4], f64, f64, u32)| (t.0[2] - t.0[0]) * (t.0[3] - t.0[1]);
+                a.3.cmp(&b.3).then(area(b).total_cmp(&area(a)))
+            })
+            .map(|t| (t.1, t.2))
+    }
+}
+
 /// Which terrain chunks photogrammetry covers (chunk `(cx, cy)` at `cy * nx + cx`): those
 /// whose every sample (corners, edge middles, centre) lies inside the footprint of a mesh
 /// tileset's top tiles with content. The viewer hides them under the photo mesh.
 pub fn covered_chunks(raster: &cim_engine::Raster, sets: &[(Tileset, Vec<Tile>)]) -> Vec<bool> {
     use crate::model::scene::{chunk_extent, chunk_grid, ChunkKey};
-    let mut boxes: Vec<[f64; 4]> = Vec::new();
-    for (set, tiles) in sets {
-        if set.kind != cim_engine::TilesetKind::Mesh {
-            continue;
-        }
-        let has = |t: &Tile| !matches!(t.content, cim_engine::TileContent::None);
-        for t in tiles {
-            // The first tiles with content down each branch.
-            let mut up = t.parent;
-            let mut under_content = false;
-            while let Some(p) = up {
-                let pt = &tiles[p as usize];
-                if has(pt) {
-                    under_content = true;
-                    break;
-                }
-                up = pt.parent;
-            }
-            if has(t) && !under_content {
-                boxes.push([t.bounds[0], t.bounds[1], t.bounds[3], t.bounds[4]]);
-            }
-        }
-    }
+    let cover = PhotoCover::of(sets);
     let (nx, ny) = chunk_grid(raster);
     let mut out = vec![false; nx * ny];
-    if boxes.is_empty() {
+    if cover.is_empty() {
         return out;
     }
     for cy in 0..ny {
         for cx in 0..nx {
             let e = chunk_extent(raster, ChunkKey { cx, cy });
-            let inside = |x: f64, y: f64| {
-                boxes
-                    .iter()
-                    .any(|b| x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3])
-            };
             out[cy * nx + cx] = (0..3).all(|i| {
                 (0..3).all(|j| {
                     let x = e[0] + (e[2] - e[0]) * f64::from(i) / 2.0;
                     let y = e[1] + (e[3] - e[1]) * f64::from(j) / 2.0;
-                    inside(x, y)
+                    cover.covers(x, y)
                 })
             });
         }

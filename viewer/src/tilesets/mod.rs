@@ -24,8 +24,8 @@ use crate::model::tiles::{
     decode, placer, prepare, select, Frustum, PointsData, PreparedTile, TileCache, View,
 };
 use crate::state::{
-    order_sets, to_bevy_mesh, Scene, Side, TileSettings, TileStats, ViewCamera, ViewHeightPx, ViewerSystems,
-    FOV_Y,
+    order_sets, to_bevy_mesh, PhotoMesh, Scene, Side, TileSettings, TileStats, ViewCamera, ViewHeightPx,
+    ViewerSystems, FOV_Y,
 };
 
 /// The points shader's source.
@@ -450,6 +450,7 @@ fn spawn_tile(
                     Transform::IDENTITY,
                     Visibility::Hidden,
                     part,
+                    PhotoMesh,
                 ))
                 .id(),
         );
