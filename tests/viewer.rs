@@ -1805,7 +1805,15 @@ fn a_click_on_the_photo_mesh_picks_the_building_whose_footprint_holds_it() {
     };
     let shot = |name: &str, select: Option<&str>| {
         let out = dir.path().join(name);
-        let mut args = vec!["render", p(&project), "--size", "320x240", "--out", p(&out), "--json"];
+        let mut args = vec![
+            "render",
+            p(&project),
+            "--size",
+            "320x240",
+            "--out",
+            p(&out),
+            "--json",
+        ];
         if let Some(code) = select {
             args.extend(["--select", code]);
         }

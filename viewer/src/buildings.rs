@@ -217,6 +217,7 @@ type TileEntity = (
 struct Painted {
     selected: Option<u32>,
     translucent: bool,
+    photo_shown: bool,
 }
 
 /// Rewrites every tile when the styling changes; only the old and new selection when just the
@@ -233,10 +234,10 @@ fn paint_buildings(
     mut painted: Local<Painted>,
 ) {
     let Some(styling) = styling else { return };
-    let full = styling.is_changed() || photo.as_ref().is_some_and(|p| p.is_changed());
     // Under a shown photo mesh a building is a volume over it, drawn only while selected or
     // coloured, and then translucent.
     let photo_shown = photo.is_some_and(|p| p.shown);
+    let full = styling.is_changed() || painted.photo_shown != photo_shown;
     let veiled = |id: u32| photo_shown && s_under(&scene.0, id);
     if !full && (!selection.is_changed() || painted.selected == selection.building) {
         return;
@@ -369,4 +370,5 @@ fn paint_buildings(
         }
     }
     painted.selected = selection.building;
+    painted.photo_shown = photo_shown;
 }

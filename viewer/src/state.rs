@@ -195,6 +195,10 @@ pub enum Restyle {
     Again,
 }
 
+/// Stream and draw tilesets like this (owned by the tilesets plugin).
+#[derive(Message, Clone, Copy, Debug)]
+pub struct SetTiles(pub TileSettings);
+
 /// The playback as a panel left it (play, pause, speed, time).
 #[derive(Message, Clone, Debug)]
 pub struct SetPlayback(pub Playback);

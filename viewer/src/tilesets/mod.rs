@@ -24,8 +24,8 @@ use crate::model::tiles::{
     decode, placer, prepare, select, Frustum, PointsData, PreparedTile, TileCache, View,
 };
 use crate::state::{
-    order_sets, to_bevy_mesh, PhotoMesh, Scene, Side, TileSettings, TileStats, ViewCamera, ViewHeightPx,
-    ViewerSystems, FOV_Y,
+    order_sets, to_bevy_mesh, PhotoMesh, Scene, SetTiles, Side, TileSettings, TileStats, ViewCamera,
+    ViewHeightPx, ViewerSystems, FOV_Y,
 };
 
 /// The points shader's source.
@@ -135,9 +135,23 @@ impl Plugin for TilesetsPlugin {
         app.init_resource::<TileSettings>()
             .init_resource::<TileStats>()
             .init_resource::<Streams>()
+            .add_message::<SetTiles>()
             .add_systems(Startup, start_streams)
-            .add_systems(Update, stream_tiles.in_set(ViewerSystems::Lod))
+            .add_systems(
+                Update,
+                (
+                    apply_settings.in_set(ViewerSystems::Input),
+                    stream_tiles.in_set(ViewerSystems::Lod),
+                ),
+            )
             .add_systems(PostUpdate, recolour_points.in_set(ViewerSystems::Paint));
+    }
+}
+
+/// The settings a panel asked for.
+fn apply_settings(mut asks: MessageReader<SetTiles>, mut settings: ResMut<TileSettings>) {
+    if let Some(last) = asks.read().last() {
+        settings.set_if_neq(last.0);
     }
 }
 

@@ -16,11 +16,12 @@ use crate::model::flood::{kpi_at, Kpi};
 use crate::model::i18n::Lang;
 use crate::model::style::{Classing, ColorBy, StoreyFilter};
 use crate::model::text::{feature_lines, playback_line};
+use crate::model::tiles::PointColors;
 use crate::model::traffic::{RoadColour, TrafficKpi};
 use crate::model::views::{building_view, envelope_view};
 use crate::state::{
-    FlyTo, HallMode, PlaybackState, Restyle, RunKpis, Scene, Select, Selection, SetPlayback, Styling, UiLang,
-    ViewCamera,
+    FlyTo, HallMode, PlaybackState, Restyle, RunKpis, Scene, Select, Selection, SetPlayback, SetTiles,
+    Styling, TileSettings, UiLang, ViewCamera,
 };
 
 /// At most this many search results are listed.
@@ -115,6 +116,7 @@ impl Plugin for PanelsPlugin {
             .add_message::<FlyTo>()
             .add_message::<Restyle>()
             .add_message::<SetPlayback>()
+            .add_message::<SetTiles>()
             .add_systems(
                 EguiPrimaryContextPass,
                 (
@@ -226,8 +228,10 @@ fn layers_panel(
     data: Option<Res<Data>>,
     mut restyle: MessageWriter<Restyle>,
     mut attributes: Local<Attributes>,
+    (tile_settings, mut set_tiles): (Option<Res<TileSettings>>, MessageWriter<SetTiles>),
 ) {
     let Ok(ctx) = contexts.ctx_mut() else { return };
+    let mut tiles = tile_settings.as_deref().copied();
     let s = &scene.0;
     let l = lang.0;
     // The attributes buildings may be coloured by: their layers' fields, read once.
@@ -273,6 +277,38 @@ fn layers_panel(
                 };
                 if s.terrain.is_some() {
                     row(ui, l.t("terrain"), &mut layers.terrain);
+                }
+                if let Some(t) = tiles.as_mut().filter(|_| !s.tilesets.is_empty()) {
+                    ui.checkbox(&mut t.shown, l.t("tilesets"));
+                    ui.add_enabled(
+                        t.shown,
+                        egui::Slider::new(&mut t.max_sse, 1.0..=64.0).logarithmic(true),
+                    )
+                    .on_hover_text(l.t("tile_detail"));
+                    let points = s
+                        .tilesets
+                        .iter()
+                        .any(|x| x.set.kind == cim_engine::TilesetKind::Points);
+                    if points {
+                        let word = |c: PointColors| {
+                            l.t(match c {
+                                PointColors::Rgb => "points_rgb",
+                                PointColors::Class => "points_class",
+                                PointColors::Height => "points_height",
+                                PointColors::Intensity => "points_intensity",
+                            })
+                        };
+                        ui.horizontal(|ui| {
+                            ui.label(l.t("points_by"));
+                            egui::ComboBox::from_id_salt("point_colors")
+                                .selected_text(word(t.point_colors))
+                                .show_ui(ui, |ui| {
+                                    for c in PointColors::ALL {
+                                        ui.selectable_value(&mut t.point_colors, c, word(c));
+                                    }
+                                });
+                        });
+                    }
                 }
                 for (name, v) in s.layers.iter().zip(layers.buildings.iter_mut()) {
                     row(ui, name, v);
@@ -422,6 +458,9 @@ fn layers_panel(
     }
     if layers != styling.layers {
         restyle.write(Restyle::Layers(layers));
+    }
+    if let Some(t) = tiles.filter(|t| Some(t) != tile_settings.as_deref()) {
+        set_tiles.write(SetTiles(t));
     }
     if color_by != styling.color_by || classing != styling.classing {
         restyle.write(Restyle::ColorBy(color_by, classing));
