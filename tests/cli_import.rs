@@ -1157,3 +1157,43 @@ fn an_oblique_photography_dataset_becomes_a_tileset_of_the_project() {
     let info = cim_json(&["info", p(&project), "--json"]);
     assert_eq!(info["tilesets"].as_array().unwrap().len(), 2);
 }
+
+/// The whole project in 3D Tiles as a new user exports it: the demo's buildings and its terrain
+/// (meshes with levels of detail) in one tree, drawn by CesiumJS with no tile failing, in 1.1
+/// and 1.0.
+#[test]
+fn the_whole_project_exports_as_one_3d_tiles_tree_cesium_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = build_demo(dir.path());
+    for (name, version) in [("t11", "1.1"), ("t10", "1.0")] {
+        let out = dir.path().join(name);
+        let o = cim(&[
+            "export",
+            p(&project),
+            p(&out),
+            "--format",
+            "3dtiles",
+            "--tiles",
+            version,
+            "--geoid-offset",
+            "45",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.contains("terrain 'terrain' in") && text.contains("levels of detail"),
+            "{text}"
+        );
+        let top: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("tileset.json")).unwrap()).unwrap();
+        let kids = top["root"]["children"].as_array().unwrap();
+        assert_eq!(kids.len(), 2, "{top}");
+        assert!(kids.iter().any(|k| k["content"]["uri"] == "terrain/tileset.json"));
+        if let Some(r) = cesium_draw(&out) {
+            assert_eq!(r["failed"], serde_json::json!([]), "{name}: {r}");
+            assert_eq!(r["loaded"], true, "{name}: {r}");
+            // Seen from above the district fills about a quarter of the view.
+            assert!(r["pixels"].as_u64().unwrap() > 60_000, "{name}: {r}");
+        }
+    }
+}

@@ -94,3 +94,32 @@ pub fn build_demo(dir: &Path) -> PathBuf {
     ]);
     out.join("bubenec.cim.gpkg")
 }
+
+/// CesiumJS's drawing of the 3D Tiles in `dir` (`tests/peers/cesium_tileset.js`: headless
+/// Chromium, the tileset unlit red on black from above): its report, or `None` where CesiumJS or
+/// Chromium is not installed (a failure where `.ci/test` installed them).
+pub fn cesium_draw(dir: &Path) -> Option<serde_json::Value> {
+    let modules = std::env::var_os("CIM_PEERS_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/cim-peers/node/node_modules")
+        });
+    let ready = modules.join("cesium").is_dir() && Path::new("/usr/bin/chromium").exists();
+    if !ready {
+        assert!(
+            std::env::var_os("CIM_REQUIRE_PEER_TESTS").is_none(),
+            "CesiumJS or Chromium missing"
+        );
+        eprintln!("note: CesiumJS or Chromium not installed; the tileset is not drawn");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/cesium_tileset.js");
+    let out = Command::new("node")
+        .arg(script)
+        .arg(dir)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node runs");
+    serde_json::from_slice(String::from_utf8_lossy(&out.stdout).trim().as_bytes()).ok()
+}

@@ -9,6 +9,7 @@
 pub mod cityjson;
 mod geotiff;
 pub mod gltf;
+pub mod terrain;
 pub mod tiles;
 pub mod tilesets;
 

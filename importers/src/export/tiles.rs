@@ -14,6 +14,10 @@
 //! an inner tile's geometric error is half its box's diagonal, the root's the tileset's;
 //! refinement ADD.
 //!
+//! **Terrain and tilesets.** An export of the whole project also writes its terrain (meshes
+//! with levels of detail, [`super::terrain`]) and its tilesets ([`super::tilesets`]), each as
+//! an external tileset under a root that holds them and the features' tree.
+//!
 //! **Content.** 1.1: GLB with `EXT_mesh_features` (a feature id a vertex) and
 //! `EXT_structural_metadata` (city code, layer, kind, LoD and the source's attributes as
 //! strings). 1.0: b3dm, the same GLB with `_BATCHID` and the properties in the batch table.
@@ -411,11 +415,11 @@ fn build(placed: &[Placed], ids: Vec<usize>, level: u32, x: u32, y: u32, max: us
     }
 }
 
-fn diagonal(lo: [f64; 3], hi: [f64; 3]) -> f64 {
+pub(crate) fn diagonal(lo: [f64; 3], hi: [f64; 3]) -> f64 {
     ((hi[0] - lo[0]).powi(2) + (hi[1] - lo[1]).powi(2) + (hi[2] - lo[2]).powi(2)).sqrt()
 }
 
-fn bounding_box(lo: [f64; 3], hi: [f64; 3]) -> Value {
+pub(crate) fn bounding_box(lo: [f64; 3], hi: [f64; 3]) -> Value {
     let c = [0, 1, 2].map(|a| 0.5 * (lo[a] + hi[a]));
     // A flat or thin box still needs some extent on every axis.
     let h = [0, 1, 2].map(|a| (0.5 * (hi[a] - lo[a])).max(0.01));
@@ -467,7 +471,7 @@ fn content_glb(
 }
 
 /// A b3dm around `glb` with `BATCH_LENGTH` features and the properties as its batch table.
-fn b3dm(glb: &[u8], rows: &[Vec<String>], columns: &[String]) -> Vec<u8> {
+pub(crate) fn b3dm(glb: &[u8], rows: &[Vec<String>], columns: &[String]) -> Vec<u8> {
     let mut batch = serde_json::Map::new();
     for (c, name) in columns.iter().enumerate() {
         batch.insert(
@@ -546,10 +550,19 @@ pub fn write_3dtiles(
         .tilesets()
         .map_err(|e| ImportError::engine(out, e))?
         .is_empty();
-    // A project of tilesets alone exports them alone.
+    // The terrain goes along with the whole project (not with a choice of layers or kinds).
+    let whole = filter.layers.is_none() && filter.kinds.is_none() && filter.bbox.is_none();
+    let has_terrain = whole
+        && !project
+            .terrains()
+            .map_err(|e| ImportError::engine(out, e))?
+            .is_empty();
+    // A project of tilesets (or terrain) alone exports them alone.
     let chosen = match solids(project, filter, out) {
         Ok(s) => Some(s),
-        Err(ImportError::File { reason, .. }) if has_tilesets && reason.starts_with("nothing to export") => {
+        Err(ImportError::File { reason, .. })
+            if (has_tilesets || has_terrain) && reason.starts_with("nothing to export") =>
+        {
             None
         }
         Err(e) => return Err(e),
@@ -569,6 +582,8 @@ pub fn write_3dtiles(
     let mut tiles = 0usize;
     let mut n = 0usize;
     let mut warnings = Vec::new();
+    // The terrain written: its name, tiles and triangles.
+    let mut terrain: Option<(String, usize, usize)> = None;
     let written = (|| -> Result<()> {
         std::fs::create_dir_all(tmp.join("content")).map_err(|e| ImportError::io(&tmp, e))?;
         let mut extras =
@@ -611,12 +626,20 @@ pub fn write_3dtiles(
             .map_err(|e| ImportError::file(out, e))?;
             features_root = Some((root_json, diagonal(root.lo, root.hi), region));
         }
-        let (sets, set_warnings) = if has_tilesets {
+        let (mut sets, set_warnings) = if has_tilesets {
             super::tilesets::write_tilesets(project, &tmp, opts)?
         } else {
             (Vec::new(), Vec::new())
         };
         warnings.extend(set_warnings);
+        if has_terrain {
+            let wgs84 = Crs::from_epsg(4326).map_err(|e| ImportError::engine(out, e))?;
+            let to_wgs84 = Transform::new(&wgs84, project.crs());
+            if let Some(t) = super::terrain::write_terrain(project, &tmp, opts, &to_wgs84)? {
+                sets.push(t.entry);
+                terrain = Some((t.name, t.tiles, t.triangles));
+            }
+        }
         let (root_json, ge) = match (features_root, sets.is_empty()) {
             (Some((r, e, _)), true) => (r, e),
             (features, _) => {
@@ -689,13 +712,23 @@ pub fn write_3dtiles(
             details.push(format!("and {sets} tileset{}", if sets == 1 { "" } else { "s" }));
         }
     }
+    if let Some((name, t, tri)) = &terrain {
+        details.push(format!(
+            "terrain '{name}' in {t} tiles ({tri} triangles, levels of detail)"
+        ));
+    }
     Ok(Exported {
         what: match (n, sets) {
+            (0, 0) => "terrain",
             (0, 1) => "tileset",
             (0, _) => "tilesets",
             _ => "features",
         },
-        count: if n == 0 { sets } else { n },
+        count: if n == 0 {
+            sets.max(usize::from(terrain.is_some()))
+        } else {
+            n
+        },
         details,
         warnings,
     })

@@ -926,3 +926,168 @@ fn oblique_photography_exports_as_3d_tiles_that_validate_and_draw() {
         assert!((a - b).abs() < 0.05 * a, "{drawn:?}");
     }
 }
+
+/// The terrain in 3D Tiles: a quadtree of meshes whose geometric errors are measured against
+/// the DEM (0 at the leaves, never less than a child's above), every cell centre of the leaves
+/// placed on the globe to the millimetre, valid glTF, drawn by CesiumJS; 1.0 as b3dm.
+#[test]
+fn the_terrain_exports_as_meshes_with_levels_of_detail() {
+    use cim_importers::export::tiles::TilesVersion;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = new_project(&dir.path().join("bubenec.gpkg"), 32633);
+    import(&mut p, &fixture("dem/bubenec_dtm_1m_utm33n.tif"), None);
+    let dem = p.terrain(&p.terrains().unwrap()[0].name).unwrap();
+    let out = dir.path().join("tiles");
+    let e = export_file(
+        &p,
+        &FeatureFilter::default(),
+        &out,
+        ExportFormat::Tiles3d,
+        &tiles_options(TilesVersion::V1_1, 0.0, 1000),
+    )
+    .unwrap();
+    assert_eq!(e.what, "terrain");
+    assert!(
+        e.details.iter().any(|d| d.contains("levels of detail")),
+        "{:?}",
+        e.details
+    );
+    let top: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("tileset.json")).unwrap()).unwrap();
+    let entry = &top["root"]["children"][0];
+    assert_eq!(entry["content"]["uri"], "terrain/tileset.json");
+    let t: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("terrain/tileset.json")).unwrap()).unwrap();
+    let root = &t["root"];
+    assert_eq!(root["refine"], "REPLACE");
+    let m: Vec<f64> = root["transform"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    // Errors: leaves 0, parents at least their children's and above 0 (the ground is not flat).
+    let mut leaves = Vec::new();
+    let mut stack = vec![(root.clone(), f64::INFINITY)];
+    let mut inner = 0;
+    while let Some((tile, parent)) = stack.pop() {
+        let ge = tile["geometricError"].as_f64().unwrap();
+        assert!(ge <= parent, "{ge} under a parent of {parent}");
+        match tile["children"].as_array() {
+            Some(c) => {
+                inner += 1;
+                assert!(ge > 0.0, "{tile}");
+                stack.extend(c.iter().map(|c| (c.clone(), ge)));
+            }
+            None => {
+                assert_eq!(ge, 0.0);
+                leaves.push(tile["content"]["uri"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    // A leaf for each block of 64 × 64 cells with data (a quad of four cells with heights):
+    // 670 × 718 cells, 11 × 12 blocks, those outside the DEM's data left out.
+    let with_data = |bx: usize, by: usize| {
+        let (c1, r1) = (
+            (bx * 64 + 64).min(dem.width - 1),
+            (by * 64 + 64).min(dem.height - 1),
+        );
+        (by * 64..r1).any(|r| {
+            (bx * 64..c1).any(|c| {
+                [(c, r), (c + 1, r), (c, r + 1), (c + 1, r + 1)]
+                    .iter()
+                    .all(|&(c, r)| dem.get(c, r).is_some())
+            })
+        })
+    };
+    let blocks = (0..12)
+        .flat_map(|by| (0..11).map(move |bx| (bx, by)))
+        .filter(|&(bx, by)| with_data(bx, by))
+        .count();
+    assert!(
+        blocks > 100 && inner >= 1 + 4 + 16,
+        "{blocks} blocks, {inner} inner tiles"
+    );
+    assert_eq!(leaves.len(), blocks, "{}×{}", dem.width, dem.height);
+    // A leaf's vertex at a cell with data: ECEF by the root's transform from its glTF
+    // position, against the cell centre's longitude, latitude and height.
+    let first = leaves[leaves.len() / 2].clone();
+    let name = first.trim_start_matches("content/").trim_end_matches(".glb");
+    let xy: Vec<usize> = name.split('_').skip(1).map(|v| v.parse().unwrap()).collect();
+    let (col, row) = (xy[0] * 64..xy[0] * 64 + 64)
+        .flat_map(|c| (xy[1] * 64..xy[1] * 64 + 64).map(move |r| (c, r)))
+        .find(|&(c, r)| {
+            [(c, r), (c + 1, r), (c, r + 1), (c + 1, r + 1)]
+                .iter()
+                .all(|&(c, r)| dem.get(c, r).is_some())
+        })
+        .unwrap();
+    let (json, bin) = glb_parts(&std::fs::read(out.join("terrain").join(&first)).unwrap());
+    let to_wgs84 = cim_engine::Transform::new(&Crs::from_epsg(4326).unwrap(), p.crs());
+    let (x, y) = (
+        dem.origin_x + (col as f64 + 0.5) * dem.cell_w,
+        dem.origin_y - (row as f64 + 0.5) * dem.cell_h,
+    );
+    let (lon, lat) = to_wgs84.apply(x, y).unwrap();
+    let want = wgs84_ecef(lon, lat, f64::from(dem.get(col, row).unwrap()));
+    let best = glb_positions(&json, &bin)
+        .iter()
+        .map(|g| {
+            // glTF y up → ENU, then the root's transform (column-major).
+            let e = [g[0], -g[2], g[1]];
+            let w: Vec<f64> = (0..3)
+                .map(|r| m[r] * e[0] + m[4 + r] * e[1] + m[8 + r] * e[2] + m[12 + r])
+                .collect();
+            ((w[0] - want[0]).powi(2) + (w[1] - want[1]).powi(2) + (w[2] - want[2]).powi(2)).sqrt()
+        })
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        best < 0.001,
+        "cell ({col}, {row}) is {best} m from where it belongs"
+    );
+    // The Khronos validator: the root's and a leaf's GLB.
+    let root_glb = out.join("terrain").join(root["content"]["uri"].as_str().unwrap());
+    if let Some(reports) = gltf_validator(&[root_glb, out.join("terrain").join(&first)]) {
+        for r in reports {
+            assert_eq!(r["errors"], 0, "{r}");
+        }
+    }
+    // CesiumJS draws it (seen from above it fills much of the view).
+    if let Some(r) = cesium(&out) {
+        assert_eq!(r["failed"], serde_json::json!([]), "{r}");
+        assert_eq!(r["loaded"], true, "{r}");
+        assert!(r["pixels"].as_u64().unwrap() > 50_000, "{r}");
+    }
+    // 3D Tiles 1.0: the same tree of b3dm.
+    let old = dir.path().join("tiles10");
+    export_file(
+        &p,
+        &FeatureFilter::default(),
+        &old,
+        ExportFormat::Tiles3d,
+        &tiles_options(TilesVersion::V1_0, 0.0, 1000),
+    )
+    .unwrap();
+    let b3dm = std::fs::read_dir(old.join("terrain/content")).unwrap().count();
+    assert_eq!(
+        b3dm,
+        std::fs::read_dir(out.join("terrain/content")).unwrap().count()
+    );
+    assert!(old
+        .join("terrain/content")
+        .join(first.replace("content/", "").replace(".glb", ".b3dm"))
+        .exists());
+    // A choice of layers leaves the terrain out.
+    let chosen = FeatureFilter {
+        layers: Some(vec!["none".into()]),
+        ..FeatureFilter::default()
+    };
+    assert!(export_file(
+        &p,
+        &chosen,
+        &dir.path().join("x"),
+        ExportFormat::Tiles3d,
+        &tiles_options(TilesVersion::V1_1, 0.0, 1000)
+    )
+    .is_err());
+}
