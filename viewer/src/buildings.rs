@@ -10,11 +10,13 @@ use bevy::mesh::VertexAttributeValues;
 use bevy::prelude::*;
 
 use crate::model::load::BUILDING_COLOR;
+use crate::model::load::VEIL_M;
 use crate::model::scene::{box_distance, tile_near, BuildingTile};
 use crate::model::style::{building_color, HIGHLIGHT};
+use crate::model::tiles::VeilRoof;
 use crate::state::{
-    order_sets, side_layers, to_bevy_mesh, Scene, Selection, Side, Split, Styling, TileLevels, TileSettings,
-    ViewCamera, ViewHeightPx, ViewerSystems, FOV_Y,
+    order_sets, side_layers, to_bevy_mesh, PhotoMesh, Scene, Selection, Side, Split, Styling, TileLevels,
+    TileSettings, ViewCamera, ViewHeightPx, ViewerSystems, FOV_Y,
 };
 
 /// The opacity of a building's volume over a photo mesh (selected or coloured).
@@ -23,6 +25,70 @@ pub const VEIL_ALPHA: f32 = 0.5;
 /// Whether building `id` lies under photogrammetry.
 fn s_under(scene: &crate::model::load::SceneData, id: u32) -> bool {
     scene.under_photo.get(id as usize).copied().unwrap_or(false)
+}
+
+/// The tops of volumes over the photo mesh fitted to it (local y), by building id, and the
+/// buildings fitted since they were last painted (this plugin's own).
+#[derive(Resource, Default, Debug)]
+pub struct VeilTops {
+    pub tops: std::collections::HashMap<u32, f32>,
+    dirty: Vec<u32>,
+    /// The roofs of the buildings to fit (made once).
+    roofs: Option<Vec<VeilRoof>>,
+}
+
+/// Fits the volumes of buildings without a height under the photo mesh to the mesh's highest
+/// point within their footprint, as photo tiles arrive (the highest seen so far, plus
+/// [`VEIL_M`]).
+fn fit_veils(
+    scene: Res<Scene>,
+    added: Query<&Mesh3d, Added<PhotoMesh>>,
+    meshes: Res<Assets<Mesh>>,
+    mut veils: ResMut<VeilTops>,
+) {
+    let s = &scene.0;
+    if s.photo_fit.is_empty() || added.is_empty() {
+        return;
+    }
+    let veils = &mut *veils;
+    let roofs = veils.roofs.get_or_insert_with(|| {
+        s.photo_fit
+            .iter()
+            .enumerate()
+            .filter(|(_, fit)| **fit)
+            .filter_map(|(id, _)| {
+                let b = s.buildings.get(id)?;
+                VeilRoof::of(s.tiles.get(b.tile as usize)?, id as u32)
+            })
+            .collect()
+    });
+    for m in &added {
+        let Some(mesh) = meshes.get(&m.0) else { continue };
+        let Some(VertexAttributeValues::Float32x3(points)) = mesh.attribute(Mesh::ATTRIBUTE_POSITION) else {
+            continue;
+        };
+        let Some(bb) = crate::model::scene::bounds_of(points) else {
+            continue;
+        };
+        for roof in roofs.iter() {
+            let apart = roof.bbox[2] < bb.0[0]
+                || roof.bbox[0] > bb.1[0]
+                || roof.bbox[3] < bb.0[2]
+                || roof.bbox[1] > bb.1[2];
+            if apart {
+                continue;
+            }
+            let Some(high) = roof.highest(points) else {
+                continue;
+            };
+            let top = high + VEIL_M as f32;
+            let was = veils.tops.get(&roof.id).copied().unwrap_or(f32::NEG_INFINITY);
+            if top > was + 0.01 {
+                veils.tops.insert(roof.id, top);
+                veils.dirty.push(roof.id);
+            }
+        }
+    }
 }
 
 /// A building tile's mesh entity: index into [`crate::model::load::SceneData::tiles`].
@@ -51,7 +117,9 @@ impl Plugin for BuildingsPlugin {
         app.init_resource::<Selection>()
             .init_resource::<TileLevels>()
             .add_systems(Startup, spawn_tiles)
+            .init_resource::<VeilTops>()
             .add_systems(Update, choose_levels.in_set(ViewerSystems::Lod))
+            .add_systems(Update, fit_veils.in_set(ViewerSystems::Style))
             .add_systems(PostUpdate, paint_buildings.in_set(ViewerSystems::Paint));
     }
 }
@@ -228,18 +296,20 @@ fn paint_buildings(
     selection: Res<Selection>,
     scene: Res<Scene>,
     photo: Option<Res<TileSettings>>,
+    mut veils: ResMut<VeilTops>,
     tiles: Query<TileEntity>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut painted: Local<Painted>,
 ) {
     let Some(styling) = styling else { return };
+    let fitted = std::mem::take(&mut veils.dirty);
     // Under a shown photo mesh a building is a volume over it, drawn only while selected or
     // coloured, and then translucent.
     let photo_shown = photo.is_some_and(|p| p.shown);
     let full = styling.is_changed() || painted.photo_shown != photo_shown;
     let veiled = |id: u32| photo_shown && s_under(&scene.0, id);
-    if !full && (!selection.is_changed() || painted.selected == selection.building) {
+    if !full && fitted.is_empty() && (!selection.is_changed() || painted.selected == selection.building) {
         return;
     }
     let s = &scene.0;
@@ -309,7 +379,11 @@ fn paint_buildings(
                     }
                 }
             }
-            if full || ids.iter().any(|(id, _)| veiled(*id)) {
+            if full
+                || ids
+                    .iter()
+                    .any(|(id, _)| veiled(*id) || veils.tops.contains_key(id))
+            {
                 if let Some(VertexAttributeValues::Float32x3(positions)) =
                     mesh.attribute_mut(Mesh::ATTRIBUTE_POSITION)
                 {
@@ -329,8 +403,17 @@ fn paint_buildings(
                         let Some(target) = positions.get_mut(a..b) else {
                             continue;
                         };
+                        // A roof fitted to the photo mesh: at its height.
+                        let roof = veils
+                            .tops
+                            .get(id)
+                            .map(|t| (original.iter().map(|o| o[1]).fold(f32::MIN, f32::max), *t));
                         for (p, o) in target.iter_mut().zip(original) {
-                            *p = if shown { *o } else { first };
+                            *p = match (shown, roof) {
+                                (false, _) => first,
+                                (true, Some((was, top))) if (o[1] - was).abs() < 1e-3 => [o[0], top, o[2]],
+                                (true, _) => *o,
+                            };
                         }
                     }
                 }
@@ -363,7 +446,11 @@ fn paint_buildings(
             painted.translucent = translucent;
         }
     } else {
-        for id in [painted.selected, selection.building].into_iter().flatten() {
+        for id in [painted.selected, selection.building]
+            .into_iter()
+            .flatten()
+            .chain(fitted.iter().copied())
+        {
             if let Some(rec) = s.buildings.get(id as usize) {
                 paint_tile(rec.tile as usize, Some(&[id]));
             }

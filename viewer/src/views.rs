@@ -260,6 +260,7 @@ mod tests {
             tilesets: vec![],
             covered_chunks: vec![],
             under_photo: vec![],
+            photo_fit: vec![],
         };
         let v = Viewpoint {
             name: "a".into(),

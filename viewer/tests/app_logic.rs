@@ -113,6 +113,7 @@ fn scene_with(lod2: bool) -> SceneData {
         tilesets: vec![],
         covered_chunks: vec![],
         under_photo: vec![],
+        photo_fit: vec![],
     }
 }
 
@@ -1123,4 +1124,89 @@ fn buildings_under_a_photo_mesh_show_only_selected_or_coloured_and_translucent()
     app.update();
     let (c0, p0) = building_vertices(&mut app, 0);
     assert!(!collapsed(&p0) && c0.iter().all(|c| *c == BUILDING_COLOR));
+}
+
+/// A footprint without a height under the photo mesh: its volume's top follows the highest
+/// point of the photo mesh within the footprint as photo tiles arrive (plus a margin).
+#[test]
+fn a_footprint_volume_is_fitted_to_the_photo_mesh_as_it_arrives() {
+    use cim_viewer::model::load::VEIL_M;
+    use cim_viewer::model::tiles::VeilRoof;
+    use cim_viewer::state::{PhotoMesh, Selection, TileSettings};
+    let mut scene = scene();
+    scene.under_photo = vec![true, false];
+    scene.photo_fit = vec![true, false];
+    let roof = VeilRoof::of(&scene.tiles[scene.buildings[0].tile as usize], 0).unwrap();
+    let (cx, cz) = (
+        0.5 * (roof.bbox[0] + roof.bbox[2]),
+        0.5 * (roof.bbox[1] + roof.bbox[3]),
+    );
+    let mut app = app_with(
+        scene,
+        OrbitCamera {
+            focus: [0.0; 3],
+            yaw: 0.0,
+            pitch: 0.8,
+            distance: 500.0,
+        },
+    );
+    app.insert_resource(TileSettings::default())
+        .add_plugins(cim_viewer::layers::LayersPlugin)
+        .insert_resource(Selection {
+            building: Some(0),
+            hit: None,
+        });
+    app.update();
+    let top = |app: &mut App| {
+        building_vertices(app, 0)
+            .1
+            .iter()
+            .map(|p| p[1])
+            .fold(f32::MIN, f32::max)
+    };
+    assert_eq!(top(&mut app), roof.top);
+    // A photo tile: a roof 6 m under the estimate inside the footprint, and a tower beside it.
+    let photo = |y: f32, outside: f32| {
+        let mut m = Mesh::new(
+            bevy::mesh::PrimitiveTopology::TriangleList,
+            bevy::asset::RenderAssetUsages::default(),
+        );
+        m.insert_attribute(
+            Mesh::ATTRIBUTE_POSITION,
+            vec![
+                [cx, y, cz],
+                [cx + 0.5, y, cz],
+                [cx, y, cz + 0.5],
+                [roof.bbox[2] + 30.0, outside, cz],
+            ],
+        );
+        m
+    };
+    let h = app
+        .world_mut()
+        .resource_mut::<Assets<Mesh>>()
+        .add(photo(roof.top - 6.0, roof.top + 40.0));
+    app.world_mut().spawn((Mesh3d(h), PhotoMesh));
+    app.update();
+    app.update();
+    let fitted = top(&mut app);
+    assert!(
+        (fitted - (roof.top - 6.0 + VEIL_M as f32)).abs() < 1e-4,
+        "{fitted} vs {}",
+        roof.top
+    );
+    // A finer tile with a higher point there raises it; a lower one does not lower it.
+    let h = app
+        .world_mut()
+        .resource_mut::<Assets<Mesh>>()
+        .add(photo(roof.top - 2.0, 0.0));
+    app.world_mut().spawn((Mesh3d(h), PhotoMesh));
+    let h = app
+        .world_mut()
+        .resource_mut::<Assets<Mesh>>()
+        .add(photo(roof.top - 9.0, 0.0));
+    app.world_mut().spawn((Mesh3d(h), PhotoMesh));
+    app.update();
+    app.update();
+    assert!((top(&mut app) - (roof.top - 2.0 + VEIL_M as f32)).abs() < 1e-4);
 }

@@ -104,6 +104,10 @@ pub struct SceneData {
     /// Buildings under photogrammetry, by id (empty where there is none): drawn as volumes over
     /// the photo mesh, shown only while selected or coloured (单体化).
     pub under_photo: Vec<bool>,
+    /// Buildings under photogrammetry without a height of their own, by id (empty where there
+    /// is none): their volume's top is fitted to the photo mesh within their footprint as its
+    /// tiles arrive.
+    pub photo_fit: Vec<bool>,
 }
 
 /// How far a building's volume over a photo mesh stands out of its footprint and roof, m.
@@ -214,6 +218,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     };
     let centre_of = |m: &MultiPolygon<f64>| m.bounding_rect().map(|r| r.center());
     let mut photo_heights = 0usize;
+    let mut estimated: std::collections::HashSet<CityCode> = std::collections::HashSet::new();
     for info in project.layers()? {
         let lines_or_points = matches!(
             info.geometry_type,
@@ -280,6 +285,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
                         .and_then(|t| t.sample(c.x, c.y))
                         .map_or(lo, f64::from);
                     photo_heights += 1;
+                    estimated.insert(s.feature.code.clone());
                     (ground.min(hi), hi)
                 }
                 None => {
@@ -438,7 +444,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     }
     if photo_heights > 0 {
         notices.push(format!(
-            "{photo_heights} buildings without a height under the photo mesh reach as high as the photo tile over them"
+            "{photo_heights} buildings without a height under the photo mesh: their volume is fitted to the mesh as it arrives"
         ));
     }
     let Some(extent) = extent else {
@@ -487,6 +493,12 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             })
             .collect()
     };
+    let photo_fit: Vec<bool> = if estimated.is_empty() {
+        Vec::new()
+    } else {
+        buildings.iter().map(|b| estimated.contains(&b.code)).collect()
+    };
+    drop(estimated);
     let textures = load_textures(project, &inputs, &mut notices)?;
     let tiles = build_tiles(&inputs, &origin, BUILDING_TILE_M, &textures);
     // Roads drawn by their 3-D surfaces are not draped again.
@@ -519,6 +531,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
         tilesets,
         covered_chunks,
         under_photo,
+        photo_fit,
     })
 }
 

@@ -677,6 +677,79 @@ impl PhotoCover {
     }
 }
 
+/// A building's volume over a photo mesh seen from above: its roof's triangles (x and z of the
+/// local frame) and height, for fitting its top to the photo mesh within its footprint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VeilRoof {
+    pub id: u32,
+    /// The roof's height as drawn (local y).
+    pub top: f32,
+    /// `[min x, min z, max x, max z]`.
+    pub bbox: [f32; 4],
+    pub triangles: Vec<[[f32; 2]; 3]>,
+}
+
+impl VeilRoof {
+    /// The roof of building `id` in `tile` (its highest flat triangles), if it has one.
+    pub fn of(tile: &crate::model::scene::BuildingTile, id: u32) -> Option<VeilRoof> {
+        let range = tile.range_of(id)?;
+        let p = &tile.mesh.positions;
+        let top = p
+            .get(range.start as usize..range.end as usize)?
+            .iter()
+            .map(|q| q[1])
+            .fold(f32::NEG_INFINITY, f32::max);
+        let mut bbox = [f32::INFINITY, f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY];
+        let mut triangles = Vec::new();
+        for t in tile.mesh.indices.chunks_exact(3) {
+            if !t.iter().all(|v| range.contains(v)) {
+                continue;
+            }
+            let v = [t[0], t[1], t[2]].map(|i| p[i as usize]);
+            if v.iter().all(|q| (q[1] - top).abs() < 1e-3) {
+                for q in &v {
+                    bbox = [
+                        bbox[0].min(q[0]),
+                        bbox[1].min(q[2]),
+                        bbox[2].max(q[0]),
+                        bbox[3].max(q[2]),
+                    ];
+                }
+                triangles.push(v.map(|q| [q[0], q[2]]));
+            }
+        }
+        (!triangles.is_empty()).then_some(VeilRoof {
+            id,
+            top,
+            bbox,
+            triangles,
+        })
+    }
+
+    /// Whether (x, z) lies under the roof.
+    pub fn holds(&self, x: f32, z: f32) -> bool {
+        if x < self.bbox[0] || x > self.bbox[2] || z < self.bbox[1] || z > self.bbox[3] {
+            return false;
+        }
+        self.triangles.iter().any(|[a, b, c]| {
+            let side = |p: [f32; 2], q: [f32; 2]| (q[0] - p[0]) * (z - p[1]) - (q[1] - p[1]) * (x - p[0]);
+            let (d1, d2, d3) = (side(*a, *b), side(*b, *c), side(*c, *a));
+            let neg = d1 < 0.0 || d2 < 0.0 || d3 < 0.0;
+            let pos = d1 > 0.0 || d2 > 0.0 || d3 > 0.0;
+            !(neg && pos)
+        })
+    }
+
+    /// The highest of `points` (local frame) under the roof, if any.
+    pub fn highest(&self, points: &[[f32; 3]]) -> Option<f32> {
+        points
+            .iter()
+            .filter(|p| self.holds(p[0], p[2]))
+            .map(|p| p[1])
+            .reduce(f32::max)
+    }
+}
+
 /// Which terrain chunks photogrammetry covers (chunk `(cx, cy)` at `cy * nx + cx`): those
 /// whose every sample (corners, edge middles, centre) lies inside the footprint of a mesh
 /// tileset's top tiles with content. The viewer hides them under the photo mesh.
