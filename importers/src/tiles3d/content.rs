@@ -133,6 +133,12 @@ impl Content {
         self.attributes.extend(other.attributes);
     }
 
+    /// Feature `id`'s properties (`_FEATURE_ID_0` or `_BATCHID`), from its batch table or
+    /// EXT_structural_metadata property table, by name.
+    pub fn feature_properties(&self, id: u32) -> Vec<(String, Value)> {
+        super::metadata::feature_properties(&self.attributes, id)
+    }
+
     /// `[min x, min y, min z, max x, max y, max z]` of its vertices and points.
     pub fn bounds(&self) -> Option<[f64; 6]> {
         let all = self
@@ -224,7 +230,7 @@ fn tables<'a>(bytes: &'a [u8], kind: &str, header: usize) -> Result<Tables<'a>, 
     at += ftj;
     let ft_bin = &bytes[at..at + ftb];
     at += ftb;
-    let bt = if btj > 0 {
+    let bt: Option<Value> = if btj > 0 {
         Some(
             serde_json::from_slice(trim_json(&bytes[at..at + btj]))
                 .map_err(|e| format!("its batch table JSON does not read: {e}"))?,
@@ -232,6 +238,20 @@ fn tables<'a>(bytes: &'a [u8], kind: &str, header: usize) -> Result<Tables<'a>, 
     } else {
         None
     };
+    // Binary batch table properties decoded: one value a feature (batch, instance or point).
+    let count = ["BATCH_LENGTH", "INSTANCES_LENGTH", "POINTS_LENGTH"]
+        .iter()
+        .find_map(|k| ft.get(*k).and_then(Value::as_u64))
+        .unwrap_or(0) as usize;
+    let bt_bin = &bytes[at + btj..at + btj + btb];
+    let bt = bt.map(|bt| {
+        let mut problems = Vec::new();
+        let mut bt = super::metadata::batch_table(bt, bt_bin, count, &mut problems);
+        if !problems.is_empty() {
+            bt["extras"]["cim_problems"] = serde_json::json!(problems);
+        }
+        bt
+    });
     at += btj + btb;
     Ok(Tables {
         ft,

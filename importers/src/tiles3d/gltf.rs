@@ -519,9 +519,25 @@ pub fn read_gltf(json: &Value, bin: Option<&[u8]>, base: Option<&Path>) -> Resul
         rtc_center: json
             .pointer("/extensions/CESIUM_RTC/center")
             .map(|c| nums(Some(c), [0.0; 3])),
-        metadata: json.pointer("/extensions/EXT_structural_metadata").cloned(),
+        metadata: None,
         ..Model::default()
     };
+    // Property tables decoded from their buffer views (`decoded`), beside the extension as it
+    // is; what could not be read is said in `problems`.
+    if let Some(ext) = json.pointer("/extensions/EXT_structural_metadata") {
+        let mut problems = Vec::new();
+        let view = |v: usize| doc.view(v).ok().map(|(b, _)| b.to_vec());
+        let decoded: Vec<Value> = arr(ext, "propertyTables")
+            .iter()
+            .map(|t| super::metadata::property_table(ext, t, &view, &mut problems))
+            .collect();
+        let mut m = ext.clone();
+        m["decoded"] = Value::Array(decoded);
+        if !problems.is_empty() {
+            m["problems"] = serde_json::json!(problems);
+        }
+        model.metadata = Some(m);
+    }
     for (k, img) in arr(json, "images").iter().enumerate() {
         let mime = img.get("mimeType").and_then(Value::as_str).map(str::to_string);
         let bytes = if let Some(v) = idx(img, "bufferView") {

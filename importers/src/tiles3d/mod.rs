@@ -10,6 +10,7 @@
 pub mod content;
 pub mod gltf;
 pub mod implicit;
+pub mod metadata;
 pub mod model;
 pub mod obj;
 pub mod tileset;

@@ -989,3 +989,111 @@ fn tilesets_round_trip_through_a_3d_tiles_export() {
     .unwrap();
     check(&mut p, &["autzen"], &utm10, "lidar");
 }
+
+/// A glTF of the fixtures decoded as content, in its own frame.
+fn gltf_content(rel: &str) -> content::Content {
+    let file = fixture(rel);
+    let bytes = std::fs::read(&file).unwrap();
+    content::decode(&bytes, "gltf", &gltf::translation([0.0; 3]), file.parent()).unwrap()
+}
+
+#[test]
+fn property_tables_are_decoded_into_each_features_values() {
+    // The sample's README: four VEC3 FLOAT32 values, feature 2's is (2.0, 2.1, 2.2).
+    let c = gltf_content(
+        "3dtiles/EXT_structural_metadata/FeatureIdAttributeAndPropertyTable/FeatureIdAttributeAndPropertyTable.gltf",
+    );
+    assert_eq!(
+        c.feature_properties(2),
+        vec![(
+            "example_VEC3_FLOAT32".to_string(),
+            serde_json::json!([2.0, 2.1, 2.2])
+        )]
+    );
+    assert!(c.feature_properties(4).is_empty());
+    // Two classes, two tables: the first table's row for a feature; every column decoded.
+    let c = gltf_content("3dtiles/EXT_structural_metadata/MultipleClasses/MultipleClasses.gltf");
+    let row: std::collections::BTreeMap<String, serde_json::Value> =
+        c.feature_properties(1).into_iter().collect();
+    assert_eq!(row["example_FLOAT32"], serde_json::json!(2.2));
+    assert_eq!(row["example_INT64"], serde_json::json!(2_345_678));
+    let tables = c.attributes[0]["decoded"].as_array().unwrap();
+    assert_eq!(
+        tables[1]["properties"]["example_UINT16"],
+        serde_json::json!([12345, 23456, 34567, 45678])
+    );
+    assert_eq!(
+        tables[1]["properties"]["example_FLOAT64"],
+        serde_json::json!([1.234567, 2.345678, 3.456789, 4.567890])
+    );
+    assert!(c.attributes[0].get("problems").is_none());
+}
+
+#[test]
+fn batch_tables_give_each_feature_its_values_binary_ones_too() {
+    let file = fixture("3dtiles/TilesetWithRequestVolume/city/lr.b3dm");
+    let bytes = std::fs::read(&file).unwrap();
+    let c = content::decode(&bytes, "b3dm", &gltf::translation([0.0; 3]), None).unwrap();
+    let row: std::collections::BTreeMap<String, serde_json::Value> =
+        c.feature_properties(3).into_iter().collect();
+    assert_eq!(row["id"], serde_json::json!(3));
+    assert!(row["Longitude"].as_f64().unwrap() < -1.31, "{row:?}");
+    // The same b3dm with a binary batch table: a FLOAT height and a VEC2 of UNSIGNED_SHORT for
+    // its ten buildings, and a JSON name.
+    let u = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as usize;
+    let (ftj, ftb, btj, btb) = (u(12), u(16), u(20), u(24));
+    let ft = &bytes[28..28 + ftj + ftb];
+    let glb = &bytes[28 + ftj + ftb + btj + btb..];
+    let mut json = serde_json::json!({
+        "height": {"byteOffset": 0, "componentType": "FLOAT", "type": "SCALAR"},
+        "floors": {"byteOffset": 40, "componentType": "UNSIGNED_SHORT", "type": "VEC2"},
+        "name": (0..10).map(|k| format!("b{k}")).collect::<Vec<_>>(),
+    })
+    .to_string()
+    .into_bytes();
+    while json.len() % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut bin = Vec::new();
+    for k in 0..10u16 {
+        bin.extend_from_slice(&(f32::from(k) * 3.5).to_le_bytes());
+    }
+    for k in 0..10u16 {
+        bin.extend_from_slice(&k.to_le_bytes());
+        bin.extend_from_slice(&(k + 1).to_le_bytes());
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&bytes[..12]);
+    out.extend_from_slice(&(ftj as u32).to_le_bytes());
+    out.extend_from_slice(&(ftb as u32).to_le_bytes());
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
+    out.extend_from_slice(ft);
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bin);
+    out.extend_from_slice(glb);
+    let total = out.len() as u32;
+    out[8..12].copy_from_slice(&total.to_le_bytes());
+    let c = content::decode(&out, "b3dm", &gltf::translation([0.0; 3]), None).unwrap();
+    let row: std::collections::BTreeMap<String, serde_json::Value> =
+        c.feature_properties(4).into_iter().collect();
+    assert_eq!(row["height"], serde_json::json!(14.0));
+    assert_eq!(row["floors"], serde_json::json!([4, 5]));
+    assert_eq!(row["name"], serde_json::json!("b4"));
+    // A binary property running past the binary is said, the others kept.
+    let mut short = out.clone();
+    let at = 28 + ftj + ftb;
+    let text = String::from_utf8(short[at..at + json.len()].to_vec())
+        .unwrap()
+        .replace("\"byteOffset\":40", "\"byteOffset\":44");
+    short[at..at + json.len()].copy_from_slice(text.as_bytes());
+    let c = content::decode(&short, "b3dm", &gltf::translation([0.0; 3]), None).unwrap();
+    let row: std::collections::BTreeMap<String, serde_json::Value> =
+        c.feature_properties(4).into_iter().collect();
+    assert!(
+        !row.contains_key("floors") && row.contains_key("height"),
+        "{row:?}"
+    );
+    let problems = c.attributes[0]["extras"]["cim_problems"].to_string();
+    assert!(problems.contains("floors"), "{problems}");
+}
