@@ -1051,7 +1051,7 @@ fn batch_tables_give_each_feature_its_values_binary_ones_too() {
     })
     .to_string()
     .into_bytes();
-    while json.len() % 8 != 0 {
+    while !json.len().is_multiple_of(8) {
         json.push(b' ');
     }
     let mut bin = Vec::new();
