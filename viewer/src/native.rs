@@ -165,6 +165,7 @@ pub fn render(scene: SceneData, req: &RenderRequest) -> anyhow::Result<Rendered>
             Some(building) => Selection {
                 building: Some(building),
                 hit: None,
+                ..Default::default()
             },
             None => match wait(source.feature(code.clone()))? {
                 Some(f) => crate::ui::panels::SearchResult::of(&f).selection(&scene),

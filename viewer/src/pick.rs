@@ -13,8 +13,8 @@ use crate::data::{Data, Pending};
 use crate::model::load::{lines_of, road_width_m, SceneData};
 use crate::model::scene::{drape_ribbon, ground, LocalOrigin, MeshData};
 use crate::state::{
-    order_sets, to_bevy_mesh, PhotoMesh, Scene, Select, Selection, Side, Styling, TileLevels, TileSettings,
-    ViewCamera, ViewerSystems, FOV_Y,
+    order_sets, to_bevy_mesh, PhotoFeatures, PhotoMesh, Scene, Select, Selection, Side, Styling, TileFeature,
+    TileLevels, TileSettings, ViewCamera, ViewerSystems, FOV_Y,
 };
 
 /// A click moves the cursor at most this far between press and release, pixels (more is a drag).
@@ -286,9 +286,19 @@ pub fn ray_meshes<'a>(
     origin: [f32; 3],
     dir: [f32; 3],
 ) -> Option<f32> {
+    ray_meshes_at(meshes, origin, dir).map(|h| h.0)
+}
+
+/// [`ray_meshes`], with which mesh (in the order given) and the first vertex of the triangle
+/// met.
+pub fn ray_meshes_at<'a>(
+    meshes: impl Iterator<Item = &'a Mesh>,
+    origin: [f32; 3],
+    dir: [f32; 3],
+) -> Option<(f32, usize, u32)> {
     use bevy::mesh::{Indices, VertexAttributeValues};
-    let mut best: Option<f32> = None;
-    for m in meshes {
+    let mut best: Option<(f32, usize, u32)> = None;
+    for (which, m) in meshes.enumerate() {
         let Some(VertexAttributeValues::Float32x3(p)) = m.attribute(Mesh::ATTRIBUTE_POSITION) else {
             continue;
         };
@@ -304,8 +314,8 @@ pub fn ray_meshes<'a>(
                 continue;
             };
             if let Some(t) = crate::model::scene::ray_triangle(origin, dir, *a, *b, *c) {
-                if best.is_none_or(|b| t < b) {
-                    best = Some(t);
+                if best.is_none_or(|b| t < b.0) {
+                    best = Some((t, which, tri[0]));
                 }
             }
         }
@@ -316,7 +326,16 @@ pub fn ray_meshes<'a>(
 /// What a click is cast against besides buildings and the ground: the photo meshes drawn.
 type PhotoMeshes<'w, 's> = (
     Option<Res<'w, TileSettings>>,
-    Query<'w, 's, (&'static Mesh3d, &'static Visibility), With<PhotoMesh>>,
+    Query<
+        'w,
+        's,
+        (
+            &'static Mesh3d,
+            &'static Visibility,
+            Option<&'static PhotoFeatures>,
+        ),
+        With<PhotoMesh>,
+    >,
     Res<'w, Assets<Mesh>>,
 );
 
@@ -381,15 +400,32 @@ fn click_to_pick(
                 .as_ref()
                 .is_none_or(|s| s.layers.building_shown(&scene.0, id))
     };
-    let photo_t = if photo_shown {
-        let drawn = photo_meshes
+    let drawn: Vec<(&Mesh, Option<&PhotoFeatures>)> = if photo_shown {
+        photo_meshes
             .iter()
-            .filter(|(_, v)| **v != Visibility::Hidden)
-            .filter_map(|(m, _)| meshes.get(&m.0));
-        ray_meshes(drawn, ray.origin.to_array(), ray.direction.to_array())
+            .filter(|(_, v, _)| **v != Visibility::Hidden)
+            .filter_map(|(m, _, f)| Some((meshes.get(&m.0)?, f)))
+            .collect()
     } else {
-        None
+        Vec::new()
     };
+    let photo = ray_meshes_at(
+        drawn.iter().map(|(m, _)| *m),
+        ray.origin.to_array(),
+        ray.direction.to_array(),
+    );
+    let photo_t = photo.map(|h| h.0);
+    // The tileset's own feature there (a 3D Tiles building with its properties).
+    let tile_feature = photo.and_then(|(_, which, v)| {
+        let f = drawn.get(which)?.1?;
+        let id = *f.ids.get(v as usize)?;
+        Some(TileFeature {
+            tileset: f.tileset.clone(),
+            tile: f.tile,
+            id,
+            properties: f.properties.get(&id).cloned().unwrap_or_default(),
+        })
+    });
     // Each tile at the level drawn on that side.
     let side = side.map_or(0, |s| s.0);
     let far = |tile: usize| levels.as_ref().is_some_and(|l| l.far(tile, side));
@@ -404,11 +440,21 @@ fn click_to_pick(
             &far,
             photo_t,
         ) {
-            Some((hit, building)) => Selection {
-                building,
+            // A building of the project there (its footprint holds the point): the building.
+            Some((hit, Some(building))) => Selection {
+                building: Some(building),
                 hit: Some(hit),
+                tile_feature: None,
             },
-            None => Selection::default(),
+            Some((hit, None)) => Selection {
+                building: None,
+                hit: Some(hit),
+                tile_feature,
+            },
+            None => Selection {
+                tile_feature,
+                ..Default::default()
+            },
         },
     ));
 }

@@ -79,6 +79,28 @@ pub struct Selection {
     /// The building's id in the scene, where the hit is a building that is drawn.
     pub building: Option<u32>,
     pub hit: Option<PickHit>,
+    /// A feature of a tileset clicked (a 3D Tiles building with its batch table or property
+    /// table), where no feature of the project lies there.
+    pub tile_feature: Option<TileFeature>,
+}
+
+/// A feature of a tileset: where it is and its properties as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TileFeature {
+    pub tileset: String,
+    pub tile: u32,
+    pub id: u32,
+    pub properties: Vec<(String, String)>,
+}
+
+/// A photo mesh's features: each vertex's feature id and the features' properties (on the
+/// tilesets plugin's mesh entities, read by picking).
+#[derive(Component, Debug, Clone)]
+pub struct PhotoFeatures {
+    pub tileset: String,
+    pub tile: u32,
+    pub ids: Vec<u32>,
+    pub properties: Arc<std::collections::HashMap<u32, Vec<(String, String)>>>,
 }
 
 /// Which level of each building tile is drawn on each side (owned by the buildings plugin):

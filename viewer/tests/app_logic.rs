@@ -425,6 +425,7 @@ fn layer_toggles_opacity_colours_as_of_and_selection_reach_the_meshes() {
     app.insert_resource(Selection {
         building: Some(1),
         hit: None,
+        ..Default::default()
     });
     app.update();
     assert!(building_vertices(&mut app, 1).0.iter().all(|c| *c == HIGHLIGHT));
@@ -493,6 +494,7 @@ fn lod2_tiles_draw_lod1_when_small_on_screen_and_both_levels_are_painted() {
     app.insert_resource(Selection {
         building: Some(0),
         hit: None,
+        ..Default::default()
     });
     app.update();
     assert!(building_vertices_at(&mut app, 0, false)
@@ -1086,6 +1088,7 @@ fn buildings_under_a_photo_mesh_show_only_selected_or_coloured_and_translucent()
     app.insert_resource(Selection {
         building: Some(0),
         hit: None,
+        ..Default::default()
     });
     app.update();
     let (c0, p0) = building_vertices(&mut app, 0);
@@ -1155,6 +1158,7 @@ fn a_footprint_volume_is_fitted_to_the_photo_mesh_as_it_arrives() {
         .insert_resource(Selection {
             building: Some(0),
             hit: None,
+            ..Default::default()
         });
     app.update();
     let top = |app: &mut App| {

@@ -488,6 +488,8 @@ pub struct PreparedMesh {
     pub mesh: crate::model::scene::MeshData,
     /// Index into [`PreparedTile::materials`].
     pub material: Option<usize>,
+    /// Each vertex's feature id (`_FEATURE_ID_0`, `_BATCHID`), where the content has them.
+    pub feature_ids: Option<Vec<u32>>,
 }
 
 /// A decoded tile made ready for the GPU (off the frame loop): meshes in the viewer's local
@@ -500,8 +502,19 @@ pub struct PreparedTile {
     /// Decoded images (`None`: one that could not be read; its surfaces are drawn plain).
     pub images: Vec<Option<crate::model::scene::atlas::Rgba>>,
     pub points: Option<PointsData>,
+    /// The properties of the features its meshes hold (batch table, property table), by id,
+    /// as text.
+    pub features: std::collections::HashMap<u32, Vec<(String, String)>>,
     /// What could not be shown, one line each.
     pub notices: Vec<String>,
+}
+
+/// A property value as text: strings as they are, the rest as JSON.
+fn text_of(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 impl PreparedTile {
@@ -564,6 +577,8 @@ pub fn prepare(content: &Content, origin: &crate::model::scene::LocalOrigin) -> 
         let mut mesh = MeshData::default();
         let uvs = part.uvs.as_ref().filter(|u| u.len() == local.len());
         let mut out_uvs = uvs.map(|_| Vec::with_capacity(part.triangles.len() * 3));
+        let ids = part.feature_ids.as_ref().filter(|f| f.len() == local.len());
+        let mut out_ids = ids.map(|_| Vec::with_capacity(part.triangles.len() * 3));
         // Unshared vertices, so that each face keeps its own normal.
         for t in &part.triangles {
             let Some(v) = t
@@ -580,15 +595,30 @@ pub fn prepare(content: &Content, origin: &crate::model::scene::LocalOrigin) -> 
                 if let (Some(o), Some(u)) = (out_uvs.as_mut(), uvs) {
                     o.push(u[*corner as usize]);
                 }
+                if let (Some(o), Some(f)) = (out_ids.as_mut(), ids) {
+                    o.push(f[*corner as usize]);
+                }
             }
         }
         if mesh.positions.is_empty() {
             continue;
         }
         mesh.uvs = out_uvs;
+        if let Some(f) = &out_ids {
+            for id in f {
+                out.features.entry(*id).or_insert_with(|| {
+                    content
+                        .feature_properties(*id)
+                        .iter()
+                        .map(|(k, v)| (k.clone(), text_of(v)))
+                        .collect()
+                });
+            }
+        }
         out.meshes.push(PreparedMesh {
             mesh,
             material: part.material.filter(|m| *m < out.materials.len()),
+            feature_ids: out_ids,
         });
     }
     if !content.points.is_empty() {
@@ -1062,6 +1092,7 @@ mod source_tests {
         let tiles = wait(source.tiles(sets[0].name.clone())).unwrap();
         assert_eq!(tiles.len(), 9);
         let mut cache = TileCache::new(64 << 20);
+        let mut batched = 0;
         let placer = placer(&sets[0], &crs).unwrap();
         for t in tiles
             .iter()
@@ -1081,7 +1112,27 @@ mod source_tests {
                 );
             }
             assert!(cache.insert(t.id, weight(&c), 1).is_empty());
+            // The batched buildings keep which is which, and their batch table's values.
+            let origin = crate::model::scene::LocalOrigin {
+                x: t.bounds[0],
+                y: t.bounds[1],
+                z: t.bounds[2],
+            };
+            let prepared = prepare(&c, &origin);
+            if c.model.triangles() > 0 && !c.attributes.is_empty() {
+                let ids = prepared.meshes[0].feature_ids.as_ref().unwrap();
+                assert_eq!(ids.len(), prepared.meshes[0].mesh.positions.len());
+                batched += 1;
+                assert_eq!(prepared.features.len(), 10, "tile {}", t.id);
+                let row: std::collections::HashMap<&str, &str> = prepared.features[&3]
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                assert_eq!(row["id"], "3");
+                assert!(row["Longitude"].starts_with("-1.31"), "{row:?}");
+            }
         }
+        assert_eq!(batched, 4);
         // The city, the building and the 125,000 points fit well within 64 MiB.
         assert!(
             cache.used() > 1 << 20 && cache.used() < 64 << 20,

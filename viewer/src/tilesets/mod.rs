@@ -24,8 +24,8 @@ use crate::model::tiles::{
     decode, placer, prepare, select, Frustum, PointsData, PreparedTile, TileCache, View,
 };
 use crate::state::{
-    order_sets, to_bevy_mesh, PhotoMesh, Scene, SetTiles, Side, TileSettings, TileStats, ViewCamera,
-    ViewHeightPx, ViewerSystems, FOV_Y,
+    order_sets, to_bevy_mesh, PhotoFeatures, PhotoMesh, Scene, SetTiles, Side, TileSettings, TileStats,
+    ViewCamera, ViewHeightPx, ViewerSystems, FOV_Y,
 };
 
 /// The points shader's source.
@@ -304,6 +304,7 @@ fn stream_tiles(
             let z = (st.set.bounds[2], st.set.bounds[5]);
             let entities = spawn_tile(
                 &mut commands,
+                &st.set.name,
                 TilePart { set: k, tile: id },
                 tile,
                 z,
@@ -401,8 +402,10 @@ fn stream_tiles(
 
 /// A decoded tile's entities (hidden until the next frame shows them): a mesh a material with
 /// its photo texture (unlit: the photos carry their light), and its points as dots.
+#[allow(clippy::too_many_arguments)]
 fn spawn_tile(
     commands: &mut Commands,
+    set_name: &str,
     part: TilePart,
     tile: PreparedTile,
     z: (f64, f64),
@@ -451,23 +454,29 @@ fn spawn_tile(
         ..default()
     };
     let mut plain_handle: Option<Handle<StandardMaterial>> = None;
+    let properties = Arc::new(tile.features);
     for m in tile.meshes {
         let look = match m.material.and_then(|i| looks.get(i)) {
             Some(h) => h.clone(),
             None => plain_handle.get_or_insert_with(|| materials.add(plain())).clone(),
         };
-        out.push(
-            commands
-                .spawn((
-                    Mesh3d(meshes.add(to_bevy_mesh(&m.mesh, RenderAssetUsages::default()))),
-                    MeshMaterial3d(look),
-                    Transform::IDENTITY,
-                    Visibility::Hidden,
-                    part,
-                    PhotoMesh,
-                ))
-                .id(),
-        );
+        let mut e = commands.spawn((
+            Mesh3d(meshes.add(to_bevy_mesh(&m.mesh, RenderAssetUsages::default()))),
+            MeshMaterial3d(look),
+            Transform::IDENTITY,
+            Visibility::Hidden,
+            part,
+            PhotoMesh,
+        ));
+        if let Some(ids) = m.feature_ids {
+            e.insert(PhotoFeatures {
+                tileset: set_name.to_string(),
+                tile: part.tile,
+                ids,
+                properties: properties.clone(),
+            });
+        }
+        out.push(e.id());
     }
     if let Some(mut p) = tile.points {
         let colors = p.colors(settings.point_colors, z.0, z.1);

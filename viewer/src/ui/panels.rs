@@ -90,6 +90,7 @@ impl SearchResult {
                 normal: [0.0, 0.0, 1.0],
                 surface: None,
             }),
+            tile_feature: None,
         }
     }
 }
@@ -562,8 +563,38 @@ fn feature_panel(
                     }
                 }
                 ui.separator();
+                // A tileset's own feature clicked (a 3D Tiles building and its properties).
+                if let Some(f) = &selection.tile_feature {
+                    ui.label(
+                        egui::RichText::new(format!(
+                            "{} · {} · {} {} · #{}",
+                            l.t("tileset_feature"),
+                            f.tileset,
+                            l.t("tile"),
+                            f.tile,
+                            f.id
+                        ))
+                        .strong(),
+                    );
+                    if f.properties.is_empty() {
+                        ui.label(l.t("no_properties"));
+                    }
+                    egui::Grid::new("tile_feature")
+                        .num_columns(2)
+                        .striped(true)
+                        .show(ui, |ui| {
+                            for (k, v) in &f.properties {
+                                ui.label(egui::RichText::new(k).strong());
+                                ui.label(v);
+                                ui.end_row();
+                            }
+                        });
+                    ui.separator();
+                }
                 if shown.rows.is_empty() {
-                    ui.label(l.t("nothing_selected"));
+                    if selection.tile_feature.is_none() {
+                        ui.label(l.t("nothing_selected"));
+                    }
                 } else {
                     egui::Grid::new("attributes")
                         .num_columns(2)
