@@ -1525,6 +1525,27 @@ delay_min = 1
     assert!(panel[0] < 90 && panel[1] < 90, "no playback panel {panel:?}");
 }
 
+/// A project in CGCS2000 / 3-degree GK CM 114E with the oblique photography fixture imported.
+fn osgb_project(dir: &Path) -> std::path::PathBuf {
+    let project = dir.join("zhongshan.cim.gpkg");
+    cim_json(&[
+        "new",
+        p(&project),
+        "--crs",
+        "EPSG:4547",
+        "--region",
+        "442000",
+        "--json",
+    ]);
+    cim_json(&[
+        "import",
+        p(&project),
+        p(&fixtures().join("osgb/scially_Production_5")),
+        "--json",
+    ]);
+    project
+}
+
 /// The mean and spread of the luminance of the pixels in a box, and how many are not sky.
 fn patch(img: &image::RgbaImage, x: std::ops::Range<u32>, y: std::ops::Range<u32>) -> (f64, f64, usize) {
     let is_sky = |p: &image::Rgba<u8>| p[2] > p[0] + 20 && p[2] > 150;
@@ -1551,18 +1572,7 @@ fn oblique_photography_is_streamed_into_the_image_with_its_photos() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("zhongshan.cim.gpkg");
-    cim_json(&[
-        "new",
-        p(&project),
-        "--crs",
-        "EPSG:4547",
-        "--region",
-        "442000",
-        "--json",
-    ]);
-    let set = fixtures().join("osgb/scially_Production_5");
-    cim_json(&["import", p(&project), p(&set), "--json"]);
+    let project = osgb_project(dir.path());
     let render = |sse: &str, name: &str| {
         let out = dir.path().join(name);
         let v = cim_json(&[
@@ -1680,22 +1690,7 @@ fn a_lidar_cloud_is_drawn_coloured_by_class_or_height() {
 #[test]
 fn a_click_on_the_photo_mesh_picks_the_building_whose_footprint_holds_it() {
     let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("zhongshan.cim.gpkg");
-    cim_json(&[
-        "new",
-        p(&project),
-        "--crs",
-        "EPSG:4547",
-        "--region",
-        "442000",
-        "--json",
-    ]);
-    cim_json(&[
-        "import",
-        p(&project),
-        p(&fixtures().join("osgb/scially_Production_5")),
-        "--json",
-    ]);
+    let project = osgb_project(dir.path());
     // The slab in the south (roof about 34 m) and the towers in the north (about 50 m), as a
     // cadastre draws them (CGCS2000 / 3-degree Gauss-Krüger CM 114E).
     let square = |x0: f64, y0: f64, x1: f64, y1: f64, name: &str| {

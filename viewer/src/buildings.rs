@@ -280,6 +280,15 @@ type TileEntity = (
     Has<FarLevel>,
 );
 
+/// A building's own colour in its tile (that of its first vertex).
+fn plain_of(tile: &BuildingTile, r: &std::ops::Range<u32>) -> [f32; 4] {
+    tile.mesh
+        .colors
+        .get(r.start as usize)
+        .copied()
+        .unwrap_or(BUILDING_COLOR)
+}
+
 /// What the tiles' meshes show now.
 #[derive(Default)]
 struct Painted {
@@ -360,12 +369,7 @@ fn paint_buildings(
             if let Some(VertexAttributeValues::Float32x4(colors)) = mesh.attribute_mut(Mesh::ATTRIBUTE_COLOR)
             {
                 for (id, r) in &ids {
-                    let plain = tile
-                        .mesh
-                        .colors
-                        .get(r.start as usize)
-                        .copied()
-                        .unwrap_or(BUILDING_COLOR);
+                    let plain = plain_of(tile, r);
                     let c = colour_of(*id, plain, side);
                     // Unstyled, a building keeps its faces' own colours (materials, white under
                     // a photo texture).
@@ -388,13 +392,7 @@ fn paint_buildings(
                     mesh.attribute_mut(Mesh::ATTRIBUTE_POSITION)
                 {
                     for (id, r) in &ids {
-                        let plain = tile
-                            .mesh
-                            .colors
-                            .get(r.start as usize)
-                            .copied()
-                            .unwrap_or(BUILDING_COLOR);
-                        let shown = drawn(*id, side, plain);
+                        let shown = drawn(*id, side, plain_of(tile, r));
                         let (a, b) = (r.start as usize, (r.end as usize).min(positions.len()));
                         let Some(original) = tile.mesh.positions.get(a..b) else {
                             continue;

@@ -216,19 +216,8 @@ pub fn pick_ray(
         };
         let surface = tag.map(|t| PickSurface::from_tag(t, lod));
         let t = f64::from(t);
-        let hit = PickHit {
-            code: b.code.clone(),
-            layer: scene
-                .layers
-                .get(usize::from(b.layer))
-                .cloned()
-                .unwrap_or_default(),
-            kind: b.kind,
-            distance_m: t,
-            point: [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]],
-            normal: LocalOrigin::dir_to_project(n),
-            surface,
-        };
+        let point = [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]];
+        let hit = building_hit(scene, id, t, point, LocalOrigin::dir_to_project(n), surface);
         return Some((hit, Some(id)));
     }
     if let Some(t) = photo_t {
@@ -236,20 +225,7 @@ pub fn pick_ray(
         let t = f64::from(t);
         let p = [o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]];
         if let Some(id) = building_under(scene, p) {
-            let b = &scene.buildings[id as usize];
-            let hit = PickHit {
-                code: b.code.clone(),
-                layer: scene
-                    .layers
-                    .get(usize::from(b.layer))
-                    .cloned()
-                    .unwrap_or_default(),
-                kind: b.kind,
-                distance_m: t,
-                point: p,
-                normal: [-d[0], -d[1], -d[2]],
-                surface: None,
-            };
+            let hit = building_hit(scene, id, t, p, [-d[0], -d[1], -d[2]], None);
             return Some((hit, Some(id)));
         }
         // Else what lies on the ground there (a road, a parcel).
@@ -266,6 +242,31 @@ pub fn pick_ray(
     let mut hit = index.ground.at_ground([p[0], p[1]], p[2], radius)?;
     hit.distance_m = t;
     Some((hit, None))
+}
+
+/// A hit on building `id` of the scene at `distance_m` along the ray, at `point` (project CRS).
+fn building_hit(
+    scene: &SceneData,
+    id: u32,
+    distance_m: f64,
+    point: [f64; 3],
+    normal: [f64; 3],
+    surface: Option<PickSurface>,
+) -> PickHit {
+    let b = &scene.buildings[id as usize];
+    PickHit {
+        code: b.code.clone(),
+        layer: scene
+            .layers
+            .get(usize::from(b.layer))
+            .cloned()
+            .unwrap_or_default(),
+        kind: b.kind,
+        distance_m,
+        point,
+        normal,
+        surface,
+    }
 }
 
 /// The building under photogrammetry whose footprint holds point `p` (project CRS): the
