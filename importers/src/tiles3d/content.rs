@@ -247,8 +247,8 @@ fn tables<'a>(bytes: &'a [u8], kind: &str, header: usize) -> Result<Tables<'a>, 
     let bt = bt.map(|bt| {
         let mut problems = Vec::new();
         let mut bt = super::metadata::batch_table(bt, bt_bin, count, &mut problems);
-        if !problems.is_empty() {
-            bt["extras"]["cim_problems"] = serde_json::json!(problems);
+        if let Some(map) = bt.as_object_mut().filter(|_| !problems.is_empty()) {
+            map.insert("cim_problems".into(), serde_json::json!(problems));
         }
         bt
     });

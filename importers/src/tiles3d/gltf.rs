@@ -524,7 +524,10 @@ pub fn read_gltf(json: &Value, bin: Option<&[u8]>, base: Option<&Path>) -> Resul
     };
     // Property tables decoded from their buffer views (`decoded`), beside the extension as it
     // is; what could not be read is said in `problems`.
-    if let Some(ext) = json.pointer("/extensions/EXT_structural_metadata") {
+    if let Some(ext) = json
+        .pointer("/extensions/EXT_structural_metadata")
+        .filter(|e| e.is_object())
+    {
         let mut problems = Vec::new();
         let view = |v: usize| doc.view(v).ok().map(|(b, _)| b.to_vec());
         let decoded: Vec<Value> = arr(ext, "propertyTables")

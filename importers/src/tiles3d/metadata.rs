@@ -241,7 +241,9 @@ pub fn feature_properties(attributes: &[Value], id: u32) -> Vec<(String, Value)>
         if let Some(map) = a.as_object() {
             let row: Vec<(String, Value)> = map
                 .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "extensions" | "extras" | "HIERARCHY"))
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "extensions" | "extras" | "HIERARCHY" | "cim_problems")
+                })
                 .filter_map(|(k, v)| Some((k.clone(), v.as_array()?.get(id)?.clone())))
                 .collect();
             if !row.is_empty() {

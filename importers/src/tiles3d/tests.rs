@@ -1094,6 +1094,28 @@ fn batch_tables_give_each_feature_its_values_binary_ones_too() {
         !row.contains_key("floors") && row.contains_key("height"),
         "{row:?}"
     );
-    let problems = c.attributes[0]["extras"]["cim_problems"].to_string();
+    let problems = c.attributes[0]["cim_problems"].to_string();
     assert!(problems.contains("floors"), "{problems}");
+}
+
+#[test]
+fn metadata_of_the_wrong_shape_is_not_a_panic() {
+    // Found by the fuzzer: EXT_structural_metadata as an array, a batch table as an array.
+    let gltf = br#"{"asset":{"version":"2.0"},"extensions":{"EXT_structural_metadata":[{"children":[1]}]}}"#;
+    let c = content::decode(gltf, "gltf", &gltf::translation([0.0; 3]), None);
+    match c {
+        Ok(c) => assert!(c.attributes.is_empty()),
+        Err(e) => assert!(!e.is_empty()),
+    }
+    let bt = serde_json::json!([1, 2]);
+    let mut problems = Vec::new();
+    let out = metadata::batch_table(bt.clone(), &[], 2, &mut problems);
+    assert_eq!(out, bt);
+    assert!(metadata::feature_properties(&[out], 0).is_empty());
+    // A property table naming a class that is not there, and views that are not there.
+    let ext = serde_json::json!({"schema": {"classes": {}}});
+    let table = serde_json::json!({"class": "x/y", "count": 3, "properties": {"a": {"values": 9}}});
+    let t = metadata::property_table(&ext, &table, &|_| None, &mut problems);
+    assert_eq!(t["properties"], serde_json::json!({}));
+    assert!(problems.iter().any(|p| p.contains("'a'")), "{problems:?}");
 }
