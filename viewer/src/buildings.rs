@@ -315,7 +315,7 @@ fn paint_buildings(
     let fitted = std::mem::take(&mut veils.dirty);
     // Under a shown photo mesh a building is a volume over it, drawn only while selected or
     // coloured, and then translucent.
-    let photo_shown = photo.is_some_and(|p| p.shown);
+    let photo_shown = photo.is_some_and(|p| p.photo_shown(&scene.0));
     let full = styling.is_changed() || painted.photo_shown != photo_shown;
     let veiled = |id: u32| photo_shown && s_under(&scene.0, id);
     if !full && fitted.is_empty() && (!selection.is_changed() || painted.selected == selection.building) {

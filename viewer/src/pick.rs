@@ -393,7 +393,7 @@ fn click_to_pick(
     let slop = f64::from(m_per_px) * ROAD_SLOP_PX;
     // Buildings hidden by their layer or the "as of" date are clicked through; those under a
     // shown photo mesh are picked through it.
-    let photo_shown = photo.is_some_and(|p| p.shown);
+    let photo_shown = photo.as_ref().is_some_and(|p| p.photo_shown(&scene.0));
     let shown = |id: u32| {
         let veiled = photo_shown && scene.0.under_photo.get(id as usize).copied().unwrap_or(false);
         !veiled

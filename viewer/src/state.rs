@@ -309,6 +309,25 @@ pub struct TileSettings {
     pub per_frame: usize,
     /// Tilesets shown (and the terrain under photogrammetry hidden).
     pub shown: bool,
+    /// Tilesets hidden one by one: bit `k` for the scene's tileset `k` (the first 64).
+    pub hidden: u64,
+}
+
+impl TileSettings {
+    /// Whether the scene's tileset `k` is drawn.
+    pub fn set_shown(&self, k: usize) -> bool {
+        self.shown && (k >= 64 || self.hidden & (1u64 << k) == 0)
+    }
+
+    /// Whether a photo mesh (a mesh tileset) of `scene` is drawn: terrain under it is hidden and
+    /// buildings under it become volumes over it.
+    pub fn photo_shown(&self, scene: &SceneData) -> bool {
+        scene
+            .tilesets
+            .iter()
+            .enumerate()
+            .any(|(k, t)| t.set.kind == cim_engine::TilesetKind::Mesh && self.set_shown(k))
+    }
 }
 
 impl Default for TileSettings {
@@ -319,6 +338,7 @@ impl Default for TileSettings {
             point_colors: PointColors::Rgb,
             per_frame: 4,
             shown: true,
+            hidden: 0,
         }
     }
 }

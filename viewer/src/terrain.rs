@@ -250,7 +250,7 @@ fn show_terrain(
         return;
     }
     let (on, opacity) = styling.layers.terrain;
-    let photo_shown = tiles.is_some_and(|t| t.shown);
+    let photo_shown = tiles.is_some_and(|t| t.photo_shown(&scene.0));
     let covered = &scene.0.covered_chunks;
     let nx = scene.0.terrain.as_ref().map_or(0, |r| chunk_grid(r).0);
     // Chunks share one material: set it once.

@@ -965,6 +965,16 @@ fn flying_over_a_tileset_100_times_the_budget_stays_within_it() {
     // It decoded far more than it could hold, evicting as it went.
     assert!(s.decoded_bytes > 10 * budget && s.evicted > 100, "{s:?}");
     assert_eq!(drawn_leaves, 150);
+    // The tileset turned off by itself: nothing of it is drawn.
+    app.world_mut()
+        .resource_mut::<cim_viewer::state::TileSettings>()
+        .hidden = 1;
+    app.update();
+    let mut q = app
+        .world_mut()
+        .query::<(&cim_viewer::tilesets::TilePart, &Visibility)>();
+    assert!(q.iter(app.world()).all(|(_, v)| *v == Visibility::Hidden));
+    assert_eq!(app.world().resource::<cim_viewer::state::TileStats>().drawn, 0);
 }
 
 /// A data source whose tile reads wait at a gate (a slow disk or network), the rest as the
@@ -1056,6 +1066,26 @@ fn frames_go_on_while_tiles_are_read_and_decoded() {
     assert!(s.points >= 800, "{s:?}");
 }
 
+/// A photo mesh tileset in the scene (its tiles are not needed by the painting).
+fn with_photo(scene: &mut SceneData) {
+    scene.tilesets.push(cim_viewer::model::load::SceneTileset {
+        set: cim_engine::Tileset {
+            name: "photo".into(),
+            kind: cim_engine::TilesetKind::Mesh,
+            source: String::new(),
+            placement: String::new(),
+            root: None,
+            frame: cim_engine::ContentFrame::Project,
+            tiles: 0,
+            triangles: 0,
+            points: 0,
+            bounds: [0.0; 6],
+        },
+        tiles: Vec::new(),
+        project_crs: cim_engine::Crs::from_epsg(32633).unwrap(),
+    });
+}
+
 /// 单体化: a building under a shown photo mesh is not drawn until it is selected or coloured,
 /// then as a translucent volume; with the photo mesh hidden it is drawn as any other.
 #[test]
@@ -1067,6 +1097,7 @@ fn buildings_under_a_photo_mesh_show_only_selected_or_coloured_and_translucent()
     let mut scene = scene();
     // Building 0 lies under photogrammetry, building 1 does not.
     scene.under_photo = vec![true, false];
+    with_photo(&mut scene);
     let mut app = app_with(
         scene,
         OrbitCamera {
@@ -1118,12 +1149,12 @@ fn buildings_under_a_photo_mesh_show_only_selected_or_coloured_and_translucent()
         c0[0]
     );
     assert!(building_vertices(&mut app, 1).0.iter().all(|c| *c == red));
-    // The photo mesh hidden: the building is drawn as any other.
+    // The photo tileset hidden by itself: the building is drawn as any other.
     {
         let mut s = app.world_mut().resource_mut::<Styling>();
         s.coloring = None;
     }
-    app.world_mut().resource_mut::<TileSettings>().shown = false;
+    app.world_mut().resource_mut::<TileSettings>().hidden = 1;
     app.update();
     let (c0, p0) = building_vertices(&mut app, 0);
     assert!(!collapsed(&p0) && c0.iter().all(|c| *c == BUILDING_COLOR));
@@ -1139,6 +1170,7 @@ fn a_footprint_volume_is_fitted_to_the_photo_mesh_as_it_arrives() {
     let mut scene = scene();
     scene.under_photo = vec![true, false];
     scene.photo_fit = vec![true, false];
+    with_photo(&mut scene);
     let roof = VeilRoof::of(&scene.tiles[scene.buildings[0].tile as usize], 0).unwrap();
     let (cx, cz) = (
         0.5 * (roof.bbox[0] + roof.bbox[2]),

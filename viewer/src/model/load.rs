@@ -186,7 +186,11 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     let terrain = match project.terrains()?.first() {
         Some(t) => Some(project.terrain(&t.name)?),
         None => {
-            notices.push("no terrain in the project: buildings stand on a flat plane".to_string());
+            notices.push(if project.tilesets()?.is_empty() {
+                "no terrain in the project: buildings stand on a flat plane".to_string()
+            } else {
+                "no terrain in the project: a flat plane under the tilesets".to_string()
+            });
             None
         }
     };

@@ -274,8 +274,9 @@ fn stream_tiles(
             }
         }
         st.decoding = still;
+        let on = settings.set_shown(k);
         let choose = |st: &Stream| {
-            if !settings.shown {
+            if !on {
                 return Default::default();
             }
             let (cache, failed) = (&st.cache, &st.failed);

@@ -281,6 +281,21 @@ fn layers_panel(
                 }
                 if let Some(t) = tiles.as_mut().filter(|_| !s.tilesets.is_empty()) {
                     ui.checkbox(&mut t.shown, l.t("tilesets"));
+                    // Each tileset on and off by itself (the first 64).
+                    if s.tilesets.len() > 1 {
+                        for (k, set) in s.tilesets.iter().enumerate().take(64) {
+                            let mut on = t.hidden & (1u64 << k) == 0;
+                            ui.horizontal(|ui| {
+                                ui.add_space(16.0);
+                                ui.add_enabled(t.shown, egui::Checkbox::new(&mut on, &set.set.name));
+                            });
+                            if on {
+                                t.hidden &= !(1u64 << k);
+                            } else {
+                                t.hidden |= 1u64 << k;
+                            }
+                        }
+                    }
                     ui.add_enabled(
                         t.shown,
                         egui::Slider::new(&mut t.max_sse, 1.0..=64.0).logarithmic(true),
