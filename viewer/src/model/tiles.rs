@@ -482,6 +482,54 @@ impl PointsData {
     }
 }
 
+/// A texture image and its mipmaps (each level half the one before, down to 1 × 1), RGBA8
+/// sRGB, the levels one after the other, rows from the top: far-off photo textures are
+/// sampled from a level their size on screen needs rather than shimmering.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TileImage {
+    pub width: u32,
+    pub height: u32,
+    pub levels: u32,
+    pub data: Vec<u8>,
+}
+
+impl TileImage {
+    pub fn with_mipmaps(img: &crate::model::scene::atlas::Rgba) -> TileImage {
+        let (mut w, mut h) = (img.width.max(1) as usize, img.height.max(1) as usize);
+        let mut data = img.pixels.clone();
+        let mut levels = 1;
+        let mut start = 0;
+        while w > 1 || h > 1 {
+            let (nw, nh) = ((w / 2).max(1), (h / 2).max(1));
+            let mut next = Vec::with_capacity(nw * nh * 4);
+            for y in 0..nh {
+                for x in 0..nw {
+                    // The 2 × 2 block above (clamped at an odd edge), averaged.
+                    let mut sum = [0u32; 4];
+                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                        let (sx, sy) = ((2 * x + dx).min(w - 1), (2 * y + dy).min(h - 1));
+                        let o = start + (sy * w + sx) * 4;
+                        for (c, v) in sum.iter_mut().enumerate() {
+                            *v += u32::from(data.get(o + c).copied().unwrap_or(0));
+                        }
+                    }
+                    next.extend(sum.iter().map(|v| ((v + 2) / 4) as u8));
+                }
+            }
+            start = data.len();
+            data.extend(next);
+            (w, h) = (nw, nh);
+            levels += 1;
+        }
+        TileImage {
+            width: img.width.max(1),
+            height: img.height.max(1),
+            levels,
+            data,
+        }
+    }
+}
+
 /// A tile's triangles with one material, in the viewer's local frame.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PreparedMesh {
@@ -499,8 +547,9 @@ pub struct PreparedTile {
     pub meshes: Vec<PreparedMesh>,
     /// Base colour (linear RGBA) and image (index into `images`).
     pub materials: Vec<([f32; 4], Option<usize>)>,
-    /// Decoded images (`None`: one that could not be read; its surfaces are drawn plain).
-    pub images: Vec<Option<crate::model::scene::atlas::Rgba>>,
+    /// Decoded images with their mipmaps (`None`: one that could not be read; its surfaces
+    /// are drawn plain).
+    pub images: Vec<Option<TileImage>>,
     pub points: Option<PointsData>,
     /// The properties of the features its meshes hold (batch table, property table), by id,
     /// as text.
@@ -521,7 +570,7 @@ impl PreparedTile {
     /// Bytes it holds (vertices, indices, pixels, points), for the cache's budget.
     pub fn weight(&self) -> usize {
         let meshes: usize = self.meshes.iter().map(|m| m.mesh.heap_bytes()).sum();
-        let images: usize = self.images.iter().flatten().map(|i| i.pixels.len()).sum();
+        let images: usize = self.images.iter().flatten().map(|i| i.data.len()).sum();
         // A point is drawn as a quad of four vertices (position, corner, colour) and six
         // indices, and keeps what colours it.
         let points = self
@@ -554,7 +603,7 @@ pub fn prepare(content: &Content, origin: &crate::model::scene::LocalOrigin) -> 
             other => Err(format!("{other} is not decoded by the viewer")),
         };
         match decoded {
-            Ok(i) => out.images.push(Some(i)),
+            Ok(i) => out.images.push(Some(TileImage::with_mipmaps(&i))),
             Err(e) => {
                 out.notices
                     .push(format!("image {k}: {e}; its surfaces are drawn plain"));
@@ -976,10 +1025,10 @@ mod tests {
         assert!(m.normals.iter().all(|n| n[1].abs() > 0.99), "{:?}", m.normals);
         assert_eq!(t.materials, vec![([1.0; 4], Some(0))]);
         let img = t.images[0].as_ref().unwrap();
-        assert_eq!(
-            (img.width, img.height, &img.pixels[..4]),
-            (2, 2, &[255, 0, 0, 255][..])
-        );
+        // 2 × 2 and its 1 × 1 mipmap, red both.
+        assert_eq!((img.width, img.height, img.levels), (2, 2, 2));
+        assert_eq!(img.data.len(), 4 * 4 + 4);
+        assert_eq!(&img.data[16..], &[255, 0, 0, 255]);
         let p = t.points.as_ref().unwrap();
         assert_eq!(p.positions[1], [100.0, 20.0, -100.0]);
         assert_eq!(p.heights, vec![10.0, 30.0]);
@@ -1005,6 +1054,38 @@ mod tests {
             t.images[0].is_none() && t.notices[0].contains("image 0"),
             "{:?}",
             t.notices
+        );
+    }
+
+    #[test]
+    fn mipmaps_halve_down_to_one_pixel_and_average() {
+        use crate::model::scene::atlas::Rgba;
+        // 5 × 3: levels 5×3, 2×1, 1×1; black and white columns average to grey.
+        let pixels: Vec<u8> = (0..15)
+            .flat_map(|k| {
+                if k % 2 == 0 {
+                    [0, 0, 0, 255]
+                } else {
+                    [255, 255, 255, 255]
+                }
+            })
+            .collect();
+        let m = TileImage::with_mipmaps(&Rgba {
+            width: 5,
+            height: 3,
+            pixels,
+        });
+        assert_eq!(m.levels, 3);
+        assert_eq!(m.data.len(), (15 + 2 + 1) * 4);
+        assert_eq!(&m.data[60..64], &[128, 128, 128, 255]);
+        assert_eq!(
+            TileImage::with_mipmaps(&Rgba {
+                width: 1,
+                height: 1,
+                pixels: vec![9; 4]
+            })
+            .levels,
+            1
         );
     }
 

@@ -18,10 +18,9 @@ use cim_engine::{Tile, Tileset};
 use cim_importers::tiles3d::Placer;
 
 use crate::data::{Data, Pending};
-use crate::model::scene::atlas::Rgba;
 use crate::model::scene::LocalOrigin;
 use crate::model::tiles::{
-    decode, placer, prepare, select, Frustum, PointsData, PreparedTile, TileCache, View,
+    decode, placer, prepare, select, Frustum, PointsData, PreparedTile, TileCache, TileImage, View,
 };
 use crate::state::{
     order_sets, to_bevy_mesh, PhotoFeatures, PhotoMesh, Scene, SetTiles, Side, TileSettings, TileStats,
@@ -499,19 +498,22 @@ fn spawn_tile(
     out
 }
 
-/// An image as Bevy's (sRGB), sampled with mipmaps off and linear filtering.
-fn image_of(img: Rgba) -> Image {
-    Image::new(
+/// An image and its mipmaps as Bevy's (sRGB), sampled linearly between texels and levels.
+fn image_of(img: TileImage) -> Image {
+    let mut image = Image::new_uninit(
         bevy::render::render_resource::Extent3d {
             width: img.width,
             height: img.height,
             depth_or_array_layers: 1,
         },
         bevy::render::render_resource::TextureDimension::D2,
-        img.pixels,
         bevy::render::render_resource::TextureFormat::Rgba8UnormSrgb,
         RenderAssetUsages::RENDER_WORLD,
-    )
+    );
+    image.texture_descriptor.mip_level_count = img.levels;
+    image.data = Some(img.data);
+    image.sampler = bevy::image::ImageSampler::linear();
+    image
 }
 
 /// The quads of the points: four vertices a point at its centre, their corners in UV.
