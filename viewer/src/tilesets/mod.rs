@@ -259,8 +259,10 @@ fn stream_tiles(
                     next.decoded += 1;
                     next.decoded_bytes += tile.weight();
                     for n in &tile.notices {
-                        next.failed
-                            .push(format!("tileset '{}' tile {id}: {n}", st.set.name));
+                        say(
+                            &mut next.failed,
+                            format!("tileset '{}' tile {id}: {n}", st.set.name),
+                        );
                     }
                     st.ready.push_back((id, tile));
                 }
@@ -268,7 +270,7 @@ fn stream_tiles(
                     st.failed.insert(id);
                     let line = format!("{e:#}");
                     warn!("{line}");
-                    next.failed.push(line);
+                    say(&mut next.failed, line);
                 }
             }
         }
@@ -396,9 +398,19 @@ fn stream_tiles(
     *settling = if made > 0 { 4 } else { settling.saturating_sub(1) };
     next.waiting += *settling;
     next.peak_bytes = next.peak_bytes.max(next.held_bytes);
-    next.failed.dedup();
     stats.set_if_neq(next);
 }
+
+/// Problems kept for the panels and reports: each once (a tile read again after eviction says
+/// nothing new), at most [`MAX_PROBLEMS`].
+fn say(problems: &mut Vec<String>, line: String) {
+    if problems.len() < MAX_PROBLEMS && !problems.contains(&line) {
+        problems.push(line);
+    }
+}
+
+/// Problems kept at most.
+const MAX_PROBLEMS: usize = 100;
 
 /// A decoded tile's entities (hidden until the next frame shows them): a mesh a material with
 /// its photo texture (unlit: the photos carry their light), and its points as dots.
