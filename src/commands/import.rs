@@ -190,11 +190,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
                     t.name,
                     t.triangles,
                     r.images,
-                    if t.root.is_some() {
-                        "referenced where it lies"
-                    } else {
-                        "packed into the project"
-                    }
+                    content_where(t)
                 );
                 print_placement(t);
             }
@@ -222,11 +218,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
                     if r.blocks == 1 { "" } else { "s" },
                     t.tiles,
                     t.triangles,
-                    if t.root.is_some() {
-                        "referenced where it lies"
-                    } else {
-                        "packed into the project"
-                    }
+                    content_where(t)
                 );
                 if r.absent > 0 {
                     println!(
@@ -261,11 +253,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
                     contents.join(", "),
                     t.triangles,
                     t.points,
-                    if t.root.is_some() {
-                        "referenced where it lies"
-                    } else {
-                        "packed into the project"
-                    }
+                    content_where(t)
                 );
                 print_placement(t);
             }
@@ -279,6 +267,15 @@ pub fn run(a: ImportArgs) -> Result<()> {
             Err(ImportError::NothingStored { path, reason, report }.into())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Where a tileset's content is kept, in words.
+fn content_where(t: &cim_engine::Tileset) -> &'static str {
+    if t.root.is_some() {
+        "referenced where it lies"
+    } else {
+        "packed into the project"
     }
 }
 

@@ -9,6 +9,29 @@ fn preprocessed(src: &str) -> String {
     src.replace("#{MATERIAL_BIND_GROUP}", "3")
 }
 
+/// The locations entry point `entry` reads its inputs from (members of its struct arguments),
+/// sorted.
+fn input_locations(module: &naga::Module, entry: &str) -> Vec<u32> {
+    let e = module.entry_points.iter().find(|e| e.name == entry).unwrap();
+    let mut locations: Vec<u32> = e
+        .function
+        .arguments
+        .iter()
+        .flat_map(|a| match &module.types[a.ty].inner {
+            naga::TypeInner::Struct { members, .. } => members
+                .iter()
+                .filter_map(|m| match m.binding {
+                    Some(naga::Binding::Location { location, .. }) => Some(location),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            _ => vec![],
+        })
+        .collect();
+    locations.sort_unstable();
+    locations
+}
+
 #[test]
 fn the_water_shader_is_valid_wgsl_with_the_uniform_rust_sends() {
     let src = preprocessed(WATER_WGSL);
@@ -47,22 +70,7 @@ fn the_water_shader_is_valid_wgsl_with_the_uniform_rust_sends() {
     assert_eq!(wgsl_size, std::mem::size_of::<WaterParams>());
     assert_eq!(wgsl_size, 16);
     // It reads the vertex colour at Bevy's location for it (5) and the world position (0).
-    let fragment = &module.entry_points[0].function;
-    let locations: Vec<u32> = fragment
-        .arguments
-        .iter()
-        .flat_map(|a| match &module.types[a.ty].inner {
-            naga::TypeInner::Struct { members, .. } => members
-                .iter()
-                .filter_map(|m| match m.binding {
-                    Some(naga::Binding::Location { location, .. }) => Some(location),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-            _ => vec![],
-        })
-        .collect();
-    assert_eq!(locations, vec![0, 1, 5]);
+    assert_eq!(input_locations(&module, "fragment"), vec![0, 1, 5]);
 }
 
 #[test]
@@ -138,22 +146,5 @@ fn the_points_shader_is_valid_wgsl_with_the_uniform_and_attributes_rust_sends() 
     );
     // The vertex stage reads position, corner (UV) and colour where Bevy's mesh pipeline puts
     // them: locations 0, 2 and 5.
-    let vertex = module.entry_points.iter().find(|e| e.name == "vertex").unwrap();
-    let mut locations: Vec<u32> = vertex
-        .function
-        .arguments
-        .iter()
-        .flat_map(|a| match &module.types[a.ty].inner {
-            naga::TypeInner::Struct { members, .. } => members
-                .iter()
-                .filter_map(|m| match m.binding {
-                    Some(naga::Binding::Location { location, .. }) => Some(location),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-            _ => vec![],
-        })
-        .collect();
-    locations.sort_unstable();
-    assert_eq!(locations, vec![0, 2, 5]);
+    assert_eq!(input_locations(&module, "vertex"), vec![0, 2, 5]);
 }

@@ -131,7 +131,7 @@ pub fn property_id(name: &str, taken: &mut std::collections::HashSet<String>) ->
 }
 
 /// Appends `bytes` to `bin` as a buffer view (4-byte aligned), returning its index.
-fn view(bin: &mut Vec<u8>, views: &mut Vec<Value>, bytes: &[u8], target: Option<u32>) -> usize {
+pub(crate) fn view(bin: &mut Vec<u8>, views: &mut Vec<Value>, bytes: &[u8], target: Option<u32>) -> usize {
     while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }

@@ -897,22 +897,11 @@ pub fn count_triangles(json: &Value) -> u64 {
 /// positions are written relative to it, so they keep their precision in f32), with their
 /// materials and images (embedded as delivered).
 pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], translation: [f64; 3]) -> Vec<u8> {
+    use crate::export::gltf::view;
     use serde_json::json;
     let mut bin: Vec<u8> = Vec::new();
     let mut views = Vec::new();
     let mut accessors = Vec::new();
-    let mut push_view = |bin: &mut Vec<u8>, bytes: &[u8], target: Option<u32>| {
-        while !bin.len().is_multiple_of(4) {
-            bin.push(0);
-        }
-        let mut v = json!({"buffer": 0, "byteOffset": bin.len(), "byteLength": bytes.len()});
-        if let Some(t) = target {
-            v["target"] = json!(t);
-        }
-        bin.extend_from_slice(bytes);
-        views.push(v);
-        views.len() - 1
-    };
     let mut primitives = Vec::new();
     for p in parts {
         if p.triangles.is_empty() {
@@ -934,7 +923,7 @@ pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], trans
             .iter()
             .flat_map(|q| q.iter().flat_map(|v| v.to_le_bytes()))
             .collect();
-        let v = push_view(&mut bin, &bytes, Some(34962));
+        let v = view(&mut bin, &mut views, &bytes, Some(34962));
         accessors.push(json!({"bufferView": v, "componentType": 5126, "count": rel.len(), "type": "VEC3", "min": lo, "max": hi}));
         let mut attributes = json!({"POSITION": accessors.len() - 1});
         if let Some(uv) = p.uvs.as_ref().filter(|u| u.len() == rel.len()) {
@@ -942,7 +931,7 @@ pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], trans
                 .iter()
                 .flat_map(|q| q.iter().flat_map(|v| v.to_le_bytes()))
                 .collect();
-            let v = push_view(&mut bin, &bytes, Some(34962));
+            let v = view(&mut bin, &mut views, &bytes, Some(34962));
             accessors
                 .push(json!({"bufferView": v, "componentType": 5126, "count": uv.len(), "type": "VEC2"}));
             attributes["TEXCOORD_0"] = json!(accessors.len() - 1);
@@ -952,7 +941,7 @@ pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], trans
             .iter()
             .flat_map(|t| t.iter().flat_map(|i| i.to_le_bytes()))
             .collect();
-        let v = push_view(&mut bin, &bytes, Some(34963));
+        let v = view(&mut bin, &mut views, &bytes, Some(34963));
         accessors.push(
             json!({"bufferView": v, "componentType": 5125, "count": p.triangles.len() * 3, "type": "SCALAR"}),
         );
@@ -964,7 +953,7 @@ pub fn write_glb(parts: &[Part], materials: &[Material], images: &[Image], trans
     }
     let mut gl_images = Vec::new();
     for im in images {
-        let v = push_view(&mut bin, &im.bytes, None);
+        let v = view(&mut bin, &mut views, &im.bytes, None);
         gl_images.push(json!({"bufferView": v, "mimeType": im.mime}));
     }
     let gl_materials: Vec<serde_json::Value> = materials

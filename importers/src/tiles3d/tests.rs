@@ -864,14 +864,7 @@ fn content_of(project: &Project, name: &str) -> (u64, u64, [f64; 6]) {
     let placer = Placer::new(&set.frame, project.crs()).unwrap();
     let base = set.root.as_ref().map(PathBuf::from);
     let (mut tri, mut pts) = (0, 0);
-    let mut b = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
+    let mut b = crate::pointcloud::bounds_of(std::iter::empty());
     for (t, _) in project.tiles(name).unwrap() {
         let format = match &t.content {
             TileContent::Packed { format, .. } | TileContent::Referenced { format, .. } => format.clone(),

@@ -213,13 +213,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
     }
     // Where photogrammetry lies: buildings there are drawn as volumes over it (see
     // `SceneData::under_photo`).
-    let cover = {
-        let sets: Vec<(cim_engine::Tileset, Vec<cim_engine::Tile>)> = tilesets
-            .iter()
-            .map(|t| (t.set.clone(), t.tiles.clone()))
-            .collect();
-        crate::model::tiles::PhotoCover::of(&sets)
-    };
+    let cover = crate::model::tiles::PhotoCover::of(tilesets.iter().map(|t| (&t.set, &t.tiles[..])));
     let centre_of = |m: &MultiPolygon<f64>| m.bounding_rect().map(|r| r.center());
     let mut photo_heights = 0usize;
     let mut estimated: std::collections::HashSet<CityCode> = std::collections::HashSet::new();
@@ -467,13 +461,7 @@ pub fn scene_of(project: &Project) -> anyhow::Result<SceneData> {
             .unwrap_or((0.0, 0.0)),
     };
     let covered_chunks = match &terrain {
-        Some(r) if !tilesets.is_empty() => {
-            let sets: Vec<(cim_engine::Tileset, Vec<cim_engine::Tile>)> = tilesets
-                .iter()
-                .map(|t| (t.set.clone(), t.tiles.clone()))
-                .collect();
-            crate::model::tiles::covered_chunks(r, &sets)
-        }
+        Some(r) if !cover.is_empty() => crate::model::tiles::covered_chunks(r, &cover),
         _ => Vec::new(),
     };
     let origin = LocalOrigin::centre_of(extent, f64::from(min_m));

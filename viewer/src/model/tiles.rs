@@ -78,6 +78,11 @@ pub fn select(
     visible: &dyn Fn(&[f64; 6]) -> bool,
     loaded: &dyn Fn(u32) -> bool,
 ) -> Selection {
+    select_in(tiles, &children_of(tiles), view, visible, loaded)
+}
+
+/// Each tile's children (by id), for [`select_in`]: made once a tileset, not each frame.
+pub fn children_of(tiles: &[Tile]) -> Vec<Vec<u32>> {
     let mut children: Vec<Vec<u32>> = vec![Vec::new(); tiles.len()];
     for t in tiles {
         if let Some(p) = t.parent {
@@ -86,9 +91,20 @@ pub fn select(
             }
         }
     }
+    children
+}
+
+/// [`select`] with the tiles' children already listed ([`children_of`]).
+pub fn select_in(
+    tiles: &[Tile],
+    children: &[Vec<u32>],
+    view: &View,
+    visible: &dyn Fn(&[f64; 6]) -> bool,
+    loaded: &dyn Fn(u32) -> bool,
+) -> Selection {
     let mut walk = Walk {
         tiles,
-        children: &children,
+        children,
         view,
         visible,
         loaded,
@@ -702,7 +718,7 @@ pub struct PhotoCover {
 }
 
 impl PhotoCover {
-    pub fn of(sets: &[(Tileset, Vec<Tile>)]) -> PhotoCover {
+    pub fn of<'a>(sets: impl IntoIterator<Item = (&'a Tileset, &'a [Tile])>) -> PhotoCover {
         let mut out = PhotoCover::default();
         for (set, tiles) in sets {
             if set.kind != cim_engine::TilesetKind::Mesh {
@@ -832,9 +848,8 @@ impl VeilRoof {
 /// Which terrain chunks photogrammetry covers (chunk `(cx, cy)` at `cy * nx + cx`): those
 /// whose every sample (corners, edge middles, centre) lies inside the footprint of a mesh
 /// tileset's top tiles with content. The viewer hides them under the photo mesh.
-pub fn covered_chunks(raster: &cim_engine::Raster, sets: &[(Tileset, Vec<Tile>)]) -> Vec<bool> {
+pub fn covered_chunks(raster: &cim_engine::Raster, cover: &PhotoCover) -> Vec<bool> {
     use crate::model::scene::{chunk_extent, chunk_grid, ChunkKey};
-    let cover = PhotoCover::of(sets);
     let (nx, ny) = chunk_grid(raster);
     let mut out = vec![false; nx * ny];
     if cover.is_empty() {
@@ -1109,23 +1124,35 @@ mod tests {
             points: 0,
             bounds: [0.0; 6],
         };
-        let all = covered_chunks(&raster, &[(set(cim_engine::TilesetKind::Mesh), tiles.clone())]);
+        let all = covered_chunks(
+            &raster,
+            &PhotoCover::of([(&set(cim_engine::TilesetKind::Mesh), &tiles[..])]),
+        );
         assert_eq!(all, vec![true; 8]);
         // Only the south-west 100 m: the one chunk (64 m) wholly in it, the south row's first.
         let mut small = tiles.clone();
         for t in small.iter_mut().skip(1) {
             t.bounds = [0.0, 0.0, 0.0, 100.0, 100.0, 10.0];
         }
-        let sw = covered_chunks(&raster, &[(set(cim_engine::TilesetKind::Mesh), small)]);
+        let sw = covered_chunks(
+            &raster,
+            &PhotoCover::of([(&set(cim_engine::TilesetKind::Mesh), &small[..])]),
+        );
         assert_eq!(sw, vec![false, false, false, false, true, false, false, false]);
         // Half the raster (x < 128 m): the western chunks.
         for t in tiles.iter_mut().skip(1) {
             t.bounds = [-10.0, -10.0, 0.0, 129.0, 200.0, 10.0];
         }
-        let half = covered_chunks(&raster, &[(set(cim_engine::TilesetKind::Mesh), tiles.clone())]);
+        let half = covered_chunks(
+            &raster,
+            &PhotoCover::of([(&set(cim_engine::TilesetKind::Mesh), &tiles[..])]),
+        );
         assert_eq!(half, vec![true, true, false, false, true, true, false, false]);
         assert_eq!(
-            covered_chunks(&raster, &[(set(cim_engine::TilesetKind::Points), tiles)]),
+            covered_chunks(
+                &raster,
+                &PhotoCover::of([(&set(cim_engine::TilesetKind::Points), &tiles[..])])
+            ),
             vec![false; 8]
         );
     }

@@ -1,6 +1,6 @@
 //! Tilesets streamed while the camera moves: real-scene meshes (oblique photography, 3D Tiles)
 //! with their photo textures, and point clouds drawn as dots whose size follows the distance.
-//! Each frame the tiles are chosen by screen-space error ([`select`]), the missing ones fetched
+//! Each frame the tiles are chosen by screen-space error ([`select_in`]), the missing ones fetched
 //! and decoded on the async compute pool (never in the frame), a few decoded tiles a frame made
 //! into meshes, and the least recently used evicted to stay within the memory budget
 //! ([`TileSettings`]). What it draws is in [`TileStats`].
@@ -20,7 +20,8 @@ use cim_importers::tiles3d::Placer;
 use crate::data::{Data, Pending};
 use crate::model::scene::LocalOrigin;
 use crate::model::tiles::{
-    decode, placer, prepare, select, Frustum, PointsData, PreparedTile, TileCache, TileImage, View,
+    children_of, decode, placer, prepare, select_in, Frustum, PointsData, PreparedTile, TileCache, TileImage,
+    View,
 };
 use crate::state::{
     order_sets, to_bevy_mesh, PhotoFeatures, PhotoMesh, Scene, SetTiles, Side, TileSettings, TileStats,
@@ -98,6 +99,8 @@ pub struct TilePoints(pub PointsData);
 struct Stream {
     set: Arc<Tileset>,
     tiles: Arc<Vec<Tile>>,
+    /// Each tile's children ([`children_of`]).
+    children: Vec<Vec<u32>>,
     placer: Option<Arc<Placer>>,
     cache: TileCache,
     /// Each tile's entities, for the tiles made into meshes.
@@ -179,6 +182,7 @@ fn start_streams(
             Stream {
                 set: Arc::new(t.set.clone()),
                 tiles: Arc::new(t.tiles.clone()),
+                children: children_of(&t.tiles),
                 placer,
                 cache: TileCache::new(settings.budget_bytes),
                 parts: HashMap::new(),
@@ -281,7 +285,7 @@ fn stream_tiles(
                 return Default::default();
             }
             let (cache, failed) = (&st.cache, &st.failed);
-            select(&st.tiles, &view, &|b| frustum.sees(b), &|id| {
+            select_in(&st.tiles, &st.children, &view, &|b| frustum.sees(b), &|id| {
                 cache.contains(id) || failed.contains(&id)
             })
         };
